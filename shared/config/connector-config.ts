@@ -1,0 +1,114 @@
+import { BIND_PATH } from "../protocol/constants.ts";
+import { err, ok, type Result } from "../result.ts";
+import { IssueList, type ConfigIssue } from "./issues.ts";
+import { FieldReader, isRecord } from "./reader.ts";
+import {
+  DEFAULTS,
+  checkDistinct,
+  readAccept,
+  readConnect,
+  readMode,
+  readName,
+  type AcceptUri,
+  type BackendAddress,
+  type SocksMode,
+} from "./service.ts";
+
+/**
+ * The connector's configuration, merged by the loader from file < environment < flags and
+ * validated here in one pass. Pure: file contents (tokens, CA) are read by the loader.
+ */
+
+export interface ConnectorService {
+  readonly name: string;
+  readonly accept: AcceptUri;
+  /** ws(s):// URL of the edge's bind endpoint. Defaults to the accept URI's origin. */
+  readonly bindUrl: string;
+  readonly connect: BackendAddress;
+  readonly mode: SocksMode;
+  readonly preparedConnectionCount: number;
+  readonly retryMaximumIntervalMs: number;
+  readonly maximumRecoveryIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** File holding the bearer token the edge expects for this service. */
+  readonly tokenFile: string;
+  /** Extra CA bundle (PEM) trusted for the edge's certificate. */
+  readonly caFile: string | undefined;
+}
+
+export interface ConnectorConfig {
+  readonly services: readonly ConnectorService[];
+}
+
+export const MAX_PREPARED = 1000;
+
+function readEdge(r: FieldReader, fallback: string | undefined, accept: AcceptUri | undefined): string | undefined {
+  const text = r.optionalString("edge") ?? fallback;
+  const base = text ?? (accept ? new URL(accept.uri).origin.replace(/^http/, "ws") : undefined);
+  if (base === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    r.issues.add(r.at("edge"), `"${base}" is not a URL; write e.g. "wss://edge.example.com"`);
+    return undefined;
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    r.issues.add(r.at("edge"), "must be a ws:// or wss:// URL");
+    return undefined;
+  }
+  if (url.username || url.password || url.search) {
+    // A credential in a URL ends up in logs and proxies: the token goes in a header.
+    r.issues.add(r.at("edge"), "must not carry credentials or a query; put the token in token.file");
+    return undefined;
+  }
+  return new URL(BIND_PATH, url).href;
+}
+
+export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, readonly ConfigIssue[]> {
+  const issues = new IssueList();
+  if (!isRecord(raw)) return err([{ path: "(root)", message: "must be an object" }]);
+  const top = new FieldReader(raw, "", issues);
+  const edge = top.optionalString("edge");
+  const tokenFile = top.optionalString("token.file");
+  const caFile = top.optionalString("ca.file");
+  const list = top.claim("services");
+  if (!Array.isArray(list) || list.length === 0) issues.add("services", "must list at least one service");
+  top.rejectUnknown();
+  const services: ConnectorService[] = [];
+  (Array.isArray(list) ? list : []).forEach((item, i) => {
+    const path = `services[${i}]`;
+    if (!isRecord(item)) {
+      issues.add(path, "must be an object");
+      return;
+    }
+    const r = new FieldReader(item, path, issues);
+    const accept = readAccept(r);
+    const name = readName(r, accept ? defaultName(accept) : "default");
+    const connect = readConnect(r);
+    const mode = readMode(r);
+    const preparedConnectionCount = r.integer("prepared.connection.count", DEFAULTS["prepared.connection.count"], 1, MAX_PREPARED);
+    const retryMaximumIntervalMs = r.duration("socks.retry.maximum.interval", DEFAULTS["socks.retry.maximum.interval"], 100);
+    const maximumRecoveryIntervalMs = r.duration("maximum.recovery.interval", DEFAULTS["maximum.recovery.interval"], 100);
+    const heartbeatIntervalMs = r.duration("heartbeat.interval", DEFAULTS["heartbeat.interval"], 100);
+    const bindUrl = readEdge(r, edge, accept);
+    const svcToken = r.optionalString("token.file") ?? tokenFile;
+    if (svcToken === undefined) issues.add(`${path}.token.file`, "is required (a file holding the connector token); or pass --token-file");
+    const svcCa = r.optionalString("ca.file") ?? caFile;
+    r.rejectUnknown();
+    if (accept && connect && name && bindUrl && svcToken) {
+      services.push(Object.freeze({
+        name, accept, bindUrl, connect, mode, preparedConnectionCount, retryMaximumIntervalMs,
+        maximumRecoveryIntervalMs, heartbeatIntervalMs, tokenFile: svcToken, caFile: svcCa,
+      }));
+    }
+  });
+  checkDistinct(issues, "services", services.map((s, i) => [`[${i}].name`, s.name]), "name");
+  return issues.empty ? ok(Object.freeze({ services: Object.freeze(services) })) : err(issues.items);
+}
+
+/** A service without a name is named for its accept path: "/echo" → "echo". */
+function defaultName(accept: AcceptUri): string {
+  const slug = accept.path.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  return slug || "default";
+}

@@ -1,0 +1,104 @@
+import { RESERVED_PATH_PREFIX } from "../protocol/constants.ts";
+import type { IssueList } from "./issues.ts";
+import { FieldReader } from "./reader.ts";
+
+/**
+ * Settings a service has on both sides, under the names Kaazing's Enterprise Shield uses.
+ * The edge and the connector each read the part that is theirs; `connect` is the
+ * connector's alone and the edge refuses a configuration that names one.
+ */
+
+export const SOCKS_MODES = ["reverse"] as const;
+export type SocksMode = (typeof SOCKS_MODES)[number];
+
+export const VERIFY_CLIENT = ["required", "optional", "none"] as const;
+export type VerifyClient = (typeof VERIFY_CLIENT)[number];
+
+export const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export const DEFAULTS = Object.freeze({
+  "socks.mode": "reverse" as SocksMode,
+  "socks.timeout": "2 seconds",
+  "socks.retry.maximum.interval": "1 second",
+  "prepared.connection.count": 1,
+  "maximum.recovery.interval": "1 second",
+  "socks.ssl.verify-client": "none" as VerifyClient,
+  "heartbeat.interval": "15 seconds",
+});
+
+/** The logical accept URI: what clients dial and what both sides agree names the service. */
+export interface AcceptUri {
+  readonly uri: string;
+  readonly path: string;
+  readonly secure: boolean;
+}
+
+export function readAccept(r: FieldReader): AcceptUri | undefined {
+  const text = r.string("accept");
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    r.issues.add(r.at("accept"), `"${text}" is not a URI; write e.g. "wss://gateway.example.com/path"`);
+    return undefined;
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    r.issues.add(r.at("accept"), "must be a ws:// or wss:// URI");
+    return undefined;
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    r.issues.add(r.at("accept"), "must not have a query, fragment or credentials");
+    return undefined;
+  }
+  if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) {
+    r.issues.add(r.at("accept"), `the path must not start with ${RESERVED_PATH_PREFIX} (reserved for Sallyport)`);
+    return undefined;
+  }
+  return { uri: url.href, path: url.pathname, secure: url.protocol === "wss:" };
+}
+
+/** The backend, known only to the connector. */
+export interface BackendAddress {
+  readonly scheme: "tcp" | "tls";
+  readonly host: string;
+  readonly port: number;
+}
+
+export function readConnect(r: FieldReader): BackendAddress | undefined {
+  const text = r.string("connect");
+  if (text === undefined) return undefined;
+  const m = /^(tcp|tls|ssl):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\/?$/.exec(text);
+  const port = m ? Number(m[3]) : 0;
+  if (!m || port < 1 || port > 65535) {
+    r.issues.add(r.at("connect"), 'must be "tcp://HOST:PORT" (or "tls://HOST:PORT") with a port from 1 to 65535');
+    return undefined;
+  }
+  return { scheme: m[1] === "tcp" ? "tcp" : "tls", host: m[2]!.replace(/^\[|\]$/g, ""), port };
+}
+
+export function readName(r: FieldReader, fallback?: string): string | undefined {
+  const name = r.string("name", fallback);
+  if (name !== undefined && !SERVICE_NAME.test(name)) {
+    r.issues.add(r.at("name"), "must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit");
+    return undefined;
+  }
+  return name;
+}
+
+/** Settings both sides read the same way. */
+export function readMode(r: FieldReader): SocksMode {
+  return r.oneOf("socks.mode", SOCKS_MODES, DEFAULTS["socks.mode"]);
+}
+
+export function checkDistinct(issues: IssueList, path: string, values: Array<[string, string | undefined]>, what: string): void {
+  const seen = new Map<string, string>();
+  for (const [where, value] of values) {
+    if (value === undefined) continue;
+    const first = seen.get(value);
+    if (first !== undefined) issues.add(`${path}.${where}`, `${what} already used by ${path}.${first}`);
+    else seen.set(value, where);
+  }
+}
+
+export { FieldReader };

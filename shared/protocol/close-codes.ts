@@ -1,0 +1,85 @@
+/**
+ * Every close code and reason Sallyport sends, in one table.
+ *
+ * Session failures mirror the reply field of RFC 1928 §6 (SOCKS5): code = 4000 + REP, so
+ * users who know SOCKS BIND recognise them. Reasons are short fixed ASCII: never an address,
+ * user input, errno or stack (RFC 6455 §5.5.1 caps a reason at 123 bytes).
+ * 1005, 1006 and 1015 are reserved for the local API and never sent (RFC 6455 §7.4.1).
+ */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  /** RFC 1928 REP 0x01: general SOCKS server failure. */
+  GENERAL_FAILURE: 4001,
+  /** REP 0x02: connection not allowed by ruleset (credential/service mismatch). */
+  NOT_ALLOWED: 4002,
+  /** REP 0x03: network unreachable (connector lost while the session ran). */
+  NETWORK_UNREACHABLE: 4003,
+  /** REP 0x04: host unreachable (backend did not answer in time). */
+  HOST_UNREACHABLE: 4004,
+  /** REP 0x05: connection refused (backend refused the connection). */
+  CONNECTION_REFUSED: 4005,
+  /** REP 0x06: TTL expired — no bind within socks.timeout. */
+  TTL_EXPIRED: 4006,
+  /** REP 0x07: command not supported (a message the peer must not send). */
+  COMMAND_NOT_SUPPORTED: 4007,
+  /** Not in RFC 1928: too many binds or clients for this credential or service. */
+  LIMIT: 4029,
+  /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
+  REPLACED: 4030,
+} as const;
+
+export type CloseCodeName = keyof typeof CloseCode;
+export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
+
+export const CLOSE_REASONS: Readonly<Record<CloseCodeName, string>> = Object.freeze({
+  NORMAL: "",
+  GOING_AWAY: "going away",
+  PROTOCOL_ERROR: "protocol error",
+  MESSAGE_TOO_BIG: "message too big",
+  INTERNAL_ERROR: "internal error",
+  GENERAL_FAILURE: "general failure",
+  NOT_ALLOWED: "not allowed",
+  NETWORK_UNREACHABLE: "connector lost",
+  HOST_UNREACHABLE: "backend unreachable",
+  CONNECTION_REFUSED: "backend refused",
+  TTL_EXPIRED: "no connector available",
+  COMMAND_NOT_SUPPORTED: "not supported",
+  LIMIT: "limit reached",
+  REPLACED: "replaced",
+});
+
+const BY_VALUE: ReadonlyMap<number, CloseCodeName> = new Map(
+  (Object.keys(CloseCode) as CloseCodeName[]).map((name) => [CloseCode[name], name]),
+);
+
+export interface Close {
+  readonly code: CloseCodeValue;
+  readonly reason: string;
+}
+
+export function close(name: CloseCodeName): Close {
+  return { code: CloseCode[name], reason: CLOSE_REASONS[name] };
+}
+
+export function closeCodeName(code: number): CloseCodeName | undefined {
+  return BY_VALUE.get(code);
+}
+
+/**
+ * Codes a peer may legitimately relay onward from the other leg. Anything else that
+ * arrives is mapped to NETWORK_UNREACHABLE, so an abnormal end never looks clean.
+ */
+export function relayableClose(code: number): Close {
+  if (code === CloseCode.NORMAL) return close("NORMAL");
+  const name = closeCodeName(code);
+  return name ? close(name) : close("NETWORK_UNREACHABLE");
+}
+
+/** Codes that mean "the session ended cleanly"; everything else is an abnormal end. */
+export function isCleanClose(code: number): boolean {
+  return code === CloseCode.NORMAL;
+}

@@ -1,0 +1,108 @@
+import { err, ok, type Result } from "../result.ts";
+import {
+  MAX_ADDRESS_LENGTH,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_ID_LENGTH,
+  MAX_URI_LENGTH,
+  PROTOCOL_VERSION,
+} from "./constants.ts";
+import {
+  CONNECTOR_TYPES,
+  EDGE_TYPES,
+  type ConnectorMessage,
+  type ControlMessage,
+  type ControlType,
+  type EdgeMessage,
+} from "./messages.ts";
+
+/** Why a control frame was rejected. `detail` is for our own logs only, never sent. */
+export interface ProtocolError {
+  readonly code: "TOO_LARGE" | "NOT_JSON" | "NOT_OBJECT" | "BAD_VERSION" | "UNKNOWN_TYPE" | "WRONG_SIDE" | "BAD_FIELD";
+  readonly detail: string;
+}
+
+const perr = (code: ProtocolError["code"], detail: string): Result<never, ProtocolError> =>
+  err({ code, detail });
+
+/** Field specs per type: the exact set of keys besides `v` and `t`. */
+type FieldKind = "id" | "uri" | "address" | "count";
+const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldKind>>>> = {
+  bind: { accept: "uri", bindId: "id", connectorId: "id" },
+  bound: { bindId: "id" },
+  paired: { sessionId: "id", clientAddress: "address" },
+  demand: { waiting: "count" },
+};
+
+const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+// Printable ASCII only: addresses and URIs end up in logs, so no control characters.
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+function checkField(kind: FieldKind, value: unknown): string | undefined {
+  switch (kind) {
+    case "id":
+      return typeof value === "string" && value.length <= MAX_ID_LENGTH && ID_PATTERN.test(value)
+        ? undefined
+        : `an id of 1-${MAX_ID_LENGTH} characters [A-Za-z0-9_-]`;
+    case "uri":
+      return typeof value === "string" && value.length <= MAX_URI_LENGTH && PRINTABLE.test(value)
+        ? undefined
+        : `a URI of 1-${MAX_URI_LENGTH} printable ASCII characters`;
+    case "address":
+      return typeof value === "string" && value.length <= MAX_ADDRESS_LENGTH && PRINTABLE.test(value)
+        ? undefined
+        : `an address of 1-${MAX_ADDRESS_LENGTH} printable ASCII characters`;
+    case "count":
+      return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 1_000_000
+        ? undefined
+        : "an integer from 0 to 1000000";
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function decodeAny(text: string, allowed: ReadonlySet<ControlType>): Result<ControlMessage, ProtocolError> {
+  // String length bounds UTF-16 units; ×3 bounds the UTF-8 bytes, cheap and safe.
+  if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
+    return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return perr("NOT_JSON", "control message is not JSON");
+  }
+  if (!isPlainObject(parsed)) return perr("NOT_OBJECT", "control message is not an object");
+  if (parsed.v !== PROTOCOL_VERSION) return perr("BAD_VERSION", `unsupported version ${String(parsed.v).slice(0, 16)}`);
+  const t = parsed.t;
+  if (typeof t !== "string" || !Object.hasOwn(FIELDS, t)) return perr("UNKNOWN_TYPE", "unknown message type");
+  const type = t as ControlType;
+  if (!allowed.has(type)) return perr("WRONG_SIDE", `message type ${type} not allowed from this peer`);
+  const spec = FIELDS[type];
+  for (const key of Object.keys(parsed)) {
+    if (key !== "v" && key !== "t" && !Object.hasOwn(spec, key)) return perr("BAD_FIELD", `unknown field in ${type}`);
+  }
+  const out: Record<string, unknown> = { t: type };
+  for (const [key, kind] of Object.entries(spec)) {
+    const problem = checkField(kind, parsed[key]);
+    if (problem) return perr("BAD_FIELD", `${type}.${key} must be ${problem}`);
+    out[key] = parsed[key];
+  }
+  return ok(Object.freeze(out) as unknown as ControlMessage);
+}
+
+/** Decode a text frame received by the edge from a connector. */
+export function decodeFromConnector(text: string): Result<ConnectorMessage, ProtocolError> {
+  return decodeAny(text, CONNECTOR_TYPES) as Result<ConnectorMessage, ProtocolError>;
+}
+
+/** Decode a text frame received by a connector from the edge. */
+export function decodeFromEdge(text: string): Result<EdgeMessage, ProtocolError> {
+  return decodeAny(text, EDGE_TYPES) as Result<EdgeMessage, ProtocolError>;
+}
+
+/** Encode any control message; the version goes first so a reader sees it at once. */
+export function encode(message: ControlMessage): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
+}

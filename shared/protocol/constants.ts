@@ -1,0 +1,36 @@
+/**
+ * The whole wire vocabulary that is not a message: paths, headers, subprotocol, limits.
+ * Literal values are pinned by test/unit/protocol-constants.test.ts; changing one is a
+ * protocol break and needs PROTOCOL_VERSION bumped.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** WebSocket subprotocol a connector offers on its bind socket; the edge echoes it. */
+export const BIND_SUBPROTOCOL = "sallyport.bind.v1";
+
+/** The connector endpoint. It is not any service's accept path (config validation forbids it). */
+export const BIND_PATH = "/_sallyport/bind";
+export const HEALTH_PATH = "/_sallyport/health";
+/** Everything under this prefix is reserved for Sallyport itself. */
+export const RESERVED_PATH_PREFIX = "/_sallyport/";
+
+/** Connector credential travels in this header, never in the URL. */
+export const AUTHORIZATION_HEADER = "authorization";
+export const BEARER_PREFIX = "Bearer ";
+
+/**
+ * Heartbeat on bind sockets. The edge registers this pair with setWebSocketAutoResponse,
+ * so the runtime answers it without waking a hibernated object, and records the time
+ * (getWebSocketAutoResponseTimestamp) that tells live binds from silent ones.
+ * The NUL prefix keeps it out of any text a real client plausibly sends.
+ */
+export const HEARTBEAT_REQUEST = "\u0000sallyport:ping:1";
+export const HEARTBEAT_RESPONSE = "\u0000sallyport:pong:1";
+
+/** Control messages are small; anything bigger is an attack or a bug. */
+export const MAX_CONTROL_MESSAGE_BYTES = 4096;
+/** Bounds on identifiers carried in control messages. */
+export const MAX_ID_LENGTH = 64;
+export const MAX_URI_LENGTH = 2048;
+export const MAX_ADDRESS_LENGTH = 64;
