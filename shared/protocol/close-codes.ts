@@ -74,7 +74,8 @@ export function closeCodeName(code: number): CloseCodeName | undefined {
  * arrives is mapped to NETWORK_UNREACHABLE, so an abnormal end never looks clean.
  */
 export function relayableClose(code: number): Close {
-  if (code === CloseCode.NORMAL) return close("NORMAL");
+  // 1005 is what a peer's close without a status reads as: a deliberate, clean close.
+  if (code === CloseCode.NORMAL || code === 1005) return close("NORMAL");
   const name = closeCodeName(code);
   return name ? close(name) : close("NETWORK_UNREACHABLE");
 }

@@ -1,0 +1,43 @@
+import { BEARER_PREFIX } from "../shared/protocol/constants.ts";
+import type { EdgeConfig, EdgeService } from "../shared/config/edge-config.ts";
+
+/**
+ * Connector authentication. Tokens are compared as SHA-256 digests with
+ * crypto.subtle.timingSafeEqual: digesting first makes the comparison length-independent,
+ * and every configured token is compared, so timing says nothing about which matched.
+ */
+
+const encoder = new TextEncoder();
+
+async function digest(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", encoder.encode(text));
+}
+
+const digests = new WeakMap<EdgeService, Promise<ArrayBuffer[]>>();
+
+function tokenDigests(service: EdgeService): Promise<ArrayBuffer[]> {
+  let d = digests.get(service);
+  if (!d) {
+    d = Promise.all(service.connectorTokens.map(digest));
+    digests.set(service, d);
+  }
+  return d;
+}
+
+export function bearerToken(header: string | null | undefined): string | undefined {
+  if (!header || !header.startsWith(BEARER_PREFIX)) return undefined;
+  const token = header.slice(BEARER_PREFIX.length).trim();
+  return token.length > 0 && token.length <= 4096 ? token : undefined;
+}
+
+/** The service whose credential this is; routing uses it and nothing the request names. */
+export async function serviceForToken(config: EdgeConfig, token: string): Promise<EdgeService | undefined> {
+  const presented = await digest(token);
+  let match: EdgeService | undefined;
+  for (const service of config.services) {
+    for (const d of await tokenDigests(service)) {
+      if (crypto.subtle.timingSafeEqual(presented, d) && !match) match = service;
+    }
+  }
+  return match;
+}

@@ -1,0 +1,31 @@
+import { parseEdgeConfig, type EdgeConfig, type EdgeService } from "../shared/config/edge-config.ts";
+import type { ConfigIssue } from "../shared/config/issues.ts";
+import type { Result } from "../shared/result.ts";
+
+export interface Env {
+  /** Object keyed by service name (wrangler.toml [vars]); a JSON string is accepted too. */
+  SALLYPORT_SERVICES: unknown;
+  /** Secret: JSON object, service name → token or list of tokens. */
+  SALLYPORT_CONNECTOR_TOKENS?: string;
+  SERVICE: DurableObjectNamespace;
+}
+
+// Parsed once per isolate: vars and secrets cannot change without a new deployment.
+let cached: { services: unknown; tokens: unknown; result: Result<EdgeConfig, readonly ConfigIssue[]> } | undefined;
+
+export function edgeConfig(env: Env): Result<EdgeConfig, readonly ConfigIssue[]> {
+  if (cached && cached.services === env.SALLYPORT_SERVICES && cached.tokens === env.SALLYPORT_CONNECTOR_TOKENS) {
+    return cached.result;
+  }
+  const result = parseEdgeConfig(env.SALLYPORT_SERVICES, env.SALLYPORT_CONNECTOR_TOKENS);
+  if (!result.ok) {
+    // Paths only: messages never quote a token. Fail closed: every request is refused.
+    console.error(JSON.stringify({ level: "error", msg: "edge configuration invalid; refusing all traffic", issues: result.error }));
+  }
+  cached = { services: env.SALLYPORT_SERVICES, tokens: env.SALLYPORT_CONNECTOR_TOKENS, result };
+  return result;
+}
+
+export function findService(config: EdgeConfig, name: string): EdgeService | undefined {
+  return config.services.find((s) => s.name === name);
+}

@@ -1,0 +1,66 @@
+import { Hono } from "hono";
+import { BIND_PATH, HEALTH_PATH } from "../shared/protocol/constants.ts";
+import { bearerToken, serviceForToken } from "./auth.ts";
+import { edgeConfig, type Env } from "./env.ts";
+import { INTERNAL_HEADERS } from "./internal.ts";
+import { log } from "./log.ts";
+import { ROLE_BIND, ROLE_CLIENT } from "./attachments.ts";
+
+export { ServiceObject } from "./service-object.ts";
+
+/**
+ * The Worker: routes a request to its service's object, after authenticating connectors.
+ * Anything it will not serve gets the same plain 404, whether the path is unknown or the
+ * credential wrong, so probing learns nothing.
+ */
+const app = new Hono<{ Bindings: Env }>();
+
+const notFound = (): Response => new Response("Not Found", { status: 404, headers: { "content-type": "text/plain" } });
+
+function isUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/** Forward to the service's object with trusted headers only. */
+function toService(env: Env, request: Request, service: string, role: string): Promise<Response> {
+  const headers = new Headers(request.headers);
+  for (const h of Object.values(INTERNAL_HEADERS)) headers.delete(h);
+  headers.set(INTERNAL_HEADERS.service, service);
+  headers.set(INTERNAL_HEADERS.role, role);
+  headers.set(INTERNAL_HEADERS.clientAddress, request.headers.get("cf-connecting-ip") ?? "unknown");
+  const stub = env.SERVICE.get(env.SERVICE.idFromName(service));
+  return stub.fetch(new Request(request.url, { method: request.method, headers }));
+}
+
+app.get(HEALTH_PATH, (c) => {
+  const config = edgeConfig(c.env);
+  return c.json({ status: config.ok ? "ok" : "misconfigured" }, config.ok ? 200 : 503);
+});
+
+app.get(BIND_PATH, async (c) => {
+  const config = edgeConfig(c.env);
+  const token = bearerToken(c.req.header("authorization"));
+  // Browsers always send Origin and a connector never does: a bind with one is a page
+  // trying to use someone's credentials.
+  if (!config.ok || !token || !isUpgrade(c.req.raw) || c.req.header("origin") !== undefined) return notFound();
+  const service = await serviceForToken(config.value, token);
+  if (!service) {
+    log("warn", "connector rejected: unknown token");
+    return notFound();
+  }
+  return toService(c.env, c.req.raw, service.name, ROLE_BIND);
+});
+
+app.get("*", (c) => {
+  const config = edgeConfig(c.env);
+  if (!config.ok) return notFound();
+  const path = new URL(c.req.url).pathname;
+  const service = config.value.services.find((s) => s.accept.path === path);
+  if (!service) return notFound();
+  if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
+  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT);
+});
+
+app.all("*", notFound);
+
+export default app;

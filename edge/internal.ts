@@ -1,0 +1,9 @@
+/**
+ * Headers the Worker sets when it hands a request to a service object. The Worker strips
+ * any copy arriving from outside first, so the object can trust them.
+ */
+export const INTERNAL_HEADERS = Object.freeze({
+  service: "x-sallyport-service",
+  role: "x-sallyport-role",
+  clientAddress: "x-sallyport-client-address",
+});
