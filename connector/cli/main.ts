@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * `sallyport <command>`: each command is a module exporting `run(argv) → exit code`, loaded
+ * only when asked for so `sallyport connector` never loads Miniflare.
+ */
+type Command = { run(argv: string[]): Promise<number>; summary: string };
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  connector: () => import("./connector-cmd.ts"),
+  dev: () => import("./dev-cmd.ts"),
+};
+
+function usage(): string {
+  return [
+    "usage: sallyport <command> [options]",
+    "",
+    "commands:",
+    "  connector  run the connector (dials out to the edge, relays to the backend)",
+    "  dev        run edge + connector (+ echo backend) locally in one process",
+    "",
+    "`sallyport <command> --help` describes a command's options.",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage() + "\n");
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`sallyport: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  return (await load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`sallyport: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
