@@ -1,0 +1,60 @@
+import net from "node:net";
+import tls from "node:tls";
+import type { BackendAddress } from "../shared/config/service.ts";
+import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
+
+/** Dials the configured backend; the only address this process ever connects to besides its edge. */
+
+export const BACKEND_CONNECT_TIMEOUT_MS = 10_000;
+
+export class BackendError extends Error {
+  constructor(
+    readonly close: CloseCodeName,
+    /** errno or "ETIMEDOUT": for our own log, never sent to the edge. */
+    readonly detail: string,
+  ) {
+    super(`backend ${close === "CONNECTION_REFUSED" ? "refused the connection" : "unreachable"} (${detail})`);
+    this.name = "BackendError";
+  }
+}
+
+/** Classify once: what the client is told for each way a dial can fail. */
+export function classifyDialError(code: string | undefined): CloseCodeName {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "CONNECTION_REFUSED";
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "HOST_UNREACHABLE";
+    default:
+      return "GENERAL_FAILURE";
+  }
+}
+
+export function dialBackend(address: BackendAddress, timeoutMs = BACKEND_CONNECT_TIMEOUT_MS): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      address.scheme === "tls"
+        ? tls.connect({ host: address.host, port: address.port, servername: net.isIP(address.host) ? undefined : address.host })
+        : net.connect({ host: address.host, port: address.port });
+    const ready = address.scheme === "tls" ? "secureConnect" : "connect";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new BackendError("HOST_UNREACHABLE", "ETIMEDOUT"));
+    }, timeoutMs);
+    socket.once(ready, () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new BackendError(classifyDialError(e.code), e.code ?? e.message));
+    });
+  });
+}

@@ -1,0 +1,188 @@
+import WebSocket from "ws";
+import type { ConnectorService } from "../shared/config/connector-config.ts";
+import { close, type Close } from "../shared/protocol/close-codes.ts";
+import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
+import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
+import { BackendError, dialBackend } from "./backend.ts";
+import type { Logger } from "./log.ts";
+import { relay } from "./relay.ts";
+
+/**
+ * One prepared bind: a WebSocket dialed out to the edge, parked there until a client takes
+ * it, then relayed to a fresh backend connection.
+ *
+ *   dialing → registering → parked → paired → relaying → closed
+ *                 └──────────┴─────────┴──────────┴──→ closed
+ */
+export type BindPhase = "dialing" | "registering" | "parked" | "paired" | "relaying" | "closed";
+
+/** Why a bind ended, classified once for the pool. */
+export type BindEnd =
+  | { kind: "rejected"; status: number } // the edge refused the handshake: credentials or service
+  | { kind: "failed"; detail: string } // could not reach the edge, or lost it before a client came
+  | { kind: "session"; close: Close } // served a client (successfully or not)
+  | { kind: "stopped" }; // we closed it
+
+export interface BindEvents {
+  parked(bind: Bind): void;
+  paired(bind: Bind): void;
+  demand(bind: Bind, waiting: number): void;
+  ended(bind: Bind, end: BindEnd): void;
+}
+
+export interface BindDeps {
+  readonly service: ConnectorService;
+  readonly token: string;
+  readonly ca: Buffer | undefined;
+  readonly connectorId: string;
+  readonly log: Logger;
+  readonly events: BindEvents;
+}
+
+/** Explicit limits: nothing an edge sends can make this process buffer without bound. */
+export const MAX_PAYLOAD = 16 * 1024 * 1024;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Missed heartbeats before a silent path is declared dead. */
+export const HEARTBEAT_MISSES = 3;
+
+let counter = 0;
+
+export class Bind {
+  readonly id = `b${process.pid.toString(36)}${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  phase: BindPhase = "dialing";
+  sessionId: string | undefined;
+  /** Opened to meet a burst of demand; not replaced when used. */
+  readonly surplus: boolean;
+  private ws: WebSocket | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastHeard = Date.now();
+  private ending: BindEnd | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: BindDeps, surplus = false) {
+    this.surplus = surplus;
+    this.log = deps.log.child({ bindId: this.id });
+  }
+
+  open(): void {
+    const { service, token, ca } = this.deps;
+    const ws = new WebSocket(service.bindUrl, BIND_SUBPROTOCOL, {
+      headers: { authorization: `Bearer ${token}` },
+      perMessageDeflate: false,
+      maxPayload: MAX_PAYLOAD,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      followRedirects: false,
+      ...(ca ? { ca } : {}),
+    });
+    this.ws = ws;
+    ws.on("unexpected-response", (_req, res) => {
+      this.end({ kind: "rejected", status: res.statusCode ?? 0 });
+      res.resume();
+      ws.terminate();
+    });
+    ws.on("open", () => this.onOpen(ws));
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      this.lastHeard = Date.now();
+      if (!isBinary) this.onControl(data.toString("utf8"));
+      else if (this.phase !== "paired" && this.phase !== "relaying") this.protocolError("data before pairing");
+    });
+    ws.on("pong", () => (this.lastHeard = Date.now()));
+    ws.on("error", (e) => this.end({ kind: "failed", detail: (e as NodeJS.ErrnoException).code ?? e.message }));
+    ws.on("close", (code) => {
+      if (this.phase === "paired" || this.phase === "relaying") this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
+      else this.end({ kind: "failed", detail: `closed by edge (${code})` });
+    });
+  }
+
+  /** Close with "going away": shutdown, or a surplus bind no longer needed. */
+  stop(): void {
+    if (this.phase === "closed") return;
+    this.ending ??= { kind: "stopped" };
+    const how = close("GOING_AWAY");
+    this.ws?.close(how.code, how.reason);
+    setTimeout(() => this.ws?.terminate(), 2000).unref();
+  }
+
+  private onOpen(ws: WebSocket): void {
+    if (ws.protocol !== BIND_SUBPROTOCOL) return this.protocolError("edge did not accept the bind subprotocol");
+    this.phase = "registering";
+    const { service, connectorId } = this.deps;
+    ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId }));
+    const every = service.heartbeatIntervalMs;
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastHeard > every * HEARTBEAT_MISSES) {
+        this.log.log("warn", "edge silent; dropping bind", { silentMs: Date.now() - this.lastHeard });
+        this.end({ kind: "failed", detail: "heartbeat timeout" });
+        ws.terminate();
+        return;
+      }
+      ws.send(HEARTBEAT_REQUEST);
+    }, every);
+    this.heartbeat.unref();
+  }
+
+  private onControl(text: string): void {
+    if (text === HEARTBEAT_RESPONSE) return;
+    const decoded = decodeFromEdge(text);
+    if (!decoded.ok) return this.protocolError(`${decoded.error.code}: ${decoded.error.detail}`);
+    const msg = decoded.value;
+    switch (msg.t) {
+      case "bound":
+        if (this.phase !== "registering" || msg.bindId !== this.id) return this.protocolError("unexpected bound");
+        this.phase = "parked";
+        return this.deps.events.parked(this);
+      case "paired":
+        if (this.phase !== "parked") return this.protocolError("unexpected paired");
+        this.phase = "paired";
+        this.sessionId = msg.sessionId;
+        this.deps.events.paired(this);
+        return void this.connectBackend(msg.sessionId, msg.clientAddress);
+      case "demand":
+        return this.deps.events.demand(this, msg.waiting);
+    }
+  }
+
+  private async connectBackend(sessionId: string, clientAddress: string): Promise<void> {
+    const ws = this.ws!;
+    const log = this.log.child({ sessionId });
+    // Hold client data in the socket until the backend is there to take it.
+    ws.pause();
+    const started = Date.now();
+    try {
+      const socket = await dialBackend(this.deps.service.connect);
+      if (this.phase !== "paired") return void socket.destroy();
+      this.phase = "relaying";
+      log.log("info", "session started", { clientAddress, connectMs: Date.now() - started });
+      relay(ws, socket, (outcome) => {
+        log.log("info", "session ended", {
+          by: outcome.by,
+          closeCode: outcome.close.code,
+          bytesToBackend: outcome.bytesToBackend,
+          bytesToClient: outcome.bytesToClient,
+          durationMs: Date.now() - started,
+        });
+      });
+      ws.resume();
+    } catch (e) {
+      const why = e instanceof BackendError ? e : new BackendError("GENERAL_FAILURE", String(e));
+      // The address and errno stay here, in our own log; the client gets a code.
+      log.log("warn", "backend connection failed", { backend: `${this.deps.service.connect.host}:${this.deps.service.connect.port}`, error: why.detail });
+      const how = close(why.close);
+      ws.close(how.code, how.reason);
+    }
+  }
+
+  private protocolError(detail: string): void {
+    this.log.log("warn", "protocol error from edge", { detail });
+    this.end({ kind: "failed", detail: "protocol error" });
+    const how = close("PROTOCOL_ERROR");
+    this.ws?.close(how.code, how.reason);
+  }
+
+  private end(end: BindEnd): void {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    clearInterval(this.heartbeat);
+    this.deps.events.ended(this, this.ending ?? end);
+  }
+}

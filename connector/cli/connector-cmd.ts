@@ -1,0 +1,61 @@
+import { ConfigError } from "../../shared/config/issues.ts";
+import { loadConnectorConfig, parseFlags, type Flags } from "../config-load.ts";
+import { Connector } from "../connector.ts";
+import { createLogger, type Level } from "../log.ts";
+import { onStopSignals } from "./signals.ts";
+
+export const summary = "run the connector";
+
+const HELP = `usage: sallyport connector --config FILE
+       sallyport connector --accept URI --connect tcp://HOST:PORT --token-file FILE [options]
+
+  --config FILE        JSON configuration (see docs/configuration.md)
+  --edge URL           edge to dial (default: the accept URI's origin)
+  --accept URI         the service's logical accept URI, as the edge knows it
+  --connect URI        the backend, tcp://HOST:PORT or tls://HOST:PORT
+  --token-file FILE    file holding the connector token
+  --ca-file FILE       extra CA (PEM) to trust for the edge's certificate
+  --prepared N         prepared.connection.count
+  --retry-max D        socks.retry.maximum.interval, e.g. "1 second"
+  --log-level LEVEL    debug, info, warn or error
+Environment: SALLYPORT_CONFIG, SALLYPORT_EDGE, SALLYPORT_ACCEPT, SALLYPORT_CONNECT,
+SALLYPORT_TOKEN_FILE, SALLYPORT_PREPARED … (flags win over the environment, which wins
+over the file).
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = parseFlags(argv);
+  } catch (e) {
+    process.stderr.write(`sallyport connector: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const level = (flags["log-level"] as Level | undefined) ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    process.stderr.write(`sallyport connector: --log-level must be debug, info, warn or error\n`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = await loadConnectorConfig(flags, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`sallyport connector: invalid configuration — ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = createLogger({ level });
+  const connector = new Connector(loaded.loaded, log);
+  connector.start();
+  log.log("info", "connector started", { services: loaded.loaded.map((l) => l.service.name).join(","), pid: process.pid });
+  await onStopSignals(log);
+  connector.stop();
+  log.log("info", "connector stopped");
+  return 0;
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
+import { formatIssues } from "../../shared/config/issues.ts";
+import { Connector } from "../connector.ts";
+import { startEchoServer } from "../dev/echo-server.ts";
+import { startLocalEdge } from "../dev/local-edge.ts";
+import { createLogger } from "../log.ts";
+import { onStopSignals } from "./signals.ts";
+
+export const summary = "the whole topology locally";
+
+const HELP = `usage: sallyport dev [--connect tcp://HOST:PORT] [--port N] [--prepared N] [--timeout D]
+
+Runs the edge in workerd (Miniflare API), a connector and, without --connect, a built-in
+echo backend, all on 127.0.0.1. Prints the client URL, then "ready".
+  --port N        edge port (default 8787; 0 picks a free one)
+  --connect URI   backend for the connector (default: built-in echo server)
+  --prepared N    prepared.connection.count (default 4)
+  --timeout D     socks.timeout (default "2 seconds")
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { port: { type: "string" }, connect: { type: "string" }, prepared: { type: "string" }, timeout: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (e) {
+    process.stderr.write(`sallyport dev: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const port = Number(values.port ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`sallyport dev: --port must be a number from 0 to 65535\n`);
+    return 2;
+  }
+  const log = createLogger();
+  const echo = values.connect ? undefined : await startEchoServer();
+  const connect = values.connect ?? `tcp://127.0.0.1:${echo!.port}`;
+  // A fresh token per run, held in memory only: nothing to leak, nothing to configure.
+  const token = randomBytes(24).toString("base64url");
+  // The accept URI is logical: both sides agree on it, clients dial the edge's real address.
+  const accept = "ws://sallyport.localhost/dev";
+  let edge;
+  try {
+    edge = await startLocalEdge({
+      port,
+      services: { dev: { accept, "socks.timeout": values.timeout ?? "2 seconds" } },
+      connectorTokens: { dev: [token] },
+    });
+  } catch (e) {
+    await echo?.stop();
+    process.stderr.write(`sallyport dev: cannot start the edge on 127.0.0.1:${port} (${(e as Error).message}); try --port 0\n`);
+    return 1;
+  }
+  const edgeWs = edge.url.href.replace(/^http/, "ws");
+  const parsed = parseConnectorConfig({
+    "token.file": "(in memory)",
+    edge: edgeWs,
+    services: [{ name: "dev", accept, connect, "prepared.connection.count": values.prepared ?? "4" }],
+  });
+  if (!parsed.ok) {
+    await Promise.all([edge.stop(), echo?.stop()]);
+    process.stderr.write(`sallyport dev: invalid options\n${formatIssues(parsed.error)}\n`);
+    return 2;
+  }
+  const connector = new Connector(parsed.value.services.map((service) => ({ service, token, ca: undefined })), log);
+  connector.start();
+  process.stdout.write(`client URL: ${new URL("/dev", edgeWs).href}\nbackend: ${echo ? "built-in echo server" : connect}\nready\n`);
+  await onStopSignals(log);
+  connector.stop();
+  await Promise.all([edge.stop(), echo?.stop()]);
+  return 0;
+}

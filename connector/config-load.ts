@@ -1,0 +1,117 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { parseConnectorConfig, type ConnectorConfig, type ConnectorService } from "../shared/config/connector-config.ts";
+import { ConfigError, type ConfigIssue } from "../shared/config/issues.ts";
+import { isRecord } from "../shared/config/reader.ts";
+
+/**
+ * Where the connector's settings come from, lowest precedence first: the config file, the
+ * environment (SALLYPORT_*), then flags. The merged raw object is validated in one pass so
+ * every problem is reported together.
+ */
+
+export const CONNECTOR_FLAGS = {
+  config: { type: "string" },
+  edge: { type: "string" },
+  accept: { type: "string" },
+  connect: { type: "string" },
+  "token-file": { type: "string" },
+  "ca-file": { type: "string" },
+  prepared: { type: "string" },
+  "retry-max": { type: "string" },
+  name: { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** flag → the setting it overrides; `top` settings apply to every service. */
+const OVERRIDES: ReadonlyArray<{ flag: keyof typeof CONNECTOR_FLAGS; env: string; key: string; top: boolean }> = [
+  { flag: "edge", env: "SALLYPORT_EDGE", key: "edge", top: true },
+  { flag: "token-file", env: "SALLYPORT_TOKEN_FILE", key: "token.file", top: true },
+  { flag: "ca-file", env: "SALLYPORT_CA_FILE", key: "ca.file", top: true },
+  { flag: "accept", env: "SALLYPORT_ACCEPT", key: "accept", top: false },
+  { flag: "connect", env: "SALLYPORT_CONNECT", key: "connect", top: false },
+  { flag: "prepared", env: "SALLYPORT_PREPARED", key: "prepared.connection.count", top: false },
+  { flag: "retry-max", env: "SALLYPORT_RETRY_MAXIMUM_INTERVAL", key: "socks.retry.maximum.interval", top: false },
+  { flag: "name", env: "SALLYPORT_NAME", key: "name", top: false },
+];
+
+export type Flags = Partial<Record<keyof typeof CONNECTOR_FLAGS, string | boolean>>;
+
+export function parseFlags(argv: string[]): Flags {
+  return parseArgs({ args: argv, options: CONNECTOR_FLAGS, strict: true, allowPositionals: false }).values as Flags;
+}
+
+/** Pure merge of file, environment and flags into one raw config. */
+export function mergeSources(file: unknown, env: Record<string, string | undefined>, flags: Flags): unknown {
+  const raw: Record<string, unknown> = isRecord(file) ? { ...file } : {};
+  const services = Array.isArray(raw.services) ? raw.services.map((s) => (isRecord(s) ? { ...s } : s)) : [];
+  for (const o of OVERRIDES) {
+    const value = typeof flags[o.flag] === "string" ? (flags[o.flag] as string) : env[o.env];
+    if (value === undefined) continue;
+    if (o.top) raw[o.key] = value;
+    else {
+      if (services.length === 0) services.push({});
+      for (const s of services) if (isRecord(s)) s[o.key] = value;
+    }
+  }
+  raw.services = services;
+  return raw;
+}
+
+export interface LoadedService {
+  readonly service: ConnectorService;
+  readonly token: string;
+  readonly ca: Buffer | undefined;
+}
+
+export async function loadConnectorConfig(flags: Flags, env: Record<string, string | undefined>): Promise<{ config: ConnectorConfig; loaded: LoadedService[] }> {
+  const path = (flags.config as string | undefined) ?? env.SALLYPORT_CONFIG;
+  let file: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (e) {
+      throw new ConfigError(path, [{ path: "(file)", message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
+    }
+    try {
+      file = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(path, [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}` }]);
+    }
+  }
+  const parsed = parseConnectorConfig(mergeSources(file, env, flags));
+  if (!parsed.ok) throw new ConfigError(path ?? "configuration", parsed.error);
+  const issues: ConfigIssue[] = [];
+  const loaded: LoadedService[] = [];
+  for (const [i, service] of parsed.value.services.entries()) {
+    const token = await readSecretFile(service.tokenFile, `services[${i}].token.file`, issues);
+    const ca = service.caFile ? await readCa(service.caFile, `services[${i}].ca.file`, issues) : undefined;
+    if (token !== undefined) loaded.push({ service, token, ca });
+  }
+  if (issues.length) throw new ConfigError(path ?? "configuration", issues);
+  return { config: parsed.value, loaded };
+}
+
+async function readSecretFile(file: string, at: string, issues: ConfigIssue[]): Promise<string | undefined> {
+  try {
+    const token = (await readFile(file, "utf8")).trim();
+    // The message names the file, never its content.
+    if (!token) issues.push({ path: at, message: `${file} is empty: put the connector token in it` });
+    else if (/[\s\0]/.test(token)) issues.push({ path: at, message: `${file} must hold one token on one line` });
+    else return token;
+  } catch (e) {
+    issues.push({ path: at, message: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` });
+  }
+  return undefined;
+}
+
+async function readCa(file: string, at: string, issues: ConfigIssue[]): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    issues.push({ path: at, message: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` });
+    return undefined;
+  }
+}

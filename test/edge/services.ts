@@ -1,0 +1,67 @@
+/**
+ * The services the edge tests run against, shared by vitest.config.ts (Node, which turns them
+ * into the Worker's bindings) and the tests (workerd). No runtime APIs here.
+ *
+ * A service object is named after its service (`idFromName(service)`), so fresh state per
+ * test means a service per test: each test takes the next unused one with `freshService()`.
+ * Each test file runs in its own runner Worker with its own Durable Object namespace, so the
+ * counter only has to be unique within a file.
+ */
+
+export const TEST_HOST = "edge.test";
+
+/** Long enough that no pairing test races it on a loaded 2-core CI machine. */
+export const SOCKS_TIMEOUT_MS = 3000;
+/** For the one test that waits for socks.timeout to run out. */
+export const QUICK_SOCKS_TIMEOUT_MS = 400;
+
+export const SERVICE_COUNT = 40;
+
+export interface TestService {
+  readonly name: string;
+  /** What clients dial and what a bind message must name. */
+  readonly accept: string;
+  readonly path: string;
+  readonly token: string;
+  readonly socksTimeoutMs: number;
+}
+
+function service(name: string, socksTimeoutMs: number): TestService {
+  const path = `/${name}`;
+  return {
+    name,
+    accept: `wss://${TEST_HOST}${path}`,
+    path,
+    token: `test-token-${name}-0123456789`,
+    socksTimeoutMs,
+  };
+}
+
+export const SERVICES: readonly TestService[] = [
+  ...Array.from({ length: SERVICE_COUNT }, (_, i) => service(`svc-${String(i).padStart(2, "0")}`, SOCKS_TIMEOUT_MS)),
+  ...Array.from({ length: 4 }, (_, i) => service(`quick-${i}`, QUICK_SOCKS_TIMEOUT_MS)),
+];
+
+/** The SALLYPORT_SERVICES var, in the shape wrangler.toml gives it. */
+export function servicesBinding(): Record<string, Record<string, string>> {
+  return Object.fromEntries(
+    SERVICES.map((s) => [s.name, { accept: s.accept, "socks.mode": "reverse", "socks.timeout": `${s.socksTimeoutMs} milliseconds` }]),
+  );
+}
+
+/** The SALLYPORT_CONNECTOR_TOKENS secret: a JSON string, as `wrangler secret put` stores it. */
+export function tokensBinding(): string {
+  return JSON.stringify(Object.fromEntries(SERVICES.map((s) => [s.name, [s.token]])));
+}
+
+let nextRegular = 0;
+let nextQuick = 0;
+
+/** A service no earlier test in this file has touched. */
+export function freshService(kind: "regular" | "quick" = "regular"): TestService {
+  const pool = SERVICES.filter((s) => (kind === "quick" ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS : s.socksTimeoutMs === SOCKS_TIMEOUT_MS));
+  const i = kind === "quick" ? nextQuick++ : nextRegular++;
+  const s = pool[i];
+  if (!s) throw new Error(`test file used more than ${pool.length} ${kind} services; raise the count in test/edge/services.ts`);
+  return s;
+}

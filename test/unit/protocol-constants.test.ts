@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import * as constants from "../../shared/protocol/constants.ts";
+import { CONNECTOR_TYPES, EDGE_TYPES } from "../../shared/protocol/messages.ts";
+
+/**
+ * The wire vocabulary, pinned literal by literal. A failure here means a protocol break:
+ * bump PROTOCOL_VERSION and update docs/protocol.md before touching these expectations.
+ */
+describe("protocol constants", () => {
+  it("pins every exported literal", () => {
+    expect({ ...constants }).toStrictEqual({
+      PROTOCOL_VERSION: 1,
+      BIND_SUBPROTOCOL: "sallyport.bind.v1",
+      BIND_PATH: "/_sallyport/bind",
+      HEALTH_PATH: "/_sallyport/health",
+      RESERVED_PATH_PREFIX: "/_sallyport/",
+      AUTHORIZATION_HEADER: "authorization",
+      BEARER_PREFIX: "Bearer ",
+      HEARTBEAT_REQUEST: "\u0000sallyport:ping:1",
+      HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",
+      MAX_CONTROL_MESSAGE_BYTES: 4096,
+      MAX_ID_LENGTH: 64,
+      MAX_URI_LENGTH: 2048,
+      MAX_ADDRESS_LENGTH: 64,
+    });
+  });
+
+  it("keeps the Sallyport endpoints under the reserved prefix", () => {
+    expect(constants.BIND_PATH.startsWith(constants.RESERVED_PATH_PREFIX)).toBe(true);
+    expect(constants.HEALTH_PATH.startsWith(constants.RESERVED_PATH_PREFIX)).toBe(true);
+  });
+
+  it("names the protocol version in the subprotocol", () => {
+    expect(constants.BIND_SUBPROTOCOL.endsWith(`.v${constants.PROTOCOL_VERSION}`)).toBe(true);
+  });
+
+  it("uses a valid RFC 6455 subprotocol token (RFC 2616 token characters)", () => {
+    expect(constants.BIND_SUBPROTOCOL).toMatch(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
+  });
+
+  it("keeps the header name lower-case, as the Fetch API reports it", () => {
+    expect(constants.AUTHORIZATION_HEADER).toBe(constants.AUTHORIZATION_HEADER.toLowerCase());
+  });
+
+  it("makes heartbeats distinct, NUL-prefixed and never valid JSON", () => {
+    expect(constants.HEARTBEAT_REQUEST).not.toBe(constants.HEARTBEAT_RESPONSE);
+    for (const beat of [constants.HEARTBEAT_REQUEST, constants.HEARTBEAT_RESPONSE]) {
+      expect(beat.charCodeAt(0)).toBe(0);
+      expect(() => JSON.parse(beat)).toThrow();
+    }
+  });
+
+  it("splits the message types between the two sides without overlap", () => {
+    expect([...CONNECTOR_TYPES]).toStrictEqual(["bind"]);
+    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand"]);
+    for (const t of CONNECTOR_TYPES) expect(EDGE_TYPES.has(t)).toBe(false);
+  });
+
+  it("bounds ids and addresses well inside a control message", () => {
+    expect(constants.MAX_URI_LENGTH + 2 * constants.MAX_ID_LENGTH).toBeLessThan(constants.MAX_CONTROL_MESSAGE_BYTES);
+  });
+});

@@ -1,0 +1,61 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { servicesBinding, tokensBinding } from "./test/edge/services.ts";
+
+/**
+ * Three tiers, one `vitest run`:
+ *   unit — pure logic in Node, over in-memory fakes;
+ *   edge — the Worker and its service object inside workerd (@cloudflare/vitest-plugin),
+ *          configured from wrangler.toml with test services and tokens in place of the real ones;
+ *   e2e  — real processes and sockets on 127.0.0.1.
+ * Everything runs offline: the edge tier is local workerd, never remote bindings.
+ */
+export default defineConfig({
+  test: {
+    // A tier still being written must not fail the run by having no files yet.
+    passWithNoTests: true,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            remoteBindings: false,
+            miniflare: {
+              // Pinned here as well as in wrangler.toml, so the tests never drift to a
+              // different runtime behaviour than the one deployed.
+              compatibilityDate: "2026-08-01",
+              bindings: {
+                SALLYPORT_SERVICES: servicesBinding(),
+                SALLYPORT_CONNECTOR_TOKENS: tokensBinding(),
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "edge",
+          include: ["test/edge/**/*.test.ts"],
+          // socks.timeout and hibernation tests wait on real timers (bounded in each test).
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Each file starts workerd and connector processes; two cores do not run several at once well.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
