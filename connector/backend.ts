@@ -39,7 +39,8 @@ export function dialBackend(address: BackendAddress, timeoutMs = BACKEND_CONNECT
     const socket =
       address.scheme === "tls"
         ? tls.connect({ host: address.host, port: address.port, servername: net.isIP(address.host) ? undefined : address.host })
-        : net.connect({ host: address.host, port: address.port });
+        : // Half-open: after the backend's FIN the client may still be sending.
+          net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
     const ready = address.scheme === "tls" ? "secureConnect" : "connect";
     const timer = setTimeout(() => {
       socket.destroy();

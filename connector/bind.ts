@@ -2,10 +2,12 @@ import WebSocket from "ws";
 import type { ConnectorService } from "../shared/config/connector-config.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
+import type { ClientProtocol } from "../shared/protocol/messages.ts";
 import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "./log.ts";
-import { relay } from "./relay.ts";
+import { Session } from "./session.ts";
+import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
 
 /**
  * One prepared bind: a WebSocket dialed out to the edge, parked there until a client takes
@@ -19,14 +21,17 @@ export type BindPhase = "dialing" | "registering" | "parked" | "paired" | "relay
 /** Why a bind ended, classified once for the pool. */
 export type BindEnd =
   | { kind: "rejected"; status: number } // the edge refused the handshake: credentials or service
-  | { kind: "failed"; detail: string } // could not reach the edge, or lost it before a client came
+  | { kind: "failed"; detail: string; code?: number } // could not reach the edge, or lost it before a client came
   | { kind: "session"; close: Close } // served a client (successfully or not)
-  | { kind: "stopped" }; // we closed it
+  | { kind: "stopped" } // we closed it
+  | { kind: "withdrawn" }; // we closed it because the backend is down
 
 export interface BindEvents {
   parked(bind: Bind): void;
   paired(bind: Bind): void;
   demand(bind: Bind, waiting: number): void;
+  /** A session could not reach the backend: the pool withdraws its binds. */
+  backendFailed(bind: Bind, close: CloseCodeName): void;
   ended(bind: Bind, end: BindEnd): void;
 }
 
@@ -35,6 +40,7 @@ export interface BindDeps {
   readonly token: string;
   readonly ca: Buffer | undefined;
   readonly connectorId: string;
+  readonly instance: string;
   readonly log: Logger;
   readonly events: BindEvents;
 }
@@ -57,6 +63,7 @@ export class Bind {
   private heartbeat: NodeJS.Timeout | undefined;
   private lastHeard = Date.now();
   private ending: BindEnd | undefined;
+  private session: Session | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: BindDeps, surplus = false) {
@@ -90,15 +97,23 @@ export class Bind {
     ws.on("error", (e) => this.end({ kind: "failed", detail: (e as NodeJS.ErrnoException).code ?? e.message }));
     ws.on("close", (code) => {
       if (this.phase === "paired" || this.phase === "relaying") this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
-      else this.end({ kind: "failed", detail: `closed by edge (${code})` });
+      else this.end({ kind: "failed", detail: `closed by edge (${code})`, code });
     });
   }
 
   /** Close with "going away": shutdown, or a surplus bind no longer needed. */
   stop(): void {
+    this.closeAs({ kind: "stopped" }, close("GOING_AWAY"));
+  }
+
+  /** Take an unpaired bind back because the backend is down; the edge tells waiting clients. */
+  withdraw(reason: CloseCodeName): void {
+    this.closeAs({ kind: "withdrawn" }, close(reason));
+  }
+
+  private closeAs(end: BindEnd, how: Close): void {
     if (this.phase === "closed") return;
-    this.ending ??= { kind: "stopped" };
-    const how = close("GOING_AWAY");
+    this.ending ??= end;
     this.ws?.close(how.code, how.reason);
     setTimeout(() => this.ws?.terminate(), 2000).unref();
   }
@@ -106,9 +121,9 @@ export class Bind {
   private onOpen(ws: WebSocket): void {
     if (ws.protocol !== BIND_SUBPROTOCOL) return this.protocolError("edge did not accept the bind subprotocol");
     this.phase = "registering";
-    const { service, connectorId } = this.deps;
-    ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId }));
+    const { service, connectorId, instance } = this.deps;
     const every = service.heartbeatIntervalMs;
+    ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId, instance, heartbeatMs: every }));
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastHeard > every * HEARTBEAT_MISSES) {
         this.log.log("warn", "edge silent; dropping bind", { silentMs: Date.now() - this.lastHeard });
@@ -136,13 +151,17 @@ export class Bind {
         this.phase = "paired";
         this.sessionId = msg.sessionId;
         this.deps.events.paired(this);
-        return void this.connectBackend(msg.sessionId, msg.clientAddress);
+        return void this.connectBackend(msg.sessionId, msg.clientAddress, msg.clientProtocol);
       case "demand":
         return this.deps.events.demand(this, msg.waiting);
+      case "end":
+      case "credit":
+        if (!this.session) return this.protocolError(`${msg.t} outside a session`);
+        return this.session.control(msg);
     }
   }
 
-  private async connectBackend(sessionId: string, clientAddress: string): Promise<void> {
+  private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol): Promise<void> {
     const ws = this.ws!;
     const log = this.log.child({ sessionId });
     // Hold client data in the socket until the backend is there to take it.
@@ -152,8 +171,9 @@ export class Bind {
       const socket = await dialBackend(this.deps.service.connect);
       if (this.phase !== "paired") return void socket.destroy();
       this.phase = "relaying";
-      log.log("info", "session started", { clientAddress, connectMs: Date.now() - started });
-      relay(ws, socket, (outcome) => {
+      ws.send(encode({ t: "opened" }));
+      log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: Date.now() - started });
+      this.session = new Session(ws, socket, protocol, (outcome) => {
         log.log("info", "session ended", {
           by: outcome.by,
           closeCode: outcome.close.code,
@@ -169,6 +189,7 @@ export class Bind {
       log.log("warn", "backend connection failed", { backend: `${this.deps.service.connect.host}:${this.deps.service.connect.port}`, error: why.detail });
       const how = close(why.close);
       ws.close(how.code, how.reason);
+      if (why.close !== "GENERAL_FAILURE") this.deps.events.backendFailed(this, why.close);
     }
   }
 

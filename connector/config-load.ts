@@ -20,6 +20,8 @@ export const CONNECTOR_FLAGS = {
   prepared: { type: "string" },
   "retry-max": { type: "string" },
   name: { type: "string" },
+  "connector-id": { type: "string" },
+  "drain-timeout": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -29,6 +31,8 @@ const OVERRIDES: ReadonlyArray<{ flag: keyof typeof CONNECTOR_FLAGS; env: string
   { flag: "edge", env: "SALLYPORT_EDGE", key: "edge", top: true },
   { flag: "token-file", env: "SALLYPORT_TOKEN_FILE", key: "token.file", top: true },
   { flag: "ca-file", env: "SALLYPORT_CA_FILE", key: "ca.file", top: true },
+  { flag: "connector-id", env: "SALLYPORT_CONNECTOR_ID", key: "connector.id", top: true },
+  { flag: "drain-timeout", env: "SALLYPORT_DRAIN_TIMEOUT", key: "drain.timeout", top: true },
   { flag: "accept", env: "SALLYPORT_ACCEPT", key: "accept", top: false },
   { flag: "connect", env: "SALLYPORT_CONNECT", key: "connect", top: false },
   { flag: "prepared", env: "SALLYPORT_PREPARED", key: "prepared.connection.count", top: false },

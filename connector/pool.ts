@@ -1,5 +1,7 @@
 import type { ConnectorService } from "../shared/config/connector-config.ts";
 import { Backoff, DEFAULT_BACKOFF, type Clock } from "../shared/backoff.ts";
+import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts";
+import { dialBackend } from "./backend.ts";
 import { Bind, type BindEnd, type BindEvents } from "./bind.ts";
 import type { Logger } from "./log.ts";
 
@@ -12,7 +14,12 @@ import type { Logger } from "./log.ts";
  *   backoff delay (100 ms, 200 ms, 400 ms … up to socks.retry.maximum.interval).
  * - `demand` from the edge opens surplus binds for waiting clients; a surplus bind that is
  *   not taken within SURPLUS_IDLE_MS closes again, so the pool shrinks back.
+ * - While the backend refuses, the pool withdraws its binds (the edge then tells waiting
+ *   clients at once) and probes the backend on the maximum.recovery.interval schedule.
+ *
+ *   filling ⇄ backend-down        filling/backend-down → draining → stopped
  */
+export type PoolState = "filling" | "backend-down" | "draining" | "stopped";
 
 export const SURPLUS_IDLE_MS = 30_000;
 export const MAX_SURPLUS = 64;
@@ -24,43 +31,48 @@ export interface PoolDeps {
   readonly token: string;
   readonly ca: Buffer | undefined;
   readonly connectorId: string;
+  readonly instance: string;
   readonly log: Logger;
   readonly clock?: Clock;
-  /** Factory seam for tests. */
-  readonly createBind?: (events: BindEvents, surplus: boolean) => Bind;
 }
 
 export interface PoolStats {
+  readonly service: string;
+  readonly state: PoolState;
   readonly offered: number;
   readonly parked: number;
   readonly sessions: number;
   readonly pairings: number;
   readonly failures: number;
+  readonly backendFailures: number;
 }
 
 export class BindPool {
+  state: PoolState = "filling";
   private readonly offered = new Set<Bind>();
   private readonly sessions = new Set<Bind>();
   private readonly backoff: Backoff;
+  private readonly recovery: Backoff;
   private registeredOnce = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
   private pairings = 0;
   private failures = 0;
+  private backendFailures = 0;
   private lastRejection: number | undefined;
   private readonly log: Logger;
   private readonly events: BindEvents;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: PoolDeps) {
     this.log = deps.log.child({ service: deps.service.name });
-    this.backoff = new Backoff(
-      { ...DEFAULT_BACKOFF, maximumMs: deps.service.retryMaximumIntervalMs, stableMs: STABLE_MS },
-      deps.clock ?? { now: () => Date.now() },
-    );
+    const clock = deps.clock ?? { now: () => Date.now() };
+    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: deps.service.retryMaximumIntervalMs, stableMs: STABLE_MS }, clock);
+    this.recovery = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: deps.service.maximumRecoveryIntervalMs, stableMs: 0 }, clock);
     this.events = {
       parked: (b) => this.onParked(b),
       paired: (b) => this.onPaired(b),
       demand: (_b, waiting) => this.onDemand(waiting),
+      backendFailed: (_b, why) => this.onBackendFailed(why),
       ended: (b, end) => this.onEnded(b, end),
     };
   }
@@ -72,12 +84,23 @@ export class BindPool {
   stats(): PoolStats {
     let parked = 0;
     for (const b of this.offered) if (b.phase === "parked") parked++;
-    return { offered: this.offered.size, parked, sessions: this.sessions.size, pairings: this.pairings, failures: this.failures };
+    return {
+      service: this.deps.service.name, state: this.state, offered: this.offered.size, parked,
+      sessions: this.sessions.size, pairings: this.pairings, failures: this.failures, backendFailures: this.backendFailures,
+    };
   }
 
-  /** Stop offering binds; sessions in flight are closed too (drain comes with a grace period). */
+  /** Stop offering binds at once; sessions in flight run on. Resolves when none is left. */
+  drain(): Promise<void> {
+    if (this.state !== "stopped") this.state = "draining";
+    clearTimeout(this.retryTimer);
+    for (const b of this.offered) b.stop();
+    return this.whenIdle();
+  }
+
+  /** Close everything now, sessions included. */
   stop(): void {
-    this.stopped = true;
+    this.state = "stopped";
     clearTimeout(this.retryTimer);
     for (const b of [...this.offered, ...this.sessions]) b.stop();
   }
@@ -86,26 +109,25 @@ export class BindPool {
     return this.offered.size === 0 && this.sessions.size === 0;
   }
 
+  private whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private target(): number {
     // Until one bind has registered, probe with one.
     return this.registeredOnce ? this.deps.service.preparedConnectionCount : 1;
   }
 
-  private regularOffered(): number {
-    let n = 0;
-    for (const b of this.offered) if (!b.surplus) n++;
-    return n;
-  }
-
   private fill(): void {
-    if (this.stopped || this.retryTimer) return;
-    for (let n = this.regularOffered(); n < this.target(); n++) this.dial(false);
+    if (this.state !== "filling" || this.retryTimer) return;
+    let regular = 0;
+    for (const b of this.offered) if (!b.surplus) regular++;
+    for (; regular < this.target(); regular++) this.dial(false);
   }
 
   private dial(surplus: boolean): void {
-    const bind = this.deps.createBind
-      ? this.deps.createBind(this.events, surplus)
-      : new Bind({ ...this.deps, log: this.log, events: this.events }, surplus);
+    const bind = new Bind({ ...this.deps, log: this.log, events: this.events }, surplus);
     this.offered.add(bind);
     bind.open();
   }
@@ -128,7 +150,7 @@ export class BindPool {
   }
 
   private onDemand(waiting: number): void {
-    if (this.stopped) return;
+    if (this.state !== "filling") return;
     let surplus = 0;
     for (const b of this.offered) if (b.surplus) surplus++;
     const open = Math.min(waiting, MAX_SURPLUS - surplus);
@@ -136,20 +158,50 @@ export class BindPool {
     if (open > 0) this.log.log("info", "edge has waiting clients; opening more binds", { waiting, opened: open });
   }
 
+  private onBackendFailed(why: CloseCodeName): void {
+    this.backendFailures++;
+    if (this.state !== "filling") return;
+    this.state = "backend-down";
+    this.log.log("warn", "backend unavailable: withdrawing binds until it answers", { closeCode: why, recoveryMaxMs: this.deps.service.maximumRecoveryIntervalMs });
+    for (const b of this.offered) b.withdraw(why);
+    this.probeBackend();
+  }
+
+  /** Probe on the maximum.recovery.interval schedule until the backend accepts a connection. */
+  private probeBackend(): void {
+    const delay = this.recovery.failed();
+    this.retryTimer = setTimeout(async () => {
+      this.retryTimer = undefined;
+      if (this.state !== "backend-down") return;
+      try {
+        (await dialBackend(this.deps.service.connect, 5_000)).destroy();
+        this.state = "filling";
+        this.recovery.connected();
+        this.log.log("info", "backend answers again: offering binds");
+        this.fill();
+      } catch {
+        this.probeBackend();
+      }
+    }, delay);
+  }
+
   private onEnded(bind: Bind, end: BindEnd): void {
     this.offered.delete(bind);
     this.sessions.delete(bind);
-    if (this.stopped || end.kind === "session" || end.kind === "stopped") return this.fill();
+    if (this.idle && this.idleWaiters.length) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.state !== "filling" || end.kind !== "failed" && end.kind !== "rejected") return this.fill();
     if (bind.surplus) return;
     this.failures++;
     if (end.kind === "rejected") this.reportRejection(end.status);
-    else this.log.log(this.registeredOnce ? "warn" : "info", "bind to edge failed", { detail: end.detail, attempt: this.backoff.attempts });
+    else if (end.code === CloseCode.LIMIT || end.code === CloseCode.REPLACED) {
+      this.log.log("warn", end.code === CloseCode.LIMIT ? "edge bind limit reached; backing off" : "a newer instance of this connector took over; backing off", { closeCode: end.code });
+    } else this.log.log(this.registeredOnce ? "warn" : "info", "bind to edge failed", { detail: end.detail, attempt: this.backoff.attempts });
     this.registeredOnce = this.registeredOnce && end.kind !== "rejected";
     this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    if (this.retryTimer || this.stopped) return;
+    if (this.retryTimer || this.state !== "filling") return;
     const delay = this.backoff.failed();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

@@ -1,13 +1,19 @@
+import type { ClientProtocol } from "../shared/protocol/messages.ts";
+
 /**
  * What each socket of a service object must remember across hibernation. The runtime keeps
  * an attachment with its socket (serializeAttachment), so pairing survives the object
  * being evicted and rebuilt; in-memory maps in the object are caches of these.
  *
- * Bind lifecycle:   registering → parked → paired     (→ closed: the socket is gone)
- * Client lifecycle: waiting → paired                  (→ closed)
+ * Bind lifecycle:   registering → parked → paired → opened   (→ closed: the socket is gone)
+ * Client lifecycle: waiting → paired                          (→ closed)
+ *
+ * `deadline` is when the socket's current state runs out: registration (first valid
+ * message), a waiting client's socks.timeout, a paired bind's backend open. One alarm, set
+ * to the earliest deadline, serves them all.
  */
 
-export type BindState = "registering" | "parked" | "paired";
+export type BindState = "registering" | "parked" | "paired" | "opened";
 export type ClientState = "waiting" | "paired";
 
 export interface BindAttachment {
@@ -15,10 +21,15 @@ export interface BindAttachment {
   readonly id: string;
   /** Service name, from the verified credential. */
   readonly service: string;
+  /** Which of the service's tokens admitted it (for per-credential caps). */
+  readonly credential: number;
   readonly state: BindState;
   readonly openedAt: number;
+  readonly deadline?: number;
   readonly connectorId?: string;
+  readonly instance?: string;
   readonly bindId?: string;
+  readonly heartbeatMs?: number;
   readonly parkedAt?: number;
   /** The client socket id once paired. */
   readonly peer?: string;
@@ -29,21 +40,29 @@ export interface ClientAttachment {
   readonly id: string;
   readonly service: string;
   readonly state: ClientState;
+  readonly protocol: ClientProtocol;
   readonly address: string;
   readonly arrivedAt: number;
-  /** When a waiting client is given up on (socks.timeout). */
-  readonly deadline: number;
+  /** While waiting: when socks.timeout runs out. */
+  readonly deadline?: number;
   readonly peer?: string;
   /**
-   * Data a client sent before it was paired, replayed to the bind on pairing. Bounded by
+   * Data (bytes) and control (text, Sallyport clients only) a client sent before it was
+   * paired, replayed in order to the bind on pairing. Bounded by
    * MAX_PENDING_BYTES so it always fits in an attachment (which the runtime caps at 16 KiB).
    */
-  readonly pending?: readonly Uint8Array[];
+  readonly pending?: ReadonlyArray<Uint8Array | string>;
 }
 
 export type Attachment = BindAttachment | ClientAttachment;
 
 export const MAX_PENDING_BYTES = 8 * 1024;
+/** From upgrade to the `bind` message. */
+export const REGISTER_DEADLINE_MS = 10_000;
+/** From `paired` to `opened`: the connector's backend dial timeout (10 s) plus margin. */
+export const OPEN_DEADLINE_MS = 15_000;
+/** Missed heartbeats after which a parked bind is presumed dead and never handed out. */
+export const HEARTBEAT_MISSES = 3;
 
 /** Tags are fixed at accept time; a socket is found by its id tag, or by its role. */
 export const idTag = (id: string): string => `id:${id}`;

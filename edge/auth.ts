@@ -30,13 +30,19 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return token.length > 0 && token.length <= 4096 ? token : undefined;
 }
 
+export interface Credential {
+  readonly service: EdgeService;
+  /** Which of the service's tokens matched. */
+  readonly index: number;
+}
+
 /** The service whose credential this is; routing uses it and nothing the request names. */
-export async function serviceForToken(config: EdgeConfig, token: string): Promise<EdgeService | undefined> {
+export async function serviceForToken(config: EdgeConfig, token: string): Promise<Credential | undefined> {
   const presented = await digest(token);
-  let match: EdgeService | undefined;
+  let match: Credential | undefined;
   for (const service of config.services) {
-    for (const d of await tokenDigests(service)) {
-      if (crypto.subtle.timingSafeEqual(presented, d) && !match) match = service;
+    for (const [index, d] of (await tokenDigests(service)).entries()) {
+      if (crypto.subtle.timingSafeEqual(presented, d) && !match) match = { service, index };
     }
   }
   return match;

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { BIND_PATH, HEALTH_PATH } from "../shared/protocol/constants.ts";
+import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH } from "../shared/protocol/constants.ts";
 import { bearerToken, serviceForToken } from "./auth.ts";
 import { edgeConfig, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
@@ -22,11 +22,12 @@ function isUpgrade(request: Request): boolean {
 }
 
 /** Forward to the service's object with trusted headers only. */
-function toService(env: Env, request: Request, service: string, role: string): Promise<Response> {
+function toService(env: Env, request: Request, service: string, role: string, extra: Record<string, string> = {}): Promise<Response> {
   const headers = new Headers(request.headers);
   for (const h of Object.values(INTERNAL_HEADERS)) headers.delete(h);
   headers.set(INTERNAL_HEADERS.service, service);
   headers.set(INTERNAL_HEADERS.role, role);
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
   headers.set(INTERNAL_HEADERS.clientAddress, request.headers.get("cf-connecting-ip") ?? "unknown");
   const stub = env.SERVICE.get(env.SERVICE.idFromName(service));
   return stub.fetch(new Request(request.url, { method: request.method, headers }));
@@ -43,12 +44,12 @@ app.get(BIND_PATH, async (c) => {
   // Browsers always send Origin and a connector never does: a bind with one is a page
   // trying to use someone's credentials.
   if (!config.ok || !token || !isUpgrade(c.req.raw) || c.req.header("origin") !== undefined) return notFound();
-  const service = await serviceForToken(config.value, token);
-  if (!service) {
+  const credential = await serviceForToken(config.value, token);
+  if (!credential) {
     log("warn", "connector rejected: unknown token");
     return notFound();
   }
-  return toService(c.env, c.req.raw, service.name, ROLE_BIND);
+  return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, { [INTERNAL_HEADERS.credential]: String(credential.index) });
 });
 
 app.get("*", (c) => {
@@ -58,7 +59,9 @@ app.get("*", (c) => {
   const service = config.value.services.find((s) => s.accept.path === path);
   if (!service) return notFound();
   if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
-  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT);
+  const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  const protocol = offered.includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
+  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, { [INTERNAL_HEADERS.clientProtocol]: protocol });
 });
 
 app.all("*", notFound);

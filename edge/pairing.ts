@@ -1,4 +1,4 @@
-import type { BindAttachment, ClientAttachment } from "./attachments.ts";
+import { HEARTBEAT_MISSES, OPEN_DEADLINE_MS, type Attachment, type BindAttachment, type ClientAttachment } from "./attachments.ts";
 
 /**
  * Pure pairing decisions, free of Workers APIs so they are table-tested in Node.
@@ -13,7 +13,7 @@ import type { BindAttachment, ClientAttachment } from "./attachments.ts";
 export function pickBind(binds: readonly BindAttachment[]): BindAttachment | undefined {
   const outstanding = new Map<string, number>();
   for (const b of binds) {
-    if (b.state === "paired" && b.connectorId) outstanding.set(b.connectorId, (outstanding.get(b.connectorId) ?? 0) + 1);
+    if ((b.state === "paired" || b.state === "opened") && b.connectorId) outstanding.set(b.connectorId, (outstanding.get(b.connectorId) ?? 0) + 1);
   }
   let best: BindAttachment | undefined;
   let bestLoad = Infinity;
@@ -32,38 +32,60 @@ export function pickBind(binds: readonly BindAttachment[]): BindAttachment | und
 export function pickClient(clients: readonly ClientAttachment[], now: number): ClientAttachment | undefined {
   let best: ClientAttachment | undefined;
   for (const c of clients) {
-    if (c.state !== "waiting" || c.deadline <= now) continue;
+    if (c.state !== "waiting" || (c.deadline ?? Infinity) <= now) continue;
     if (!best || c.arrivedAt < best.arrivedAt) best = c;
   }
   return best;
 }
 
-/** Waiting clients whose socks.timeout has run out. */
-export function expiredClients(clients: readonly ClientAttachment[], now: number): ClientAttachment[] {
-  return clients.filter((c) => c.state === "waiting" && c.deadline <= now);
+/** Sockets whose current state has run out of time. */
+export function expired<T extends Attachment>(atts: readonly T[], now: number): T[] {
+  return atts.filter((a) => a.deadline !== undefined && a.deadline <= now);
 }
 
-/** When the object must next wake: the earliest deadline of a waiting client. */
-export function nextDeadline(clients: readonly ClientAttachment[]): number | undefined {
+/** When the object must next wake: the earliest deadline of any socket. */
+export function nextDeadline(atts: readonly Attachment[]): number | undefined {
   let next: number | undefined;
-  for (const c of clients) {
-    if (c.state === "waiting" && (next === undefined || c.deadline < next)) next = c.deadline;
+  for (const a of atts) {
+    if (a.deadline !== undefined && (next === undefined || a.deadline < next)) next = a.deadline;
   }
   return next;
 }
 
-export function pair(bind: BindAttachment, client: ClientAttachment): [BindAttachment, ClientAttachment] {
+/**
+ * A parked bind is live while its heartbeats arrive: the later of parking and the last
+ * heartbeat the runtime answered must be within HEARTBEAT_MISSES intervals.
+ */
+export function isLive(bind: BindAttachment, lastHeartbeat: number | undefined, now: number): boolean {
+  const seen = Math.max(bind.parkedAt ?? bind.openedAt, lastHeartbeat ?? 0);
+  return now - seen <= (bind.heartbeatMs ?? 0) * HEARTBEAT_MISSES;
+}
+
+/**
+ * Takeover. Instances start with their start time, so they sort by age: a newer instance of
+ * a connector replaces the older one's unpaired binds (its sessions run on), and a bind from
+ * an older instance is itself refused — two live processes with one identity cannot evict
+ * each other in a loop.
+ */
+export function takeover(binds: readonly BindAttachment[], connectorId: string, instance: string): { refuse: boolean; evict: BindAttachment[] } {
+  const same = binds.filter((b) => b.connectorId === connectorId && b.instance !== undefined && b.instance !== instance);
+  if (same.some((b) => b.instance! > instance)) return { refuse: true, evict: [] };
+  return { refuse: false, evict: same.filter((b) => b.state === "parked") };
+}
+
+export function pair(bind: BindAttachment, client: ClientAttachment, now: number): [BindAttachment, ClientAttachment] {
   return [
-    { ...bind, state: "paired", peer: client.id },
-    { ...client, state: "paired", peer: bind.id, pending: undefined },
+    { ...bind, state: "paired", peer: client.id, deadline: now + OPEN_DEADLINE_MS },
+    { ...client, state: "paired", peer: bind.id, pending: undefined, deadline: undefined },
   ];
 }
 
 export type PendingResult = { ok: true; client: ClientAttachment } | { ok: false };
 
 /** Adds data sent before pairing, or refuses it once MAX bytes would be exceeded. */
-export function addPending(client: ClientAttachment, chunk: Uint8Array, max: number): PendingResult {
-  const held = (client.pending ?? []).reduce((n, c) => n + c.byteLength, 0);
-  if (held + chunk.byteLength > max) return { ok: false };
+export function addPending(client: ClientAttachment, chunk: Uint8Array | string, max: number): PendingResult {
+  const size = (c: Uint8Array | string): number => (typeof c === "string" ? c.length * 3 : c.byteLength);
+  const held = (client.pending ?? []).reduce((n, c) => n + size(c), 0);
+  if (held + size(chunk) > max) return { ok: false };
   return { ok: true, client: { ...client, pending: [...(client.pending ?? []), chunk] } };
 }

@@ -1,13 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { close, relayableClose, type Close } from "../shared/protocol/close-codes.ts";
-import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
-import { decodeFromConnector, encode } from "../shared/protocol/codec.ts";
+import { close, relayableClose, type Close, type CloseCodeName } from "../shared/protocol/close-codes.ts";
+import { BIND_SUBPROTOCOL, CLIENT_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
+import { decodeFromClient, decodeFromConnector, encode } from "../shared/protocol/codec.ts";
+import type { BindMessage } from "../shared/protocol/messages.ts";
 import type { EdgeService } from "../shared/config/edge-config.ts";
 import {
   MAX_PENDING_BYTES,
-  ROLE_BIND,
-  ROLE_CLIENT,
-  idTag,
+  REGISTER_DEADLINE_MS,
   type Attachment,
   type BindAttachment,
   type ClientAttachment,
@@ -15,7 +14,8 @@ import {
 import { edgeConfig, findService, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
-import { addPending, expiredClients, nextDeadline, pair, pickBind, pickClient } from "./pairing.ts";
+import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, takeover } from "./pairing.ts";
+import { SocketStore, closeSocket } from "./socket-store.ts";
 
 const encoder = new TextEncoder();
 
@@ -23,13 +23,20 @@ const encoder = new TextEncoder();
  * One object per service: it holds the parked binds and the waiting and paired clients,
  * and relays each pair's messages. It uses the hibernation API (ctx.acceptWebSocket), so
  * an idle service costs nothing; everything that must survive lives in attachments.
+ * Entry points never throw and always reciprocate a close.
  */
 export class ServiceObject extends DurableObject<Env> {
-  /** Cache of attachments, rebuilt lazily after hibernation. */
-  private readonly state = new Map<WebSocket, Attachment>();
+  private readonly sockets: SocketStore;
+  /**
+   * Set when a connector withdrew its binds because its backend is down; new and waiting
+   * clients are told at once instead of timing out. A cache: after eviction, clients simply
+   * wait socks.timeout again. Cleared when any bind parks.
+   */
+  private backendDown: CloseCodeName | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.sockets = new SocketStore(ctx);
     // Answered by the runtime without waking the object; the timestamp marks live binds.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE));
   }
@@ -37,47 +44,69 @@ export class ServiceObject extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const service = this.service(request.headers.get(INTERNAL_HEADERS.service));
     if (!service) return new Response("Not Found", { status: 404 });
-    const role = request.headers.get(INTERNAL_HEADERS.role);
     const { 0: outside, 1: inside } = new WebSocketPair();
     const id = crypto.randomUUID().replaceAll("-", "");
     const now = Date.now();
-    if (role === ROLE_BIND) {
-      this.ctx.acceptWebSocket(inside, [ROLE_BIND, idTag(id)]);
-      this.save(inside, { role: "bind", id, service: service.name, state: "registering", openedAt: now });
+    if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
+      const credential = Number(request.headers.get(INTERNAL_HEADERS.credential) ?? 0);
+      this.sockets.accept(inside, { role: "bind", id, service: service.name, credential, state: "registering", openedAt: now, deadline: now + REGISTER_DEADLINE_MS });
+      const over = this.overCap(service, credential);
+      if (over) {
+        log("warn", "bind refused: limit reached", { service: service.name, limit: over });
+        closeSocket(inside, close("LIMIT"));
+      } else await this.armAlarm();
       return new Response(null, { status: 101, webSocket: outside, headers: { "Sec-WebSocket-Protocol": BIND_SUBPROTOCOL } });
     }
+    const protocol = request.headers.get(INTERNAL_HEADERS.clientProtocol) === "sallyport" ? "sallyport" : "plain";
     const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? "unknown";
-    this.ctx.acceptWebSocket(inside, [ROLE_CLIENT, idTag(id)]);
-    const client: ClientAttachment = { role: "client", id, service: service.name, state: "waiting", address, arrivedAt: now, deadline: now + service.socksTimeoutMs };
-    this.save(inside, client);
-    const bind = pickBind(this.binds());
+    const client: ClientAttachment = { role: "client", id, service: service.name, state: "waiting", protocol, address, arrivedAt: now, deadline: now + service.socksTimeoutMs };
+    this.sockets.accept(inside, client);
+    const headers = protocol === "sallyport" ? { "Sec-WebSocket-Protocol": CLIENT_SUBPROTOCOL } : undefined;
+    const bind = this.pickLiveBind(now);
     if (bind) this.pair(bind, client);
+    else if (this.backendDown) closeSocket(inside, close(this.backendDown));
     else await this.waitForBind(service);
-    return new Response(null, { status: 101, webSocket: outside });
+    return new Response(null, { status: 101, webSocket: outside, headers });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const att = this.get(ws);
+    const att = this.sockets.get(ws);
     if (!att) return;
+    const service = this.service(att.service);
+    const size = typeof message === "string" ? message.length : message.byteLength;
+    if (!service || size > service.maxMessageBytes) return closeSocket(ws, close("MESSAGE_TOO_BIG"));
     if (att.role === "client") return this.fromClient(ws, att, message);
-    return this.fromBind(ws, att, message);
+    return this.fromBind(ws, att, message, service);
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.ended(ws, code, reason);
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    await this.ended(ws, code);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     log("warn", "socket error", { error: String(error).slice(0, 200) });
-    this.ended(ws, 1006, "");
+    await this.ended(ws, 1006);
   }
 
   override async alarm(): Promise<void> {
     const now = Date.now();
-    for (const c of expiredClients(this.clients(), now)) {
-      const ws = this.socket(c.id);
-      if (ws) this.closeSocket(ws, close("TTL_EXPIRED"));
-      log("info", "client waited socks.timeout for a bind", { sessionId: c.id, waitedMs: now - c.arrivedAt });
+    const anyConnector = this.sockets.binds().length > 0;
+    for (const att of expired(this.sockets.all(), now)) {
+      const ws = this.sockets.socket(att.id);
+      if (!ws) continue;
+      if (att.role === "client") {
+        // Connectors present but all busy is "busy"; nobody there at all is SOCKS's TTL expired.
+        closeSocket(ws, close(anyConnector ? "BUSY" : "TTL_EXPIRED"));
+        this.sockets.save(ws, { ...att, deadline: undefined });
+        log("info", "client waited socks.timeout for a bind", { sessionId: att.id, waitedMs: now - att.arrivedAt, busy: anyConnector });
+      } else if (att.state === "registering") {
+        closeSocket(ws, close("PROTOCOL_ERROR"));
+        log("warn", "bind sent no bind message in time", { bindSocket: att.id });
+      } else if (att.state === "paired") {
+        // The connector never confirmed its backend: neither end is usable.
+        log("warn", "paired bind never opened its backend", { sessionId: att.peer, bindId: att.bindId });
+        this.endPair(ws, att, close("HOST_UNREACHABLE"), close("NETWORK_UNREACHABLE"));
+      }
     }
     await this.armAlarm();
   }
@@ -85,68 +114,118 @@ export class ServiceObject extends DurableObject<Env> {
   // ---- messages ----
 
   private fromClient(ws: WebSocket, att: ClientAttachment, message: string | ArrayBuffer): void {
-    // Browser text is forwarded as its UTF-8 bytes: on a bind, text means control.
-    const data = typeof message === "string" ? encoder.encode(message) : message;
+    let data: ArrayBuffer | Uint8Array | string = message;
+    if (typeof message === "string") {
+      // A plain client's text is data; on a bind, text means control, so it goes as bytes.
+      if (att.protocol === "plain") data = encoder.encode(message);
+      else if (!decodeFromClient(message).ok) return closeSocket(ws, close("PROTOCOL_ERROR"));
+    }
     if (att.state === "paired") {
-      const peer = att.peer ? this.socket(att.peer) : undefined;
-      peer?.send(data);
+      this.peer(att)?.send(data);
       return;
     }
-    const added = addPending(att, data instanceof Uint8Array ? data : new Uint8Array(data), MAX_PENDING_BYTES);
-    if (added.ok) this.save(ws, added.client);
-    else this.closeSocket(ws, close("MESSAGE_TOO_BIG"));
+    const added = addPending(att, data instanceof ArrayBuffer ? new Uint8Array(data) : data, MAX_PENDING_BYTES);
+    if (added.ok) this.sockets.save(ws, added.client);
+    else closeSocket(ws, close("MESSAGE_TOO_BIG"));
   }
 
-  private fromBind(ws: WebSocket, att: BindAttachment, message: string | ArrayBuffer): void {
-    if (att.state === "paired" && typeof message !== "string") {
-      const peer = att.peer ? this.socket(att.peer) : undefined;
-      peer?.send(message);
+  private fromBind(ws: WebSocket, att: BindAttachment, message: string | ArrayBuffer, service: EdgeService): void {
+    const inSession = att.state === "paired" || att.state === "opened";
+    if (typeof message !== "string") {
+      if (!inSession) return this.protocolError(ws, att, "data on an unpaired bind");
+      this.peer(att)?.send(message);
       return;
     }
-    if (typeof message !== "string" || att.state !== "registering") {
-      log("warn", "unexpected message on bind", { bindId: att.bindId ?? att.id, state: att.state });
-      return this.closeSocket(ws, close("PROTOCOL_ERROR"));
-    }
     const decoded = decodeFromConnector(message);
-    if (!decoded.ok) {
-      log("warn", "bad control message from connector", { error: decoded.error.code, detail: decoded.error.detail });
-      return this.closeSocket(ws, close("PROTOCOL_ERROR"));
+    if (!decoded.ok) return this.protocolError(ws, att, `${decoded.error.code}: ${decoded.error.detail}`);
+    const msg = decoded.value;
+    switch (msg.t) {
+      case "bind":
+        if (att.state !== "registering") return this.protocolError(ws, att, "second bind message");
+        return this.register(ws, att, msg, service);
+      case "opened":
+        if (att.state !== "paired") return this.protocolError(ws, att, "opened outside a pairing");
+        this.sockets.save(ws, { ...att, state: "opened", deadline: undefined });
+        return;
+      case "end":
+      case "credit": {
+        if (!inSession) return this.protocolError(ws, att, `${msg.t} outside a session`);
+        const peer = this.peer(att);
+        const client = peer && this.sockets.get(peer);
+        // Plain clients have no words for these: their end is the close that follows.
+        if (client?.role === "client" && client.protocol === "sallyport") peer!.send(message);
+        return;
+      }
     }
-    const service = this.service(att.service);
-    const bindMsg = decoded.value;
-    if (!service || bindMsg.accept !== service.accept.uri) {
-      log("warn", "bind names an accept URI its credential does not cover", { service: service?.name });
-      return this.closeSocket(ws, close("NOT_ALLOWED"));
+  }
+
+  private register(ws: WebSocket, att: BindAttachment, msg: BindMessage, service: EdgeService): void {
+    if (msg.accept !== service.accept.uri) {
+      log("warn", "bind names an accept URI its credential does not cover", { service: service.name });
+      return closeSocket(ws, close("NOT_ALLOWED"));
     }
-    const parked: BindAttachment = { ...att, state: "parked", connectorId: bindMsg.connectorId, bindId: bindMsg.bindId, parkedAt: Date.now() };
-    this.save(ws, parked);
-    ws.send(encode({ t: "bound", bindId: bindMsg.bindId }));
-    const client = pickClient(this.clients(), Date.now());
+    // Takeover: a restarted connector's old binds are stale; evict them now, not at timeout.
+    const decision = takeover(this.sockets.binds().map(([, b]) => b), msg.connectorId, msg.instance);
+    if (decision.refuse) {
+      log("warn", "bind from an older instance of a connector refused", { connectorId: msg.connectorId });
+      return closeSocket(ws, close("REPLACED"));
+    }
+    for (const old of decision.evict) {
+      const oldWs = this.sockets.socket(old.id);
+      if (oldWs) {
+        this.sockets.save(oldWs, { ...old, state: "registering" }); // no longer offered
+        closeSocket(oldWs, close("REPLACED"));
+      }
+    }
+    if (decision.evict.length) log("info", "connector restarted: its old binds evicted", { connectorId: msg.connectorId, evicted: decision.evict.length });
+    const now = Date.now();
+    const parked: BindAttachment = {
+      ...att, state: "parked", deadline: undefined, parkedAt: now,
+      connectorId: msg.connectorId, instance: msg.instance, bindId: msg.bindId, heartbeatMs: msg.heartbeatMs,
+    };
+    this.sockets.save(ws, parked);
+    this.backendDown = undefined;
+    ws.send(encode({ t: "bound", bindId: msg.bindId }));
+    const client = pickClient(this.sockets.clients().map(([, c]) => c), now);
     if (client) this.pair(parked, client);
   }
 
   // ---- pairing ----
 
+  /** A parked bind whose heartbeats are current; dead ones found on the way are closed. */
+  private pickLiveBind(now: number): BindAttachment | undefined {
+    const live: BindAttachment[] = [];
+    for (const [ws, b] of this.sockets.binds()) {
+      if (b.state !== "parked" || isLive(b, this.sockets.lastHeartbeat(ws), now)) live.push(b);
+      else {
+        log("warn", "parked bind went silent; dropped", { bindId: b.bindId, connectorId: b.connectorId });
+        this.sockets.save(ws, { ...b, state: "registering" }); // no longer offered, even before its close event
+        closeSocket(ws, close("NETWORK_UNREACHABLE"));
+      }
+    }
+    return pickBind(live);
+  }
+
   /** Pick-and-mark: both attachments change before anything can interleave. */
   private pair(bind: BindAttachment, client: ClientAttachment): void {
-    const bindWs = this.socket(bind.id);
-    const clientWs = this.socket(client.id);
+    const bindWs = this.sockets.socket(bind.id);
+    const clientWs = this.sockets.socket(client.id);
     if (!bindWs || !clientWs) return;
     const pending = client.pending ?? [];
-    const [b, c] = pair(bind, client);
-    this.save(bindWs, b);
-    this.save(clientWs, c);
-    bindWs.send(encode({ t: "paired", sessionId: client.id, clientAddress: client.address }));
+    const [b, c] = pair(bind, client, Date.now());
+    this.sockets.save(bindWs, b);
+    this.sockets.save(clientWs, c);
+    bindWs.send(encode({ t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol }));
     for (const chunk of pending) bindWs.send(chunk);
+    void this.armAlarm();
     log("info", "paired", { sessionId: client.id, bindId: bind.bindId, connectorId: bind.connectorId });
   }
 
   private async waitForBind(service: EdgeService): Promise<void> {
-    const waiting = this.clients().filter((c) => c.state === "waiting").length;
+    const waiting = this.sockets.clients().filter(([, c]) => c.state === "waiting").length;
     const asked = new Set<string>();
-    for (const ws of this.ctx.getWebSockets(ROLE_BIND)) {
-      const b = this.get(ws);
-      if (b?.role !== "bind" || !b.connectorId || asked.has(b.connectorId)) continue;
+    for (const [ws, b] of this.sockets.binds()) {
+      if (!b.connectorId || asked.has(b.connectorId) || b.state === "registering") continue;
       asked.add(b.connectorId);
       ws.send(encode({ t: "demand", waiting }));
     }
@@ -155,60 +234,65 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   private async armAlarm(): Promise<void> {
-    const next = nextDeadline(this.clients());
+    const next = nextDeadline(this.sockets.all());
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
   }
 
+  private overCap(service: EdgeService, credential: number): "service" | "credential" | undefined {
+    const binds = this.sockets.binds().filter(([, b]) => b.state === "registering" || b.state === "parked");
+    if (binds.length > service.maxBinds) return "service";
+    if (binds.filter(([, b]) => b.credential === credential).length > service.maxBindsPerCredential) return "credential";
+    return undefined;
+  }
+
   // ---- endings ----
 
-  private ended(ws: WebSocket, code: number, reason: string): void {
-    const att = this.get(ws);
-    this.state.delete(ws);
-    // Reciprocate the close (a no-op if the runtime already did).
-    this.closeSocket(ws, relayableClose(code));
-    if (!att || att.state !== "paired" || !att.peer) return;
-    const peer = this.socket(att.peer);
+  private async ended(ws: WebSocket, code: number): Promise<void> {
+    const att = this.sockets.get(ws);
+    this.sockets.forget(ws);
+    closeSocket(ws, relayableClose(code)); // reciprocate (a no-op if the runtime already did)
+    if (!att) return;
+    if (att.role === "bind" && att.state === "parked" && (code === 4004 || code === 4005)) return this.withdrawn(relayableClose(code));
+    const peer = this.peer(att);
     // A bind that vanished without a close frame (1006) ended abnormally: the client must
     // not mistake that for a clean end of stream.
-    if (peer) this.closeSocket(peer, relayableClose(code));
-    log("info", "session ended", { sessionId: att.role === "client" ? att.id : att.peer, side: att.role, code, reasonLength: reason.length });
+    if (peer) closeSocket(peer, relayableClose(code));
+    if (att.peer) log("info", "session ended", { sessionId: att.role === "client" ? att.id : att.peer, side: att.role, closeCode: code });
   }
 
-  private closeSocket(ws: WebSocket, how: Close): void {
-    try {
-      ws.close(how.code, how.reason);
-    } catch {
-      // Already closing or closed: nothing left to tell it.
+  /** A connector withdrew a bind because its backend is down. */
+  private async withdrawn(how: Close): Promise<void> {
+    const stillParked = this.sockets.binds().some(([, b]) => b.state === "parked");
+    if (stillParked) return;
+    this.backendDown = how.code === 4004 ? "HOST_UNREACHABLE" : "CONNECTION_REFUSED";
+    for (const [ws, c] of this.sockets.clients()) {
+      if (c.state === "waiting") {
+        closeSocket(ws, how);
+        this.sockets.save(ws, { ...c, deadline: undefined });
+      }
     }
+    log("warn", "backend unavailable: waiting clients told at once", { closeCode: how.code });
+    await this.armAlarm();
   }
 
-  // ---- state access ----
-
-  private save(ws: WebSocket, att: Attachment): void {
-    ws.serializeAttachment(att);
-    this.state.set(ws, att);
+  private endPair(ws: WebSocket, att: Attachment, toClient: Close, toBind: Close): void {
+    const peer = this.peer(att);
+    const [clientWs, bindWs] = att.role === "client" ? [ws, peer] : [peer, ws];
+    if (clientWs) closeSocket(clientWs, toClient);
+    if (bindWs) closeSocket(bindWs, toBind);
+    this.sockets.save(ws, { ...att, deadline: undefined });
   }
 
-  private get(ws: WebSocket): Attachment | undefined {
-    let att = this.state.get(ws);
-    if (!att) {
-      att = ws.deserializeAttachment() as Attachment | undefined;
-      if (att) this.state.set(ws, att);
-    }
-    return att;
+  private protocolError(ws: WebSocket, att: BindAttachment, detail: string): void {
+    log("warn", "protocol error from connector", { bindId: att.bindId ?? att.id, state: att.state, detail });
+    closeSocket(ws, close("PROTOCOL_ERROR"));
   }
 
-  private socket(id: string): WebSocket | undefined {
-    return this.ctx.getWebSockets(idTag(id))[0];
-  }
+  // ---- lookups ----
 
-  private binds(): BindAttachment[] {
-    return this.ctx.getWebSockets(ROLE_BIND).map((ws) => this.get(ws)).filter((a): a is BindAttachment => a?.role === "bind");
-  }
-
-  private clients(): ClientAttachment[] {
-    return this.ctx.getWebSockets(ROLE_CLIENT).map((ws) => this.get(ws)).filter((a): a is ClientAttachment => a?.role === "client");
+  private peer(att: Attachment): WebSocket | undefined {
+    return att.peer ? this.sockets.socket(att.peer) : undefined;
   }
 
   private service(name: string | null): EdgeService | undefined {

@@ -17,6 +17,8 @@ const HELP = `usage: sallyport connector --config FILE
   --ca-file FILE       extra CA (PEM) to trust for the edge's certificate
   --prepared N         prepared.connection.count
   --retry-max D        socks.retry.maximum.interval, e.g. "1 second"
+  --connector-id ID    stable identity (default: host name); replicas on one host need distinct ids
+  --drain-timeout D    on SIGTERM, how long sessions in flight may finish (default "30 seconds")
   --log-level LEVEL    debug, info, warn or error
 Environment: SALLYPORT_CONFIG, SALLYPORT_EDGE, SALLYPORT_ACCEPT, SALLYPORT_CONNECT,
 SALLYPORT_TOKEN_FILE, SALLYPORT_PREPARED … (flags win over the environment, which wins
@@ -51,11 +53,13 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const log = createLogger({ level });
-  const connector = new Connector(loaded.loaded, log);
+  const connector = new Connector(loaded.loaded, log, loaded.config.connectorId);
   connector.start();
-  log.log("info", "connector started", { services: loaded.loaded.map((l) => l.service.name).join(","), pid: process.pid });
+  log.log("info", "connector started", { services: loaded.loaded.map((l) => l.service.name).join(","), pid: process.pid, instance: connector.instance });
   await onStopSignals(log);
-  connector.stop();
+  // Drain: no new binds at once, sessions in flight get the grace period; a second signal exits now.
+  log.log("info", "draining", { graceMs: loaded.config.drainTimeoutMs });
+  await connector.drain(loaded.config.drainTimeoutMs);
   log.log("info", "connector stopped");
   return 0;
 }

@@ -38,28 +38,30 @@ export interface ConnectorService {
 
 export interface ConnectorConfig {
   readonly services: readonly ConnectorService[];
+  /** Stable identity (default: the host name); a restart with the same id takes over its binds. */
+  readonly connectorId: string | undefined;
+  /** How long a stopping connector lets sessions in flight finish. */
+  readonly drainTimeoutMs: number;
 }
 
 export const MAX_PREPARED = 1000;
 
-function readEdge(r: FieldReader, fallback: string | undefined, accept: AcceptUri | undefined): string | undefined {
-  const text = r.optionalString("edge") ?? fallback;
-  const base = text ?? (accept ? new URL(accept.uri).origin.replace(/^http/, "ws") : undefined);
-  if (base === undefined) return undefined;
+/** The bind endpoint at the edge named by `text`; a problem is reported at `at`. */
+function bindUrlOf(text: string, at: string, issues: IssueList): string | undefined {
   let url: URL;
   try {
-    url = new URL(base);
+    url = new URL(text);
   } catch {
-    r.issues.add(r.at("edge"), `"${base}" is not a URL; write e.g. "wss://edge.example.com"`);
+    issues.add(at, `"${text}" is not a URL; write e.g. "wss://edge.example.com"`);
     return undefined;
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    r.issues.add(r.at("edge"), "must be a ws:// or wss:// URL");
+    issues.add(at, "must be a ws:// or wss:// URL");
     return undefined;
   }
   if (url.username || url.password || url.search) {
     // A credential in a URL ends up in logs and proxies: the token goes in a header.
-    r.issues.add(r.at("edge"), "must not carry credentials or a query; put the token in token.file");
+    issues.add(at, "must not carry credentials or a query; put the token in token.file");
     return undefined;
   }
   return new URL(BIND_PATH, url).href;
@@ -70,12 +72,18 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   if (!isRecord(raw)) return err([{ path: "(root)", message: "must be an object" }]);
   const top = new FieldReader(raw, "", issues);
   const edge = top.optionalString("edge");
+  // Checked once, here: a bad top-level edge is reported at its own path, not per service.
+  const topBindUrl = edge === undefined ? undefined : bindUrlOf(edge, "edge", issues);
   const tokenFile = top.optionalString("token.file");
   const caFile = top.optionalString("ca.file");
+  const connectorId = top.optionalString("connector.id");
+  if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId)) issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
+  const drainTimeoutMs = top.duration("drain.timeout", DEFAULTS["drain.timeout"]);
   const list = top.claim("services");
   if (!Array.isArray(list) || list.length === 0) issues.add("services", "must list at least one service");
   top.rejectUnknown();
   const services: ConnectorService[] = [];
+  const names: Array<[string, string | undefined]> = [];
   (Array.isArray(list) ? list : []).forEach((item, i) => {
     const path = `services[${i}]`;
     if (!isRecord(item)) {
@@ -91,11 +99,17 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     const retryMaximumIntervalMs = r.duration("socks.retry.maximum.interval", DEFAULTS["socks.retry.maximum.interval"], 100);
     const maximumRecoveryIntervalMs = r.duration("maximum.recovery.interval", DEFAULTS["maximum.recovery.interval"], 100);
     const heartbeatIntervalMs = r.duration("heartbeat.interval", DEFAULTS["heartbeat.interval"], 100);
-    const bindUrl = readEdge(r, edge, accept);
+    const ownEdge = r.optionalString("edge");
+    const bindUrl =
+      ownEdge !== undefined ? bindUrlOf(ownEdge, r.at("edge"), issues)
+      : edge !== undefined ? topBindUrl
+      : accept ? bindUrlOf(new URL(accept.uri).origin, r.at("accept"), issues)
+      : undefined;
     const svcToken = r.optionalString("token.file") ?? tokenFile;
     if (svcToken === undefined) issues.add(`${path}.token.file`, "is required (a file holding the connector token); or pass --token-file");
     const svcCa = r.optionalString("ca.file") ?? caFile;
     r.rejectUnknown();
+    names.push([`[${i}].name`, name]);
     if (accept && connect && name && bindUrl && svcToken) {
       services.push(Object.freeze({
         name, accept, bindUrl, connect, mode, preparedConnectionCount, retryMaximumIntervalMs,
@@ -103,8 +117,8 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
       }));
     }
   });
-  checkDistinct(issues, "services", services.map((s, i) => [`[${i}].name`, s.name]), "name");
-  return issues.empty ? ok(Object.freeze({ services: Object.freeze(services) })) : err(issues.items);
+  checkDistinct(issues, "services", names, "name");
+  return issues.empty ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs })) : err(issues.items);
 }
 
 /** A service without a name is named for its accept path: "/echo" → "echo". */

@@ -21,10 +21,11 @@ export function parseDuration(input: string): Result<number, string> {
   const m = DURATION.exec(input.trim().toLowerCase());
   const factor = m ? UNITS.get(m[2]!) : undefined;
   if (!m || factor === undefined) {
-    return err(`"${input}" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"`);
+    // JSON-quoted: a CR or LF in the value must not start a new line in the report.
+    return err(`${JSON.stringify(input)} is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"`);
   }
   const ms = Math.round(Number(m[1]) * factor);
-  if (ms > MAX_DURATION_MS) return err(`"${input}" is longer than 24 hours`);
+  if (ms > MAX_DURATION_MS) return err(`${JSON.stringify(input)} is longer than 24 hours`);
   return ok(ms);
 }
 

@@ -41,8 +41,7 @@ export class FieldReader {
       this.issues.add(this.at(key), "must be a non-empty string");
       return undefined;
     }
-    // CR, LF and NUL let a value forge log lines or headers; nothing legitimate needs them.
-    if (/[\r\n\0]/.test(v)) {
+    if (hasLineBreakOrNul(v)) {
       this.issues.add(this.at(key), "must not contain CR, LF or NUL");
       return undefined;
     }
@@ -70,6 +69,11 @@ export class FieldReader {
       this.issues.add(this.at(key), 'must be a duration string such as "1 second"');
       return 0;
     }
+    // parseDuration forgives whitespace, and \s matches CR and LF: hold durations to the rule.
+    if (hasLineBreakOrNul(text)) {
+      this.issues.add(this.at(key), "must not contain CR, LF or NUL");
+      return 0;
+    }
     const r = parseDuration(text);
     if (!r.ok) {
       this.issues.add(this.at(key), r.error);
@@ -95,6 +99,11 @@ export class FieldReader {
       if (!this.seen.has(key)) this.issues.add(this.at(key), "is not a known setting");
     }
   }
+}
+
+/** CR, LF and NUL let a value forge log lines or headers; nothing legitimate needs them. */
+function hasLineBreakOrNul(v: string): boolean {
+  return /[\r\n\0]/.test(v);
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

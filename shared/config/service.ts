@@ -1,4 +1,4 @@
-import { RESERVED_PATH_PREFIX } from "../protocol/constants.ts";
+import { MAX_URI_LENGTH, RESERVED_PATH_PREFIX } from "../protocol/constants.ts";
 import type { IssueList } from "./issues.ts";
 import { FieldReader } from "./reader.ts";
 
@@ -24,6 +24,12 @@ export const DEFAULTS = Object.freeze({
   "maximum.recovery.interval": "1 second",
   "socks.ssl.verify-client": "none" as VerifyClient,
   "heartbeat.interval": "15 seconds",
+  "drain.timeout": "30 seconds",
+  /** 256 KiB: four 64 KiB relay chunks, far below the runtime's 32 MiB. */
+  "max.message.size": 262_144,
+  /** Below a Durable Object's 32,768 hibernatable sockets, with room for clients. */
+  "max.binds": 2048,
+  "max.binds.per.credential": 1024,
 });
 
 /** The logical accept URI: what clients dial and what both sides agree names the service. */
@@ -49,6 +55,15 @@ export function readAccept(r: FieldReader): AcceptUri | undefined {
   }
   if (url.search || url.hash || url.username || url.password) {
     r.issues.add(r.at("accept"), "must not have a query, fragment or credentials");
+    return undefined;
+  }
+  // The URI travels in every bind message, which the codec holds to these same bounds.
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/.test(url.hostname)) {
+    r.issues.add(r.at("accept"), "must name a host such as gateway.example.com");
+    return undefined;
+  }
+  if (url.href.length > MAX_URI_LENGTH) {
+    r.issues.add(r.at("accept"), `must be at most ${MAX_URI_LENGTH} characters`);
     return undefined;
   }
   if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) {
@@ -93,10 +108,12 @@ export function readMode(r: FieldReader): SocksMode {
 
 export function checkDistinct(issues: IssueList, path: string, values: Array<[string, string | undefined]>, what: string): void {
   const seen = new Map<string, string>();
+  // "services" + "[1].name" → "services[1].name"; "SALLYPORT_SERVICES" + "a.accept" → "SALLYPORT_SERVICES.a.accept".
+  const join = (where: string): string => (where.startsWith("[") ? `${path}${where}` : `${path}.${where}`);
   for (const [where, value] of values) {
     if (value === undefined) continue;
     const first = seen.get(value);
-    if (first !== undefined) issues.add(`${path}.${where}`, `${what} already used by ${path}.${first}`);
+    if (first !== undefined) issues.add(join(where), `${what} already used by ${join(first)}`);
     else seen.set(value, where);
   }
 }

@@ -26,6 +26,8 @@ export const CloseCode = {
   TTL_EXPIRED: 4006,
   /** REP 0x07: command not supported (a message the peer must not send). */
   COMMAND_NOT_SUPPORTED: 4007,
+  /** Not in RFC 1928 (after WebSocket's 1013 "try again later"): connectors are there, none was free within socks.timeout. */
+  BUSY: 4013,
   /** Not in RFC 1928: too many binds or clients for this credential or service. */
   LIMIT: 4029,
   /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
@@ -48,6 +50,7 @@ export const CLOSE_REASONS: Readonly<Record<CloseCodeName, string>> = Object.fre
   CONNECTION_REFUSED: "backend refused",
   TTL_EXPIRED: "no connector available",
   COMMAND_NOT_SUPPORTED: "not supported",
+  BUSY: "busy",
   LIMIT: "limit reached",
   REPLACED: "replaced",
 });

@@ -2,6 +2,7 @@ import { err, ok, type Result } from "../result.ts";
 import {
   MAX_ADDRESS_LENGTH,
   MAX_CONTROL_MESSAGE_BYTES,
+  MAX_CREDIT_BYTES,
   MAX_ID_LENGTH,
   MAX_URI_LENGTH,
   PROTOCOL_VERSION,
@@ -9,6 +10,8 @@ import {
 import {
   CONNECTOR_TYPES,
   EDGE_TYPES,
+  STREAM_TYPES,
+  type ClientMessage,
   type ConnectorMessage,
   type ControlMessage,
   type ControlType,
@@ -25,17 +28,24 @@ const perr = (code: ProtocolError["code"], detail: string): Result<never, Protoc
   err({ code, detail });
 
 /** Field specs per type: the exact set of keys besides `v` and `t`. */
-type FieldKind = "id" | "uri" | "address" | "count";
+type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol";
 const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldKind>>>> = {
-  bind: { accept: "uri", bindId: "id", connectorId: "id" },
+  bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address" },
+  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol" },
   demand: { waiting: "count" },
+  opened: {},
+  end: {},
+  credit: { bytes: "bytes" },
 };
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 // Printable ASCII only: addresses and URIs end up in logs, so no control characters.
 const PRINTABLE = /^[\x21-\x7e]+$/;
+// A URI also excludes `"` and `\`: JSON escapes each to two bytes, and a MAX_URI_LENGTH URI
+// of them would not fit MAX_CONTROL_MESSAGE_BYTES. An accept URI never holds them: URL
+// parsing percent-encodes `"` and turns `\` into `/`, and readAccept checks the host name.
+const URI_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 function checkField(kind: FieldKind, value: unknown): string | undefined {
   switch (kind) {
@@ -44,13 +54,23 @@ function checkField(kind: FieldKind, value: unknown): string | undefined {
         ? undefined
         : `an id of 1-${MAX_ID_LENGTH} characters [A-Za-z0-9_-]`;
     case "uri":
-      return typeof value === "string" && value.length <= MAX_URI_LENGTH && PRINTABLE.test(value)
+      return typeof value === "string" && value.length <= MAX_URI_LENGTH && URI_CHARS.test(value)
         ? undefined
-        : `a URI of 1-${MAX_URI_LENGTH} printable ASCII characters`;
+        : `a URI of 1-${MAX_URI_LENGTH} printable ASCII characters other than " and \\`;
     case "address":
       return typeof value === "string" && value.length <= MAX_ADDRESS_LENGTH && PRINTABLE.test(value)
         ? undefined
         : `an address of 1-${MAX_ADDRESS_LENGTH} printable ASCII characters`;
+    case "bytes":
+      return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_CREDIT_BYTES
+        ? undefined
+        : `an integer from 1 to ${MAX_CREDIT_BYTES}`;
+    case "interval":
+      return Number.isSafeInteger(value) && (value as number) >= 100 && (value as number) <= 3_600_000
+        ? undefined
+        : "an integer from 100 to 3600000 (milliseconds)";
+    case "clientProtocol":
+      return value === "plain" || value === "sallyport" ? undefined : 'either "plain" or "sallyport"';
     case "count":
       return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 1_000_000
         ? undefined
@@ -74,7 +94,8 @@ function decodeAny(text: string, allowed: ReadonlySet<ControlType>): Result<Cont
     return perr("NOT_JSON", "control message is not JSON");
   }
   if (!isPlainObject(parsed)) return perr("NOT_OBJECT", "control message is not an object");
-  if (parsed.v !== PROTOCOL_VERSION) return perr("BAD_VERSION", `unsupported version ${String(parsed.v).slice(0, 16)}`);
+  // JSON.stringify, not String(): String({"toString":1}) throws, and decoding is total.
+  if (parsed.v !== PROTOCOL_VERSION) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
   const t = parsed.t;
   if (typeof t !== "string" || !Object.hasOwn(FIELDS, t)) return perr("UNKNOWN_TYPE", "unknown message type");
   const type = t as ControlType;
@@ -101,6 +122,14 @@ export function decodeFromConnector(text: string): Result<ConnectorMessage, Prot
 export function decodeFromEdge(text: string): Result<EdgeMessage, ProtocolError> {
   return decodeAny(text, EDGE_TYPES) as Result<EdgeMessage, ProtocolError>;
 }
+
+/** Decode a text frame a Sallyport client sent to the edge (only end and credit). */
+export function decodeFromClient(text: string): Result<ClientMessage, ProtocolError> {
+  return decodeAny(text, STREAM_TYPES) as Result<ClientMessage, ProtocolError>;
+}
+
+/** Decode a text frame the edge relayed to a Sallyport client (end and credit). */
+export const decodeForClient = decodeFromClient;
 
 /** Encode any control message; the version goes first so a reader sees it at once. */
 export function encode(message: ControlMessage): string {

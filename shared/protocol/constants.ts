@@ -28,6 +28,20 @@ export const BEARER_PREFIX = "Bearer ";
 export const HEARTBEAT_REQUEST = "\u0000sallyport:ping:1";
 export const HEARTBEAT_RESPONSE = "\u0000sallyport:pong:1";
 
+/**
+ * Subprotocol of clients that speak Sallyport's client protocol (the CLI forwarder, the
+ * browser helper): text frames are then end/credit control messages, binary frames data.
+ * A client that offers none is "plain": every frame is data.
+ */
+export const CLIENT_SUBPROTOCOL = "sallyport.client.v1";
+
+/**
+ * Flow-control window each direction starts with, in bytes of session data. Large enough
+ * that a 64 KiB-message bulk transfer never waits on credit at local round-trip times.
+ */
+export const INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
+export const MAX_CREDIT_BYTES = 2 ** 31;
+
 /** Control messages are small; anything bigger is an attack or a bug. */
 export const MAX_CONTROL_MESSAGE_BYTES = 4096;
 /** Bounds on identifiers carried in control messages. */

@@ -13,7 +13,34 @@ export interface BindMessage {
   readonly t: "bind";
   readonly accept: string;
   readonly bindId: string;
+  /** Stable identity of the connector (survives restarts): binds of an older instance are evicted. */
   readonly connectorId: string;
+  /** This process's run; a new instance of the same connectorId takes over. */
+  readonly instance: string;
+  /** How often this bind sends heartbeats; the edge treats three missed ones as a dead path. */
+  readonly heartbeatMs: number;
+}
+
+/** connector → edge: the backend connection is open (confirms the pairing). */
+export interface OpenedMessage {
+  readonly t: "opened";
+}
+
+/**
+ * Either direction, on a paired bind or a client socket that speaks the Sallyport client
+ * protocol: the sender has finished sending (a TCP FIN). The other direction stays open.
+ */
+export interface EndMessage {
+  readonly t: "end";
+}
+
+/**
+ * Either direction, same sockets as `end`: the sender may be sent `bytes` more bytes of
+ * session data. Each side starts with INITIAL_WINDOW_BYTES of credit.
+ */
+export interface CreditMessage {
+  readonly t: "credit";
+  readonly bytes: number;
 }
 
 /** edge → connector: first reply — the bind is parked. */
@@ -27,7 +54,11 @@ export interface PairedMessage {
   readonly t: "paired";
   readonly sessionId: string;
   readonly clientAddress: string;
+  /** "sallyport": the client speaks end/credit; "plain": a bare WebSocket client. */
+  readonly clientProtocol: ClientProtocol;
 }
+
+export type ClientProtocol = "plain" | "sallyport";
 
 /** edge → connector: clients are waiting and no bind is parked; open more. */
 export interface DemandMessage {
@@ -35,11 +66,18 @@ export interface DemandMessage {
   readonly waiting: number;
 }
 
-export type ConnectorMessage = BindMessage;
-export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage;
+/** Messages that flow end to end between a Sallyport client and the connector. */
+export type StreamMessage = EndMessage | CreditMessage;
+
+export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage;
+export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage;
+export type ClientMessage = StreamMessage;
+/** What the edge sends a Sallyport client: the stream messages the connector sent. */
+export type ToClientMessage = StreamMessage;
 export type ControlMessage = ConnectorMessage | EdgeMessage;
 export type ControlType = ControlMessage["t"];
 
 /** Which side may send which type; a message from the wrong side is a protocol error. */
-export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind"]);
-export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand"]);
+export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit"]);
+export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit"]);
+export const STREAM_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit"]);

@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import type { Attachment } from "../../edge/attachments.ts";
 import { BIND_PATH, BIND_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
 import { encode } from "../../shared/protocol/codec.ts";
+import type { BindMessage } from "../../shared/protocol/messages.ts";
 import type { TestService } from "./services.ts";
 import { TEST_HOST } from "./services.ts";
 
@@ -38,6 +39,9 @@ export class TestSocket {
     readonly ws: WebSocket,
     readonly response: Response,
   ) {
+    // From compatibility date 2026-03-17 (websocket_standard_binary_type) binary messages
+    // arrive as Blob unless asked otherwise, as in browsers.
+    ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (e) => {
       const frame: Frame =
         typeof e.data === "string" ? { kind: "text", data: e.data } : { kind: "binary", data: new Uint8Array(e.data as ArrayBuffer) };
@@ -150,11 +154,24 @@ export function openBind(service: TestService, headers: Record<string, string> =
 
 let bindSeq = 0;
 
+/** A `bind` control message for `service`, as a connector sends it. */
+export function bindMessage(service: TestService, fields: Partial<Omit<BindMessage, "t">> = {}): string {
+  return encode({
+    t: "bind",
+    accept: service.accept,
+    bindId: `b${++bindSeq}`,
+    connectorId: "conn-1",
+    instance: "inst-1",
+    heartbeatMs: 15_000,
+    ...fields,
+  });
+}
+
 /** A bind that has sent its `bind` message and been answered `bound`: parked. */
-export async function parkedBind(service: TestService, opts: { connectorId?: string; bindId?: string } = {}): Promise<TestSocket> {
+export async function parkedBind(service: TestService, fields: Partial<Omit<BindMessage, "t">> = {}): Promise<TestSocket> {
   const bind = await openBind(service);
-  const bindId = opts.bindId ?? `b${++bindSeq}`;
-  bind.send(encode({ t: "bind", accept: service.accept, bindId, connectorId: opts.connectorId ?? "conn-1" }));
+  const bindId = fields.bindId ?? `b${++bindSeq}`;
+  bind.send(bindMessage(service, { ...fields, bindId }));
   const bound = await bind.control();
   if (bound.t !== "bound" || bound.bindId !== bindId) throw new Error(`expected bound for ${bindId}, got ${JSON.stringify(bound)}`);
   return bind;

@@ -27,6 +27,7 @@ describe("close codes", () => {
       CONNECTION_REFUSED: [4005, "backend refused"],
       TTL_EXPIRED: [4006, "no connector available"],
       COMMAND_NOT_SUPPORTED: [4007, "not supported"],
+      BUSY: [4013, "busy"],
       LIMIT: [4029, "limit reached"],
       REPLACED: [4030, "replaced"],
     });
@@ -96,6 +97,8 @@ describe("close codes", () => {
       [4002, 4002, "not allowed"],
       [4005, 4005, "backend refused"],
       [4030, 4030, "replaced"],
+      [4013, 4013, "busy"],
+      [4006, 4006, "no connector available"],
       [1006, 4003, "connector lost"], // abnormal: no close frame at all
       [1015, 4003, "connector lost"],
       [1003, 4003, "connector lost"],

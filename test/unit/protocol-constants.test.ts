@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as constants from "../../shared/protocol/constants.ts";
-import { CONNECTOR_TYPES, EDGE_TYPES } from "../../shared/protocol/messages.ts";
+import { CONNECTOR_TYPES, EDGE_TYPES, STREAM_TYPES } from "../../shared/protocol/messages.ts";
 
 /**
  * The wire vocabulary, pinned literal by literal. A failure here means a protocol break:
@@ -18,6 +18,9 @@ describe("protocol constants", () => {
       BEARER_PREFIX: "Bearer ",
       HEARTBEAT_REQUEST: "\u0000sallyport:ping:1",
       HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",
+      CLIENT_SUBPROTOCOL: "sallyport.client.v1",
+      INITIAL_WINDOW_BYTES: 8_388_608,
+      MAX_CREDIT_BYTES: 2_147_483_648,
       MAX_CONTROL_MESSAGE_BYTES: 4096,
       MAX_ID_LENGTH: 64,
       MAX_URI_LENGTH: 2048,
@@ -30,12 +33,19 @@ describe("protocol constants", () => {
     expect(constants.HEALTH_PATH.startsWith(constants.RESERVED_PATH_PREFIX)).toBe(true);
   });
 
-  it("names the protocol version in the subprotocol", () => {
+  it("names the protocol version in both subprotocols, and keeps them apart", () => {
     expect(constants.BIND_SUBPROTOCOL.endsWith(`.v${constants.PROTOCOL_VERSION}`)).toBe(true);
+    expect(constants.CLIENT_SUBPROTOCOL.endsWith(`.v${constants.PROTOCOL_VERSION}`)).toBe(true);
+    expect(constants.CLIENT_SUBPROTOCOL).not.toBe(constants.BIND_SUBPROTOCOL);
   });
 
-  it("uses a valid RFC 6455 subprotocol token (RFC 2616 token characters)", () => {
-    expect(constants.BIND_SUBPROTOCOL).toMatch(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
+  it("uses valid RFC 6455 subprotocol tokens (RFC 2616 token characters)", () => {
+    for (const p of [constants.BIND_SUBPROTOCOL, constants.CLIENT_SUBPROTOCOL]) expect(p).toMatch(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
+  });
+
+  it("lets one credit message grant at least the initial window", () => {
+    expect(constants.MAX_CREDIT_BYTES).toBeGreaterThanOrEqual(constants.INITIAL_WINDOW_BYTES);
+    expect(Number.isSafeInteger(constants.MAX_CREDIT_BYTES)).toBe(true);
   });
 
   it("keeps the header name lower-case, as the Fetch API reports it", () => {
@@ -50,10 +60,12 @@ describe("protocol constants", () => {
     }
   });
 
-  it("splits the message types between the two sides without overlap", () => {
-    expect([...CONNECTOR_TYPES]).toStrictEqual(["bind"]);
-    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand"]);
-    for (const t of CONNECTOR_TYPES) expect(EDGE_TYPES.has(t)).toBe(false);
+  it("splits the message types between the sides: only the stream messages go both ways", () => {
+    expect([...CONNECTOR_TYPES]).toStrictEqual(["bind", "opened", "end", "credit"]);
+    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit"]);
+    expect([...STREAM_TYPES]).toStrictEqual(["end", "credit"]);
+    const both = [...CONNECTOR_TYPES].filter((t) => EDGE_TYPES.has(t));
+    expect(both).toStrictEqual([...STREAM_TYPES]);
   });
 
   it("bounds ids and addresses well inside a control message", () => {

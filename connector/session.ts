@@ -1,0 +1,163 @@
+import type net from "node:net";
+import type WebSocket from "ws";
+import { close, type Close } from "../shared/protocol/close-codes.ts";
+import { encode } from "../shared/protocol/codec.ts";
+import { INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
+import type { ClientProtocol, StreamMessage } from "../shared/protocol/messages.ts";
+
+/**
+ * One relayed session: bytes between a paired bind and its backend connection.
+ *
+ * Backpressure toward the client: the backend socket is paused while the WebSocket's
+ * buffered amount is above HIGH_WATER, and — for clients that speak Sallyport's protocol —
+ * while no credit is left (the client grants credit as it consumes, so a slow reader holds
+ * at most one window anywhere on the path; workerd itself applies no backpressure).
+ * Backpressure toward the backend: the WebSocket is paused while the backend's write buffer
+ * is full; Sallyport clients are granted credit only as the backend takes their bytes.
+ *
+ * Half-close: a Sallyport client's `end` becomes a FIN to the backend; the backend's FIN
+ * becomes `end` to the client; the session closes (1000) once both directions ended. A
+ * plain WebSocket client has no half-close: the backend's FIN closes the session.
+ */
+
+export const HIGH_WATER = 4 * 1024 * 1024;
+export const LOW_WATER = 1024 * 1024;
+/** How long the backend may take to finish after the client has gone. */
+export const BACKEND_LINGER_MS = 5_000;
+
+export interface SessionOutcome {
+  readonly by: "client" | "backend";
+  readonly close: Close;
+  readonly bytesToBackend: number;
+  readonly bytesToClient: number;
+}
+
+export class Session {
+  private toBackend = 0;
+  private toClient = 0;
+  /** Bytes we may send the client (Sallyport clients), and bytes it may send us. */
+  private sendAllowance = INITIAL_WINDOW_BYTES;
+  private receiveAllowance = INITIAL_WINDOW_BYTES;
+  private written = 0;
+  private granted = 0;
+  private clientEnded = false;
+  private backendEnded = false;
+  private finished = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly backend: net.Socket,
+    private readonly protocol: ClientProtocol,
+    private readonly done: (outcome: SessionOutcome) => void,
+  ) {
+    ws.on("message", (data: Buffer, isBinary: boolean) => isBinary && this.fromClient(data));
+    ws.on("close", (code: number) => this.clientClosed(code));
+    backend.on("data", (chunk: Buffer) => this.fromBackend(chunk));
+    backend.on("end", () => this.backendEnd());
+    backend.on("error", () => this.fail(close("GENERAL_FAILURE")));
+    backend.on("close", () => !this.backendEnded && this.fail(close("GENERAL_FAILURE")));
+  }
+
+  /** `end` and `credit` from a Sallyport client (relayed by the edge). */
+  control(msg: StreamMessage): void {
+    if (this.protocol !== "sallyport") return this.fail(close("PROTOCOL_ERROR"));
+    if (msg.t === "credit") {
+      this.sendAllowance += msg.bytes;
+      this.flow();
+    } else if (!this.clientEnded) {
+      this.clientEnded = true;
+      this.backend.end();
+      this.maybeDone();
+    }
+  }
+
+  private fromClient(data: Buffer): void {
+    if (this.clientEnded) return this.fail(close("PROTOCOL_ERROR"));
+    this.toBackend += data.byteLength;
+    if (this.protocol === "sallyport") {
+      this.receiveAllowance -= data.byteLength;
+      if (this.receiveAllowance < 0) return this.fail(close("PROTOCOL_ERROR")); // sent beyond its credit
+    }
+    const more = this.backend.write(data, () => this.wrote(data.byteLength));
+    if (!more) {
+      this.ws.pause();
+      this.backend.once("drain", () => this.ws.resume());
+    }
+  }
+
+  /** Grant the client credit for what the backend has taken, in half-window steps. */
+  private wrote(n: number): void {
+    if (this.protocol !== "sallyport" || this.finished) return;
+    this.written += n;
+    const grant = this.written - this.granted;
+    if (grant >= INITIAL_WINDOW_BYTES / 2) {
+      this.granted = this.written;
+      this.receiveAllowance += grant;
+      this.send({ t: "credit", bytes: grant });
+    }
+  }
+
+  private fromBackend(chunk: Buffer): void {
+    this.toClient += chunk.byteLength;
+    if (this.protocol === "sallyport") this.sendAllowance -= chunk.byteLength;
+    this.ws.send(chunk, { binary: true }, () => this.flow());
+    this.flow();
+  }
+
+  /** Pause the backend while the client cannot take more; resume when it can. */
+  private flow(): void {
+    if (this.finished) return;
+    const blocked = this.ws.bufferedAmount > HIGH_WATER || (this.protocol === "sallyport" && this.sendAllowance <= 0);
+    if (blocked && !this.backend.isPaused()) this.backend.pause();
+    else if (!blocked && this.backend.isPaused() && this.ws.bufferedAmount < LOW_WATER) this.backend.resume();
+  }
+
+  private backendEnd(): void {
+    this.backendEnded = true;
+    if (this.protocol === "sallyport") {
+      this.send({ t: "end" });
+      this.maybeDone();
+    } else this.finish("backend", close("NORMAL"));
+  }
+
+  private maybeDone(): void {
+    if (this.clientEnded && this.backendEnded) this.finish("backend", close("NORMAL"));
+  }
+
+  private send(msg: StreamMessage): void {
+    this.ws.send(encode(msg));
+  }
+
+  private fail(how: Close): void {
+    this.finish("backend", how);
+    this.backend.destroy();
+  }
+
+  /** Close the WebSocket once everything queued has been written (ws queues the close frame). */
+  private finish(by: SessionOutcome["by"], how: Close): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.ws.close(how.code, how.reason);
+    this.report(by, how);
+  }
+
+  private clientClosed(code: number): void {
+    if (!this.finished) {
+      this.finished = true;
+      this.report("client", { code: code as Close["code"], reason: "" });
+    }
+    if (this.backend.destroyed) return;
+    // A clean close lets the backend flush and answer the FIN; anything else is a reset.
+    if (code === 1000) {
+      this.backend.end();
+      setTimeout(() => this.backend.destroy(), BACKEND_LINGER_MS).unref();
+    } else this.backend.destroy();
+  }
+
+  private reported = false;
+  private report(by: SessionOutcome["by"], how: Close): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.done({ by, close: how, bytesToBackend: this.toBackend, bytesToClient: this.toClient });
+  }
+}

@@ -1,0 +1,117 @@
+import { createHash, randomBytes } from "node:crypto";
+import net from "node:net";
+import type { Cleanup } from "./cleanup.ts";
+import { closeServer, freePort, listen } from "./net.ts";
+import { Condition } from "./wait.ts";
+
+/**
+ * TCP backends for the connector to dial, each on 127.0.0.1 port 0 and stopped by cleanup.
+ * They count what they see, so a test can tell "the bytes reached the backend" apart from
+ * "something answered".
+ */
+
+export interface Backend {
+  readonly port: number;
+  /** tcp://127.0.0.1:PORT, as --connect takes it. */
+  readonly uri: string;
+  /** Connections accepted so far. */
+  connections(): number;
+  stop(): Promise<void>;
+}
+
+function serve(name: string, cleanup: Cleanup, onConnection: (s: net.Socket) => void): { server: net.Server; sockets: Set<net.Socket> } {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.setNoDelay(true);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => s.destroy());
+    onConnection(s);
+  });
+  cleanup.add(name, () => closeServer(server, sockets));
+  return { server, sockets };
+}
+
+/** Echoes every byte and honours half-close, like `sallyport dev`'s built-in backend. */
+export async function echoBackend(cleanup: Cleanup): Promise<Backend> {
+  let count = 0;
+  const { server, sockets } = serve("echo backend", cleanup, (s) => {
+    count++;
+    s.pipe(s);
+  });
+  const port = await listen(server);
+  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, stop: () => closeServer(server, sockets) };
+}
+
+export interface SinkResult {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface HashSink extends Backend {
+  /** One entry per connection that has received `expect` bytes. */
+  readonly results: SinkResult[];
+  waitForResult(index: number, timeoutMs: number): Promise<SinkResult>;
+}
+
+/** Says "R" on connect (so a client knows it is paired), hashes what it receives and, once `expect` bytes have arrived, answers with the hex SHA-256 and a newline. */
+export const SINK_READY = "R";
+
+export async function hashSinkBackend(cleanup: Cleanup, expect: number): Promise<HashSink> {
+  let count = 0;
+  const results: SinkResult[] = [];
+  const changed = new Condition();
+  const { server, sockets } = serve("hash sink backend", cleanup, (s) => {
+    count++;
+    const hash = createHash("sha256");
+    let bytes = 0;
+    s.write(SINK_READY);
+    s.on("data", (chunk: Buffer) => {
+      if (bytes >= expect) return;
+      const take = Math.min(chunk.length, expect - bytes);
+      hash.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+      bytes += take;
+      if (bytes === expect) {
+        const sha256 = hash.digest("hex");
+        results.push({ bytes, sha256 });
+        changed.notify();
+        s.write(sha256 + "\n");
+      }
+    });
+  });
+  const port = await listen(server);
+  return {
+    port,
+    uri: `tcp://127.0.0.1:${port}`,
+    connections: () => count,
+    results,
+    waitForResult: (i, ms) => changed.wait(() => results[i], ms, `hash sink result #${i}`),
+    stop: () => closeServer(server, sockets),
+  };
+}
+
+export interface Source extends Backend {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** Sends the same `size` random bytes on every connection, then ends it (FIN). */
+export async function sourceBackend(cleanup: Cleanup, size: number): Promise<Source> {
+  const data = randomBytes(size);
+  const sha256 = createHash("sha256").update(data).digest("hex");
+  let count = 0;
+  const { server, sockets } = serve("source backend", cleanup, (s) => {
+    count++;
+    s.end(data);
+  });
+  const port = await listen(server);
+  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, bytes: size, sha256, stop: () => closeServer(server, sockets) };
+}
+
+/** A backend address where nothing listens: every dial is refused (ECONNREFUSED). */
+export async function refusingBackend(): Promise<{ port: number; uri: string }> {
+  const port = await freePort();
+  return { port, uri: `tcp://127.0.0.1:${port}` };
+}
+
+export const sha256 = (data: Buffer | Uint8Array): string => createHash("sha256").update(data).digest("hex");

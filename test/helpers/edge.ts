@@ -1,0 +1,35 @@
+import { startLocalEdge } from "../../connector/dev/local-edge.ts";
+import type { Cleanup } from "./cleanup.ts";
+
+/**
+ * The real edge (edge/index.ts bundled, in workerd through the Miniflare API, as
+ * `sallyport dev` runs it) on 127.0.0.1, stopped by cleanup.
+ */
+
+export interface TestEdge {
+  readonly port: number;
+  /** ws://127.0.0.1:PORT — the connector's --edge. */
+  readonly ws: string;
+  /** ws://127.0.0.1:PORT/PATH — what a client dials for a service whose accept path is PATH. */
+  clientUrl(path: string): string;
+  stop(): Promise<void>;
+}
+
+export interface TestEdgeOptions {
+  /** Service name → its edge settings (accept, socks.timeout …). */
+  readonly services: Record<string, Record<string, string>>;
+  /** Service name → its connector tokens. */
+  readonly tokens: Record<string, string[]>;
+  /** A fixed port (restarts, connector-first); 0 or absent picks a free one. */
+  readonly port?: number;
+}
+
+export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promise<TestEdge> {
+  const edge = await startLocalEdge({ services: opts.services, connectorTokens: opts.tokens, port: opts.port ?? 0 });
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= edge.stop());
+  cleanup.add(`edge ${edge.url.href}`, stop);
+  const port = Number(edge.url.port);
+  const ws = `ws://127.0.0.1:${port}`;
+  return { port, ws, clientUrl: (path) => new URL(path, ws).href, stop };
+}

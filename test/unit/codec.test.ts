@@ -1,0 +1,341 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decodeFromConnector, decodeFromEdge, encode, type ProtocolError } from "../../shared/protocol/codec.ts";
+import {
+  MAX_ADDRESS_LENGTH,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_ID_LENGTH,
+  MAX_URI_LENGTH,
+} from "../../shared/protocol/constants.ts";
+import type { ConnectorMessage, ControlMessage, EdgeMessage } from "../../shared/protocol/messages.ts";
+import type { Result } from "../../shared/result.ts";
+
+const BIND = { v: 1, t: "bind", accept: "wss://gateway.example.com/path", bindId: "b-1", connectorId: "c_1" };
+const BOUND = { v: 1, t: "bound", bindId: "b-1" };
+const PAIRED = { v: 1, t: "paired", sessionId: "s1", clientAddress: "203.0.113.7" };
+const DEMAND = { v: 1, t: "demand", waiting: 3 };
+
+type Decoder = (text: string) => Result<ControlMessage, ProtocolError>;
+const fromConnector: Decoder = decodeFromConnector;
+const fromEdge: Decoder = decodeFromEdge;
+
+/** The decoder that should accept a message of this type. */
+const decoderFor = (t: string): Decoder => (t === "bind" ? fromConnector : fromEdge);
+
+const json = (v: unknown): string => JSON.stringify(v);
+const utf8 = (s: string): number => new TextEncoder().encode(s).length;
+
+function errorCode(r: Result<unknown, ProtocolError>): ProtocolError["code"] | "OK" {
+  return r.ok ? "OK" : r.error.code;
+}
+
+describe("encode", () => {
+  it("puts the version first", () => {
+    expect(encode({ t: "bound", bindId: "x" })).toBe('{"v":1,"t":"bound","bindId":"x"}');
+    expect(encode({ t: "demand", waiting: 0 })).toBe('{"v":1,"t":"demand","waiting":0}');
+  });
+});
+
+describe("round trip", () => {
+  const messages: ControlMessage[] = [
+    { t: "bind", accept: BIND.accept, bindId: BIND.bindId, connectorId: BIND.connectorId },
+    { t: "bound", bindId: "b-1" },
+    { t: "paired", sessionId: "0123abcd", clientAddress: "2001:db8::1" },
+    { t: "demand", waiting: 0 },
+    { t: "demand", waiting: 1_000_000 },
+  ];
+  it.each(messages)("$t survives encode → decode", (m) => {
+    const r = decoderFor(m.t)(encode(m));
+    expect(r).toStrictEqual({ ok: true, value: m });
+    expect(r.ok && Object.isFrozen(r.value)).toBe(true);
+  });
+
+  it("decodes the hand-written wire form", () => {
+    expect(decodeFromConnector(json(BIND))).toStrictEqual({
+      ok: true,
+      value: { t: "bind", accept: BIND.accept, bindId: "b-1", connectorId: "c_1" },
+    });
+    expect(decodeFromEdge(json(PAIRED))).toStrictEqual({ ok: true, value: { t: "paired", sessionId: "s1", clientAddress: "203.0.113.7" } });
+    expect(decodeFromEdge(json(DEMAND))).toStrictEqual({ ok: true, value: { t: "demand", waiting: 3 } });
+    expect(decodeFromEdge(json(BOUND))).toStrictEqual({ ok: true, value: { t: "bound", bindId: "b-1" } });
+  });
+
+  it("accepts fields in any order and JSON whitespace", () => {
+    const text = ' {\n "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
+    expect(decodeFromConnector(text).ok).toBe(true);
+  });
+
+  it("accepts ids and strings at their maximum length", () => {
+    const id = "a".repeat(MAX_ID_LENGTH);
+    expect(decodeFromConnector(json({ ...BIND, accept: "w".repeat(MAX_URI_LENGTH), bindId: id, connectorId: id })).ok).toBe(true);
+    expect(decodeFromEdge(json({ ...PAIRED, sessionId: id, clientAddress: "1".repeat(MAX_ADDRESS_LENGTH) })).ok).toBe(true);
+  });
+});
+
+describe("malformed input", () => {
+  const long = (n: number): string => "a".repeat(n);
+  type Row = [label: string, decoder: Decoder, text: string, expected: ProtocolError["code"]];
+  const rows: Row[] = [
+    // not a message at all
+    ["empty string", fromConnector, "", "NOT_JSON"],
+    ["not JSON", fromConnector, "bind me", "NOT_JSON"],
+    ["truncated JSON", fromConnector, json(BIND).slice(0, -1), "NOT_JSON"],
+    ["heartbeat text", fromConnector, "\u0000sallyport:ping:1", "NOT_JSON"],
+    ["JSON with trailing garbage", fromEdge, `${json(BOUND)}x`, "NOT_JSON"],
+    ["array", fromConnector, json([BIND]), "NOT_OBJECT"],
+    ["null", fromConnector, "null", "NOT_OBJECT"],
+    ["number", fromEdge, "1", "NOT_OBJECT"],
+    ["string", fromEdge, '"bound"', "NOT_OBJECT"],
+    ["boolean", fromEdge, "true", "NOT_OBJECT"],
+    // version
+    ["missing v", fromConnector, json({ ...BIND, v: undefined }), "BAD_VERSION"],
+    ["v = 0", fromConnector, json({ ...BIND, v: 0 }), "BAD_VERSION"],
+    ["v = 2", fromConnector, json({ ...BIND, v: 2 }), "BAD_VERSION"],
+    ['v = "1"', fromConnector, json({ ...BIND, v: "1" }), "BAD_VERSION"],
+    ["v = 1.5", fromConnector, json({ ...BIND, v: 1.5 }), "BAD_VERSION"],
+    ["v = null", fromConnector, json({ ...BIND, v: null }), "BAD_VERSION"],
+    ["v = [1]", fromConnector, json({ ...BIND, v: [1] }), "BAD_VERSION"],
+    ["v = object", fromConnector, json({ ...BIND, v: { major: 1 } }), "BAD_VERSION"],
+    // An object whose toString is not callable must not make the decoder throw.
+    ["v = {toString: 1}", fromConnector, '{"v":{"toString":1,"valueOf":1},"t":"bind"}', "BAD_VERSION"],
+    ["v = [{toString: 1}]", fromEdge, '{"v":[{"toString":1}],"t":"bound"}', "BAD_VERSION"],
+    // type
+    ["missing t", fromConnector, json({ ...BIND, t: undefined }), "UNKNOWN_TYPE"],
+    ["unknown t", fromConnector, json({ ...BIND, t: "connect" }), "UNKNOWN_TYPE"],
+    ["t with wrong case", fromConnector, json({ ...BIND, t: "Bind" }), "UNKNOWN_TYPE"],
+    ["t = number", fromEdge, json({ ...BOUND, t: 1 }), "UNKNOWN_TYPE"],
+    ["t = prototype key", fromEdge, json({ ...BOUND, t: "constructor" }), "UNKNOWN_TYPE"],
+    ["t = __proto__", fromEdge, '{"v":1,"t":"__proto__"}', "UNKNOWN_TYPE"],
+    // wrong side
+    ["connector sends bound", fromConnector, json(BOUND), "WRONG_SIDE"],
+    ["connector sends paired", fromConnector, json(PAIRED), "WRONG_SIDE"],
+    ["connector sends demand", fromConnector, json(DEMAND), "WRONG_SIDE"],
+    ["edge sends bind", fromEdge, json(BIND), "WRONG_SIDE"],
+    // fields
+    ["unknown extra field", fromConnector, json({ ...BIND, service: "echo" }), "BAD_FIELD"],
+    ["extra field on bound", fromEdge, json({ ...BOUND, sessionId: "s1" }), "BAD_FIELD"],
+    ["own __proto__ field", fromEdge, '{"v":1,"t":"bound","bindId":"b","__proto__":{}}', "BAD_FIELD"],
+    ["missing accept", fromConnector, json({ ...BIND, accept: undefined }), "BAD_FIELD"],
+    ["missing bindId", fromConnector, json({ ...BIND, bindId: undefined }), "BAD_FIELD"],
+    ["missing connectorId", fromConnector, json({ ...BIND, connectorId: undefined }), "BAD_FIELD"],
+    ["missing sessionId", fromEdge, json({ ...PAIRED, sessionId: undefined }), "BAD_FIELD"],
+    ["missing clientAddress", fromEdge, json({ ...PAIRED, clientAddress: undefined }), "BAD_FIELD"],
+    ["missing waiting", fromEdge, json({ ...DEMAND, waiting: undefined }), "BAD_FIELD"],
+    // wrong types
+    ["accept = number", fromConnector, json({ ...BIND, accept: 1 }), "BAD_FIELD"],
+    ["accept = null", fromConnector, json({ ...BIND, accept: null }), "BAD_FIELD"],
+    ["accept = array", fromConnector, json({ ...BIND, accept: [BIND.accept] }), "BAD_FIELD"],
+    ["bindId = number", fromConnector, json({ ...BIND, bindId: 7 }), "BAD_FIELD"],
+    ["connectorId = object", fromConnector, json({ ...BIND, connectorId: {} }), "BAD_FIELD"],
+    ["bound.bindId = bool", fromEdge, json({ ...BOUND, bindId: true }), "BAD_FIELD"],
+    ["sessionId = number", fromEdge, json({ ...PAIRED, sessionId: 1 }), "BAD_FIELD"],
+    ["clientAddress = null", fromEdge, json({ ...PAIRED, clientAddress: null }), "BAD_FIELD"],
+    ["waiting = string", fromEdge, json({ ...DEMAND, waiting: "3" }), "BAD_FIELD"],
+    ["waiting = null", fromEdge, json({ ...DEMAND, waiting: null }), "BAD_FIELD"],
+    // empty
+    ["accept empty", fromConnector, json({ ...BIND, accept: "" }), "BAD_FIELD"],
+    ["bindId empty", fromConnector, json({ ...BIND, bindId: "" }), "BAD_FIELD"],
+    ["connectorId empty", fromConnector, json({ ...BIND, connectorId: "" }), "BAD_FIELD"],
+    ["sessionId empty", fromEdge, json({ ...PAIRED, sessionId: "" }), "BAD_FIELD"],
+    ["clientAddress empty", fromEdge, json({ ...PAIRED, clientAddress: "" }), "BAD_FIELD"],
+    // too long
+    ["accept too long", fromConnector, json({ ...BIND, accept: long(MAX_URI_LENGTH + 1) }), "BAD_FIELD"],
+    ["bindId too long", fromConnector, json({ ...BIND, bindId: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
+    ["connectorId too long", fromConnector, json({ ...BIND, connectorId: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
+    ["sessionId too long", fromEdge, json({ ...PAIRED, sessionId: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
+    ["clientAddress too long", fromEdge, json({ ...PAIRED, clientAddress: long(MAX_ADDRESS_LENGTH + 1) }), "BAD_FIELD"],
+    // control characters and other bytes that would end up in logs
+    ["accept with LF", fromConnector, json({ ...BIND, accept: "wss://a/\nb" }), "BAD_FIELD"],
+    ["accept with CR", fromConnector, json({ ...BIND, accept: "wss://a/\rb" }), "BAD_FIELD"],
+    ["accept with NUL", fromConnector, json({ ...BIND, accept: "wss://a/\u0000" }), "BAD_FIELD"],
+    ["accept with space", fromConnector, json({ ...BIND, accept: "wss://a/ b" }), "BAD_FIELD"],
+    ["accept with DEL", fromConnector, json({ ...BIND, accept: "wss://a/\u007f" }), "BAD_FIELD"],
+    ["accept non-ASCII", fromConnector, json({ ...BIND, accept: "wss://exämple.com/" }), "BAD_FIELD"],
+    ["accept with quote", fromConnector, json({ ...BIND, accept: 'wss://a/"' }), "BAD_FIELD"],
+    ["accept with backslash", fromConnector, json({ ...BIND, accept: "wss://a/\\" }), "BAD_FIELD"],
+    ["clientAddress with LF", fromEdge, json({ ...PAIRED, clientAddress: "1.2.3.4\n" }), "BAD_FIELD"],
+    ["clientAddress with tab", fromEdge, json({ ...PAIRED, clientAddress: "1.2.3.4\t" }), "BAD_FIELD"],
+    ["clientAddress with ESC", fromEdge, json({ ...PAIRED, clientAddress: "\u001b[31m" }), "BAD_FIELD"],
+    // ids with bad characters
+    ["bindId with space", fromConnector, json({ ...BIND, bindId: "b 1" }), "BAD_FIELD"],
+    ["bindId with dot", fromConnector, json({ ...BIND, bindId: "b.1" }), "BAD_FIELD"],
+    ["bindId with slash", fromConnector, json({ ...BIND, bindId: "../b" }), "BAD_FIELD"],
+    ["bindId with LF", fromConnector, json({ ...BIND, bindId: "b\n" }), "BAD_FIELD"],
+    ["connectorId with colon", fromConnector, json({ ...BIND, connectorId: "id:x" }), "BAD_FIELD"],
+    ["connectorId non-ASCII letter", fromConnector, json({ ...BIND, connectorId: "café" }), "BAD_FIELD"],
+    ["sessionId with lone surrogate", fromEdge, json({ ...PAIRED, sessionId: "s\ud800" }), "BAD_FIELD"],
+    // counts
+    ["waiting negative", fromEdge, json({ ...DEMAND, waiting: -1 }), "BAD_FIELD"],
+    ["waiting float", fromEdge, json({ ...DEMAND, waiting: 1.5 }), "BAD_FIELD"],
+    ["waiting 2^53", fromEdge, json({ ...DEMAND, waiting: 2 ** 53 }), "BAD_FIELD"],
+    ["waiting over a million", fromEdge, json({ ...DEMAND, waiting: 1_000_001 }), "BAD_FIELD"],
+    ["waiting 1e400", fromEdge, '{"v":1,"t":"demand","waiting":1e400}', "BAD_FIELD"],
+    // size
+    ["oversized message", fromConnector, json({ ...BIND, accept: long(MAX_CONTROL_MESSAGE_BYTES) }), "TOO_LARGE"],
+    ["oversized garbage", fromEdge, "x".repeat(MAX_CONTROL_MESSAGE_BYTES + 1), "TOO_LARGE"],
+  ];
+
+  it.each(rows)("%s → %s", (_label, decode, text, expected) => {
+    const r = decode(text);
+    expect(errorCode(r)).toBe(expected);
+    if (!r.ok) expect(typeof r.error.detail).toBe("string");
+  });
+
+  it("checks size before anything else (a huge non-JSON frame is TOO_LARGE, not NOT_JSON)", () => {
+    expect(errorCode(decodeFromConnector("{".repeat(MAX_CONTROL_MESSAGE_BYTES + 1)))).toBe("TOO_LARGE");
+  });
+
+  it("never echoes field values in the error detail", () => {
+    const r = decodeFromConnector(json({ ...BIND, bindId: "secret value\n" }));
+    expect(!r.ok && r.error.detail).toBe("bind.bindId must be an id of 1-64 characters [A-Za-z0-9_-]");
+    const v = decodeFromConnector(json({ ...BIND, v: "x".repeat(100) }));
+    expect(!v.ok && v.error.detail.length).toBeLessThan(60);
+  });
+});
+
+describe("size limit in bytes", () => {
+  /** A valid `bound` padded with JSON whitespace to exactly `bytes` bytes. */
+  const padded = (bytes: number): string => {
+    const base = json(BOUND);
+    return base.slice(0, -1) + " ".repeat(bytes - utf8(base)) + "}";
+  };
+
+  it("accepts exactly MAX_CONTROL_MESSAGE_BYTES", () => {
+    const text = padded(MAX_CONTROL_MESSAGE_BYTES);
+    expect(utf8(text)).toBe(MAX_CONTROL_MESSAGE_BYTES);
+    expect(errorCode(decodeFromEdge(text))).toBe("OK");
+  });
+
+  it("refuses one byte more", () => {
+    expect(errorCode(decodeFromEdge(padded(MAX_CONTROL_MESSAGE_BYTES + 1)))).toBe("TOO_LARGE");
+  });
+
+  it("counts UTF-8 bytes, not characters", () => {
+    // 2-byte characters: well under the limit in UTF-16 units, over it in bytes.
+    const twoByte = json({ ...BIND, accept: "é".repeat(2100) });
+    expect(twoByte.length).toBeLessThan(MAX_CONTROL_MESSAGE_BYTES);
+    expect(utf8(twoByte)).toBeGreaterThan(MAX_CONTROL_MESSAGE_BYTES);
+    expect(errorCode(decodeFromConnector(twoByte))).toBe("TOO_LARGE");
+
+    // 4-byte characters (surrogate pairs) filling the limit exactly: not too large, but
+    // the field is not ASCII, so BAD_FIELD.
+    const skeleton = json({ ...BIND, accept: "" });
+    const room = MAX_CONTROL_MESSAGE_BYTES - utf8(skeleton);
+    const exact = json({ ...BIND, accept: "😀".repeat(Math.floor(room / 4)) + "a".repeat(room % 4) });
+    expect(utf8(exact)).toBe(MAX_CONTROL_MESSAGE_BYTES);
+    expect(errorCode(decodeFromConnector(exact))).toBe("BAD_FIELD");
+    expect(errorCode(decodeFromConnector(exact.replace("a", "aa")))).toBe(room % 4 === 0 ? "BAD_FIELD" : "TOO_LARGE");
+
+    // 3-byte characters one byte over the limit.
+    const three = json({ ...BIND, accept: "€".repeat(Math.ceil((room + 1) / 3)) });
+    expect(utf8(three)).toBeGreaterThan(MAX_CONTROL_MESSAGE_BYTES);
+    expect(errorCode(decodeFromConnector(three))).toBe("TOO_LARGE");
+  });
+
+  it("fits the largest valid bind, whatever printable characters its URI holds", () => {
+    // A URI may repeat any allowed character; none may need a JSON escape, or a URI of
+    // MAX_URI_LENGTH could encode to more than MAX_CONTROL_MESSAGE_BYTES.
+    for (let c = 0x21; c <= 0x7e; c++) {
+      const ch = String.fromCharCode(c);
+      if (ch === '"' || ch === "\\") continue;
+      const m: ConnectorMessage = { t: "bind", accept: ch.repeat(MAX_URI_LENGTH), bindId: "b".repeat(MAX_ID_LENGTH), connectorId: "c".repeat(MAX_ID_LENGTH) };
+      expect(utf8(encode(m)), ch).toBeLessThanOrEqual(MAX_CONTROL_MESSAGE_BYTES);
+      expect(decodeFromConnector(encode(m)), ch).toStrictEqual({ ok: true, value: m });
+    }
+  });
+});
+
+// ---- properties ----
+
+const idArb = fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{1,${MAX_ID_LENGTH}}$`));
+const printable = (exclude: string) =>
+  fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !exclude.includes(c));
+const uriArb = fc.string({ unit: printable('"\\'), minLength: 1, maxLength: MAX_URI_LENGTH });
+const addressArb = fc.string({ unit: printable(""), minLength: 1, maxLength: MAX_ADDRESS_LENGTH });
+
+const connectorMessageArb: fc.Arbitrary<ConnectorMessage> = fc.record({
+  t: fc.constant("bind" as const),
+  accept: uriArb,
+  bindId: idArb,
+  connectorId: idArb,
+}, { noNullPrototype: true });
+const edgeMessageArb: fc.Arbitrary<EdgeMessage> = fc.oneof(
+  fc.record({ t: fc.constant("bound" as const), bindId: idArb }, { noNullPrototype: true }),
+  fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb }, { noNullPrototype: true }),
+  fc.record({ t: fc.constant("demand" as const), waiting: fc.integer({ min: 0, max: 1_000_000 }) }, { noNullPrototype: true }),
+);
+
+/** JSON objects shaped like messages but with anything in any field, prototype keys included. */
+const keyArb = fc.oneof(
+  fc.constantFrom("v", "t", "accept", "bindId", "connectorId", "sessionId", "clientAddress", "waiting", "__proto__", "toString", "valueOf", "constructor"),
+  fc.string(),
+);
+const messyArb = fc.dictionary(keyArb, fc.oneof(fc.jsonValue(), fc.constantFrom(1, "bind", "bound", "paired", "demand")), { maxKeys: 8 });
+
+function expectTotal(r: Result<unknown, ProtocolError>): void {
+  expect(typeof r.ok).toBe("boolean");
+  if (!r.ok) expect(typeof r.error.code).toBe("string");
+}
+
+describe("properties", () => {
+  it("decoding never throws on arbitrary strings", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), (text) => {
+        expectTotal(decodeFromConnector(text));
+        expectTotal(decodeFromEdge(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("decoding never throws on arbitrary JSON values", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), messyArb), (value) => {
+        const text = JSON.stringify(value);
+        expectTotal(decodeFromConnector(text));
+        expectTotal(decodeFromEdge(text));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("decoding never throws when v is anything JSON can say", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), messyArb, fc.array(messyArb)), (v) => {
+        expectTotal(decodeFromConnector(JSON.stringify({ v, t: "bind" })));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("encode → decode is the identity for valid connector messages", () => {
+    fc.assert(
+      fc.property(connectorMessageArb, (m) => {
+        expect(decodeFromConnector(encode(m))).toStrictEqual({ ok: true, value: m });
+        expect(errorCode(decodeFromEdge(encode(m)))).toBe("WRONG_SIDE");
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("encode → decode is the identity for valid edge messages", () => {
+    fc.assert(
+      fc.property(edgeMessageArb, (m) => {
+        expect(decodeFromEdge(encode(m))).toStrictEqual({ ok: true, value: m });
+        expect(errorCode(decodeFromConnector(encode(m)))).toBe("WRONG_SIDE");
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("an extra field always makes a valid message invalid", () => {
+    fc.assert(
+      fc.property(fc.oneof(connectorMessageArb, edgeMessageArb), fc.string({ minLength: 1 }), fc.jsonValue(), (m, key, value) => {
+        fc.pre(!Object.hasOwn(m, key) && key !== "v");
+        const text = JSON.stringify({ v: 1, ...m, [key]: value });
+        expect(errorCode(decoderFor(m.t)(text))).toBe(utf8(text) > MAX_CONTROL_MESSAGE_BYTES ? "TOO_LARGE" : "BAD_FIELD");
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
