@@ -7,6 +7,8 @@ import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shar
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "./log.ts";
 import { Session } from "./session.ts";
+import type { TlsMaterial } from "./config-load.ts";
+import { pinnedIdentity } from "./tls-pin.ts";
 import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
 
 /**
@@ -38,7 +40,7 @@ export interface BindEvents {
 export interface BindDeps {
   readonly service: ConnectorService;
   readonly token: string;
-  readonly ca: Buffer | undefined;
+  readonly tls: TlsMaterial;
   readonly connectorId: string;
   readonly instance: string;
   readonly log: Logger;
@@ -72,14 +74,16 @@ export class Bind {
   }
 
   open(): void {
-    const { service, token, ca } = this.deps;
+    const { service, token, tls } = this.deps;
     const ws = new WebSocket(service.bindUrl, BIND_SUBPROTOCOL, {
       headers: { authorization: `Bearer ${token}` },
       perMessageDeflate: false,
       maxPayload: MAX_PAYLOAD,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // A redirect could point the token at another host: never follow one.
       followRedirects: false,
-      ...(ca ? { ca } : {}),
+      ...tls,
+      ...(service.edgeCertPin ? { checkServerIdentity: pinnedIdentity(service.edgeCertPin) } : {}),
     });
     this.ws = ws;
     ws.on("unexpected-response", (_req, res) => {

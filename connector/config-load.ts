@@ -17,6 +17,9 @@ export const CONNECTOR_FLAGS = {
   connect: { type: "string" },
   "token-file": { type: "string" },
   "ca-file": { type: "string" },
+  "cert-file": { type: "string" },
+  "key-file": { type: "string" },
+  "edge-cert-sha256": { type: "string" },
   prepared: { type: "string" },
   "retry-max": { type: "string" },
   name: { type: "string" },
@@ -31,6 +34,9 @@ const OVERRIDES: ReadonlyArray<{ flag: keyof typeof CONNECTOR_FLAGS; env: string
   { flag: "edge", env: "SALLYPORT_EDGE", key: "edge", top: true },
   { flag: "token-file", env: "SALLYPORT_TOKEN_FILE", key: "token.file", top: true },
   { flag: "ca-file", env: "SALLYPORT_CA_FILE", key: "ca.file", top: true },
+  { flag: "cert-file", env: "SALLYPORT_CERT_FILE", key: "ssl.cert.file", top: true },
+  { flag: "key-file", env: "SALLYPORT_KEY_FILE", key: "ssl.key.file", top: true },
+  { flag: "edge-cert-sha256", env: "SALLYPORT_EDGE_CERT_SHA256", key: "edge.cert.sha256", top: true },
   { flag: "connector-id", env: "SALLYPORT_CONNECTOR_ID", key: "connector.id", top: true },
   { flag: "drain-timeout", env: "SALLYPORT_DRAIN_TIMEOUT", key: "drain.timeout", top: true },
   { flag: "accept", env: "SALLYPORT_ACCEPT", key: "accept", top: false },
@@ -63,10 +69,16 @@ export function mergeSources(file: unknown, env: Record<string, string | undefin
   return raw;
 }
 
+export interface TlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
 export interface LoadedService {
   readonly service: ConnectorService;
   readonly token: string;
-  readonly ca: Buffer | undefined;
+  readonly tls: TlsMaterial;
 }
 
 export async function loadConnectorConfig(flags: Flags, env: Record<string, string | undefined>): Promise<{ config: ConnectorConfig; loaded: LoadedService[] }> {
@@ -91,8 +103,11 @@ export async function loadConnectorConfig(flags: Flags, env: Record<string, stri
   const loaded: LoadedService[] = [];
   for (const [i, service] of parsed.value.services.entries()) {
     const token = await readSecretFile(service.tokenFile, `services[${i}].token.file`, issues);
-    const ca = service.caFile ? await readCa(service.caFile, `services[${i}].ca.file`, issues) : undefined;
-    if (token !== undefined) loaded.push({ service, token, ca });
+    const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+    if (service.caFile) tls.ca = await readPem(service.caFile, `services[${i}].ca.file`, issues);
+    if (service.certFile) tls.cert = await readPem(service.certFile, "ssl.cert.file", issues);
+    if (service.keyFile) tls.key = await readPem(service.keyFile, "ssl.key.file", issues);
+    if (token !== undefined) loaded.push({ service, token, tls });
   }
   if (issues.length) throw new ConfigError(path ?? "configuration", issues);
   return { config: parsed.value, loaded };
@@ -111,7 +126,7 @@ async function readSecretFile(file: string, at: string, issues: ConfigIssue[]): 
   return undefined;
 }
 
-async function readCa(file: string, at: string, issues: ConfigIssue[]): Promise<Buffer | undefined> {
+async function readPem(file: string, at: string, issues: ConfigIssue[]): Promise<Buffer | undefined> {
   try {
     return await readFile(file);
   } catch (e) {

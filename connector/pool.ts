@@ -4,6 +4,7 @@ import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts
 import { dialBackend } from "./backend.ts";
 import { Bind, type BindEnd, type BindEvents } from "./bind.ts";
 import type { Logger } from "./log.ts";
+import type { TlsMaterial } from "./config-load.ts";
 
 /**
  * The bind pool of one service: a supervisor that keeps `prepared.connection.count` binds
@@ -29,7 +30,7 @@ export const STABLE_MS = 10_000;
 export interface PoolDeps {
   readonly service: ConnectorService;
   readonly token: string;
-  readonly ca: Buffer | undefined;
+  readonly tls: TlsMaterial;
   readonly connectorId: string;
   readonly instance: string;
   readonly log: Logger;

@@ -30,6 +30,14 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return token.length > 0 && token.length <= 4096 ? token : undefined;
 }
 
+/** Constant-time membership: every candidate is compared, digests make lengths equal. */
+export async function matchToken(candidates: readonly string[], token: string): Promise<boolean> {
+  const presented = await digest(token);
+  let found = false;
+  for (const c of candidates) if (crypto.subtle.timingSafeEqual(presented, await digest(c))) found = true;
+  return found;
+}
+
 export interface Credential {
   readonly service: EdgeService;
   /** Which of the service's tokens matched. */

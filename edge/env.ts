@@ -7,22 +7,26 @@ export interface Env {
   SALLYPORT_SERVICES: unknown;
   /** Secret: JSON object, service name → token or list of tokens. */
   SALLYPORT_CONNECTOR_TOKENS?: string;
+  /** Secret: JSON object, service name → client tokens (services with client.auth "token"). */
+  SALLYPORT_CLIENT_TOKENS?: string;
+  /** "cloudflare" (default): TLS ends at Cloudflare; "workerd": a self-hosted workerd listener verifies client certificates. */
+  SALLYPORT_TLS?: string;
   SERVICE: DurableObjectNamespace;
 }
 
 // Parsed once per isolate: vars and secrets cannot change without a new deployment.
-let cached: { services: unknown; tokens: unknown; result: Result<EdgeConfig, readonly ConfigIssue[]> } | undefined;
+let cached: { services: unknown; tokens: unknown; clientTokens: unknown; result: Result<EdgeConfig, readonly ConfigIssue[]> } | undefined;
 
 export function edgeConfig(env: Env): Result<EdgeConfig, readonly ConfigIssue[]> {
-  if (cached && cached.services === env.SALLYPORT_SERVICES && cached.tokens === env.SALLYPORT_CONNECTOR_TOKENS) {
+  if (cached && cached.services === env.SALLYPORT_SERVICES && cached.tokens === env.SALLYPORT_CONNECTOR_TOKENS && cached.clientTokens === env.SALLYPORT_CLIENT_TOKENS) {
     return cached.result;
   }
-  const result = parseEdgeConfig(env.SALLYPORT_SERVICES, env.SALLYPORT_CONNECTOR_TOKENS);
+  const result = parseEdgeConfig(env.SALLYPORT_SERVICES, env.SALLYPORT_CONNECTOR_TOKENS, env.SALLYPORT_CLIENT_TOKENS);
   if (!result.ok) {
     // Paths only: messages never quote a token. Fail closed: every request is refused.
     console.error(JSON.stringify({ level: "error", msg: "edge configuration invalid; refusing all traffic", issues: result.error }));
   }
-  cached = { services: env.SALLYPORT_SERVICES, tokens: env.SALLYPORT_CONNECTOR_TOKENS, result };
+  cached = { services: env.SALLYPORT_SERVICES, tokens: env.SALLYPORT_CONNECTOR_TOKENS, clientTokens: env.SALLYPORT_CLIENT_TOKENS, result };
   return result;
 }
 

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH } from "../shared/protocol/constants.ts";
+import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
 import { bearerToken, serviceForToken } from "./auth.ts";
 import { edgeConfig, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
@@ -49,18 +50,26 @@ app.get(BIND_PATH, async (c) => {
     log("warn", "connector rejected: unknown token");
     return notFound();
   }
+  if (!admitConnectorCertificate(credential.service, c.req.raw, c.env.SALLYPORT_TLS)) {
+    log("warn", "connector rejected: client certificate not verified", { service: credential.service.name });
+    return notFound();
+  }
   return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, { [INTERNAL_HEADERS.credential]: String(credential.index) });
 });
 
-app.get("*", (c) => {
+app.get("*", async (c) => {
   const config = edgeConfig(c.env);
   if (!config.ok) return notFound();
   const path = new URL(c.req.url).pathname;
   const service = config.value.services.find((s) => s.accept.path === path);
   if (!service) return notFound();
   if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
-  const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
-  const protocol = offered.includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
+  const refusal = await admitClient(service, c.req.raw);
+  if (refusal) {
+    log("info", "client not admitted", { service: service.name, refusal });
+    return notFound();
+  }
+  const protocol = offeredSubprotocols(c.req.raw).includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
   return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, { [INTERNAL_HEADERS.clientProtocol]: protocol });
 });
 

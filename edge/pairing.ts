@@ -28,11 +28,15 @@ export function pickBind(binds: readonly BindAttachment[]): BindAttachment | und
   return best;
 }
 
-/** The waiting client a newly parked bind serves: first come, first served. */
+/**
+ * The waiting client a newly parked bind serves: first come, first served. A waiting client
+ * without a deadline is one the object already gave up on and closed (its deadline is
+ * cleared so the alarm stops firing for it), which may linger until its close completes.
+ */
 export function pickClient(clients: readonly ClientAttachment[], now: number): ClientAttachment | undefined {
   let best: ClientAttachment | undefined;
   for (const c of clients) {
-    if (c.state !== "waiting" || (c.deadline ?? Infinity) <= now) continue;
+    if (c.state !== "waiting" || c.deadline === undefined || c.deadline <= now) continue;
     if (!best || c.arrivedAt < best.arrivedAt) best = c;
   }
   return best;

@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`sallyport dev: invalid options\n${formatIssues(parsed.error)}\n`);
     return 2;
   }
-  const connector = new Connector(parsed.value.services.map((service) => ({ service, token, ca: undefined })), log);
+  const connector = new Connector(parsed.value.services.map((service) => ({ service, token, tls: {} })), log);
   connector.start();
   process.stdout.write(`client URL: ${new URL("/dev", edgeWs).href}\nbackend: ${echo ? "built-in echo server" : connect}\nready\n`);
   await onStopSignals(log);

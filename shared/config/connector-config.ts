@@ -34,6 +34,11 @@ export interface ConnectorService {
   readonly tokenFile: string;
   /** Extra CA bundle (PEM) trusted for the edge's certificate. */
   readonly caFile: string | undefined;
+  /** Client certificate and key (PEM) presented to the edge: socks.ssl.verify-client on the edge side. */
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  /** SHA-256 fingerprint (lowercase hex) the edge's certificate must have, besides being valid. */
+  readonly edgeCertPin: string | undefined;
 }
 
 export interface ConnectorConfig {
@@ -76,6 +81,11 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   const topBindUrl = edge === undefined ? undefined : bindUrlOf(edge, "edge", issues);
   const tokenFile = top.optionalString("token.file");
   const caFile = top.optionalString("ca.file");
+  const certFile = top.optionalString("ssl.cert.file");
+  const keyFile = top.optionalString("ssl.key.file");
+  const pin = top.optionalString("edge.cert.sha256")?.replace(/:/g, "").toLowerCase();
+  if (pin !== undefined && !/^[0-9a-f]{64}$/.test(pin)) issues.add("edge.cert.sha256", "must be a SHA-256 fingerprint (64 hex digits, colons allowed)");
+  if ((certFile === undefined) !== (keyFile === undefined)) issues.add(certFile ? "ssl.key.file" : "ssl.cert.file", "ssl.cert.file and ssl.key.file go together");
   const connectorId = top.optionalString("connector.id");
   if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId)) issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
   const drainTimeoutMs = top.duration("drain.timeout", DEFAULTS["drain.timeout"]);
@@ -99,6 +109,8 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     const retryMaximumIntervalMs = r.duration("socks.retry.maximum.interval", DEFAULTS["socks.retry.maximum.interval"], 100);
     const maximumRecoveryIntervalMs = r.duration("maximum.recovery.interval", DEFAULTS["maximum.recovery.interval"], 100);
     const heartbeatIntervalMs = r.duration("heartbeat.interval", DEFAULTS["heartbeat.interval"], 100);
+    // Each bind message carries it as heartbeatMs, which the codec bounds at an hour.
+    if (heartbeatIntervalMs > 3_600_000) issues.add(r.at("heartbeat.interval"), "must be at most 1 hour");
     const ownEdge = r.optionalString("edge");
     const bindUrl =
       ownEdge !== undefined ? bindUrlOf(ownEdge, r.at("edge"), issues)
@@ -113,7 +125,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     if (accept && connect && name && bindUrl && svcToken) {
       services.push(Object.freeze({
         name, accept, bindUrl, connect, mode, preparedConnectionCount, retryMaximumIntervalMs,
-        maximumRecoveryIntervalMs, heartbeatIntervalMs, tokenFile: svcToken, caFile: svcCa,
+        maximumRecoveryIntervalMs, heartbeatIntervalMs, tokenFile: svcToken, caFile: svcCa, certFile, keyFile, edgeCertPin: pin,
       }));
     }
   });
@@ -122,7 +134,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
 }
 
 /** A service without a name is named for its accept path: "/echo" → "echo". */
-function defaultName(accept: AcceptUri): string {
+export function defaultName(accept: AcceptUri): string {
   const slug = accept.path.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
   return slug || "default";
 }

@@ -31,8 +31,25 @@ export interface EdgeService {
   /** Unpaired binds (registering or parked) the service holds at most, and per token. */
   readonly maxBinds: number;
   readonly maxBindsPerCredential: number;
+  /** Who may open a session (checked before a client can take a bind). */
+  readonly client: ClientAdmission;
+  /** SHA-256 fingerprints (lowercase hex) of connector certificates accepted under mTLS; empty = any verified. */
+  readonly clientCertPins: readonly string[];
   /** Connector tokens valid for this service; several at once allow rotation. */
   readonly connectorTokens: readonly string[];
+}
+
+export const CLIENT_AUTH = ["none", "token", "jwt"] as const;
+export type ClientAuth = (typeof CLIENT_AUTH)[number];
+
+export interface ClientAdmission {
+  /** Browser origins allowed (cross-site WebSocket hijacking); undefined = any. Requests without Origin are not browsers. */
+  readonly origins: readonly string[] | undefined;
+  readonly auth: ClientAuth;
+  /** For auth "token": valid client tokens (secret SALLYPORT_CLIENT_TOKENS). */
+  readonly tokens: readonly string[];
+  /** For auth "jwt": where the signing keys are, and what the token must say. */
+  readonly jwt: { readonly jwks: string; readonly issuer: string | undefined; readonly audience: string | undefined } | undefined;
 }
 
 export interface EdgeConfig {
@@ -66,10 +83,10 @@ function asObject(raw: unknown, path: string, issues: IssueList): Record<string,
  * A token names its service (auth.ts routes a bind by the token alone), so one token under
  * two services would send the second one's binds to the first: `seen` maps token → path.
  */
-function readTokens(raw: unknown, path: string, issues: IssueList, seen: Map<string, string>): string[] {
+function readTokens(raw: unknown, path: string, issues: IssueList, seen: Map<string, string>, secret = "SALLYPORT_CONNECTOR_TOKENS"): string[] {
   const list = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : undefined;
   if (!list || list.length === 0) {
-    issues.add(path, `has no connector token: set one with "wrangler secret put SALLYPORT_CONNECTOR_TOKENS"`);
+    issues.add(path, `has no token: set one with "wrangler secret put ${secret}"`);
     return [];
   }
   const tokens: string[] = [];
@@ -87,12 +104,57 @@ function readTokens(raw: unknown, path: string, issues: IssueList, seen: Map<str
   return tokens;
 }
 
-export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown): Result<EdgeConfig, readonly ConfigIssue[]> {
+function readOrigins(r: FieldReader): string[] | undefined {
+  const list = r.stringList("client.origins");
+  for (const o of list ?? []) {
+    let ok = false;
+    try {
+      ok = new URL(o).origin === o;
+    } catch {
+      // reported below
+    }
+    if (!ok) r.issues.add(r.at("client.origins"), `"${o.slice(0, 80)}" is not an origin such as https://app.example.com`);
+  }
+  return list;
+}
+
+function readAdmission(r: FieldReader, clientTokens: Record<string, unknown> | undefined, name: string, seen: Map<string, string>): ClientAdmission {
+  const origins = readOrigins(r);
+  const auth = r.oneOf("client.auth", CLIENT_AUTH, "none");
+  const jwks = r.optionalString("client.jwt.jwks");
+  const issuer = r.optionalString("client.jwt.issuer");
+  const audience = r.optionalString("client.jwt.audience");
+  let tokens: string[] = [];
+  if (auth === "token") {
+    tokens = readTokens(clientTokens?.[name], `SALLYPORT_CLIENT_TOKENS.${name}`, r.issues, seen, "SALLYPORT_CLIENT_TOKENS");
+  }
+  if (auth === "jwt") {
+    if (!jwks) r.issues.add(r.at("client.jwt.jwks"), 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)');
+    else if (!/^https?:\/\//.test(jwks)) r.issues.add(r.at("client.jwt.jwks"), "must be an http(s) URL");
+    if (!audience) r.issues.add(r.at("client.jwt.audience"), 'is required with client.auth "jwt": a token for another application must not pass');
+  }
+  return Object.freeze({
+    origins: origins && Object.freeze(origins),
+    auth,
+    tokens: Object.freeze(tokens),
+    jwt: auth === "jwt" && jwks ? Object.freeze({ jwks, issuer, audience }) : undefined,
+  });
+}
+
+function readPins(r: FieldReader): string[] {
+  const pins = (r.stringList("socks.ssl.client-cert-sha256") ?? []).map((p) => p.replace(/:/g, "").toLowerCase());
+  for (const p of pins) if (!/^[0-9a-f]{64}$/.test(p)) r.issues.add(r.at("socks.ssl.client-cert-sha256"), "must list SHA-256 fingerprints (64 hex digits, colons allowed)");
+  return pins;
+}
+
+export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown, clientTokensRaw?: unknown): Result<EdgeConfig, readonly ConfigIssue[]> {
   const issues = new IssueList();
   const services = asObject(servicesRaw, "SALLYPORT_SERVICES", issues);
   const tokens = asObject(tokensRaw, "SALLYPORT_CONNECTOR_TOKENS", issues);
+  const clientTokens = clientTokensRaw === undefined || clientTokensRaw === "" ? undefined : asObject(clientTokensRaw, "SALLYPORT_CLIENT_TOKENS", issues);
   const out: EdgeService[] = [];
   const seenTokens = new Map<string, string>();
+  const seenClientTokens = new Map<string, string>();
   for (const [name, raw] of Object.entries(services ?? {})) {
     const path = `SALLYPORT_SERVICES.${name}`;
     if (!SERVICE_NAME.test(name)) issues.add(path, "service names are 1-63 characters of a-z, 0-9 and -");
@@ -112,10 +174,13 @@ export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown): Resul
     const maxMessageBytes = r.integer("max.message.size", DEFAULTS["max.message.size"], 1024, 16 * 1024 * 1024);
     const maxBinds = r.integer("max.binds", DEFAULTS["max.binds"], 1, 30_000);
     const maxBindsPerCredential = r.integer("max.binds.per.credential", DEFAULTS["max.binds.per.credential"], 1, 30_000);
+    const client = readAdmission(r, clientTokens, name, seenClientTokens);
+    const clientCertPins = readPins(r);
+    if (clientCertPins.length && verifyClient === "none") issues.add(r.at("socks.ssl.client-cert-sha256"), 'pins need socks.ssl.verify-client "required" or "optional"');
     r.rejectUnknown();
     const connectorTokens = tokens ? readTokens(tokens[name], `SALLYPORT_CONNECTOR_TOKENS.${name}`, issues, seenTokens) : [];
     if (accept) out.push(Object.freeze({
-      name, accept, mode, socksTimeoutMs, verifyClient, maxMessageBytes, maxBinds, maxBindsPerCredential,
+      name, accept, mode, socksTimeoutMs, verifyClient, maxMessageBytes, maxBinds, maxBindsPerCredential, client, clientCertPins: Object.freeze(clientCertPins),
       connectorTokens: Object.freeze(connectorTokens),
     }));
   }

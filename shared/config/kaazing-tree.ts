@@ -47,7 +47,7 @@ function fromNode(name: string, value: unknown): XmlElement {
 }
 
 /** The document's top-level elements (a well-formed configuration has exactly one). */
-export function topLevelElements(doc: unknown): XmlElement[] {
+export function topLevelElements(doc: unknown): readonly XmlElement[] {
   return isRecord(doc) ? fromNode("(document)", doc).children : [];
 }
 
@@ -101,7 +101,13 @@ export interface Section {
  * Reads `el`'s children as leaves (or, for names in `nested`, as elements), each at most once:
  * Kaazing options are single-valued, and a repeated one is a mistake either way round.
  */
-export function readSection(el: XmlElement | undefined, path: string, issues: IssueList, nested: readonly string[] = []): Section {
+export function readSection(
+  el: XmlElement | undefined,
+  path: string,
+  issues: IssueList,
+  nested: readonly string[] = [],
+  whyOnce: Readonly<Record<string, string>> = {},
+): Section {
   const values: Record<string, string> = {};
   const broken = new Set<string>();
   const inner = new Map<string, XmlElement>();
@@ -111,7 +117,7 @@ export function readSection(el: XmlElement | undefined, path: string, issues: Is
     for (const [name, list] of byName(el)) {
       const at = `${path}.${name}`;
       if (list.length > 1) {
-        issues.add(at, `appears ${list.length} times; give it once`);
+        issues.add(at, `appears ${list.length} times; ${whyOnce[name] ?? "give it once"}`);
         broken.add(name);
       } else if (nested.includes(name)) {
         inner.set(name, list[0]!);

@@ -52,6 +52,18 @@ export class FieldReader {
     return this.has(key) ? this.string(key) : (this.take(key), undefined);
   }
 
+  /** A list given as an array of strings or as one comma-separated string. */
+  stringList(key: string): string[] | undefined {
+    const v = this.take(key);
+    if (v === undefined) return undefined;
+    const items = typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : v;
+    if (!Array.isArray(items) || items.length === 0 || !items.every((x) => typeof x === "string" && x.length > 0 && !/[\r\n\0]/.test(x))) {
+      this.issues.add(this.at(key), "must be a non-empty list of strings (an array, or one comma-separated string)");
+      return undefined;
+    }
+    return items as string[];
+  }
+
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
     const v = this.string(key, fallback);
     if (v === undefined) return fallback;

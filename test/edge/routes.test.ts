@@ -1,6 +1,9 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../edge/index.ts";
 import { BIND_PATH, BIND_SUBPROTOCOL, HEALTH_PATH } from "../../shared/protocol/constants.ts";
-import { edgeFetch, objectSockets, openBind, openClient } from "./helpers.ts";
+import { edgeFetch, objectSockets, openBind, openClient, url } from "./helpers.ts";
 import { freshService } from "./services.ts";
 
 /**
@@ -24,6 +27,31 @@ describe("health", () => {
     const res = await edgeFetch(HEALTH_PATH);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
+  });
+});
+
+describe("a misconfigured edge", () => {
+  // The Worker's fetch with an env the test builds: bindings cannot differ per test otherwise.
+  const misconfigured = { ...env, SALLYPORT_CONNECTOR_TOKENS: "{not json" };
+  const call = (path: string, headers: Record<string, string> = {}) =>
+    worker.fetch(new Request(url(path), { headers }), misconfigured, createExecutionContext());
+
+  it("says so on health, with 503", async () => {
+    const res = await call(HEALTH_PATH);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: "misconfigured" });
+  });
+
+  it("fails closed: every bind and client gets the plain 404", async () => {
+    const svc = freshService();
+    for (const res of [
+      await call(BIND_PATH, { Upgrade: "websocket", Authorization: `Bearer ${svc.token}` }),
+      await call(svc.path, { Upgrade: "websocket" }),
+    ]) {
+      expect(res.status).toBe(404);
+      expect(await res.text()).toBe("Not Found");
+    }
+    expect(await objectSockets(svc)).toEqual([]);
   });
 });
 

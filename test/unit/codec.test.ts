@@ -1,26 +1,31 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeFromConnector, decodeFromEdge, encode, type ProtocolError } from "../../shared/protocol/codec.ts";
+import { decodeForClient, decodeFromClient, decodeFromConnector, decodeFromEdge, encode, type ProtocolError } from "../../shared/protocol/codec.ts";
 import {
   MAX_ADDRESS_LENGTH,
   MAX_CONTROL_MESSAGE_BYTES,
+  MAX_CREDIT_BYTES,
   MAX_ID_LENGTH,
   MAX_URI_LENGTH,
 } from "../../shared/protocol/constants.ts";
-import type { ConnectorMessage, ControlMessage, EdgeMessage } from "../../shared/protocol/messages.ts";
+import type { ClientMessage, ConnectorMessage, ControlMessage, EdgeMessage } from "../../shared/protocol/messages.ts";
 import type { Result } from "../../shared/result.ts";
 
-const BIND = { v: 1, t: "bind", accept: "wss://gateway.example.com/path", bindId: "b-1", connectorId: "c_1" };
+const BIND = { v: 1, t: "bind", accept: "wss://gateway.example.com/path", bindId: "b-1", connectorId: "c_1", instance: "i1", heartbeatMs: 15000 };
+const OPENED = { v: 1, t: "opened" };
+const END = { v: 1, t: "end" };
+const CREDIT = { v: 1, t: "credit", bytes: 65536 };
 const BOUND = { v: 1, t: "bound", bindId: "b-1" };
-const PAIRED = { v: 1, t: "paired", sessionId: "s1", clientAddress: "203.0.113.7" };
+const PAIRED = { v: 1, t: "paired", sessionId: "s1", clientAddress: "203.0.113.7", clientProtocol: "plain" };
 const DEMAND = { v: 1, t: "demand", waiting: 3 };
 
 type Decoder = (text: string) => Result<ControlMessage, ProtocolError>;
 const fromConnector: Decoder = decodeFromConnector;
 const fromEdge: Decoder = decodeFromEdge;
+const fromClient: Decoder = decodeFromClient;
 
-/** The decoder that should accept a message of this type. */
-const decoderFor = (t: string): Decoder => (t === "bind" ? fromConnector : fromEdge);
+/** A decoder that should accept a message of this type. */
+const decoderFor = (t: string): Decoder => (t === "bind" || t === "opened" ? fromConnector : fromEdge);
 
 const json = (v: unknown): string => JSON.stringify(v);
 const utf8 = (s: string): number => new TextEncoder().encode(s).length;
@@ -33,14 +38,22 @@ describe("encode", () => {
   it("puts the version first", () => {
     expect(encode({ t: "bound", bindId: "x" })).toBe('{"v":1,"t":"bound","bindId":"x"}');
     expect(encode({ t: "demand", waiting: 0 })).toBe('{"v":1,"t":"demand","waiting":0}');
+    expect(encode({ t: "opened" })).toBe('{"v":1,"t":"opened"}');
+    expect(encode({ t: "credit", bytes: 1 })).toBe('{"v":1,"t":"credit","bytes":1}');
   });
 });
 
 describe("round trip", () => {
   const messages: ControlMessage[] = [
-    { t: "bind", accept: BIND.accept, bindId: BIND.bindId, connectorId: BIND.connectorId },
+    { t: "bind", accept: BIND.accept, bindId: BIND.bindId, connectorId: BIND.connectorId, instance: "m0a1b2c3-9f", heartbeatMs: 100 },
+    { t: "bind", accept: "ws://127.0.0.1:8787/echo", bindId: "b", connectorId: "c", instance: "i", heartbeatMs: 3_600_000 },
+    { t: "opened" },
+    { t: "end" },
+    { t: "credit", bytes: 1 },
+    { t: "credit", bytes: MAX_CREDIT_BYTES },
     { t: "bound", bindId: "b-1" },
-    { t: "paired", sessionId: "0123abcd", clientAddress: "2001:db8::1" },
+    { t: "paired", sessionId: "0123abcd", clientAddress: "2001:db8::1", clientProtocol: "plain" },
+    { t: "paired", sessionId: "s", clientAddress: "unknown", clientProtocol: "sallyport" },
     { t: "demand", waiting: 0 },
     { t: "demand", waiting: 1_000_000 },
   ];
@@ -50,24 +63,33 @@ describe("round trip", () => {
     expect(r.ok && Object.isFrozen(r.value)).toBe(true);
   });
 
+  it.each<ControlMessage>([{ t: "end" }, { t: "credit", bytes: 4096 }])("$t passes every hop: connector, edge and client", (m) => {
+    for (const decode of [decodeFromConnector, decodeFromEdge, decodeFromClient, decodeForClient]) {
+      expect(decode(encode(m))).toStrictEqual({ ok: true, value: m });
+    }
+  });
+
   it("decodes the hand-written wire form", () => {
     expect(decodeFromConnector(json(BIND))).toStrictEqual({
       ok: true,
-      value: { t: "bind", accept: BIND.accept, bindId: "b-1", connectorId: "c_1" },
+      value: { t: "bind", accept: BIND.accept, bindId: "b-1", connectorId: "c_1", instance: "i1", heartbeatMs: 15000 },
     });
-    expect(decodeFromEdge(json(PAIRED))).toStrictEqual({ ok: true, value: { t: "paired", sessionId: "s1", clientAddress: "203.0.113.7" } });
+    expect(decodeFromConnector(json(OPENED))).toStrictEqual({ ok: true, value: { t: "opened" } });
+    expect(decodeFromClient(json(CREDIT))).toStrictEqual({ ok: true, value: { t: "credit", bytes: 65536 } });
+    expect(decodeFromClient(json(END))).toStrictEqual({ ok: true, value: { t: "end" } });
+    expect(decodeFromEdge(json(PAIRED))).toStrictEqual({ ok: true, value: { t: "paired", sessionId: "s1", clientAddress: "203.0.113.7", clientProtocol: "plain" } });
     expect(decodeFromEdge(json(DEMAND))).toStrictEqual({ ok: true, value: { t: "demand", waiting: 3 } });
     expect(decodeFromEdge(json(BOUND))).toStrictEqual({ ok: true, value: { t: "bound", bindId: "b-1" } });
   });
 
   it("accepts fields in any order and JSON whitespace", () => {
-    const text = ' {\n "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
+    const text = ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
     expect(decodeFromConnector(text).ok).toBe(true);
   });
 
   it("accepts ids and strings at their maximum length", () => {
     const id = "a".repeat(MAX_ID_LENGTH);
-    expect(decodeFromConnector(json({ ...BIND, accept: "w".repeat(MAX_URI_LENGTH), bindId: id, connectorId: id })).ok).toBe(true);
+    expect(decodeFromConnector(json({ ...BIND, accept: "w".repeat(MAX_URI_LENGTH), bindId: id, connectorId: id, instance: id })).ok).toBe(true);
     expect(decodeFromEdge(json({ ...PAIRED, sessionId: id, clientAddress: "1".repeat(MAX_ADDRESS_LENGTH) })).ok).toBe(true);
   });
 });
@@ -111,13 +133,26 @@ describe("malformed input", () => {
     ["connector sends paired", fromConnector, json(PAIRED), "WRONG_SIDE"],
     ["connector sends demand", fromConnector, json(DEMAND), "WRONG_SIDE"],
     ["edge sends bind", fromEdge, json(BIND), "WRONG_SIDE"],
+    ["edge sends opened", fromEdge, json(OPENED), "WRONG_SIDE"],
+    ["client sends bind", fromClient, json(BIND), "WRONG_SIDE"],
+    ["client sends opened", fromClient, json(OPENED), "WRONG_SIDE"],
+    ["client sends bound", fromClient, json(BOUND), "WRONG_SIDE"],
+    ["client sends paired", fromClient, json(PAIRED), "WRONG_SIDE"],
+    ["client sends demand", fromClient, json(DEMAND), "WRONG_SIDE"],
+    ["edge relays bound to a client", decodeForClient, json(BOUND), "WRONG_SIDE"],
     // fields
     ["unknown extra field", fromConnector, json({ ...BIND, service: "echo" }), "BAD_FIELD"],
     ["extra field on bound", fromEdge, json({ ...BOUND, sessionId: "s1" }), "BAD_FIELD"],
+    ["extra field on opened", fromConnector, json({ ...OPENED, bindId: "b" }), "BAD_FIELD"],
+    ["extra field on end", fromClient, json({ ...END, reason: "done" }), "BAD_FIELD"],
     ["own __proto__ field", fromEdge, '{"v":1,"t":"bound","bindId":"b","__proto__":{}}', "BAD_FIELD"],
     ["missing accept", fromConnector, json({ ...BIND, accept: undefined }), "BAD_FIELD"],
     ["missing bindId", fromConnector, json({ ...BIND, bindId: undefined }), "BAD_FIELD"],
     ["missing connectorId", fromConnector, json({ ...BIND, connectorId: undefined }), "BAD_FIELD"],
+    ["missing instance", fromConnector, json({ ...BIND, instance: undefined }), "BAD_FIELD"],
+    ["missing heartbeatMs", fromConnector, json({ ...BIND, heartbeatMs: undefined }), "BAD_FIELD"],
+    ["missing clientProtocol", fromEdge, json({ ...PAIRED, clientProtocol: undefined }), "BAD_FIELD"],
+    ["missing bytes", fromClient, json({ ...CREDIT, bytes: undefined }), "BAD_FIELD"],
     ["missing sessionId", fromEdge, json({ ...PAIRED, sessionId: undefined }), "BAD_FIELD"],
     ["missing clientAddress", fromEdge, json({ ...PAIRED, clientAddress: undefined }), "BAD_FIELD"],
     ["missing waiting", fromEdge, json({ ...DEMAND, waiting: undefined }), "BAD_FIELD"],
@@ -132,16 +167,25 @@ describe("malformed input", () => {
     ["clientAddress = null", fromEdge, json({ ...PAIRED, clientAddress: null }), "BAD_FIELD"],
     ["waiting = string", fromEdge, json({ ...DEMAND, waiting: "3" }), "BAD_FIELD"],
     ["waiting = null", fromEdge, json({ ...DEMAND, waiting: null }), "BAD_FIELD"],
+    ["instance = number", fromConnector, json({ ...BIND, instance: 1 }), "BAD_FIELD"],
+    ["heartbeatMs = string", fromConnector, json({ ...BIND, heartbeatMs: "15000" }), "BAD_FIELD"],
+    ["clientProtocol = other", fromEdge, json({ ...PAIRED, clientProtocol: "socks" }), "BAD_FIELD"],
+    ["clientProtocol wrong case", fromEdge, json({ ...PAIRED, clientProtocol: "Plain" }), "BAD_FIELD"],
+    ["clientProtocol = true", fromEdge, json({ ...PAIRED, clientProtocol: true }), "BAD_FIELD"],
+    ["bytes = string", fromClient, json({ ...CREDIT, bytes: "1" }), "BAD_FIELD"],
     // empty
     ["accept empty", fromConnector, json({ ...BIND, accept: "" }), "BAD_FIELD"],
     ["bindId empty", fromConnector, json({ ...BIND, bindId: "" }), "BAD_FIELD"],
     ["connectorId empty", fromConnector, json({ ...BIND, connectorId: "" }), "BAD_FIELD"],
+    ["instance empty", fromConnector, json({ ...BIND, instance: "" }), "BAD_FIELD"],
+    ["clientProtocol empty", fromEdge, json({ ...PAIRED, clientProtocol: "" }), "BAD_FIELD"],
     ["sessionId empty", fromEdge, json({ ...PAIRED, sessionId: "" }), "BAD_FIELD"],
     ["clientAddress empty", fromEdge, json({ ...PAIRED, clientAddress: "" }), "BAD_FIELD"],
     // too long
     ["accept too long", fromConnector, json({ ...BIND, accept: long(MAX_URI_LENGTH + 1) }), "BAD_FIELD"],
     ["bindId too long", fromConnector, json({ ...BIND, bindId: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
     ["connectorId too long", fromConnector, json({ ...BIND, connectorId: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
+    ["instance too long", fromConnector, json({ ...BIND, instance: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
     ["sessionId too long", fromEdge, json({ ...PAIRED, sessionId: long(MAX_ID_LENGTH + 1) }), "BAD_FIELD"],
     ["clientAddress too long", fromEdge, json({ ...PAIRED, clientAddress: long(MAX_ADDRESS_LENGTH + 1) }), "BAD_FIELD"],
     // control characters and other bytes that would end up in logs
@@ -162,6 +206,7 @@ describe("malformed input", () => {
     ["bindId with slash", fromConnector, json({ ...BIND, bindId: "../b" }), "BAD_FIELD"],
     ["bindId with LF", fromConnector, json({ ...BIND, bindId: "b\n" }), "BAD_FIELD"],
     ["connectorId with colon", fromConnector, json({ ...BIND, connectorId: "id:x" }), "BAD_FIELD"],
+    ["instance with dot", fromConnector, json({ ...BIND, instance: "1.2" }), "BAD_FIELD"],
     ["connectorId non-ASCII letter", fromConnector, json({ ...BIND, connectorId: "café" }), "BAD_FIELD"],
     ["sessionId with lone surrogate", fromEdge, json({ ...PAIRED, sessionId: "s\ud800" }), "BAD_FIELD"],
     // counts
@@ -170,6 +215,14 @@ describe("malformed input", () => {
     ["waiting 2^53", fromEdge, json({ ...DEMAND, waiting: 2 ** 53 }), "BAD_FIELD"],
     ["waiting over a million", fromEdge, json({ ...DEMAND, waiting: 1_000_001 }), "BAD_FIELD"],
     ["waiting 1e400", fromEdge, '{"v":1,"t":"demand","waiting":1e400}', "BAD_FIELD"],
+    ["heartbeatMs below 100", fromConnector, json({ ...BIND, heartbeatMs: 99 }), "BAD_FIELD"],
+    ["heartbeatMs over an hour", fromConnector, json({ ...BIND, heartbeatMs: 3_600_001 }), "BAD_FIELD"],
+    ["heartbeatMs float", fromConnector, json({ ...BIND, heartbeatMs: 1000.5 }), "BAD_FIELD"],
+    ["bytes 0", fromClient, json({ ...CREDIT, bytes: 0 }), "BAD_FIELD"],
+    ["bytes negative", fromEdge, json({ ...CREDIT, bytes: -1 }), "BAD_FIELD"],
+    ["bytes float", fromConnector, json({ ...CREDIT, bytes: 1.5 }), "BAD_FIELD"],
+    ["bytes over the maximum", fromClient, json({ ...CREDIT, bytes: MAX_CREDIT_BYTES + 1 }), "BAD_FIELD"],
+    ["bytes 2^53", fromClient, json({ ...CREDIT, bytes: 2 ** 53 }), "BAD_FIELD"],
     // size
     ["oversized message", fromConnector, json({ ...BIND, accept: long(MAX_CONTROL_MESSAGE_BYTES) }), "TOO_LARGE"],
     ["oversized garbage", fromEdge, "x".repeat(MAX_CONTROL_MESSAGE_BYTES + 1), "TOO_LARGE"],
@@ -238,7 +291,8 @@ describe("size limit in bytes", () => {
     for (let c = 0x21; c <= 0x7e; c++) {
       const ch = String.fromCharCode(c);
       if (ch === '"' || ch === "\\") continue;
-      const m: ConnectorMessage = { t: "bind", accept: ch.repeat(MAX_URI_LENGTH), bindId: "b".repeat(MAX_ID_LENGTH), connectorId: "c".repeat(MAX_ID_LENGTH) };
+      const id = "x".repeat(MAX_ID_LENGTH);
+      const m: ConnectorMessage = { t: "bind", accept: ch.repeat(MAX_URI_LENGTH), bindId: id, connectorId: id, instance: id, heartbeatMs: 3_600_000 };
       expect(utf8(encode(m)), ch).toBeLessThanOrEqual(MAX_CONTROL_MESSAGE_BYTES);
       expect(decodeFromConnector(encode(m)), ch).toStrictEqual({ ok: true, value: m });
     }
@@ -253,24 +307,35 @@ const printable = (exclude: string) =>
 const uriArb = fc.string({ unit: printable('"\\'), minLength: 1, maxLength: MAX_URI_LENGTH });
 const addressArb = fc.string({ unit: printable(""), minLength: 1, maxLength: MAX_ADDRESS_LENGTH });
 
-const connectorMessageArb: fc.Arbitrary<ConnectorMessage> = fc.record({
-  t: fc.constant("bind" as const),
-  accept: uriArb,
-  bindId: idArb,
-  connectorId: idArb,
-}, { noNullPrototype: true });
+const streamMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(
+  fc.record({ t: fc.constant("end" as const) }, { noNullPrototype: true }),
+  fc.record({ t: fc.constant("credit" as const), bytes: fc.integer({ min: 1, max: MAX_CREDIT_BYTES }) }, { noNullPrototype: true }),
+);
+const connectorMessageArb: fc.Arbitrary<ConnectorMessage> = fc.oneof(
+  fc.record({
+    t: fc.constant("bind" as const),
+    accept: uriArb,
+    bindId: idArb,
+    connectorId: idArb,
+    instance: idArb,
+    heartbeatMs: fc.integer({ min: 100, max: 3_600_000 }),
+  }, { noNullPrototype: true }),
+  fc.record({ t: fc.constant("opened" as const) }, { noNullPrototype: true }),
+  streamMessageArb,
+);
 const edgeMessageArb: fc.Arbitrary<EdgeMessage> = fc.oneof(
+  streamMessageArb,
   fc.record({ t: fc.constant("bound" as const), bindId: idArb }, { noNullPrototype: true }),
-  fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb }, { noNullPrototype: true }),
+  fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb, clientProtocol: fc.constantFrom("plain" as const, "sallyport" as const) }, { noNullPrototype: true }),
   fc.record({ t: fc.constant("demand" as const), waiting: fc.integer({ min: 0, max: 1_000_000 }) }, { noNullPrototype: true }),
 );
 
 /** JSON objects shaped like messages but with anything in any field, prototype keys included. */
 const keyArb = fc.oneof(
-  fc.constantFrom("v", "t", "accept", "bindId", "connectorId", "sessionId", "clientAddress", "waiting", "__proto__", "toString", "valueOf", "constructor"),
+  fc.constantFrom("v", "t", "accept", "bindId", "connectorId", "instance", "heartbeatMs", "sessionId", "clientAddress", "clientProtocol", "waiting", "bytes", "__proto__", "toString", "valueOf", "constructor"),
   fc.string(),
 );
-const messyArb = fc.dictionary(keyArb, fc.oneof(fc.jsonValue(), fc.constantFrom(1, "bind", "bound", "paired", "demand")), { maxKeys: 8 });
+const messyArb = fc.dictionary(keyArb, fc.oneof(fc.jsonValue(), fc.constantFrom(1, "bind", "opened", "end", "credit", "bound", "paired", "demand", "plain", "sallyport")), { maxKeys: 8 });
 
 function expectTotal(r: Result<unknown, ProtocolError>): void {
   expect(typeof r.ok).toBe("boolean");
@@ -283,6 +348,7 @@ describe("properties", () => {
       fc.property(fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), (text) => {
         expectTotal(decodeFromConnector(text));
         expectTotal(decodeFromEdge(text));
+        expectTotal(decodeFromClient(text));
       }),
       { numRuns: 500 },
     );
@@ -294,6 +360,7 @@ describe("properties", () => {
         const text = JSON.stringify(value);
         expectTotal(decodeFromConnector(text));
         expectTotal(decodeFromEdge(text));
+        expectTotal(decodeFromClient(text));
       }),
       { numRuns: 1000 },
     );
@@ -312,7 +379,7 @@ describe("properties", () => {
     fc.assert(
       fc.property(connectorMessageArb, (m) => {
         expect(decodeFromConnector(encode(m))).toStrictEqual({ ok: true, value: m });
-        expect(errorCode(decodeFromEdge(encode(m)))).toBe("WRONG_SIDE");
+        if (m.t === "bind" || m.t === "opened") expect(errorCode(decodeFromEdge(encode(m)))).toBe("WRONG_SIDE");
       }),
       { numRuns: 300 },
     );
@@ -322,9 +389,18 @@ describe("properties", () => {
     fc.assert(
       fc.property(edgeMessageArb, (m) => {
         expect(decodeFromEdge(encode(m))).toStrictEqual({ ok: true, value: m });
-        expect(errorCode(decodeFromConnector(encode(m)))).toBe("WRONG_SIDE");
+        if (m.t !== "end" && m.t !== "credit") expect(errorCode(decodeFromConnector(encode(m)))).toBe("WRONG_SIDE");
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("encode → decode is the identity for valid client messages", () => {
+    fc.assert(
+      fc.property(streamMessageArb, (m) => {
+        expect(decodeFromClient(encode(m))).toStrictEqual({ ok: true, value: m });
+      }),
+      { numRuns: 100 },
     );
   });
 

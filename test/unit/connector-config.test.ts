@@ -30,6 +30,8 @@ const service = (settings: Record<string, unknown>, top?: Record<string, unknown
 describe("connector config: a valid one", () => {
   it("applies every default", () => {
     expect(valid({ "token.file": TOKEN_FILE, services: [{ accept: ACCEPT, connect: CONNECT }] })).toStrictEqual({
+      connectorId: undefined,
+      drainTimeoutMs: 30_000,
       services: [
         {
           name: "echo",
@@ -76,6 +78,11 @@ describe("connector config: a valid one", () => {
     });
   });
 
+  it("reads the top-level settings", () => {
+    const config = valid(one({}, { "connector.id": "dc1-host_7", "drain.timeout": "1 minute" }));
+    expect([config.connectorId, config.drainTimeoutMs]).toStrictEqual(["dc1-host_7", 60_000]);
+  });
+
   it("is frozen", () => {
     const config = valid(one({}));
     expect(Object.isFrozen(config)).toBe(true);
@@ -91,6 +98,10 @@ describe("connector config: a valid one", () => {
     for (const [text, ms] of [["1 second", 1000], ["2 seconds", 2000], ["100 milliseconds", 100], ["1s", 1000], ["100ms", 100], ["1.5m", 90_000]] as const) {
       expect(service({ "socks.retry.maximum.interval": text }).retryMaximumIntervalMs, text).toBe(ms);
     }
+  });
+
+  it("accepts a heartbeat.interval of exactly an hour", () => {
+    expect(service({ "heartbeat.interval": "1 hour" }).heartbeatIntervalMs).toBe(3_600_000);
   });
 
   it.each([
@@ -191,6 +202,10 @@ describe("connector config: problems", () => {
     ["services an object", { "token.file": TOKEN_FILE, services: { echo: {} } }, [{ path: "services", message: "must list at least one service" }]],
     ["a service not an object", { "token.file": TOKEN_FILE, services: ["echo"] }, [{ path: "services[0]", message: "must be an object" }]],
     ["an unknown top-level key", { ...one({}), "prepared.connection.count": 2 }, [{ path: "prepared.connection.count", message: "is not a known setting" }]],
+    ["connector.id with a dot", one({}, { "connector.id": "host.example" }), [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }]],
+    ["connector.id too long", one({}, { "connector.id": "a".repeat(41) }), [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }]],
+    ["connector.id empty", one({}, { "connector.id": "" }), [{ path: "connector.id", message: "must be a non-empty string" }]],
+    ["drain.timeout bare number", one({}, { "drain.timeout": "30" }), [{ path: "drain.timeout", message: '"30" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }]],
   ])("%s", (_label, raw, expected) => {
     expect(issues(raw)).toStrictEqual(expected);
   });
@@ -227,6 +242,8 @@ describe("connector config: problems", () => {
     ["recovery a number", { "maximum.recovery.interval": 1 }, [{ path: at("maximum.recovery.interval"), message: 'must be a duration string such as "1 second"' }]],
     ["recovery below 100 ms", { "maximum.recovery.interval": "10 milliseconds" }, [{ path: at("maximum.recovery.interval"), message: "must be at least 100 milliseconds" }]],
     ["heartbeat below 100 ms", { "heartbeat.interval": "0s" }, [{ path: at("heartbeat.interval"), message: "must be at least 100 milliseconds" }]],
+    // Every bind message carries heartbeatMs, which the edge's codec bounds at an hour.
+    ["heartbeat over an hour", { "heartbeat.interval": "61 minutes" }, [{ path: at("heartbeat.interval"), message: "must be at most 1 hour" }]],
     ["edge not a URL", { edge: "edge.example.net" }, [{ path: at("edge"), message: '"edge.example.net" is not a URL; write e.g. "wss://edge.example.com"' }]],
     ["edge https", { edge: "https://edge.example.net" }, [{ path: at("edge"), message: "must be a ws:// or wss:// URL" }]],
     ["edge with credentials", { edge: "wss://user:secret@edge.example.net" }, [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }]],

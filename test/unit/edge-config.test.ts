@@ -36,6 +36,9 @@ describe("edge config: a valid one", () => {
           mode: "reverse",
           socksTimeoutMs: 2000,
           verifyClient: "none",
+          maxMessageBytes: 262_144,
+          maxBinds: 2048,
+          maxBindsPerCredential: 1024,
           connectorTokens: [TOKEN],
         },
       ],
@@ -44,7 +47,17 @@ describe("edge config: a valid one", () => {
 
   it("reads every setting", () => {
     const config = valid(
-      { echo: { accept: "ws://127.0.0.1:8787/a/b", "socks.mode": "reverse", "socks.timeout": "500 milliseconds", "socks.ssl.verify-client": "required" } },
+      {
+        echo: {
+          accept: "ws://127.0.0.1:8787/a/b",
+          "socks.mode": "reverse",
+          "socks.timeout": "500 milliseconds",
+          "socks.ssl.verify-client": "required",
+          "max.message.size": 65_536,
+          "max.binds": 100,
+          "max.binds.per.credential": "10",
+        },
+      },
       tokens({ echo: [TOKEN, TOKEN2] }),
     );
     expect(config.services[0]).toStrictEqual({
@@ -53,6 +66,9 @@ describe("edge config: a valid one", () => {
       mode: "reverse",
       socksTimeoutMs: 500,
       verifyClient: "required",
+      maxMessageBytes: 65_536,
+      maxBinds: 100,
+      maxBindsPerCredential: 10,
       connectorTokens: [TOKEN, TOKEN2],
     });
   });
@@ -227,6 +243,12 @@ describe("edge config: services", () => {
     ["socks.timeout with CR inside", { accept: ACCEPT, "socks.timeout": "2\rseconds" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }]],
     ["socks.timeout with NUL", { accept: ACCEPT, "socks.timeout": "2s\0" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }]],
     ["verify-client maybe", { accept: ACCEPT, "socks.ssl.verify-client": "maybe" }, [{ path: "SALLYPORT_SERVICES.echo.socks.ssl.verify-client", message: 'must be one of "required", "optional", "none"' }]],
+    ["max.message.size too small", { accept: ACCEPT, "max.message.size": 1023 }, [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 1024 to 16777216" }]],
+    ["max.message.size too large", { accept: ACCEPT, "max.message.size": 16 * 1024 * 1024 + 1 }, [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 1024 to 16777216" }]],
+    ["max.message.size with a unit", { accept: ACCEPT, "max.message.size": "64 KiB" }, [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 1024 to 16777216" }]],
+    ["max.binds zero", { accept: ACCEPT, "max.binds": 0 }, [{ path: "SALLYPORT_SERVICES.echo.max.binds", message: "must be a whole number from 1 to 30000" }]],
+    ["max.binds too many", { accept: ACCEPT, "max.binds": 30_001 }, [{ path: "SALLYPORT_SERVICES.echo.max.binds", message: "must be a whole number from 1 to 30000" }]],
+    ["max.binds.per.credential float", { accept: ACCEPT, "max.binds.per.credential": 1.5 }, [{ path: "SALLYPORT_SERVICES.echo.max.binds.per.credential", message: "must be a whole number from 1 to 30000" }]],
     ["an unknown key", { accept: ACCEPT, "socks.timout": "1s" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timout", message: "is not a known setting" }]],
     ["a connector-only key", { accept: ACCEPT, "prepared.connection.count": 1 }, [{ path: "SALLYPORT_SERVICES.echo.prepared.connection.count", message: "is not a known setting" }]],
     ["an own __proto__ key", JSON.parse(`{"accept":"${ACCEPT}","__proto__":{}}`), [{ path: "SALLYPORT_SERVICES.echo.__proto__", message: "is not a known setting" }]],

@@ -1,0 +1,228 @@
+import { err, ok, type Result } from "../result.ts";
+import { defaultName } from "./connector-config.ts";
+import { parseDuration } from "./duration.ts";
+import { IssueList, type ConfigIssue } from "./issues.ts";
+import { SECTIONS, mapDmz, mapInternal, misplacedOptions, type SectionName } from "./kaazing-roles.ts";
+import { byName, checkAttributes, mentions, readSection, topLevelElements, type Section, type XmlElement } from "./kaazing-tree.ts";
+import { FieldReader } from "./reader.ts";
+import { readAccept, SERVICE_NAME, type AcceptUri } from "./service.ts";
+
+/**
+ * Kaazing Enterprise Shield configuration → Sallyport configuration. Pure: takes what
+ * fast-xml-parser made of a <gateway-config> or a bare <service> (see kaazing-tree.ts) and
+ * returns the native settings with one explanation line per element, or every element it
+ * cannot honour, each named by path (`service[0].accept-options.socks.mode`).
+ *
+ * Which side a <service> describes follows from where it sets socks.mode reverse, as in the
+ * product documentation (seed/enterprise-shield.txt, "Configuration Examples"):
+ *   - in accept-options: the internal gateway, which dials out → the connector's service;
+ *   - in connect-options: the DMZ gateway, which waits for those dials → the edge's
+ *     SALLYPORT_SERVICES entry in wrangler.toml [vars].
+ * The SOCKS leg itself (http.transport socks+ssl://HOST:1080) has no counterpart: the
+ * connector reaches the edge over wss:// at the accept URI's origin, port 443, path
+ * /_sallyport/bind. See kaazing-roles.ts for that choice.
+ */
+
+export type Role = "internal" | "dmz";
+
+/** One line of the mapping, attached to the element it explains. */
+export interface ImportNote {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** A service as the connector's JSON file holds it. */
+export type RawConnectorService = Record<string, string | number>;
+/** A service as wrangler.toml [vars.SALLYPORT_SERVICES.<name>] holds it. */
+export type RawEdgeService = Record<string, string>;
+
+export interface KaazingImport {
+  /** The connector's JSON configuration, when any <service> is an internal gateway. */
+  readonly connector: { services: RawConnectorService[] } | undefined;
+  /** The edge's SALLYPORT_SERVICES, when any <service> is a DMZ gateway. */
+  readonly edge: { SALLYPORT_SERVICES: Record<string, RawEdgeService> } | undefined;
+  readonly services: ReadonlyArray<{ readonly path: string; readonly role: Role; readonly name: string }>;
+  readonly notes: readonly ImportNote[];
+}
+
+const LEAVES = ["name", "description", "accept", "connect", "type"];
+
+/** A <service> read into its parts, for the role mappers. */
+export interface ServiceParts {
+  readonly path: string;
+  readonly leaves: Section;
+  readonly sections: Partial<Record<SectionName, Section>>;
+  /** Undefined when unusable (already reported): the mappers still check the rest. */
+  readonly accept: AcceptUri | undefined;
+  readonly name: string | undefined;
+}
+
+/** Shared by the service mappers: issues, notes and the outputs being built. */
+export interface ImportContext {
+  readonly issues: IssueList;
+  note(path: string, text: string): void;
+  readonly connector: Array<RawConnectorService & { name: string }>;
+  readonly edge: Record<string, RawEdgeService>;
+}
+
+const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
+  properties: "gateway properties are not imported (Sallyport expands no ${...} references); write each value in place",
+  "service-defaults": "service defaults are not imported; write the options in each <service>",
+  security: "realms and keystores are not imported: the edge's certificate is Cloudflare's and connectors authenticate with a bearer token",
+  cluster: "Sallyport has no gateway cluster: the edge runs in every Cloudflare location, and scaling out is running more connectors",
+  network: "address mappings do not apply: the edge is reached at its public hostname",
+};
+
+const SERVICE_ELEMENT_REASONS: Record<string, string> = {
+  balance: "Sallyport has no balancer service: clients dial the edge directly",
+  "realm-name": "client authentication is not imported; authenticate clients in the backend or in front of the edge",
+  "authorization-constraint": "client authorization is not imported; enforce it in the backend or in front of the edge",
+  "cross-site-constraint": "cross-origin rules are not imported; the edge accepts WebSocket upgrades from any origin",
+  "mime-mapping": "Sallyport serves no files",
+};
+
+export function importKaazing(doc: unknown): Result<KaazingImport, readonly ConfigIssue[]> {
+  const issues = new IssueList();
+  const notes: ImportNote[] = [];
+  const ctx: ImportContext = { issues, note: (path, text) => notes.push({ path, text }), connector: [], edge: {} };
+  const services: Array<{ path: string; role: Role; name: string }> = [];
+  for (const [i, el] of serviceElements(doc, issues).entries()) {
+    const path = `service[${i}]`;
+    const parts = readParts(el, path, ctx);
+    const role = roleOf(parts, ctx);
+    if (!role) continue;
+    misplacedOptions(parts, role, issues);
+    if (role === "internal") mapInternal(parts, ctx);
+    else mapDmz(parts, ctx);
+    if (parts.name) services.push({ path, role, name: parts.name });
+  }
+  checkTimeoutAgainstRetry(services, ctx);
+  return issues.empty
+    ? ok({
+        connector: ctx.connector.length ? { services: ctx.connector } : undefined,
+        edge: Object.keys(ctx.edge).length ? { SALLYPORT_SERVICES: ctx.edge } : undefined,
+        services,
+        notes,
+      })
+    : err(issues.items);
+}
+
+/**
+ * Kaazing's advice (seed, "Configure the DMZ Gateway"): socks.timeout one second above the
+ * internal gateway's socks.retry.maximum.interval, so a client outlasts one reconnect. Only
+ * checkable when one file holds both sides; a warning, since either value may be deliberate.
+ */
+function checkTimeoutAgainstRetry(services: ReadonlyArray<{ path: string; role: Role; name: string }>, ctx: ImportContext): void {
+  for (const dmz of services.filter((s) => s.role === "dmz")) {
+    const edge = ctx.edge[dmz.name];
+    const internal = edge && ctx.connector.find((c) => c.accept === edge.accept);
+    if (!edge || !internal) continue;
+    const timeout = parseDuration(edge["socks.timeout"]!);
+    const retry = parseDuration(String(internal["socks.retry.maximum.interval"]));
+    if (timeout.ok && retry.ok && timeout.value <= retry.value) {
+      ctx.note(`${dmz.path}.connect-options.socks.timeout`, `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) of the internal gateway for the same accept; Kaazing advises one second more`);
+    }
+  }
+}
+
+/** The <service> elements: the root itself, or the children of <gateway-config>. */
+function serviceElements(doc: unknown, issues: IssueList) {
+  const roots = topLevelElements(doc);
+  if (roots.length !== 1) {
+    const found = roots.map((r) => `<${r.name}>`).join(", ");
+    issues.add("(document)", roots.length === 0 ? "has no element: expected <gateway-config> or <service>" : `has ${roots.length} top-level elements (${found}); expected one <gateway-config> or <service>`);
+    return [];
+  }
+  const root = roots[0]!;
+  if (root.name === "service") return [root];
+  if (root.name !== "gateway-config") {
+    issues.add(root.name, "is not a Kaazing gateway configuration: expected <gateway-config> or <service> at the top");
+    return [];
+  }
+  checkAttributes(root, "gateway-config", issues, ["xsi:schemaLocation"]);
+  if (root.text) issues.add("gateway-config", "must hold elements, not text");
+  for (const name of byName(root).keys()) {
+    if (name !== "service") issues.add(`gateway-config.${name}`, GATEWAY_ELEMENT_REASONS[name] ?? "is not an element Sallyport can import; only <service> elements are");
+  }
+  const services = root.children.filter((c) => c.name === "service");
+  if (services.length === 0) issues.add("gateway-config", "has no <service>");
+  return services;
+}
+
+function readParts(el: XmlElement, path: string, ctx: ImportContext): ServiceParts {
+  const { issues } = ctx;
+  const leaves = readSection(el, path, issues, SECTIONS, {
+    accept: "a Sallyport service has one accept URI: write one <service> per URI",
+    connect: "a Sallyport service has one backend",
+  });
+  for (const name of [...Object.keys(leaves.values), ...leaves.broken]) {
+    if (LEAVES.includes(name)) continue;
+    issues.add(`${path}.${name}`, SERVICE_ELEMENT_REASONS[name] ?? "is not a service element Sallyport can honour; remove it");
+  }
+  const sections: Partial<Record<SectionName, Section>> = {};
+  for (const name of SECTIONS) {
+    const child = leaves.nested.get(name);
+    if (child) sections[name] = readSection(child, `${path}.${name}`, issues);
+  }
+  readType(leaves, ctx);
+  // Carry on without a usable accept, so one run reports every problem in the service.
+  const accept = leaves.broken.has("accept") ? undefined : readAccept(new FieldReader(leaves.values, path, issues));
+  const name = readName(leaves, accept, ctx);
+  if (leaves.values.description !== undefined) ctx.note(`${path}.description`, "dropped: informational only");
+  return { path, leaves, sections, accept, name };
+}
+
+function readType(leaves: Section, ctx: ImportContext): void {
+  const at = `${leaves.path}.type`;
+  const type = leaves.values.type;
+  if (leaves.broken.has("type")) return;
+  if (type === undefined) ctx.issues.add(at, "is required: Enterprise Shield services are <type>proxy</type>");
+  else if (type !== "proxy") ctx.issues.add(at, `is "${type}"; Sallyport relays bytes as Kaazing's proxy service does, so only "proxy" can be honoured`);
+  else ctx.note(at, "proxy → the edge and the connector relay bytes between each client and the backend, unchanged");
+}
+
+/**
+ * Kaazing names are free text ("Echo Service"); Sallyport's key the edge's tokens and logs, so
+ * they are folded to a-z, 0-9 and "-". Without <name>, both sides derive it from the accept
+ * path, as the connector does, so separately imported DMZ and internal files agree.
+ */
+function readName(leaves: Section, accept: AcceptUri | undefined, ctx: ImportContext): string | undefined {
+  const given = leaves.values.name;
+  if (leaves.broken.has("name")) return undefined;
+  if (given === undefined) {
+    if (!accept) return undefined;
+    const name = defaultName(accept);
+    ctx.note(leaves.path, `(no <name>) → name "${name}", from the accept path`);
+    return name;
+  }
+  const name = given.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  if (!SERVICE_NAME.test(name)) {
+    ctx.issues.add(`${leaves.path}.name`, `"${given}" has no letter or digit to name the service by`);
+    return undefined;
+  }
+  ctx.note(`${leaves.path}.name`, name === given ? `→ name "${name}"` : `"${given}" → name "${name}" (Sallyport names are a-z, 0-9 and -)`);
+  return name;
+}
+
+function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
+  const a = parts.sections["accept-options"];
+  const c = parts.sections["connect-options"];
+  const inAccept = mentions(a, "socks.mode");
+  const inConnect = mentions(c, "socks.mode");
+  if (inAccept && inConnect) {
+    ctx.issues.add(parts.path, "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have (one edge, one connector)");
+    return undefined;
+  }
+  if (!inAccept && !inConnect) {
+    ctx.issues.add(parts.path, "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in connect-options (DMZ gateway)");
+    return undefined;
+  }
+  // The side is known from where socks.mode is set even when its value is wrong, so the
+  // rest of the service is still checked against that side.
+  const section = (inAccept ? a : c)!;
+  const mode = section.values["socks.mode"];
+  if (mode !== undefined && mode !== "reverse") {
+    ctx.issues.add(`${section.path}.socks.mode`, `is "${mode}"; Sallyport implements only "reverse": the connector dials out and nothing inside listens`);
+  }
+  return inAccept ? "internal" : "dmz";
+}
