@@ -6,7 +6,7 @@ import type { ClientProtocol } from "../shared/protocol/messages.ts";
 import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "./log.ts";
-import { Session } from "./session.ts";
+import { Session, type SessionOutcome } from "./session.ts";
 import type { TlsMaterial } from "./config-load.ts";
 import { pinnedIdentity } from "./tls-pin.ts";
 import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
@@ -32,6 +32,8 @@ export interface BindEvents {
   parked(bind: Bind): void;
   paired(bind: Bind): void;
   demand(bind: Bind, waiting: number): void;
+  /** A relayed session finished (for metrics). */
+  sessionEnded?(bind: Bind, outcome: SessionOutcome, durationMs: number): void;
   /** A session could not reach the backend: the pool withdraws its binds. */
   backendFailed(bind: Bind, close: CloseCodeName): void;
   ended(bind: Bind, end: BindEnd): void;
@@ -178,13 +180,15 @@ export class Bind {
       ws.send(encode({ t: "opened" }));
       log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: Date.now() - started });
       this.session = new Session(ws, socket, protocol, (outcome) => {
+        const durationMs = Date.now() - started;
         log.log("info", "session ended", {
           by: outcome.by,
           closeCode: outcome.close.code,
           bytesToBackend: outcome.bytesToBackend,
           bytesToClient: outcome.bytesToClient,
-          durationMs: Date.now() - started,
+          durationMs,
         });
+        this.deps.events.sessionEnded?.(this, outcome, durationMs);
       });
       ws.resume();
     } catch (e) {

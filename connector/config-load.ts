@@ -3,11 +3,12 @@ import { parseArgs } from "node:util";
 import { parseConnectorConfig, type ConnectorConfig, type ConnectorService } from "../shared/config/connector-config.ts";
 import { ConfigError, type ConfigIssue } from "../shared/config/issues.ts";
 import { isRecord } from "../shared/config/reader.ts";
+import { importKaazingXml, looksLikeXml } from "./kaazing-xml.ts";
 
 /**
- * Where the connector's settings come from, lowest precedence first: the config file, the
- * environment (SALLYPORT_*), then flags. The merged raw object is validated in one pass so
- * every problem is reported together.
+ * Where the connector's settings come from, lowest precedence first: the config file (JSON, or
+ * a Kaazing gateway-config.xml), the environment (SALLYPORT_*), then flags. The merged raw
+ * object is validated in one pass so every problem is reported together.
  */
 
 export const CONNECTOR_FLAGS = {
@@ -25,6 +26,7 @@ export const CONNECTOR_FLAGS = {
   name: { type: "string" },
   "connector-id": { type: "string" },
   "drain-timeout": { type: "string" },
+  "admin-port": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -38,6 +40,7 @@ const OVERRIDES: ReadonlyArray<{ flag: keyof typeof CONNECTOR_FLAGS; env: string
   { flag: "key-file", env: "SALLYPORT_KEY_FILE", key: "ssl.key.file", top: true },
   { flag: "edge-cert-sha256", env: "SALLYPORT_EDGE_CERT_SHA256", key: "edge.cert.sha256", top: true },
   { flag: "connector-id", env: "SALLYPORT_CONNECTOR_ID", key: "connector.id", top: true },
+  { flag: "admin-port", env: "SALLYPORT_ADMIN_PORT", key: "admin.port", top: true },
   { flag: "drain-timeout", env: "SALLYPORT_DRAIN_TIMEOUT", key: "drain.timeout", top: true },
   { flag: "accept", env: "SALLYPORT_ACCEPT", key: "accept", top: false },
   { flag: "connect", env: "SALLYPORT_CONNECT", key: "connect", top: false },
@@ -91,11 +94,7 @@ export async function loadConnectorConfig(flags: Flags, env: Record<string, stri
     } catch (e) {
       throw new ConfigError(path, [{ path: "(file)", message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
     }
-    try {
-      file = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(path, [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}` }]);
-    }
+    file = parseConfigText(path, text);
   }
   const parsed = parseConnectorConfig(mergeSources(file, env, flags));
   if (!parsed.ok) throw new ConfigError(path ?? "configuration", parsed.error);
@@ -111,6 +110,28 @@ export async function loadConnectorConfig(flags: Flags, env: Record<string, stri
   }
   if (issues.length) throw new ConfigError(path ?? "configuration", issues);
   return { config: parsed.value, loaded };
+}
+
+/**
+ * A connector JSON file, or a Kaazing gateway-config.xml (or bare <service>) run unchanged:
+ * its internal-gateway services become the raw connector object, which then merges with the
+ * environment and flags like a JSON file. Kaazing had no connector token, so token.file still
+ * comes from --token-file or SALLYPORT_TOKEN_FILE.
+ */
+export function parseConfigText(path: string, text: string): unknown {
+  if (!looksLikeXml(path, text)) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(path, [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}` }]);
+    }
+  }
+  const imported = importKaazingXml(text);
+  if (!imported.ok) throw new ConfigError(path, imported.error);
+  if (!imported.value.connector) {
+    throw new ConfigError(path, [{ path: "(file)", message: "holds only DMZ-gateway services, which are the edge's: `sallyport config import` turns them into wrangler.toml vars" }]);
+  }
+  return imported.value.connector;
 }
 
 async function readSecretFile(file: string, at: string, issues: ConfigIssue[]): Promise<string | undefined> {

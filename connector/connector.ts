@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { LoadedService } from "./config-load.ts";
 import type { Logger } from "./log.ts";
-import { BindPool, type PoolStats } from "./pool.ts";
+import { BindPool, type PoolMetrics, type PoolStats } from "./pool.ts";
 
 /** Default identity: the host name. Replicas on one host need distinct `connector.id`s. */
 export function defaultConnectorId(): string {
@@ -18,16 +18,41 @@ export function newInstance(now = Date.now()): string {
 export class Connector {
   readonly id: string;
   readonly instance = newInstance();
-  private readonly pools: BindPool[];
+  private readonly pools = new Map<string, BindPool>();
+  private readonly log: Logger;
 
-  constructor(services: readonly LoadedService[], log: Logger, id?: string) {
+  constructor(services: readonly LoadedService[], log: Logger, id?: string, private readonly metrics?: PoolMetrics) {
     this.id = id ?? defaultConnectorId();
-    const clog = log.child({ connectorId: this.id });
-    this.pools = services.map((s) => new BindPool({ ...s, connectorId: this.id, instance: this.instance, log: clog }));
+    this.log = log.child({ connectorId: this.id });
+    for (const s of services) this.pools.set(s.service.name, this.newPool(s));
+  }
+
+  private newPool(s: LoadedService): BindPool {
+    return new BindPool({ ...s, connectorId: this.id, instance: this.instance, log: this.log, metrics: this.metrics });
+  }
+
+  /** SIGHUP: apply a new configuration without dropping sessions in flight. */
+  reload(services: readonly LoadedService[]): void {
+    const names = new Set(services.map((s) => s.service.name));
+    for (const [name, pool] of this.pools) {
+      if (!names.has(name)) {
+        void pool.drain();
+        this.pools.delete(name);
+      }
+    }
+    for (const s of services) {
+      const pool = this.pools.get(s.service.name);
+      if (pool) pool.update(s);
+      else {
+        const fresh = this.newPool(s);
+        this.pools.set(s.service.name, fresh);
+        fresh.start();
+      }
+    }
   }
 
   start(): void {
-    for (const p of this.pools) p.start();
+    for (const p of this.pools.values()) p.start();
   }
 
   /**
@@ -37,20 +62,20 @@ export class Connector {
   async drain(graceMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([Promise.all(this.pools.map((p) => p.drain())), grace]);
+    await Promise.race([Promise.all([...this.pools.values()].map((p) => p.drain())), grace]);
     clearTimeout(timer);
     this.stop();
   }
 
   stop(): void {
-    for (const p of this.pools) p.stop();
+    for (const p of this.pools.values()) p.stop();
   }
 
   stats(): PoolStats[] {
-    return this.pools.map((p) => p.stats());
+    return [...this.pools.values()].map((p) => p.stats());
   }
 
   get idle(): boolean {
-    return this.pools.every((p) => p.idle);
+    return [...this.pools.values()].every((p) => p.idle);
   }
 }

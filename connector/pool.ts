@@ -5,6 +5,7 @@ import { dialBackend } from "./backend.ts";
 import { Bind, type BindEnd, type BindEvents } from "./bind.ts";
 import type { Logger } from "./log.ts";
 import type { TlsMaterial } from "./config-load.ts";
+import type { SessionOutcome } from "./session.ts";
 
 /**
  * The bind pool of one service: a supervisor that keeps `prepared.connection.count` binds
@@ -35,6 +36,15 @@ export interface PoolDeps {
   readonly instance: string;
   readonly log: Logger;
   readonly clock?: Clock;
+  readonly metrics?: PoolMetrics;
+}
+
+/** What the pool reports as it happens; gauges are read from stats() at scrape time. */
+export interface PoolMetrics {
+  pairing(service: string): void;
+  reconnect(service: string): void;
+  backendFailure(service: string): void;
+  sessionEnded(service: string, outcome: SessionOutcome, durationMs: number): void;
 }
 
 export interface PoolStats {
@@ -52,8 +62,8 @@ export class BindPool {
   state: PoolState = "filling";
   private readonly offered = new Set<Bind>();
   private readonly sessions = new Set<Bind>();
-  private readonly backoff: Backoff;
-  private readonly recovery: Backoff;
+  private backoff!: Backoff;
+  private recovery!: Backoff;
   private registeredOnce = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private pairings = 0;
@@ -64,21 +74,43 @@ export class BindPool {
   private readonly events: BindEvents;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly deps: PoolDeps) {
+  constructor(private deps: PoolDeps) {
     this.log = deps.log.child({ service: deps.service.name });
-    const clock = deps.clock ?? { now: () => Date.now() };
-    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: deps.service.retryMaximumIntervalMs, stableMs: STABLE_MS }, clock);
-    this.recovery = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: deps.service.maximumRecoveryIntervalMs, stableMs: 0 }, clock);
+    this.makeBackoffs();
     this.events = {
       parked: (b) => this.onParked(b),
       paired: (b) => this.onPaired(b),
       demand: (_b, waiting) => this.onDemand(waiting),
       backendFailed: (_b, why) => this.onBackendFailed(why),
       ended: (b, end) => this.onEnded(b, end),
+      sessionEnded: (_b, outcome, ms) => this.deps.metrics?.sessionEnded(this.deps.service.name, outcome, ms),
     };
   }
 
   start(): void {
+    this.fill();
+  }
+
+  private makeBackoffs(): void {
+    const clock = this.deps.clock ?? { now: () => Date.now() };
+    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: this.deps.service.retryMaximumIntervalMs, stableMs: STABLE_MS }, clock);
+    this.recovery = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: this.deps.service.maximumRecoveryIntervalMs, stableMs: 0 }, clock);
+  }
+
+  /**
+   * New settings (SIGHUP): unpaired binds are recycled so the edge only holds binds with the
+   * new token, backend and count; sessions in flight are not touched.
+   */
+  update(next: Pick<PoolDeps, "service" | "token" | "tls">): void {
+    this.deps = { ...this.deps, ...next };
+    this.makeBackoffs();
+    for (const b of [...this.offered]) {
+      this.offered.delete(b);
+      b.stop();
+    }
+    if (this.state === "backend-down") this.state = "filling";
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.fill();
   }
 
@@ -147,6 +179,7 @@ export class BindPool {
     this.offered.delete(bind);
     this.sessions.add(bind);
     this.pairings++;
+    this.deps.metrics?.pairing(this.deps.service.name);
     if (!bind.surplus) this.fill();
   }
 
@@ -161,6 +194,7 @@ export class BindPool {
 
   private onBackendFailed(why: CloseCodeName): void {
     this.backendFailures++;
+    this.deps.metrics?.backendFailure(this.deps.service.name);
     if (this.state !== "filling") return;
     this.state = "backend-down";
     this.log.log("warn", "backend unavailable: withdrawing binds until it answers", { closeCode: why, recoveryMaxMs: this.deps.service.maximumRecoveryIntervalMs });
@@ -193,6 +227,7 @@ export class BindPool {
     if (this.state !== "filling" || end.kind !== "failed" && end.kind !== "rejected") return this.fill();
     if (bind.surplus) return;
     this.failures++;
+    this.deps.metrics?.reconnect(this.deps.service.name);
     if (end.kind === "rejected") this.reportRejection(end.status);
     else if (end.code === CloseCode.LIMIT || end.code === CloseCode.REPLACED) {
       this.log.log("warn", end.code === CloseCode.LIMIT ? "edge bind limit reached; backing off" : "a newer instance of this connector took over; backing off", { closeCode: end.code });

@@ -1,7 +1,9 @@
 import { ConfigError } from "../../shared/config/issues.ts";
 import { loadConnectorConfig, parseFlags, type Flags } from "../config-load.ts";
 import { Connector } from "../connector.ts";
-import { createLogger, type Level } from "../log.ts";
+import { createLogger, type Level, type Logger } from "../log.ts";
+import { startAdmin } from "../admin.ts";
+import { ConnectorMetrics } from "../metrics.ts";
 import { onStopSignals } from "./signals.ts";
 
 export const summary = "run the connector";
@@ -19,7 +21,9 @@ const HELP = `usage: sallyport connector --config FILE
   --retry-max D        socks.retry.maximum.interval, e.g. "1 second"
   --connector-id ID    stable identity (default: host name); replicas on one host need distinct ids
   --drain-timeout D    on SIGTERM, how long sessions in flight may finish (default "30 seconds")
+  --admin-port N       serve /metrics, /healthz, /readyz on 127.0.0.1:N
   --log-level LEVEL    debug, info, warn or error
+Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGHUP reloads.
 Environment: SALLYPORT_CONFIG, SALLYPORT_EDGE, SALLYPORT_ACCEPT, SALLYPORT_CONNECT,
 SALLYPORT_TOKEN_FILE, SALLYPORT_PREPARED … (flags win over the environment, which wins
 over the file).
@@ -53,13 +57,31 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const log = createLogger({ level });
-  const connector = new Connector(loaded.loaded, log, loaded.config.connectorId);
-  connector.start();
-  log.log("info", "connector started", { services: loaded.loaded.map((l) => l.service.name).join(","), pid: process.pid, instance: connector.instance });
+  // The metrics read the pools at scrape time; the connector exists by the first scrape.
+  let connector: Connector | undefined;
+  const metrics = new ConnectorMetrics(() => connector?.stats() ?? []);
+  connector = new Connector(loaded.loaded, log, loaded.config.connectorId, metrics);
+  const running = connector;
+  running.start();
+  const admin = loaded.config.adminPort === undefined ? undefined : await startAdmin(loaded.config.adminPort, metrics, () => running.stats(), log);
+  log.log("info", "connector started", { services: loaded.loaded.map((l) => l.service.name).join(","), pid: process.pid, instance: running.instance });
+  process.on("SIGHUP", () => void reload(flags, running, log));
   await onStopSignals(log);
   // Drain: no new binds at once, sessions in flight get the grace period; a second signal exits now.
   log.log("info", "draining", { graceMs: loaded.config.drainTimeoutMs });
-  await connector.drain(loaded.config.drainTimeoutMs);
+  await running.drain(loaded.config.drainTimeoutMs);
+  await admin?.close();
   log.log("info", "connector stopped");
   return 0;
+}
+
+/** SIGHUP: re-read file, environment and flags; a bad new configuration keeps the old one. */
+async function reload(flags: Flags, connector: Connector, log: Logger): Promise<void> {
+  try {
+    const next = await loadConnectorConfig(flags, process.env);
+    connector.reload(next.loaded);
+    log.log("info", "configuration reloaded", { services: next.loaded.map((l) => l.service.name).join(",") });
+  } catch (e) {
+    log.log("error", "reload refused; keeping the running configuration", { error: e instanceof ConfigError ? e.message : String(e) });
+  }
 }

@@ -8,6 +8,8 @@ type Command = { run(argv: string[]): Promise<number>; summary: string };
 const COMMANDS: Record<string, () => Promise<Command>> = {
   connector: () => import("./connector-cmd.ts"),
   dev: () => import("./dev-cmd.ts"),
+  config: () => import("./config-cmd.ts"),
+  service: () => import("./service-cmd.ts"),
 };
 
 function usage(): string {
@@ -17,6 +19,8 @@ function usage(): string {
     "commands:",
     "  connector  run the connector (dials out to the edge, relays to the backend)",
     "  dev        run edge + connector (+ echo backend) locally in one process",
+    "  config     check a configuration, or import a Kaazing Enterprise Shield one",
+    "  service    install the connector as a systemd service",
     "",
     "`sallyport <command> --help` describes a command's options.",
   ].join("\n");

@@ -47,6 +47,8 @@ export interface ConnectorConfig {
   readonly connectorId: string | undefined;
   /** How long a stopping connector lets sessions in flight finish. */
   readonly drainTimeoutMs: number;
+  /** Loopback port for /metrics, /healthz, /readyz; undefined = no admin port. */
+  readonly adminPort: number | undefined;
 }
 
 export const MAX_PREPARED = 1000;
@@ -89,6 +91,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   const connectorId = top.optionalString("connector.id");
   if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId)) issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
   const drainTimeoutMs = top.duration("drain.timeout", DEFAULTS["drain.timeout"]);
+  const adminPort = top.has("admin.port") ? top.integer("admin.port", 0, 0, 65535) : (top.claim("admin.port"), undefined);
   const list = top.claim("services");
   if (!Array.isArray(list) || list.length === 0) issues.add("services", "must list at least one service");
   top.rejectUnknown();
@@ -130,7 +133,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     }
   });
   checkDistinct(issues, "services", names, "name");
-  return issues.empty ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs })) : err(issues.items);
+  return issues.empty ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs, adminPort })) : err(issues.items);
 }
 
 /** A service without a name is named for its accept path: "/echo" → "echo". */

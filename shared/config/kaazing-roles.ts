@@ -87,16 +87,16 @@ function duration(parts: ServiceParts, section: SectionName, key: string, minMs:
   return text;
 }
 
-function preparedCount(parts: ServiceParts, ctx: ImportContext, target: (n: number) => string): number {
+function preparedCount(parts: ServiceParts, ctx: ImportContext, what: string): number {
   const s = parts.sections.properties;
   const key = "prepared.connection.count";
   const fallback = DEFAULTS[key];
   if (s?.values[key] === undefined) {
-    if (!s?.broken.has(key)) ctx.note(`${parts.path}.properties.${key}`, `(not set) → ${target(fallback)} (the default)`);
+    if (!s?.broken.has(key)) ctx.note(`${parts.path}.properties.${key}`, `(not set) → ${key} ${fallback} (the default): ${what}`);
     return fallback;
   }
   const n = new FieldReader(s.values, s.path, ctx.issues).integer(key, fallback, 1, MAX_PREPARED);
-  ctx.note(`${s.path}.${key}`, `${s.values[key]} → ${target(n)}`);
+  ctx.note(`${s.path}.${key}`, `${s.values[key]} → ${key} ${n}: ${what}`);
   return n;
 }
 
@@ -106,9 +106,9 @@ const RECOVERY = "the connector's cap on the wait before preparing connections a
 export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
   const { path, accept, name, leaves } = parts;
   const { issues } = ctx;
+  if (accept) ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial at the edge, which the connector's binds name`);
   const connect = leaves.broken.has("connect") ? undefined : readConnect(new FieldReader(leaves.values, path, issues));
   if (connect) ctx.note(`${path}.connect`, `${leaves.values.connect} → connect "${leaves.values.connect}": the backend, dialled once per paired client; only the connector knows it`);
-  if (accept) ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial at the edge, which the connector's binds name`);
   const ao = parts.sections["accept-options"]!;
   const transport = readTransport(ao, ctx);
   if (transport && accept) {
@@ -123,7 +123,7 @@ export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
   }
   ctx.note(`${ao.path}.socks.mode`, 'reverse → socks.mode "reverse": the connector dials out; nothing in the trusted network listens');
   const retry = duration(parts, "accept-options", "socks.retry.maximum.interval", 100, ctx, "the cap of the connector's reconnect backoff (100 ms, 200 ms, 400 ms … as in Kaazing)");
-  const prepared = preparedCount(parts, ctx, (n) => `prepared.connection.count ${n}: ${PREPARED} (Kaazing sets this on the DMZ gateway; use its value)`);
+  const prepared = preparedCount(parts, ctx, `${PREPARED} (Kaazing sets this on the DMZ gateway; use its value)`);
   const recovery = duration(parts, "properties", "maximum.recovery.interval", 100, ctx, `${RECOVERY} (Kaazing sets this on the DMZ gateway; use its value)`);
   if (!accept || !name || !connect) return;
   if (ctx.connector.some((s) => s.name === name)) {
@@ -153,6 +153,7 @@ function sameUri(text: string, accept: AcceptUri): boolean {
 export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
   const { path, accept, name, leaves } = parts;
   const { issues } = ctx;
+  if (accept) ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial; route this hostname to the Worker`);
   const connect = leaves.values.connect;
   if (connect === undefined && !leaves.broken.has("connect")) {
     issues.add(`${path}.connect`, "is required: on a DMZ gateway it repeats the accept URI (the logical connection to the internal gateway)");
@@ -161,7 +162,6 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
   } else if (connect !== undefined && accept) {
     ctx.note(`${path}.connect`, `${connect} → no setting: the edge pairs each client on accept with a connector bind for the same URI; the backend stays in the connector's configuration`);
   }
-  if (accept) ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial; route this hostname to the Worker`);
   const co = parts.sections["connect-options"]!;
   const transport = readTransport(co, ctx);
   if (transport && accept) {

@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "../result.ts";
-import { defaultName } from "./connector-config.ts";
+import { defaultName, parseConnectorConfig } from "./connector-config.ts";
 import { parseDuration } from "./duration.ts";
+import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "./edge-config.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { SECTIONS, mapDmz, mapInternal, misplacedOptions, type SectionName } from "./kaazing-roles.ts";
 import { byName, checkAttributes, mentions, readSection, topLevelElements, type Section, type XmlElement } from "./kaazing-tree.ts";
@@ -97,6 +98,7 @@ export function importKaazing(doc: unknown): Result<KaazingImport, readonly Conf
     if (parts.name) services.push({ path, role, name: parts.name });
   }
   checkTimeoutAgainstRetry(services, ctx);
+  if (issues.empty) checkOutput(ctx);
   return issues.empty
     ? ok({
         connector: ctx.connector.length ? { services: ctx.connector } : undefined,
@@ -122,6 +124,24 @@ function checkTimeoutAgainstRetry(services: ReadonlyArray<{ path: string; role: 
     if (timeout.ok && retry.ok && timeout.value <= retry.value) {
       ctx.note(`${dmz.path}.connect-options.socks.timeout`, `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) of the internal gateway for the same accept; Kaazing advises one second more`);
     }
+  }
+}
+
+/**
+ * What the mapping emits must load: it goes through the native validators here, with a
+ * placeholder where a secret belongs (the connector's token file, the edge's token secret),
+ * so an import never prints a configuration that will not start. A problem found here is a
+ * bug in this module, reported rather than emitted.
+ */
+function checkOutput(ctx: ImportContext): void {
+  if (ctx.connector.length) {
+    const r = parseConnectorConfig({ "token.file": "(token file)", services: ctx.connector });
+    if (!r.ok) for (const i of r.error) ctx.issues.add(`(output) ${i.path}`, i.message);
+  }
+  const names = Object.keys(ctx.edge);
+  if (names.length) {
+    const r = parseEdgeConfig(ctx.edge, Object.fromEntries(names.map((n) => [n, ["x".repeat(MIN_TOKEN_LENGTH)]])));
+    if (!r.ok) for (const i of r.error) ctx.issues.add(`(output) ${i.path}`, i.message);
   }
 }
 
@@ -164,11 +184,11 @@ function readParts(el: XmlElement, path: string, ctx: ImportContext): ServicePar
     const child = leaves.nested.get(name);
     if (child) sections[name] = readSection(child, `${path}.${name}`, issues);
   }
-  readType(leaves, ctx);
   // Carry on without a usable accept, so one run reports every problem in the service.
   const accept = leaves.broken.has("accept") ? undefined : readAccept(new FieldReader(leaves.values, path, issues));
   const name = readName(leaves, accept, ctx);
   if (leaves.values.description !== undefined) ctx.note(`${path}.description`, "dropped: informational only");
+  readType(leaves, ctx);
   return { path, leaves, sections, accept, name };
 }
 

@@ -139,15 +139,31 @@ describe("a client that arrives first", () => {
     expect(waited).toBeGreaterThanOrEqual(QUICK_SOCKS_TIMEOUT_MS - 50);
   });
 
-  it("expires each waiting client on its own deadline, and a later one can still be served", async () => {
+  it("is closed 4013 (busy), not 4006, when connectors are there but every bind is taken", async () => {
+    const svc = freshService("quick");
+    const bind = await parkedBind(svc);
+    const first = await openClient(svc);
+    expect(await bind.control()).toMatchObject({ t: "paired" });
+    const second = await openClient(svc);
+    const closed = await second.closed(QUICK_SOCKS_TIMEOUT_MS + 5000);
+    expect(closed.code).toBe(CloseCode.BUSY);
+    expect(closed.reason).toBe("busy");
+    // The session that holds the bind is untouched.
+    first.send(bytes("still relaying"));
+    expect(await bind.control()).toMatchObject({ t: "demand" });
+    expect(text(await bind.binaryMessage())).toBe("still relaying");
+    first.close();
+  });
+
+  it("expires a waiting client without harm to the next one, which a bind then serves", async () => {
     const svc = freshService("quick");
     const early = await openClient(svc);
     expect((await early.closed(QUICK_SOCKS_TIMEOUT_MS + 5000)).code).toBe(CloseCode.TTL_EXPIRED);
-    const late = await openClient(svc);
     const bind = await parkedBind(svc);
+    const late = await openClient(svc);
     expect(await bind.control()).toMatchObject({ t: "paired" });
-    late.send(bytes("still here"));
-    expect(text(await bind.binaryMessage())).toBe("still here");
+    late.send(bytes("served"));
+    expect(text(await bind.binaryMessage())).toBe("served");
     late.close();
     await bind.closed();
   });

@@ -16,6 +16,7 @@ export const SOCKS_TIMEOUT_MS = 3000;
 export const QUICK_SOCKS_TIMEOUT_MS = 400;
 
 export const SERVICE_COUNT = 40;
+export const QUICK_SERVICE_COUNT = 10;
 
 export interface TestService {
   readonly name: string;
@@ -39,7 +40,7 @@ function service(name: string, socksTimeoutMs: number): TestService {
 
 export const SERVICES: readonly TestService[] = [
   ...Array.from({ length: SERVICE_COUNT }, (_, i) => service(`svc-${String(i).padStart(2, "0")}`, SOCKS_TIMEOUT_MS)),
-  ...Array.from({ length: 4 }, (_, i) => service(`quick-${i}`, QUICK_SOCKS_TIMEOUT_MS)),
+  ...Array.from({ length: QUICK_SERVICE_COUNT }, (_, i) => service(`quick-${i}`, QUICK_SOCKS_TIMEOUT_MS)),
 ];
 
 /** The SALLYPORT_SERVICES var, in the shape wrangler.toml gives it. */

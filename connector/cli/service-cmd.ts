@@ -1,0 +1,149 @@
+import { access, chmod, mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
+import { isRecord } from "../../shared/config/reader.ts";
+import { checkConfigText } from "../config-check.ts";
+import { parseConfigText } from "../config-load.ts";
+import { looksLikeXml } from "../kaazing-xml.ts";
+
+export const summary = "install the connector as a systemd service";
+
+const HELP = `usage: sallyport service install [--prefix DIR] [--config FILE] [--force]
+
+Writes, under DIR (default /):
+  etc/systemd/system/sallyport-connector.service   the unit (deploy/systemd/)
+  etc/sallyport/connector.json                     an example, or FILE when given
+  etc/sallyport/token                              empty, mode 0600: put the token here
+FILE may be connector JSON or a Kaazing gateway-config.xml holding the internal gateway's
+<service>; it is checked first, and installed under its own kind of name.
+Existing files are left alone unless --force; the token file is never overwritten.
+  --prefix DIR   root to install under (a staging directory, or / on the host)
+  --config FILE  configuration to install instead of the example
+  --force        overwrite the unit and the configuration
+`;
+
+const UNIT_NAME = "sallyport-connector.service";
+const DEPLOY = new URL("../../deploy/systemd/", import.meta.url);
+/** The path the shipped unit passes to --config; rewritten when a Kaazing file is installed. */
+export const UNIT_CONFIG_PATH = "/etc/sallyport/connector.json";
+
+const OPTIONS = { prefix: { type: "string" }, config: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
+    process.stdout.write(HELP);
+    return sub === undefined ? 2 : 0;
+  }
+  let values: { prefix?: string; config?: string; force?: boolean; help?: boolean };
+  try {
+    if (sub !== "install") throw new Error(`unknown subcommand "${sub}"`);
+    ({ values } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false, strict: true }));
+  } catch (e) {
+    process.stderr.write(`sallyport service: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const config = values.config ? await readChecked(values.config) : { name: "connector.json", text: await readFile(new URL("connector.example.json", DEPLOY), "utf8"), warnings: [] };
+  if (!config) return 1;
+  const unitTemplate = await readFile(new URL(UNIT_NAME, DEPLOY), "utf8");
+  if (!unitTemplate.includes(UNIT_CONFIG_PATH)) throw new Error(`${UNIT_NAME} no longer names ${UNIT_CONFIG_PATH}; update service-cmd.ts`);
+  const unit = unitTemplate.replace(UNIT_CONFIG_PATH, `/etc/sallyport/${config.name}`);
+
+  const root = resolve(values.prefix ?? "/");
+  const unitPath = join(root, "etc/systemd/system", UNIT_NAME);
+  const configDir = join(root, "etc/sallyport");
+  const configPath = join(configDir, config.name);
+  const tokenPath = join(configDir, "token");
+  const clashes = [];
+  for (const p of [unitPath, configPath]) if (!values.force && (await exists(p))) clashes.push(p);
+  if (clashes.length) {
+    process.stderr.write(`sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force to overwrite (the token is kept).\n`);
+    return 1;
+  }
+  await mkdir(join(root, "etc/systemd/system"), { recursive: true });
+  // The directory and configuration are world-readable: the service runs as a DynamicUser,
+  // and the configuration holds no secret. The token is read by systemd as root (LoadCredential).
+  await mkdir(configDir, { recursive: true, mode: 0o755 });
+  await writeFile(unitPath, unit, { mode: 0o644 });
+  await chmod(unitPath, 0o644);
+  await writeFile(configPath, config.text, { mode: 0o644 });
+  await chmod(configPath, 0o644);
+  const tokenCreated = await createEmptySecret(tokenPath);
+
+  const out = [
+    `wrote ${unitPath}`,
+    `wrote ${configPath}${values.config ? ` (from ${values.config})` : " (an example: set accept and connect)"}`,
+    tokenCreated ? `wrote ${tokenPath} (empty, mode 0600)` : `kept ${tokenPath} (already there)`,
+    ...config.warnings.map((w) => `warning: ${w}`),
+    "next:",
+    `  put the connector token in ${tokenPath}${values.config ? "" : ` and edit ${configPath}`}`,
+    `  sallyport config check ${configPath}`,
+    "  systemctl daemon-reload && systemctl enable --now sallyport-connector",
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+  return 0;
+}
+
+interface ConfigToInstall {
+  readonly name: string;
+  readonly text: string;
+  readonly warnings: readonly string[];
+}
+
+/** The configuration to install, checked as the connector will read it; undefined after reporting why not. */
+async function readChecked(file: string): Promise<ConfigToInstall | undefined> {
+  const fail = (issues: readonly ConfigIssue[]): undefined => {
+    process.stderr.write(`sallyport service install: ${new ConfigError(file, issues).message}\n`);
+    return undefined;
+  };
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    return fail([{ path: "(file)", message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
+  }
+  const result = checkConfigText(file, text);
+  if (result.issues.length) return fail(result.issues);
+  if (result.kind === "edge") return fail([{ path: "(file)", message: "is the edge's configuration (wrangler vars); the connector needs connector JSON or a Kaazing internal gateway" }]);
+  let raw: unknown;
+  try {
+    raw = parseConfigText(file, text); // also refuses a Kaazing file with only DMZ services
+  } catch (e) {
+    if (e instanceof ConfigError) return fail(e.issues);
+    throw e;
+  }
+  const warnings: string[] = [];
+  const services = isRecord(raw) && Array.isArray(raw.services) ? raw.services : [];
+  services.forEach((s, i) => {
+    // The unit passes the token as SALLYPORT_TOKEN_FILE, which a service's own token.file overrides.
+    if (isRecord(s) && s["token.file"] !== undefined) warnings.push(`services[${i}] sets its own token.file, so the unit's credential does not reach it; remove it to use ${"/etc/sallyport/token"}`);
+  });
+  return { name: looksLikeXml(file, text) ? "gateway-config.xml" : "connector.json", text, warnings };
+}
+
+/** Creates an empty 0600 file unless one exists: an installed token is never clobbered. */
+async function createEmptySecret(path: string): Promise<boolean> {
+  try {
+    const handle = await open(path, "wx", 0o600);
+    await handle.close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+  await chmod(path, 0o600);
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PoolMetrics, PoolStats } from "./pool.ts";
+import type { SessionOutcome } from "./session.ts";
+
+/**
+ * Prometheus metrics of a connector. Counters and the histogram are fed as things happen;
+ * the gauges are read from the pools at scrape time, so they can never drift.
+ */
+export class ConnectorMetrics implements PoolMetrics {
+  readonly registry = new Registry();
+  private readonly pairings = new Counter({ name: "sallyport_pairings_total", help: "Binds taken by a client", labelNames: ["service"], registers: [this.registry] });
+  private readonly reconnects = new Counter({ name: "sallyport_reconnects_total", help: "Binds to the edge that failed and were retried", labelNames: ["service"], registers: [this.registry] });
+  private readonly backendFailures = new Counter({ name: "sallyport_backend_failures_total", help: "Sessions whose backend connection failed", labelNames: ["service"], registers: [this.registry] });
+  private readonly bytes = new Counter({ name: "sallyport_bytes_total", help: "Session bytes relayed, by direction", labelNames: ["service", "direction"], registers: [this.registry] });
+  private readonly sessions = new Counter({ name: "sallyport_sessions_total", help: "Sessions ended, by close code", labelNames: ["service", "code"], registers: [this.registry] });
+  private readonly duration = new Histogram({
+    name: "sallyport_session_duration_seconds",
+    help: "Session duration",
+    labelNames: ["service"],
+    buckets: [0.01, 0.1, 1, 10, 60, 600, 3600],
+    registers: [this.registry],
+  });
+
+  constructor(stats: () => readonly PoolStats[]) {
+    const gauge = (name: string, help: string, pick: (s: PoolStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["service"],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of stats()) this.set({ service: s.service }, pick(s));
+        },
+      });
+    };
+    gauge("sallyport_parked_binds", "Binds parked at the edge", (s) => s.parked);
+    gauge("sallyport_offered_binds", "Binds dialing, registering or parked", (s) => s.offered);
+    gauge("sallyport_active_sessions", "Sessions in progress", (s) => s.sessions);
+    gauge("sallyport_backend_up", "1 unless the pool has withdrawn because its backend is down", (s) => (s.state === "backend-down" ? 0 : 1));
+  }
+
+  pairing(service: string): void {
+    this.pairings.inc({ service });
+  }
+  reconnect(service: string): void {
+    this.reconnects.inc({ service });
+  }
+  backendFailure(service: string): void {
+    this.backendFailures.inc({ service });
+  }
+  sessionEnded(service: string, outcome: SessionOutcome, durationMs: number): void {
+    this.bytes.inc({ service, direction: "to_backend" }, outcome.bytesToBackend);
+    this.bytes.inc({ service, direction: "to_client" }, outcome.bytesToClient);
+    this.sessions.inc({ service, code: String(outcome.close.code) });
+    this.duration.observe({ service }, durationMs / 1000);
+  }
+}
