@@ -54,8 +54,10 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          // Each file starts workerd and connector processes; two cores do not run several at once well.
+          // Each file starts workerd and connector processes; two cores do not run several at
+          // once well. So e2e files run one at a time, after unit and edge are done (group 1).
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -9,6 +9,8 @@ export interface Env {
   SALLYPORT_CONNECTOR_TOKENS?: string;
   /** Secret: JSON object, service name → client tokens (services with client.auth "token"). */
   SALLYPORT_CLIENT_TOKENS?: string;
+  /** Secret: bearer token for the status endpoints; unset = status disabled (404). */
+  SALLYPORT_ADMIN_TOKEN?: string;
   /** "cloudflare" (default): TLS ends at Cloudflare; "workerd": a self-hosted workerd listener verifies client certificates. */
   SALLYPORT_TLS?: string;
   SERVICE: DurableObjectNamespace;

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH } from "../shared/protocol/constants.ts";
+import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH, STATUS_PAGE_PATH, STATUS_PATH } from "../shared/protocol/constants.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
-import { bearerToken, serviceForToken } from "./auth.ts";
+import { bearerToken, matchToken, serviceForToken } from "./auth.ts";
+import { renderStatusPage, type ServiceStatus } from "./status.ts";
 import { edgeConfig, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
@@ -37,6 +38,44 @@ function toService(env: Env, request: Request, service: string, role: string, ex
 app.get(HEALTH_PATH, (c) => {
   const config = edgeConfig(c.env);
   return c.json({ status: config.ok ? "ok" : "misconfigured" }, config.ok ? 200 : 503);
+});
+
+/** Status for operators, behind SALLYPORT_ADMIN_TOKEN (Bearer, or Basic with the token as password for a browser). */
+async function statusOf(c: { env: Env; req: { raw: Request } }): Promise<ServiceStatus[] | undefined> {
+  const config = edgeConfig(c.env);
+  const admin = c.env.SALLYPORT_ADMIN_TOKEN;
+  if (!config.ok || !admin || admin.length < 16) return undefined;
+  const header = c.req.raw.headers.get("authorization") ?? "";
+  const basic = header.startsWith("Basic ") ? safeAtob(header.slice(6)).split(":").slice(1).join(":") : undefined;
+  const token = bearerToken(header) ?? basic;
+  if (!token || !(await matchToken([admin], token))) return undefined;
+  return Promise.all(
+    config.value.services.map(async (s) => {
+      const headers = new Headers({ [INTERNAL_HEADERS.service]: s.name, [INTERNAL_HEADERS.role]: "status" });
+      const res = await c.env.SERVICE.get(c.env.SERVICE.idFromName(s.name)).fetch("https://status/", { headers });
+      return (await res.json()) as ServiceStatus;
+    }),
+  );
+}
+
+function safeAtob(b64: string): string {
+  try {
+    return atob(b64.trim());
+  } catch {
+    return "";
+  }
+}
+
+app.get(STATUS_PATH, async (c) => {
+  const status = await statusOf(c);
+  return status ? c.json({ services: status }) : notFound();
+});
+
+app.get(STATUS_PAGE_PATH, async (c) => {
+  // No 401 challenge: without the token this is the same generic 404 as any unknown path;
+  // an operator's browser sends the header through an extension or a header-setting proxy.
+  const status = await statusOf(c);
+  return status ? c.html(renderStatusPage(status, new Date())) : notFound();
 });
 
 app.get(BIND_PATH, async (c) => {

@@ -16,6 +16,7 @@ import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, takeover } from "./pairing.ts";
 import { SocketStore, closeSocket } from "./socket-store.ts";
+import { summarize } from "./status.ts";
 
 const encoder = new TextEncoder();
 
@@ -41,9 +42,15 @@ export class ServiceObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE));
   }
 
+  /** Session bytes relayed since this object started (a cache: reset on eviction). */
+  private readonly bytes = { toConnectors: 0, toClients: 0 };
+
   override async fetch(request: Request): Promise<Response> {
     const service = this.service(request.headers.get(INTERNAL_HEADERS.service));
     if (!service) return new Response("Not Found", { status: 404 });
+    if (request.headers.get(INTERNAL_HEADERS.role) === "status") {
+      return Response.json(summarize(service.name, this.sockets.all(), this.bytes));
+    }
     const { 0: outside, 1: inside } = new WebSocketPair();
     const id = crypto.randomUUID().replaceAll("-", "");
     const now = Date.now();
@@ -121,6 +128,7 @@ export class ServiceObject extends DurableObject<Env> {
       else if (!decodeFromClient(message).ok) return closeSocket(ws, close("PROTOCOL_ERROR"));
     }
     if (att.state === "paired") {
+      this.bytes.toConnectors += typeof data === "string" ? 0 : data.byteLength;
       this.peer(att)?.send(data);
       return;
     }
@@ -133,6 +141,7 @@ export class ServiceObject extends DurableObject<Env> {
     const inSession = att.state === "paired" || att.state === "opened";
     if (typeof message !== "string") {
       if (!inSession) return this.protocolError(ws, att, "data on an unpaired bind");
+      this.bytes.toClients += message.byteLength;
       this.peer(att)?.send(message);
       return;
     }

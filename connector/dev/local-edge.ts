@@ -6,11 +6,13 @@ import { bundleEdge } from "./edge-bundle.ts";
  * `wrangler dev`'s proxy, which measured ~16x slower here (README, "Toolchain").
  */
 export interface LocalEdgeOptions {
-  readonly services: Record<string, Record<string, string>>;
+  readonly services: Record<string, Record<string, unknown>>;
   readonly connectorTokens: Record<string, string[]>;
   readonly port?: number;
   /** Directory for Durable Object state; in memory when absent. */
   readonly persistTo?: string;
+  /** More Worker bindings: SALLYPORT_CLIENT_TOKENS, SALLYPORT_ADMIN_TOKEN, … */
+  readonly bindings?: Record<string, unknown>;
 }
 
 export interface LocalEdge {
@@ -33,6 +35,7 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
     bindings: {
       SALLYPORT_SERVICES: opts.services,
       SALLYPORT_CONNECTOR_TOKENS: JSON.stringify(opts.connectorTokens),
+      ...opts.bindings,
     },
     durableObjects: { SERVICE: { className: "ServiceObject", useSQLite: true } },
     ...(opts.persistTo ? { durableObjectsPersist: opts.persistTo } : {}),

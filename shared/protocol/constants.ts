@@ -12,6 +12,9 @@ export const BIND_SUBPROTOCOL = "sallyport.bind.v1";
 /** The connector endpoint. It is not any service's accept path (config validation forbids it). */
 export const BIND_PATH = "/_sallyport/bind";
 export const HEALTH_PATH = "/_sallyport/health";
+/** Per-service status as JSON, and as a small HTML page; both need the admin token. */
+export const STATUS_PATH = "/_sallyport/status";
+export const STATUS_PAGE_PATH = "/_sallyport/status.html";
 /** Everything under this prefix is reserved for Sallyport itself. */
 export const RESERVED_PATH_PREFIX = "/_sallyport/";
 

@@ -95,14 +95,17 @@ export interface Source extends Backend {
   readonly sha256: string;
 }
 
-/** Sends the same `size` random bytes on every connection, then ends it (FIN). */
+/**
+ * Request/response: on the first byte a connection receives, sends the same `size` random
+ * bytes (fixed per backend), then ends it (FIN).
+ */
 export async function sourceBackend(cleanup: Cleanup, size: number): Promise<Source> {
   const data = randomBytes(size);
   const sha256 = createHash("sha256").update(data).digest("hex");
   let count = 0;
   const { server, sockets } = serve("source backend", cleanup, (s) => {
     count++;
-    s.end(data);
+    s.once("data", () => s.end(data));
   });
   const port = await listen(server);
   return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, bytes: size, sha256, stop: () => closeServer(server, sockets) };

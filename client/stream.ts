@@ -1,0 +1,386 @@
+import { encode, decodeForClient } from "../shared/protocol/codec.ts";
+import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
+import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
+import { describeClose } from "./describe.ts";
+
+/**
+ * The client side of a Sallyport session over one open WebSocket, platform-neutral: it runs
+ * on a browser's WebSocket and on Node's `ws` alike (no Node imports here), and is what the
+ * CLI forwarder and the browser helper are made of. connector/session.ts is the other end.
+ *
+ * Sallyport protocol (the edge echoed CLIENT_SUBPROTOCOL): binary frames are data both
+ * ways; text frames are `end` (a FIN: the other direction stays open) and `credit`. Each
+ * direction starts with INITIAL_WINDOW_BYTES of credit; we never send beyond ours (data is
+ * queued instead), and grant the connector credit as the application reports data
+ * `consumed`, in steps of at least half a window — so a slow reader holds at most one
+ * window anywhere on the path.
+ *
+ * Plain (no subprotocol): every frame is data, strings go as text frames; no half-close, no
+ * credit. The session is over when the socket closes.
+ *
+ * Before the session is known to be paired, the edge holds what we send (MAX_PENDING_BYTES,
+ * 8 KiB; more closes the socket with 1009). The protocol has no "paired" signal for clients,
+ * so the first frame from the connector (data, credit or end) is the evidence; until then
+ * at most `prePairBudgetBytes` go out, and after `assumePairedAfterMs` (by then an unpaired
+ * client would have been closed with 4006/4013 at the default socks.timeout) the session is
+ * taken as paired.
+ */
+
+/** The part of the WHATWG WebSocket interface used here; `ws` implements it too. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  /** Browsers ignore the callback; `ws` calls it once the frame is written. */
+  send(data: string | ArrayBufferView | ArrayBuffer, cb?: (err?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: never) => void): void;
+  removeEventListener(type: string, listener: (event: never) => void): void;
+}
+
+export const OPEN = 1;
+
+export interface StreamOptions {
+  /** Pause (send() returns false) while the socket buffers more than this. Default 1 MiB. */
+  readonly highWaterBytes?: number;
+  /** Data frames are at most this big (the edge's max.message.size is 256 KiB by default). Default 64 KiB. */
+  readonly maxFrameBytes?: number;
+  /** Data sent before the session is known to be paired. Default 7 KiB (the edge holds 8 KiB). */
+  readonly prePairBudgetBytes?: number;
+  /** Take the session as paired after this long open. Default 2000 ms (the default socks.timeout). */
+  readonly assumePairedAfterMs?: number;
+  /** How often to look at bufferedAmount while blocked on it (browsers have no event for it). Default 4 ms. */
+  readonly pollMs?: number;
+  /** Grant credit on delivery instead of waiting for consumed() (for consumers that never hold data). */
+  readonly autoConsume?: boolean;
+}
+
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+  /** The session ended as it should: both directions finished (plain: a normal close). Anything else is abnormal. */
+  readonly clean: boolean;
+  /** We closed it (close() or a protocol error of the peer's). */
+  readonly byUs: boolean;
+  /** e.g. "no connector available (4006)". */
+  readonly description: string;
+}
+
+export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | string;
+
+const END = Symbol("end");
+type Queued = Uint8Array | string | typeof END;
+
+const utf8 = new TextEncoder();
+
+export class SallyportStream {
+  readonly protocol: "sallyport" | "plain";
+  /** Data from the backend. In protocol mode call consumed(n) once it has been used. */
+  onData: ((chunk: Uint8Array) => void) | undefined;
+  /** The backend finished sending (protocol mode only). */
+  onEnd: (() => void) | undefined;
+  /** Once, when the socket closed. */
+  onClose: ((info: CloseInfo) => void) | undefined;
+  /** send() returned false earlier and more can be sent now. */
+  onDrain: (() => void) | undefined;
+  /** First evidence (or assumption) that a connector took the session. */
+  onPaired: (() => void) | undefined;
+
+  /** Bytes we may still send (protocol mode). */
+  sendCredit = INITIAL_WINDOW_BYTES;
+  /** Bytes the connector may still send us before it oversteps (protocol mode). */
+  receiveCredit = INITIAL_WINDOW_BYTES;
+  bytesSent = 0;
+  bytesReceived = 0;
+  paired = false;
+  endSent = false;
+  endReceived = false;
+  closed: CloseInfo | undefined;
+
+  private readonly queue: Queued[] = [];
+  private queuedBytes = 0;
+  private endQueued = false;
+  private consumedTotal = 0;
+  private granted = 0;
+  private prePairSent = 0;
+  private needDrain = false;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private pairTimer: ReturnType<typeof setTimeout> | undefined;
+  private localClose: { code: number; reason: string } | undefined;
+  private readonly highWater: number;
+  private readonly maxFrame: number;
+  private readonly prePairBudget: number;
+  private readonly pollMs: number;
+  private readonly autoConsume: boolean;
+  private readonly listeners: Array<[string, (event: never) => void]>;
+
+  constructor(
+    private readonly ws: WebSocketLike,
+    opts: StreamOptions = {},
+  ) {
+    if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
+    this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
+    this.highWater = opts.highWaterBytes ?? 1024 * 1024;
+    this.maxFrame = opts.maxFrameBytes ?? 64 * 1024;
+    this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
+    this.pollMs = opts.pollMs ?? 4;
+    this.autoConsume = opts.autoConsume ?? false;
+    // Blobs would make every receive asynchronous; array buffers (or Node buffers) do not.
+    if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
+    this.listeners = [
+      ["message", ((e: { data: unknown }) => this.received(e.data)) as (event: never) => void],
+      ["close", ((e: { code: number; reason: string }) => this.socketClosed(e.code, e.reason)) as (event: never) => void],
+    ];
+    for (const [type, l] of this.listeners) ws.addEventListener(type, l);
+    this.pairTimer = setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2000);
+  }
+
+  // ---- sending ----
+
+  /**
+   * Queue data for the backend. Returns false when the caller should stop until onDrain:
+   * out of credit, or the socket's buffer is over the high-water mark. Nothing is dropped.
+   * In protocol mode strings go as their UTF-8 bytes (text frames are control there).
+   */
+  send(data: Data): boolean {
+    if (this.endQueued) throw new Error("send() after end()");
+    if (this.closed || this.localClose) return false;
+    if (typeof data === "string" && this.protocol === "plain") {
+      this.push(data, utf8.encode(data).byteLength);
+    } else {
+      const bytes = toBytes(data);
+      for (let off = 0; off < bytes.byteLength; off += this.maxFrame) {
+        const part = bytes.subarray(off, Math.min(off + this.maxFrame, bytes.byteLength));
+        this.push(part, part.byteLength);
+      }
+    }
+    this.flush();
+    const ok = this.writable();
+    if (!ok) {
+      this.needDrain = true;
+      // Blocked on the socket's buffer alone: nothing else will wake us (browsers have no event).
+      if (this.isOpen() && this.ws.bufferedAmount >= this.highWater) this.poll();
+    }
+    return ok;
+  }
+
+  /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
+  end(): void {
+    if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
+    if (this.endQueued || this.closed || this.localClose) return;
+    this.endQueued = true;
+    this.queue.push(END);
+    this.flush();
+  }
+
+  /** Report that `n` received bytes have been used; grants the connector more credit. */
+  consumed(n: number): void {
+    if (this.protocol !== "sallyport" || n <= 0) return;
+    this.consumedTotal += n;
+    const grant = this.consumedTotal - this.granted;
+    // Half-window steps, as connector/session.ts grants; nothing once the connector has finished.
+    if (grant >= INITIAL_WINDOW_BYTES / 2 && !this.endReceived && this.isOpen()) {
+      this.granted = this.consumedTotal;
+      this.receiveCredit += grant;
+      this.ws.send(encode({ t: "credit", bytes: grant }));
+    }
+  }
+
+  /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
+  close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (this.closed || this.localClose) return;
+    this.localClose = { code, reason };
+    this.stopTimers();
+    if (this.ws.readyState <= OPEN) this.ws.close(code, reason);
+  }
+
+  /** Bytes accepted by send() but not yet handed to the socket (waiting for credit or pairing). */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** True when send() would not ask the caller to wait. */
+  writable(): boolean {
+    if (this.closed || this.localClose) return false;
+    if (this.queue.length > 0) return false;
+    if (this.protocol === "sallyport" && this.sendCredit <= 0) return false;
+    return this.ws.bufferedAmount < this.highWater;
+  }
+
+  private push(item: Uint8Array | string, size: number): void {
+    if (size === 0) return;
+    this.queue.push(item);
+    this.queuedBytes += size;
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && this.isOpen()) {
+      const item = this.queue[0]!;
+      if (item === END) {
+        if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
+        this.queue.shift();
+        this.ws.send(encode({ t: "end" }));
+        this.endSent = true;
+        continue;
+      }
+      if (this.ws.bufferedAmount >= this.highWater) {
+        this.poll();
+        break;
+      }
+      let allowance = Infinity;
+      if (this.protocol === "sallyport") allowance = this.sendCredit;
+      if (!this.paired) allowance = Math.min(allowance, this.prePairBudget - this.prePairSent);
+      if (allowance <= 0) break;
+      let chunk: Uint8Array | string = item;
+      let size: number;
+      if (typeof item === "string") {
+        // A plain text frame is sent whole (splitting could cut a character); it counts as its UTF-8 size.
+        size = utf8.encode(item).byteLength;
+        if (size > allowance) break;
+        this.queue.shift();
+      } else if (item.byteLength > allowance) {
+        chunk = item.subarray(0, allowance);
+        this.queue[0] = item.subarray(allowance);
+        size = allowance;
+      } else {
+        this.queue.shift();
+        size = item.byteLength;
+      }
+      this.queuedBytes -= size;
+      if (this.protocol === "sallyport") this.sendCredit -= size;
+      if (!this.paired) this.prePairSent += size;
+      this.bytesSent += size;
+      this.ws.send(chunk, () => this.sent());
+    }
+    this.maybeDrain();
+  }
+
+  private poll(): void {
+    if (this.pollTimer !== undefined) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      this.flush();
+      if (this.isOpen() && this.ws.bufferedAmount >= this.highWater && (this.queue.length > 0 || this.needDrain)) this.poll();
+    }, this.pollMs);
+  }
+
+  /** A frame was written (Node's `ws` only): the buffer may be below the mark before the poll fires. */
+  private sent(): void {
+    if (this.pollTimer !== undefined && this.isOpen() && this.ws.bufferedAmount < this.highWater) {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = undefined;
+      this.flush();
+    }
+  }
+
+  private maybeDrain(): void {
+    if (this.needDrain && this.writable()) {
+      this.needDrain = false;
+      this.onDrain?.();
+    }
+  }
+
+  // ---- receiving ----
+
+  private received(data: unknown): void {
+    if (this.closed) return;
+    if (typeof data === "string") {
+      if (this.protocol === "plain") return this.deliver(utf8.encode(data));
+      return this.control(data);
+    }
+    this.deliver(toBytes(data as Data));
+  }
+
+  private control(text: string): void {
+    // Forward-compatible: an edge that tells clients of the pairing says {"v":1,"t":"opened"}.
+    if (text.length < 64 && /^\{"v":1,"t":"opened"\}$/.test(text)) return this.markPaired();
+    const decoded = decodeForClient(text);
+    if (!decoded.ok) return this.protocolError();
+    this.markPaired();
+    const msg = decoded.value;
+    if (msg.t === "credit") {
+      this.sendCredit += msg.bytes;
+      this.flush();
+    } else {
+      if (this.endReceived) return this.protocolError();
+      this.endReceived = true;
+      this.onEnd?.();
+    }
+  }
+
+  private deliver(bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return;
+    this.markPaired();
+    if (this.endReceived) return this.protocolError(); // data after the peer's end
+    if (this.protocol === "sallyport") {
+      this.receiveCredit -= bytes.byteLength;
+      if (this.receiveCredit < 0) return this.protocolError(); // sent beyond the credit we granted
+    }
+    this.bytesReceived += bytes.byteLength;
+    this.onData?.(bytes);
+    if (this.autoConsume) this.consumed(bytes.byteLength);
+  }
+
+  private markPaired(): void {
+    if (this.paired) return;
+    this.paired = true;
+    if (this.pairTimer !== undefined) clearTimeout(this.pairTimer);
+    this.pairTimer = undefined;
+    this.onPaired?.();
+    this.flush();
+  }
+
+  private protocolError(): void {
+    this.close(CloseCode.PROTOCOL_ERROR, CLOSE_REASONS.PROTOCOL_ERROR);
+  }
+
+  // ---- closing ----
+
+  private socketClosed(code: number, reason: string): void {
+    if (this.closed) return;
+    this.stopTimers();
+    for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
+    const byUs = this.localClose !== undefined;
+    // What we decided counts over what the peer echoed (a peer may answer our close differently).
+    const c = this.localClose ?? { code, reason };
+    const clean =
+      this.protocol === "sallyport"
+        ? c.code === CloseCode.NORMAL && this.endReceived && this.endSent
+        : c.code === CloseCode.NORMAL || c.code === 1005;
+    this.closed = { code: c.code, reason: c.reason, clean, byUs, description: describeClose(c.code, c.reason) };
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.onClose?.(this.closed);
+  }
+
+  private isOpen(): boolean {
+    return !this.closed && !this.localClose && this.ws.readyState === OPEN;
+  }
+
+  private stopTimers(): void {
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    if (this.pairTimer !== undefined) clearTimeout(this.pairTimer);
+    this.pollTimer = this.pairTimer = undefined;
+  }
+}
+
+function toBytes(data: Data): Uint8Array {
+  if (typeof data === "string") return utf8.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  // ws with binaryType "fragments" or anything else unexpected.
+  if (Array.isArray(data)) return concat(data as Uint8Array[]);
+  throw new TypeError("unsupported data type");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.byteLength;
+  }
+  return out;
+}
