@@ -55,7 +55,8 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Each file starts workerd and connector processes; two cores do not run several at
-          // once well. So e2e files run one at a time, after unit and edge are done (group 1).
+          // once well. So e2e files run one at a time, in a group of their own that never
+          // overlaps unit or edge files (vitest runs groups one after another).
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },

@@ -68,6 +68,8 @@ export class Bind {
   private lastHeard = Date.now();
   private ending: BindEnd | undefined;
   private session: Session | undefined;
+  /** Client data received while the backend was being dialed; handed to the session. */
+  private early: Buffer[] = [];
   private readonly log: Logger;
 
   constructor(private readonly deps: BindDeps, surplus = false) {
@@ -97,7 +99,11 @@ export class Bind {
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       this.lastHeard = Date.now();
       if (!isBinary) this.onControl(data.toString("utf8"));
-      else if (this.phase !== "paired" && this.phase !== "relaying") this.protocolError("data before pairing");
+      // Between `paired` and the session existing, frames already read still arrive (ws.pause()
+      // stops reading, not the frames of the chunk in hand — the edge replays a waiting client's
+      // data right behind `paired`): keep them for the session instead of dropping them.
+      else if (this.phase === "paired") this.early.push(data);
+      else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
     ws.on("pong", () => (this.lastHeard = Date.now()));
     ws.on("error", (e) => this.end({ kind: "failed", detail: (e as NodeJS.ErrnoException).code ?? e.message }));
@@ -190,6 +196,8 @@ export class Bind {
         });
         this.deps.events.sessionEnded?.(this, outcome, durationMs);
       });
+      // Replayed in order, before any later frame (the socket is still paused).
+      for (const data of this.early.splice(0)) ws.emit("message", data, true);
       ws.resume();
     } catch (e) {
       const why = e instanceof BackendError ? e : new BackendError("GENERAL_FAILURE", String(e));

@@ -268,6 +268,10 @@ export class ServiceObject extends DurableObject<Env> {
     // not mistake that for a clean end of stream.
     if (peer) closeSocket(peer, relayableClose(code));
     if (att.peer) log("info", "session ended", { sessionId: att.role === "client" ? att.id : att.peer, side: att.role, closeCode: code });
+    // A session whose backend dial failed is often the only word the edge gets: the bind that
+    // replaces it is usually still dialing when the connector withdraws it, so no parked bind
+    // closes with 4004/4005 and waiting clients would sit out socks.timeout.
+    if (att.role === "bind" && att.state === "paired" && (code === 4004 || code === 4005)) await this.withdrawn(relayableClose(code));
   }
 
   /** A connector withdrew a bind because its backend is down. */

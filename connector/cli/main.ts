@@ -8,6 +8,8 @@ type Command = { run(argv: string[]): Promise<number>; summary: string };
 const COMMANDS: Record<string, () => Promise<Command>> = {
   connector: () => import("./connector-cmd.ts"),
   dev: () => import("./dev-cmd.ts"),
+  client: () => import("./client-cmd.ts"),
+  probe: () => import("./probe-cmd.ts"),
   config: () => import("./config-cmd.ts"),
   service: () => import("./service-cmd.ts"),
 };
@@ -19,6 +21,8 @@ function usage(): string {
     "commands:",
     "  connector  run the connector (dials out to the edge, relays to the backend)",
     "  dev        run edge + connector (+ echo backend) locally in one process",
+    "  client     forward local TCP connections through the edge (like cloudflared access tcp)",
+    "  probe      open one session as a client and report pairing time and round trip",
     "  config     check a configuration, or import a Kaazing Enterprise Shield one",
     "  service    install the connector as a systemd service",
     "",

@@ -68,7 +68,9 @@ export async function run(argv: string[]): Promise<number> {
   await mkdir(join(root, "etc/systemd/system"), { recursive: true });
   // The directory and configuration are world-readable: the service runs as a DynamicUser,
   // and the configuration holds no secret. The token is read by systemd as root (LoadCredential).
+  const freshDir = !(await exists(configDir));
   await mkdir(configDir, { recursive: true, mode: 0o755 });
+  if (freshDir) await chmod(configDir, 0o755); // whatever the umask; an existing one is the admin's
   await writeFile(unitPath, unit, { mode: 0o644 });
   await chmod(unitPath, 0o644);
   await writeFile(configPath, config.text, { mode: 0o644 });
@@ -121,7 +123,7 @@ async function readChecked(file: string): Promise<ConfigToInstall | undefined> {
   const services = isRecord(raw) && Array.isArray(raw.services) ? raw.services : [];
   services.forEach((s, i) => {
     // The unit passes the token as SALLYPORT_TOKEN_FILE, which a service's own token.file overrides.
-    if (isRecord(s) && s["token.file"] !== undefined) warnings.push(`services[${i}] sets its own token.file, so the unit's credential does not reach it; remove it to use ${"/etc/sallyport/token"}`);
+    if (isRecord(s) && s["token.file"] !== undefined) warnings.push(`services[${i}] sets its own token.file, so the unit's credential does not reach it; remove it to use /etc/sallyport/token`);
   });
   return { name: looksLikeXml(file, text) ? "gateway-config.xml" : "connector.json", text, warnings };
 }

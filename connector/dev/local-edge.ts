@@ -7,12 +7,17 @@ import { bundleEdge } from "./edge-bundle.ts";
  */
 export interface LocalEdgeOptions {
   readonly services: Record<string, Record<string, unknown>>;
-  readonly connectorTokens: Record<string, string[]>;
+  /** Service name → connector tokens; `undefined` leaves SALLYPORT_CONNECTOR_TOKENS unset. */
+  readonly connectorTokens: Record<string, string[]> | undefined;
   readonly port?: number;
   /** Directory for Durable Object state; in memory when absent. */
   readonly persistTo?: string;
   /** More Worker bindings: SALLYPORT_CLIENT_TOKENS, SALLYPORT_ADMIN_TOKEN, … */
   readonly bindings?: Record<string, unknown>;
+  /** `request.cf` of every incoming request (tests: Cloudflare's view of a client certificate). */
+  readonly cf?: Record<string, unknown>;
+  /** Receives each line the Worker logs; without it Miniflare prints them. */
+  readonly onLog?: (level: string, message: string) => void;
 }
 
 export interface LocalEdge {
@@ -34,11 +39,13 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
     port: opts.port ?? 0,
     bindings: {
       SALLYPORT_SERVICES: opts.services,
-      SALLYPORT_CONNECTOR_TOKENS: JSON.stringify(opts.connectorTokens),
+      ...(opts.connectorTokens ? { SALLYPORT_CONNECTOR_TOKENS: JSON.stringify(opts.connectorTokens) } : {}),
       ...opts.bindings,
     },
     durableObjects: { SERVICE: { className: "ServiceObject", useSQLite: true } },
     ...(opts.persistTo ? { durableObjectsPersist: opts.persistTo } : {}),
+    ...(opts.cf ? { cf: opts.cf } : {}),
+    ...(opts.onLog ? { handleStructuredLogs: (l: { level: string; message: string }) => opts.onLog!(l.level, l.message) } : {}),
   } as never) as MiniflareOptions;
   const mf = new Miniflare(options);
   const url = await mf.ready;

@@ -153,8 +153,9 @@ export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown, client
   const tokens = asObject(tokensRaw, "SALLYPORT_CONNECTOR_TOKENS", issues);
   const clientTokens = clientTokensRaw === undefined || clientTokensRaw === "" ? undefined : asObject(clientTokensRaw, "SALLYPORT_CLIENT_TOKENS", issues);
   const out: EdgeService[] = [];
+  // One map for connector and client tokens: a client token that is also a connector token
+  // would let whoever holds it park binds and take other clients' sessions.
   const seenTokens = new Map<string, string>();
-  const seenClientTokens = new Map<string, string>();
   for (const [name, raw] of Object.entries(services ?? {})) {
     const path = `SALLYPORT_SERVICES.${name}`;
     if (!SERVICE_NAME.test(name)) issues.add(path, "service names are 1-63 characters of a-z, 0-9 and -");
@@ -174,7 +175,7 @@ export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown, client
     const maxMessageBytes = r.integer("max.message.size", DEFAULTS["max.message.size"], 1024, 16 * 1024 * 1024);
     const maxBinds = r.integer("max.binds", DEFAULTS["max.binds"], 1, 30_000);
     const maxBindsPerCredential = r.integer("max.binds.per.credential", DEFAULTS["max.binds.per.credential"], 1, 30_000);
-    const client = readAdmission(r, clientTokens, name, seenClientTokens);
+    const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
     if (clientCertPins.length && verifyClient === "none") issues.add(r.at("socks.ssl.client-cert-sha256"), 'pins need socks.ssl.verify-client "required" or "optional"');
     r.rejectUnknown();

@@ -176,7 +176,9 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
     `${verifyText ?? "(not set)"} → socks.ssl.verify-client "${verify}"${verifyText ? "" : " (the default)"}: whether the edge asks connectors for a client certificate; the connector token is required regardless`,
   );
   readTcpBind(parts, ctx);
-  for (const [key, text] of Object.entries(parts.sections.properties?.values ?? {})) {
+  for (const key of OPTIONS.dmz.properties) {
+    const text = parts.sections.properties?.values[key];
+    if (text === undefined) continue;
     // Validated as the connector will read them, then handed over rather than dropped.
     const r = new FieldReader({ [key]: text }, `${path}.properties`, issues);
     if (key === "prepared.connection.count") r.integer(key, 1, 1, MAX_PREPARED);

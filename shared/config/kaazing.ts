@@ -176,7 +176,7 @@ function readParts(el: XmlElement, path: string, ctx: ImportContext): ServicePar
     connect: "a Sallyport service has one backend",
   });
   for (const name of [...Object.keys(leaves.values), ...leaves.broken]) {
-    if (LEAVES.includes(name)) continue;
+    if (LEAVES.includes(name) || (SECTIONS as readonly string[]).includes(name)) continue;
     issues.add(`${path}.${name}`, SERVICE_ELEMENT_REASONS[name] ?? "is not a service element Sallyport can honour; remove it");
   }
   const sections: Partial<Record<SectionName, Section>> = {};
@@ -234,6 +234,8 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
     return undefined;
   }
   if (!inAccept && !inConnect) {
+    // A repeated accept-options or connect-options is already reported; its socks.mode is unknown.
+    if (parts.leaves.broken.has("accept-options") || parts.leaves.broken.has("connect-options")) return undefined;
     ctx.issues.add(parts.path, "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in connect-options (DMZ gateway)");
     return undefined;
   }

@@ -11,7 +11,7 @@ function key(k: string): string {
 }
 
 export function renderWranglerVars(services: Readonly<Record<string, Readonly<Record<string, string>>>>, comments: readonly string[] = []): string {
-  const lines = comments.map((c) => `# ${c}`);
+  const lines = comments.map((c) => (c ? `# ${c}` : "#"));
   for (const [name, settings] of Object.entries(services)) {
     if (lines.length) lines.push("");
     lines.push(`[vars.SALLYPORT_SERVICES.${key(name)}]`);

@@ -1,10 +1,19 @@
 import { startLocalEdge } from "../../connector/dev/local-edge.ts";
 import type { Cleanup } from "./cleanup.ts";
+import { Condition } from "./wait.ts";
 
 /**
  * The real edge (edge/index.ts bundled, in workerd through the Miniflare API, as
- * `sallyport dev` runs it) on 127.0.0.1, stopped by cleanup.
+ * `sallyport dev` runs it) on 127.0.0.1, stopped by cleanup. Its log lines are captured
+ * (not printed) and parsed, for `waitForLog` and for failure messages.
  */
+
+export interface EdgeLogLine {
+  readonly level: string;
+  readonly raw: string;
+  readonly json: Record<string, unknown> | undefined;
+  readonly at: number;
+}
 
 export interface TestEdge {
   readonly port: number;
@@ -12,6 +21,8 @@ export interface TestEdge {
   readonly ws: string;
   /** ws://127.0.0.1:PORT/PATH — what a client dials for a service whose accept path is PATH. */
   clientUrl(path: string): string;
+  readonly logs: EdgeLogLine[];
+  waitForLog(pred: (l: EdgeLogLine) => boolean, timeoutMs: number, what: string): Promise<EdgeLogLine>;
   stop(): Promise<void>;
 }
 
@@ -25,11 +36,35 @@ export interface TestEdgeOptions {
 }
 
 export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promise<TestEdge> {
-  const edge = await startLocalEdge({ services: opts.services, connectorTokens: opts.tokens, port: opts.port ?? 0 });
+  const logs: EdgeLogLine[] = [];
+  const changed = new Condition();
+  const edge = await startLocalEdge({
+    services: opts.services,
+    connectorTokens: opts.tokens,
+    port: opts.port ?? 0,
+    onLog: (level, message) => {
+      let json: Record<string, unknown> | undefined;
+      try {
+        const v: unknown = JSON.parse(message);
+        if (v && typeof v === "object" && !Array.isArray(v)) json = v as Record<string, unknown>;
+      } catch {
+        // kept raw
+      }
+      logs.push({ level, raw: message, json, at: performance.now() });
+      changed.notify();
+    },
+  });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= edge.stop());
   cleanup.add(`edge ${edge.url.href}`, stop);
   const port = Number(edge.url.port);
   const ws = `ws://127.0.0.1:${port}`;
-  return { port, ws, clientUrl: (path) => new URL(path, ws).href, stop };
+  return {
+    port,
+    ws,
+    clientUrl: (path) => new URL(path, ws).href,
+    logs,
+    waitForLog: (pred, ms, what) => changed.wait(() => logs.find(pred), ms, `edge log: ${what}`),
+    stop,
+  };
 }

@@ -135,6 +135,7 @@ export class TestClient {
   /** Sends one message; resolves when it has been written to the socket. */
   send(data: Buffer | string, ms = 10_000): Promise<void> {
     return within(
+      // ws throws at once when the socket is no longer open: a rejection like any other failure.
       new Promise<void>((resolve, reject) => this.ws.send(data, { binary: typeof data !== "string" }, (e) => (e ? reject(e) : resolve()))),
       ms,
       "a send to complete",

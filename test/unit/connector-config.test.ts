@@ -32,6 +32,7 @@ describe("connector config: a valid one", () => {
     expect(valid({ "token.file": TOKEN_FILE, services: [{ accept: ACCEPT, connect: CONNECT }] })).toStrictEqual({
       connectorId: undefined,
       drainTimeoutMs: 30_000,
+      adminPort: undefined,
       services: [
         {
           name: "echo",
@@ -45,6 +46,9 @@ describe("connector config: a valid one", () => {
           heartbeatIntervalMs: 15_000,
           tokenFile: TOKEN_FILE,
           caFile: undefined,
+          certFile: undefined,
+          keyFile: undefined,
+          edgeCertPin: undefined,
         },
       ],
     });
@@ -75,12 +79,30 @@ describe("connector config: a valid one", () => {
       heartbeatIntervalMs: 30_000,
       tokenFile: "/run/secrets/chat-token",
       caFile: "/etc/ssl/edge-ca.pem",
+      certFile: undefined,
+      keyFile: undefined,
+      edgeCertPin: undefined,
     });
   });
 
   it("reads the top-level settings", () => {
-    const config = valid(one({}, { "connector.id": "dc1-host_7", "drain.timeout": "1 minute" }));
-    expect([config.connectorId, config.drainTimeoutMs]).toStrictEqual(["dc1-host_7", 60_000]);
+    const config = valid(one({}, { "connector.id": "dc1-host_7", "drain.timeout": "1 minute", "admin.port": 9464 }));
+    expect([config.connectorId, config.drainTimeoutMs, config.adminPort]).toStrictEqual(["dc1-host_7", 60_000, 9464]);
+    expect(valid(one({}, { "admin.port": "0" })).adminPort).toBe(0);
+  });
+
+  it("reads the TLS settings for every service", () => {
+    const pin = "AB:CD:".repeat(16).slice(0, -1); // 32 bytes as colon-separated hex
+    const config = valid({
+      "token.file": TOKEN_FILE,
+      "ssl.cert.file": "/etc/sallyport/client.pem",
+      "ssl.key.file": "/etc/sallyport/client.key",
+      "edge.cert.sha256": pin,
+      services: [{ accept: ACCEPT, connect: CONNECT }, { accept: "wss://gateway.example.com/two", connect: CONNECT }],
+    });
+    for (const s of config.services) {
+      expect([s.certFile, s.keyFile, s.edgeCertPin]).toStrictEqual(["/etc/sallyport/client.pem", "/etc/sallyport/client.key", "abcd".repeat(16)]);
+    }
   });
 
   it("is frozen", () => {
@@ -205,6 +227,12 @@ describe("connector config: problems", () => {
     ["connector.id with a dot", one({}, { "connector.id": "host.example" }), [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }]],
     ["connector.id too long", one({}, { "connector.id": "a".repeat(41) }), [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }]],
     ["connector.id empty", one({}, { "connector.id": "" }), [{ path: "connector.id", message: "must be a non-empty string" }]],
+    ["admin.port too large", one({}, { "admin.port": 65536 }), [{ path: "admin.port", message: "must be a whole number from 0 to 65535" }]],
+    ["admin.port a word", one({}, { "admin.port": "metrics" }), [{ path: "admin.port", message: "must be a whole number from 0 to 65535" }]],
+    ["ssl.cert.file without ssl.key.file", one({}, { "ssl.cert.file": "/c.pem" }), [{ path: "ssl.key.file", message: "ssl.cert.file and ssl.key.file go together" }]],
+    ["ssl.key.file without ssl.cert.file", one({}, { "ssl.key.file": "/k.pem" }), [{ path: "ssl.cert.file", message: "ssl.cert.file and ssl.key.file go together" }]],
+    ["edge.cert.sha256 too short", one({}, { "edge.cert.sha256": "abcd" }), [{ path: "edge.cert.sha256", message: "must be a SHA-256 fingerprint (64 hex digits, colons allowed)" }]],
+    ["edge.cert.sha256 not hex", one({}, { "edge.cert.sha256": "g".repeat(64) }), [{ path: "edge.cert.sha256", message: "must be a SHA-256 fingerprint (64 hex digits, colons allowed)" }]],
     ["drain.timeout bare number", one({}, { "drain.timeout": "30" }), [{ path: "drain.timeout", message: '"30" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }]],
   ])("%s", (_label, raw, expected) => {
     expect(issues(raw)).toStrictEqual(expected);

@@ -39,6 +39,8 @@ describe("edge config: a valid one", () => {
           maxMessageBytes: 262_144,
           maxBinds: 2048,
           maxBindsPerCredential: 1024,
+          client: { origins: undefined, auth: "none", tokens: [], jwt: undefined },
+          clientCertPins: [],
           connectorTokens: [TOKEN],
         },
       ],
@@ -69,6 +71,8 @@ describe("edge config: a valid one", () => {
       maxMessageBytes: 65_536,
       maxBinds: 100,
       maxBindsPerCredential: 10,
+      client: { origins: undefined, auth: "none", tokens: [], jwt: undefined },
+      clientCertPins: [],
       connectorTokens: [TOKEN, TOKEN2],
     });
   });
@@ -304,5 +308,70 @@ describe("edge config: services", () => {
   it("reports problems in both variables together", () => {
     const found = issues({ echo: { accept: ACCEPT, "socks.mode": "forward" } }, "not json");
     expect(found.map((i) => i.path)).toStrictEqual(["SALLYPORT_CONNECTOR_TOKENS", "SALLYPORT_SERVICES.echo.socks.mode"]);
+  });
+});
+
+describe("edge config: client admission and certificate pins", () => {
+  const CLIENT_TOKEN = "client-token-0123456789";
+  const PIN = "ab".repeat(32);
+  const at = (key: string) => `SALLYPORT_SERVICES.echo.${key}`;
+  const withClients = (settings: Record<string, unknown>, clientTokens?: unknown) =>
+    parseEdgeConfig({ echo: { accept: ACCEPT, ...settings } }, tokens({ echo: TOKEN }), clientTokens);
+
+  it("reads origins as a list or one comma-separated string", () => {
+    const list = withClients({ "client.origins": ["https://app.example.com", "https://admin.example.com"] });
+    const text = withClients({ "client.origins": "https://app.example.com, https://admin.example.com" });
+    expect(list.ok && list.value.services[0]!.client.origins).toStrictEqual(["https://app.example.com", "https://admin.example.com"]);
+    expect(text.ok && text.value.services[0]!.client).toStrictEqual(list.ok && list.value.services[0]!.client);
+  });
+
+  it("reads client tokens for client.auth token", () => {
+    const r = withClients({ "client.auth": "token" }, JSON.stringify({ echo: [CLIENT_TOKEN] }));
+    expect(r.ok && r.value.services[0]!.client).toStrictEqual({ origins: undefined, auth: "token", tokens: [CLIENT_TOKEN], jwt: undefined });
+  });
+
+  it("reads the JWT settings for client.auth jwt", () => {
+    const r = withClients({
+      "client.auth": "jwt",
+      "client.jwt.jwks": "https://team.cloudflareaccess.com/cdn-cgi/access/certs",
+      "client.jwt.audience": "aud-tag",
+      "client.jwt.issuer": "https://team.cloudflareaccess.com",
+    });
+    expect(r.ok && r.value.services[0]!.client.jwt).toStrictEqual({
+      jwks: "https://team.cloudflareaccess.com/cdn-cgi/access/certs",
+      issuer: "https://team.cloudflareaccess.com",
+      audience: "aud-tag",
+    });
+  });
+
+  it("reads certificate pins, colons allowed, in lower case", () => {
+    const r = withClients({ "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": ["AB:".repeat(31) + "AB"] });
+    expect(r.ok && r.value.services[0]!.clientCertPins).toStrictEqual([PIN]);
+  });
+
+  it.each<[string, Record<string, unknown>, unknown, ConfigIssue[]]>([
+    ["an origin with a path", { "client.origins": ["https://app.example.com/"] }, undefined, [{ path: at("client.origins"), message: '"https://app.example.com/" is not an origin such as https://app.example.com' }]],
+    ["an origin that is not a URL", { "client.origins": "app.example.com" }, undefined, [{ path: at("client.origins"), message: '"app.example.com" is not an origin such as https://app.example.com' }]],
+    ["an empty origin list", { "client.origins": [] }, undefined, [{ path: at("client.origins"), message: "must be a non-empty list of strings (an array, or one comma-separated string)" }]],
+    ["an origin with LF", { "client.origins": ["https://a.example\n"] }, undefined, [{ path: at("client.origins"), message: "must be a non-empty list of strings (an array, or one comma-separated string)" }]],
+    ["client.auth basic", { "client.auth": "basic" }, undefined, [{ path: at("client.auth"), message: 'must be one of "none", "token", "jwt"' }]],
+    ["client.auth token without the secret", { "client.auth": "token" }, undefined, [{ path: "SALLYPORT_CLIENT_TOKENS.echo", message: 'has no token: set one with "wrangler secret put SALLYPORT_CLIENT_TOKENS"' }]],
+    ["a short client token", { "client.auth": "token" }, JSON.stringify({ echo: ["short"] }), [{ path: "SALLYPORT_CLIENT_TOKENS.echo[0]", message: "must be at least 16 printable ASCII characters without spaces" }]],
+    ["a client token that is also a connector token", { "client.auth": "token" }, JSON.stringify({ echo: [TOKEN] }), [{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[0]", message: "token already used by SALLYPORT_CLIENT_TOKENS.echo[0]" }]],
+    ["client tokens not JSON", { "client.auth": "token" }, "{", [
+      { path: "SALLYPORT_CLIENT_TOKENS", message: "is not valid JSON" },
+      { path: "SALLYPORT_CLIENT_TOKENS.echo", message: 'has no token: set one with "wrangler secret put SALLYPORT_CLIENT_TOKENS"' },
+    ]],
+    ["jwt without jwks and audience", { "client.auth": "jwt" }, undefined, [
+      { path: at("client.jwt.jwks"), message: 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)' },
+      { path: at("client.jwt.audience"), message: 'is required with client.auth "jwt": a token for another application must not pass' },
+    ]],
+    ["jwks not http(s)", { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a" }, undefined, [{ path: at("client.jwt.jwks"), message: "must be an http(s) URL" }]],
+    ["a pin that is not a fingerprint", { "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": ["abcd"] }, undefined, [{ path: at("socks.ssl.client-cert-sha256"), message: "must list SHA-256 fingerprints (64 hex digits, colons allowed)" }]],
+    ["pins without verify-client", { "socks.ssl.client-cert-sha256": [PIN] }, undefined, [{ path: at("socks.ssl.client-cert-sha256"), message: 'pins need socks.ssl.verify-client "required" or "optional"' }]],
+  ])("refuses %s", (_label, settings, clientTokens, expected) => {
+    const r = withClients(settings, clientTokens);
+    expect(r.ok ? [] : r.error).toStrictEqual(expected);
+    if (!r.ok) expect(JSON.stringify(r.error)).not.toContain(TOKEN);
   });
 });

@@ -13,6 +13,8 @@ describe("protocol constants", () => {
       BIND_SUBPROTOCOL: "sallyport.bind.v1",
       BIND_PATH: "/_sallyport/bind",
       HEALTH_PATH: "/_sallyport/health",
+      STATUS_PATH: "/_sallyport/status",
+      STATUS_PAGE_PATH: "/_sallyport/status.html",
       RESERVED_PATH_PREFIX: "/_sallyport/",
       AUTHORIZATION_HEADER: "authorization",
       BEARER_PREFIX: "Bearer ",
@@ -29,8 +31,9 @@ describe("protocol constants", () => {
   });
 
   it("keeps the Sallyport endpoints under the reserved prefix", () => {
-    expect(constants.BIND_PATH.startsWith(constants.RESERVED_PATH_PREFIX)).toBe(true);
-    expect(constants.HEALTH_PATH.startsWith(constants.RESERVED_PATH_PREFIX)).toBe(true);
+    for (const path of [constants.BIND_PATH, constants.HEALTH_PATH, constants.STATUS_PATH, constants.STATUS_PAGE_PATH]) {
+      expect(path.startsWith(constants.RESERVED_PATH_PREFIX), path).toBe(true);
+    }
   });
 
   it("names the protocol version in both subprotocols, and keeps them apart", () => {

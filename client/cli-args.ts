@@ -1,0 +1,52 @@
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import { RESERVED_PATH_PREFIX } from "../shared/protocol/constants.ts";
+import { err, ok, type Result } from "../shared/result.ts";
+
+/** Flag checks shared by `sallyport client` and `sallyport probe`; each error says what to fix. */
+
+export function parseClientUrl(value: string | undefined): Result<string, string> {
+  if (!value) return err("--url is required: the service's client URL on the edge, e.g. wss://gateway.example.com/path");
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return err(`--url ${JSON.stringify(value)} is not a URL; write e.g. wss://gateway.example.com/path`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") return err("--url must be a ws:// or wss:// URL");
+  if (url.username || url.password) return err("--url must not carry credentials; put the token in a file and pass --token-file");
+  if (url.search || url.hash) return err("--url must not have a query or fragment: the edge matches the path only, and a token goes in --token-file");
+  if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) return err(`--url must be a service's accept path, not under ${RESERVED_PATH_PREFIX}`);
+  return ok(url.href);
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly loopback: boolean;
+}
+
+export function parseListen(value: string | undefined): Result<ListenAddress, string> {
+  if (!value) return err("--listen is required, e.g. --listen 127.0.0.1:2222 (port 0 picks a free one)");
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !host || port > 65535) return err(`--listen ${JSON.stringify(value)} must be HOST:PORT, e.g. 127.0.0.1:2222 or [::1]:2222`);
+  if (m[1] !== undefined && net.isIPv6(host) === false) return err(`--listen: ${host} is not an IPv6 address`);
+  const loopback = host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
+  return ok({ host, port, loopback });
+}
+
+export async function readTokenFile(path: string): Promise<Result<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    return err(`cannot read --token-file ${path} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const token = text.trim();
+  if (!token) return err(`--token-file ${path} is empty`);
+  // It becomes a header value: one line of printable ASCII.
+  if (!/^[\x21-\x7e]+$/.test(token)) return err(`--token-file ${path} must hold one token of printable ASCII without spaces`);
+  return ok(token);
+}

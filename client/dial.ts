@@ -1,0 +1,84 @@
+import WebSocket from "ws";
+import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL } from "../shared/protocol/constants.ts";
+import { describeRefusal } from "./describe.ts";
+import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
+
+/**
+ * Node: open one client WebSocket to a service's accept path, speaking the Sallyport client
+ * protocol, and hand back a SallyportStream the moment the handshake completes (so nothing
+ * the backend says first can slip past). Used by the forwarder and the probe.
+ */
+
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A client socket pings this often; three unanswered pings mean the path is dead. */
+export const PING_INTERVAL_MS = 20_000;
+export const PING_MISSES = 3;
+/** What the edge can ever send in one message is bounded by its max.message.size (≤ 16 MiB). */
+export const MAX_PAYLOAD = 16 * 1024 * 1024;
+
+export interface DialOptions {
+  readonly url: string;
+  readonly token?: string | undefined;
+  readonly handshakeTimeoutMs?: number;
+  readonly stream?: StreamOptions;
+  /** Offer the client subprotocol (default true); without it the session is plain. */
+  readonly sallyport?: boolean;
+}
+
+export type DialFailure =
+  | { readonly kind: "refused"; readonly status: number; readonly description: string }
+  | { readonly kind: "error"; readonly detail: string; readonly description: string };
+
+export interface DialHandlers {
+  /** The handshake completed; the stream exists already (set its handlers now, synchronously). */
+  opened(stream: SallyportStream, handshakeMs: number): void;
+  /** The handshake did not complete. */
+  failed(failure: DialFailure): void;
+}
+
+export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
+  const started = performance.now();
+  const offer = opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL];
+  const ws = new WebSocket(opts.url, offer, {
+    perMessageDeflate: false,
+    handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    maxPayload: MAX_PAYLOAD,
+    followRedirects: false,
+    headers: opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {},
+  });
+  let settled = false;
+  const fail = (f: DialFailure): void => {
+    if (settled) return;
+    settled = true;
+    handlers.failed(f);
+  };
+  ws.on("unexpected-response", (_req, res) => {
+    const status = res.statusCode ?? 0;
+    res.resume();
+    fail({ kind: "refused", status, description: describeRefusal(status) });
+    ws.terminate();
+  });
+  ws.on("error", (e: NodeJS.ErrnoException) => {
+    const detail = e.code ?? e.message;
+    fail({ kind: "error", detail, description: `cannot reach the edge (${detail})` });
+  });
+  ws.on("open", () => {
+    if (settled) return;
+    settled = true;
+    keepAlive(ws);
+    handlers.opened(new SallyportStream(ws as unknown as WebSocketLike, opts.stream), performance.now() - started);
+  });
+  return ws;
+}
+
+/** Pings keep NAT and proxies from dropping a quiet socket, and find a dead path. */
+function keepAlive(ws: WebSocket): void {
+  let missed = 0;
+  ws.on("pong", () => (missed = 0));
+  const timer = setInterval(() => {
+    if (++missed > PING_MISSES) return ws.terminate();
+    ws.ping();
+  }, PING_INTERVAL_MS);
+  timer.unref();
+  ws.on("close", () => clearInterval(timer));
+}

@@ -1,0 +1,309 @@
+import net from "node:net";
+import type WebSocket from "ws";
+import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
+import { CloseCode } from "../shared/protocol/close-codes.ts";
+import type { Logger } from "../connector/log.ts";
+import { dial, type DialFailure } from "./dial.ts";
+import type { CloseInfo, SallyportStream } from "./stream.ts";
+
+/**
+ * `sallyport client`: a local TCP listener whose every connection becomes one Sallyport
+ * session (like `cloudflared access tcp`).
+ *
+ * Pre-opened sessions: `preopen` WebSockets are kept open at the edge, handshake done, so a
+ * new local connection starts without waiting for one. Each holds a bind at the edge (and a
+ * backend connection at the connector), or waits up to socks.timeout for one and is then
+ * closed (4006/4013); an idle session that closes is replaced after the connector's backoff
+ * (100 ms doubling to retryMaxMs, reset once a session has stayed up STABLE_MS). What the
+ * backend says to an idle session (a greeting) is kept for the connection that takes it.
+ *
+ * Per connection: local bytes → send() (the local socket is paused while the stream says
+ * wait: out of credit or the WebSocket buffer is full); session data → local write, credit
+ * granted only once the write completed (so a slow local reader holds at most one window
+ * here and at the connector). Local FIN ⇄ `end`. A clean session end (1000 after both
+ * directions ended) leaves the local socket to finish; any other end resets it — an
+ * abnormal end never looks like a clean EOF.
+ */
+
+export const STABLE_MS = 10_000;
+/** On stop, how long sockets may take to finish their close handshakes. */
+export const STOP_GRACE_MS = 2_000;
+
+export interface ForwarderOptions {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string | undefined;
+  readonly preopen: number;
+  readonly retryMaxMs: number;
+  readonly log: Logger;
+}
+
+interface Idle {
+  readonly ws: WebSocket;
+  readonly stream: SallyportStream;
+  readonly openedAt: number;
+  readonly early: Uint8Array[];
+}
+
+export interface ForwarderStats {
+  readonly idle: number;
+  readonly connecting: number;
+  readonly active: number;
+  readonly accepted: number;
+}
+
+let seq = 0;
+
+export class Forwarder {
+  private readonly server: net.Server;
+  private readonly idle: Idle[] = [];
+  private readonly sockets = new Set<WebSocket>();
+  private readonly relays = new Set<Relay>();
+  private readonly backoff: Backoff;
+  private connecting = 0;
+  private accepted = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private lastIdleProblem: string | undefined;
+  private lastRefusalLog = 0;
+
+  constructor(private readonly opts: ForwarderOptions) {
+    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: opts.retryMaxMs, stableMs: STABLE_MS }, { now: () => Date.now() });
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
+  }
+
+  async listen(): Promise<net.AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    this.fill();
+    return this.server.address() as net.AddressInfo;
+  }
+
+  stats(): ForwarderStats {
+    return { idle: this.idle.length, connecting: this.connecting, active: this.relays.size, accepted: this.accepted };
+  }
+
+  /** Stop accepting, close idle sessions cleanly and active ones as going away; resolves when all sockets closed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retryTimer);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const i of this.idle.splice(0)) i.stream.close(CloseCode.NORMAL);
+    for (const r of [...this.relays]) r.abort("stopping");
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const ws of this.sockets) ws.terminate();
+    await closed;
+  }
+
+  // ---- pre-opened sessions ----
+
+  private fill(): void {
+    if (this.stopping || this.retryTimer) return;
+    while (this.idle.length + this.connecting < this.opts.preopen) this.preopen();
+  }
+
+  private preopen(): void {
+    this.connecting++;
+    const ws = dial(
+      { url: this.opts.url, token: this.opts.token },
+      {
+        opened: (stream) => {
+          this.connecting--;
+          this.backoff.connected();
+          const idle: Idle = { ws, stream, openedAt: Date.now(), early: [] };
+          stream.onData = (chunk) => idle.early.push(chunk);
+          // The backend finished before anyone used the session: it is no use to a new connection.
+          stream.onEnd = () => {
+            this.dropIdle(idle, "backend ended the connection while idle");
+            stream.close(CloseCode.NORMAL);
+          };
+          stream.onClose = (info) => this.dropIdle(idle, info.description);
+          if (this.stopping) return stream.close(CloseCode.NORMAL);
+          this.idle.push(idle);
+          if (this.lastIdleProblem) this.opts.log.log("info", "pre-opened session ready again", { url: this.opts.url });
+          this.lastIdleProblem = undefined;
+        },
+        failed: (f) => {
+          this.connecting--;
+          this.idleProblem(f.description, f);
+          this.retry();
+        },
+      },
+    );
+    this.track(ws);
+  }
+
+  private dropIdle(idle: Idle, why: string): void {
+    const i = this.idle.indexOf(idle);
+    if (i < 0) return;
+    this.idle.splice(i, 1);
+    if (this.stopping) return;
+    this.idleProblem(why);
+    this.retry();
+  }
+
+  /** Said when it changes, not once per attempt: the log stays readable while it retries. */
+  private idleProblem(description: string, failure?: DialFailure): void {
+    const fields = { url: this.opts.url, reason: description, attempt: this.backoff.attempts };
+    if (failure?.kind === "refused") {
+      const now = Date.now();
+      if (now - this.lastRefusalLog >= 60_000) {
+        this.lastRefusalLog = now;
+        this.opts.log.log("error", "edge refused the session", { ...fields, fix: "check --url (the service's accept path) and --token-file" });
+      }
+    } else {
+      this.opts.log.log(description === this.lastIdleProblem ? "debug" : "warn", "pre-opened session closed", fields);
+    }
+    this.lastIdleProblem = description;
+  }
+
+  private retry(): void {
+    if (this.stopping || this.retryTimer) return;
+    const delay = this.backoff.failed();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.fill();
+    }, delay);
+  }
+
+  private track(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.once("close", () => this.sockets.delete(ws));
+  }
+
+  // ---- local connections ----
+
+  private accept(local: net.Socket): void {
+    if (this.stopping) return void local.destroy();
+    this.accepted++;
+    local.setNoDelay(true);
+    const relay = new Relay(`c${(++seq).toString(36)}`, local, this.opts.log, () => this.relays.delete(relay));
+    this.relays.add(relay);
+    const idle = this.idle.shift();
+    if (idle) {
+      relay.attach(idle.stream, idle.early, true);
+      this.fill();
+      return;
+    }
+    // None ready: this connection waits for a handshake of its own (paused meanwhile).
+    const ws = dial(
+      { url: this.opts.url, token: this.opts.token },
+      {
+        opened: (stream) => relay.attach(stream, [], false),
+        failed: (f) => relay.failed(f),
+      },
+    );
+    this.track(ws);
+  }
+}
+
+/** One local connection and its session. */
+class Relay {
+  private stream: SallyportStream | undefined;
+  private readonly started = Date.now();
+  private localGone = false;
+  private done = false;
+  private preopened = false;
+
+  constructor(
+    readonly id: string,
+    private readonly local: net.Socket,
+    private readonly log: Logger,
+    private readonly finished: () => void,
+  ) {
+    local.on("error", () => {}); // 'close' (hadError) follows; handled there
+    local.on("close", (hadError) => this.localClosed(hadError));
+  }
+
+  attach(stream: SallyportStream, early: Uint8Array[], preopened: boolean): void {
+    this.stream = stream;
+    this.preopened = preopened;
+    if (this.localGone) {
+      // The local peer left while the handshake ran.
+      stream.onClose = (info) => this.report(info);
+      return stream.close(CloseCode.GOING_AWAY, "going away");
+    }
+    const local = this.local;
+    stream.onData = (chunk) => this.write(chunk);
+    stream.onEnd = () => local.end();
+    stream.onClose = (info) => this.sessionClosed(info);
+    stream.onDrain = () => local.resume();
+    for (const chunk of early) this.write(chunk);
+    if (stream.endReceived) local.end();
+    local.on("data", (chunk: Buffer) => {
+      if (!stream.send(chunk)) local.pause();
+    });
+    local.on("end", () => stream.end());
+    if (stream.closed) this.sessionClosed(stream.closed);
+    else local.resume();
+  }
+
+  /** The handshake for this connection failed. */
+  failed(f: DialFailure): void {
+    this.log.log("warn", "connection closed", { conn: this.id, reason: f.description, ...(f.kind === "refused" ? { status: f.status } : {}) });
+    this.end();
+    this.local.resetAndDestroy();
+  }
+
+  abort(why: string): void {
+    if (this.stream && !this.stream.closed) this.stream.close(CloseCode.GOING_AWAY, "going away");
+    if (!this.local.destroyed) this.local.resetAndDestroy();
+    if (!this.stream) {
+      this.log.log("info", "connection closed", { conn: this.id, reason: why });
+      this.end();
+    }
+  }
+
+  /** Credit goes back to the connector only for bytes the local socket has taken. */
+  private write(chunk: Uint8Array): void {
+    if (this.local.destroyed) return;
+    this.local.write(chunk, (e) => {
+      if (!e) this.stream?.consumed(chunk.byteLength);
+    });
+  }
+
+  private localClosed(hadError: boolean): void {
+    this.localGone = true;
+    const stream = this.stream;
+    if (!stream || stream.closed) return;
+    // A clean local close after both FINs: the connector closes the session (1000) itself.
+    // A reset, or a close while the session still owed the local side data, aborts it.
+    if (hadError || !stream.endReceived) stream.close(CloseCode.GOING_AWAY, "going away");
+  }
+
+  private sessionClosed(info: CloseInfo): void {
+    // A clean end has already ended the local socket (onEnd); anything else resets it.
+    if (!info.clean && !this.local.destroyed) this.local.resetAndDestroy();
+    this.report(info);
+  }
+
+  private report(info: CloseInfo): void {
+    if (this.done) return;
+    const s = this.stream!;
+    const localAbort = info.byUs && info.code === CloseCode.GOING_AWAY;
+    this.log.log(info.clean || localAbort ? "info" : "warn", "connection closed", {
+      conn: this.id,
+      closeCode: info.code,
+      reason: localAbort ? "local connection closed first" : info.description,
+      clean: info.clean,
+      preopened: this.preopened,
+      bytesUp: s.bytesSent,
+      bytesDown: s.bytesReceived,
+      durationMs: Date.now() - this.started,
+    });
+    this.end();
+  }
+
+  private end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.finished();
+  }
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from "node:crypto";
+import { dial, type DialFailure } from "./dial.ts";
+import { CloseCode } from "../shared/protocol/close-codes.ts";
+import type { CloseInfo, SallyportStream } from "./stream.ts";
+
+/**
+ * `sallyport probe`: one session as a client, measured. The client protocol has no
+ * "paired" signal, so what is reported is what was seen:
+ *  - handshake: the WebSocket upgrade at the edge (the edge answers it whether or not a
+ *    bind is free; an unpaired client waits up to socks.timeout);
+ *  - paired: the backend's first byte arrived — a connector took the session and dialed
+ *    the backend (16 random bytes are sent at once, so an echo backend answers them);
+ *  - round trip: 16 more bytes, until any reply.
+ * No reply within the timeout while the session stays open is reported as just that.
+ */
+
+export const PROBE_BYTES = 16;
+
+export type ProbeResult =
+  | { readonly outcome: "paired"; readonly handshakeMs: number; readonly pairedMs: number; readonly echoed: boolean; readonly roundTripMs: number | undefined }
+  | { readonly outcome: "open"; readonly handshakeMs: number; readonly openMs: number }
+  | { readonly outcome: "closed"; readonly handshakeMs: number; readonly afterMs: number; readonly close: CloseInfo }
+  | { readonly outcome: "refused"; readonly failure: DialFailure };
+
+export interface ProbeOptions {
+  readonly url: string;
+  readonly token?: string | undefined;
+  readonly timeoutMs: number;
+}
+
+export function probe(opts: ProbeOptions): Promise<ProbeResult> {
+  const started = performance.now();
+  const since = (): number => performance.now() - started;
+  return new Promise((resolve) => {
+    const ws = dial(
+      { url: opts.url, token: opts.token, handshakeTimeoutMs: opts.timeoutMs },
+      {
+        failed: (failure) => resolve({ outcome: "refused", failure }),
+        opened: (stream, handshakeMs) =>
+          void measure(stream, handshakeMs, since, opts.timeoutMs).then((result) => {
+            // Let the close handshake finish (briefly), so the process can exit at once.
+            if (ws.readyState === ws.CLOSED) return resolve(result);
+            const timer = setTimeout(() => ws.terminate(), 1000);
+            ws.once("close", () => {
+              clearTimeout(timer);
+              resolve(result);
+            });
+          }),
+      },
+    );
+  });
+}
+
+async function measure(stream: SallyportStream, handshakeMs: number, since: () => number, timeoutMs: number): Promise<ProbeResult> {
+  let received = Buffer.alloc(0);
+  let wake: () => void = () => {};
+  stream.onData = (chunk) => {
+    received = Buffer.concat([received, chunk]);
+    stream.consumed(chunk.byteLength);
+    wake();
+  };
+  stream.onEnd = () => wake();
+  stream.onClose = () => wake();
+  /** Waits until `ready()` or the session closes or the overall deadline passes. */
+  const until = (ready: () => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (ready() || stream.closed || stream.endReceived || since() >= timeoutMs) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const timer = setTimeout(check, Math.max(0, timeoutMs - since()) + 1);
+      wake = check;
+      check();
+    });
+  const finish = <T extends ProbeResult>(r: T): T => {
+    if (!stream.closed) stream.close(CloseCode.NORMAL);
+    return r;
+  };
+
+  const first = randomBytes(PROBE_BYTES);
+  stream.send(first);
+  await until(() => received.length > 0);
+  if (stream.closed && received.length === 0) return { outcome: "closed", handshakeMs, afterMs: since(), close: stream.closed };
+  if (received.length === 0) return finish({ outcome: "open", handshakeMs, openMs: since() });
+  const pairedMs = since();
+  // An echo backend: wait for the whole first echo so it is not taken for the second reply.
+  const echoes = first.subarray(0, Math.min(received.length, PROBE_BYTES)).equals(received.subarray(0, PROBE_BYTES));
+  if (echoes) await until(() => received.length >= PROBE_BYTES);
+  const echoed = echoes && received.length >= PROBE_BYTES && received.subarray(0, PROBE_BYTES).equals(first);
+  if (stream.closed || stream.endReceived) return finish({ outcome: "paired", handshakeMs, pairedMs, echoed, roundTripMs: undefined });
+  const before = received.length;
+  const sentAt = performance.now();
+  stream.send(randomBytes(PROBE_BYTES));
+  await until(() => received.length > before);
+  const roundTripMs = received.length > before ? performance.now() - sentAt : undefined;
+  return finish({ outcome: "paired", handshakeMs, pairedMs, echoed, roundTripMs });
+}

@@ -1,0 +1,90 @@
+import { parseArgs } from "node:util";
+import { Forwarder } from "../../client/forwarder.ts";
+import { parseClientUrl, parseListen, readTokenFile } from "../../client/cli-args.ts";
+import { parseDuration } from "../../shared/config/duration.ts";
+import { DEFAULTS } from "../../shared/config/service.ts";
+import { createLogger, type Level } from "../log.ts";
+import { onStopSignals } from "./signals.ts";
+
+export const summary = "forward local TCP connections through the edge";
+
+const HELP = `usage: sallyport client --url ws(s)://HOST/PATH --listen HOST:PORT [options]
+
+Accepts TCP connections on --listen and carries each one as its own session through the
+edge to the service's backend (like \`cloudflared access tcp\`).
+  --url URL          the service's client URL on the edge, e.g. wss://gateway.example.com/ssh
+  --listen HOST:PORT local address to accept on, e.g. 127.0.0.1:2222 (port 0 picks one)
+  --token-file FILE  file holding a bearer token, sent as the Authorization header
+  --preopen N        sessions kept open at the edge, ready for new connections (default 2;
+                     each holds a connector's bind while it waits; 0 opens one per connection)
+  --retry-max D      longest wait before replacing a pre-opened session that closed (default "${DEFAULTS["socks.retry.maximum.interval"]}")
+  --log-level LEVEL  debug, info, warn or error
+Prints "listening on HOST:PORT" once ready. SIGTERM or SIGINT stops it (exit 0).
+`;
+
+const fail = (message: string): number => {
+  process.stderr.write(`sallyport client: ${message}\n\n${HELP}`);
+  return 2;
+};
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: "string" },
+        listen: { type: "string" },
+        "token-file": { type: "string" },
+        preopen: { type: "string" },
+        "retry-max": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const url = parseClientUrl(values.url);
+  if (!url.ok) return fail(url.error);
+  const listen = parseListen(values.listen);
+  if (!listen.ok) return fail(listen.error);
+  const preopen = Number(values.preopen ?? 2);
+  if (!Number.isInteger(preopen) || preopen < 0 || preopen > 64) return fail("--preopen must be a whole number from 0 to 64");
+  const retry = parseDuration(values["retry-max"] ?? DEFAULTS["socks.retry.maximum.interval"]);
+  if (!retry.ok) return fail(`--retry-max: ${retry.error}`);
+  if (retry.value < 100) return fail("--retry-max must be at least 100 milliseconds");
+  const level = (values["log-level"] ?? "info") as Level;
+  if (!["debug", "info", "warn", "error"].includes(level)) return fail("--log-level must be debug, info, warn or error");
+  let token: string | undefined;
+  if (values["token-file"] !== undefined) {
+    const t = await readTokenFile(values["token-file"]);
+    if (!t.ok) return fail(t.error);
+    token = t.value;
+  }
+
+  const log = createLogger({ level });
+  const forwarder = new Forwarder({ url: url.value, host: listen.value.host, port: listen.value.port, token, preopen, retryMaxMs: retry.value, log });
+  let address;
+  try {
+    address = await forwarder.listen();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    process.stderr.write(`sallyport client: cannot listen on ${values.listen} (${code})\n`);
+    return 1;
+  }
+  const where = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  if (!listen.value.loopback) log.log("warn", "listening on a non-loopback address: anyone who can reach it can use the session", { listen: where });
+  log.log("info", "listening", { listen: where, url: url.value, preopen, pid: process.pid });
+  process.stdout.write(`listening on ${where}\n`);
+  await onStopSignals(log);
+  await forwarder.stop();
+  log.log("info", "client stopped");
+  return 0;
+}

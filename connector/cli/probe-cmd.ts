@@ -1,0 +1,82 @@
+import { parseArgs } from "node:util";
+import { parseClientUrl, readTokenFile } from "../../client/cli-args.ts";
+import { probe } from "../../client/probe.ts";
+import { parseDuration } from "../../shared/config/duration.ts";
+
+export const summary = "check that a service answers through the edge";
+
+const HELP = `usage: sallyport probe --url ws(s)://HOST/PATH [--timeout D] [--token-file FILE]
+
+Opens one session as a client would and reports what it saw:
+  edge handshake X ms   the WebSocket upgrade at the edge
+  paired in X ms        the backend's first reply arrived (16 random bytes are sent at once)
+  round trip Y ms       16 more bytes until any reply
+Exit 0 when a connector answered (or the session stayed open without a reply: a backend
+that neither speaks first nor echoes); 1 with the reason when the session was refused or
+closed — no connector available (4006), busy (4013), backend refused (4005), backend
+unreachable (4004), connector lost (4003), HTTP 404 (unknown service or not admitted); 2 for
+bad flags.
+  --url URL          the service's client URL on the edge
+  --timeout D        how long to wait in all (default "5 seconds")
+  --token-file FILE  file holding a bearer token, sent as the Authorization header
+`;
+
+const fail = (message: string): number => {
+  process.stderr.write(`sallyport probe: ${message}\n\n${HELP}`);
+  return 2;
+};
+
+const ms = (n: number): string => n.toFixed(1);
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { url: { type: "string" }, timeout: { type: "string" }, "token-file": { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const url = parseClientUrl(values.url);
+  if (!url.ok) return fail(url.error);
+  const timeout = parseDuration(values.timeout ?? "5 seconds");
+  if (!timeout.ok) return fail(`--timeout: ${timeout.error}`);
+  if (timeout.value < 100) return fail("--timeout must be at least 100 milliseconds");
+  let token: string | undefined;
+  if (values["token-file"] !== undefined) {
+    const t = await readTokenFile(values["token-file"]);
+    if (!t.ok) return fail(t.error);
+    token = t.value;
+  }
+
+  const r = await probe({ url: url.value, token, timeoutMs: timeout.value });
+  const out = (line: string): boolean => process.stdout.write(line + "\n");
+  switch (r.outcome) {
+    case "refused":
+      process.stderr.write(`sallyport probe: ${r.failure.description}\n`);
+      return 1;
+    case "closed":
+      out(`edge handshake ${ms(r.handshakeMs)} ms`);
+      process.stderr.write(`sallyport probe: ${r.close.description} after ${ms(r.afterMs)} ms\n`);
+      return 1;
+    case "open":
+      out(`edge handshake ${ms(r.handshakeMs)} ms`);
+      out(
+        `session open for ${ms(r.openMs)} ms without a reply to ${16} bytes: the backend neither spoke first nor echoed. ` +
+          `Pairing not confirmed (without a connector the edge closes the session after its socks.timeout).`,
+      );
+      return 0;
+    case "paired":
+      out(`edge handshake ${ms(r.handshakeMs)} ms`);
+      out(`paired in ${ms(r.pairedMs)} ms (first reply from the backend${r.echoed ? ": it echoes" : ""})`);
+      out(r.roundTripMs === undefined ? "round trip: no reply to more data" : `round trip ${ms(r.roundTripMs)} ms`);
+      return 0;
+  }
+}

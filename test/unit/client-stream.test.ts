@@ -1,0 +1,359 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SallyportStream, type CloseInfo, type StreamOptions, type WebSocketLike } from "../../client/stream.ts";
+import { describeClose, describeRefusal } from "../../client/describe.ts";
+import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+
+/** An in-memory WebSocket: records what the stream sends, lets the test play the edge. */
+class FakeSocket implements WebSocketLike {
+  readyState = 1;
+  binaryType = "blob";
+  bufferedAmount = 0;
+  readonly frames: Array<string | Uint8Array> = [];
+  closedWith: { code: number | undefined; reason: string | undefined } | undefined;
+  private readonly listeners = new Map<string, Set<(e: never) => void>>();
+
+  constructor(readonly protocol: string) {}
+
+  send(data: string | ArrayBufferView | ArrayBuffer, cb?: (err?: Error) => void): void {
+    if (this.readyState !== 1) throw new Error("send on a socket that is not open");
+    this.frames.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer).slice());
+    if (cb) queueMicrotask(() => cb());
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+    this.readyState = 2;
+  }
+
+  addEventListener(type: string, l: (e: never) => void): void {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type)!.add(l);
+  }
+
+  removeEventListener(type: string, l: (e: never) => void): void {
+    this.listeners.get(type)?.delete(l);
+  }
+
+  private emit(type: string, event: unknown): void {
+    for (const l of this.listeners.get(type) ?? []) (l as (e: unknown) => void)(event);
+  }
+
+  /** The edge sends a frame (a string is a text frame). */
+  receive(data: string | Uint8Array | ArrayBuffer): void {
+    this.emit("message", { data });
+  }
+
+  /** The close handshake completed with this code. */
+  peerClose(code: number, reason = ""): void {
+    this.readyState = 3;
+    this.emit("close", { code, reason });
+  }
+
+  /** Data frames sent so far, as total bytes. */
+  dataBytes(): number {
+    return this.frames.reduce((n, f) => n + (typeof f === "string" ? 0 : f.byteLength), 0);
+  }
+
+  texts(): string[] {
+    return this.frames.filter((f): f is string => typeof f === "string");
+  }
+}
+
+const END = '{"v":1,"t":"end"}';
+const credit = (bytes: number): string => JSON.stringify({ v: 1, t: "credit", bytes });
+const MiB = 1024 * 1024;
+
+function make(protocol = CLIENT_SUBPROTOCOL, opts: StreamOptions = {}): { ws: FakeSocket; s: SallyportStream; closes: CloseInfo[] } {
+  const ws = new FakeSocket(protocol);
+  const s = new SallyportStream(ws, opts);
+  const closes: CloseInfo[] = [];
+  s.onClose = (c) => closes.push(c);
+  return { ws, s, closes };
+}
+
+/** A stream already known to be paired (the connector sent something). */
+function paired(opts: StreamOptions = {}): ReturnType<typeof make> {
+  const m = make(CLIENT_SUBPROTOCOL, opts);
+  m.ws.receive(new Uint8Array([0x52]));
+  return m;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("SallyportStream: setup", () => {
+  it("speaks the protocol only when the edge echoed the subprotocol", () => {
+    expect(make(CLIENT_SUBPROTOCOL).s.protocol).toBe("sallyport");
+    expect(make("").s.protocol).toBe("plain");
+  });
+
+  it("needs an open socket and switches blob delivery to array buffers", () => {
+    const ws = new FakeSocket(CLIENT_SUBPROTOCOL);
+    new SallyportStream(ws);
+    expect(ws.binaryType).toBe("arraybuffer");
+    ws.readyState = 0;
+    expect(() => new SallyportStream(ws)).toThrow(/open WebSocket/);
+  });
+});
+
+describe("SallyportStream: sending", () => {
+  it("splits data into frames of at most maxFrameBytes", () => {
+    const { ws, s } = paired({ maxFrameBytes: 1000 });
+    expect(s.send(new Uint8Array(2500))).toBe(true);
+    expect(ws.frames.map((f) => (f as Uint8Array).byteLength)).toEqual([1000, 1000, 500]);
+  });
+
+  it("never sends beyond its credit, queues the rest, and resumes on credit", () => {
+    const { ws, s } = paired({ maxFrameBytes: MiB });
+    const drains: number[] = [];
+    s.onDrain = () => drains.push(ws.dataBytes());
+    expect(s.send(new Uint8Array(INITIAL_WINDOW_BYTES + 3 * MiB))).toBe(false);
+    expect(ws.dataBytes()).toBe(INITIAL_WINDOW_BYTES);
+    expect(s.sendCredit).toBe(0);
+    expect(s.pendingBytes).toBe(3 * MiB);
+    ws.receive(credit(MiB));
+    expect(ws.dataBytes()).toBe(INITIAL_WINDOW_BYTES + MiB);
+    expect(drains).toEqual([]);
+    ws.receive(credit(4 * MiB));
+    expect(ws.dataBytes()).toBe(INITIAL_WINDOW_BYTES + 3 * MiB);
+    expect(s.sendCredit).toBe(2 * MiB);
+    expect(drains).toEqual([INITIAL_WINDOW_BYTES + 3 * MiB]);
+  });
+
+  it("splits a frame at the credit boundary and loses nothing", () => {
+    const { ws, s } = paired({ maxFrameBytes: 64 * 1024 });
+    const data = new Uint8Array(INITIAL_WINDOW_BYTES + 1000);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    s.send(data);
+    ws.receive(credit(INITIAL_WINDOW_BYTES / 2));
+    const out = new Uint8Array(ws.dataBytes());
+    let off = 0;
+    for (const f of ws.frames) if (typeof f !== "string") (out.set(f, off), (off += f.byteLength));
+    expect(Buffer.from(out.buffer).equals(Buffer.from(data.buffer))).toBe(true);
+  });
+
+  it("sends end after the data queued before it, as a text control message", () => {
+    const { ws, s } = paired();
+    s.send(new Uint8Array(INITIAL_WINDOW_BYTES + 10));
+    s.end();
+    expect(ws.texts()).toEqual([]);
+    expect(s.endSent).toBe(false);
+    ws.receive(credit(INITIAL_WINDOW_BYTES / 2));
+    expect(ws.frames.at(-1)).toBe(END);
+    expect(s.endSent).toBe(true);
+    expect(() => s.send(new Uint8Array(1))).toThrow(/after end/);
+  });
+
+  it("sends strings as UTF-8 binary data in protocol mode, as text frames in plain mode", () => {
+    const p = paired();
+    p.s.send("héllo");
+    expect(p.ws.frames.at(-1)).toEqual(new TextEncoder().encode("héllo"));
+    const plain = make("");
+    plain.ws.receive(new Uint8Array([1]));
+    plain.s.send("héllo");
+    expect(plain.ws.frames).toEqual(["héllo"]);
+    expect(() => plain.s.end()).toThrow(/plain/);
+  });
+
+  it("asks the caller to wait while the socket buffers over the high-water mark, and drains by polling", () => {
+    const { ws, s } = paired({ highWaterBytes: 1000, pollMs: 5 });
+    let drained = 0;
+    s.onDrain = () => drained++;
+    ws.bufferedAmount = 2000;
+    expect(s.send(new Uint8Array(10))).toBe(false);
+    expect(ws.dataBytes()).toBe(0);
+    vi.advanceTimersByTime(20);
+    expect(drained).toBe(0);
+    ws.bufferedAmount = 0;
+    vi.advanceTimersByTime(5);
+    expect(ws.dataBytes()).toBe(10);
+    expect(drained).toBe(1);
+  });
+
+  it("fires drain when only the buffer was full and the queue was empty", () => {
+    const { ws, s } = paired({ highWaterBytes: 1000, pollMs: 5 });
+    let drained = 0;
+    s.onDrain = () => drained++;
+    expect(s.send(new Uint8Array(10))).toBe(true);
+    ws.bufferedAmount = 5000; // the socket has not written it yet
+    expect(s.send(new Uint8Array(10))).toBe(false);
+    ws.bufferedAmount = 0;
+    vi.advanceTimersByTime(5);
+    expect(drained).toBe(1);
+  });
+});
+
+describe("SallyportStream: before pairing", () => {
+  it("sends at most the pre-pair budget until the connector is heard from", () => {
+    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 7 * 1024 });
+    expect(s.paired).toBe(false);
+    s.send(new Uint8Array(20 * 1024));
+    expect(ws.dataBytes()).toBe(7 * 1024);
+    ws.receive(new Uint8Array([0x52])); // the backend spoke: the session is paired
+    expect(s.paired).toBe(true);
+    expect(ws.dataBytes()).toBe(20 * 1024);
+  });
+
+  it("takes credit or an opened message as evidence of pairing", () => {
+    const a = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100 });
+    a.s.send(new Uint8Array(300));
+    a.ws.receive(credit(1));
+    expect(a.ws.dataBytes()).toBe(300);
+    const b = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100 });
+    let told = 0;
+    b.s.onPaired = () => told++;
+    b.s.send(new Uint8Array(300));
+    b.ws.receive('{"v":1,"t":"opened"}');
+    expect(b.ws.dataBytes()).toBe(300);
+    expect(told).toBe(1);
+    expect(b.ws.closedWith).toBeUndefined();
+  });
+
+  it("assumes pairing after assumePairedAfterMs", () => {
+    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100, assumePairedAfterMs: 2000 });
+    s.send(new Uint8Array(300));
+    vi.advanceTimersByTime(1999);
+    expect(ws.dataBytes()).toBe(100);
+    vi.advanceTimersByTime(1);
+    expect(ws.dataBytes()).toBe(300);
+  });
+
+  it("holds end back when the budget is used up", () => {
+    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100 });
+    s.send(new Uint8Array(90));
+    s.end();
+    expect(ws.texts()).toEqual([]);
+    ws.receive(credit(1));
+    expect(ws.texts()).toEqual([END]);
+  });
+});
+
+describe("SallyportStream: receiving", () => {
+  it("delivers binary data and grants credit in half-window steps as it is consumed", () => {
+    const { ws, s } = paired();
+    const got: number[] = [];
+    s.onData = (c) => got.push(c.byteLength);
+    ws.receive(new Uint8Array(INITIAL_WINDOW_BYTES / 2 - 1).buffer);
+    s.consumed(INITIAL_WINDOW_BYTES / 2 - 1 + 1); // the 1-byte greeting of paired() too
+    expect(ws.texts()).toEqual([credit(INITIAL_WINDOW_BYTES / 2)]);
+    s.consumed(INITIAL_WINDOW_BYTES / 2 - 1);
+    expect(ws.texts()).toHaveLength(1);
+    s.consumed(1);
+    expect(ws.texts()).toEqual([credit(INITIAL_WINDOW_BYTES / 2), credit(INITIAL_WINDOW_BYTES / 2)]);
+  });
+
+  it("autoConsume grants on delivery", () => {
+    const { ws } = paired({ autoConsume: true });
+    ws.receive(new Uint8Array(INITIAL_WINDOW_BYTES / 2));
+    expect(ws.texts()).toEqual([credit(INITIAL_WINDOW_BYTES / 2 + 1)]);
+  });
+
+  it("closes with 1002 when the connector sends beyond the credit granted", () => {
+    const { ws, s } = paired();
+    s.onData = () => {};
+    ws.receive(new Uint8Array(INITIAL_WINDOW_BYTES - 1));
+    expect(ws.closedWith).toBeUndefined();
+    ws.receive(new Uint8Array(1));
+    expect(ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+  });
+
+  it("reports end, and closes with 1002 on data after end or a second end", () => {
+    const a = paired();
+    let ended = 0;
+    a.s.onEnd = () => ended++;
+    a.ws.receive(END);
+    expect(ended).toBe(1);
+    expect(a.s.endReceived).toBe(true);
+    a.ws.receive(new Uint8Array(1));
+    expect(a.ws.closedWith?.code).toBe(1002);
+    const b = paired();
+    b.ws.receive(END);
+    b.ws.receive(END);
+    expect(b.ws.closedWith?.code).toBe(1002);
+  });
+
+  it("closes with 1002 on a text frame that is not a client control message", () => {
+    for (const bad of ["hello", '{"v":1,"t":"bind"}', '{"v":2,"t":"end"}', '{"v":1,"t":"credit","bytes":0}']) {
+      const { ws } = paired();
+      ws.receive(bad);
+      expect(ws.closedWith?.code, bad).toBe(1002);
+    }
+  });
+
+  it("in plain mode a text frame is data (its UTF-8 bytes)", () => {
+    const { ws, s } = make("");
+    const got: Uint8Array[] = [];
+    s.onData = (c) => got.push(c);
+    ws.receive(credit(5));
+    expect(new TextDecoder().decode(got[0])).toBe(credit(5));
+    expect(ws.closedWith).toBeUndefined();
+  });
+});
+
+describe("SallyportStream: closing", () => {
+  it("is clean only on 1000 after both directions ended", () => {
+    const a = paired();
+    a.s.end();
+    a.ws.receive(END);
+    a.ws.peerClose(1000);
+    expect(a.closes).toEqual([{ code: 1000, reason: "", clean: true, byUs: false, description: "closed normally (1000)" }]);
+
+    const b = paired();
+    b.ws.receive(END);
+    b.ws.peerClose(1000); // we never sent end: our data may not all have arrived
+    expect(b.closes[0]?.clean).toBe(false);
+
+    const c = paired();
+    c.s.end();
+    c.ws.peerClose(1000); // the connector never said end
+    expect(c.closes[0]?.clean).toBe(false);
+  });
+
+  it("every other code is abnormal and described", () => {
+    const cases: Array<[number, string]> = [
+      [4006, "no connector available (4006)"],
+      [4013, "busy: every connector is in use (4013)"],
+      [4005, "backend refused the connection (4005)"],
+      [4004, "backend unreachable (4004)"],
+      [4003, "connector lost (4003)"],
+      [1009, "message too big (1009)"],
+      [1002, "protocol error (1002)"],
+      [1006, "connection lost (no close frame) (1006)"],
+    ];
+    for (const [code, text] of cases) {
+      const { ws, closes } = paired();
+      ws.peerClose(code, "x");
+      expect(closes).toHaveLength(1);
+      expect(closes[0]).toMatchObject({ code, clean: false, byUs: false, description: text });
+    }
+    expect(describeClose(4999, "weird")).toBe("closed: weird (4999)");
+    expect(describeRefusal(404)).toMatch(/404: unknown service path, or this client is not admitted/);
+  });
+
+  it("plain sessions end cleanly on 1000", () => {
+    const { ws, closes } = make("");
+    ws.peerClose(1000);
+    expect(closes[0]?.clean).toBe(true);
+  });
+
+  it("reports our own close code, once, and stops sending", () => {
+    const { ws, s, closes } = paired();
+    s.close(1001, "going away");
+    expect(ws.closedWith).toEqual({ code: 1001, reason: "going away" });
+    expect(s.send(new Uint8Array(1))).toBe(false);
+    ws.peerClose(1001);
+    ws.peerClose(1001);
+    expect(closes).toEqual([{ code: 1001, reason: "going away", clean: false, byUs: true, description: "going away (1001)" }]);
+  });
+
+  it("stops its timers when closed", () => {
+    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 10 });
+    s.send(new Uint8Array(100));
+    ws.peerClose(4006);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
