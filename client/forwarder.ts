@@ -1,3 +1,4 @@
+let T0 = 0;
 import net from "node:net";
 import type WebSocket from "ws";
 import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
@@ -181,6 +182,7 @@ export class Forwarder {
   // ---- local connections ----
 
   private accept(local: net.Socket): void {
+    T0 = performance.now();
     if (this.stopping) return void local.destroy();
     this.accepted++;
     local.setNoDelay(true);
@@ -189,7 +191,7 @@ export class Forwarder {
     const idle = this.idle.shift();
     if (idle) {
       relay.attach(idle.stream, idle.early, true);
-      this.fill();
+      setTimeout(() => this.fill(), Number(process.env.REFILL_DELAY ?? 0));
       return;
     }
     // None ready: this connection waits for a handshake of its own (paused meanwhile).
@@ -231,14 +233,16 @@ class Relay {
       return stream.close(CloseCode.GOING_AWAY, "going away");
     }
     const local = this.local;
-    stream.onData = (chunk) => this.write(chunk);
+    stream.onData = (chunk) => { console.error("T data-from-ws", (performance.now()-T0).toFixed(2)); this.write(chunk); };
     stream.onEnd = () => local.end();
     stream.onClose = (info) => this.sessionClosed(info);
     stream.onDrain = () => local.resume();
     for (const chunk of early) this.write(chunk);
     if (stream.endReceived) local.end();
     local.on("data", (chunk: Buffer) => {
+      console.error("T data-from-local", (performance.now()-T0).toFixed(2), stream.paired, (stream as any).ws.bufferedAmount);
       if (!stream.send(chunk)) local.pause();
+      console.error("T sent", (performance.now()-T0).toFixed(2), (stream as any).ws.bufferedAmount);
     });
     local.on("end", () => stream.end());
     if (stream.closed) this.sessionClosed(stream.closed);

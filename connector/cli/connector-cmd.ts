@@ -11,7 +11,7 @@ export const summary = "run the connector";
 const HELP = `usage: sallyport connector --config FILE
        sallyport connector --accept URI --connect tcp://HOST:PORT --token-file FILE [options]
 
-  --config FILE        JSON configuration (see docs/configuration.md)
+  --config FILE        JSON configuration, or a Kaazing gateway-config.xml (see docs/configuration.md)
   --edge URL           edge to dial (default: the accept URI's origin)
   --accept URI         the service's logical accept URI, as the edge knows it
   --connect URI        the backend, tcp://HOST:PORT or tls://HOST:PORT

@@ -47,6 +47,8 @@ export async function run(argv: string[]): Promise<number> {
   const token = randomBytes(24).toString("base64url");
   // The accept URI is logical: both sides agree on it, clients dial the edge's real address.
   const accept = "ws://sallyport.localhost/dev";
+  const ownSignals = ["SIGINT", "SIGTERM"] as const;
+  const inherited = new Map(ownSignals.map((s) => [s, new Set(process.listeners(s))]));
   let edge;
   try {
     edge = await startLocalEdge({
@@ -59,6 +61,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`sallyport dev: cannot start the edge on 127.0.0.1:${port} (${(e as Error).message}); try --port 0\n`);
     return 1;
   }
+  // Miniflare answers SIGINT/SIGTERM with process.exit(130/143) at once, which skips the
+  // orderly stop below (and exits 143, not 0): this command stops the edge itself. Its
+  // 'exit' and SIGHUP hooks stay, so workerd still goes if the process ends another way.
+  for (const s of ownSignals) for (const l of process.listeners(s)) if (!inherited.get(s)!.has(l)) process.off(s, l);
   const edgeWs = edge.url.href.replace(/^http/, "ws");
   const parsed = parseConnectorConfig({
     "token.file": "(in memory)",

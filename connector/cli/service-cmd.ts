@@ -51,8 +51,9 @@ export async function run(argv: string[]): Promise<number> {
   const config = values.config ? await readChecked(values.config) : { name: "connector.json", text: await readFile(new URL("connector.example.json", DEPLOY), "utf8"), warnings: [] };
   if (!config) return 1;
   const unitTemplate = await readFile(new URL(UNIT_NAME, DEPLOY), "utf8");
-  if (!unitTemplate.includes(UNIT_CONFIG_PATH)) throw new Error(`${UNIT_NAME} no longer names ${UNIT_CONFIG_PATH}; update service-cmd.ts`);
-  const unit = unitTemplate.replace(UNIT_CONFIG_PATH, `/etc/sallyport/${config.name}`);
+  const execStart = new RegExp(`^(ExecStart=.* --config )${UNIT_CONFIG_PATH.replace(/[.]/g, "\\.")}$`, "m");
+  if (!execStart.test(unitTemplate)) throw new Error(`${UNIT_NAME}'s ExecStart no longer passes --config ${UNIT_CONFIG_PATH}; update service-cmd.ts`);
+  const unit = unitTemplate.replace(execStart, `$1/etc/sallyport/${config.name}`);
 
   const root = resolve(values.prefix ?? "/");
   const unitPath = join(root, "etc/systemd/system", UNIT_NAME);

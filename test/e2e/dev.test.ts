@@ -28,5 +28,8 @@ describe("npm start (sallyport dev)", () => {
 
     dev.signal("SIGTERM");
     expect(await dev.waitForExit(15_000)).toEqual({ code: 0, signal: null });
+    expect(dev.logs((l) => l.json?.msg === "stopping")).toHaveLength(1);
+    // Nothing it started (tsx's worker, workerd, the echo server) outlives it.
+    expect(dev.groupMembers()).toEqual([]);
   });
 });

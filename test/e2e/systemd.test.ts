@@ -113,7 +113,7 @@ describe("the shipped unit", () => {
   it("starts the connector with flags it knows", () => {
     const [, , command, ...args] = one("ExecStart")!.split(" ");
     expect(command).toBe("connector");
-    expect(parseFlags(args)).toStrictEqual({ config: "/etc/sallyport/connector.json" });
+    expect({ ...parseFlags(args) }).toStrictEqual({ config: "/etc/sallyport/connector.json" });
   });
 
   it("gives the drain time to finish before SIGKILL", () => {
@@ -207,6 +207,8 @@ describe("sallyport service install", () => {
     expect(r.code, r.stderr).toBe(0);
     const unit = await readFile(join(prefix, "etc/systemd/system/sallyport-connector.service"), "utf8");
     expect(directives(unit).get("ExecStart")).toStrictEqual(["/usr/bin/env sallyport connector --config /etc/sallyport/gateway-config.xml"]);
+    // Only the command changes: the rest of the unit is the shipped one.
+    expect(unit.replace("/etc/sallyport/gateway-config.xml", "/etc/sallyport/connector.json")).toBe(UNIT);
     expect(await readFile(join(prefix, "etc/sallyport/gateway-config.xml"), "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/kaazing/gateway-config.xml"), "utf8"));
   });
 

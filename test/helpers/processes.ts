@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Cleanup } from "./cleanup.ts";
 import { Condition, within } from "./wait.ts";
@@ -138,6 +139,37 @@ export class Proc {
   /** Everything it wrote, for failure messages. */
   output(): string {
     return this.lines.map((l) => l.raw).join("\n");
+  }
+
+  /**
+   * Live members of its process group (it, or what it started), zombies excepted: an
+   * orphan's zombie waits on an init that may never reap it (as in some sandboxes).
+   * Reads /proc; where there is none, falls back to signal 0 (which counts zombies).
+   */
+  groupMembers(): number[] {
+    let pids: string[];
+    try {
+      pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+    } catch {
+      try {
+        process.kill(-this.pid, 0);
+        return [this.pid];
+      } catch {
+        return [];
+      }
+    }
+    const live: number[] = [];
+    for (const p of pids) {
+      try {
+        // /proc/PID/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces or parentheses.
+        const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (Number(pgrp) === this.pid && state !== "Z") live.push(Number(p));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return live;
   }
 
   /** Kills its whole process group (SIGKILL) unless it has exited and left nothing behind. */

@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Cleanup } from "../helpers/cleanup.ts";
+import { echoBackend } from "../helpers/backends.ts";
+import { startFaultRelay } from "../helpers/fault-relay.ts";
+import { echoSession, logsSince, randomBytes, startFaultEdge, startNode, type Outcome } from "../helpers/fault-kit.ts";
+import { msgIs } from "../helpers/processes.ts";
+import { since } from "../helpers/wait.ts";
+import { startWireTap, tapView } from "../helpers/wire-tap.ts";
+
+/**
+ * Liveness of the connector↔edge path: a path that goes silent (no FIN, no RST) is found by
+ * heartbeats on both sides; the edge never hands out a bind it has not heard from in three
+ * intervals, and a pairing whose bind never answers is closed at the open deadline; an edge
+ * restart is survived by reconnecting. Heartbeats every 500 ms keep this quick.
+ */
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const HEARTBEAT_MS = 500;
+const FAST = { "heartbeat.interval": `${HEARTBEAT_MS} milliseconds` };
+/** From `paired` to `opened` (edge/attachments.ts OPEN_DEADLINE_MS). */
+const OPEN_DEADLINE_MS = 15_000;
+const SILENT = "edge silent; dropping bind";
+
+describe("faults: liveness", () => {
+  it("blackholed connector↔edge path: detected within the heartbeat timeout, service restored once it passes again", async () => {
+    const edge = await startFaultEdge(cleanup, { "socks.timeout": "8 seconds" });
+    const backend = await echoBackend(cleanup);
+    const tap = await startWireTap(cleanup, edge.port);
+    const relay = await startFaultRelay(cleanup, { target: tap.port, name: "connector↔edge" });
+    const node = await startNode(cleanup, { edge: relay.url, token: edge.token, connect: backend.uri, id: "bh", prepared: 3, retryMax: "500 milliseconds", settings: FAST });
+    await node.registered();
+    await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "3 binds parked");
+    // A session in flight when the path dies.
+    const inFlight = echoSession(edge.url, randomBytes(4 * 1024 * 1024), { chunk: 16 * 1024, paceMs: 10, timeoutMs: 30_000 });
+    await tap.waitFor((cs) => cs.some(tapView.paired), 5000, "the session paired");
+
+    const mark = node.proc.lines.length;
+    const cut = performance.now();
+    relay.blackhole();
+    // Every bind (the session's too) is declared dead within 3 missed heartbeats (+ one tick).
+    const dropped = await node.proc.waitForLogCount((l) => node.proc.lines.indexOf(l) >= mark && msgIs(SILENT)(l), 4, 5000, "all 4 binds dropped as silent").catch((e) => { console.error(node.proc.output()); throw e; });
+    const detectedMs = Math.max(...dropped.map((l) => l.at)) - cut;
+    expect(detectedMs).toBeLessThanOrEqual(HEARTBEAT_MS * 4 + 300);
+    expect(detectedMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 3);
+
+    // While the path is dead a client waits: no parked bind is live, none is handed out.
+    const waiting = echoSession(edge.url, randomBytes(32 * 1024), { timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 500)); // (lets the client reach the edge and wait; its outcome is what is checked)
+    const restore = performance.now();
+    relay.pass();
+    // Reconnection attempts held by the dead path go through; the waiting client is served.
+    const served = await waiting;
+    expect(served).toMatchObject({ kind: "ok" });
+    expect(since(restore)).toBeLessThan(HEARTBEAT_MS * 3 * 2);
+    // The session cut by the dead path ends abnormally (the edge learns when the path heals).
+    const cutSession = await inFlight;
+    expect(cutSession.kind).toBe("closed");
+    if (cutSession.kind === "closed") expect(cutSession.code).not.toBe(1000);
+    for (let i = 0; i < 3; i++) expect(await echoSession(edge.url, randomBytes(32 * 1024), { timeoutMs: 5000 })).toMatchObject({ kind: "ok" });
+  });
+
+  it("a stale bind among live ones: never handed out once silent for 3 intervals; a client paired onto it before then is closed at the open deadline", async () => {
+    const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
+    const backend = await echoBackend(cleanup);
+    const tap = await startWireTap(cleanup, edge.port);
+    const relay = await startFaultRelay(cleanup, { target: tap.port, name: "connector↔edge" });
+    const node = await startNode(cleanup, { edge: relay.url, token: edge.token, connect: backend.uri, id: "stale", prepared: 3, settings: FAST });
+    await node.registered();
+    await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "3 binds parked");
+    expect(tap.connections.length).toBe(relay.connections.length);
+
+    // Bind 0 parked first, so it is the one the next client gets. Its path dies just before.
+    relay.connections[0]!.set("blackhole");
+    const early = echoSession(edge.url, randomBytes(1024), { timeoutMs: OPEN_DEADLINE_MS + 10_000 });
+    await tap.waitFor((cs) => tapView.paired(cs[0]!), 5000, "the early client paired onto bind 0");
+    await node.proc.waitForLog(msgIs(SILENT), 5000, "the connector to drop bind 0");
+    await tap.waitFor((cs) => cs.slice(3).filter(tapView.parked).length >= 1, 10_000, "bind 0 replaced");
+
+    // Binds 1 and 2, older than any replacement, go silent; their replacements park.
+    relay.connections[1]!.set("blackhole");
+    relay.connections[2]!.set("blackhole");
+    await node.proc.waitForLogCount(msgIs(SILENT), 3, 5000, "the connector to drop binds 1 and 2");
+    await tap.waitFor((cs) => cs.slice(3).filter(tapView.parked).length >= 3, 10_000, "3 live replacements parked");
+    expect(tapView.parked(tap.connections[1]!) && tapView.parked(tap.connections[2]!)).toBe(true); // still parked at the edge
+
+    // Oldest-first would hand out 1 and 2; the edge skips them as silent.
+    const later = await Promise.all([0, 1, 2].map(() => echoSession(edge.url, randomBytes(16 * 1024), { timeoutMs: 4000 })));
+    for (const o of later) expect(o).toMatchObject({ kind: "ok" });
+    for (const o of later) expect(o.ms).toBeLessThan(2000);
+    expect(tapView.paired(tap.connections[1]!) || tapView.paired(tap.connections[2]!)).toBe(false);
+
+    // The client that did land on the dead bind is told within the open deadline (4004), never left hanging.
+    const e = await early;
+    expect(e.kind).toBe("closed");
+    if (e.kind === "closed") {
+      expect(e.code).toBe(4004);
+      expect(e.ms).toBeLessThanOrEqual(OPEN_DEADLINE_MS + 2000);
+    }
+  });
+
+  it("edge restart while sessions run and connectors back off: sessions end abnormally, connectors reconnect without a hot loop and refill", async () => {
+    const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
+    const backend = await echoBackend(cleanup);
+    const tap = await startWireTap(cleanup, edge.port);
+    const nodes = await Promise.all(
+      ["er-a", "er-b"].map((id) => startNode(cleanup, { edge: tap.url, token: edge.token, connect: backend.uri, id, prepared: 3, retryMax: "1 second" })),
+    );
+    await Promise.all(nodes.map((n) => n.registered()));
+    await tap.waitFor((cs) => cs.filter(tapView.parked).length === 6, 10_000, "6 binds parked");
+    const sessions: Array<Promise<Outcome>> = [0, 1].map(() => echoSession(edge.url, randomBytes(4 * 1024 * 1024), { chunk: 16 * 1024, paceMs: 10, timeoutMs: 30_000 }));
+    await tap.waitFor((cs) => cs.filter(tapView.paired).length === 2, 5000, "both sessions paired");
+
+    const marks = nodes.map((n) => n.proc.lines.length);
+    const down = performance.now();
+    await edge.stop();
+    for (const o of await Promise.all(sessions)) {
+      expect(o.kind).toBe("closed");
+      if (o.kind === "closed") expect(o.code).not.toBe(1000);
+    }
+    // Both connectors are backing off: a few failed attempts each, not a hot loop.
+    const attemptsAtDown = tap.connections.length;
+    for (const [i, n] of nodes.entries()) {
+      await n.proc.waitForLogCount((l) => n.proc.lines.indexOf(l) >= marks[i]! && msgIs("bind to edge failed")(l), 3, 10_000, "three failed reconnection attempts");
+    }
+    const downMs = since(down);
+    const edge2 = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" }, { port: edge.port, token: edge.token });
+    const attempts = tap.connections.length - attemptsAtDown;
+    // Backoff 100, 200, 400 … ms capped at 1 s, per connector: never more than ~one attempt per 50 ms.
+    expect(attempts).toBeLessThan(2 * (downMs / 50 + 4));
+    const restarted = tap.connections.length;
+    await tap.waitFor((cs) => cs.slice(restarted).filter(tapView.parked).length === 6, 15_000, "6 binds parked at the restarted edge");
+    for (const n of nodes) expect(logsSince(n.proc, 0, SILENT)).toHaveLength(0);
+    const fresh = await Promise.all([0, 1, 2, 3].map(() => echoSession(edge2.url, randomBytes(64 * 1024), { timeoutMs: 5000 })));
+    for (const o of fresh) expect(o).toMatchObject({ kind: "ok" });
+  });
+});
