@@ -1,4 +1,3 @@
-let T0 = 0;
 import net from "node:net";
 import type WebSocket from "ws";
 import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
@@ -115,7 +114,7 @@ export class Forwarder {
     const ws = dial(
       { url: this.opts.url, token: this.opts.token },
       {
-        opened: (stream) => {
+        opened: (stream, handshakeMs) => {
           this.connecting--;
           this.backoff.connected();
           const idle: Idle = { ws, stream, openedAt: Date.now(), early: [] };
@@ -128,6 +127,7 @@ export class Forwarder {
           stream.onClose = (info) => this.dropIdle(idle, info.description);
           if (this.stopping) return stream.close(CloseCode.NORMAL);
           this.idle.push(idle);
+          this.opts.log.log("debug", "pre-opened session open", { idle: this.idle.length, handshakeMs: Math.round(handshakeMs) });
           if (this.lastIdleProblem) this.opts.log.log("info", "pre-opened session ready again", { url: this.opts.url });
           this.lastIdleProblem = undefined;
         },
@@ -182,16 +182,16 @@ export class Forwarder {
   // ---- local connections ----
 
   private accept(local: net.Socket): void {
-    T0 = performance.now();
     if (this.stopping) return void local.destroy();
     this.accepted++;
     local.setNoDelay(true);
     const relay = new Relay(`c${(++seq).toString(36)}`, local, this.opts.log, () => this.relays.delete(relay));
     this.relays.add(relay);
-    const idle = this.idle.shift();
+    // The newest: if it is still waiting for a bind, it has the most of socks.timeout left.
+    const idle = this.idle.pop();
     if (idle) {
       relay.attach(idle.stream, idle.early, true);
-      setTimeout(() => this.fill(), Number(process.env.REFILL_DELAY ?? 0));
+      this.fill();
       return;
     }
     // None ready: this connection waits for a handshake of its own (paused meanwhile).
@@ -233,16 +233,14 @@ class Relay {
       return stream.close(CloseCode.GOING_AWAY, "going away");
     }
     const local = this.local;
-    stream.onData = (chunk) => { console.error("T data-from-ws", (performance.now()-T0).toFixed(2)); this.write(chunk); };
+    stream.onData = (chunk) => this.write(chunk);
     stream.onEnd = () => local.end();
     stream.onClose = (info) => this.sessionClosed(info);
     stream.onDrain = () => local.resume();
     for (const chunk of early) this.write(chunk);
     if (stream.endReceived) local.end();
     local.on("data", (chunk: Buffer) => {
-      console.error("T data-from-local", (performance.now()-T0).toFixed(2), stream.paired, (stream as any).ws.bufferedAmount);
       if (!stream.send(chunk)) local.pause();
-      console.error("T sent", (performance.now()-T0).toFixed(2), (stream as any).ws.bufferedAmount);
     });
     local.on("end", () => stream.end());
     if (stream.closed) this.sessionClosed(stream.closed);

@@ -232,7 +232,9 @@ export class BindPool {
     else if (end.code === CloseCode.LIMIT || end.code === CloseCode.REPLACED) {
       this.log.log("warn", end.code === CloseCode.LIMIT ? "edge bind limit reached; backing off" : "a newer instance of this connector took over; backing off", { closeCode: end.code });
     } else this.log.log(this.registeredOnce ? "warn" : "info", "bind to edge failed", { detail: end.detail, attempt: this.backoff.attempts });
-    this.registeredOnce = this.registeredOnce && end.kind !== "rejected";
+    // With no bind parked any more the edge itself is gone (or refuses): probe with one bind
+    // again, so an edge outage costs one attempt per backoff step, not prepared.connection.count.
+    this.registeredOnce = this.registeredOnce && end.kind !== "rejected" && [...this.offered].some((b) => b.phase === "parked");
     this.scheduleRetry();
   }
 

@@ -73,10 +73,12 @@ interface TlsClientAuth {
  * socks.ssl.verify-client for a connector. On Cloudflare the TLS handshake happened at the
  * edge and `request.cf.tlsClientAuth` reports it. When workerd itself terminates TLS
  * (self-hosted, SALLYPORT_TLS = "workerd"), its listener has already refused any connection
- * without a verified certificate, and there is nothing more to check here.
+ * without a verified certificate; but workerd does not show the certificate to the Worker, so
+ * pins cannot be checked there, and a pinned service admits no connector rather than any.
  */
 export function admitConnectorCertificate(service: EdgeService, request: Request, tlsTerminator: string | undefined): boolean {
-  if (service.verifyClient === "none" || tlsTerminator === "workerd") return true;
+  if (service.verifyClient === "none") return true;
+  if (tlsTerminator === "workerd") return service.clientCertPins.length === 0;
   const auth = (request as Request & { cf?: { tlsClientAuth?: TlsClientAuth } }).cf?.tlsClientAuth;
   const presented = auth?.certPresented === "1";
   if (!presented) return service.verifyClient === "optional";

@@ -23,7 +23,8 @@ export function edgeConfig(env: Env): Result<EdgeConfig, readonly ConfigIssue[]>
   if (cached && cached.services === env.SALLYPORT_SERVICES && cached.tokens === env.SALLYPORT_CONNECTOR_TOKENS && cached.clientTokens === env.SALLYPORT_CLIENT_TOKENS) {
     return cached.result;
   }
-  const result = parseEdgeConfig(env.SALLYPORT_SERVICES, env.SALLYPORT_CONNECTOR_TOKENS, env.SALLYPORT_CLIENT_TOKENS);
+  // workerd's fromEnvironment binding is null, not absent, when the variable is unset.
+  const result = parseEdgeConfig(env.SALLYPORT_SERVICES, env.SALLYPORT_CONNECTOR_TOKENS, env.SALLYPORT_CLIENT_TOKENS ?? undefined);
   if (!result.ok) {
     // Paths only: messages never quote a token. Fail closed: every request is refused.
     console.error(JSON.stringify({ level: "error", msg: "edge configuration invalid; refusing all traffic", issues: result.error }));

@@ -15,7 +15,7 @@ import { edgeConfig, findService, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, takeover } from "./pairing.ts";
-import { SocketStore, closeSocket } from "./socket-store.ts";
+import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
 import { summarize } from "./status.ts";
 
 const encoder = new TextEncoder();
@@ -69,10 +69,10 @@ export class ServiceObject extends DurableObject<Env> {
     const client: ClientAttachment = { role: "client", id, service: service.name, state: "waiting", protocol, address, arrivedAt: now, deadline: now + service.socksTimeoutMs };
     this.sockets.accept(inside, client);
     const headers = protocol === "sallyport" ? { "Sec-WebSocket-Protocol": CLIENT_SUBPROTOCOL } : undefined;
-    const bind = this.pickLiveBind(now);
-    if (bind) this.pair(bind, client);
-    else if (this.backendDown) closeSocket(inside, close(this.backendDown));
-    else await this.waitForBind(service);
+    if (!this.pairWithLiveBind(client, now)) {
+      if (this.backendDown) closeSocket(inside, close(this.backendDown));
+      else await this.waitForBind(service);
+    }
     return new Response(null, { status: 101, webSocket: outside, headers });
   }
 
@@ -129,7 +129,8 @@ export class ServiceObject extends DurableObject<Env> {
     }
     if (att.state === "paired") {
       this.bytes.toConnectors += typeof data === "string" ? 0 : data.byteLength;
-      this.peer(att)?.send(data);
+      const peer = this.peer(att);
+      if (peer) sendTo(peer, data);
       return;
     }
     const added = addPending(att, data instanceof ArrayBuffer ? new Uint8Array(data) : data, MAX_PENDING_BYTES);
@@ -142,7 +143,8 @@ export class ServiceObject extends DurableObject<Env> {
     if (typeof message !== "string") {
       if (!inSession) return this.protocolError(ws, att, "data on an unpaired bind");
       this.bytes.toClients += message.byteLength;
-      this.peer(att)?.send(message);
+      const peer = this.peer(att);
+      if (peer) sendTo(peer, message);
       return;
     }
     const decoded = decodeFromConnector(message);
@@ -162,7 +164,7 @@ export class ServiceObject extends DurableObject<Env> {
         const peer = this.peer(att);
         const client = peer && this.sockets.get(peer);
         // Plain clients have no words for these: their end is the close that follows.
-        if (client?.role === "client" && client.protocol === "sallyport") peer!.send(message);
+        if (client?.role === "client" && client.protocol === "sallyport") sendTo(peer!, message);
         return;
       }
     }
@@ -194,7 +196,7 @@ export class ServiceObject extends DurableObject<Env> {
     };
     this.sockets.save(ws, parked);
     this.backendDown = undefined;
-    ws.send(encode({ t: "bound", bindId: msg.bindId }));
+    if (!sendTo(ws, encode({ t: "bound", bindId: msg.bindId }))) return;
     const client = pickClient(this.sockets.clients().map(([, c]) => c), now);
     if (client) this.pair(parked, client);
   }
@@ -215,19 +217,33 @@ export class ServiceObject extends DurableObject<Env> {
     return pickBind(live);
   }
 
-  /** Pick-and-mark: both attachments change before anything can interleave. */
-  private pair(bind: BindAttachment, client: ClientAttachment): void {
+  /** Pairs the client with the best live bind; a bind found closing on the way is skipped. */
+  private pairWithLiveBind(client: ClientAttachment, now: number): boolean {
+    for (let bind = this.pickLiveBind(now); bind; bind = this.pickLiveBind(now)) if (this.pair(bind, client)) return true;
+    return false;
+  }
+
+  /**
+   * Pick-and-mark: both attachments change before anything can interleave. False when the
+   * bind can no longer be sent to: its connector closed it (the runtime answered the close)
+   * and the close event is still to come. It is then never offered again.
+   */
+  private pair(bind: BindAttachment, client: ClientAttachment): boolean {
     const bindWs = this.sockets.socket(bind.id);
     const clientWs = this.sockets.socket(client.id);
-    if (!bindWs || !clientWs) return;
+    if (!bindWs || !clientWs) return false;
+    if (!sendTo(bindWs, encode({ t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol }))) {
+      this.sockets.save(bindWs, { ...bind, state: "registering" });
+      return false;
+    }
     const pending = client.pending ?? [];
     const [b, c] = pair(bind, client, Date.now());
     this.sockets.save(bindWs, b);
     this.sockets.save(clientWs, c);
-    bindWs.send(encode({ t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol }));
-    for (const chunk of pending) bindWs.send(chunk);
+    for (const chunk of pending) sendTo(bindWs, chunk);
     void this.armAlarm();
     log("info", "paired", { sessionId: client.id, bindId: bind.bindId, connectorId: bind.connectorId });
+    return true;
   }
 
   private async waitForBind(service: EdgeService): Promise<void> {
@@ -235,8 +251,8 @@ export class ServiceObject extends DurableObject<Env> {
     const asked = new Set<string>();
     for (const [ws, b] of this.sockets.binds()) {
       if (!b.connectorId || asked.has(b.connectorId) || b.state === "registering") continue;
-      asked.add(b.connectorId);
-      ws.send(encode({ t: "demand", waiting }));
+      // A bind whose session just ended may already be closed: then ask on another of its binds.
+      if (sendTo(ws, encode({ t: "demand", waiting }))) asked.add(b.connectorId);
     }
     log("info", "client waiting for a bind", { service: service.name, waiting, connectorsAsked: asked.size });
     await this.armAlarm();

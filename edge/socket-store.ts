@@ -67,3 +67,17 @@ export function closeSocket(ws: WebSocket, how: Close): void {
     // Already closing or closed: nothing left to tell it.
   }
 }
+
+/**
+ * Sends unless the socket no longer takes frames: closed by us, or closed by its peer (the
+ * runtime answers a close frame at once, before the close event reaches the object), where
+ * send() throws. False then; the close event that follows does the cleaning up.
+ */
+export function sendTo(ws: WebSocket, data: string | ArrayBuffer | ArrayBufferView): boolean {
+  try {
+    ws.send(data);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -89,6 +89,7 @@ const after = (t0: number) => (pred: (l: LogLine) => boolean) => (l: LogLine) =>
 async function misbehave(b: Behaviour): Promise<{ record: FakeRequest; next: FakeRequest; t0: number }> {
   const t0 = performance.now();
   fake.behave(b);
+  fake.dropAll();
   const record = await fake.waitFor((rs) => rs.find((r) => r.behaviour === b.name && endedByConnector(r)), 15_000, `a bind answered by "${b.name}" to be ended by the connector`);
   const next = await fake.waitFor((rs) => rs.find((r) => r.id > record.id), 10_000, `the connector to dial again after "${b.name}"`);
   alive();
@@ -110,6 +111,7 @@ describe("a well-behaved edge (the harness's positive control)", () => {
       ws.send(encode({ t: "paired", sessionId: "s1", clientAddress: `127.0.0.1:${tripwire.port}`, clientProtocol: "plain" }));
     });
     fake.behave(b);
+    fake.dropAll();
     const rec = await fake.waitFor((rs) => rs.find((r) => r.behaviour === b.name && r.from.texts.some((t) => t.includes('"opened"'))), 10_000, "opened");
     expect(rec.headers.authorization).toBe(`Bearer ${CANARY}`);
     expect(rec.url).toBe("/_sallyport/bind");
@@ -272,6 +274,7 @@ describe("backoff under a persistently hostile edge", () => {
   it("dials at most a handful of times in 2.5 s, spaced by growing delays up to the maximum", async () => {
     const b = behaviour("persistently hostile", async (ctx) => void (await parkWs(ctx)).ws.send("garbage"));
     fake.behave(b);
+    fake.dropAll();
     const first = await fake.waitFor((rs) => rs.find((r) => r.behaviour === b.name), 10_000, "a dial");
     await new Promise((r) => setTimeout(r, 2500));
     const dials = fake.requests.filter((r) => r.id >= first.id);
@@ -308,6 +311,7 @@ describe("floods: memory stays bounded", () => {
       }
     });
     fake.behave(flood);
+    fake.dropAll();
     await new Promise((r) => setTimeout(r, 3500));
     stop = true;
     await sampler;

@@ -40,7 +40,8 @@ export class TestSocket {
     readonly response: Response,
   ) {
     // From compatibility date 2026-03-17 (websocket_standard_binary_type) binary messages
-    // arrive as Blob unless asked otherwise, as in browsers.
+    // arrive as Blob unless asked otherwise, as in browsers (the object's hibernation
+    // handlers still get ArrayBuffer).
     ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (e) => {
       const frame: Frame =

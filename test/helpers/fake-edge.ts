@@ -72,6 +72,8 @@ export interface FakeEdge {
   tlsFailures(): number;
   /** The behaviour for upgrades from now on. */
   behave(b: Behaviour): void;
+  /** Drops every connection (so a connector with parked binds dials again, into the new behaviour). */
+  dropAll(): void;
   waitFor<T>(check: (requests: FakeRequest[]) => T | undefined | false, ms: number, what: string): Promise<T>;
   stop(): Promise<void>;
 }
@@ -245,6 +247,10 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
     tlsFailures: () => tlsFailures,
     behave: (b) => {
       behaviour = b;
+    },
+    dropAll: () => {
+      for (const c of wss.clients) c.terminate();
+      for (const s of sockets) s.destroy();
     },
     waitFor: (check, ms, what) => changed.wait(() => check(requests), ms, what),
     stop,

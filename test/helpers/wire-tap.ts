@@ -19,6 +19,8 @@ export interface TapFrame {
   readonly text?: string;
   /** Close frames: the code (1005 when the frame had none). */
   readonly closeCode?: number;
+  /** Close frames: the reason (UTF-8). */
+  readonly closeReason?: string;
 }
 
 export interface TapConnection {
@@ -44,6 +46,7 @@ export function controlType(f: TapFrame): string | undefined {
 
 const has = (frames: TapFrame[], type: string): boolean => frames.some((f) => controlType(f) === type);
 const closeOf = (frames: TapFrame[]): number | undefined => frames.find((f) => f.opcode === 8)?.closeCode;
+const closeFrame = (frames: TapFrame[]): TapFrame | undefined => frames.find((f) => f.opcode === 8);
 
 export const tapView = {
   open: (c: TapConnection) => c.closedAt === undefined,
@@ -53,6 +56,8 @@ export const tapView = {
   paired: (c: TapConnection) => has(c.fromEdge, "paired"),
   closeFromConnector: (c: TapConnection) => closeOf(c.fromConnector),
   closeFromEdge: (c: TapConnection) => closeOf(c.fromEdge),
+  /** The edge's close frame (code and reason), when it sent one. */
+  closeFrameFromEdge: (c: TapConnection) => closeFrame(c.fromEdge),
 };
 
 /** Streaming RFC 6455 reader for one direction, after the HTTP head. */
@@ -121,7 +126,7 @@ class FrameReader {
       }
       this.buf = this.buf.subarray(hl + len);
       if (opcode === 0x1) this.onFrame({ opcode, text: payload.toString("utf8") });
-      else if (opcode === 0x8) this.onFrame({ opcode, closeCode: payload.length >= 2 ? payload.readUInt16BE(0) : 1005 });
+      else if (opcode === 0x8) this.onFrame({ opcode, closeCode: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, closeReason: payload.subarray(2).toString("utf8") });
       else this.onFrame({ opcode });
     }
   }

@@ -1,0 +1,413 @@
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { bulk, concurrent, hold, rtt, sequential, type Addr } from "./lib/load.ts";
+import { cpuSeconds, installCleanup, load1, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
+import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
+import { direct, sallyport, wsrelay, type BenchEnv, type Role, type RunningTunnel, type TunnelSpec, type UpOptions } from "./lib/tunnels.ts";
+
+const HELP = `usage: npm run bench -- [options]      (tsx bench/run.ts [options])
+
+Measures, side by side in one run, with medians over repetitions:
+  direct     TCP straight to the backend (the floor)
+  wsrelay    a plain one-hop Node WebSocket relay (bench/ws-relay.ts): TCP -> ws -> TCP
+  sallyport  client forwarder -> edge (workerd, Miniflare API) -> connector -> backend
+Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
+ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
+idle (PSS per idle session, by process), idle10k (10,000 idle sessions), msgs (WebSocket
+messages per GiB, counted by a proxy on the client's WebSocket leg).
+
+options
+  --quick               small sizes, 1 repetition (~1-2 min)
+  --reps N              repetitions (default 3)
+  --only a,b            tests to run (default: all; idle10k only without --quick)
+  --tunnels a,b         tunnels (default direct,wsrelay,sallyport)
+  --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable)
+  --out DIR             results (default /tmp/sallyport-bench-<timestamp>)
+  --bulk-mib N --rtt-count N --ttfb-count N --concurrent N --idle N --idle-big N --msgs-mib N
+  --preopen N           sallyport client --preopen (default 16)
+  --prepared N          connector --prepared (default 32)
+  --log-level L         connector and client log level (default info, as shipped)
+  --socks-timeout D     edge socks.timeout (default "2 seconds", as shipped)
+Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.
+`;
+
+const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "msgs"] as const;
+type Test = (typeof TESTS)[number];
+
+const { values: o } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    reps: { type: "string" },
+    only: { type: "string" },
+    tunnels: { type: "string" },
+    compare: { type: "string", multiple: true },
+    out: { type: "string" },
+    "bulk-mib": { type: "string" },
+    "rtt-count": { type: "string" },
+    "ttfb-count": { type: "string" },
+    concurrent: { type: "string" },
+    idle: { type: "string" },
+    "idle-big": { type: "string" },
+    "msgs-mib": { type: "string" },
+    preopen: { type: "string" },
+    prepared: { type: "string" },
+    "log-level": { type: "string" },
+    "socks-timeout": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+  strict: true,
+});
+if (o.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const quick = o.quick ?? false;
+const num = (v: string | undefined, dflt: number): number => {
+  const n = v === undefined ? dflt : Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${v}`);
+  return n;
+};
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+const sizes = {
+  reps: num(o.reps, quick ? 1 : 3),
+  bulkBytes: num(o["bulk-mib"], quick ? 128 : 1024) * MiB,
+  rttCount: num(o["rtt-count"], quick ? 2000 : 10_000),
+  rttWarmup: quick ? 200 : 500,
+  ttfbCount: num(o["ttfb-count"], quick ? 200 : 1000),
+  concurrent: num(o.concurrent, quick ? 200 : 1000),
+  idle: num(o.idle, quick ? 200 : 1000),
+  idleBig: num(o["idle-big"], 10_000),
+  msgsBytes: num(o["msgs-mib"], quick ? 128 : 1024) * MiB,
+};
+const only = o.only ? o.only.split(",") : TESTS.filter((t) => !(quick && t === "idle10k"));
+for (const t of only) if (!TESTS.includes(t as Test)) throw new Error(`unknown test ${t} (tests: ${TESTS.join(", ")})`);
+
+const repoRoot = resolve(new URL("..", import.meta.url).pathname);
+const specs: TunnelSpec[] = [];
+for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
+  if (name === "direct") specs.push(direct);
+  else if (name === "wsrelay") specs.push(wsrelay);
+  else if (name === "sallyport") specs.push(sallyport("sallyport", repoRoot));
+  else throw new Error(`unknown tunnel ${name}`);
+}
+for (const c of o.compare ?? []) {
+  const [name, dir] = c.split("=");
+  if (!name || !dir || !existsSync(join(dir, "bin/sallyport.mjs"))) throw new Error(`--compare NAME=DIR: no Sallyport checkout at ${dir}`);
+  specs.push(sallyport(name, resolve(dir)));
+}
+const tunnels = specs.map((s) => s.name);
+
+const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
+const out = resolve(o.out ?? `/tmp/sallyport-bench-${stamp}`);
+const logDir = join(out, "logs");
+mkdirSync(logDir, { recursive: true });
+const resultsFile = join(out, "results.jsonl");
+writeFileSync(resultsFile, "");
+
+// ---- environment ---------------------------------------------------------------------------
+
+const t0 = Date.now();
+const progress = (msg: string): void => {
+  const s = Math.round((Date.now() - t0) / 1000);
+  process.stderr.write(`[${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}] ${msg}\n`);
+};
+installCleanup((sig) => progress(`${sig}: stopping every process started`));
+
+if (Number(process.versions.node.split(".")[0]) < 22) progress(`warning: Node ${process.version}; the project needs Node 22 (export PATH=${repoRoot}/node_modules/.bin:$PATH)`);
+// 10,000 sessions need ~20,000 descriptors in the client, the edge and the connector each.
+try {
+  execFileSync("prlimit", ["--pid", String(process.pid), "--nofile=65536:65536"], { stdio: "ignore" });
+} catch {
+  // not root, or no prlimit: idle10k may fail with EMFILE; it says so
+}
+
+const childEnv: NodeJS.ProcessEnv = {};
+for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SALLYPORT_")) childEnv[k] = v;
+const env: BenchEnv = {
+  repoRoot,
+  node: process.execPath,
+  logDir,
+  env: childEnv,
+  logLevel: o["log-level"] ?? "info",
+  preopen: num(o.preopen, 16),
+  prepared: num(o.prepared, 32),
+  socksTimeout: o["socks-timeout"] ?? "2 seconds",
+  settleMs: 2500,
+};
+
+const cpuModel = os.cpus()[0]?.model ?? "?";
+const info = {
+  started: new Date().toISOString(),
+  host: os.hostname(),
+  cpus: `${os.cpus().length} × ${cpuModel}`,
+  mem_gib: Math.round(os.totalmem() / GiB),
+  kernel: os.release(),
+  node: process.version,
+  load1_start: load1(),
+  cmd: `tsx bench/run.ts ${process.argv.slice(2).join(" ")}`,
+  tunnels,
+  tests: only,
+  sizes,
+  sallyport: { preopen: env.preopen, prepared: env.prepared, logLevel: env.logLevel, socksTimeout: env.socksTimeout },
+};
+writeFileSync(join(out, "run-info.json"), `${JSON.stringify(info, null, 2)}\n`);
+progress(`results -> ${out}`);
+
+// ---- measurements --------------------------------------------------------------------------
+
+const lines: Line[] = [];
+function emit(tunnel: string, test: string, rep: number, result: Record<string, unknown> & { ok: boolean }, note: string): void {
+  const line: Line = { ts: new Date().toISOString(), tunnel, test, rep, load1: load1(), ...result };
+  lines.push(line);
+  appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
+  progress(`${test.padEnd(12)} ${tunnel.padEnd(10)} rep ${rep}: ${result.ok ? "" : `FAILED (${String(result.error ?? result.first_error ?? "")}) `}${note}`);
+}
+
+type Sample = Record<string, number>;
+function perRole(t: RunningTunnel, f: (pids: readonly number[], exclude?: readonly number[]) => number): Sample {
+  const s: Sample = {};
+  let total = 0;
+  for (const [name, r] of Object.entries(t.roles) as Array<[string, Role]>) {
+    s[name] = f(r.pids, r.exclude);
+    total += s[name]!;
+  }
+  s.total = total;
+  return s;
+}
+const diff = (a: Sample, b: Sample, scale = 1): Sample => Object.fromEntries(Object.keys(b).map((k) => [k, round(((b[k] ?? 0) - (a[k] ?? 0)) * scale, 3)]));
+const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
+
+/** Peak RSS per role, sampled every 100 ms while `work` runs. */
+async function withPeaks<T>(t: RunningTunnel, work: () => Promise<T>): Promise<{ result: T; peak: Sample; base: Sample }> {
+  const base = perRole(t, rssKb);
+  const peak: Sample = { ...base };
+  const timer = setInterval(() => {
+    const now = perRole(t, rssKb);
+    for (const k of Object.keys(now)) peak[k] = Math.max(peak[k] ?? 0, now[k]!);
+  }, 100);
+  try {
+    return { result: await work(), peak, base };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function up(spec: TunnelSpec, opts: UpOptions): Promise<RunningTunnel | undefined> {
+  const started = Date.now();
+  try {
+    const t = await spec.up(env, opts);
+    progress(`${spec.name} up in ${Date.now() - started} ms (${t.addr.host}:${t.addr.port})`);
+    return t;
+  } catch (e) {
+    progress(`${spec.name}: could not start: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk: number }): Promise<void> {
+  const { reps } = sizes;
+  const fail = (rep: number, error: string): void => emit(spec.name, test, rep, { ok: false, error }, "");
+  if (test === "bulk") {
+    const t = await up(spec, { backendPort: ports.bulk, backendKind: "bulk" });
+    if (!t) return fail(1, "tunnel did not start");
+    try {
+      for (let rep = 1; rep <= reps; rep++) {
+        for (const dir of ["up", "down"] as const) {
+          const c0 = perRole(t, cpuSeconds);
+          const { result, peak, base } = await withPeaks(t, () => bulk(t.addr, sizes.bulkBytes, dir, 180_000));
+          const cpu = diff(c0, perRole(t, cpuSeconds));
+          const perGiB = diff({}, cpu, GiB / sizes.bulkBytes);
+          emit(spec.name, `bulk_${dir}`, rep, { ...result, cpu_s: cpu, cpu_s_per_gib: perGiB, rss_base_kb: base, rss_peak_kb: peak },
+            `${result.mb_per_s} MB/s, ${fmt(perGiB.total, 2)} CPU-s/GiB${spec.kind === "sallyport" ? ` (${Object.entries(perGiB).filter(([k]) => k !== "total").map(([k, v]) => `${k} ${fmt(v, 2)}`).join(", ")}), edge peak RSS ${fmt((peak.edge ?? 0) / 1024)} MiB` : ""}`);
+        }
+      }
+    } finally {
+      await t.down();
+    }
+  } else if (test === "rtt" || test === "ttfb" || test === "concurrent") {
+    const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
+    if (!t) return fail(1, "tunnel did not start");
+    try {
+      for (let rep = 1; rep <= reps; rep++) {
+        const c0 = perRole(t, cpuSeconds);
+        if (test === "rtt") {
+          const r = await rtt(t.addr, sizes.rttCount, 64, sizes.rttWarmup, 180_000);
+          emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs`);
+        } else if (test === "ttfb") {
+          const r = await sequential(t.addr, sizes.ttfbCount, 180_000);
+          emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `${r.succeeded}/${r.count}, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.per_s}/s`);
+        } else {
+          const r = await concurrent(t.addr, sizes.concurrent, 60_000);
+          emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `${r.succeeded}/${r.count} in ${r.total_ms} ms`);
+          // Let the tunnel close and replace what it used before the next repetition.
+          await new Promise((r2) => setTimeout(r2, 2000));
+        }
+      }
+    } finally {
+      await t.down();
+    }
+  } else if (test === "idle" || test === "idle10k") {
+    const count = test === "idle" ? sizes.idle : sizes.idleBig;
+    const repsHere = test === "idle" ? reps : 1;
+    for (let rep = 1; rep <= repsHere; rep++) {
+      // A fresh instance per repetition: memory a previous round left behind must not hide this one's.
+      const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
+      if (!t) return fail(rep, "tunnel did not start");
+      try {
+        const base = perRole(t, pssKb);
+        let held: Sample = {};
+        const r = await hold(t.addr, count, test === "idle" ? 100 : 200, test === "idle" ? 120_000 : 300_000, async () => {
+          await new Promise((r2) => setTimeout(r2, 1500));
+          held = perRole(t, pssKb);
+        });
+        const perSession = diff(base, held, 1 / count);
+        emit(spec.name, test, rep, { ...r, pss_base_kb: base, pss_held_kb: held, pss_per_session_kb: perSession },
+          `${r.held}/${r.count} held (opened in ${r.open_ms} ms), KiB/session: ${Object.entries(perSession).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(", ")}`);
+      } finally {
+        await t.down();
+      }
+    }
+  } else if (test === "msgs") {
+    if (spec.kind === "direct") return;
+    const t = await up(spec, { backendPort: ports.bulk, backendKind: "bulk", countFrames: true });
+    if (!t) return fail(1, "tunnel did not start");
+    try {
+      for (const dir of ["up", "down"] as const) {
+        const before = t.frames!.snapshot();
+        const r = await bulk(t.addr, sizes.msgsBytes, dir, 180_000);
+        await new Promise((r2) => setTimeout(r2, 300));
+        const after = t.frames!.snapshot();
+        const d = (side: "up" | "down", k: "binary" | "text" | "control" | "binaryBytes"): number => after[side][k] - before[side][k];
+        const dataMsgs = dir === "up" ? d("up", "binary") : d("down", "binary");
+        const dataBytes = dir === "up" ? d("up", "binaryBytes") : d("down", "binaryBytes");
+        const all = d("up", "binary") + d("up", "text") + d("down", "binary") + d("down", "text");
+        const scale = GiB / sizes.msgsBytes;
+        emit(spec.name, `msgs_${dir}`, 1, {
+          ok: r.ok, bytes: r.bytes, error: r.error, mb_per_s_through_proxy: r.mb_per_s,
+          data_messages: dataMsgs, control_messages: all - dataMsgs, messages_per_gib: Math.round(all * scale),
+          data_messages_per_gib: Math.round(dataMsgs * scale), avg_data_message_kib: round(dataBytes / Math.max(1, dataMsgs) / 1024, 1),
+        }, `${Math.round(all * scale)} messages/GiB (${Math.round(dataMsgs * scale)} data, avg ${fmt(dataBytes / Math.max(1, dataMsgs) / 1024, 1)} KiB)`);
+      }
+    } finally {
+      await t.down();
+    }
+  }
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+let backend: Child | undefined;
+try {
+  backend = spawnChild("backend", env.node, ["--import", "tsx", join(repoRoot, "bench/backend.ts"), "--max-seconds", "3600"], {
+    logFile: join(logDir, "backend.log"), env: childEnv, cwd: repoRoot,
+  });
+  const ports = JSON.parse((await backend.waitLine(/^\{.*\}$/, 30_000, "stdout"))[0]) as { echo: number; bulk: number };
+  // Test-major, tunnel-minor: a drift in machine load hits every tunnel of a test alike.
+  for (const test of TESTS) {
+    if (!only.includes(test)) continue;
+    for (const spec of specs) await runTest(test, spec, ports);
+  }
+} finally {
+  await backend?.stop();
+  await stopAll();
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+const notDirect = ["direct"];
+const rows: Row[] = [
+  { label: `(a) bulk ${sizes.bulkBytes / MiB} MiB client→backend (MB/s)`, test: "bulk_up", path: "mb_per_s", better: "higher" },
+  { label: `(a) bulk ${sizes.bulkBytes / MiB} MiB backend→client (MB/s)`, test: "bulk_down", path: "mb_per_s", better: "higher" },
+  { label: "(a) tunnel CPU-s per GiB, up", test: "bulk_up", path: "cpu_s_per_gib.total", digits: 2, skip: notDirect },
+  { label: "(a) tunnel CPU-s per GiB, down", test: "bulk_down", path: "cpu_s_per_gib.total", digits: 2, skip: notDirect },
+  { label: `(b) RTT 64 B × ${sizes.rttCount} p50 (µs)`, test: "rtt", path: "p50_us", better: "lower" },
+  { label: "(b) RTT p99 (µs)", test: "rtt", path: "p99_us", better: "lower" },
+  { label: `(c) ${sizes.ttfbCount} sequential sessions: TTFB p50 (µs)`, test: "ttfb", path: "p50_us", better: "lower" },
+  { label: "(c) TTFB p99 (µs)", test: "ttfb", path: "p99_us", better: "lower" },
+  { label: "(c) sessions/s", test: "ttfb", path: "per_s", better: "higher" },
+  { label: `(d) ${sizes.concurrent} concurrent sessions: succeeded`, test: "concurrent", path: "succeeded" },
+  { label: "(d) … total time (ms)", test: "concurrent", path: "total_ms", better: "lower" },
+  { label: "(d) … TTFB p99 (µs)", test: "concurrent", path: "p99_us", better: "lower" },
+  { label: `(e) ${sizes.idle} idle sessions: PSS per session, all tunnel processes (KiB)`, test: "idle", path: "pss_per_session_kb.total", digits: 1, skip: notDirect },
+  { label: `(e) ${sizes.idleBig} idle sessions: held`, test: "idle10k", path: "held" },
+  { label: "(e) … PSS per session, all tunnel processes (KiB)", test: "idle10k", path: "pss_per_session_kb.total", digits: 1, skip: notDirect },
+  { label: "(f) WebSocket messages per GiB, up", test: "msgs_up", path: "messages_per_gib", skip: notDirect },
+  { label: "(f) WebSocket messages per GiB, down", test: "msgs_down", path: "messages_per_gib", skip: notDirect },
+  { label: "(f) average data message, up / down (KiB)", test: "msgs_up", path: "avg_data_message_kib", digits: 1, skip: notDirect },
+  { label: "(f) … down (KiB)", test: "msgs_down", path: "avg_data_message_kib", digits: 1, skip: notDirect },
+];
+const main = table(lines, tunnels, rows, sizes.reps);
+
+// Per-process breakdown for each Sallyport variant.
+const breakdown: string[] = [];
+for (const spec of specs.filter((s) => s.kind !== "direct")) {
+  const roles = spec.kind === "sallyport" ? ["client", "edge", "edge-host", "connector"] : ["client", "server"];
+  const r: Row[] = [
+    ...roles.map((role) => ({ label: `CPU-s/GiB up: ${role}`, test: "bulk_up", path: `cpu_s_per_gib.${role}`, digits: 2 })),
+    ...roles.map((role) => ({ label: `CPU-s/GiB down: ${role}`, test: "bulk_down", path: `cpu_s_per_gib.${role}`, digits: 2 })),
+    ...roles.map((role) => ({ label: `peak RSS under bulk down (MiB): ${role}`, test: "bulk_down", path: `rss_peak_kb.${role}`, digits: 0 })),
+    ...roles.map((role) => ({ label: `peak RSS under bulk up (MiB): ${role}`, test: "bulk_up", path: `rss_peak_kb.${role}`, digits: 0 })),
+    ...roles.map((role) => ({ label: `idle (${sizes.idle}): PSS KiB/session: ${role}`, test: "idle", path: `pss_per_session_kb.${role}`, digits: 1 })),
+    ...roles.map((role) => ({ label: `idle (${sizes.idleBig}): PSS KiB/session: ${role}`, test: "idle10k", path: `pss_per_session_kb.${role}`, digits: 1 })),
+  ];
+  // RSS rows are in KiB in the data; show MiB.
+  const scaled = lines.map((l) => (l.tunnel === spec.name ? { ...l, rss_peak_kb: mib(l.rss_peak_kb) } : l));
+  breakdown.push(`#### ${spec.name}: by process\n\n${table(scaled, [spec.name], r, sizes.reps)}`);
+}
+function mib(v: unknown): unknown {
+  if (!v || typeof v !== "object") return v;
+  return Object.fromEntries(Object.entries(v as Record<string, number>).map(([k, x]) => [k, x / 1024]));
+}
+
+// Targets (issue "performance"), judged on the medians of each Sallyport variant.
+const targets: string[] = [];
+for (const spec of specs.filter((s) => s.kind === "sallyport")) {
+  const m = (test: string, path: string): number | undefined => stat(lines, spec.name, test, path)?.median;
+  const check = (label: string, v: number | undefined, pass: (x: number) => boolean, shown: string): void => {
+    targets.push(`| ${spec.name} | ${label} | ${v === undefined ? "not measured" : shown} | ${v === undefined ? "–" : pass(v) ? "met" : "**missed**"} |`);
+  };
+  const up = m("bulk_up", "mb_per_s");
+  const down = m("bulk_down", "mb_per_s");
+  // ssh -R (ssh-reverse-tty, node sender/sink, 1 GiB) on this machine: /work/shared/bench/RESULTS-peers.md.
+  check("bulk ≥ ssh -R both ways (peers: 805 up / 673 down MB/s, ssh-reverse-tty node bulk)", up === undefined || down === undefined ? undefined : Math.min(up / 805, down / 673), (x) => x >= 1, `${fmt(up)} / ${fmt(down)} MB/s`);
+  check("TTFB p50 ≤ 1 ms (pre-opened sessions + prepared binds)", m("ttfb", "p50_us"), (x) => x <= 1000, `${fmt(m("ttfb", "p50_us"))} µs`);
+  check("64 B RTT p50 ≤ 250 µs", m("rtt", "p50_us"), (x) => x <= 250, `${fmt(m("rtt", "p50_us"))} µs`);
+  check("64 B RTT p99 ≤ 1 ms", m("rtt", "p99_us"), (x) => x <= 1000, `${fmt(m("rtt", "p99_us"))} µs`);
+  const held = m("idle10k", "held");
+  check(`${sizes.idleBig} idle sessions held`, held, (x) => x >= sizes.idleBig, `${fmt(held)}`);
+  check("≤ 20 KiB per idle session in the connector", m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), (x) => x <= 20, `${fmt(m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), 1)} KiB${m("idle10k", "pss_per_session_kb.connector") === undefined ? ` (at ${sizes.idle} sessions)` : ""}`);
+  const mu = m("msgs_up", "data_messages_per_gib");
+  const md = m("msgs_down", "data_messages_per_gib");
+  check("≤ 16,384 data messages per GiB (≥ 64 KiB average), worse direction", mu === undefined || md === undefined ? undefined : Math.max(mu, md), (x) => x <= 16_384, `${fmt(mu)} up / ${fmt(md)} down`);
+  const peak = m("bulk_down", "rss_peak_kb.edge");
+  const peakUp = m("bulk_up", "rss_peak_kb.edge");
+  check("edge (workerd) memory bounded under bulk: peak RSS", peak, () => true, `${fmt((peakUp ?? 0) / 1024)} MiB up / ${fmt((peak ?? 0) / 1024)} MiB down (base ${fmt((m("bulk_down", "rss_base_kb.edge") ?? 0) / 1024)} MiB)`);
+}
+
+const md = [
+  `## Sallyport bench — ${info.started}`,
+  "",
+  `Machine: ${info.cpus}, ${info.mem_gib} GiB, kernel ${info.kernel}, Node ${info.node}; load1 at start ${info.load1_start}. Command: \`${info.cmd}\`.`,
+  `Sizes: bulk ${sizes.bulkBytes / MiB} MiB each way; RTT ${sizes.rttCount} × 64 B after ${sizes.rttWarmup} warm-up; ${sizes.ttfbCount} sequential and ${sizes.concurrent} concurrent sessions; ${sizes.idle} / ${sizes.idleBig} idle sessions; messages over ${sizes.msgsBytes / MiB} MiB each way; ${sizes.reps} repetition(s).`,
+  `Sallyport: client --preopen ${env.preopen}, connector --prepared ${env.prepared}, log level ${env.logLevel}, socks.timeout ${env.socksTimeout}. Ratios (×) are against direct.`,
+  "",
+  main,
+  "",
+  ...breakdown.flatMap((b) => [b, ""]),
+  "#### Targets",
+  "",
+  "| tunnel | target | measured (median) | status |",
+  "|---|---|---|---|",
+  ...targets,
+  "",
+  `Failed measurements: ${lines.filter((l) => !l.ok).length} of ${lines.length}. Raw: results.jsonl. Took ${Math.round((Date.now() - t0) / 1000)} s.`,
+  "",
+].join("\n");
+writeFileSync(join(out, "table.md"), md);
+process.stdout.write(`\n${md}\nresults: ${out}\n`);
+process.exit(lines.some((l) => !l.ok) ? 1 : 0);
