@@ -251,7 +251,7 @@ class Relay {
   failed(f: DialFailure): void {
     this.log.log("warn", "connection closed", { conn: this.id, reason: f.description, ...(f.kind === "refused" ? { status: f.status } : {}) });
     this.end();
-    this.local.resetAndDestroy();
+    if (!this.local.destroyed) this.local.resetAndDestroy();
   }
 
   abort(why: string): void {

@@ -102,12 +102,13 @@ app.get("*", async (c) => {
   const path = new URL(c.req.url).pathname;
   const service = config.value.services.find((s) => s.accept.path === path);
   if (!service) return notFound();
-  if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
+  // Admission first: to a caller it would refuse, a service path answers like any unknown path.
   const refusal = await admitClient(service, c.req.raw);
   if (refusal) {
     log("info", "client not admitted", { service: service.name, refusal });
     return notFound();
   }
+  if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
   const protocol = offeredSubprotocols(c.req.raw).includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
   return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, { [INTERNAL_HEADERS.clientProtocol]: protocol });
 });

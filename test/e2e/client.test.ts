@@ -293,7 +293,7 @@ describe("sallyport client: data", () => {
     const N = 20;
     const locals = Array.from({ length: N }, () => new Local(client.port));
     const payloads = locals.map(() => randomBytes(100 * 1024));
-    locals.forEach((l, i) => l.socket.end(payloads[i]));
+    locals.forEach((l, i) => l.socket.end(payloads[i]!));
     await Promise.all(locals.map((l) => l.eof(20_000)));
     locals.forEach((l, i) => expect(Buffer.concat(l.chunks).equals(payloads[i]!), `connection ${i}`).toBe(true));
     console.info(`--preopen 0: connect → first echoed byte median ${median(locals.map((l) => l.firstByteAt! - l.startedAt)).toFixed(1)} ms over ${N} concurrent connections`);
@@ -301,6 +301,10 @@ describe("sallyport client: data", () => {
 
   it("uploads 8 MiB then half-closes: the backend hashes all of it after the FIN and the answer still arrives", async () => {
     const client = await startClient(perTest, edge.clientUrl("/upload"));
+    await client.proc.waitForLog(preopened(2), 10_000, "two pre-opened sessions");
+    // Steady state: a pre-opened session older than the pairing assumption (2 s) sends at
+    // full speed at once; a younger one sends 7 KiB until the backend is heard from (see stream.ts).
+    await new Promise((r) => setTimeout(r, 2100));
     const data = randomBytes(8 * MiB);
     const before = upload.results.length;
     const local = new Local(client.port);

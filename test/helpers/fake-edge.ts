@@ -177,6 +177,8 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
     const record = newRecord(req, true);
     const current = behaviour;
     socket.on("error", () => {});
+    // The http server allows half-open sockets: a connector that hung up is closed here too.
+    socket.on("end", () => socket.end());
     socket.on("close", () => {
       record.closedAt = performance.now();
       changed.notify();

@@ -1,0 +1,468 @@
+// Sallyport browser helper. Generated from client/browser/entry.ts by client/browser/build.ts (npm run build:browser): do not edit.
+
+// shared/protocol/constants.ts
+var PROTOCOL_VERSION = 1;
+var CLIENT_SUBPROTOCOL = "sallyport.client.v1";
+var INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
+var MAX_CREDIT_BYTES = 2 ** 31;
+var MAX_CONTROL_MESSAGE_BYTES = 4096;
+var MAX_ID_LENGTH = 64;
+var MAX_URI_LENGTH = 2048;
+var MAX_ADDRESS_LENGTH = 64;
+
+// shared/protocol/close-codes.ts
+var CloseCode = {
+  NORMAL: 1e3,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  /** RFC 1928 REP 0x01: general SOCKS server failure. */
+  GENERAL_FAILURE: 4001,
+  /** REP 0x02: connection not allowed by ruleset (credential/service mismatch). */
+  NOT_ALLOWED: 4002,
+  /** REP 0x03: network unreachable (connector lost while the session ran). */
+  NETWORK_UNREACHABLE: 4003,
+  /** REP 0x04: host unreachable (backend did not answer in time). */
+  HOST_UNREACHABLE: 4004,
+  /** REP 0x05: connection refused (backend refused the connection). */
+  CONNECTION_REFUSED: 4005,
+  /** REP 0x06: TTL expired — no bind within socks.timeout. */
+  TTL_EXPIRED: 4006,
+  /** REP 0x07: command not supported (a message the peer must not send). */
+  COMMAND_NOT_SUPPORTED: 4007,
+  /** Not in RFC 1928 (after WebSocket's 1013 "try again later"): connectors are there, none was free within socks.timeout. */
+  BUSY: 4013,
+  /** Not in RFC 1928: too many binds or clients for this credential or service. */
+  LIMIT: 4029,
+  /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
+  REPLACED: 4030
+};
+var CLOSE_REASONS = Object.freeze({
+  NORMAL: "",
+  GOING_AWAY: "going away",
+  PROTOCOL_ERROR: "protocol error",
+  MESSAGE_TOO_BIG: "message too big",
+  INTERNAL_ERROR: "internal error",
+  GENERAL_FAILURE: "general failure",
+  NOT_ALLOWED: "not allowed",
+  NETWORK_UNREACHABLE: "connector lost",
+  HOST_UNREACHABLE: "backend unreachable",
+  CONNECTION_REFUSED: "backend refused",
+  TTL_EXPIRED: "no connector available",
+  COMMAND_NOT_SUPPORTED: "not supported",
+  BUSY: "busy",
+  LIMIT: "limit reached",
+  REPLACED: "replaced"
+});
+var BY_VALUE = new Map(
+  Object.keys(CloseCode).map((name) => [CloseCode[name], name])
+);
+
+// client/describe.ts
+var PHRASES = {
+  [CloseCode.NORMAL]: "closed normally",
+  [CloseCode.GOING_AWAY]: "going away",
+  [CloseCode.PROTOCOL_ERROR]: "protocol error",
+  [CloseCode.MESSAGE_TOO_BIG]: "message too big",
+  [CloseCode.INTERNAL_ERROR]: "edge internal error",
+  [CloseCode.GENERAL_FAILURE]: "general failure",
+  [CloseCode.NOT_ALLOWED]: "not allowed",
+  [CloseCode.NETWORK_UNREACHABLE]: "connector lost",
+  [CloseCode.HOST_UNREACHABLE]: "backend unreachable",
+  [CloseCode.CONNECTION_REFUSED]: "backend refused the connection",
+  [CloseCode.TTL_EXPIRED]: "no connector available",
+  [CloseCode.COMMAND_NOT_SUPPORTED]: "not supported",
+  [CloseCode.BUSY]: "busy: every connector is in use",
+  [CloseCode.LIMIT]: "limit reached",
+  [CloseCode.REPLACED]: "replaced",
+  1005: "closed without a status",
+  1006: "connection lost (no close frame)"
+};
+function describeClose(code, reason = "") {
+  const phrase = PHRASES[code] ?? (reason ? `closed: ${reason.slice(0, 123)}` : "closed");
+  return `${phrase} (${code})`;
+}
+
+// shared/result.ts
+var ok = (value) => ({ ok: true, value });
+var err = (error) => ({ ok: false, error });
+
+// shared/protocol/messages.ts
+var STREAM_TYPES = /* @__PURE__ */ new Set(["end", "credit"]);
+
+// shared/protocol/codec.ts
+var perr = (code, detail) => err({ code, detail });
+var FIELDS = {
+  bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
+  bound: { bindId: "id" },
+  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol" },
+  demand: { waiting: "count" },
+  opened: {},
+  end: {},
+  credit: { bytes: "bytes" }
+};
+var ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+var PRINTABLE = /^[\x21-\x7e]+$/;
+var URI_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+function checkField(kind, value) {
+  switch (kind) {
+    case "id":
+      return typeof value === "string" && value.length <= MAX_ID_LENGTH && ID_PATTERN.test(value) ? void 0 : `an id of 1-${MAX_ID_LENGTH} characters [A-Za-z0-9_-]`;
+    case "uri":
+      return typeof value === "string" && value.length <= MAX_URI_LENGTH && URI_CHARS.test(value) ? void 0 : `a URI of 1-${MAX_URI_LENGTH} printable ASCII characters other than " and \\`;
+    case "address":
+      return typeof value === "string" && value.length <= MAX_ADDRESS_LENGTH && PRINTABLE.test(value) ? void 0 : `an address of 1-${MAX_ADDRESS_LENGTH} printable ASCII characters`;
+    case "bytes":
+      return Number.isSafeInteger(value) && value >= 1 && value <= MAX_CREDIT_BYTES ? void 0 : `an integer from 1 to ${MAX_CREDIT_BYTES}`;
+    case "interval":
+      return Number.isSafeInteger(value) && value >= 100 && value <= 36e5 ? void 0 : "an integer from 100 to 3600000 (milliseconds)";
+    case "clientProtocol":
+      return value === "plain" || value === "sallyport" ? void 0 : 'either "plain" or "sallyport"';
+    case "count":
+      return Number.isSafeInteger(value) && value >= 0 && value <= 1e6 ? void 0 : "an integer from 0 to 1000000";
+  }
+}
+function isPlainObject(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function decodeAny(text, allowed) {
+  if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
+    return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
+  }
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return perr("NOT_JSON", "control message is not JSON");
+  }
+  if (!isPlainObject(parsed)) return perr("NOT_OBJECT", "control message is not an object");
+  if (parsed.v !== PROTOCOL_VERSION) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
+  const t = parsed.t;
+  if (typeof t !== "string" || !Object.hasOwn(FIELDS, t)) return perr("UNKNOWN_TYPE", "unknown message type");
+  const type = t;
+  if (!allowed.has(type)) return perr("WRONG_SIDE", `message type ${type} not allowed from this peer`);
+  const spec = FIELDS[type];
+  for (const key of Object.keys(parsed)) {
+    if (key !== "v" && key !== "t" && !Object.hasOwn(spec, key)) return perr("BAD_FIELD", `unknown field in ${type}`);
+  }
+  const out = { t: type };
+  for (const [key, kind] of Object.entries(spec)) {
+    const problem = checkField(kind, parsed[key]);
+    if (problem) return perr("BAD_FIELD", `${type}.${key} must be ${problem}`);
+    out[key] = parsed[key];
+  }
+  return ok(Object.freeze(out));
+}
+function decodeFromClient(text) {
+  return decodeAny(text, STREAM_TYPES);
+}
+var decodeForClient = decodeFromClient;
+function encode(message) {
+  return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
+}
+
+// client/stream.ts
+var OPEN = 1;
+var END = /* @__PURE__ */ Symbol("end");
+var utf8 = new TextEncoder();
+var SallyportStream = class {
+  constructor(ws, opts = {}) {
+    this.ws = ws;
+    if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
+    this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
+    this.highWater = opts.highWaterBytes ?? 1024 * 1024;
+    this.maxFrame = opts.maxFrameBytes ?? 64 * 1024;
+    this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
+    this.pollMs = opts.pollMs ?? 4;
+    this.autoConsume = opts.autoConsume ?? false;
+    if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
+    this.listeners = [
+      ["message", ((e) => this.received(e.data))],
+      ["close", ((e) => this.socketClosed(e.code, e.reason))]
+    ];
+    for (const [type, l] of this.listeners) ws.addEventListener(type, l);
+    this.pairTimer = setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2e3);
+  }
+  ws;
+  protocol;
+  /** Data from the backend. In protocol mode call consumed(n) once it has been used. */
+  onData;
+  /** The backend finished sending (protocol mode only). */
+  onEnd;
+  /** Once, when the socket closed. */
+  onClose;
+  /** send() returned false earlier and more can be sent now. */
+  onDrain;
+  /** First evidence (or assumption) that a connector took the session. */
+  onPaired;
+  /** Bytes we may still send (protocol mode). */
+  sendCredit = INITIAL_WINDOW_BYTES;
+  /** Bytes the connector may still send us before it oversteps (protocol mode). */
+  receiveCredit = INITIAL_WINDOW_BYTES;
+  bytesSent = 0;
+  bytesReceived = 0;
+  paired = false;
+  endSent = false;
+  endReceived = false;
+  closed;
+  queue = [];
+  queuedBytes = 0;
+  endQueued = false;
+  consumedTotal = 0;
+  granted = 0;
+  prePairSent = 0;
+  needDrain = false;
+  pollTimer;
+  pairTimer;
+  localClose;
+  highWater;
+  maxFrame;
+  prePairBudget;
+  pollMs;
+  autoConsume;
+  listeners;
+  // ---- sending ----
+  /**
+   * Queue data for the backend. Returns false when the caller should stop until onDrain:
+   * out of credit, or the socket's buffer is over the high-water mark. Nothing is dropped.
+   * In protocol mode strings go as their UTF-8 bytes (text frames are control there).
+   */
+  send(data) {
+    if (this.endQueued) throw new Error("send() after end()");
+    if (this.closed || this.localClose) return false;
+    if (typeof data === "string" && this.protocol === "plain") {
+      this.push(data, utf8.encode(data).byteLength);
+    } else {
+      const bytes = toBytes(data);
+      for (let off = 0; off < bytes.byteLength; off += this.maxFrame) {
+        const part = bytes.subarray(off, Math.min(off + this.maxFrame, bytes.byteLength));
+        this.push(part, part.byteLength);
+      }
+    }
+    this.flush();
+    const ok2 = this.writable();
+    if (!ok2) {
+      this.needDrain = true;
+      if (this.isOpen() && this.ws.bufferedAmount >= this.highWater) this.poll();
+    }
+    return ok2;
+  }
+  /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
+  end() {
+    if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
+    if (this.endQueued || this.closed || this.localClose) return;
+    this.endQueued = true;
+    this.queue.push(END);
+    this.flush();
+  }
+  /** Report that `n` received bytes have been used; grants the connector more credit. */
+  consumed(n) {
+    if (this.protocol !== "sallyport" || n <= 0) return;
+    this.consumedTotal += n;
+    const grant = this.consumedTotal - this.granted;
+    if (grant >= INITIAL_WINDOW_BYTES / 2 && !this.endReceived && this.isOpen()) {
+      this.granted = this.consumedTotal;
+      this.receiveCredit += grant;
+      this.ws.send(encode({ t: "credit", bytes: grant }));
+    }
+  }
+  /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
+  close(code = CloseCode.NORMAL, reason = "") {
+    if (this.closed || this.localClose) return;
+    this.localClose = { code, reason };
+    this.stopTimers();
+    if (this.ws.readyState <= OPEN) this.ws.close(code, reason);
+  }
+  /** Bytes accepted by send() but not yet handed to the socket (waiting for credit or pairing). */
+  get pendingBytes() {
+    return this.queuedBytes;
+  }
+  /** True when send() would not ask the caller to wait. */
+  writable() {
+    if (this.closed || this.localClose) return false;
+    if (this.queue.length > 0) return false;
+    if (this.protocol === "sallyport" && this.sendCredit <= 0) return false;
+    return this.ws.bufferedAmount < this.highWater;
+  }
+  push(item, size) {
+    if (size === 0) return;
+    this.queue.push(item);
+    this.queuedBytes += size;
+  }
+  flush() {
+    while (this.queue.length > 0 && this.isOpen()) {
+      const item = this.queue[0];
+      if (item === END) {
+        if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
+        this.queue.shift();
+        this.ws.send(encode({ t: "end" }));
+        this.endSent = true;
+        continue;
+      }
+      if (this.ws.bufferedAmount >= this.highWater) {
+        this.poll();
+        break;
+      }
+      let allowance = Infinity;
+      if (this.protocol === "sallyport") allowance = this.sendCredit;
+      if (!this.paired) allowance = Math.min(allowance, this.prePairBudget - this.prePairSent);
+      if (allowance <= 0) break;
+      let chunk = item;
+      let size;
+      if (typeof item === "string") {
+        size = utf8.encode(item).byteLength;
+        if (size > allowance) break;
+        this.queue.shift();
+      } else if (item.byteLength > allowance) {
+        chunk = item.subarray(0, allowance);
+        this.queue[0] = item.subarray(allowance);
+        size = allowance;
+      } else {
+        this.queue.shift();
+        size = item.byteLength;
+      }
+      this.queuedBytes -= size;
+      if (this.protocol === "sallyport") this.sendCredit -= size;
+      if (!this.paired) this.prePairSent += size;
+      this.bytesSent += size;
+      this.ws.send(chunk, () => this.sent());
+    }
+    this.maybeDrain();
+  }
+  poll() {
+    if (this.pollTimer !== void 0) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = void 0;
+      this.flush();
+      if (this.isOpen() && this.ws.bufferedAmount >= this.highWater && (this.queue.length > 0 || this.needDrain)) this.poll();
+    }, this.pollMs);
+  }
+  /** A frame was written (Node's `ws` only): the buffer may be below the mark before the poll fires. */
+  sent() {
+    if (this.pollTimer !== void 0 && this.isOpen() && this.ws.bufferedAmount < this.highWater) {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = void 0;
+      this.flush();
+    }
+  }
+  maybeDrain() {
+    if (this.needDrain && this.writable()) {
+      this.needDrain = false;
+      this.onDrain?.();
+    }
+  }
+  // ---- receiving ----
+  received(data) {
+    if (this.closed) return;
+    if (typeof data === "string") {
+      if (this.protocol === "plain") return this.deliver(utf8.encode(data));
+      return this.control(data);
+    }
+    this.deliver(toBytes(data));
+  }
+  control(text) {
+    if (text.length < 64 && /^\{"v":1,"t":"opened"\}$/.test(text)) return this.markPaired();
+    const decoded = decodeForClient(text);
+    if (!decoded.ok) return this.protocolError();
+    this.markPaired();
+    const msg = decoded.value;
+    if (msg.t === "credit") {
+      this.sendCredit += msg.bytes;
+      this.flush();
+    } else {
+      if (this.endReceived) return this.protocolError();
+      this.endReceived = true;
+      this.onEnd?.();
+    }
+  }
+  deliver(bytes) {
+    if (bytes.byteLength === 0) return;
+    this.markPaired();
+    if (this.endReceived) return this.protocolError();
+    if (this.protocol === "sallyport") {
+      this.receiveCredit -= bytes.byteLength;
+      if (this.receiveCredit < 0) return this.protocolError();
+    }
+    this.bytesReceived += bytes.byteLength;
+    this.onData?.(bytes);
+    if (this.autoConsume) this.consumed(bytes.byteLength);
+  }
+  markPaired() {
+    if (this.paired) return;
+    this.paired = true;
+    if (this.pairTimer !== void 0) clearTimeout(this.pairTimer);
+    this.pairTimer = void 0;
+    this.onPaired?.();
+    this.flush();
+  }
+  protocolError() {
+    this.close(CloseCode.PROTOCOL_ERROR, CLOSE_REASONS.PROTOCOL_ERROR);
+  }
+  // ---- closing ----
+  socketClosed(code, reason) {
+    if (this.closed) return;
+    this.stopTimers();
+    for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
+    const byUs = this.localClose !== void 0;
+    const c = this.localClose ?? { code, reason };
+    const clean = this.protocol === "sallyport" ? c.code === CloseCode.NORMAL && this.endReceived && this.endSent : c.code === CloseCode.NORMAL || c.code === 1005;
+    this.closed = { code: c.code, reason: c.reason, clean, byUs, description: describeClose(c.code, c.reason) };
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.onClose?.(this.closed);
+  }
+  isOpen() {
+    return !this.closed && !this.localClose && this.ws.readyState === OPEN;
+  }
+  stopTimers() {
+    if (this.pollTimer !== void 0) clearTimeout(this.pollTimer);
+    if (this.pairTimer !== void 0) clearTimeout(this.pairTimer);
+    this.pollTimer = this.pairTimer = void 0;
+  }
+};
+function toBytes(data) {
+  if (typeof data === "string") return utf8.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) return concat(data);
+  throw new TypeError("unsupported data type");
+}
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.byteLength;
+  }
+  return out;
+}
+
+// client/browser/entry.ts
+function connect(url, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL]);
+    ws.binaryType = "arraybuffer";
+    const onClose = (e) => {
+      const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);
+      reject(new Error(`${url}: ${why}`));
+    };
+    ws.addEventListener("close", onClose, { once: true });
+    ws.addEventListener(
+      "open",
+      () => {
+        ws.removeEventListener("close", onClose);
+        resolve(new SallyportStream(ws, { autoConsume: true, ...opts }));
+      },
+      { once: true }
+    );
+  });
+}
+export {
+  CLIENT_SUBPROTOCOL,
+  INITIAL_WINDOW_BYTES,
+  SallyportStream,
+  connect,
+  describeClose
+};

@@ -1,0 +1,24 @@
+import { afterEach, it } from "vitest";
+import WebSocket from "ws";
+import { Cleanup } from "/work/main/test/helpers/cleanup.ts";
+import { echoBackend } from "/work/main/test/helpers/backends.ts";
+import { msgIs } from "/work/main/test/helpers/processes.ts";
+import { startFaultEdge, startNode } from "/work/main/test/helpers/fault-kit.ts";
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+it("x", async () => {
+  const edge = await startFaultEdge(cleanup);
+  const backend = await echoBackend(cleanup);
+  const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "hc3", prepared: 1 });
+  await node.registered();
+  const ws = new WebSocket(edge.url, { perMessageDeflate: false });
+  await new Promise((r) => ws.on("open", r));
+  ws.send("hello");
+  await new Promise((r) => ws.on("message", r));
+  const t0 = performance.now();
+  ws.close(1000);
+  ws.on("close", () => console.log("client close event", performance.now() - t0));
+  const l = await node.proc.waitForLog(msgIs("session ended"), 30000);
+  console.log("connector session ended", l.at - t0);
+  await new Promise((r) => setTimeout(r, 12000));
+}, 60000);

@@ -1,0 +1,299 @@
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import WebSocket from "ws";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildWorkerdDir } from "../../deploy/workerd/build.ts";
+import { makePki, type CertFiles, type TestPki } from "../helpers/certs.ts";
+import {
+  Cleanup,
+  Condition,
+  Proc,
+  REGISTERED,
+  ROOT,
+  echoBackend,
+  msgIs,
+  once,
+  randomToken,
+  startConnector,
+  tempDir,
+  within,
+  type Backend,
+  type LogPredicate,
+  type TestConnector,
+} from "../helpers/index.ts";
+
+/**
+ * Issue "product": the edge on your own server. deploy/workerd/sallyport.capnp, as shipped,
+ * run by the workerd binary itself (no Miniflare) with real certificates made for this run:
+ * TLS on both listeners, connector certificates required and verified on the "connectors"
+ * listener, and the Worker behind each listener judging socks.ssl.verify-client accordingly.
+ */
+
+const WORKERD = `${ROOT}node_modules/.bin/workerd`;
+const UNIT_FILE = join(ROOT, "deploy/workerd/sallyport-edge.service");
+const UNIT = readFileSync(UNIT_FILE, "utf8");
+const CONFIG = readFileSync(join(ROOT, "deploy/workerd/sallyport.capnp"), "utf8");
+const accept = (name: string): string => `wss://localhost/${name}`;
+
+const tokens = { mtls: randomToken(), open: randomToken(), pinned: randomToken() };
+
+const file = new Cleanup();
+const perTest = new Cleanup();
+afterEach(() => perTest.run());
+afterAll(() => file.run());
+
+let pki: TestPki;
+/** Another CA's client certificate: valid, but not signed by the CA the listener trusts. */
+let stranger: CertFiles;
+let echo: Backend;
+let workerd: Proc;
+/** wss://127.0.0.1:PORT of each listener. */
+let https: string;
+let connectors: string;
+
+interface Listening {
+  readonly event: string;
+  readonly socket: string;
+  readonly port: number;
+}
+
+/**
+ * The unit's ExecStart, mapped onto `dir`: the config directory is `dir`, the credentials
+ * directory (%d) `dir/secrets`, the state directory `dir/state`.
+ */
+function unitCommand(dir: string): { command: string; args: string[] } {
+  const execStart = /^ExecStart=(.*)$/m.exec(UNIT)?.[1];
+  if (!execStart) throw new Error("no ExecStart in the unit");
+  const [command, ...args] = execStart
+    .replaceAll("/etc/sallyport-edge/", `${dir}/`)
+    .replaceAll("%S/sallyport-edge", join(dir, "state"))
+    .replaceAll("%d", join(dir, "secrets"))
+    .split(" ");
+  expect(command).toBe("/usr/local/bin/workerd");
+  return { command: WORKERD, args };
+}
+
+/**
+ * workerd as the unit starts it, plus --socket-addr (port 0: workerd picks) and --control-fd 3,
+ * on which it reports the ports it got.
+ */
+async function startWorkerd(dir: string): Promise<{ proc: Proc; ports: Record<string, number> }> {
+  const { command, args } = unitCommand(dir);
+  args.push("--socket-addr", "https=127.0.0.1:0", "--socket-addr", "connectors=127.0.0.1:0", "--control-fd=3");
+  const child = spawn(command, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true, env: { PATH: process.env.PATH ?? "" } });
+  const proc = new Proc("workerd", child);
+  file.add(`workerd pid ${proc.pid}`, () => proc.kill());
+  const ports: Record<string, number> = {};
+  const changed = new Condition();
+  let rest = "";
+  const control = child.stdio[3] as Readable;
+  control.setEncoding("utf8");
+  control.on("data", (chunk: string) => {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const msg = JSON.parse(line) as Listening;
+      if (msg.event === "listen") ports[msg.socket] = msg.port;
+    }
+    changed.notify();
+  });
+  void proc.exited.then(() => changed.notify());
+  await changed.wait(
+    () => {
+      if (ports.https && ports.connectors) return true;
+      if (proc.exit) throw new Error(`workerd exited (${JSON.stringify(proc.exit)}) before listening\n${proc.output()}`);
+      return undefined;
+    },
+    20_000,
+    "workerd to report both listeners",
+  );
+  return { proc, ports };
+}
+
+beforeAll(async () => {
+  const [ownPki, otherPki, backend, dir] = await Promise.all([makePki(file), makePki(file), echoBackend(file), tempDir(file)]);
+  pki = ownPki;
+  stranger = otherPki.client;
+  echo = backend;
+  // The layout the README installs under /etc/sallyport-edge, secrets in their own directory.
+  await buildWorkerdDir(dir);
+  await Promise.all([mkdir(join(dir, "tls")), mkdir(join(dir, "secrets"), { mode: 0o700 }), mkdir(join(dir, "state"))]);
+  const services = {
+    mtls: { accept: accept("mtls"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "required" },
+    open: { accept: accept("open"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "none" },
+    pinned: { accept: accept("pinned"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": [pki.client.sha256] },
+  };
+  await Promise.all([
+    writeFile(join(dir, "services.json"), JSON.stringify(services)),
+    writeFile(join(dir, "tls", "edge.crt"), pki.server.cert),
+    writeFile(join(dir, "tls", "connector-ca.pem"), pki.ca.cert),
+    writeFile(join(dir, "secrets", "edge.key"), pki.server.key, { mode: 0o600 }),
+    writeFile(join(dir, "secrets", "connector-tokens.json"), JSON.stringify(Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, [t]]))), { mode: 0o600 }),
+    writeFile(join(dir, "secrets", "client-tokens.json"), "{}", { mode: 0o600 }),
+  ]);
+  const started = await startWorkerd(dir);
+  workerd = started.proc;
+  https = `wss://127.0.0.1:${started.ports.https}`;
+  connectors = `wss://127.0.0.1:${started.ports.connectors}`;
+});
+
+function connector(name: string, edge: string, service: keyof typeof tokens, cert: CertFiles | undefined, extraArgs: string[] = []): Promise<TestConnector> {
+  return startConnector(perTest, {
+    name,
+    edge,
+    accept: accept(service),
+    connect: echo.uri,
+    token: tokens[service],
+    retryMax: "2 seconds",
+    extraArgs: ["--ca-file", pki.ca.certFile, ...(cert ? ["--cert-file", cert.certFile, "--key-file", cert.keyFile] : []), ...extraArgs],
+  });
+}
+
+/** A client on the https listener trusting the test CA: sends `text`, resolves with the echo. */
+async function echoThrough(service: string, text: string, headers: Record<string, string> = {}): Promise<string> {
+  const ws = new WebSocket(`${https}/${service}`, { ca: pki.ca.cert, headers, perMessageDeflate: false, handshakeTimeout: 10_000 });
+  perTest.add(`client ${service}`, () => ws.terminate());
+  await once(ws, "open", 10_000, `client on ${service} to open`);
+  const reply = once<[Buffer]>(ws, "message", 10_000, `the echo on ${service}`);
+  ws.send(Buffer.from(text));
+  const [data] = await reply;
+  ws.close(1000);
+  return data.toString("utf8");
+}
+
+/** GET /_sallyport/health over TLS (trusting the test CA); resolves with the status. */
+function health(base: string, tls: { cert?: Buffer; key?: Buffer }): Promise<number> {
+  const url = new URL("/_sallyport/health", base.replace(/^wss:/, "https:"));
+  const req = httpsRequest(url, { ca: pki.ca.cert, ...tls, agent: false });
+  perTest.add("health request", () => req.destroy());
+  const status = new Promise<number>((resolve, reject) => {
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", (e: NodeJS.ErrnoException) => reject(new Error(e.code ?? e.message)));
+  });
+  req.end();
+  return within(status, 10_000, `health on ${base}`);
+}
+
+const bindFailed = (detail: RegExp): LogPredicate => (l) => l.json?.msg === "bind to edge failed" && detail.test(String(l.json.detail));
+const REFUSED = msgIs("edge refused the connector's credentials");
+/** Refused, or (the failure this guards against) registered: whichever comes first, so a wrong outcome fails at once. */
+const REFUSED_OR_REGISTERED: LogPredicate = (l) => REFUSED(l) || REGISTERED(l);
+
+const HAS_ANALYZE = spawnSync("systemd-analyze", ["--version"]).status === 0;
+
+function analyze(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile("systemd-analyze", args, { timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe("the shipped config and unit", () => {
+  it("run the Worker at wrangler.toml's compatibility date", () => {
+    const date = /^compatibility_date = "([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
+    expect(date).toBeDefined();
+    expect([...CONFIG.matchAll(/compatibilityDate = "([^"]+)"/g)].map((m) => m[1])).toEqual([date, date]);
+  });
+
+  it("agree on the secrets: each absolute embed of the config is a credential of the unit", () => {
+    const embeds = new Set([...CONFIG.matchAll(/embed "\/([^"]+)"/g)].map((m) => m[1]));
+    const credentials = new Set([...UNIT.matchAll(/^LoadCredential=([^:]+):/gm)].map((m) => m[1]));
+    expect([...embeds].sort()).toEqual(["client-tokens.json", "connector-tokens.json", "edge.key"]);
+    expect([...credentials].sort()).toEqual([...embeds].sort());
+    // The optional one has a fallback, so a site without client tokens needs no file.
+    expect(UNIT).toMatch(/^SetCredential=client-tokens\.json:\{\}$/m);
+  });
+
+  it.skipIf(!HAS_ANALYZE)("systemd-analyze verify accepts the unit (workerd where it is installed here)", async () => {
+    const dir = await tempDir(file);
+    const copy = join(dir, "sallyport-edge.service");
+    await writeFile(copy, UNIT.replace("/usr/local/bin/workerd", WORKERD));
+    const r = await analyze(["verify", copy]);
+    expect({ code: r.code, warnings: r.stderr.split("\n").filter((l) => l.includes("sallyport-edge.service")) }).toStrictEqual({ code: 0, warnings: [] });
+  });
+
+  it.skipIf(!HAS_ANALYZE)("systemd-analyze security rates the sandbox's exposure low", async (ctx) => {
+    const r = await analyze(["security", "--offline=true", UNIT_FILE]);
+    if (r.code !== 0 && /offline/.test(r.stderr)) ctx.skip(); // systemd < 250 has no --offline
+    const level = /Overall exposure level for sallyport-edge\.service: ([\d.]+)/.exec(r.stdout);
+    expect(level, r.stdout + r.stderr).not.toBeNull();
+    expect(Number(level![1])).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("self-hosted edge (workerd serve sallyport.capnp, as the unit starts it)", () => {
+  it("serves over TLS on both listeners; the connectors listener only to a client certificate", async () => {
+    expect(await health(https, {})).toBe(200);
+    expect(await health(connectors, { cert: pki.client.cert, key: pki.client.key })).toBe(200);
+    await expect(health(connectors, {})).rejects.toThrow(/CERTIFICATE_REQUIRED|ECONNRESET|socket hang up/);
+  });
+
+  it("a connector with a certificate from the trusted CA registers on the connectors listener; a client on https echoes through it", async () => {
+    // Its edge pin is right too: the edge certificate is the one it expects.
+    const c = await connector("connector-mtls", connectors, "mtls", pki.client, ["--edge-cert-sha256", pki.server.sha256]);
+    await c.proc.waitForLog(REGISTERED, 20_000, "registration");
+    const before = echo.connections();
+    // cf-connecting-ip means nothing off Cloudflare: the listener strips a client's own.
+    expect(await echoThrough("mtls", "hello through workerd", { "cf-connecting-ip": "203.0.113.9" })).toBe("hello through workerd");
+    expect(echo.connections()).toBe(before + 1);
+    const started = await c.proc.waitForLog(msgIs("session started"), 10_000, "the session");
+    expect(started.json?.clientAddress).toBe("unknown");
+  });
+
+  it("a connector without a client certificate fails the TLS handshake on the connectors listener and backs off", async () => {
+    const c = await connector("connector-no-cert", connectors, "mtls", undefined);
+    const failures = await c.proc.waitForLogCount(bindFailed(/CERTIFICATE_REQUIRED|ECONNRESET/), 2, 15_000, "two refused handshakes");
+    expect(failures.slice(0, 2).map((l) => l.json?.attempt)).toEqual([0, 1]);
+    expect(c.proc.logs(REGISTERED)).toEqual([]);
+    await workerd.waitForLog((l) => /peer sent no certificates/.test(l.raw), 5_000, "workerd to log the refused handshake");
+  });
+
+  it("a connector without a certificate is refused by the edge on the https listener when its service requires one", async () => {
+    const c = await connector("connector-https-no-cert", https, "mtls", undefined);
+    const refused = await c.proc.waitForLog(REFUSED_OR_REGISTERED, 15_000, "the edge's refusal");
+    expect(refused.msg).toBe("edge refused the connector's credentials");
+    expect(refused.json?.status).toBe(404);
+    expect(c.proc.logs(REGISTERED)).toEqual([]);
+    await workerd.waitForLog(msgIs("connector rejected: client certificate not verified", { service: "mtls" }), 5_000, "the edge's reason");
+  });
+
+  it("a connector of a service without verify-client needs no certificate on the https listener", async () => {
+    const c = await connector("connector-open", https, "open", undefined);
+    await c.proc.waitForLog(REGISTERED, 20_000, "registration");
+    expect(await echoThrough("open", "no certificate needed")).toBe("no certificate needed");
+  });
+
+  it("a connector whose certificate another CA signed fails the TLS handshake", async () => {
+    const c = await connector("connector-stranger", connectors, "mtls", stranger);
+    await c.proc.waitForLog(bindFailed(/UNKNOWN_CA|ECONNRESET/), 15_000, "a refused handshake");
+    expect(c.proc.logs(REGISTERED)).toEqual([]);
+    await workerd.waitForLog((l) => /TLS handshake failed: invalid peer certificate: UnknownIssuer/.test(l.raw), 5_000, "workerd to log the failed verification");
+  });
+
+  it("a service with client-cert pins admits no connector: workerd does not show the Worker the certificate", async () => {
+    const c = await connector("connector-pinned", connectors, "pinned", pki.client);
+    const refused = await c.proc.waitForLog(REFUSED_OR_REGISTERED, 15_000, "the edge's refusal");
+    expect(refused.msg).toBe("edge refused the connector's credentials");
+    expect(refused.json?.status).toBe(404);
+    expect(c.proc.logs(REGISTERED)).toEqual([]);
+  });
+
+  it("a connector pinned to another edge certificate refuses the edge before sending its token", async () => {
+    const c = await connector("connector-wrong-pin", connectors, "mtls", pki.client, ["--edge-cert-sha256", pki.rogue.sha256]);
+    await c.proc.waitForLog(bindFailed(/does not match edge\.cert\.sha256/), 15_000, "the pin mismatch");
+    expect(c.proc.logs(REGISTERED)).toEqual([]);
+  });
+
+  it("workerd is still serving after all that", async () => {
+    expect(workerd.exit).toBeUndefined();
+    expect(await health(https, {})).toBe(200);
+  });
+});
