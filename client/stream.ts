@@ -220,6 +220,7 @@ export class SallyportStream {
       if (item === END) {
         if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
         this.queue.shift();
+        if (!this.paired) this.prePairSent += 32; // the edge holds control text too
         this.ws.send(encode({ t: "end" }));
         this.endSent = true;
         continue;

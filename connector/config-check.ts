@@ -28,7 +28,9 @@ export function checkConfigText(fileName: string, text: string): CheckResult {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { kind: undefined, issues: [{ path: "(file)", message: `is neither Kaazing XML nor valid JSON: ${(e as Error).message}` }], lines: [] };
+    // Position only: V8's message quotes the text it choked on, which may be a secret.
+    const where = /\(line \d+ column \d+\)/.exec((e as Error).message)?.[0];
+    return { kind: undefined, issues: [{ path: "(file)", message: `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""}` }], lines: [] };
   }
   if (!isRecord(raw)) return { kind: undefined, issues: [{ path: "(root)", message: "must be an object" }], lines: [] };
   return Object.hasOwn(raw, "SALLYPORT_SERVICES") ? checkEdge(raw) : checkConnector(raw);

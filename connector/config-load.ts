@@ -123,7 +123,10 @@ export function parseConfigText(path: string, text: string): unknown {
     try {
       return JSON.parse(text);
     } catch (e) {
-      throw new ConfigError(path, [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}` }]);
+      // Only where, never what: V8 quotes the text it choked on ("CANARY-7f3"...), and a
+      // --config pointed at the token file by mistake would print the token's first characters.
+      const where = /\(line \d+ column \d+\)/.exec((e as Error).message)?.[0];
+      throw new ConfigError(path, [{ path: "(file)", message: `is not valid JSON${where ? ` ${where}` : ""}` }]);
     }
   }
   const imported = importKaazingXml(text);

@@ -42,7 +42,15 @@ export class Session {
   private granted = 0;
   private clientEnded = false;
   private backendEnded = false;
+  private endSent = false;
   private finished = false;
+  /**
+   * Backend bytes read beyond the client's credit (Sallyport clients): a read returns up to
+   * 64 KiB whatever credit is left, and sending past the credit is a protocol error. Sent as
+   * credit arrives; the backend stays paused meanwhile, so this is at most one read.
+   */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -63,6 +71,7 @@ export class Session {
     if (this.protocol !== "sallyport") return this.fail(close("PROTOCOL_ERROR"));
     if (msg.t === "credit") {
       this.sendAllowance += msg.bytes;
+      this.release();
       this.flow();
     } else if (!this.clientEnded) {
       this.clientEnded = true;
@@ -98,16 +107,37 @@ export class Session {
   }
 
   private fromBackend(chunk: Buffer): void {
+    if (this.protocol === "sallyport" && (this.heldBytes > 0 || chunk.byteLength > this.sendAllowance)) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.byteLength;
+      this.release();
+    } else this.sendData(chunk);
+    this.flow();
+  }
+
+  private sendData(chunk: Buffer): void {
     this.toClient += chunk.byteLength;
     if (this.protocol === "sallyport") this.sendAllowance -= chunk.byteLength;
     this.ws.send(chunk, { binary: true }, () => this.flow());
-    this.flow();
+  }
+
+  /** Sends held bytes as far as the credit goes; the backend's `end` follows the last of them. */
+  private release(): void {
+    while (this.heldBytes > 0 && this.sendAllowance > 0 && !this.finished) {
+      const head = this.held[0]!;
+      const n = Math.min(head.byteLength, this.sendAllowance);
+      if (n === head.byteLength) this.held.shift();
+      else this.held[0] = head.subarray(n);
+      this.heldBytes -= n;
+      this.sendData(head.subarray(0, n));
+    }
+    if (this.heldBytes === 0 && this.backendEnded && !this.endSent && this.protocol === "sallyport") this.sendEnd();
   }
 
   /** Pause the backend while the client cannot take more; resume when it can. */
   private flow(): void {
     if (this.finished) return;
-    const blocked = this.ws.bufferedAmount > HIGH_WATER || (this.protocol === "sallyport" && this.sendAllowance <= 0);
+    const blocked = this.ws.bufferedAmount > HIGH_WATER || (this.protocol === "sallyport" && (this.sendAllowance <= 0 || this.heldBytes > 0));
     if (blocked && !this.backend.isPaused()) this.backend.pause();
     else if (!blocked && this.backend.isPaused() && this.ws.bufferedAmount < LOW_WATER) this.backend.resume();
   }
@@ -115,13 +145,18 @@ export class Session {
   private backendEnd(): void {
     this.backendEnded = true;
     if (this.protocol === "sallyport") {
-      this.send({ t: "end" });
-      this.maybeDone();
+      if (this.heldBytes === 0) this.sendEnd(); // else release() sends it after the held bytes
     } else this.finish("backend", close("NORMAL"));
   }
 
+  private sendEnd(): void {
+    this.endSent = true;
+    this.send({ t: "end" });
+    this.maybeDone();
+  }
+
   private maybeDone(): void {
-    if (this.clientEnded && this.backendEnded) this.finish("backend", close("NORMAL"));
+    if (this.clientEnded && this.endSent) this.finish("backend", close("NORMAL"));
   }
 
   private send(msg: StreamMessage): void {

@@ -296,6 +296,7 @@ var SallyportStream = class {
       if (item === END) {
         if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
         this.queue.shift();
+        if (!this.paired) this.prePairSent += 32;
         this.ws.send(encode({ t: "end" }));
         this.endSent = true;
         continue;

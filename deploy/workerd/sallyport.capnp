@@ -3,7 +3,7 @@
 #
 #   workerd serve /etc/sallyport-edge/sallyport.capnp --import-path=SECRETS_DIR
 #
-# Files, relative to this one (`npm run build:workerd` writes the first two):
+# Files, relative to this one (`tsx deploy/workerd/build.ts --out DIR` writes the first two):
 #   edge.js               the edge bundle (edge/index.ts, bundled as for Cloudflare)
 #   sallyport.capnp       this file
 #   services.json         SALLYPORT_SERVICES: the [vars.SALLYPORT_SERVICES] of wrangler.toml as JSON
@@ -14,6 +14,8 @@
 #   /edge.key               the edge's private key (PEM)
 #   /connector-tokens.json  SALLYPORT_CONNECTOR_TOKENS: {"service": ["token", ...]}
 #   /client-tokens.json     SALLYPORT_CLIENT_TOKENS (services with client.auth "token"); {} if none
+# and from the environment, optionally:
+#   SALLYPORT_ADMIN_TOKEN   bearer token for /_sallyport/status (unset: status disabled)
 #
 # Two listeners, because a TLS listener either demands a client certificate from everyone or asks
 # no one, and the Worker never sees the certificate:
@@ -78,6 +80,8 @@ const edgeWorker :Workerd.Worker = (
     # Secrets as text, not json: a malformed file is reported by the edge without quoting it.
     (name = "SALLYPORT_CONNECTOR_TOKENS", text = embed "/connector-tokens.json"),
     (name = "SALLYPORT_CLIENT_TOKENS", text = embed "/client-tokens.json"),
+    # Optional: the status endpoints' bearer token. Unset (null) = status disabled.
+    (name = "SALLYPORT_ADMIN_TOKEN", fromEnvironment = "SALLYPORT_ADMIN_TOKEN"),
     (name = "SERVICE", durableObjectNamespace = "ServiceObject"),
   ],
   durableObjectNamespaces = [
@@ -95,6 +99,7 @@ const mtlsWorker :Workerd.Worker = (
     (name = "SALLYPORT_SERVICES", json = embed "services.json"),
     (name = "SALLYPORT_CONNECTOR_TOKENS", text = embed "/connector-tokens.json"),
     (name = "SALLYPORT_CLIENT_TOKENS", text = embed "/client-tokens.json"),
+    (name = "SALLYPORT_ADMIN_TOKEN", fromEnvironment = "SALLYPORT_ADMIN_TOKEN"),
     # Only ever reachable through the "connectors" socket, whose handshake verified the connector.
     (name = "SALLYPORT_TLS", text = "workerd"),
     # The objects live in "edge"; this worker only routes to them.

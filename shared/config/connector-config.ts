@@ -59,7 +59,8 @@ function bindUrlOf(text: string, at: string, issues: IssueList): string | undefi
   try {
     url = new URL(text);
   } catch {
-    issues.add(at, `"${text}" is not a URL; write e.g. "wss://edge.example.com"`);
+    // Quoted only when it cannot hold credentials: an unparsable "wss://user:TOKEN@[…" is not echoed.
+    issues.add(at, `${/[@?#]/.test(text) ? "is" : `"${text}" is`} not a URL; write e.g. "wss://edge.example.com"`);
     return undefined;
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {

@@ -46,7 +46,8 @@ export function readAccept(r: FieldReader): AcceptUri | undefined {
   try {
     url = new URL(text);
   } catch {
-    r.issues.add(r.at("accept"), `"${text}" is not a URI; write e.g. "wss://gateway.example.com/path"`);
+    // Quoted only when it cannot hold credentials: an unparsable "wss://user:TOKEN@[…" is not echoed.
+    r.issues.add(r.at("accept"), `${/[@?#]/.test(text) ? "is" : `"${text}" is`} not a URI; write e.g. "wss://gateway.example.com/path"`);
     return undefined;
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {

@@ -424,7 +424,7 @@ describe("sallyport client: abnormal ends are resets, never EOF", () => {
     await c.proc.waitForLog(msgIs("registered with the edge"), 20_000);
     const local = new Local(client.port);
     local.socket.end("finally");
-    await local.eof(20_000);
+    await local.eof(20_000).catch((e) => { throw new Error(`${e.message}\n${client.proc.output()}\n${c.proc.output()}`); });
     expect(local.text()).toBe("finally");
     const closed = await client.proc.waitForLog(msgIs("connection closed"), 10_000);
     expect(closed.json).toMatchObject({ clean: true, preopened: true });

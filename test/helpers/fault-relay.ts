@@ -232,7 +232,7 @@ class Conn implements RelayConnection {
   override: RelayMode | undefined;
   /** Something was dropped or swallowed: the connection cannot simply carry on. */
   lost = false;
-  private up: Net | undefined;
+  private up: net.Socket | undefined;
   private pipes: Record<Direction, Pipe> | undefined;
 
   constructor(
@@ -242,7 +242,10 @@ class Conn implements RelayConnection {
   ) {
     down.on("error", () => {});
     down.on("close", (hadError) => this.sideClosed("down", hadError));
-    if (this.mode() === "reset") return this.reset();
+    if (this.mode() === "reset") {
+      this.reset();
+      return;
+    }
     // Held (unread, not yet dialed) while blackholed; dialed when passing.
     down.pause();
     if (this.mode() === "pass") this.dial();

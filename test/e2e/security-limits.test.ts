@@ -1,0 +1,152 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { REGISTER_DEADLINE_MS } from "../../edge/attachments.ts";
+import { CloseCode } from "../../shared/protocol/close-codes.ts";
+import { echoBackend, type Backend } from "../helpers/backends.ts";
+import { Cleanup } from "../helpers/cleanup.ts";
+import { randomToken } from "../helpers/files.ts";
+import { startWireTap, tapView, type WireTap } from "../helpers/wire-tap.ts";
+import { openClient, type TestClient } from "../helpers/ws-client.ts";
+import { accept, bindMessage, eventually, openRawBind, startCapturedEdge, startInProcessConnector, waitForControl, type CapturedEdge, type InProcessConnector } from "./security-harness.ts";
+
+/**
+ * Resource limits at the edge (threats 4–6; T21, T25, T26), against the real edge in workerd:
+ *   - max.message.size: a larger message closes that session with 1009, and only that one;
+ *   - MAX_PENDING_BYTES (8 KiB): what a client may send before it is paired;
+ *   - the registration deadline: a bind socket that never says `bind` is closed;
+ *   - max.binds / max.binds.per.credential: refused with 4029, and the connector backs off
+ *     instead of storming (bind attempts counted by a TCP proxy in front of the edge).
+ */
+
+const KiB = 1024;
+const T = { small: randomToken(), pending: randomToken(), capped: randomToken(), percred: randomToken(), percred2: randomToken(), deadline: randomToken() };
+
+const file = new Cleanup();
+const perTest = new Cleanup();
+afterEach(() => perTest.run());
+afterAll(() => file.run());
+
+let edge: CapturedEdge;
+let backend: Backend;
+let small: InProcessConnector;
+/** A bind socket that never sends its bind message, opened first thing (the deadline runs while the other tests do). */
+let silent: { client: TestClient; tap: WireTap; openedAt: number };
+
+beforeAll(async () => {
+  backend = await echoBackend(file);
+  edge = await startCapturedEdge(file, {
+    services: {
+      small: { accept: accept("small"), "max.message.size": 1024 },
+      pending: { accept: accept("pending"), "socks.timeout": "20 seconds" },
+      capped: { accept: accept("capped"), "max.binds": 2, "max.binds.per.credential": 2 },
+      percred: { accept: accept("percred"), "max.binds": 10, "max.binds.per.credential": 1 },
+      deadline: { accept: accept("deadline") },
+    },
+    tokens: { small: [T.small], pending: [T.pending], capped: [T.capped], percred: [T.percred, T.percred2], deadline: [T.deadline] },
+  });
+  const tap = await startWireTap(file, edge.port);
+  const client = openRawBind(file, { ws: tap.url }, T.deadline);
+  await client.opened(5000);
+  silent = { client, tap, openedAt: performance.now() };
+  small = startInProcessConnector(file, edge.ws, [{ name: "small", accept: accept("small"), connect: backend.uri, token: T.small, prepared: 2 }], "small");
+  await eventually(() => small.stats("small").parked === 2, 10_000, "two parked binds for small");
+});
+
+describe("max.message.size (T21)", () => {
+  it("a message one byte over closes that session with 1009; a concurrent session is untouched", async () => {
+    const [a, b] = [openClient(perTest, edge.clientUrl("/small")), openClient(perTest, edge.clientUrl("/small"))];
+    await Promise.all([a.opened(5000), b.opened(5000)]);
+    // Exactly the limit passes, both ways.
+    const exact = randomBytes(1024);
+    await a.send(exact);
+    expect((await a.take(1024, 5000)).equals(exact)).toBe(true);
+    await a.send(randomBytes(1025));
+    expect(await a.closed(5000)).toMatchObject({ code: CloseCode.MESSAGE_TOO_BIG, reason: "message too big" });
+    // The other session still relays.
+    const more = randomBytes(512);
+    await b.send(more);
+    expect((await b.take(512, 5000)).equals(more)).toBe(true);
+    expect(b.closedWith).toBeUndefined();
+  });
+
+  it("a 1 MiB message (a text frame, too) is refused the same way", async () => {
+    const c = openClient(perTest, edge.clientUrl("/small"));
+    await c.opened(5000);
+    await c.send("x".repeat(1024 * KiB));
+    expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
+  });
+});
+
+describe("data before pairing (T26): at most 8 KiB is held for a waiting client", () => {
+  it("8 KiB is held; one byte more closes the client with 1009", async () => {
+    const c = openClient(perTest, edge.clientUrl("/pending"));
+    await c.opened(5000);
+    await c.send(randomBytes(4 * KiB));
+    await c.send(randomBytes(4 * KiB));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.closedWith).toBeUndefined();
+    await c.send(Buffer.from([1]));
+    expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
+  });
+
+  it("a single 9 KiB message from a waiting client closes it with 1009", async () => {
+    const c = openClient(perTest, edge.clientUrl("/pending"));
+    await c.opened(5000);
+    await c.send(randomBytes(9 * KiB));
+    expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
+  });
+});
+
+describe("bind caps (T25)", () => {
+  it("over max.binds the edge closes with 4029 and the connector backs off: no retry storm", async () => {
+    const tap = await startWireTap(perTest, edge.port);
+    const c = startInProcessConnector(perTest, tap.url, [{ name: "capped", accept: accept("capped"), connect: backend.uri, token: T.capped, prepared: 6, retryMax: "1 second" }], "capped");
+    await eventually(() => c.stats("capped").parked === 2 || undefined, 10_000, "two parked binds");
+    const start = performance.now();
+    const before = tap.connections.length;
+    await new Promise((r) => setTimeout(r, 3000));
+    const attempts = tap.connections.slice(before);
+    // Four binds refused per round, rounds 100, 200, 400, 800, 1000, 1000 ms apart (less jitter):
+    // some two dozen dials in 3 s. Retrying at once would be thousands.
+    expect(attempts.length, `${attempts.length} bind attempts in 3 s`).toBeLessThanOrEqual(40);
+    expect(c.stats("capped").parked).toBe(2);
+    const limited = tap.connections.filter((x) => tapView.closeFromEdge(x) === CloseCode.LIMIT);
+    expect(limited.length).toBeGreaterThanOrEqual(4);
+    expect(c.lines.some((l) => l.includes("edge bind limit reached; backing off"))).toBe(true);
+    // Rounds are spaced: dials come in bursts at least ~80 ms apart.
+    const times = attempts.map((x) => x.openedAt - start).sort((p, q) => p - q);
+    const bursts: number[] = [];
+    for (const t of times) if (bursts.length === 0 || t - bursts.at(-1)! > 50) bursts.push(t);
+    for (let i = 1; i < bursts.length; i++) expect(bursts[i]! - bursts[i - 1]!).toBeGreaterThan(70);
+    c.connector.stop();
+  });
+
+  it("max.binds.per.credential: a second bind with the same token is refused (4029), another token still parks", async () => {
+    const tap = await startWireTap(perTest, edge.port);
+    const first = openRawBind(perTest, { ws: tap.url }, T.percred);
+    await first.opened(5000);
+    await first.send(bindMessage(accept("percred")));
+    await waitForControl(first, "bound", 5000);
+    const second = openRawBind(perTest, { ws: tap.url }, T.percred);
+    await second.opened(5000);
+    // Seen on the wire: a socket that never sent data gets its close *event* only when local workerd drops the TCP connection.
+    const refused = await tap.waitFor((cs) => cs[1] && tapView.closeFrameFromEdge(cs[1]), 5000, "the edge's close frame");
+    expect(refused).toMatchObject({ closeCode: CloseCode.LIMIT, closeReason: "limit reached" });
+    const other = openRawBind(perTest, { ws: tap.url }, T.percred2);
+    await other.opened(5000);
+    await other.send(bindMessage(accept("percred")));
+    await waitForControl(other, "bound", 5000);
+  });
+});
+
+describe("registration deadline", () => {
+  it(`a bind socket that never sends its bind message is closed (1002) after REGISTER_DEADLINE_MS (${REGISTER_DEADLINE_MS} ms)`, async () => {
+    // Opened in beforeAll: this waits only for what is left of the deadline.
+    const conn = await silent.tap.waitFor((cs) => cs.find((x) => tapView.closeFromEdge(x) !== undefined), REGISTER_DEADLINE_MS + 5000, "the edge's close frame");
+    const closedAfter = conn.fromEdge.length ? performance.now() - silent.openedAt : 0;
+    expect(tapView.closeFromEdge(conn)).toBe(CloseCode.PROTOCOL_ERROR);
+    expect(closedAfter).toBeGreaterThanOrEqual(REGISTER_DEADLINE_MS - 1000);
+    expect(closedAfter).toBeLessThanOrEqual(REGISTER_DEADLINE_MS + 3000);
+    expect(edge.logs.some((l) => l.includes("bind sent no bind message in time"))).toBe(true);
+  });
+});
