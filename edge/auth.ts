@@ -9,6 +9,11 @@ import type { EdgeConfig, EdgeService } from "../shared/config/edge-config.ts";
 
 const encoder = new TextEncoder();
 
+/** The Workers runtime's constant-time compare; absent from the DOM typings Node-side tests compile with. */
+function timingSafeEqual(a: ArrayBuffer, b: ArrayBuffer): boolean {
+  return (crypto.subtle as unknown as { timingSafeEqual(a: ArrayBuffer, b: ArrayBuffer): boolean }).timingSafeEqual(a, b);
+}
+
 async function digest(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(text));
 }
@@ -34,7 +39,7 @@ export function bearerToken(header: string | null | undefined): string | undefin
 export async function matchToken(candidates: readonly string[], token: string): Promise<boolean> {
   const presented = await digest(token);
   let found = false;
-  for (const c of candidates) if (crypto.subtle.timingSafeEqual(presented, await digest(c))) found = true;
+  for (const c of candidates) if (timingSafeEqual(presented, await digest(c))) found = true;
   return found;
 }
 
@@ -50,7 +55,7 @@ export async function serviceForToken(config: EdgeConfig, token: string): Promis
   let match: Credential | undefined;
   for (const service of config.services) {
     for (const [index, d] of (await tokenDigests(service)).entries()) {
-      if (crypto.subtle.timingSafeEqual(presented, d) && !match) match = { service, index };
+      if (timingSafeEqual(presented, d) && !match) match = { service, index };
     }
   }
   return match;
