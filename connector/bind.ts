@@ -3,7 +3,8 @@ import type { ConnectorService } from "../shared/config/connector-config.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
-import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
+import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE, MAX_CONTROL_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
+import { MAX_MESSAGE_BYTES } from "../shared/config/edge-config.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "./log.ts";
 import { Session, type SessionOutcome } from "./session.ts";
@@ -50,7 +51,7 @@ export interface BindDeps {
 }
 
 /** Explicit limits: nothing an edge sends can make this process buffer without bound. */
-export const MAX_PAYLOAD = 16 * 1024 * 1024;
+export const MAX_PAYLOAD = MAX_MESSAGE_BYTES + MAX_CONTROL_MESSAGE_BYTES;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Missed heartbeats before a silent path is declared dead. */
 export const HEARTBEAT_MISSES = 3;
@@ -69,7 +70,7 @@ export class Bind {
   private ending: BindEnd | undefined;
   private session: Session | undefined;
   /** Client data received while the backend was being dialed; handed to the session. */
-  private early: Buffer[] = [];
+  private early: Array<[Buffer, boolean]> = [];
   private readonly log: Logger;
 
   constructor(private readonly deps: BindDeps, surplus = false) {
@@ -98,11 +99,11 @@ export class Bind {
     ws.on("open", () => this.onOpen(ws));
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       this.lastHeard = Date.now();
-      if (!isBinary) this.onControl(data.toString("utf8"));
       // Between `paired` and the session existing, frames already read still arrive (ws.pause()
       // stops reading, not the frames of the chunk in hand — the edge replays a waiting client's
-      // data right behind `paired`): keep them for the session instead of dropping them.
-      else if (this.phase === "paired") this.early.push(data);
+      // data and `end` right behind `paired`): keep them, in order, for the session.
+      if (this.phase === "paired" && (isBinary || data.toString("utf8") !== HEARTBEAT_RESPONSE)) this.early.push([data, isBinary]);
+      else if (!isBinary) this.onControl(data.toString("utf8"));
       else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
     ws.on("pong", () => (this.lastHeard = Date.now()));
@@ -197,7 +198,7 @@ export class Bind {
         this.deps.events.sessionEnded?.(this, outcome, durationMs);
       });
       // Replayed in order, before any later frame (the socket is still paused).
-      for (const data of this.early.splice(0)) ws.emit("message", data, true);
+      for (const [data, isBinary] of this.early.splice(0)) ws.emit("message", data, isBinary);
       ws.resume();
     } catch (e) {
       const why = e instanceof BackendError ? e : new BackendError("GENERAL_FAILURE", String(e));

@@ -165,7 +165,7 @@ export class Session {
 
   private fail(how: Close): void {
     this.finish("backend", how);
-    this.backend.destroy();
+    resetSocket(this.backend);
   }
 
   /** Close the WebSocket once everything queued has been written (ws queues the close frame). */
@@ -186,7 +186,7 @@ export class Session {
     if (code === 1000) {
       this.backend.end();
       setTimeout(() => this.backend.destroy(), BACKEND_LINGER_MS).unref();
-    } else this.backend.destroy();
+    } else resetSocket(this.backend);
   }
 
   private reported = false;
@@ -194,5 +194,19 @@ export class Session {
     if (this.reported) return;
     this.reported = true;
     this.done({ by, close: how, bytesToBackend: this.toBackend, bytesToClient: this.toClient });
+  }
+}
+
+/**
+ * An abnormal end reaches the backend as a TCP reset: destroy() alone sends a FIN, which a
+ * backend cannot tell from the end of a complete stream (an upload cut short would look
+ * finished). TLS sockets cannot be reset from Node; closing one without close_notify already
+ * reads as a truncation to the backend.
+ */
+function resetSocket(socket: net.Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }

@@ -81,7 +81,13 @@ export class ServiceObject extends DurableObject<Env> {
     if (!att) return;
     const service = this.service(att.service);
     const size = typeof message === "string" ? message.length : message.byteLength;
-    if (!service || size > service.maxMessageBytes) return closeSocket(ws, close("MESSAGE_TOO_BIG"));
+    if (!service || size > service.maxMessageBytes) {
+      // The peer is told now: the message is dropped, so whatever close the sender sends next
+      // (a connector's clean 1000 may already be on its way) must not reach it as a clean end.
+      const peer = this.peer(att);
+      if (peer) closeSocket(peer, close("MESSAGE_TOO_BIG"));
+      return closeSocket(ws, close("MESSAGE_TOO_BIG"));
+    }
     if (att.role === "client") return this.fromClient(ws, att, message);
     return this.fromBind(ws, att, message, service);
   }
@@ -157,17 +163,20 @@ export class ServiceObject extends DurableObject<Env> {
       case "opened":
         if (att.state !== "paired") return this.protocolError(ws, att, "opened outside a pairing");
         this.sockets.save(ws, { ...att, state: "opened", deadline: undefined });
+        this.toSallyportClient(att, message);
         return;
       case "end":
-      case "credit": {
+      case "credit":
         if (!inSession) return this.protocolError(ws, att, `${msg.t} outside a session`);
-        const peer = this.peer(att);
-        const client = peer && this.sockets.get(peer);
-        // Plain clients have no words for these: their end is the close that follows.
-        if (client?.role === "client" && client.protocol === "sallyport") sendTo(peer!, message);
-        return;
-      }
+        return this.toSallyportClient(att, message);
     }
+  }
+
+  /** Plain clients have no words for control: their end is the close that follows. */
+  private toSallyportClient(att: BindAttachment, message: string): void {
+    const peer = this.peer(att);
+    const client = peer && this.sockets.get(peer);
+    if (client?.role === "client" && client.protocol === "sallyport") sendTo(peer!, message);
   }
 
   private register(ws: WebSocket, att: BindAttachment, msg: BindMessage, service: EdgeService): void {

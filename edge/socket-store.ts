@@ -7,6 +7,12 @@ import { ROLE_BIND, ROLE_CLIENT, idTag, type Attachment, type BindAttachment, ty
  */
 export class SocketStore {
   private readonly cache = new Map<WebSocket, Attachment>();
+  /**
+   * Sockets whose close event is being (or has been) handled. The runtime still lists a socket
+   * in getWebSockets() while its own webSocketClose runs, with the attachment it had: a parked
+   * bind being withdrawn would count itself as still parked.
+   */
+  private readonly gone = new WeakSet<WebSocket>();
 
   constructor(private readonly ctx: DurableObjectState) {}
 
@@ -31,21 +37,26 @@ export class SocketStore {
 
   forget(ws: WebSocket): void {
     this.cache.delete(ws);
+    this.gone.add(ws);
+  }
+
+  private listed(tag: string): WebSocket[] {
+    return this.ctx.getWebSockets(tag).filter((ws) => !this.gone.has(ws));
   }
 
   socket(id: string): WebSocket | undefined {
-    return this.ctx.getWebSockets(idTag(id))[0];
+    return this.listed(idTag(id))[0];
   }
 
   binds(): Array<[WebSocket, BindAttachment]> {
-    return this.ctx.getWebSockets(ROLE_BIND).flatMap((ws) => {
+    return this.listed(ROLE_BIND).flatMap((ws) => {
       const a = this.get(ws);
       return a?.role === "bind" ? [[ws, a] as [WebSocket, BindAttachment]] : [];
     });
   }
 
   clients(): Array<[WebSocket, ClientAttachment]> {
-    return this.ctx.getWebSockets(ROLE_CLIENT).flatMap((ws) => {
+    return this.listed(ROLE_CLIENT).flatMap((ws) => {
       const a = this.get(ws);
       return a?.role === "client" ? [[ws, a] as [WebSocket, ClientAttachment]] : [];
     });

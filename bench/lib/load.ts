@@ -153,8 +153,12 @@ export async function bulk(addr: Addr, bytes: number, dir: "up" | "down", deadli
         left -= chunk.length;
         if (!sock.write(chunk)) {
           await timeout(new Promise<void>((resolve, reject) => {
-            sock.once("drain", resolve);
-            sock.once("close", () => reject(new Error("closed while sending")));
+            const closed = (): void => reject(new Error("closed while sending"));
+            sock.once("close", closed);
+            sock.once("drain", () => {
+              sock.off("close", closed);
+              resolve();
+            });
           }), deadlineMs, "send");
         }
       }

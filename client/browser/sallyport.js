@@ -89,7 +89,7 @@ var ok = (value) => ({ ok: true, value });
 var err = (error) => ({ ok: false, error });
 
 // shared/protocol/messages.ts
-var STREAM_TYPES = /* @__PURE__ */ new Set(["end", "credit"]);
+var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened"]);
 
 // shared/protocol/codec.ts
 var perr = (code, detail) => err({ code, detail });
@@ -154,10 +154,9 @@ function decodeAny(text, allowed) {
   }
   return ok(Object.freeze(out));
 }
-function decodeFromClient(text) {
-  return decodeAny(text, STREAM_TYPES);
+function decodeForClient(text) {
+  return decodeAny(text, TO_CLIENT_TYPES);
 }
-var decodeForClient = decodeFromClient;
 function encode(message) {
   return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { parseClientUrl, readTokenFile } from "../../client/cli-args.ts";
-import { probe } from "../../client/probe.ts";
+import { PROBE_BYTES, probe } from "../../client/probe.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 
 export const summary = "check that a service answers through the edge";
@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     case "open":
       out(`edge handshake ${ms(r.handshakeMs)} ms`);
       out(
-        `session open for ${ms(r.openMs)} ms without a reply to ${16} bytes: the backend neither spoke first nor echoed. ` +
+        `session open for ${ms(r.openMs)} ms without a reply to ${PROBE_BYTES} bytes: the backend neither spoke first nor echoed. ` +
           `Pairing not confirmed (without a connector the edge closes the session after its socks.timeout).`,
       );
       return 0;

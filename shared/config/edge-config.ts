@@ -57,6 +57,10 @@ export interface EdgeConfig {
 }
 
 export const MIN_TOKEN_LENGTH = 16;
+/** The connector relays backend reads of up to 64 KiB as one message: a smaller cap would cut sessions. */
+export const MIN_MESSAGE_BYTES = 65_536;
+/** The connector's own ws maxPayload is sized to this (connector/bind.ts). */
+export const MAX_MESSAGE_BYTES = 1_048_576;
 
 function asObject(raw: unknown, path: string, issues: IssueList): Record<string, unknown> | undefined {
   let value = raw;
@@ -172,7 +176,7 @@ export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown, client
     const mode = readMode(r);
     const socksTimeoutMs = r.duration("socks.timeout", DEFAULTS["socks.timeout"], 1);
     const verifyClient = r.oneOf("socks.ssl.verify-client", VERIFY_CLIENT, DEFAULTS["socks.ssl.verify-client"]);
-    const maxMessageBytes = r.integer("max.message.size", DEFAULTS["max.message.size"], 1024, 16 * 1024 * 1024);
+    const maxMessageBytes = r.integer("max.message.size", DEFAULTS["max.message.size"], MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES);
     const maxBinds = r.integer("max.binds", DEFAULTS["max.binds"], 1, 30_000);
     const maxBindsPerCredential = r.integer("max.binds.per.credential", DEFAULTS["max.binds.per.credential"], 1, 30_000);
     const client = readAdmission(r, clientTokens, name, seenTokens);

@@ -11,6 +11,8 @@ import {
   CONNECTOR_TYPES,
   EDGE_TYPES,
   STREAM_TYPES,
+  TO_CLIENT_TYPES,
+  type ToClientMessage,
   type ClientMessage,
   type ConnectorMessage,
   type ControlMessage,
@@ -128,8 +130,10 @@ export function decodeFromClient(text: string): Result<ClientMessage, ProtocolEr
   return decodeAny(text, STREAM_TYPES) as Result<ClientMessage, ProtocolError>;
 }
 
-/** Decode a text frame the edge relayed to a Sallyport client (end and credit). */
-export const decodeForClient = decodeFromClient;
+/** Decode a text frame the edge relayed to a Sallyport client (end, credit, opened). */
+export function decodeForClient(text: string): Result<ToClientMessage, ProtocolError> {
+  return decodeAny(text, TO_CLIENT_TYPES) as Result<ToClientMessage, ProtocolError>;
+}
 
 /** Encode any control message; the version goes first so a reader sees it at once. */
 export function encode(message: ControlMessage): string {

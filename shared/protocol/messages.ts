@@ -72,8 +72,12 @@ export type StreamMessage = EndMessage | CreditMessage;
 export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage;
 export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage;
 export type ClientMessage = StreamMessage;
-/** What the edge sends a Sallyport client: the stream messages the connector sent. */
-export type ToClientMessage = StreamMessage;
+/**
+ * What the edge sends a Sallyport client: the stream messages the connector sent, and
+ * `opened` once the connector has its backend (the client may then send beyond the few KiB
+ * the edge holds for a client that is not yet paired).
+ */
+export type ToClientMessage = StreamMessage | OpenedMessage;
 export type ControlMessage = ConnectorMessage | EdgeMessage;
 export type ControlType = ControlMessage["t"];
 
@@ -81,3 +85,4 @@ export type ControlType = ControlMessage["t"];
 export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit"]);
 export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit"]);
 export const STREAM_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit"]);
+export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened"]);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { MAX_SURPLUS } from "../../connector/pool.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { encode } from "../../shared/protocol/codec.ts";
@@ -174,7 +175,7 @@ describe("frames no edge may send (T24): the bind is closed with the WebSocket e
   it.each(cases)("%s → close %i, logged with its backoff attempt", async (name, code, act) => {
     const { record, failure } = await misbehave(behaviour(name, act));
     expect(record.from.closeCode).toBe(code);
-    expect(failure.json?.msg).toBe("bind to edge failed");
+    expect(failure?.json?.msg).toBe("bind to edge failed");
     expect(backend.connections()).toBe(1);
   });
 });
@@ -193,7 +194,7 @@ describe("handshake tricks: the bind fails before it is up, nothing else is dial
     const { record, failure } = await misbehave(behaviour(name, act));
     expect(record.closedAt).toBeDefined();
     expect(record.from.texts).toEqual([]); // the connector never got as far as its bind message
-    expect(failure.json?.msg).toBe("bind to edge failed");
+    expect(failure?.json?.msg).toBe("bind to edge failed");
     expect(backend.connections()).toBe(1);
     expect(tripwire.connections()).toBe(0);
   });
@@ -258,7 +259,7 @@ describe("control messages no edge may send: protocol-error close (1002), logged
   it.each(cases)("%s", async (name, act) => {
     const { record, failure, t0 } = await misbehave(behaviour(name, act));
     expect(record.from.closeCode).toBe(1002);
-    expect(failure.json).toMatchObject({ msg: "bind to edge failed", detail: "protocol error" });
+    expect(failure?.json).toMatchObject({ msg: "bind to edge failed", detail: "protocol error" });
     await connector.proc.waitForLog(after(t0)(msgIs("protocol error from edge")), 5000);
     // Nothing the edge said made it dial anything: the backend saw only the positive control.
     expect(backend.connections()).toBe(1);
@@ -325,14 +326,14 @@ describe("floods: memory stays bounded", () => {
     });
     const flooded = fake.requests.filter((r) => r.behaviour === flood.name);
     expect(flooded.length).toBeGreaterThanOrEqual(3);
-    // Each bind that was sent more than maxPayload (16 MiB) of one message closed it with 1009.
+    // Each bind that was sent more than maxPayload (MAX_PAYLOAD) of one message closed it with 1009.
     for (const r of flooded) if (r.bytesWritten > 20 * MiB) expect(r.from.closeCode, `bind ${r.id}`).toBe(1009);
     console.log(`RSS ${baseline / MiB} → ${peak / MiB} MiB over ${flooded.length} flooded binds`);
     expect(peak - baseline, `RSS grew from ${baseline / MiB} MiB to ${peak / MiB} MiB`).toBeLessThan(160 * MiB);
     alive();
   });
 
-  it("demand cannot make it open more than MAX_SURPLUS (64) extra binds", async () => {
+  it("demand cannot make it open more than MAX_SURPLUS extra binds", async () => {
     const t0 = performance.now();
     const demanding = behaviour("demanding", async (ctx) => {
       const { ws } = await parkWs(ctx);
@@ -340,11 +341,11 @@ describe("floods: memory stays bounded", () => {
     });
     fake.behave(demanding);
     fake.dropAll();
-    await fake.waitFor((rs) => rs.filter((r) => r.at >= t0).length >= 60 || undefined, 10_000, "surplus binds");
+    await fake.waitFor((rs) => rs.filter((r) => r.at >= t0).length >= MAX_SURPLUS || undefined, 10_000, "surplus binds");
     await new Promise((r) => setTimeout(r, 1000));
     const open = fake.requests.filter((r) => r.at >= t0 && r.closedAt === undefined).length;
-    expect(open).toBeGreaterThanOrEqual(60);
-    expect(open).toBeLessThanOrEqual(64 + 1);
+    expect(open).toBeGreaterThanOrEqual(MAX_SURPLUS);
+    expect(open).toBeLessThanOrEqual(MAX_SURPLUS + 1);
     alive();
     fake.behave(behaviour("park", async (ctx) => void (await parkWs(ctx))));
     fake.dropAll();

@@ -13,7 +13,7 @@ import { tempDir, writeSecretFile } from "../helpers/files.ts";
 import { msgIs, spawnSallyport, type Proc } from "../helpers/processes.ts";
 import { startWireTap } from "../helpers/wire-tap.ts";
 import { openClient } from "../helpers/ws-client.ts";
-import { UPGRADE, accept, eventually, rawRequest, startCapturedEdge, type CapturedEdge } from "./security-harness.ts";
+import { UPGRADE, accept, edgeLogged, rawRequest, startCapturedEdge, type CapturedEdge } from "./security-harness.ts";
 
 /**
  * T37, the secret canary: one scenario with every secret set to a marked value — connector
@@ -142,7 +142,6 @@ describe("the canary scenario", () => {
     // The connector's admin port.
     const admin = await good.proc.waitForLog(msgIs("admin port listening"), 5000);
     const base = `http://${String(admin.json!.admin)}`;
-    await eventually(async () => true, 10, "tick");
     for (const path of ["/metrics", "/readyz", "/healthz"]) observe(`admin ${path}`, await (await fetch(new URL(path, base))).text());
 
     // A reload with a token file gone bad: refused, the running configuration kept.
@@ -156,31 +155,39 @@ describe("the canary scenario", () => {
     const twoLines = await writeSecretFile(dir, "two-lines", `${S.conn}\n${S.wrong}`);
     const edgeVars = join(dir, "edge-vars.json");
     await writeFile(edgeVars, JSON.stringify({ SALLYPORT_SERVICES: { a: { accept: accept("a") }, b: { accept: accept("b") } }, SALLYPORT_CONNECTOR_TOKENS: { a: [S.conn], b: [S.conn, `${S.wrong} x`] } }));
-    const base2 = ["connector", "--edge", edge.ws, "--accept", accept("canary"), "--connect", echo.uri];
+    // One file, every URL mistake at once (the connector reports every problem in one run).
+    const urls = join(dir, "urls.json");
+    await writeFile(urls, JSON.stringify({
+      edge: `wss://sallyport:${S.conn}@[edge`,
+      "token.file": tokenFile,
+      services: [
+        { name: "a", accept: accept("a"), connect: echo.uri, edge: `wss://sallyport:${S.conn}@edge.example.com` },
+        { name: "b", accept: accept("b"), connect: echo.uri, edge: `wss://edge.example.com/?token=${S.conn}` },
+        { name: "c", accept: `wss://u:${S.conn}@[gateway/c`, connect: echo.uri },
+      ],
+    }));
     const runs = await Promise.all([
       cli("config=token file", ["connector", "--config", tokenFile]),
       cli("check token file", ["config", "check", tokenFile]),
       cli("check edge vars", ["config", "check", edgeVars]),
-      cli("two-line token", [...base2, "--token-file", twoLines]),
-      cli("edge with userinfo", ["connector", "--edge", `wss://sallyport:${S.conn}@edge.example.com`, "--accept", accept("canary"), "--connect", echo.uri, "--token-file", tokenFile]),
-      cli("edge unparsable userinfo", ["connector", "--edge", `wss://sallyport:${S.conn}@[edge`, "--accept", accept("canary"), "--connect", echo.uri, "--token-file", tokenFile]),
-      cli("edge with query", ["connector", "--edge", `wss://edge.example.com/?token=${S.conn}`, "--accept", accept("canary"), "--connect", echo.uri, "--token-file", tokenFile]),
-      cli("accept with CRLF", ["connector", "--edge", edge.ws, "--accept", `${accept("canary")}\r\nAuthorization: Bearer ${S.conn}`, "--connect", echo.uri, "--token-file", tokenFile]),
-      cli("connect with LF (env)", ["connector", "--edge", edge.ws, "--accept", accept("canary"), "--token-file", tokenFile], { SALLYPORT_CONNECT: `${echo.uri}\n${S.conn}` }),
+      cli("two-line token", ["connector", "--edge", edge.ws, "--accept", accept("canary"), "--connect", echo.uri, "--token-file", twoLines]),
+      cli("urls with credentials", ["connector", "--config", urls]),
+      cli("CR/LF in flags and environment", ["connector", "--edge", edge.ws, "--accept", `${accept("canary")}\r\nAuthorization: Bearer ${S.conn}`, "--token-file", tokenFile], { SALLYPORT_CONNECT: `${echo.uri}\n${S.conn}` }),
     ]);
+    expect(runs.find((r) => r.name === "urls with credentials")!.output()).toMatch(/problems[\s\S]*edge[\s\S]*services\[0\]\.edge[\s\S]*services\[1\]\.edge[\s\S]*services\[2\]\.accept/);
     for (const r of runs) expect(r.exit?.code, `${r.name}:\n${r.output()}`).not.toBe(0);
   });
 
   it("no piece of any secret appears in anything anyone could read", async () => {
     // Let late log lines arrive.
     await new Promise((r) => setTimeout(r, 300));
+    // The harness captured something from each source (the check is not vacuous).
+    await edgeLogged(edge, "client not admitted");
+    await edgeLogged(badEdge, "token already used by");
+    expect(procs.every((p) => p.lines.length > 0)).toBe(true);
     for (const p of procs) observe(`process ${p.name}`, p.output());
     observe("edge log", edge.logs.join("\n"));
     observe("misconfigured edge log", badEdge.logs.join("\n"));
-    // The harness captured something from each source (the check is not vacuous).
-    expect(edge.logs.some((l) => l.includes("client not admitted"))).toBe(true);
-    expect(badEdge.logs.some((l) => l.includes("token already used by"))).toBe(true);
-    expect(procs.every((p) => p.lines.length > 0)).toBe(true);
     const found = seen.map(([where, text]) => [where, leaks(text)] as const).filter(([, l]) => l.length > 0);
     expect(found, found.map(([w]) => `${w}: ${seen.find(([x]) => x === w)![1].slice(0, 400)}`).join("\n")).toEqual([]);
   });

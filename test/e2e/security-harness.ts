@@ -92,6 +92,11 @@ export async function eventually<T>(check: () => T | undefined | false, ms: numb
   }
 }
 
+/** Waits for a line the edge logged (Miniflare delivers them asynchronously). */
+export function edgeLogged(edge: CapturedEdge, text: string, ms = 3000): Promise<string> {
+  return eventually(() => edge.logs.find((l) => l.includes(text)), ms, `the edge to log "${text}"`);
+}
+
 export interface InProcessService {
   readonly name: string;
   readonly accept: string;

@@ -103,7 +103,7 @@ export const text = (s: string): Buffer => frame(0x1, s);
 
 /** Reads the connector's (masked, client→server) frames: text, binary count, close code. */
 class ClientFrames {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   constructor(private readonly into: FromConnector, private readonly notify: () => void) {}
 
   push(chunk: Buffer): void {

@@ -52,7 +52,6 @@ export interface NodeOptions {
   /** Per-service settings for the --config file, e.g. {"heartbeat.interval": "500 milliseconds"}. */
   readonly settings?: Record<string, string | number>;
   readonly drainTimeout?: string;
-  readonly adminPort?: boolean;
   readonly logLevel?: "debug" | "info" | "warn" | "error";
 }
 
@@ -69,7 +68,6 @@ export async function startNode(cleanup: Cleanup, o: NodeOptions): Promise<Fault
   await writeFile(config, JSON.stringify({ services: [{ ...(o.settings ?? {}) }] }), { mode: 0o600 });
   const extraArgs = ["--config", config, "--connector-id", o.id];
   if (o.drainTimeout) extraArgs.push("--drain-timeout", o.drainTimeout);
-  if (o.adminPort) extraArgs.push("--admin-port", "0");
   const c = await startConnector(cleanup, {
     edge: o.edge,
     accept: ACCEPT,
@@ -84,7 +82,7 @@ export async function startNode(cleanup: Cleanup, o: NodeOptions): Promise<Fault
   return { ...c, id: o.id, registered: (ms = 20_000) => c.proc.waitForLog(msgIs("registered with the edge"), ms, "registration") };
 }
 
-/** Waits until `proc` has logged `count` lines matching `msg` (and `fields`) since line index `from`. */
+/** Lines `proc` logged from line index `from` on whose msg is `msg` (and whose fields include `fields`). */
 export function logsSince(proc: Proc, from: number, msg: string, fields: Record<string, unknown> = {}): LogLine[] {
   return proc.lines.slice(from).filter(msgIs(msg, fields));
 }
@@ -95,14 +93,6 @@ export function rssBytes(pid: number): number {
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
   if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(kb) * 1024;
-}
-
-/** The connector's /readyz view of its pools (needs adminPort: true). */
-export async function poolStats(proc: Proc): Promise<Array<Record<string, number | string>>> {
-  const line = await proc.waitForLog(msgIs("admin port listening"), 20_000, "the admin port");
-  const admin = String(line.json?.admin);
-  const res = await fetch(`http://${admin}/readyz`);
-  return ((await res.json()) as { services: Array<Record<string, number | string>> }).services;
 }
 
 // ---- backends ----
@@ -170,6 +160,35 @@ export async function halfCloseBackend(cleanup: Cleanup, kind: "reply-after-eof"
     uri: `tcp://127.0.0.1:${port}`,
     records,
     waitForEof: (i: number, ms: number) => changed.wait(() => records[i]?.ended && records[i], ms, `backend EOF on connection ${i}`),
+  };
+}
+
+export interface SinkRecord {
+  received: number;
+  /** How the connection from the connector ended: "fin" (a complete stream), "reset", or still open. */
+  ended: "fin" | "reset" | undefined;
+}
+
+/** Reads and counts; records whether the stream ended with a FIN or a reset. Sends `greeting` first, if any. */
+export async function recordingSink(cleanup: Cleanup, greeting?: Buffer) {
+  const records: SinkRecord[] = [];
+  const changed = new Condition();
+  const { start } = serveTcp(cleanup, "recording sink", (s) => {
+    const rec: SinkRecord = { received: 0, ended: undefined };
+    records.push(rec);
+    if (greeting) s.write(greeting);
+    s.on("data", (d: Buffer) => ((rec.received += d.length), changed.notify()));
+    s.on("end", () => ((rec.ended ??= "fin"), changed.notify()));
+    s.on("error", () => ((rec.ended ??= "reset"), changed.notify()));
+    s.on("close", () => ((rec.ended ??= "reset"), changed.notify()));
+    changed.notify();
+  });
+  const port = await start();
+  return {
+    port,
+    uri: `tcp://127.0.0.1:${port}`,
+    records,
+    wait: <T>(check: () => T | undefined | false, ms: number, what: string) => changed.wait(check, ms, what),
   };
 }
 
@@ -244,16 +263,22 @@ export const CLOSE_TIMEOUT_MS = 500;
 /** Options of every test client: no compression, bounded handshake, CLOSE_TIMEOUT_MS (not in @types/ws). */
 export const CLIENT_OPTIONS: WebSocket.ClientOptions = { perMessageDeflate: false, handshakeTimeout: 10_000, ...{ closeTimeout: CLOSE_TIMEOUT_MS } };
 
+/**
+ * How a client session ended. "closed" covers socket errors too (ws follows every error — a
+ * reset, a refused handshake — with a close, 1006 when no close frame came); "error" is the
+ * test's own verdict: it hung, or the echo did not match. `ms` is from start to the close
+ * frame (or to the verdict).
+ */
 export type Outcome =
   | { kind: "ok"; ms: number }
   | { kind: "closed"; code: number; reason: string; ms: number; received: number }
   | { kind: "error"; detail: string; ms: number };
-// "closed" covers errors too: ws follows every error (reset, failed handshake) with a close, 1006 if no frame came.
 
 /**
  * One plain WebSocket session: connects, sends `payload` in `chunk`-byte messages, and waits
  * for the same bytes back (an echo backend), then closes with 1000. Ok only when count and
- * SHA-256 match; a close first is reported with its code. `skip` drops a preamble (a tag line).
+ * SHA-256 match; a close first is reported with its code. `skipLine` drops a first line (a
+ * tagged backend's name, handed to `onTag`); `paceMs` waits between messages.
  */
 export function echoSession(url: string, payload: Buffer, opts: { chunk?: number; timeoutMs?: number; skipLine?: boolean; onTag?: (tag: string) => void; paceMs?: number } = {}): Promise<Outcome> {
   const started = performance.now();

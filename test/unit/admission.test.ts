@@ -14,8 +14,8 @@ import { parseEdgeConfig, type EdgeConfig, type EdgeService } from "../../shared
 beforeAll(() => {
   // Workers have crypto.subtle.timingSafeEqual, Node does not: the same semantics (equal
   // lengths required, throws otherwise) from node:crypto.
-  const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (a: ArrayBuffer, b: ArrayBuffer) => boolean };
-  subtle.timingSafeEqual ??= (a, b) => nodeTimingSafeEqual(new Uint8Array(a), new Uint8Array(b));
+  const subtle = crypto.subtle as typeof crypto.subtle & { timingSafeEqual?: (a: ArrayBuffer, b: ArrayBuffer) => boolean };
+  subtle.timingSafeEqual ??= (a: ArrayBuffer, b: ArrayBuffer) => nodeTimingSafeEqual(new Uint8Array(a), new Uint8Array(b));
 });
 
 const PIN = "a1".repeat(32);
@@ -105,8 +105,10 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
     expect(admitConnectorCertificate(optionalPinned, request({}, { tlsClientAuth: { ...GOOD, certRevoked: "1" } }), undefined)).toBe(false);
   });
 
-  it("only SALLYPORT_TLS exactly \"workerd\" hands the check to a TLS listener; anything else checks cf", () => {
+  it("only SALLYPORT_TLS exactly \"workerd\" hands the check to a TLS listener (pinned services then admit nobody); anything else checks cf", () => {
     expect(admitConnectorCertificate(required, request({}, undefined), "workerd")).toBe(true);
+    // workerd does not show the Worker the certificate: a pin cannot be checked, so nothing passes.
+    expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: GOOD }), "workerd")).toBe(false);
     for (const t of [undefined, "", "cloudflare", "WORKERD", "workerd "]) {
       expect(admitConnectorCertificate(required, request({}, undefined), t), String(t)).toBe(false);
     }
