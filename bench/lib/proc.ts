@@ -244,3 +244,29 @@ export function installCleanup(onSignal: (sig: string) => void): void {
     });
   }
 }
+
+/** Open file descriptors of `pids` (with descendants, minus `exclude` subtrees). */
+export function fdCount(pids: readonly number[], exclude: readonly number[] = []): number {
+  const procs = allProcs();
+  const ex = new Set(withDescendants(exclude, procs));
+  let n = 0;
+  for (const p of withDescendants(pids, procs)) {
+    if (ex.has(p)) continue;
+    try {
+      n += readdirSync(`/proc/${p}/fd`).length;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
+/** This process's soft limit on open files (children inherit it). */
+export function nofileLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m ? Number(m[1]) : Infinity;
+  } catch {
+    return Infinity;
+  }
+}

@@ -44,7 +44,7 @@ describe("faults: liveness", () => {
     const dropped = await node.proc.waitForLogCount((l) => node.proc.lines.indexOf(l) >= mark && msgIs(SILENT)(l), 3, 5000, "3 binds dropped as silent");
     await node.proc.waitForLog(msgIs("session ended", { closeCode: 1006 }), 1000, "the session's bind dropped with it");
     const detectedMs = Math.max(...dropped.map((l) => l.at)) - cut;
-    expect(detectedMs).toBeLessThanOrEqual(HEARTBEAT_MS * 4 + 300);
+    expect(detectedMs).toBeLessThanOrEqual(HEARTBEAT_MS * 4 + 500);
     expect(detectedMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 3);
 
     // While the path is dead a client waits: no parked bind is live, none is handed out.
