@@ -19,7 +19,7 @@ import { renderWranglerVars } from "../../shared/config/wrangler-vars.ts";
 const read = (rel: string): string => readFileSync(new URL(rel, import.meta.url), "utf8");
 const INTERNAL = read("../fixtures/kaazing/internal-gateway.xml");
 const DMZ = read("../fixtures/kaazing/dmz-gateway.xml");
-const SEED = read("../../../shared/seed/enterprise-shield.txt");
+const SEED = read("../fixtures/kaazing/enterprise-shield.txt");
 const TOKEN = "kaazing-import-test-token";
 
 function imported(xml: string): KaazingImport {
