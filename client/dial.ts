@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL } from "../shared/protocol/constants.ts";
+import { maskOptions } from "../shared/masking.ts";
 import { describeRefusal } from "./describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
@@ -44,6 +45,7 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     maxPayload: MAX_PAYLOAD,
     followRedirects: false,
+    ...maskOptions(opts.url),
     headers: opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {},
   });
   let settled = false;
@@ -66,7 +68,8 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     if (settled) return;
     settled = true;
     keepAlive(ws);
-    handlers.opened(new SallyportStream(ws as unknown as WebSocketLike, opts.stream), performance.now() - started);
+    // Node: reads that arrive in one turn of the event loop go out as one message.
+    handlers.opened(new SallyportStream(ws as unknown as WebSocketLike, { defer: setImmediate, ...opts.stream }), performance.now() - started);
   });
   return ws;
 }

@@ -1,5 +1,6 @@
 import { encode, decodeForClient } from "../shared/protocol/codec.ts";
-import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
+import { FULL_READ_BYTES, leadingBytes, takeBytes } from "../shared/chunks.ts";
+import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
 import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
 import { describeClose } from "./describe.ts";
 
@@ -44,8 +45,19 @@ export const OPEN = 1;
 export interface StreamOptions {
   /** Pause (send() returns false) while the socket buffers more than this. Default 1 MiB. */
   readonly highWaterBytes?: number;
-  /** Data frames are at most this big (the edge's max.message.size is 256 KiB by default). Default 64 KiB. */
+  /**
+   * Data frames are at most this big. Until the edge has said its max.message.size (in
+   * `opened`), frames are at most MIN_MESSAGE_BYTES (64 KiB), which every edge takes; then up
+   * to the edge's limit. Default MAX_MESSAGE_BYTES (1 MiB).
+   */
   readonly maxFrameBytes?: number;
+  /**
+   * Coalesce: after a send() of a full socket read (FULL_READ_BYTES), data given to send()
+   * within the same turn of the event loop goes out as one frame. `defer` runs its argument
+   * at the end of the turn (Node: setImmediate). Without it each send() goes out at once, as
+   * the caller cut it (browsers: the application's messages).
+   */
+  readonly defer?: (run: () => void) => void;
   /** Data sent before the session is known to be paired. Default 7 KiB (the edge holds 8 KiB). */
   readonly prePairBudgetBytes?: number;
   /** Take the session as paired after this long open. Default 2000 ms (the default socks.timeout). */
@@ -109,7 +121,10 @@ export class SallyportStream {
   private pairTimer: ReturnType<typeof setTimeout> | undefined;
   private localClose: { code: number; reason: string } | undefined;
   private readonly highWater: number;
-  private readonly maxFrame: number;
+  private readonly maxFrameCap: number;
+  private maxFrame: number;
+  private readonly defer: ((run: () => void) => void) | undefined;
+  private flushQueued = false;
   private readonly prePairBudget: number;
   private readonly pollMs: number;
   private readonly autoConsume: boolean;
@@ -122,7 +137,9 @@ export class SallyportStream {
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
     this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
-    this.maxFrame = opts.maxFrameBytes ?? 64 * 1024;
+    this.maxFrameCap = opts.maxFrameBytes ?? MAX_MESSAGE_BYTES;
+    this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
+    this.defer = opts.defer;
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
@@ -146,16 +163,17 @@ export class SallyportStream {
   send(data: Data): boolean {
     if (this.endQueued) throw new Error("send() after end()");
     if (this.closed || this.localClose) return false;
+    let fullRead = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
     } else {
       const bytes = toBytes(data);
-      for (let off = 0; off < bytes.byteLength; off += this.maxFrame) {
-        const part = bytes.subarray(off, Math.min(off + this.maxFrame, bytes.byteLength));
-        this.push(part, part.byteLength);
-      }
+      this.push(bytes, bytes.byteLength);
+      fullRead = bytes.byteLength >= FULL_READ_BYTES;
     }
-    this.flush();
+    // A short read drained its socket: nothing more is coming this turn, so no reason to wait.
+    if (this.defer && fullRead && this.queuedBytes < this.maxFrame) this.flushLater();
+    else this.flush();
     const ok = this.writable();
     if (!ok) {
       this.needDrain = true;
@@ -203,8 +221,9 @@ export class SallyportStream {
   /** True when send() would not ask the caller to wait. */
   writable(): boolean {
     if (this.closed || this.localClose) return false;
-    if (this.queue.length > 0) return false;
-    if (this.protocol === "sallyport" && this.sendCredit <= 0) return false;
+    // Bytes waiting for the end of the turn to go out together are no reason to stop.
+    if (this.queue.length > 0 && !(this.flushQueued && this.queuedBytes < this.maxFrame)) return false;
+    if (this.protocol === "sallyport" && this.sendCredit <= this.queuedBytes) return false;
     return this.ws.bufferedAmount < this.highWater;
   }
 
@@ -212,6 +231,15 @@ export class SallyportStream {
     if (size === 0) return;
     this.queue.push(item);
     this.queuedBytes += size;
+  }
+
+  private flushLater(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.defer!(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
   }
 
   private flush(): void {
@@ -240,13 +268,10 @@ export class SallyportStream {
         size = utf8.encode(item).byteLength;
         if (size > allowance) break;
         this.queue.shift();
-      } else if (item.byteLength > allowance) {
-        chunk = item.subarray(0, allowance);
-        this.queue[0] = item.subarray(allowance);
-        size = allowance;
       } else {
-        this.queue.shift();
-        size = item.byteLength;
+        // Consecutive chunks go out as one frame, up to the frame size and the allowance.
+        size = leadingBytes(this.queue, Math.min(allowance, this.maxFrame));
+        chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
       if (this.protocol === "sallyport") this.sendCredit -= size;
@@ -294,12 +319,15 @@ export class SallyportStream {
   }
 
   private control(text: string): void {
-    // Forward-compatible: an edge that tells clients of the pairing says {"v":1,"t":"opened"}.
-    if (text.length < 64 && /^\{"v":1,"t":"opened"\}$/.test(text)) return this.markPaired();
     const decoded = decodeForClient(text);
     if (!decoded.ok) return this.protocolError();
-    this.markPaired();
     const msg = decoded.value;
+    if (msg.t === "opened") {
+      // The edge's own limit; more than the floor only once it has said so.
+      if (msg.maxMessageBytes !== undefined) this.maxFrame = Math.min(this.maxFrameCap, msg.maxMessageBytes);
+      return this.markPaired();
+    }
+    this.markPaired();
     if (msg.t === "credit") {
       this.sendCredit += msg.bytes;
       this.flush();

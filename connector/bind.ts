@@ -1,10 +1,10 @@
 import WebSocket from "ws";
 import type { ConnectorService } from "../shared/config/connector-config.ts";
+import { maskOptions } from "../shared/masking.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
-import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE, MAX_CONTROL_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
-import { MAX_MESSAGE_BYTES } from "../shared/config/edge-config.ts";
+import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE, MAX_CONTROL_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "./log.ts";
 import { Session, type SessionOutcome } from "./session.ts";
@@ -87,6 +87,7 @@ export class Bind {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       // A redirect could point the token at another host: never follow one.
       followRedirects: false,
+      ...maskOptions(service.bindUrl),
       ...tls,
       ...(service.edgeCertPin ? { checkServerIdentity: pinnedIdentity(service.edgeCertPin) } : {}),
     });
@@ -164,7 +165,7 @@ export class Bind {
         this.phase = "paired";
         this.sessionId = msg.sessionId;
         this.deps.events.paired(this);
-        return void this.connectBackend(msg.sessionId, msg.clientAddress, msg.clientProtocol);
+        return void this.connectBackend(msg.sessionId, msg.clientAddress, msg.clientProtocol, msg.maxMessageBytes ?? MIN_MESSAGE_BYTES);
       case "demand":
         return this.deps.events.demand(this, msg.waiting);
       case "end":
@@ -174,7 +175,7 @@ export class Bind {
     }
   }
 
-  private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol): Promise<void> {
+  private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol, maxMessageBytes: number): Promise<void> {
     const ws = this.ws!;
     const log = this.log.child({ sessionId });
     // Hold client data in the socket until the backend is there to take it.
@@ -186,7 +187,7 @@ export class Bind {
       this.phase = "relaying";
       ws.send(encode({ t: "opened" }));
       log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: Date.now() - started });
-      this.session = new Session(ws, socket, protocol, (outcome) => {
+      this.session = new Session(ws, socket, protocol, maxMessageBytes, (outcome) => {
         const durationMs = Date.now() - started;
         log.log("info", "session ended", {
           by: outcome.by,

@@ -1,6 +1,7 @@
 import type net from "node:net";
 import type WebSocket from "ws";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
+import { FULL_READ_BYTES, takeBytes } from "../shared/chunks.ts";
 import { encode } from "../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
 import type { ClientProtocol, StreamMessage } from "../shared/protocol/messages.ts";
@@ -14,6 +15,13 @@ import type { ClientProtocol, StreamMessage } from "../shared/protocol/messages.
  * at most one window anywhere on the path; workerd itself applies no backpressure).
  * Backpressure toward the backend: the WebSocket is paused while the backend's write buffer
  * is full; Sallyport clients are granted credit only as the backend takes their bytes.
+ *
+ * Backend reads are coalesced: a read of 64 KiB is the most Node hands over at once, but
+ * several often arrive in one turn of the event loop; they go out as one message of up to
+ * the edge's max.message.size (fewer, larger messages cost the edge less, and Cloudflare
+ * bills per message). Nothing waits for more data: after a full read what has arrived is sent
+ * at the end of the turn (setImmediate); a short read, which drained the socket, or a whole
+ * message goes at once.
  *
  * Half-close: a Sallyport client's `end` becomes a FIN to the backend; the backend's FIN
  * becomes `end` to the client; the session closes (1000) once both directions ended. A
@@ -45,17 +53,21 @@ export class Session {
   private endSent = false;
   private finished = false;
   /**
-   * Backend bytes read beyond the client's credit (Sallyport clients): a read returns up to
-   * 64 KiB whatever credit is left, and sending past the credit is a protocol error. Sent as
-   * credit arrives; the backend stays paused meanwhile, so this is at most one read.
+   * Backend bytes read but not yet sent: gathered into the next message, or beyond the
+   * client's credit (Sallyport clients; a read returns up to 64 KiB whatever credit is left,
+   * and sending past the credit is a protocol error). The backend is paused once a whole
+   * message is held, so this stays under two messages.
    */
-  private held: Buffer[] = [];
+  private held: Uint8Array[] = [];
   private heldBytes = 0;
+  private releaseQueued = false;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly backend: net.Socket,
     private readonly protocol: ClientProtocol,
+    /** The edge's max.message.size: the largest message we send. */
+    private readonly maxMessage: number,
     private readonly done: (outcome: SessionOutcome) => void,
   ) {
     ws.on("message", (data: Buffer, isBinary: boolean) => isBinary && this.fromClient(data));
@@ -71,7 +83,7 @@ export class Session {
     if (this.protocol !== "sallyport") return this.fail(close("PROTOCOL_ERROR"));
     if (msg.t === "credit") {
       this.sendAllowance += msg.bytes;
-      this.release();
+      this.release(true);
       this.flow();
     } else if (!this.clientEnded) {
       this.clientEnded = true;
@@ -107,29 +119,39 @@ export class Session {
   }
 
   private fromBackend(chunk: Buffer): void {
-    if (this.protocol === "sallyport" && (this.heldBytes > 0 || chunk.byteLength > this.sendAllowance)) {
-      this.held.push(chunk);
-      this.heldBytes += chunk.byteLength;
-      this.release();
-    } else this.sendData(chunk);
+    this.held.push(chunk);
+    this.heldBytes += chunk.byteLength;
+    if (this.heldBytes >= this.maxMessage) this.release(false);
+    else if (chunk.byteLength < FULL_READ_BYTES) this.release(true);
+    else if (!this.releaseQueued) {
+      this.releaseQueued = true;
+      setImmediate(() => {
+        this.releaseQueued = false;
+        this.release(true);
+        this.flow();
+      });
+    }
     this.flow();
   }
 
-  private sendData(chunk: Buffer): void {
+  private sendData(chunk: Uint8Array): void {
     this.toClient += chunk.byteLength;
     if (this.protocol === "sallyport") this.sendAllowance -= chunk.byteLength;
     this.ws.send(chunk, { binary: true }, () => this.flow());
   }
 
-  /** Sends held bytes as far as the credit goes; the backend's `end` follows the last of them. */
-  private release(): void {
-    while (this.heldBytes > 0 && this.sendAllowance > 0 && !this.finished) {
-      const head = this.held[0]!;
-      const n = Math.min(head.byteLength, this.sendAllowance);
-      if (n === head.byteLength) this.held.shift();
-      else this.held[0] = head.subarray(n);
+  /**
+   * Sends held bytes in messages of up to maxMessage, as far as the credit goes; `all` sends
+   * a last, partial message too (else it waits to be filled). The backend's `end` follows the
+   * last of them.
+   */
+  private release(all: boolean): void {
+    while (this.heldBytes > 0 && !this.finished) {
+      const room = this.protocol === "sallyport" ? Math.min(this.maxMessage, this.sendAllowance) : this.maxMessage;
+      if (room <= 0 || (!all && this.heldBytes < this.maxMessage)) break;
+      const n = Math.min(room, this.heldBytes);
       this.heldBytes -= n;
-      this.sendData(head.subarray(0, n));
+      this.sendData(takeBytes(this.held, n));
     }
     if (this.heldBytes === 0 && this.backendEnded && !this.endSent && this.protocol === "sallyport") this.sendEnd();
   }
@@ -137,16 +159,17 @@ export class Session {
   /** Pause the backend while the client cannot take more; resume when it can. */
   private flow(): void {
     if (this.finished) return;
-    const blocked = this.ws.bufferedAmount > HIGH_WATER || (this.protocol === "sallyport" && (this.sendAllowance <= 0 || this.heldBytes > 0));
+    const blocked =
+      this.ws.bufferedAmount > HIGH_WATER || this.heldBytes >= this.maxMessage || (this.protocol === "sallyport" && this.heldBytes >= this.sendAllowance);
     if (blocked && !this.backend.isPaused()) this.backend.pause();
     else if (!blocked && this.backend.isPaused() && this.ws.bufferedAmount < LOW_WATER) this.backend.resume();
   }
 
   private backendEnd(): void {
     this.backendEnded = true;
-    if (this.protocol === "sallyport") {
-      if (this.heldBytes === 0) this.sendEnd(); // else release() sends it after the held bytes
-    } else this.finish("backend", close("NORMAL"));
+    // Sallyport: release() sends `end` after the last held byte (now, or as credit comes).
+    this.release(true);
+    if (this.protocol === "plain") this.finish("backend", close("NORMAL"));
   }
 
   private sendEnd(): void {

@@ -102,6 +102,7 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = undefined; // this one has fired
     const now = Date.now();
     const anyConnector = this.sockets.binds().length > 0;
     for (const att of expired(this.sockets.all(), now)) {
@@ -163,7 +164,8 @@ export class ServiceObject extends DurableObject<Env> {
       case "opened":
         if (att.state !== "paired") return this.protocolError(ws, att, "opened outside a pairing");
         this.sockets.save(ws, { ...att, state: "opened", deadline: undefined });
-        this.toSallyportClient(att, message);
+        // Our own words, not the connector's: the size limit is the edge's to tell.
+        this.toSallyportClient(att, encode({ t: "opened", maxMessageBytes: service.maxMessageBytes }));
         return;
       case "end":
       case "credit":
@@ -241,7 +243,7 @@ export class ServiceObject extends DurableObject<Env> {
     const bindWs = this.sockets.socket(bind.id);
     const clientWs = this.sockets.socket(client.id);
     if (!bindWs || !clientWs) return false;
-    if (!sendTo(bindWs, encode({ t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol }))) {
+    if (!sendTo(bindWs, encode({ t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol, maxMessageBytes: this.service(bind.service)?.maxMessageBytes }))) {
       this.sockets.save(bindWs, { ...bind, state: "registering" });
       return false;
     }
@@ -267,9 +269,18 @@ export class ServiceObject extends DurableObject<Env> {
     await this.armAlarm();
   }
 
+  /**
+   * The alarm runs at the earliest deadline or before it: one that fires early finds nothing
+   * expired and re-arms. So a later deadline (every pairing adds one) costs no storage write
+   * while an earlier alarm is set. A cache: unknown (undefined) after the object restarts.
+   */
+  private alarmAt: number | null | undefined;
+
   private async armAlarm(): Promise<void> {
-    const next = nextDeadline(this.sockets.all());
-    if (next === undefined) await this.ctx.storage.deleteAlarm();
+    const next = nextDeadline(this.sockets.all()) ?? null;
+    if (this.alarmAt !== undefined && (next === null ? this.alarmAt === null : this.alarmAt !== null && this.alarmAt <= next)) return;
+    this.alarmAt = next;
+    if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
   }
 

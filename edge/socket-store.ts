@@ -3,10 +3,15 @@ import { ROLE_BIND, ROLE_CLIENT, idTag, type Attachment, type BindAttachment, ty
 
 /**
  * The object's sockets and what each remembers. The attachment is the truth (it survives
- * hibernation); the map is a cache so the relay path does not deserialize per message.
+ * hibernation); the maps are a cache, filled from the runtime's list once per life of the
+ * object and kept up to date after, so that neither the relay path nor a pairing asks the
+ * runtime for its sockets or deserializes an attachment (with a thousand sockets, listing
+ * them per event made a burst of clients quadratic).
  */
 export class SocketStore {
-  private readonly cache = new Map<WebSocket, Attachment>();
+  private readonly attachments = new Map<WebSocket, Attachment>();
+  private readonly byId = new Map<string, WebSocket>();
+  private loaded = false;
   /**
    * Sockets whose close event is being (or has been) handled. The runtime still lists a socket
    * in getWebSockets() while its own webSocketClose runs, with the attachment it had: a parked
@@ -17,57 +22,75 @@ export class SocketStore {
   constructor(private readonly ctx: DurableObjectState) {}
 
   accept(ws: WebSocket, att: Attachment): void {
+    this.load();
     this.ctx.acceptWebSocket(ws, [att.role === "bind" ? ROLE_BIND : ROLE_CLIENT, idTag(att.id)]);
     this.save(ws, att);
   }
 
   save(ws: WebSocket, att: Attachment): void {
     ws.serializeAttachment(att);
-    this.cache.set(ws, att);
+    this.remember(ws, att);
   }
 
   get(ws: WebSocket): Attachment | undefined {
-    let att = this.cache.get(ws);
-    if (!att) {
+    this.load();
+    let att = this.attachments.get(ws);
+    if (!att && !this.gone.has(ws)) {
       att = ws.deserializeAttachment() as Attachment | undefined;
-      if (att) this.cache.set(ws, att);
+      if (att) this.remember(ws, att);
     }
     return att;
   }
 
   forget(ws: WebSocket): void {
-    this.cache.delete(ws);
+    const att = this.attachments.get(ws) ?? (ws.deserializeAttachment() as Attachment | undefined);
+    this.attachments.delete(ws);
+    if (att && this.byId.get(att.id) === ws) this.byId.delete(att.id);
     this.gone.add(ws);
   }
 
-  private listed(tag: string): WebSocket[] {
-    return this.ctx.getWebSockets(tag).filter((ws) => !this.gone.has(ws));
-  }
-
   socket(id: string): WebSocket | undefined {
-    return this.listed(idTag(id))[0];
+    this.load();
+    return this.byId.get(id);
   }
 
   binds(): Array<[WebSocket, BindAttachment]> {
-    return this.listed(ROLE_BIND).flatMap((ws) => {
-      const a = this.get(ws);
-      return a?.role === "bind" ? [[ws, a] as [WebSocket, BindAttachment]] : [];
-    });
+    this.load();
+    const out: Array<[WebSocket, BindAttachment]> = [];
+    for (const [ws, a] of this.attachments) if (a.role === "bind") out.push([ws, a]);
+    return out;
   }
 
   clients(): Array<[WebSocket, ClientAttachment]> {
-    return this.listed(ROLE_CLIENT).flatMap((ws) => {
-      const a = this.get(ws);
-      return a?.role === "client" ? [[ws, a] as [WebSocket, ClientAttachment]] : [];
-    });
+    this.load();
+    const out: Array<[WebSocket, ClientAttachment]> = [];
+    for (const [ws, a] of this.attachments) if (a.role === "client") out.push([ws, a]);
+    return out;
   }
 
   all(): Attachment[] {
-    return [...this.binds(), ...this.clients()].map(([, a]) => a);
+    this.load();
+    return [...this.attachments.values()];
   }
 
   lastHeartbeat(ws: WebSocket): number | undefined {
     return this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
+  }
+
+  private remember(ws: WebSocket, att: Attachment): void {
+    this.attachments.set(ws, att);
+    this.byId.set(att.id, ws);
+  }
+
+  /** After a restart or a wake from hibernation: what the runtime kept, once. */
+  private load(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    for (const ws of this.ctx.getWebSockets()) {
+      if (this.gone.has(ws)) continue;
+      const att = ws.deserializeAttachment() as Attachment | undefined;
+      if (att) this.remember(ws, att);
+    }
   }
 }
 

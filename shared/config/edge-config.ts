@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { FieldReader, isRecord } from "./reader.ts";
+import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
 import {
   DEFAULTS,
   VERIFY_CLIENT,
@@ -57,10 +58,7 @@ export interface EdgeConfig {
 }
 
 export const MIN_TOKEN_LENGTH = 16;
-/** The connector relays backend reads of up to 64 KiB as one message: a smaller cap would cut sessions. */
-export const MIN_MESSAGE_BYTES = 65_536;
-/** The connector's own ws maxPayload is sized to this (connector/bind.ts). */
-export const MAX_MESSAGE_BYTES = 1_048_576;
+export { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES };
 
 function asObject(raw: unknown, path: string, issues: IssueList): Record<string, unknown> | undefined {
   let value = raw;

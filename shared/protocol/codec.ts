@@ -4,7 +4,9 @@ import {
   MAX_CONTROL_MESSAGE_BYTES,
   MAX_CREDIT_BYTES,
   MAX_ID_LENGTH,
+  MAX_MESSAGE_BYTES,
   MAX_URI_LENGTH,
+  MIN_MESSAGE_BYTES,
   PROTOCOL_VERSION,
 } from "./constants.ts";
 import {
@@ -30,13 +32,15 @@ const perr = (code: ProtocolError["code"], detail: string): Result<never, Protoc
   err({ code, detail });
 
 /** Field specs per type: the exact set of keys besides `v` and `t`. */
-type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol";
-const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldKind>>>> = {
+type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol" | "messageBytes";
+/** A trailing "?" marks a field that may be left out (added after v1 was first written). */
+type FieldSpec = FieldKind | `${FieldKind}?`;
+const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldSpec>>>> = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol" },
+  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?" },
   demand: { waiting: "count" },
-  opened: {},
+  opened: { maxMessageBytes: "messageBytes?" },
   end: {},
   credit: { bytes: "bytes" },
 };
@@ -73,6 +77,10 @@ function checkField(kind: FieldKind, value: unknown): string | undefined {
         : "an integer from 100 to 3600000 (milliseconds)";
     case "clientProtocol":
       return value === "plain" || value === "sallyport" ? undefined : 'either "plain" or "sallyport"';
+    case "messageBytes":
+      return Number.isSafeInteger(value) && (value as number) >= MIN_MESSAGE_BYTES && (value as number) <= MAX_MESSAGE_BYTES
+        ? undefined
+        : `an integer from ${MIN_MESSAGE_BYTES} to ${MAX_MESSAGE_BYTES}`;
     case "count":
       return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 1_000_000
         ? undefined
@@ -107,8 +115,10 @@ function decodeAny(text: string, allowed: ReadonlySet<ControlType>): Result<Cont
     if (key !== "v" && key !== "t" && !Object.hasOwn(spec, key)) return perr("BAD_FIELD", `unknown field in ${type}`);
   }
   const out: Record<string, unknown> = { t: type };
-  for (const [key, kind] of Object.entries(spec)) {
-    const problem = checkField(kind, parsed[key]);
+  for (const [key, fieldSpec] of Object.entries(spec)) {
+    const optional = fieldSpec.endsWith("?");
+    if (optional && parsed[key] === undefined) continue;
+    const problem = checkField((optional ? fieldSpec.slice(0, -1) : fieldSpec) as FieldKind, parsed[key]);
     if (problem) return perr("BAD_FIELD", `${type}.${key} must be ${problem}`);
     out[key] = parsed[key];
   }

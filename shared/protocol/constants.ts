@@ -45,6 +45,14 @@ export const CLIENT_SUBPROTOCOL = "sallyport.client.v1";
 export const INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
 export const MAX_CREDIT_BYTES = 2 ** 31;
 
+/**
+ * Bounds on a service's max.message.size. The floor is what every edge takes, so it is the
+ * message size a sender uses until the edge has said its own (in `paired` and `opened`).
+ */
+export const MIN_MESSAGE_BYTES = 65_536;
+/** The connector's own ws maxPayload is sized to this (connector/bind.ts). */
+export const MAX_MESSAGE_BYTES = 1_048_576;
+
 /** Control messages are small; anything bigger is an attack or a bug. */
 export const MAX_CONTROL_MESSAGE_BYTES = 4096;
 /** Bounds on identifiers carried in control messages. */

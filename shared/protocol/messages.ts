@@ -21,9 +21,13 @@ export interface BindMessage {
   readonly heartbeatMs: number;
 }
 
-/** connector → edge: the backend connection is open (confirms the pairing). */
+/**
+ * connector → edge: the backend connection is open (confirms the pairing). The edge tells a
+ * Sallyport client the same, adding its max.message.size (a connector sends none).
+ */
 export interface OpenedMessage {
   readonly t: "opened";
+  readonly maxMessageBytes?: number;
 }
 
 /**
@@ -56,6 +60,8 @@ export interface PairedMessage {
   readonly clientAddress: string;
   /** "sallyport": the client speaks end/credit; "plain": a bare WebSocket client. */
   readonly clientProtocol: ClientProtocol;
+  /** The service's max.message.size: the connector coalesces backend reads up to it. Absent: MIN_MESSAGE_BYTES. */
+  readonly maxMessageBytes?: number;
 }
 
 export type ClientProtocol = "plain" | "sallyport";

@@ -107,6 +107,35 @@ describe("SallyportStream: sending", () => {
     expect(ws.frames.map((f) => (f as Uint8Array).byteLength)).toEqual([1000, 1000, 500]);
   });
 
+  it("frames stay within 64 KiB, which every edge takes, until `opened` says the edge's limit", () => {
+    const KiB = 1024;
+    const { ws, s } = make();
+    ws.receive('{"v":1,"t":"credit","bytes":1}'); // paired, limit still unknown
+    s.send(new Uint8Array(150 * KiB));
+    expect(ws.frames.filter((f) => typeof f !== "string").map((f) => f.length / KiB)).toEqual([64, 64, 22]);
+    ws.frames.length = 0;
+    ws.receive('{"v":1,"t":"opened","maxMessageBytes":262144}');
+    s.send(new Uint8Array(600 * KiB));
+    expect(ws.frames.map((f) => (f as Uint8Array).byteLength / KiB)).toEqual([256, 256, 88]);
+  });
+
+  it("with `defer`, full reads given in one turn go out as one frame; a short read goes at once", () => {
+    const KiB = 1024;
+    const deferred: Array<() => void> = [];
+    const { ws, s } = make(CLIENT_SUBPROTOCOL, { defer: (run) => deferred.push(run) });
+    ws.receive('{"v":1,"t":"opened","maxMessageBytes":1048576}');
+    for (let i = 0; i < 3; i++) expect(s.send(new Uint8Array(64 * KiB).fill(i))).toBe(true);
+    expect(ws.frames).toEqual([]);
+    expect(deferred).toHaveLength(1);
+    deferred.shift()!();
+    expect(ws.frames.map((f) => (f as Uint8Array).byteLength)).toEqual([192 * KiB]);
+    expect([0, 64 * KiB, 128 * KiB].map((o) => (ws.frames[0] as Uint8Array)[o])).toEqual([0, 1, 2]);
+    // A short read means its socket was drained: waiting would only add latency.
+    s.send(new Uint8Array(100));
+    expect(ws.frames.map((f) => (f as Uint8Array).byteLength)).toEqual([192 * KiB, 100]);
+    expect(deferred).toHaveLength(0);
+  });
+
   it("never sends beyond its credit, queues the rest, and resumes on credit", () => {
     const { ws, s } = paired({ maxFrameBytes: MiB });
     const drains: number[] = [];

@@ -78,6 +78,13 @@ describe("round trip", () => {
     expect(decodeFromClient(json(CREDIT))).toStrictEqual({ ok: true, value: { t: "credit", bytes: 65536 } });
     expect(decodeFromClient(json(END))).toStrictEqual({ ok: true, value: { t: "end" } });
     expect(decodeFromEdge(json(PAIRED))).toStrictEqual({ ok: true, value: { t: "paired", sessionId: "s1", clientAddress: "203.0.113.7", clientProtocol: "plain" } });
+    // The size limit is optional (absent: the 64 KiB floor) and, when present, bounded.
+    expect(decodeFromEdge(json({ ...PAIRED, maxMessageBytes: 262_144 }))).toMatchObject({ ok: true, value: { maxMessageBytes: 262_144 } });
+    expect(decodeForClient(json({ ...OPENED, maxMessageBytes: 65_536 }))).toStrictEqual({ ok: true, value: { t: "opened", maxMessageBytes: 65_536 } });
+    for (const bad of [65_535, 1_048_577, 1.5, "262144", null]) {
+      expect(errorCode(decodeFromEdge(json({ ...PAIRED, maxMessageBytes: bad })))).toBe("BAD_FIELD");
+      expect(errorCode(decodeForClient(json({ ...OPENED, maxMessageBytes: bad })))).toBe("BAD_FIELD");
+    }
     expect(decodeFromEdge(json(DEMAND))).toStrictEqual({ ok: true, value: { t: "demand", waiting: 3 } });
     expect(decodeFromEdge(json(BOUND))).toStrictEqual({ ok: true, value: { t: "bound", bindId: "b-1" } });
   });

@@ -1,0 +1,49 @@
+/**
+ * A FIFO of byte chunks read off the front: how both ends turn many small reads into fewer,
+ * larger messages. Pure; the queue may hold other items (a client's text frames, its `end`)
+ * after the bytes, which are never crossed.
+ */
+
+/**
+ * The most one read of a Node TCP socket returns (libuv's read buffer). A shorter read means
+ * the socket was drained: nothing more is coming this turn, so waiting to coalesce would only
+ * add latency. A full read means more is probably waiting.
+ */
+export const FULL_READ_BYTES = 65_536;
+
+/** Bytes in the run of byte chunks at the front of `queue`, counted up to `limit`. */
+export function leadingBytes(queue: ReadonlyArray<unknown>, limit: number): number {
+  let n = 0;
+  for (const item of queue) {
+    if (!(item instanceof Uint8Array) || n >= limit) break;
+    n += item.byteLength;
+  }
+  return Math.min(n, limit);
+}
+
+/**
+ * Removes the first `n` bytes from the front of `queue` and returns them as one array: a view
+ * when one chunk holds them all, a copy when they span chunks. `n` must not exceed
+ * leadingBytes(queue, n).
+ */
+export function takeBytes(queue: unknown[], n: number): Uint8Array {
+  const head = queue[0];
+  if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
+  if (head.byteLength >= n) {
+    if (head.byteLength === n) queue.shift();
+    else queue[0] = head.subarray(n);
+    return head.subarray(0, n);
+  }
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const part = queue[0];
+    if (!(part instanceof Uint8Array)) throw new RangeError("takeBytes: fewer bytes at the front than asked for");
+    const k = Math.min(part.byteLength, n - off);
+    out.set(k === part.byteLength ? part : part.subarray(0, k), off);
+    off += k;
+    if (k === part.byteLength) queue.shift();
+    else queue[0] = part.subarray(k);
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { leadingBytes, takeBytes } from "../../shared/chunks.ts";
+
+const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
+
+describe("chunks: reading a FIFO of byte chunks off the front", () => {
+  it("counts only the leading run of bytes, up to the limit", () => {
+    expect(leadingBytes([bytes(1, 2), bytes(3), "text", bytes(4)], 100)).toBe(3);
+    expect(leadingBytes([bytes(1, 2), bytes(3)], 2)).toBe(2);
+    expect(leadingBytes(["text", bytes(1)], 100)).toBe(0);
+    expect(leadingBytes([], 100)).toBe(0);
+  });
+
+  it("returns a view, not a copy, when the first chunk holds all", () => {
+    const head = bytes(1, 2, 3, 4);
+    const q: unknown[] = [head, bytes(5)];
+    const out = takeBytes(q, 2);
+    expect([...out]).toEqual([1, 2]);
+    expect(out.buffer).toBe(head.buffer);
+    expect(q.map((c) => [...(c as Uint8Array)])).toEqual([[3, 4], [5]]);
+  });
+
+  it("joins chunks when the bytes span them, and leaves what follows", () => {
+    const q: unknown[] = [bytes(1), bytes(2, 3), bytes(4, 5, 6), "end"];
+    expect([...takeBytes(q, 4)]).toEqual([1, 2, 3, 4]);
+    expect(q).toEqual([bytes(5, 6), "end"]);
+    expect([...takeBytes(q, 2)]).toEqual([5, 6]);
+    expect(q).toEqual(["end"]);
+  });
+
+  it("refuses to cross something that is not bytes", () => {
+    expect(() => takeBytes(["end"], 1)).toThrow(RangeError);
+    expect(() => takeBytes([bytes(1), "end"], 2)).toThrow(RangeError);
+  });
+
+  it("any sequence of takes gives back the bytes in order, none lost or repeated", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 70 }), { maxLength: 40 }), (chunks, takes) => {
+        const all = chunks.flatMap((c) => [...c]);
+        const q: unknown[] = [...chunks];
+        const got: number[] = [];
+        for (const t of takes) {
+          const n = leadingBytes(q, t);
+          if (n === 0) break;
+          got.push(...takeBytes(q, n));
+        }
+        const rest = q.flatMap((c) => [...(c as Uint8Array)]);
+        expect([...got, ...rest]).toEqual(all);
+      }),
+    );
+  });
+});
