@@ -380,8 +380,10 @@ function mib(v: unknown): unknown {
 const targets: string[] = [];
 for (const spec of specs.filter((s) => s.kind === "sallyport")) {
   const m = (test: string, path: string): number | undefined => stat(lines, spec.name, test, path)?.median;
-  const check = (label: string, v: number | undefined, pass: (x: number) => boolean, shown: string): void => {
-    targets.push(`| ${spec.name} | ${label} | ${v === undefined ? "not measured" : shown} | ${v === undefined ? "–" : pass(v) ? "met" : "**missed**"} |`);
+  const check = (label: string, v: number | undefined, pass: (x: number) => boolean, shown: string, partial = false): void => {
+    // partial: only a smaller size could be measured here, so passing it does not meet the target.
+    const status = v === undefined ? "–" : !pass(v) ? "**missed**" : partial ? "not measurable here (passed at the size that fits)" : "met";
+    targets.push(`| ${spec.name} | ${label} | ${v === undefined ? "not measured" : shown} | ${status} |`);
   };
   const up = m("bulk_up", "mb_per_s");
   const down = m("bulk_down", "mb_per_s");
@@ -391,7 +393,11 @@ for (const spec of specs.filter((s) => s.kind === "sallyport")) {
   check("64 B RTT p50 ≤ 250 µs", m("rtt", "p50_us"), (x) => x <= 250, `${fmt(m("rtt", "p50_us"))} µs`);
   check("64 B RTT p99 ≤ 1 ms", m("rtt", "p99_us"), (x) => x <= 1000, `${fmt(m("rtt", "p99_us"))} µs`);
   const held = m("idle10k", "held");
-  check(`10,000 idle sessions held (here: ${idleBigCount}, the open-files limit ${nofile} allows no more)`, held, (x) => x >= idleBigCount, `${fmt(held)} of ${idleBigCount}`);
+  const capped = idleBigCount < sizes.idleBig;
+  check(
+    `${fmt(sizes.idleBig)} idle sessions held${capped ? ` (here: ${idleBigCount}, the open-files limit ${nofile} allows no more)` : ""}`,
+    held, (x) => x >= idleBigCount, `${fmt(held)} of ${idleBigCount}`, capped,
+  );
   check("≤ 20 KiB per idle session in the connector", m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), (x) => x <= 20, `${fmt(m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), 1)} KiB${m("idle10k", "pss_per_session_kb.connector") === undefined ? ` (at ${sizes.idle} sessions)` : ""}`);
   const mu = m("msgs_up", "data_messages_per_gib");
   const md = m("msgs_down", "data_messages_per_gib");

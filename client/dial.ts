@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL } from "../shared/protocol/constants.ts";
+import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL, STANDBY_HEADER } from "../shared/protocol/constants.ts";
 import { maskOptions } from "../shared/masking.ts";
 import { describeRefusal } from "./describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
@@ -22,6 +22,8 @@ export interface DialOptions {
   readonly token?: string | undefined;
   readonly handshakeTimeoutMs?: number;
   readonly stream?: StreamOptions;
+  /** Open the session ahead of use: the backend is dialed on stream.start() (Sallyport protocol only). */
+  readonly standby?: boolean;
   /** Offer the client subprotocol (default true); without it the session is plain. */
   readonly sallyport?: boolean;
 }
@@ -46,7 +48,10 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     maxPayload: MAX_PAYLOAD,
     followRedirects: false,
     ...maskOptions(opts.url),
-    headers: opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {},
+    headers: {
+      ...(opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {}),
+      ...(opts.standby ? { [STANDBY_HEADER]: "1" } : {}),
+    },
   });
   let settled = false;
   const fail = (f: DialFailure): void => {

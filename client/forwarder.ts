@@ -11,11 +11,12 @@ import type { CloseInfo, SallyportStream } from "./stream.ts";
  * session (like `cloudflared access tcp`).
  *
  * Pre-opened sessions: `preopen` WebSockets are kept open at the edge, handshake done, so a
- * new local connection starts without waiting for one. Each holds a bind at the edge (and a
- * backend connection at the connector), or waits up to socks.timeout for one and is then
- * closed (4006/4013); an idle session that closes is replaced after the connector's backoff
- * (100 ms doubling to retryMaxMs, reset once a session has stayed up STABLE_MS). What the
- * backend says to an idle session (a greeting) is kept for the connection that takes it.
+ * new local connection starts without waiting for one. Each holds a bind at the edge, or
+ * waits up to socks.timeout for one and is then closed (4006/4013); an idle session that
+ * closes is replaced after the connector's backoff (100 ms doubling to retryMaxMs, reset once
+ * a session has stayed up STABLE_MS). They are opened in standby: the connector dials the
+ * backend only when a connection takes the session (`start`), so the backend never sees a
+ * connection nobody made.
  *
  * Per connection: local bytes → send() (the local socket is paused while the stream says
  * wait: out of credit or the WebSocket buffer is full); session data → local write, credit
@@ -112,7 +113,7 @@ export class Forwarder {
   private preopen(): void {
     this.connecting++;
     const ws = dial(
-      { url: this.opts.url, token: this.opts.token },
+      { url: this.opts.url, token: this.opts.token, standby: true },
       {
         opened: (stream, handshakeMs) => {
           this.connecting--;
@@ -233,6 +234,8 @@ class Relay {
       return stream.close(CloseCode.GOING_AWAY, "going away");
     }
     const local = this.local;
+    // A pre-opened session waits in standby: the connector dials the backend now.
+    if (preopened) stream.start();
     stream.onData = (chunk) => this.write(chunk);
     stream.onEnd = () => local.end();
     stream.onClose = (info) => this.sessionClosed(info);

@@ -82,7 +82,8 @@ export interface CloseInfo {
 export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
 const END = Symbol("end");
-type Queued = Uint8Array | string | typeof END;
+const START = Symbol("start");
+type Queued = Uint8Array | string | typeof END | typeof START;
 
 const utf8 = new TextEncoder();
 
@@ -183,6 +184,16 @@ export class SallyportStream {
     return ok;
   }
 
+  /**
+   * A session opened in standby is in use now: the connector dials the backend. Goes before
+   * anything sent after it. Protocol mode only; a no-op on a plain session.
+   */
+  start(): void {
+    if (this.protocol !== "sallyport" || this.closed || this.localClose) return;
+    this.queue.push(START);
+    this.flush();
+  }
+
   /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
   end(): void {
     if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
@@ -245,12 +256,12 @@ export class SallyportStream {
   private flush(): void {
     while (this.queue.length > 0 && this.isOpen()) {
       const item = this.queue[0]!;
-      if (item === END) {
+      if (item === END || item === START) {
         if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
         this.queue.shift();
         if (!this.paired) this.prePairSent += 32; // the edge holds control text too
-        this.ws.send(encode({ t: "end" }));
-        this.endSent = true;
+        this.ws.send(encode({ t: item === END ? "end" : "start" }));
+        if (item === END) this.endSent = true;
         continue;
       }
       if (this.ws.bufferedAmount >= this.highWater) {

@@ -17,9 +17,10 @@ import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
  * it, then relayed to a fresh backend connection.
  *
  *   dialing → registering → parked → paired → relaying → closed
+ *                                      ↘ standby ↗ (on the client's `start`, or its first data)
  *                 └──────────┴─────────┴──────────┴──→ closed
  */
-export type BindPhase = "dialing" | "registering" | "parked" | "paired" | "relaying" | "closed";
+export type BindPhase = "dialing" | "registering" | "parked" | "standby" | "paired" | "relaying" | "closed";
 
 /** Why a bind ended, classified once for the pool. */
 export type BindEnd =
@@ -71,6 +72,8 @@ export class Bind {
   private session: Session | undefined;
   /** Client data received while the backend was being dialed; handed to the session. */
   private early: Array<[Buffer, boolean]> = [];
+  /** What `paired` said, kept while in standby for the dial that `start` brings. */
+  private pairing: { sessionId: string; clientAddress: string; protocol: ClientProtocol; maxMessageBytes: number } | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: BindDeps, surplus = false) {
@@ -105,12 +108,16 @@ export class Bind {
       // data and `end` right behind `paired`): keep them, in order, for the session.
       if (this.phase === "paired" && (isBinary || data.toString("utf8") !== HEARTBEAT_RESPONSE)) this.early.push([data, isBinary]);
       else if (!isBinary) this.onControl(data.toString("utf8"));
-      else if (this.phase !== "relaying") this.protocolError("data before pairing");
+      else if (this.phase === "standby") {
+        // Data before `start` still means the session is in use.
+        this.early.push([data, isBinary]);
+        this.start();
+      } else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
     ws.on("pong", () => (this.lastHeard = Date.now()));
     ws.on("error", (e) => this.end({ kind: "failed", detail: (e as NodeJS.ErrnoException).code ?? e.message }));
     ws.on("close", (code) => {
-      if (this.phase === "paired" || this.phase === "relaying") this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
+      if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying") this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
       else this.end({ kind: "failed", detail: `closed by edge (${code})`, code });
     });
   }
@@ -162,10 +169,17 @@ export class Bind {
         return this.deps.events.parked(this);
       case "paired":
         if (this.phase !== "parked") return this.protocolError("unexpected paired");
-        this.phase = "paired";
         this.sessionId = msg.sessionId;
+        this.pairing = { sessionId: msg.sessionId, clientAddress: msg.clientAddress, protocol: msg.clientProtocol, maxMessageBytes: msg.maxMessageBytes ?? MIN_MESSAGE_BYTES };
+        // A session opened ahead of use: the backend sees no connection until it is used.
+        this.phase = msg.standby ? "standby" : "paired";
         this.deps.events.paired(this);
-        return void this.connectBackend(msg.sessionId, msg.clientAddress, msg.clientProtocol, msg.maxMessageBytes ?? MIN_MESSAGE_BYTES);
+        if (this.phase === "paired") this.start();
+        return;
+      case "start":
+        // Outside standby the backend is already being dialed: nothing more to do.
+        if (this.phase === "standby") this.start();
+        return;
       case "demand":
         return this.deps.events.demand(this, msg.waiting);
       case "end":
@@ -173,6 +187,12 @@ export class Bind {
         if (!this.session) return this.protocolError(`${msg.t} outside a session`);
         return this.session.control(msg);
     }
+  }
+
+  private start(): void {
+    const p = this.pairing!;
+    this.phase = "paired";
+    void this.connectBackend(p.sessionId, p.clientAddress, p.protocol, p.maxMessageBytes);
   }
 
   private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol, maxMessageBytes: number): Promise<void> {

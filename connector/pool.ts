@@ -129,6 +129,8 @@ export class BindPool {
     if (this.state !== "stopped") this.state = "draining";
     clearTimeout(this.retryTimer);
     for (const b of this.offered) b.stop();
+    // A session in standby has nothing in flight: a client only holds it for later use.
+    for (const b of this.sessions) if (b.phase === "standby") b.stop();
     return this.whenIdle();
   }
 

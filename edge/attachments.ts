@@ -52,6 +52,8 @@ export interface ClientAttachment {
    * MAX_PENDING_BYTES so it always fits in an attachment (which the runtime caps at 16 KiB).
    */
   readonly pending?: ReadonlyArray<Uint8Array | string>;
+  /** Opened ahead of use: its bind has no open deadline until the client says `start`. */
+  readonly standby?: true;
 }
 
 export type Attachment = BindAttachment | ClientAttachment;

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH, STATUS_PAGE_PATH, STATUS_PATH } from "../shared/protocol/constants.ts";
+import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH, STANDBY_HEADER, STATUS_PAGE_PATH, STATUS_PATH } from "../shared/protocol/constants.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
 import { bearerToken, matchToken, serviceForToken } from "./auth.ts";
 import { renderStatusPage, type ServiceStatus } from "./status.ts";
@@ -110,7 +110,9 @@ app.get("*", async (c) => {
   }
   if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
   const protocol = offeredSubprotocols(c.req.raw).includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
-  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, { [INTERNAL_HEADERS.clientProtocol]: protocol });
+  // Only a client that can say `start` may ask for standby.
+  const standby = protocol === "sallyport" && c.req.header(STANDBY_HEADER) === "1";
+  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, { [INTERNAL_HEADERS.clientProtocol]: protocol, ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}) });
 });
 
 app.all("*", notFound);

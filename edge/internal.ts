@@ -10,4 +10,6 @@ export const INTERNAL_HEADERS = Object.freeze({
   credential: "x-sallyport-credential",
   /** "sallyport" when the client negotiated the client subprotocol. */
   clientProtocol: "x-sallyport-client-protocol",
+  /** "1" for a Sallyport client's session opened ahead of use (STANDBY_HEADER). */
+  standby: "x-sallyport-standby",
 });

@@ -77,9 +77,14 @@ export function takeover(binds: readonly BindAttachment[], connectorId: string, 
   return { refuse: false, evict: same.filter((b) => b.state === "parked") };
 }
 
-export function pair(bind: BindAttachment, client: ClientAttachment, now: number): [BindAttachment, ClientAttachment] {
+/**
+ * A paired bind must confirm its backend (`opened`) within OPEN_DEADLINE_MS — from now, or,
+ * for a client in standby, from its `start` (startedAt; none yet: no deadline).
+ */
+export function pair(bind: BindAttachment, client: ClientAttachment, now: number, startedAt?: number): [BindAttachment, ClientAttachment] {
+  const from = client.standby ? startedAt : now;
   return [
-    { ...bind, state: "paired", peer: client.id, deadline: now + OPEN_DEADLINE_MS },
+    { ...bind, state: "paired", peer: client.id, deadline: from === undefined ? undefined : from + OPEN_DEADLINE_MS },
     { ...client, state: "paired", peer: bind.id, pending: undefined, deadline: undefined },
   ];
 }

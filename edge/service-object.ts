@@ -6,6 +6,7 @@ import type { BindMessage } from "../shared/protocol/messages.ts";
 import type { EdgeService } from "../shared/config/edge-config.ts";
 import {
   MAX_PENDING_BYTES,
+  OPEN_DEADLINE_MS,
   REGISTER_DEADLINE_MS,
   type Attachment,
   type BindAttachment,
@@ -19,6 +20,12 @@ import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
 import { summarize } from "./status.ts";
 
 const encoder = new TextEncoder();
+
+const isStart = (chunk: Uint8Array | string): boolean => {
+  if (typeof chunk !== "string") return false;
+  const decoded = decodeFromClient(chunk);
+  return decoded.ok && decoded.value.t === "start";
+};
 
 /**
  * One object per service: it holds the parked binds and the waiting and paired clients,
@@ -66,7 +73,11 @@ export class ServiceObject extends DurableObject<Env> {
     }
     const protocol = request.headers.get(INTERNAL_HEADERS.clientProtocol) === "sallyport" ? "sallyport" : "plain";
     const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? "unknown";
-    const client: ClientAttachment = { role: "client", id, service: service.name, state: "waiting", protocol, address, arrivedAt: now, deadline: now + service.socksTimeoutMs };
+    const standby = protocol === "sallyport" && request.headers.get(INTERNAL_HEADERS.standby) === "1";
+    const client: ClientAttachment = {
+      role: "client", id, service: service.name, state: "waiting", protocol, address, arrivedAt: now, deadline: now + service.socksTimeoutMs,
+      ...(standby ? { standby: true as const } : {}),
+    };
     this.sockets.accept(inside, client);
     const headers = protocol === "sallyport" ? { "Sec-WebSocket-Protocol": CLIENT_SUBPROTOCOL } : undefined;
     if (!this.pairWithLiveBind(client, now)) {
@@ -132,7 +143,11 @@ export class ServiceObject extends DurableObject<Env> {
     if (typeof message === "string") {
       // A plain client's text is data; on a bind, text means control, so it goes as bytes.
       if (att.protocol === "plain") data = encoder.encode(message);
-      else if (!decodeFromClient(message).ok) return closeSocket(ws, close("PROTOCOL_ERROR"));
+      else {
+        const decoded = decodeFromClient(message);
+        if (!decoded.ok) return closeSocket(ws, close("PROTOCOL_ERROR"));
+        if (decoded.value.t === "start" && att.state === "paired") this.started(att);
+      }
     }
     if (att.state === "paired") {
       this.bytes.toConnectors += typeof data === "string" ? 0 : data.byteLength;
@@ -143,6 +158,15 @@ export class ServiceObject extends DurableObject<Env> {
     const added = addPending(att, data instanceof ArrayBuffer ? new Uint8Array(data) : data, MAX_PENDING_BYTES);
     if (added.ok) this.sockets.save(ws, added.client);
     else closeSocket(ws, close("MESSAGE_TOO_BIG"));
+  }
+
+  /** A client in standby is using its session: its bind must now open the backend in time. */
+  private started(client: ClientAttachment): void {
+    const bindWs = this.peer(client);
+    const bind = bindWs && this.sockets.get(bindWs);
+    if (!client.standby || bind?.role !== "bind" || bind.state !== "paired" || bind.deadline !== undefined) return;
+    this.sockets.save(bindWs!, { ...bind, deadline: Date.now() + OPEN_DEADLINE_MS });
+    void this.armAlarm();
   }
 
   private fromBind(ws: WebSocket, att: BindAttachment, message: string | ArrayBuffer, service: EdgeService): void {
@@ -243,12 +267,19 @@ export class ServiceObject extends DurableObject<Env> {
     const bindWs = this.sockets.socket(bind.id);
     const clientWs = this.sockets.socket(client.id);
     if (!bindWs || !clientWs) return false;
-    if (!sendTo(bindWs, encode({ t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol, maxMessageBytes: this.service(bind.service)?.maxMessageBytes }))) {
+    const paired = encode({
+      t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol,
+      maxMessageBytes: this.service(bind.service)?.maxMessageBytes, ...(client.standby ? { standby: true as const } : {}),
+    });
+    if (!sendTo(bindWs, paired)) {
       this.sockets.save(bindWs, { ...bind, state: "registering" });
       return false;
     }
     const pending = client.pending ?? [];
-    const [b, c] = pair(bind, client, Date.now());
+    const now = Date.now();
+    // A client in standby may have said `start` while it waited: it is replayed below.
+    const startedAt = client.standby && pending.some(isStart) ? now : undefined;
+    const [b, c] = pair(bind, client, now, startedAt);
     this.sockets.save(bindWs, b);
     this.sockets.save(clientWs, c);
     for (const chunk of pending) sendTo(bindWs, chunk);

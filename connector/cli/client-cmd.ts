@@ -16,7 +16,8 @@ edge to the service's backend (like \`cloudflared access tcp\`).
   --listen HOST:PORT local address to accept on, e.g. 127.0.0.1:2222 (port 0 picks one)
   --token-file FILE  file holding a bearer token, sent as the Authorization header
   --preopen N        sessions kept open at the edge, ready for new connections (default 2;
-                     each holds a connector's bind while it waits; 0 opens one per connection)
+                     each holds a connector's bind while it waits, in standby: the backend
+                     is dialed only when a connection uses it; 0 opens one per connection)
   --retry-max D      longest wait before replacing a pre-opened session that closed (default "${DEFAULTS["socks.retry.maximum.interval"]}")
   --log-level LEVEL  debug, info, warn or error
 Prints "listening on HOST:PORT" once ready. SIGTERM or SIGINT stops it (exit 0).

@@ -12,7 +12,7 @@ import {
 import {
   CONNECTOR_TYPES,
   EDGE_TYPES,
-  STREAM_TYPES,
+  CLIENT_TYPES,
   TO_CLIENT_TYPES,
   type ToClientMessage,
   type ClientMessage,
@@ -32,17 +32,18 @@ const perr = (code: ProtocolError["code"], detail: string): Result<never, Protoc
   err({ code, detail });
 
 /** Field specs per type: the exact set of keys besides `v` and `t`. */
-type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol" | "messageBytes";
+type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol" | "messageBytes" | "true";
 /** A trailing "?" marks a field that may be left out (added after v1 was first written). */
 type FieldSpec = FieldKind | `${FieldKind}?`;
 const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldSpec>>>> = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?" },
+  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?", standby: "true?" },
   demand: { waiting: "count" },
   opened: { maxMessageBytes: "messageBytes?" },
   end: {},
   credit: { bytes: "bytes" },
+  start: {},
 };
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -77,6 +78,8 @@ function checkField(kind: FieldKind, value: unknown): string | undefined {
         : "an integer from 100 to 3600000 (milliseconds)";
     case "clientProtocol":
       return value === "plain" || value === "sallyport" ? undefined : 'either "plain" or "sallyport"';
+    case "true":
+      return value === true ? undefined : "true";
     case "messageBytes":
       return Number.isSafeInteger(value) && (value as number) >= MIN_MESSAGE_BYTES && (value as number) <= MAX_MESSAGE_BYTES
         ? undefined
@@ -135,9 +138,9 @@ export function decodeFromEdge(text: string): Result<EdgeMessage, ProtocolError>
   return decodeAny(text, EDGE_TYPES) as Result<EdgeMessage, ProtocolError>;
 }
 
-/** Decode a text frame a Sallyport client sent to the edge (only end and credit). */
+/** Decode a text frame a Sallyport client sent to the edge (end, credit, start). */
 export function decodeFromClient(text: string): Result<ClientMessage, ProtocolError> {
-  return decodeAny(text, STREAM_TYPES) as Result<ClientMessage, ProtocolError>;
+  return decodeAny(text, CLIENT_TYPES) as Result<ClientMessage, ProtocolError>;
 }
 
 /** Decode a text frame the edge relayed to a Sallyport client (end, credit, opened). */

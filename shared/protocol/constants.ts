@@ -20,6 +20,11 @@ export const RESERVED_PATH_PREFIX = "/_sallyport/";
 
 /** Connector credential travels in this header, never in the URL. */
 export const AUTHORIZATION_HEADER = "authorization";
+/**
+ * A Sallyport client sets this header to "1" on a session it opens ahead of use: the
+ * connector dials the backend only when the client says `start` (see messages.ts).
+ */
+export const STANDBY_HEADER = "sallyport-standby";
 export const BEARER_PREFIX = "Bearer ";
 
 /**

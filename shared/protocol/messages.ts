@@ -62,6 +62,18 @@ export interface PairedMessage {
   readonly clientProtocol: ClientProtocol;
   /** The service's max.message.size: the connector coalesces backend reads up to it. Absent: MIN_MESSAGE_BYTES. */
   readonly maxMessageBytes?: number;
+  /** The client opened this session ahead of use: dial the backend on its `start`, not now. */
+  readonly standby?: true;
+}
+
+/**
+ * Sallyport client → connector (relayed by the edge), on a session opened in standby: it is
+ * in use now; dial the backend. A session is opened ahead of use (`sallyport client
+ * --preopen`) so a new connection need not wait for a handshake; the backend must not see a
+ * connection before there is one.
+ */
+export interface StartMessage {
+  readonly t: "start";
 }
 
 export type ClientProtocol = "plain" | "sallyport";
@@ -76,19 +88,21 @@ export interface DemandMessage {
 export type StreamMessage = EndMessage | CreditMessage;
 
 export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage;
-export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage;
-export type ClientMessage = StreamMessage;
+export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage | StartMessage;
+export type ClientMessage = StreamMessage | StartMessage;
 /**
  * What the edge sends a Sallyport client: the stream messages the connector sent, and
  * `opened` once the connector has its backend (the client may then send beyond the few KiB
  * the edge holds for a client that is not yet paired).
  */
 export type ToClientMessage = StreamMessage | OpenedMessage;
-export type ControlMessage = ConnectorMessage | EdgeMessage;
+export type ControlMessage = ConnectorMessage | EdgeMessage | ClientMessage;
 export type ControlType = ControlMessage["t"];
 
 /** Which side may send which type; a message from the wrong side is a protocol error. */
 export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit"]);
-export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit"]);
+export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit", "start"]);
 export const STREAM_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit"]);
+/** What a Sallyport client may send: the stream messages, and `start`. */
+export const CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "start"]);
 export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened"]);

@@ -42,7 +42,7 @@ const LONELY_TIMEOUT_MS = 1000;
  */
 const KERNEL_SLACK = 24 * MiB;
 
-const tokens = Object.fromEntries(["echo", "upload", "download", "firehose", "victim", "lonely", "late", "later"].map((n) => [n, randomToken()]));
+const tokens = Object.fromEntries(["echo", "upload", "download", "firehose", "victim", "lonely", "late", "later", "standby"].map((n) => [n, randomToken()]));
 
 const file = new Cleanup();
 const perTest = new Cleanup();
@@ -52,6 +52,7 @@ afterAll(() => file.run());
 let edge: TestEdge;
 let connector: TestConnector;
 let echo: Backend;
+let standbyEcho: Backend;
 let upload: { uri: string; results: Array<{ bytes: number; sha256: string }> };
 let download: { uri: string; data: Buffer; sha256: string };
 let firehose: Firehose;
@@ -235,7 +236,8 @@ const rss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSyn
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 beforeAll(async () => {
-  [echo, upload, download, firehose] = await Promise.all([
+  [echo, standbyEcho, upload, download, firehose] = await Promise.all([
+    echoBackend(file),
     echoBackend(file),
     uploadBackend(file),
     downloadBackend(file, 8 * MiB),
@@ -251,6 +253,7 @@ beforeAll(async () => {
       lonely: { accept: accept("lonely"), "socks.timeout": `${LONELY_TIMEOUT_MS} milliseconds` },
       late: { accept: accept("late"), "socks.timeout": "20 seconds" },
       later: { accept: accept("later"), "socks.timeout": "20 seconds" },
+      standby: { accept: accept("standby"), "socks.timeout": "10 seconds" },
     },
     tokens: Object.fromEntries(Object.entries(tokens).map(([name, t]) => [name, [t!]])),
   });
@@ -259,8 +262,9 @@ beforeAll(async () => {
     { name: "upload", accept: accept("upload"), connect: upload.uri, token: tokens.upload! },
     { name: "download", accept: accept("download"), connect: download.uri, token: tokens.download! },
     { name: "firehose", accept: accept("firehose"), connect: firehose.uri, token: tokens.firehose! },
+    { name: "standby", accept: accept("standby"), connect: standbyEcho.uri, token: tokens.standby!, prepared: 6 },
   ]);
-  for (const name of ["echo", "upload", "download", "firehose"]) {
+  for (const name of ["echo", "upload", "download", "firehose", "standby"]) {
     await connector.proc.waitForLog(msgIs("registered with the edge", { service: name }), 20_000, `service ${name} registered`);
   }
 });
@@ -286,6 +290,21 @@ describe("sallyport client: data", () => {
     const closes = await client.proc.waitForLogCount(msgIs("connection closed"), 8, 10_000);
     for (const c of closes) expect(c.json).toMatchObject({ closeCode: 1000, clean: true, preopened: true, bytesUp: 7, bytesDown: 7 });
     console.info(`connect → first echoed byte through a pre-opened session: median ${median(firstByte).toFixed(1)} ms, all ${firstByte.map((n) => n.toFixed(1)).join(" ")}`);
+  });
+
+  it("pre-opened sessions wait in standby: the backend sees a connection only for a connection made", async () => {
+    const client = await startClient(perTest, edge.clientUrl("/standby"), ["--preopen", "3"]);
+    // Open means paired too: the edge pairs a client with a parked bind before it answers 101.
+    await client.proc.waitForLog(preopened(3), 10_000, "three pre-opened sessions");
+    for (let i = 1; i <= 2; i++) {
+      const local = new Local(client.port);
+      local.socket.end(`standby ${i}`);
+      await local.eof(10_000);
+      expect(local.text()).toBe(`standby ${i}`);
+      // The session used is replaced by a new one in standby, which dials nothing either.
+      await client.proc.waitForLogCount((l) => l.json?.msg === "pre-opened session open", 3 + i, 10_000);
+      expect(standbyEcho.connections(), "backend connections after " + i + " local connection(s)").toBe(i);
+    }
   });
 
   it("opens a session per connection with --preopen 0, many at once, each getting its own bytes", async () => {

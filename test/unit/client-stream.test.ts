@@ -136,6 +136,17 @@ describe("SallyportStream: sending", () => {
     expect(deferred).toHaveLength(0);
   });
 
+  it("start() goes ahead of what is sent after it; a plain session has no start", () => {
+    const { ws, s } = make();
+    s.start();
+    s.send(new Uint8Array(10));
+    expect(ws.frames[0]).toBe('{"v":1,"t":"start"}');
+    expect((ws.frames[1] as Uint8Array).byteLength).toBe(10);
+    const plain = make("");
+    plain.s.start();
+    expect(plain.ws.frames).toEqual([]);
+  });
+
   it("never sends beyond its credit, queues the rest, and resumes on credit", () => {
     const { ws, s } = paired({ maxFrameBytes: MiB });
     const drains: number[] = [];

@@ -8,7 +8,7 @@ import {
   MAX_ID_LENGTH,
   MAX_URI_LENGTH,
 } from "../../shared/protocol/constants.ts";
-import type { ClientMessage, ConnectorMessage, ControlMessage, EdgeMessage } from "../../shared/protocol/messages.ts";
+import type { ClientMessage, ConnectorMessage, ControlMessage, EdgeMessage, StreamMessage } from "../../shared/protocol/messages.ts";
 import type { Result } from "../../shared/result.ts";
 
 const BIND = { v: 1, t: "bind", accept: "wss://gateway.example.com/path", bindId: "b-1", connectorId: "c_1", instance: "i1", heartbeatMs: 15000 };
@@ -81,6 +81,12 @@ describe("round trip", () => {
     // The size limit is optional (absent: the 64 KiB floor) and, when present, bounded.
     expect(decodeFromEdge(json({ ...PAIRED, maxMessageBytes: 262_144 }))).toMatchObject({ ok: true, value: { maxMessageBytes: 262_144 } });
     expect(decodeForClient(json({ ...OPENED, maxMessageBytes: 65_536 }))).toStrictEqual({ ok: true, value: { t: "opened", maxMessageBytes: 65_536 } });
+    expect(decodeFromClient('{"v":1,"t":"start"}')).toStrictEqual({ ok: true, value: { t: "start" } });
+    expect(decodeFromEdge('{"v":1,"t":"start"}')).toStrictEqual({ ok: true, value: { t: "start" } });
+    expect(errorCode(decodeFromConnector('{"v":1,"t":"start"}'))).toBe("WRONG_SIDE");
+    expect(errorCode(decodeForClient('{"v":1,"t":"start"}'))).toBe("WRONG_SIDE");
+    expect(decodeFromEdge(json({ ...PAIRED, standby: true }))).toMatchObject({ ok: true, value: { standby: true } });
+    for (const bad of [false, 1, "true"]) expect(errorCode(decodeFromEdge(json({ ...PAIRED, standby: bad })))).toBe("BAD_FIELD");
     for (const bad of [65_535, 1_048_577, 1.5, "262144", null]) {
       expect(errorCode(decodeFromEdge(json({ ...PAIRED, maxMessageBytes: bad })))).toBe("BAD_FIELD");
       expect(errorCode(decodeForClient(json({ ...OPENED, maxMessageBytes: bad })))).toBe("BAD_FIELD");
@@ -314,7 +320,7 @@ const printable = (exclude: string) =>
 const uriArb = fc.string({ unit: printable('"\\'), minLength: 1, maxLength: MAX_URI_LENGTH });
 const addressArb = fc.string({ unit: printable(""), minLength: 1, maxLength: MAX_ADDRESS_LENGTH });
 
-const streamMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(
+const streamMessageArb: fc.Arbitrary<StreamMessage> = fc.oneof(
   fc.record({ t: fc.constant("end" as const) }, { noNullPrototype: true }),
   fc.record({ t: fc.constant("credit" as const), bytes: fc.integer({ min: 1, max: MAX_CREDIT_BYTES }) }, { noNullPrototype: true }),
 );
@@ -330,10 +336,12 @@ const connectorMessageArb: fc.Arbitrary<ConnectorMessage> = fc.oneof(
   fc.record({ t: fc.constant("opened" as const) }, { noNullPrototype: true }),
   streamMessageArb,
 );
+const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(streamMessageArb, fc.record({ t: fc.constant("start" as const) }, { noNullPrototype: true }));
 const edgeMessageArb: fc.Arbitrary<EdgeMessage> = fc.oneof(
-  streamMessageArb,
+  clientMessageArb,
   fc.record({ t: fc.constant("bound" as const), bindId: idArb }, { noNullPrototype: true }),
   fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb, clientProtocol: fc.constantFrom("plain" as const, "sallyport" as const) }, { noNullPrototype: true }),
+  fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb, clientProtocol: fc.constant("sallyport" as const), maxMessageBytes: fc.integer({ min: 65_536, max: 1_048_576 }), standby: fc.constant(true as const) }, { noNullPrototype: true }),
   fc.record({ t: fc.constant("demand" as const), waiting: fc.integer({ min: 0, max: 1_000_000 }) }, { noNullPrototype: true }),
 );
 

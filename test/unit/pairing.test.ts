@@ -248,6 +248,17 @@ describe("pair", () => {
     expect(c.pending).toHaveLength(1);
   });
 
+  it("standby: no open deadline until the client's start, then OPEN_DEADLINE_MS from it", () => {
+    const c = client("C", { standby: true });
+    const [idle] = pair(bind("B"), c, NOW);
+    expect(idle.deadline).toBeUndefined();
+    expect(expired([idle], NOW + 24 * 3600_000)).toStrictEqual([]);
+    const [started] = pair(bind("B"), c, NOW, NOW + 5);
+    expect(started.deadline).toBe(NOW + 5 + OPEN_DEADLINE_MS);
+    // Without standby a start time means nothing: the deadline runs from the pairing.
+    expect(pair(bind("B"), client("C"), NOW, NOW + 5)[0].deadline).toBe(NOW + OPEN_DEADLINE_MS);
+  });
+
   it("takes a paired pair out of every pick", () => {
     const [pb, pc] = pair(bind("B"), client("C"), NOW);
     expect(pickBind([pb])).toBeUndefined();

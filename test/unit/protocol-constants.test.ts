@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as constants from "../../shared/protocol/constants.ts";
-import { CONNECTOR_TYPES, EDGE_TYPES, STREAM_TYPES } from "../../shared/protocol/messages.ts";
+import { CLIENT_TYPES, CONNECTOR_TYPES, EDGE_TYPES, STREAM_TYPES } from "../../shared/protocol/messages.ts";
 
 /**
  * The wire vocabulary, pinned literal by literal. A failure here means a protocol break:
@@ -17,6 +17,7 @@ describe("protocol constants", () => {
       STATUS_PAGE_PATH: "/_sallyport/status.html",
       RESERVED_PATH_PREFIX: "/_sallyport/",
       AUTHORIZATION_HEADER: "authorization",
+      STANDBY_HEADER: "sallyport-standby",
       BEARER_PREFIX: "Bearer ",
       HEARTBEAT_REQUEST: "\u0000sallyport:ping:1",
       HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",
@@ -67,8 +68,10 @@ describe("protocol constants", () => {
 
   it("splits the message types between the sides: only the stream messages go both ways", () => {
     expect([...CONNECTOR_TYPES]).toStrictEqual(["bind", "opened", "end", "credit"]);
-    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit"]);
+    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit", "start"]);
     expect([...STREAM_TYPES]).toStrictEqual(["end", "credit"]);
+    // A client's `start` reaches the connector through the edge; nothing answers it in kind.
+    expect([...CLIENT_TYPES]).toStrictEqual(["end", "credit", "start"]);
     const both = [...CONNECTOR_TYPES].filter((t) => EDGE_TYPES.has(t));
     expect(both).toStrictEqual([...STREAM_TYPES]);
   });
