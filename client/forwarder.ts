@@ -41,7 +41,6 @@ export interface ForwarderOptions {
 }
 
 interface Idle {
-  readonly ws: WebSocket;
   readonly stream: SallyportStream;
   readonly openedAt: number;
   readonly early: Uint8Array[];
@@ -118,16 +117,8 @@ export class Forwarder {
         opened: (stream, handshakeMs) => {
           this.connecting--;
           this.backoff.connected();
-          const idle: Idle = { ws, stream, openedAt: Date.now(), early: [] };
-          stream.onData = (chunk) => idle.early.push(chunk);
-          // The backend finished before anyone used the session: it is no use to a new connection.
-          stream.onEnd = () => {
-            this.dropIdle(idle, "backend ended the connection while idle");
-            stream.close(CloseCode.NORMAL);
-          };
-          stream.onClose = (info) => this.dropIdle(idle, info.description);
           if (this.stopping) return stream.close(CloseCode.NORMAL);
-          this.idle.push(idle);
+          this.addIdle(stream);
           this.opts.log.log("debug", "pre-opened session open", { idle: this.idle.length, handshakeMs: Math.round(handshakeMs) });
           if (this.lastIdleProblem) this.opts.log.log("info", "pre-opened session ready again", { url: this.opts.url });
           this.lastIdleProblem = undefined;
@@ -140,6 +131,31 @@ export class Forwarder {
       },
     );
     this.track(ws);
+  }
+
+  private addIdle(stream: SallyportStream): void {
+    const idle: Idle = { stream, openedAt: Date.now(), early: [] };
+    stream.onData = (chunk) => idle.early.push(chunk);
+    // The backend finished before anyone used the session: it is no use to a new connection.
+    stream.onEnd = () => {
+      this.dropIdle(idle, "backend ended the connection while idle");
+      stream.close(CloseCode.NORMAL);
+    };
+    stream.onClose = (info) => this.dropIdle(idle, info.description);
+    stream.onDone = stream.onDrain = undefined;
+    this.idle.push(idle);
+  }
+
+  /**
+   * A pre-opened session whose connection finished cleanly comes back in standby, paired and
+   * warm: the next connection starts on it without a handshake. The pool was refilled when
+   * the connection took it, so keeping it may go past `preopen`: up to twice that, which
+   * back-to-back connections then use without opening anything.
+   */
+  private giveBack(stream: SallyportStream): void {
+    if (this.stopping || stream.closed || this.idle.length >= 2 * this.opts.preopen) return stream.close(CloseCode.NORMAL);
+    this.addIdle(stream);
+    this.opts.log.log("debug", "pre-opened session kept", { idle: this.idle.length });
   }
 
   private dropIdle(idle: Idle, why: string): void {
@@ -186,7 +202,7 @@ export class Forwarder {
     if (this.stopping) return void local.destroy();
     this.accepted++;
     local.setNoDelay(true);
-    const relay = new Relay(`c${(++seq).toString(36)}`, local, this.opts.log, () => this.relays.delete(relay));
+    const relay = new Relay(`c${(++seq).toString(36)}`, local, this.opts.log, () => this.relays.delete(relay), (stream) => this.giveBack(stream));
     this.relays.add(relay);
     // The newest: if it is still waiting for a bind, it has the most of socks.timeout left.
     const idle = this.idle.pop();
@@ -220,6 +236,7 @@ class Relay {
     private readonly local: net.Socket,
     private readonly log: Logger,
     private readonly finished: () => void,
+    private readonly giveBack: (stream: SallyportStream) => void,
   ) {
     local.on("error", () => {}); // 'close' (hadError) follows; handled there
     local.on("close", (hadError) => this.localClosed(hadError));
@@ -234,8 +251,12 @@ class Relay {
       return stream.close(CloseCode.GOING_AWAY, "going away");
     }
     const local = this.local;
-    // A pre-opened session waits in standby: the connector dials the backend now.
-    if (preopened) stream.start();
+    // A pre-opened session waits in standby: the connector dials the backend now, and after a
+    // clean end the session goes back to the pool instead of closing.
+    if (preopened) {
+      stream.start();
+      stream.onDone = (counts) => this.kept(stream, counts);
+    }
     stream.onData = (chunk) => this.write(chunk);
     stream.onEnd = () => local.end();
     stream.onClose = (info) => this.sessionClosed(info);
@@ -243,9 +264,9 @@ class Relay {
     for (const chunk of early) this.write(chunk);
     if (stream.endReceived) local.end();
     local.on("data", (chunk: Buffer) => {
-      if (!stream.send(chunk)) local.pause();
+      if (this.stream === stream && !stream.send(chunk)) local.pause();
     });
-    local.on("end", () => stream.end());
+    local.on("end", () => this.stream === stream && stream.end());
     if (stream.closed) this.sessionClosed(stream.closed);
     else local.resume();
   }
@@ -289,9 +310,15 @@ class Relay {
     this.report(info);
   }
 
-  private report(info: CloseInfo): void {
+  /** The session finished cleanly and its socket is kept: the local side is done with it. */
+  private kept(stream: SallyportStream, counts: { bytesSent: number; bytesReceived: number }): void {
+    this.stream = undefined; // nothing of the local socket reaches the stream any more
+    this.report({ code: CloseCode.NORMAL, reason: "", clean: true, byUs: false, description: "finished" }, counts, true);
+    this.giveBack(stream);
+  }
+
+  private report(info: CloseInfo, counts: { bytesSent: number; bytesReceived: number } = this.stream!, kept = false): void {
     if (this.done) return;
-    const s = this.stream!;
     const localAbort = info.byUs && info.code === CloseCode.GOING_AWAY;
     this.log.log(info.clean || localAbort ? "info" : "warn", "connection closed", {
       conn: this.id,
@@ -299,8 +326,9 @@ class Relay {
       reason: localAbort ? "local connection closed first" : info.description,
       clean: info.clean,
       preopened: this.preopened,
-      bytesUp: s.bytesSent,
-      bytesDown: s.bytesReceived,
+      ...(kept ? { kept: true } : {}),
+      bytesUp: counts.bytesSent,
+      bytesDown: counts.bytesReceived,
       durationMs: Date.now() - this.started,
     });
     this.end();

@@ -99,6 +99,12 @@ export class SallyportStream {
   onDrain: (() => void) | undefined;
   /** First evidence (or assumption) that a connector took the session. */
   onPaired: (() => void) | undefined;
+  /**
+   * A session started from standby (start()) finished cleanly and the socket is kept: the
+   * stream is reset (fresh windows, counters at zero) and may start() again. Gets the
+   * finished session's byte counts. Without a handler the socket is closed instead.
+   */
+  onDone: ((finished: { bytesSent: number; bytesReceived: number }) => void) | undefined;
 
   /** Bytes we may still send (protocol mode). */
   sendCredit = INITIAL_WINDOW_BYTES;
@@ -333,6 +339,7 @@ export class SallyportStream {
     const decoded = decodeForClient(text);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
+    if (msg.t === "done") return this.finishedKept();
     if (msg.t === "opened") {
       // The edge's own limit; more than the floor only once it has said so.
       if (msg.maxMessageBytes !== undefined) this.maxFrame = Math.min(this.maxFrameCap, msg.maxMessageBytes);
@@ -347,6 +354,17 @@ export class SallyportStream {
       this.endReceived = true;
       this.onEnd?.();
     }
+  }
+
+  /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */
+  private finishedKept(): void {
+    if (!this.endSent || !this.endReceived || this.queue.length > 0) return this.protocolError();
+    const finished = { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
+    this.sendCredit = this.receiveCredit = INITIAL_WINDOW_BYTES;
+    this.bytesSent = this.bytesReceived = this.consumedTotal = this.granted = 0;
+    this.endSent = this.endReceived = this.endQueued = false;
+    if (this.onDone) this.onDone(finished);
+    else this.close(CloseCode.NORMAL);
   }
 
   private deliver(bytes: Uint8Array): void {

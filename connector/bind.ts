@@ -73,7 +73,7 @@ export class Bind {
   /** Client data received while the backend was being dialed; handed to the session. */
   private early: Array<[Buffer, boolean]> = [];
   /** What `paired` said, kept while in standby for the dial that `start` brings. */
-  private pairing: { sessionId: string; clientAddress: string; protocol: ClientProtocol; maxMessageBytes: number } | undefined;
+  private pairing: { sessionId: string; clientAddress: string; protocol: ClientProtocol; maxMessageBytes: number; standby: boolean } | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: BindDeps, surplus = false) {
@@ -170,7 +170,7 @@ export class Bind {
       case "paired":
         if (this.phase !== "parked") return this.protocolError("unexpected paired");
         this.sessionId = msg.sessionId;
-        this.pairing = { sessionId: msg.sessionId, clientAddress: msg.clientAddress, protocol: msg.clientProtocol, maxMessageBytes: msg.maxMessageBytes ?? MIN_MESSAGE_BYTES };
+        this.pairing = { sessionId: msg.sessionId, clientAddress: msg.clientAddress, protocol: msg.clientProtocol, maxMessageBytes: msg.maxMessageBytes ?? MIN_MESSAGE_BYTES, standby: msg.standby === true };
         // A session opened ahead of use: the backend sees no connection until it is used.
         this.phase = msg.standby ? "standby" : "paired";
         this.deps.events.paired(this);
@@ -192,10 +192,10 @@ export class Bind {
   private start(): void {
     const p = this.pairing!;
     this.phase = "paired";
-    void this.connectBackend(p.sessionId, p.clientAddress, p.protocol, p.maxMessageBytes);
+    void this.connectBackend(p.sessionId, p.clientAddress, p.protocol, p.maxMessageBytes, p.standby);
   }
 
-  private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol, maxMessageBytes: number): Promise<void> {
+  private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol, maxMessageBytes: number, keep: boolean): Promise<void> {
     const ws = this.ws!;
     const log = this.log.child({ sessionId });
     // Hold client data in the socket until the backend is there to take it.
@@ -207,7 +207,7 @@ export class Bind {
       this.phase = "relaying";
       ws.send(encode({ t: "opened" }));
       log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: Date.now() - started });
-      this.session = new Session(ws, socket, protocol, maxMessageBytes, (outcome) => {
+      this.session = new Session(ws, socket, protocol, maxMessageBytes, keep, (outcome) => {
         const durationMs = Date.now() - started;
         log.log("info", "session ended", {
           by: outcome.by,
@@ -215,8 +215,10 @@ export class Bind {
           bytesToBackend: outcome.bytesToBackend,
           bytesToClient: outcome.bytesToClient,
           durationMs,
+          ...(outcome.kept ? { kept: true } : {}),
         });
         this.deps.events.sessionEnded?.(this, outcome, durationMs);
+        if (outcome.kept) this.keepForNext();
       });
       // Replayed in order, before any later frame (the socket is still paused).
       for (const [data, isBinary] of this.early.splice(0)) ws.emit("message", data, isBinary);
@@ -229,6 +231,14 @@ export class Bind {
       ws.close(how.code, how.reason);
       if (why.close !== "GENERAL_FAILURE") this.deps.events.backendFailed(this, why.close);
     }
+  }
+
+  /** A session opened in standby ended cleanly: tell the client, and wait for its next `start`. */
+  private keepForNext(): void {
+    if (this.phase !== "relaying") return;
+    this.session = undefined;
+    this.phase = "standby";
+    this.ws?.send(encode({ t: "done" }));
   }
 
   private protocolError(detail: string): void {

@@ -84,7 +84,11 @@ export class BindPool {
       demand: (_b, waiting) => this.onDemand(waiting),
       backendFailed: (_b, why) => this.onBackendFailed(why),
       ended: (b, end) => this.onEnded(b, end),
-      sessionEnded: (_b, outcome, ms) => this.deps.metrics?.sessionEnded(this.deps.service.name, outcome, ms),
+      sessionEnded: (b, outcome, ms) => {
+        this.deps.metrics?.sessionEnded(this.deps.service.name, outcome, ms);
+        // Kept for the client's next session, unless we are on our way out.
+        if (outcome.kept && (this.state === "draining" || this.state === "stopped")) setImmediate(() => b.stop());
+      },
     };
   }
 

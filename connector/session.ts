@@ -34,6 +34,8 @@ export const LOW_WATER = 1024 * 1024;
 export const BACKEND_LINGER_MS = 5_000;
 
 export interface SessionOutcome {
+  /** Ended cleanly on a session in standby: the WebSocket stays open for the next one. */
+  readonly kept?: boolean;
   readonly by: "client" | "backend";
   readonly close: Close;
   readonly bytesToBackend: number;
@@ -68,15 +70,22 @@ export class Session {
     private readonly protocol: ClientProtocol,
     /** The edge's max.message.size: the largest message we send. */
     private readonly maxMessage: number,
+    /** A clean end keeps the WebSocket (the client opened it in standby) instead of closing it. */
+    private readonly keep: boolean,
     private readonly done: (outcome: SessionOutcome) => void,
   ) {
-    ws.on("message", (data: Buffer, isBinary: boolean) => isBinary && this.fromClient(data));
-    ws.on("close", (code: number) => this.clientClosed(code));
+    ws.on("message", this.onMessage);
+    ws.on("close", this.onClose);
     backend.on("data", (chunk: Buffer) => this.fromBackend(chunk));
     backend.on("end", () => this.backendEnd());
     backend.on("error", () => this.fail(close("GENERAL_FAILURE")));
     backend.on("close", () => !this.backendEnded && this.fail(close("GENERAL_FAILURE")));
   }
+
+  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+    if (isBinary) this.fromClient(data);
+  };
+  private readonly onClose = (code: number): void => this.clientClosed(code);
 
   /** `end` and `credit` from a Sallyport client (relayed by the edge). */
   control(msg: StreamMessage): void {
@@ -108,7 +117,8 @@ export class Session {
 
   /** Grant the client credit for what the backend has taken, in half-window steps. */
   private wrote(n: number): void {
-    if (this.protocol !== "sallyport" || this.finished) return;
+    // Once the client has ended it sends nothing more: credit would be of no use to it.
+    if (this.protocol !== "sallyport" || this.finished || this.clientEnded) return;
     this.written += n;
     const grant = this.written - this.granted;
     if (grant >= INITIAL_WINDOW_BYTES / 2) {
@@ -179,7 +189,15 @@ export class Session {
   }
 
   private maybeDone(): void {
-    if (this.clientEnded && this.endSent) this.finish("backend", close("NORMAL"));
+    if (!this.clientEnded || !this.endSent) return;
+    if (!this.keep) return this.finish("backend", close("NORMAL"));
+    // Both FINs are through; the backend socket closes by itself once its last write is out.
+    // Nothing of this session may reach the WebSocket after the bind's `done`.
+    this.finished = true;
+    this.ws.off("message", this.onMessage);
+    this.ws.off("close", this.onClose);
+    this.reported = true;
+    this.done({ kept: true, by: "backend", close: close("NORMAL"), bytesToBackend: this.toBackend, bytesToClient: this.toClient });
   }
 
   private send(msg: StreamMessage): void {

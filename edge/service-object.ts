@@ -195,6 +195,14 @@ export class ServiceObject extends DurableObject<Env> {
       case "credit":
         if (!inSession) return this.protocolError(ws, att, `${msg.t} outside a session`);
         return this.toSallyportClient(att, message);
+      case "done": {
+        // Only a session opened in standby goes back to standby, and only once it was open.
+        const peer = this.peer(att);
+        const client = peer && this.sockets.get(peer);
+        if (att.state !== "opened" || client?.role !== "client" || !client.standby) return this.protocolError(ws, att, "done outside a standby session");
+        this.sockets.save(ws, { ...att, state: "paired", deadline: undefined });
+        return this.toSallyportClient(att, message);
+      }
     }
   }
 

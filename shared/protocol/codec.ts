@@ -44,6 +44,7 @@ const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldSpec>>>>
   end: {},
   credit: { bytes: "bytes" },
   start: {},
+  done: {},
 };
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;

@@ -76,6 +76,16 @@ export interface StartMessage {
   readonly t: "start";
 }
 
+/**
+ * Connector → Sallyport client (relayed by the edge), on a session opened in standby: both
+ * directions have ended and the backend connection is closed; nothing more of this session
+ * follows. The pair stays: it is in standby again, and the client's next `start` begins a new
+ * session on it, with fresh credit windows (no WebSocket handshake, no pairing).
+ */
+export interface DoneMessage {
+  readonly t: "done";
+}
+
 export type ClientProtocol = "plain" | "sallyport";
 
 /** edge → connector: clients are waiting and no bind is parked; open more. */
@@ -87,7 +97,7 @@ export interface DemandMessage {
 /** Messages that flow end to end between a Sallyport client and the connector. */
 export type StreamMessage = EndMessage | CreditMessage;
 
-export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage;
+export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage | DoneMessage;
 export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage | StartMessage;
 export type ClientMessage = StreamMessage | StartMessage;
 /**
@@ -95,14 +105,14 @@ export type ClientMessage = StreamMessage | StartMessage;
  * `opened` once the connector has its backend (the client may then send beyond the few KiB
  * the edge holds for a client that is not yet paired).
  */
-export type ToClientMessage = StreamMessage | OpenedMessage;
+export type ToClientMessage = StreamMessage | OpenedMessage | DoneMessage;
 export type ControlMessage = ConnectorMessage | EdgeMessage | ClientMessage;
 export type ControlType = ControlMessage["t"];
 
 /** Which side may send which type; a message from the wrong side is a protocol error. */
-export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit"]);
+export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit", "done"]);
 export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit", "start"]);
 export const STREAM_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit"]);
 /** What a Sallyport client may send: the stream messages, and `start`. */
 export const CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "start"]);
-export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened"]);
+export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened", "done"]);

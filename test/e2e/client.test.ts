@@ -165,6 +165,8 @@ async function startClient(cleanup: Cleanup, url: string, args: string[] = [], n
 }
 
 const preopened = (n: number) => (l: LogLine) => l.json?.msg === "pre-opened session open" && Number(l.json.idle) >= n;
+/** A session joined the idle pool: newly opened, or kept after a connection finished on it. */
+const joinedPool = (l: LogLine): boolean => l.json?.msg === "pre-opened session open" || l.json?.msg === "pre-opened session kept";
 
 /** A plain TCP program's connection: everything it receives, and how it ended. */
 class Local {
@@ -275,8 +277,9 @@ describe("sallyport client: data", () => {
     await client.proc.waitForLog(preopened(2), 10_000, "two pre-opened sessions");
     const firstByte: number[] = [];
     for (let i = 0; i < 8; i++) {
-      // Give the forwarder time to replace the session just used, as a user's pauses would.
-      await client.proc.waitForLogCount((l) => l.json?.msg === "pre-opened session open", 2 + i, 10_000);
+      // Give the forwarder time to refill its pool (a new session, or the one just used kept),
+      // as a user's pauses would.
+      await client.proc.waitForLogCount(joinedPool, 2 + i, 10_000);
       await new Promise((r) => setTimeout(r, 150));
       const local = new Local(client.port);
       local.socket.write(`hello ${i}`);
@@ -301,10 +304,34 @@ describe("sallyport client: data", () => {
       local.socket.end(`standby ${i}`);
       await local.eof(10_000);
       expect(local.text()).toBe(`standby ${i}`);
-      // The session used is replaced by a new one in standby, which dials nothing either.
-      await client.proc.waitForLogCount((l) => l.json?.msg === "pre-opened session open", 3 + i, 10_000);
+      // The pool is refilled (a new session, or the one used, kept): neither dials anything.
+      await client.proc.waitForLogCount(joinedPool, 3 + i, 10_000);
       expect(standbyEcho.connections(), "backend connections after " + i + " local connection(s)").toBe(i);
     }
+  });
+
+  it("a session that finished cleanly is kept: the next connection runs on the same WebSocket, with no new handshake", async () => {
+    const client = await startClient(perTest, edge.clientUrl("/standby"), ["--preopen", "1"]);
+    await client.proc.waitForLog(preopened(1), 10_000, "one pre-opened session");
+    const payloads = [randomBytes(3 * MiB), randomBytes(100), randomBytes(2 * MiB)];
+    for (const [i, payload] of payloads.entries()) {
+      const local = new Local(client.port);
+      local.socket.end(payload);
+      await local.eof(10_000);
+      // Each session has its own bytes and its own fresh credit windows (3 MiB + 2 MiB > one window's worth left).
+      expect(Buffer.concat(local.chunks).equals(payload), `connection ${i}`).toBe(true);
+      await local.waitFor(() => local.closed, 5000, "local close");
+      expect(local.error).toBeUndefined();
+    }
+    const closes = await client.proc.waitForLogCount(msgIs("connection closed"), 3, 10_000);
+    expect(closes.map((c) => c.json!.bytesDown)).toEqual(payloads.map((p) => p.length));
+    expect(closes.every((c) => c.json!.clean === true)).toBe(true);
+    // With --preopen 1 and sessions kept, one connection after another needs no new WebSocket:
+    // the one opened at start, and at most the refill opened while the first was in use.
+    const kept = client.proc.logs(msgIs("pre-opened session kept")).length;
+    expect(kept).toBeGreaterThanOrEqual(1);
+    expect(client.proc.logs(msgIs("pre-opened session open")).length + kept).toBeGreaterThanOrEqual(3);
+    expect(client.proc.logs(msgIs("pre-opened session open")).length).toBeLessThanOrEqual(2);
   });
 
   it("opens a session per connection with --preopen 0, many at once, each getting its own bytes", async () => {

@@ -147,6 +147,34 @@ describe("SallyportStream: sending", () => {
     expect(plain.ws.frames).toEqual([]);
   });
 
+  it("done after both ends resets the stream for the next session; done any earlier is a protocol error", () => {
+    const { ws, s, closes } = make();
+    const finished: Array<{ bytesSent: number; bytesReceived: number }> = [];
+    s.onDone = (f) => finished.push(f);
+    s.start();
+    s.send(new Uint8Array(9 * MiB)); // beyond the 8 MiB window: 1 MiB waits for credit
+    ws.receive(new Uint8Array(5));
+    expect(s.sendCredit).toBe(0);
+    ws.receive(credit(MiB));
+    s.end();
+    ws.receive(END);
+    ws.receive('{"v":1,"t":"done"}');
+    expect(finished).toEqual([{ bytesSent: 9 * MiB, bytesReceived: 5 }]);
+    expect([s.sendCredit, s.receiveCredit, s.bytesSent, s.bytesReceived, s.endSent, s.endReceived]).toEqual([8 * MiB, 8 * MiB, 0, 0, false, false]);
+    expect(closes).toEqual([]);
+    // The next session on the same socket.
+    s.start();
+    s.send(new Uint8Array(3));
+    expect(s.bytesSent).toBe(3);
+
+    const early = make();
+    early.s.onDone = () => finished.push({ bytesSent: -1, bytesReceived: -1 });
+    early.ws.receive(new Uint8Array(1));
+    early.ws.receive('{"v":1,"t":"done"}');
+    expect(early.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+    expect(finished).toHaveLength(1);
+  });
+
   it("never sends beyond its credit, queues the rest, and resumes on credit", () => {
     const { ws, s } = paired({ maxFrameBytes: MiB });
     const drains: number[] = [];

@@ -141,7 +141,7 @@ describe("docs/protocol.md", () => {
         types.add(decoded.value.t);
       }
     }
-    expect([...types].sort()).toStrictEqual(["bind", "bound", "credit", "demand", "end", "opened", "paired", "start"]);
+    expect([...types].sort()).toStrictEqual(["bind", "bound", "credit", "demand", "done", "end", "opened", "paired", "start"]);
   });
 
   it("lists every close code with its number and reason", () => {

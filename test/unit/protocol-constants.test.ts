@@ -67,7 +67,7 @@ describe("protocol constants", () => {
   });
 
   it("splits the message types between the sides: only the stream messages go both ways", () => {
-    expect([...CONNECTOR_TYPES]).toStrictEqual(["bind", "opened", "end", "credit"]);
+    expect([...CONNECTOR_TYPES]).toStrictEqual(["bind", "opened", "end", "credit", "done"]);
     expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit", "start"]);
     expect([...STREAM_TYPES]).toStrictEqual(["end", "credit"]);
     // A client's `start` reaches the connector through the edge; nothing answers it in kind.
