@@ -5,6 +5,8 @@ var PROTOCOL_VERSION = 1;
 var CLIENT_SUBPROTOCOL = "sallyport.client.v1";
 var INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
 var MAX_CREDIT_BYTES = 2 ** 31;
+var MIN_MESSAGE_BYTES = 65536;
+var MAX_MESSAGE_BYTES = 1048576;
 var MAX_CONTROL_MESSAGE_BYTES = 4096;
 var MAX_ID_LENGTH = 64;
 var MAX_URI_LENGTH = 2048;
@@ -89,18 +91,20 @@ var ok = (value) => ({ ok: true, value });
 var err = (error) => ({ ok: false, error });
 
 // shared/protocol/messages.ts
-var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened"]);
+var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened", "done"]);
 
 // shared/protocol/codec.ts
 var perr = (code, detail) => err({ code, detail });
 var FIELDS = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol" },
+  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?", standby: "true?" },
   demand: { waiting: "count" },
-  opened: {},
+  opened: { maxMessageBytes: "messageBytes?" },
   end: {},
-  credit: { bytes: "bytes" }
+  credit: { bytes: "bytes" },
+  start: {},
+  done: {}
 };
 var ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 var PRINTABLE = /^[\x21-\x7e]+$/;
@@ -119,6 +123,10 @@ function checkField(kind, value) {
       return Number.isSafeInteger(value) && value >= 100 && value <= 36e5 ? void 0 : "an integer from 100 to 3600000 (milliseconds)";
     case "clientProtocol":
       return value === "plain" || value === "sallyport" ? void 0 : 'either "plain" or "sallyport"';
+    case "true":
+      return value === true ? void 0 : "true";
+    case "messageBytes":
+      return Number.isSafeInteger(value) && value >= MIN_MESSAGE_BYTES && value <= MAX_MESSAGE_BYTES ? void 0 : `an integer from ${MIN_MESSAGE_BYTES} to ${MAX_MESSAGE_BYTES}`;
     case "count":
       return Number.isSafeInteger(value) && value >= 0 && value <= 1e6 ? void 0 : "an integer from 0 to 1000000";
   }
@@ -147,8 +155,10 @@ function decodeAny(text, allowed) {
     if (key !== "v" && key !== "t" && !Object.hasOwn(spec, key)) return perr("BAD_FIELD", `unknown field in ${type}`);
   }
   const out = { t: type };
-  for (const [key, kind] of Object.entries(spec)) {
-    const problem = checkField(kind, parsed[key]);
+  for (const [key, fieldSpec] of Object.entries(spec)) {
+    const optional = fieldSpec.endsWith("?");
+    if (optional && parsed[key] === void 0) continue;
+    const problem = checkField(optional ? fieldSpec.slice(0, -1) : fieldSpec, parsed[key]);
     if (problem) return perr("BAD_FIELD", `${type}.${key} must be ${problem}`);
     out[key] = parsed[key];
   }
@@ -161,9 +171,42 @@ function encode(message) {
   return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
 }
 
+// shared/chunks.ts
+var FULL_READ_BYTES = 65536;
+function leadingBytes(queue, limit) {
+  let n = 0;
+  for (const item of queue) {
+    if (!(item instanceof Uint8Array) || n >= limit) break;
+    n += item.byteLength;
+  }
+  return Math.min(n, limit);
+}
+function takeBytes(queue, n) {
+  const head = queue[0];
+  if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
+  if (head.byteLength >= n) {
+    if (head.byteLength === n) queue.shift();
+    else queue[0] = head.subarray(n);
+    return head.subarray(0, n);
+  }
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const part = queue[0];
+    if (!(part instanceof Uint8Array)) throw new RangeError("takeBytes: fewer bytes at the front than asked for");
+    const k = Math.min(part.byteLength, n - off);
+    out.set(k === part.byteLength ? part : part.subarray(0, k), off);
+    off += k;
+    if (k === part.byteLength) queue.shift();
+    else queue[0] = part.subarray(k);
+  }
+  return out;
+}
+
 // client/stream.ts
 var OPEN = 1;
 var END = /* @__PURE__ */ Symbol("end");
+var START = /* @__PURE__ */ Symbol("start");
 var utf8 = new TextEncoder();
 var SallyportStream = class {
   constructor(ws, opts = {}) {
@@ -171,7 +214,9 @@ var SallyportStream = class {
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
     this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
-    this.maxFrame = opts.maxFrameBytes ?? 64 * 1024;
+    this.maxFrameCap = opts.maxFrameBytes ?? MAX_MESSAGE_BYTES;
+    this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
+    this.defer = opts.defer;
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
@@ -195,6 +240,12 @@ var SallyportStream = class {
   onDrain;
   /** First evidence (or assumption) that a connector took the session. */
   onPaired;
+  /**
+   * A session started from standby (start()) finished cleanly and the socket is kept: the
+   * stream is reset (fresh windows, counters at zero) and may start() again. Gets the
+   * finished session's byte counts. Without a handler the socket is closed instead.
+   */
+  onDone;
   /** Bytes we may still send (protocol mode). */
   sendCredit = INITIAL_WINDOW_BYTES;
   /** Bytes the connector may still send us before it oversteps (protocol mode). */
@@ -216,7 +267,10 @@ var SallyportStream = class {
   pairTimer;
   localClose;
   highWater;
+  maxFrameCap;
   maxFrame;
+  defer;
+  flushQueued = false;
   prePairBudget;
   pollMs;
   autoConsume;
@@ -230,22 +284,31 @@ var SallyportStream = class {
   send(data) {
     if (this.endQueued) throw new Error("send() after end()");
     if (this.closed || this.localClose) return false;
+    let fullRead = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
     } else {
       const bytes = toBytes(data);
-      for (let off = 0; off < bytes.byteLength; off += this.maxFrame) {
-        const part = bytes.subarray(off, Math.min(off + this.maxFrame, bytes.byteLength));
-        this.push(part, part.byteLength);
-      }
+      this.push(bytes, bytes.byteLength);
+      fullRead = bytes.byteLength >= FULL_READ_BYTES;
     }
-    this.flush();
+    if (this.defer && fullRead && this.queuedBytes < this.maxFrame) this.flushLater();
+    else this.flush();
     const ok2 = this.writable();
     if (!ok2) {
       this.needDrain = true;
       if (this.isOpen() && this.ws.bufferedAmount >= this.highWater) this.poll();
     }
     return ok2;
+  }
+  /**
+   * A session opened in standby is in use now: the connector dials the backend. Goes before
+   * anything sent after it. Protocol mode only; a no-op on a plain session.
+   */
+  start() {
+    if (this.protocol !== "sallyport" || this.closed || this.localClose) return;
+    this.queue.push(START);
+    this.flush();
   }
   /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
   end() {
@@ -280,8 +343,8 @@ var SallyportStream = class {
   /** True when send() would not ask the caller to wait. */
   writable() {
     if (this.closed || this.localClose) return false;
-    if (this.queue.length > 0) return false;
-    if (this.protocol === "sallyport" && this.sendCredit <= 0) return false;
+    if (this.queue.length > 0 && !(this.flushQueued && this.queuedBytes < this.maxFrame)) return false;
+    if (this.protocol === "sallyport" && this.sendCredit <= this.queuedBytes) return false;
     return this.ws.bufferedAmount < this.highWater;
   }
   push(item, size) {
@@ -289,15 +352,23 @@ var SallyportStream = class {
     this.queue.push(item);
     this.queuedBytes += size;
   }
+  flushLater() {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.defer(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
   flush() {
     while (this.queue.length > 0 && this.isOpen()) {
       const item = this.queue[0];
-      if (item === END) {
+      if (item === END || item === START) {
         if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
         this.queue.shift();
         if (!this.paired) this.prePairSent += 32;
-        this.ws.send(encode({ t: "end" }));
-        this.endSent = true;
+        this.ws.send(encode({ t: item === END ? "end" : "start" }));
+        if (item === END) this.endSent = true;
         continue;
       }
       if (this.ws.bufferedAmount >= this.highWater) {
@@ -314,13 +385,9 @@ var SallyportStream = class {
         size = utf8.encode(item).byteLength;
         if (size > allowance) break;
         this.queue.shift();
-      } else if (item.byteLength > allowance) {
-        chunk = item.subarray(0, allowance);
-        this.queue[0] = item.subarray(allowance);
-        size = allowance;
       } else {
-        this.queue.shift();
-        size = item.byteLength;
+        size = leadingBytes(this.queue, Math.min(allowance, this.maxFrame));
+        chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
       if (this.protocol === "sallyport") this.sendCredit -= size;
@@ -362,11 +429,15 @@ var SallyportStream = class {
     this.deliver(toBytes(data));
   }
   control(text) {
-    if (text.length < 64 && /^\{"v":1,"t":"opened"\}$/.test(text)) return this.markPaired();
     const decoded = decodeForClient(text);
     if (!decoded.ok) return this.protocolError();
-    this.markPaired();
     const msg = decoded.value;
+    if (msg.t === "done") return this.finishedKept();
+    if (msg.t === "opened") {
+      if (msg.maxMessageBytes !== void 0) this.maxFrame = Math.min(this.maxFrameCap, msg.maxMessageBytes);
+      return this.markPaired();
+    }
+    this.markPaired();
     if (msg.t === "credit") {
       this.sendCredit += msg.bytes;
       this.flush();
@@ -375,6 +446,16 @@ var SallyportStream = class {
       this.endReceived = true;
       this.onEnd?.();
     }
+  }
+  /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */
+  finishedKept() {
+    if (!this.endSent || !this.endReceived || this.queue.length > 0) return this.protocolError();
+    const finished = { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
+    this.sendCredit = this.receiveCredit = INITIAL_WINDOW_BYTES;
+    this.bytesSent = this.bytesReceived = this.consumedTotal = this.granted = 0;
+    this.endSent = this.endReceived = this.endQueued = false;
+    if (this.onDone) this.onDone(finished);
+    else this.close(CloseCode.NORMAL);
   }
   deliver(bytes) {
     if (bytes.byteLength === 0) return;

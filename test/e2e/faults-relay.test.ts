@@ -177,7 +177,9 @@ describe("fault relay", () => {
     // A sender far faster than the cap is paused rather than buffered for: the relay holds
     // at most its queue, the rest stays in the sender's socket.
     relay.setBandwidth(10_000, "down");
-    const big = randomBytes(4 * 1024 * 1024);
+    // More than the kernel can take in between: the sender's send buffer (tcp_wmem, up to
+    // 4 MiB here) and the relay's receive buffer (tcp_rmem, up to 32 MiB) before the relay reads.
+    const big = Buffer.alloc(48 * 1024 * 1024, 7);
     server.socket.write(big);
     await new Promise((r) => setTimeout(r, 300)); // (measurement interval, not synchronisation)
     expect(server.socket.writableLength).toBeGreaterThan(1024 * 1024);
