@@ -37,6 +37,7 @@ export class ConnectorMetrics implements PoolMetrics {
     gauge("sallyport_parked_binds", "Binds parked at the edge", (s) => s.parked);
     gauge("sallyport_offered_binds", "Binds dialing, registering or parked", (s) => s.offered);
     gauge("sallyport_active_sessions", "Sessions in progress", (s) => s.sessions);
+    gauge("sallyport_standby_sessions", "Pairs held by clients for later use, no backend connection", (s) => s.standby);
     gauge("sallyport_backend_up", "1 unless the pool has withdrawn because its backend is down", (s) => (s.state === "backend-down" ? 0 : 1));
   }
 

@@ -53,7 +53,10 @@ export interface PoolStats {
   readonly state: PoolState;
   readonly offered: number;
   readonly parked: number;
+  /** Sessions in progress (backend dialed or connected). */
   readonly sessions: number;
+  /** Pairs a client holds for later use, with no backend connection (`sallyport client --preopen`). */
+  readonly standby: number;
   readonly pairings: number;
   readonly failures: number;
   readonly backendFailures: number;
@@ -122,9 +125,11 @@ export class BindPool {
   stats(): PoolStats {
     let parked = 0;
     for (const b of this.offered) if (b.phase === "parked") parked++;
+    let standby = 0;
+    for (const b of this.sessions) if (b.phase === "standby") standby++;
     return {
       service: this.deps.service.name, state: this.state, offered: this.offered.size, parked,
-      sessions: this.sessions.size, pairings: this.pairings, failures: this.failures, backendFailures: this.backendFailures,
+      sessions: this.sessions.size - standby, standby, pairings: this.pairings, failures: this.failures, backendFailures: this.backendFailures,
     };
   }
 
