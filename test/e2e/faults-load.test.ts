@@ -8,14 +8,13 @@ import { controlType, startWireTap, tapView } from "../helpers/wire-tap.ts";
 /**
  * Load: a burst far beyond the pool is answered — every client gets its echo or a documented
  * close (4013 busy / 4006 no connector), none hangs; and under 1,000 concurrent clients each
- * bind is paired at most once and each session sees only its own bytes. FAULTS_FULL=1 runs
- * the full sizes; the default is scaled to fit the suite's time budget.
+ * bind is paired at most once and each session sees only its own bytes. Both at the sizes the
+ * reliability issue names.
  */
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const FULL = process.env.FAULTS_FULL === "1";
 
 function tally(outcomes: Outcome[]): Record<string, number> {
   const t: Record<string, number> = {};
