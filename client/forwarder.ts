@@ -205,7 +205,15 @@ export class Forwarder {
     const relay = new Relay(`c${(++seq).toString(36)}`, local, this.opts.log, () => this.relays.delete(relay), (stream) => this.giveBack(stream));
     this.relays.add(relay);
     // The newest: if it is still waiting for a bind, it has the most of socks.timeout left.
-    const idle = this.idle.pop();
+    // One whose close has begun (the edge closed it; the event may come seconds later) is dropped.
+    let idle = this.idle.pop();
+    let dropped = false;
+    while (idle && !idle.stream.usable) {
+      dropped = true;
+      idle = this.idle.pop();
+    }
+    // Their close events no longer find them in the pool: refill from here, after a backoff.
+    if (dropped) this.retry();
     if (idle) {
       relay.attach(idle.stream, idle.early, true);
       this.fill();

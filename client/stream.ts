@@ -230,6 +230,14 @@ export class SallyportStream {
     if (this.ws.readyState <= OPEN) this.ws.close(code, reason);
   }
 
+  /**
+   * The socket can still carry a session. False as soon as a close has begun — also when the
+   * peer's close frame has arrived but the socket's close event has not (ws waits for TCP).
+   */
+  get usable(): boolean {
+    return this.isOpen();
+  }
+
   /** Bytes accepted by send() but not yet handed to the socket (waiting for credit or pairing). */
   get pendingBytes(): number {
     return this.queuedBytes;

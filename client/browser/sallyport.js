@@ -336,6 +336,13 @@ var SallyportStream = class {
     this.stopTimers();
     if (this.ws.readyState <= OPEN) this.ws.close(code, reason);
   }
+  /**
+   * The socket can still carry a session. False as soon as a close has begun — also when the
+   * peer's close frame has arrived but the socket's close event has not (ws waits for TCP).
+   */
+  get usable() {
+    return this.isOpen();
+  }
   /** Bytes accepted by send() but not yet handed to the socket (waiting for credit or pairing). */
   get pendingBytes() {
     return this.queuedBytes;

@@ -1,7 +1,8 @@
+import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { echoSession, randomBytes, startFaultEdge, startNode, taggedEcho, type Outcome } from "../helpers/fault-kit.ts";
-import { msgIs } from "../helpers/processes.ts";
+import { msgIs, spawnSallyport } from "../helpers/processes.ts";
 import { since } from "../helpers/wait.ts";
 import { startWireTap, tapView, type TapConnection } from "../helpers/wire-tap.ts";
 
@@ -73,6 +74,32 @@ describe("faults: drain", () => {
     // The edge dropped them at once: a client now waits (and times out as "no connector"), it is never paired onto them.
     const o = await echoSession(edge.url, randomBytes(1024), { timeoutMs: 5000 });
     expect(o).toMatchObject({ kind: "closed", code: 4006 });
+  });
+
+  it("SIGTERM with pairs held in standby by a `sallyport client`: they are nothing in flight, exit 0 at once", async () => {
+    const edge = await startFaultEdge(cleanup);
+    const backend = await taggedEcho(cleanup, "A");
+    const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "standby", prepared: 3, drainTimeout: "30 seconds" });
+    await node.registered();
+    const client = spawnSallyport(["client", "--url", edge.url, "--listen", "127.0.0.1:0", "--preopen", "2", "--log-level", "debug"], { name: "client", cleanup });
+    await client.waitForLogCount(msgIs("pre-opened session open"), 2, 20_000);
+    const signalled = performance.now();
+    node.proc.signal("SIGTERM");
+    expect(await node.proc.waitForExit(5000)).toEqual({ code: 0, signal: null });
+    expect(since(signalled)).toBeLessThan(2000);
+    // The client never hands a new connection a pre-opened session the edge has closed (its
+    // close event may come only seconds later): with no connector left, the connection waits
+    // socks.timeout (2 s) on a session of its own and is reset.
+    const port = Number(String((await client.waitForLog(msgIs("listening"), 5000)).json!.listen).split(":").pop());
+    const local = net.connect({ port, host: "127.0.0.1" });
+    const opened = performance.now();
+    local.write("hello");
+    const ended = await new Promise<string>((resolve) => {
+      local.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      local.on("close", () => resolve("closed"));
+    });
+    expect(ended).toBe("ECONNRESET");
+    expect(since(opened)).toBeLessThan(4000);
   });
 
   it("after --drain-timeout, a session still running is closed abnormally and the connector exits 0", async () => {
