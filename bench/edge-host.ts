@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
  * a process of its own and every process's CPU and memory can be told apart.
  *
  *   tsx bench/edge-host.ts --root DIR --token-file FILE [--port N] [--service NAME]
- *                          [--accept URI] [--timeout D]
+ *                          [--accept URI] [--timeout D] [--max-message BYTES]
  *
  * Prints `edge http://127.0.0.1:PORT/` then `ready`. The Worker's log lines go to stderr.
  * --root is the Sallyport checkout under test (default: this repository), so a patched copy
@@ -30,7 +30,9 @@ const accept = args.get("accept") ?? `ws://sallyport.localhost/${service}`;
 const { startLocalEdge } = (await import(pathToFileURL(`${root}/connector/dev/local-edge.ts`).href)) as typeof import("../connector/dev/local-edge.ts");
 const edge = await startLocalEdge({
   port: Number(args.get("port") ?? 0),
-  services: { [service]: { accept, "socks.timeout": args.get("timeout") ?? "2 seconds" } },
+  services: {
+    [service]: { accept, "socks.timeout": args.get("timeout") ?? "2 seconds", ...(args.has("max-message") ? { "max.message.size": Number(args.get("max-message")) } : {}) },
+  },
   connectorTokens: { [service]: [token] },
   onLog: (level, message) => process.stderr.write(`${level} ${message}\n`),
 });

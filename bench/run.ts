@@ -31,6 +31,7 @@ options
   --prepared N          connector --prepared (default 32)
   --log-level L         connector and client log level (default info, as shipped)
   --socks-timeout D     edge socks.timeout (default "2 seconds", as shipped)
+  --max-message BYTES   edge max.message.size (default 262144, as shipped)
 Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.
 `;
 
@@ -56,6 +57,7 @@ const { values: o } = parseArgs({
     prepared: { type: "string" },
     "log-level": { type: "string" },
     "socks-timeout": { type: "string" },
+    "max-message": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
   strict: true,
@@ -137,6 +139,7 @@ const env: BenchEnv = {
   preopen: num(o.preopen, 16),
   prepared: num(o.prepared, 32),
   socksTimeout: o["socks-timeout"] ?? "2 seconds",
+  ...(o["max-message"] ? { maxMessage: num(o["max-message"], 0) } : {}),
   settleMs: 2500,
 };
 
@@ -162,7 +165,7 @@ const info = {
   tunnels,
   tests: only,
   sizes: { ...sizes, idleBigHeld: idleBigCount, nofile },
-  sallyport: { preopen: env.preopen, prepared: env.prepared, logLevel: env.logLevel, socksTimeout: env.socksTimeout },
+  sallyport: { preopen: env.preopen, prepared: env.prepared, logLevel: env.logLevel, socksTimeout: env.socksTimeout, maxMessage: env.maxMessage ?? "default" },
 };
 writeFileSync(join(out, "run-info.json"), `${JSON.stringify(info, null, 2)}\n`);
 progress(`results -> ${out}`);

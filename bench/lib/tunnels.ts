@@ -43,6 +43,8 @@ export interface BenchEnv {
   readonly preopen: number;
   readonly prepared: number;
   readonly socksTimeout: string;
+  /** The edge's max.message.size; undefined: the default. */
+  readonly maxMessage?: number;
   /** After the path works, how long to let pre-opened sessions settle. */
   readonly settleMs: number;
 }
@@ -126,7 +128,7 @@ export function sallyport(name: string, root: string): TunnelSpec {
         const bin = join(root, "bin/sallyport.mjs");
         const log = (what: string): string => join(env.logDir, `${name}-${n}-${what}.log`);
         // Reverse order of start = order of stop; the edge is started first.
-        const edge = spawnChild(`${name} edge`, env.node, ["--import", "tsx", join(env.repoRoot, "bench/edge-host.ts"), "--root", root, "--port", "0", "--token-file", tokenFile, "--timeout", env.socksTimeout], {
+        const edge = spawnChild(`${name} edge`, env.node, ["--import", "tsx", join(env.repoRoot, "bench/edge-host.ts"), "--root", root, "--port", "0", "--token-file", tokenFile, "--timeout", env.socksTimeout, ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : [])], {
           logFile: log("edge"), env: env.env, cwd: env.repoRoot,
         });
         started.push(edge);
