@@ -4,7 +4,7 @@ import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
 import type { Logger } from "../connector/log.ts";
 import { dial, type DialFailure } from "./dial.ts";
-import type { CloseInfo, SallyportStream } from "./stream.ts";
+import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 
 /**
  * `sallyport client`: a local TCP listener whose every connection becomes one Sallyport
@@ -319,13 +319,13 @@ class Relay {
   }
 
   /** The session finished cleanly and its socket is kept: the local side is done with it. */
-  private kept(stream: SallyportStream, counts: { bytesSent: number; bytesReceived: number }): void {
+  private kept(stream: SallyportStream, counts: SessionCounts): void {
     this.stream = undefined; // nothing of the local socket reaches the stream any more
     this.report({ code: CloseCode.NORMAL, reason: "", clean: true, byUs: false, description: "finished" }, counts, true);
     this.giveBack(stream);
   }
 
-  private report(info: CloseInfo, counts: { bytesSent: number; bytesReceived: number } = this.stream!, kept = false): void {
+  private report(info: CloseInfo, counts: SessionCounts = this.stream!, kept = false): void {
     if (this.done) return;
     const localAbort = info.byUs && info.code === CloseCode.GOING_AWAY;
     this.log.log(info.clean || localAbort ? "info" : "warn", "connection closed", {

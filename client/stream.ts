@@ -79,6 +79,12 @@ export interface CloseInfo {
   readonly description: string;
 }
 
+/** What one session carried, in bytes of data each way. */
+export interface SessionCounts {
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
 export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
 const END = Symbol("end");
@@ -104,7 +110,7 @@ export class SallyportStream {
    * stream is reset (fresh windows, counters at zero) and may start() again. Gets the
    * finished session's byte counts. Without a handler the socket is closed instead.
    */
-  onDone: ((finished: { bytesSent: number; bytesReceived: number }) => void) | undefined;
+  onDone: ((finished: SessionCounts) => void) | undefined;
 
   /** Bytes we may still send (protocol mode). */
   sendCredit = INITIAL_WINDOW_BYTES;
@@ -367,7 +373,7 @@ export class SallyportStream {
   /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */
   private finishedKept(): void {
     if (!this.endSent || !this.endReceived || this.queue.length > 0) return this.protocolError();
-    const finished = { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
+    const finished: SessionCounts = { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
     this.sendCredit = this.receiveCredit = INITIAL_WINDOW_BYTES;
     this.bytesSent = this.bytesReceived = this.consumedTotal = this.granted = 0;
     this.endSent = this.endReceived = this.endQueued = false;

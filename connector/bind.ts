@@ -59,6 +59,15 @@ export const HEARTBEAT_MISSES = 3;
 
 let counter = 0;
 
+interface Pairing {
+  readonly sessionId: string;
+  readonly clientAddress: string;
+  readonly protocol: ClientProtocol;
+  readonly maxMessageBytes: number;
+  /** Opened ahead of use: a clean end keeps the socket for the client's next `start`. */
+  readonly standby: boolean;
+}
+
 export class Bind {
   readonly id = `b${process.pid.toString(36)}${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   phase: BindPhase = "dialing";
@@ -73,7 +82,7 @@ export class Bind {
   /** Client data received while the backend was being dialed; handed to the session. */
   private early: Array<[Buffer, boolean]> = [];
   /** What `paired` said, kept while in standby for the dial that `start` brings. */
-  private pairing: { sessionId: string; clientAddress: string; protocol: ClientProtocol; maxMessageBytes: number; standby: boolean } | undefined;
+  private pairing: Pairing | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: BindDeps, surplus = false) {
@@ -190,12 +199,11 @@ export class Bind {
   }
 
   private start(): void {
-    const p = this.pairing!;
     this.phase = "paired";
-    void this.connectBackend(p.sessionId, p.clientAddress, p.protocol, p.maxMessageBytes, p.standby);
+    void this.connectBackend(this.pairing!);
   }
 
-  private async connectBackend(sessionId: string, clientAddress: string, protocol: ClientProtocol, maxMessageBytes: number, keep: boolean): Promise<void> {
+  private async connectBackend({ sessionId, clientAddress, protocol, maxMessageBytes, standby: keep }: Pairing): Promise<void> {
     const ws = this.ws!;
     const log = this.log.child({ sessionId });
     // Hold client data in the socket until the backend is there to take it.

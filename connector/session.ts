@@ -196,8 +196,7 @@ export class Session {
     this.finished = true;
     this.ws.off("message", this.onMessage);
     this.ws.off("close", this.onClose);
-    this.reported = true;
-    this.done({ kept: true, by: "backend", close: close("NORMAL"), bytesToBackend: this.toBackend, bytesToClient: this.toClient });
+    this.report("backend", close("NORMAL"), true);
   }
 
   private send(msg: StreamMessage): void {
@@ -231,10 +230,10 @@ export class Session {
   }
 
   private reported = false;
-  private report(by: SessionOutcome["by"], how: Close): void {
+  private report(by: SessionOutcome["by"], how: Close, kept = false): void {
     if (this.reported) return;
     this.reported = true;
-    this.done({ by, close: how, bytesToBackend: this.toBackend, bytesToClient: this.toClient });
+    this.done({ ...(kept ? { kept } : {}), by, close: how, bytesToBackend: this.toBackend, bytesToClient: this.toClient });
   }
 }
 
