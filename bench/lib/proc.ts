@@ -65,38 +65,37 @@ export function findDescendant(root: number, comm: string): number | undefined {
   return withDescendants([root], procs).find((p) => p !== root && procs.get(p)?.comm === comm);
 }
 
-/** CPU seconds used so far by `pids` (each with its descendants, minus `exclude` subtrees). */
-export function cpuSeconds(pids: readonly number[], exclude: readonly number[] = []): number {
+/**
+ * The sum of `measure` over `pids` and their descendants, minus the `exclude` subtrees. A
+ * process gone meanwhile counts 0 (measure may throw).
+ */
+function sumOver(pids: readonly number[], exclude: readonly number[], measure: (pid: number, info: ProcInfo) => number): number {
   const procs = allProcs();
   const ex = new Set(withDescendants(exclude, procs));
-  let ticks = 0;
-  for (const p of withDescendants(pids, procs)) if (!ex.has(p)) ticks += procs.get(p)!.ticks;
-  return ticks / CLK_TCK;
-}
-
-export function rssKb(pids: readonly number[], exclude: readonly number[] = []): number {
-  const procs = allProcs();
-  const ex = new Set(withDescendants(exclude, procs));
-  let kb = 0;
-  for (const p of withDescendants(pids, procs)) if (!ex.has(p)) kb += procs.get(p)!.rssKb;
-  return kb;
-}
-
-/** Proportional set size: pages shared between processes are split among them, not counted twice. */
-export function pssKb(pids: readonly number[], exclude: readonly number[] = []): number {
-  const procs = allProcs();
-  const ex = new Set(withDescendants(exclude, procs));
-  let kb = 0;
+  let total = 0;
   for (const p of withDescendants(pids, procs)) {
     if (ex.has(p)) continue;
     try {
-      const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"));
-      if (m) kb += Number(m[1]);
+      total += measure(p, procs.get(p)!);
     } catch {
       // gone meanwhile
     }
   }
-  return kb;
+  return total;
+}
+
+/** CPU seconds used so far by `pids` (each with its descendants, minus `exclude` subtrees). */
+export function cpuSeconds(pids: readonly number[], exclude: readonly number[] = []): number {
+  return sumOver(pids, exclude, (_p, info) => info.ticks) / CLK_TCK;
+}
+
+export function rssKb(pids: readonly number[], exclude: readonly number[] = []): number {
+  return sumOver(pids, exclude, (_p, info) => info.rssKb);
+}
+
+/** Proportional set size: pages shared between processes are split among them, not counted twice. */
+export function pssKb(pids: readonly number[], exclude: readonly number[] = []): number {
+  return sumOver(pids, exclude, (p) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0));
 }
 
 export function load1(): number {
@@ -247,18 +246,7 @@ export function installCleanup(onSignal: (sig: string) => void): void {
 
 /** Open file descriptors of `pids` (with descendants, minus `exclude` subtrees). */
 export function fdCount(pids: readonly number[], exclude: readonly number[] = []): number {
-  const procs = allProcs();
-  const ex = new Set(withDescendants(exclude, procs));
-  let n = 0;
-  for (const p of withDescendants(pids, procs)) {
-    if (ex.has(p)) continue;
-    try {
-      n += readdirSync(`/proc/${p}/fd`).length;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
+  return sumOver(pids, exclude, (p) => readdirSync(`/proc/${p}/fd`).length);
 }
 
 /** This process's soft limit on open files (children inherit it). */
