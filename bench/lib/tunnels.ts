@@ -51,7 +51,7 @@ export interface BenchEnv {
 
 export interface TunnelSpec {
   readonly name: string;
-  readonly kind: "direct" | "wsrelay" | "sallyport";
+  readonly kind: "direct" | "wsrelay" | "chain" | "sallyport";
   up(env: BenchEnv, opts: UpOptions): Promise<RunningTunnel>;
 }
 
@@ -98,6 +98,61 @@ export const wsrelay: TunnelSpec = {
       return {
         addr,
         roles: { client: { pids: [client.pid] }, server: { pids: [server.pid] } },
+        ...(proxy ? { frames: proxy } : {}),
+        down,
+      };
+    } catch (e) {
+      await down();
+      throw e;
+    }
+  },
+};
+
+/**
+ * Sallyport's topology with the least code (bench/chain-edge.ts, bench/chain-relay.ts): the
+ * floor any design of this shape starts from on this runtime and machine. Same roles as
+ * Sallyport, so the same CPU and memory accounting applies.
+ */
+export const chain: TunnelSpec = {
+  name: "chain",
+  kind: "chain",
+  async up(env, opts) {
+    const n = ++instance;
+    const started: Child[] = [];
+    let proxy: FrameCountingProxy | undefined;
+    const down = async (): Promise<void> => {
+      for (const c of [...started].reverse()) await c.stop();
+      await proxy?.close();
+    };
+    try {
+      const log = (what: string): string => join(env.logDir, `chain-${n}-${what}.log`);
+      const relay = join(env.repoRoot, "bench/chain-relay.ts");
+      const edge = spawnChild("chain edge", env.node, ["--import", "tsx", join(env.repoRoot, "bench/chain-edge.ts")], { logFile: log("edge"), env: env.env, cwd: env.repoRoot });
+      started.push(edge);
+      const edgeUrl = new URL((await edge.waitLine(/^edge (http:\/\/\S+)/, 60_000, "stdout"))[1]!);
+      const workerd = findDescendant(edge.pid, "workerd");
+      if (workerd === undefined) throw new Error("no workerd process under the chain edge");
+      const bind = spawnChild("chain bind", env.node, ["--import", "tsx", relay, "bind", "--url", `ws://${edgeUrl.host}/bind`, "--backend", `127.0.0.1:${opts.backendPort}`, "--binds", String(env.prepared)], {
+        logFile: log("connector"), env: env.env, cwd: env.repoRoot,
+      });
+      started.push(bind);
+      await bind.waitLine(/^parking/, 30_000, "stdout");
+      let wsPort = Number(edgeUrl.port);
+      if (opts.countFrames) {
+        proxy = new FrameCountingProxy({ host: "127.0.0.1", port: wsPort });
+        wsPort = await proxy.listen();
+      }
+      const client = spawnChild("chain client", env.node, ["--import", "tsx", relay, "client", "--url", `ws://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen)], {
+        logFile: log("client"), env: env.env, cwd: env.repoRoot,
+      });
+      started.push(client);
+      const cport = Number((await client.waitLine(/^listening on 127\.0\.0\.1:(\d+)/, 30_000, "stdout"))[1]);
+      const addr = { host: "127.0.0.1", port: cport };
+      await probe(addr, opts.backendKind, 20_000);
+      await new Promise((r) => setTimeout(r, env.settleMs));
+      return {
+        addr,
+        roles: { client: { pids: [client.pid] }, edge: { pids: [workerd] }, "edge-host": { pids: [edge.pid], exclude: [workerd] }, connector: { pids: [bind.pid] } },
         ...(proxy ? { frames: proxy } : {}),
         down,
       };
