@@ -33,6 +33,8 @@ export interface BindAttachment {
   readonly parkedAt?: number;
   /** The client socket id once paired. */
   readonly peer?: string;
+  /** A standby pair has finished a session (`done`): its client already knows the limits `opened` carries. */
+  readonly kept?: true;
 }
 
 export interface ClientAttachment {

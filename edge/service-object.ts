@@ -188,8 +188,9 @@ export class ServiceObject extends DurableObject<Env> {
       case "opened":
         if (att.state !== "paired") return this.protocolError(ws, att, "opened outside a pairing");
         this.sockets.save(ws, { ...att, state: "opened", deadline: undefined });
-        // Our own words, not the connector's: the size limit is the edge's to tell.
-        this.toSallyportClient(att, encode({ t: "opened", maxMessageBytes: service.maxMessageBytes }));
+        // Our own words, not the connector's: the size limit is the edge's to tell. Once per
+        // socket: a kept pair's client has heard it, and every message here costs the object.
+        if (!att.kept) this.toSallyportClient(att, encode({ t: "opened", maxMessageBytes: service.maxMessageBytes }));
         return;
       case "end":
       case "credit":
@@ -200,7 +201,7 @@ export class ServiceObject extends DurableObject<Env> {
         const peer = this.peer(att);
         const client = peer && this.sockets.get(peer);
         if (att.state !== "opened" || client?.role !== "client" || !client.standby) return this.protocolError(ws, att, "done outside a standby session");
-        this.sockets.save(ws, { ...att, state: "paired", deadline: undefined });
+        this.sockets.save(ws, { ...att, state: "paired", deadline: undefined, kept: true });
         return this.toSallyportClient(att, message);
       }
     }
