@@ -405,6 +405,9 @@ for (const spec of specs.filter((s) => s.kind === "sallyport" || s.kind === "cha
   check("TTFB p50 ≤ 1 ms (pre-opened sessions + prepared binds)", m("ttfb", "p50_us"), (x) => x <= 1000, `${fmt(m("ttfb", "p50_us"))} µs`);
   check("64 B RTT p50 ≤ 250 µs", m("rtt", "p50_us"), (x) => x <= 250, `${fmt(m("rtt", "p50_us"))} µs`);
   check("64 B RTT p99 ≤ 1 ms", m("rtt", "p99_us"), (x) => x <= 1000, `${fmt(m("rtt", "p99_us"))} µs`);
+  // The floor sends each read as it comes and holds no idle sessions of its own making: the
+  // remaining targets are about Sallyport's own choices.
+  if (spec.kind === "chain") continue;
   const held = m("idle10k", "held");
   const capped = idleBigCount < sizes.idleBig;
   check(
