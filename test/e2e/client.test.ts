@@ -322,6 +322,9 @@ describe("sallyport client: data", () => {
       expect(Buffer.concat(local.chunks).equals(payload), `connection ${i}`).toBe(true);
       await local.waitFor(() => local.closed, 5000, "local close");
       expect(local.error).toBeUndefined();
+      // The local side is done at the FINs; the pair is back in the pool only at the
+      // connector's `done`, a moment later. A connection made before that takes another one.
+      await client.proc.waitForLogCount(msgIs("pre-opened session kept"), i + 1, 5000);
     }
     const closes = await client.proc.waitForLogCount(msgIs("connection closed"), 3, 10_000);
     expect(closes.map((c) => c.json!.bytesDown)).toEqual(payloads.map((p) => p.length));
