@@ -87,8 +87,11 @@ class Pool {
   ) {
     for (let i = 0; i < count; i++) this.open();
   }
+  /** The newest open one; a socket given back may have closed since (those opened on demand are not replaced). */
   take(): WebSocket | undefined {
-    return this.ready.pop();
+    let ws = this.ready.pop();
+    while (ws && ws.readyState !== WebSocket.OPEN) ws = this.ready.pop();
+    return ws;
   }
   giveBack(ws: WebSocket): void {
     this.ready.push(ws);
