@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import type { Cleanup } from "./cleanup.ts";
-import { closeServer, freePort, listen } from "./net.ts";
+import { closeServer, listen } from "./net.ts";
 import { Condition } from "./wait.ts";
 
 /**
@@ -111,10 +112,31 @@ export async function sourceBackend(cleanup: Cleanup, size: number): Promise<Sou
   return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, bytes: size, sha256, stop: () => closeServer(server, sockets) };
 }
 
-/** A backend address where nothing listens: every dial is refused (ECONNREFUSED). */
+/**
+ * A backend address where nothing listens: every dial is refused (ECONNREFUSED), for as long as
+ * the test runs. A port freed after listening on 0 would not do: the kernel hands it out again
+ * to the next listener on port 0, and with test files running in parallel one can get it
+ * mid-test (seen in CI: the "refused" backend accepted). Ports below the kernel's local range
+ * are never handed out for port 0; one of them that refuses now stays refusing.
+ */
 export async function refusingBackend(): Promise<{ port: number; uri: string }> {
-  const port = await freePort();
-  return { port, uri: `tcp://127.0.0.1:${port}` };
+  const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = 1024 + Math.floor(Math.random() * Math.max(1, low - 1024));
+    if (await refuses(port)) return { port, uri: `tcp://127.0.0.1:${port}` };
+  }
+  throw new Error(`no refusing port on 127.0.0.1 between 1024 and ${low}`);
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ECONNREFUSED"));
+  });
 }
 
 export const sha256 = (data: Buffer | Uint8Array): string => createHash("sha256").update(data).digest("hex");
