@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync, readdirSync, type WriteStream } from "node:fs";
+import { appendFileSync, closeSync, createWriteStream, openSync, readFileSync, readdirSync, type WriteStream } from "node:fs";
 
 /**
  * /proc accounting and child-process bookkeeping for the bench. Every process the bench
@@ -110,6 +110,12 @@ export function load1(): number {
 
 const children = new Set<Child>();
 
+/**
+ * A process the bench started. Its stdout (a few start-up lines: ports, readiness) comes
+ * through a pipe; its stderr (the log lines, one or more per session) goes straight to its log
+ * file, so the bench process — which is also the load generator and the clock — never handles
+ * a tunnel's logging while it measures. waitLine() on stderr reads the file.
+ */
 export class Child {
   readonly pid: number;
   readonly exited: Promise<void>;
@@ -121,23 +127,22 @@ export class Child {
     readonly name: string,
     private readonly proc: ChildProcess,
     log: WriteStream,
+    private readonly logFile: string,
   ) {
     if (proc.pid === undefined) throw new Error(`${name}: spawn failed`);
     this.pid = proc.pid;
     children.add(this);
-    for (const stream of ["stdout", "stderr"] as const) {
-      let rest = "";
-      proc[stream]!.setEncoding("utf8");
-      proc[stream]!.on("data", (d: string) => {
-        log.write(d);
-        rest += d;
-        const parts = rest.split("\n");
-        rest = parts.pop()!;
-        // Only the first lines are kept for waitLine(); a chatty child must not grow without bound.
-        for (const text of parts) if (this.lines.length < 2000) this.lines.push({ stream, text });
-        for (const w of this.waiters.splice(0)) w();
-      });
-    }
+    let rest = "";
+    proc.stdout!.setEncoding("utf8");
+    proc.stdout!.on("data", (d: string) => {
+      log.write(d);
+      rest += d;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      // Only the first lines are kept for waitLine(); a chatty child must not grow without bound.
+      for (const text of parts) if (this.lines.length < 2000) this.lines.push({ stream: "stdout", text });
+      for (const w of this.waiters.splice(0)) w();
+    });
     this.exited = new Promise((resolve) => {
       proc.on("close", (code) => {
         this.exitCode = code;
@@ -153,7 +158,8 @@ export class Child {
   async waitLine(re: RegExp, timeoutMs: number, stream?: "stdout" | "stderr"): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (const l of this.lines) {
+      const lines = stream === "stdout" ? this.lines : [...this.lines, ...this.stderrLines()];
+      for (const l of lines) {
         if (stream && l.stream !== stream) continue;
         const m = re.exec(l.text);
         if (m) return m;
@@ -162,12 +168,22 @@ export class Child {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`${this.name}: no line matching ${re} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 1000));
+        // stderr is only in the file: look again soon.
+        const t = setTimeout(resolve, Math.min(left, stream === "stdout" ? 1000 : 50));
         this.waiters.push(() => {
           clearTimeout(t);
           resolve();
         });
       });
+    }
+  }
+
+  /** The log file's lines (stderr, interleaved with the stdout copy and the command line). */
+  private stderrLines(): Array<{ stream: "stderr"; text: string }> {
+    try {
+      return readFileSync(this.logFile, "utf8").split("\n").map((text) => ({ stream: "stderr" as const, text }));
+    } catch {
+      return [];
     }
   }
 
@@ -207,10 +223,14 @@ export interface SpawnOptions {
 }
 
 export function spawnChild(name: string, cmd: string, args: readonly string[], opts: SpawnOptions): Child {
-  const log = createWriteStream(opts.logFile, { flags: "a" });
-  log.write(`# ${cmd} ${args.join(" ")}\n`);
-  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: opts.env ?? process.env, cwd: opts.cwd });
-  return new Child(name, proc, log);
+  appendFileSync(opts.logFile, `# ${cmd} ${args.join(" ")}\n`);
+  const stderr = openSync(opts.logFile, "a");
+  try {
+    const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", stderr], env: opts.env ?? process.env, cwd: opts.cwd });
+    return new Child(name, proc, createWriteStream(opts.logFile, { flags: "a" }), opts.logFile);
+  } finally {
+    closeSync(stderr); // the child has its own copy
+  }
 }
 
 /** Stop every child still running (each with its descendants). */
