@@ -57,6 +57,74 @@ export interface TunnelSpec {
 
 let instance = 0;
 
+/**
+ * What one up() starts: its processes and the frame-counting proxy, stopped in reverse order
+ * of start (the client first, then the connector, then the edge: nobody reconnects to a
+ * stopped peer). `launch` stops everything if starting fails halfway.
+ */
+class Launch {
+  readonly n = ++instance;
+  private readonly started: Child[] = [];
+  frames: FrameCountingProxy | undefined;
+
+  constructor(
+    private readonly env: BenchEnv,
+    private readonly tunnel: string,
+  ) {}
+
+  spawn(role: string, args: readonly string[], cwd = this.env.repoRoot): Child {
+    const child = spawnChild(`${this.tunnel} ${role}`, this.env.node, args, { logFile: join(this.env.logDir, `${this.tunnel}-${this.n}-${role}.log`), env: this.env.env, cwd });
+    this.started.push(child);
+    return child;
+  }
+
+  /** The port the client should dial for a WebSocket server on `port`: a counting proxy's, if asked. */
+  async wsPort(port: number, countFrames: boolean | undefined): Promise<number> {
+    if (!countFrames) return port;
+    this.frames = new FrameCountingProxy({ host: "127.0.0.1", port });
+    return this.frames.listen();
+  }
+
+  async down(): Promise<void> {
+    for (const c of [...this.started].reverse()) await c.stop();
+    await this.frames?.close();
+  }
+}
+
+async function launch(env: BenchEnv, tunnel: string, start: (l: Launch) => Promise<Omit<RunningTunnel, "down" | "frames">>): Promise<RunningTunnel> {
+  const l = new Launch(env, tunnel);
+  try {
+    const running = await start(l);
+    return { ...running, ...(l.frames ? { frames: l.frames } : {}), down: () => l.down() };
+  } catch (e) {
+    await l.down();
+    throw e;
+  }
+}
+
+const LISTENING = /^listening on 127\.0\.0\.1:(\d+)/;
+const EDGE_URL = /^edge (http:\/\/\S+)/;
+
+/** The client's address once it listens and a session works end to end. */
+async function serving(client: Child, opts: UpOptions): Promise<Addr> {
+  const addr = { host: "127.0.0.1", port: Number((await client.waitLine(LISTENING, 30_000, "stdout"))[1]) };
+  await probe(addr, opts.backendKind, 20_000);
+  return addr;
+}
+
+/** An edge host's URL and its workerd (the process the edge's CPU and memory are read from). */
+async function edgeOf(edge: Child): Promise<{ url: URL; workerd: number }> {
+  const url = new URL((await edge.waitLine(EDGE_URL, 60_000, "stdout"))[1]!);
+  const workerd = findDescendant(edge.pid, "workerd");
+  if (workerd === undefined) throw new Error(`no workerd process under ${edge.name}`);
+  return { url, workerd };
+}
+
+/** Roles of a tunnel with Sallyport's processes (Sallyport itself, or its floor). */
+function edgeShapedRoles(client: Child, edge: Child, workerd: number, connector: Child): Record<string, Role> {
+  return { client: { pids: [client.pid] }, edge: { pids: [workerd] }, "edge-host": { pids: [edge.pid], exclude: [workerd] }, connector: { pids: [connector.pid] } };
+}
+
 export const direct: TunnelSpec = {
   name: "direct",
   kind: "direct",
@@ -68,44 +136,14 @@ export const direct: TunnelSpec = {
 export const wsrelay: TunnelSpec = {
   name: "wsrelay",
   kind: "wsrelay",
-  async up(env, opts) {
-    const n = ++instance;
-    const started: Child[] = [];
-    let proxy: FrameCountingProxy | undefined;
-    const down = async (): Promise<void> => {
-      await Promise.all(started.map((c) => c.stop()));
-      await proxy?.close();
-    };
-    try {
+  up: (env, opts) =>
+    launch(env, "wsrelay", async (l) => {
       const script = join(env.repoRoot, "bench/ws-relay.ts");
-      const server = spawnChild("ws-relay server", env.node, ["--import", "tsx", script, "server", "--backend", `127.0.0.1:${opts.backendPort}`], {
-        logFile: join(env.logDir, `wsrelay-${n}-server.log`), env: env.env, cwd: env.repoRoot,
-      });
-      started.push(server);
-      const sport = Number((await server.waitLine(/^listening on 127\.0\.0\.1:(\d+)/, 30_000, "stdout"))[1]);
-      let wsPort = sport;
-      if (opts.countFrames) {
-        proxy = new FrameCountingProxy({ host: "127.0.0.1", port: sport });
-        wsPort = await proxy.listen();
-      }
-      const client = spawnChild("ws-relay client", env.node, ["--import", "tsx", script, "client", "--url", `ws://127.0.0.1:${wsPort}/`], {
-        logFile: join(env.logDir, `wsrelay-${n}-client.log`), env: env.env, cwd: env.repoRoot,
-      });
-      started.push(client);
-      const cport = Number((await client.waitLine(/^listening on 127\.0\.0\.1:(\d+)/, 30_000, "stdout"))[1]);
-      const addr = { host: "127.0.0.1", port: cport };
-      await probe(addr, opts.backendKind, 20_000);
-      return {
-        addr,
-        roles: { client: { pids: [client.pid] }, server: { pids: [server.pid] } },
-        ...(proxy ? { frames: proxy } : {}),
-        down,
-      };
-    } catch (e) {
-      await down();
-      throw e;
-    }
-  },
+      const server = l.spawn("server", ["--import", "tsx", script, "server", "--backend", `127.0.0.1:${opts.backendPort}`]);
+      const wsPort = await l.wsPort(Number((await server.waitLine(LISTENING, 30_000, "stdout"))[1]), opts.countFrames);
+      const client = l.spawn("client", ["--import", "tsx", script, "client", "--url", `ws://127.0.0.1:${wsPort}/`]);
+      return { addr: await serving(client, opts), roles: { client: { pids: [client.pid] }, server: { pids: [server.pid] } } };
+    }),
 };
 
 /**
@@ -116,51 +154,19 @@ export const wsrelay: TunnelSpec = {
 export const chain: TunnelSpec = {
   name: "chain",
   kind: "chain",
-  async up(env, opts) {
-    const n = ++instance;
-    const started: Child[] = [];
-    let proxy: FrameCountingProxy | undefined;
-    const down = async (): Promise<void> => {
-      for (const c of [...started].reverse()) await c.stop();
-      await proxy?.close();
-    };
-    try {
-      const log = (what: string): string => join(env.logDir, `chain-${n}-${what}.log`);
+  up: (env, opts) =>
+    launch(env, "chain", async (l) => {
       const relay = join(env.repoRoot, "bench/chain-relay.ts");
-      const edge = spawnChild("chain edge", env.node, ["--import", "tsx", join(env.repoRoot, "bench/chain-edge.ts")], { logFile: log("edge"), env: env.env, cwd: env.repoRoot });
-      started.push(edge);
-      const edgeUrl = new URL((await edge.waitLine(/^edge (http:\/\/\S+)/, 60_000, "stdout"))[1]!);
-      const workerd = findDescendant(edge.pid, "workerd");
-      if (workerd === undefined) throw new Error("no workerd process under the chain edge");
-      const bind = spawnChild("chain bind", env.node, ["--import", "tsx", relay, "bind", "--url", `ws://${edgeUrl.host}/bind`, "--backend", `127.0.0.1:${opts.backendPort}`, "--binds", String(env.prepared)], {
-        logFile: log("connector"), env: env.env, cwd: env.repoRoot,
-      });
-      started.push(bind);
+      const edge = l.spawn("edge", ["--import", "tsx", join(env.repoRoot, "bench/chain-edge.ts")]);
+      const { url, workerd } = await edgeOf(edge);
+      const bind = l.spawn("connector", ["--import", "tsx", relay, "bind", "--url", `ws://${url.host}/bind`, "--backend", `127.0.0.1:${opts.backendPort}`, "--binds", String(env.prepared)]);
       await bind.waitLine(/^parking/, 30_000, "stdout");
-      let wsPort = Number(edgeUrl.port);
-      if (opts.countFrames) {
-        proxy = new FrameCountingProxy({ host: "127.0.0.1", port: wsPort });
-        wsPort = await proxy.listen();
-      }
-      const client = spawnChild("chain client", env.node, ["--import", "tsx", relay, "client", "--url", `ws://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen)], {
-        logFile: log("client"), env: env.env, cwd: env.repoRoot,
-      });
-      started.push(client);
-      const cport = Number((await client.waitLine(/^listening on 127\.0\.0\.1:(\d+)/, 30_000, "stdout"))[1]);
-      const addr = { host: "127.0.0.1", port: cport };
-      await probe(addr, opts.backendKind, 20_000);
+      const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
+      const client = l.spawn("client", ["--import", "tsx", relay, "client", "--url", `ws://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen)]);
+      const addr = await serving(client, opts);
       await new Promise((r) => setTimeout(r, env.settleMs));
-      return {
-        addr,
-        roles: { client: { pids: [client.pid] }, edge: { pids: [workerd] }, "edge-host": { pids: [edge.pid], exclude: [workerd] }, connector: { pids: [bind.pid] } },
-        ...(proxy ? { frames: proxy } : {}),
-        down,
-      };
-    } catch (e) {
-      await down();
-      throw e;
-    }
-  },
+      return { addr, roles: edgeShapedRoles(client, edge, workerd, bind) };
+    }),
 };
 
 /** Sallyport from a checkout at `root` (the repository itself, or a patched copy to compare). */
@@ -168,66 +174,29 @@ export function sallyport(name: string, root: string): TunnelSpec {
   return {
     name,
     kind: "sallyport",
-    async up(env, opts) {
-      const n = ++instance;
-      const started: Child[] = [];
-      let proxy: FrameCountingProxy | undefined;
-      const down = async (): Promise<void> => {
-        // Client first, then the connector, then the edge: nobody reconnects to a stopped peer.
-        for (const c of [...started].reverse()) await c.stop();
-        await proxy?.close();
-      };
-      try {
-        const tokenFile = join(env.logDir, `${name}-${n}.token`);
+    up: (env, opts) =>
+      launch(env, name, async (l) => {
+        const tokenFile = join(env.logDir, `${name}-${l.n}.token`);
         writeFileSync(tokenFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
         const bin = join(root, "bin/sallyport.mjs");
-        const log = (what: string): string => join(env.logDir, `${name}-${n}-${what}.log`);
-        // Reverse order of start = order of stop; the edge is started first.
-        const edge = spawnChild(`${name} edge`, env.node, ["--import", "tsx", join(env.repoRoot, "bench/edge-host.ts"), "--root", root, "--port", "0", "--token-file", tokenFile, "--timeout", env.socksTimeout, ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : [])], {
-          logFile: log("edge"), env: env.env, cwd: env.repoRoot,
-        });
-        started.push(edge);
-        const edgeUrl = new URL((await edge.waitLine(/^edge (http:\/\/\S+)/, 60_000, "stdout"))[1]!);
-        const workerd = findDescendant(edge.pid, "workerd");
-        if (workerd === undefined) throw new Error("no workerd process under the edge host");
-        const connector = spawnChild(`${name} connector`, env.node, [
-          bin, "connector", "--edge", `ws://${edgeUrl.host}`, "--accept", "ws://sallyport.localhost/bench",
+        const edge = l.spawn("edge", ["--import", "tsx", join(env.repoRoot, "bench/edge-host.ts"), "--root", root, "--port", "0", "--token-file", tokenFile, "--timeout", env.socksTimeout, ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : [])]);
+        const { url, workerd } = await edgeOf(edge);
+        const connector = l.spawn("connector", [
+          bin, "connector", "--edge", `ws://${url.host}`, "--accept", "ws://sallyport.localhost/bench",
           "--connect", `tcp://127.0.0.1:${opts.backendPort}`, "--token-file", tokenFile, "--prepared", String(env.prepared),
-          "--connector-id", `bench${n}`, "--log-level", env.logLevel,
-        ], { logFile: log("connector"), env: env.env, cwd: root });
-        started.push(connector);
+          "--connector-id", `bench${l.n}`, "--log-level", env.logLevel,
+        ], root);
         // Below info the connector does not say so; the end-to-end probe below covers it.
         if (env.logLevel === "info" || env.logLevel === "debug") await connector.waitLine(/registered with the edge/, 30_000, "stderr");
-        let wsPort = Number(edgeUrl.port);
-        if (opts.countFrames) {
-          proxy = new FrameCountingProxy({ host: "127.0.0.1", port: wsPort });
-          wsPort = await proxy.listen();
-        }
-        const client = spawnChild(`${name} client`, env.node, [
+        const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
+        const client = l.spawn("client", [
           bin, "client", "--url", `ws://127.0.0.1:${wsPort}/bench`, "--listen", "127.0.0.1:0", "--preopen", String(env.preopen), "--log-level", env.logLevel,
-        ], { logFile: log("client"), env: env.env, cwd: root });
-        started.push(client);
-        const cport = Number((await client.waitLine(/^listening on 127\.0\.0\.1:(\d+)/, 30_000, "stdout"))[1]);
-        const addr = { host: "127.0.0.1", port: cport };
-        await probe(addr, opts.backendKind, 20_000);
+        ], root);
+        const addr = await serving(client, opts);
         // Pre-opened sessions (and the connector's replacements for binds they took) settle.
         await new Promise((r) => setTimeout(r, env.settleMs));
-        return {
-          addr,
-          roles: {
-            client: { pids: [client.pid] },
-            edge: { pids: [workerd] },
-            "edge-host": { pids: [edge.pid], exclude: [workerd] },
-            connector: { pids: [connector.pid] },
-          },
-          ...(proxy ? { frames: proxy } : {}),
-          down,
-        };
-      } catch (e) {
-        await down();
-        throw e;
-      }
-    },
+        return { addr, roles: edgeShapedRoles(client, edge, workerd, connector) };
+      }),
   };
 }
 
