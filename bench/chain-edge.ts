@@ -1,5 +1,6 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { COMPATIBILITY_DATE } from "../connector/dev/local-edge.ts";
+import { serveUntilSignal } from "./lib/proc.ts";
 
 /**
  * The floor of Sallyport's topology on this runtime: the least code that has its shape.
@@ -51,14 +52,4 @@ const mf = new Miniflare(
   convertV4MiniflareOptions({ modules: true, script, compatibilityDate: COMPATIBILITY_DATE, durableObjects: { PAIR: "Pair" }, host: "127.0.0.1", port: 0 }),
 );
 process.stdout.write(`edge ${(await mf.ready).href}\nready\n`);
-
-let stopping = false;
-for (const sig of ["SIGTERM", "SIGINT"] as const) {
-  process.on(sig, () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    setTimeout(() => process.exit(1), 5000).unref();
-    void mf.dispose().finally(() => process.exit(0));
-  });
-}
-setInterval(() => {}, 1 << 30);
+serveUntilSignal(() => mf.dispose());

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { serveUntilSignal } from "./lib/proc.ts";
 
 /**
  * The edge alone, for the bench: the project's own `startLocalEdge` (workerd through the
@@ -37,15 +38,4 @@ const edge = await startLocalEdge({
   onLog: (level, message) => process.stderr.write(`${level} ${message}\n`),
 });
 process.stdout.write(`edge ${edge.url.href}\nready\n`);
-
-let stopping = false;
-for (const sig of ["SIGTERM", "SIGINT"] as const) {
-  process.on(sig, () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    const hard = setTimeout(() => process.exit(1), 5000);
-    hard.unref();
-    void edge.stop().finally(() => process.exit(0));
-  });
-}
-setInterval(() => {}, 1 << 30);
+serveUntilSignal(() => edge.stop());

@@ -264,6 +264,24 @@ export function installCleanup(onSignal: (sig: string) => void): void {
   }
 }
 
+/**
+ * For a bench helper process that serves until told to stop (edge hosts): on SIGTERM or
+ * SIGINT run `stop` and exit 0; exit 1 if it takes over 5 s, 130 on a second signal. Keeps
+ * the process alive meanwhile.
+ */
+export function serveUntilSignal(stop: () => Promise<unknown>): void {
+  let stopping = false;
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.on(sig, () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      setTimeout(() => process.exit(1), 5000).unref();
+      void stop().finally(() => process.exit(0));
+    });
+  }
+  setInterval(() => {}, 1 << 30);
+}
+
 /** Open file descriptors of `pids` (with descendants, minus `exclude` subtrees). */
 export function fdCount(pids: readonly number[], exclude: readonly number[] = []): number {
   return sumOver(pids, exclude, (p) => readdirSync(`/proc/${p}/fd`).length);
