@@ -42,7 +42,6 @@ export interface ForwarderOptions {
 
 interface Idle {
   readonly stream: SallyportStream;
-  readonly openedAt: number;
   readonly early: Uint8Array[];
 }
 
@@ -134,7 +133,7 @@ export class Forwarder {
   }
 
   private addIdle(stream: SallyportStream): void {
-    const idle: Idle = { stream, openedAt: Date.now(), early: [] };
+    const idle: Idle = { stream, early: [] };
     stream.onData = (chunk) => idle.early.push(chunk);
     // The backend finished before anyone used the session: it is no use to a new connection.
     stream.onEnd = () => {
