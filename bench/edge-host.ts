@@ -28,7 +28,7 @@ const token = (await readFile(tokenFile, "utf8")).trim();
 const service = args.get("service") ?? "bench";
 const accept = args.get("accept") ?? `ws://sallyport.localhost/${service}`;
 
-const { startLocalEdge } = (await import(pathToFileURL(`${root}/connector/dev/local-edge.ts`).href)) as typeof import("../connector/dev/local-edge.ts");
+const { startLocalEdge } = (await import(pathToFileURL(`${root}/local-edge/edge.ts`).href)) as typeof import("../local-edge/edge.ts");
 const edge = await startLocalEdge({
   port: Number(args.get("port") ?? 0),
   services: {

@@ -1,6 +1,6 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import WebSocket from "ws";
-import { COMPATIBILITY_DATE } from "../connector/dev/local-edge.ts";
+import { COMPATIBILITY_DATE } from "../local-edge/edge.ts";
 import { percentile } from "./lib/load.ts";
 import { cpuSeconds, findDescendant } from "./lib/proc.ts";
 

@@ -2,4 +2,4 @@
 // Runs the TypeScript sources through tsx's loader, so the installed package needs no build step.
 import { register } from "tsx/esm/api";
 register();
-await import("../connector/cli/main.ts");
+await import("../cli/main.ts");

@@ -2,7 +2,7 @@ import net from "node:net";
 import type WebSocket from "ws";
 import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
-import type { Logger } from "../connector/log.ts";
+import type { Logger } from "../shared/log.ts";
 import { dial, type DialFailure } from "./dial.ts";
 import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../shared/log.ts";
 import type { ConnectorMetrics } from "./metrics.ts";
 import type { PoolStats } from "./pool.ts";
 

@@ -6,7 +6,7 @@ import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
 import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE, MAX_CONTROL_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../shared/log.ts";
 import { Session, type SessionOutcome } from "./session.ts";
 import type { TlsMaterial } from "./config-load.ts";
 import { pinnedIdentity } from "./tls-pin.ts";

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { parseConnectorConfig, type ConnectorConfig, type ConnectorService } from "../shared/config/connector-config.ts";
 import { ConfigError, type ConfigIssue } from "../shared/config/issues.ts";
 import { isRecord } from "../shared/config/reader.ts";
-import { importKaazingXml, looksLikeXml } from "./kaazing-xml.ts";
+import { importKaazingXml, looksLikeXml } from "../kaazing/xml.ts";
 
 /**
  * Where the connector's settings come from, lowest precedence first: the config file (JSON, or

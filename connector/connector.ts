@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { LoadedService } from "./config-load.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../shared/log.ts";
 import { BindPool, type PoolMetrics, type PoolStats } from "./pool.ts";
 
 /** Default identity: the host name. Replicas on one host need distinct `connector.id`s. */

@@ -3,7 +3,7 @@ import { Backoff, DEFAULT_BACKOFF, type Clock } from "../shared/backoff.ts";
 import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts";
 import { dialBackend } from "./backend.ts";
 import { Bind, type BindEnd, type BindEvents } from "./bind.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../shared/log.ts";
 import type { TlsMaterial } from "./config-load.ts";
 import type { SessionOutcome } from "./session.ts";
 

@@ -1,13 +1,14 @@
+import { sanitize, type Level } from "../shared/log.ts";
+
 /**
  * One JSON object per line (Workers Logs and `wrangler tail` parse it). Fields come from a
- * fixed vocabulary (sessionId, bindId, connectorId, service, closeCode); values from the
- * outside world are truncated so a record stays one record.
+ * fixed vocabulary (sessionId, bindId, connectorId, service, closeCode); string values go
+ * through the same sanitize() as the connector's log, so a record stays one record.
  */
-export type Level = "debug" | "info" | "warn" | "error";
 
 export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
   const record: Record<string, unknown> = { level, msg };
-  for (const [k, v] of Object.entries(fields)) record[k] = typeof v === "string" ? v.slice(0, 200) : v;
+  for (const [k, v] of Object.entries(fields)) record[k] = typeof v === "string" ? sanitize(v) : v;
   const line = JSON.stringify(record);
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);

@@ -2,7 +2,7 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { bundleEdge } from "../../connector/dev/edge-bundle.ts";
+import { bundleEdge } from "../../local-edge/bundle.ts";
 
 /**
  * The self-hosted edge's build step: writes the edge bundle (`edge.js`, edge/index.ts bundled

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Cleanup, TSX_CLI, openClient, spawnNode } from "../helpers/index.ts";
 
 /**
- * `npm start` is `tsx connector/cli/main.ts dev`: the whole topology in one command. Run as
+ * `npm start` is `tsx cli/main.ts dev`: the whole topology in one command. Run as
  * a user would (tsx's CLI, a child process), on a free port.
  */
 
@@ -11,7 +11,7 @@ afterEach(() => perTest.run());
 
 describe("npm start (sallyport dev)", () => {
   it("prints a client URL and ready, echoes through it, and exits 0 on SIGTERM", async () => {
-    const dev = spawnNode([TSX_CLI, "connector/cli/main.ts", "dev", "--port", "0"], { name: "sallyport dev", cleanup: perTest });
+    const dev = spawnNode([TSX_CLI, "cli/main.ts", "dev", "--port", "0"], { name: "sallyport dev", cleanup: perTest });
     await dev.waitForLog((l) => l.stream === "stdout" && l.raw === "ready", 30_000, '"ready"');
     const urlLine = dev.lines.find((l) => l.stream === "stdout" && l.raw.startsWith("client URL: "));
     expect(urlLine).toBeDefined();

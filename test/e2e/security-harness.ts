@@ -1,7 +1,7 @@
 import net from "node:net";
-import { startLocalEdge } from "../../connector/dev/local-edge.ts";
+import { startLocalEdge } from "../../local-edge/edge.ts";
 import { Connector } from "../../connector/connector.ts";
-import { createLogger } from "../../connector/log.ts";
+import { createLogger } from "../../shared/log.ts";
 import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { BIND_PATH, BIND_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
 import type { Cleanup } from "../helpers/cleanup.ts";

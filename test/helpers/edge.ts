@@ -1,4 +1,4 @@
-import { startLocalEdge } from "../../connector/dev/local-edge.ts";
+import { startLocalEdge } from "../../local-edge/edge.ts";
 import type { Cleanup } from "./cleanup.ts";
 import { Condition } from "./wait.ts";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { isLoopbackHost } from "../../connector/admin.ts";
-import { createLogger, sanitize } from "../../connector/log.ts";
+import { createLogger, sanitize } from "../../shared/log.ts";
 import { log as edgeLog } from "../../edge/log.ts";
 
 /**
@@ -11,7 +11,7 @@ import { log as edgeLog } from "../../edge/log.ts";
 
 const FORGED = 'x\n{"level":"info","msg":"auth ok"}\r\n\u001b[31mred\u001b[0m\u0000end';
 
-describe("connector log (connector/log.ts)", () => {
+describe("connector log (shared/log.ts)", () => {
   it("writes one line per event, control characters escaped, whatever the message and fields hold", () => {
     for (const json of [true, false]) {
       const lines: string[] = [];
@@ -36,7 +36,7 @@ describe("connector log (connector/log.ts)", () => {
 describe("edge log (edge/log.ts)", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it("writes one JSON line per event; string fields are cut at 200 characters", () => {
+  it("writes one JSON line per event; string fields are escaped and cut as in the connector's log", () => {
     const out: string[] = [];
     for (const m of ["log", "warn", "error"] as const) vi.spyOn(console, m).mockImplementation((line: string) => void out.push(line));
     edgeLog("warn", "client not admitted", { refusal: FORGED, origin: "o".repeat(5000) });
@@ -44,7 +44,9 @@ describe("edge log (edge/log.ts)", () => {
     expect(out[0]).not.toMatch(/[\u0000-\u001f]/);
     const record = JSON.parse(out[0]!) as Record<string, string>;
     expect(record.msg).toBe("client not admitted");
-    expect(record.origin!.length).toBe(200);
+    expect(record.origin).toBe(sanitize("o".repeat(5000)));
+    expect(record.origin!.length).toBeLessThanOrEqual(257);
+    expect(record.refusal).toBe(sanitize(FORGED));
   });
 });
 

@@ -1,16 +1,17 @@
 import { readFileSync } from "node:fs";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { importKaazingXml, looksLikeXml, parseKaazingXml } from "../../connector/kaazing-xml.ts";
+import { importKaazingXml, looksLikeXml, parseKaazingXml } from "../../kaazing/xml.ts";
 import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { parseEdgeConfig } from "../../shared/config/edge-config.ts";
 import type { ConfigIssue } from "../../shared/config/issues.ts";
-import { importKaazing, type KaazingImport } from "../../shared/config/kaazing.ts";
-import { KAAZING_PARSER_OPTIONS } from "../../shared/config/kaazing-tree.ts";
+import { importKaazing } from "../../kaazing/import.ts";
+import type { KaazingImport } from "../../kaazing/model.ts";
+import { KAAZING_PARSER_OPTIONS } from "../../kaazing/tree.ts";
 import { renderWranglerVars } from "../../shared/config/wrangler-vars.ts";
 
 /**
- * The Kaazing import (shared/config/kaazing.ts), fed the two <service> examples of the
+ * The Kaazing import (kaazing/import.ts), fed the two <service> examples of the
  * Enterprise Shield documentation verbatim (test/fixtures/kaazing/, one line each as in
  * shared/seed/enterprise-shield.txt) and a table of configurations it must refuse, each by
  * the path of the element at fault.

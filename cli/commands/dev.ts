@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { formatIssues } from "../../shared/config/issues.ts";
-import { Connector } from "../connector.ts";
-import { startEchoServer } from "../dev/echo-server.ts";
-import { startLocalEdge } from "../dev/local-edge.ts";
-import { createLogger } from "../log.ts";
-import { onStopSignals } from "./signals.ts";
+import { Connector } from "../../connector/connector.ts";
+import { startEchoServer } from "../../local-edge/echo-server.ts";
+import { startLocalEdge } from "../../local-edge/edge.ts";
+import { stderrLogger } from "../log.ts";
+import { onStopSignals } from "../signals.ts";
 
 export const summary = "the whole topology locally";
 
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`sallyport dev: --port must be a number from 0 to 65535\n`);
     return 2;
   }
-  const log = createLogger();
+  const log = stderrLogger();
   const echo = values.connect ? undefined : await startEchoServer();
   const connect = values.connect ?? `tcp://127.0.0.1:${echo!.port}`;
   // A fresh token per run, held in memory only: nothing to leak, nothing to configure.

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 
 /** Bundles edge/index.ts the way wrangler does, in memory, for Miniflare. */
 export async function bundleEdge(): Promise<string> {
-  const entry = fileURLToPath(new URL("../../edge/index.ts", import.meta.url));
+  const entry = fileURLToPath(new URL("../edge/index.ts", import.meta.url));
   const result = await build({
     entryPoints: [entry],
     bundle: true,

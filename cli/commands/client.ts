@@ -1,10 +1,11 @@
 import { parseArgs } from "node:util";
 import { Forwarder } from "../../client/forwarder.ts";
-import { parseClientUrl, parseListen, readTokenFile } from "../../client/cli-args.ts";
+import { parseClientUrl, parseListen, readTokenFile } from "../client-args.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { DEFAULTS } from "../../shared/config/service.ts";
-import { createLogger, type Level } from "../log.ts";
-import { onStopSignals } from "./signals.ts";
+import type { Level } from "../../shared/log.ts";
+import { stderrLogger } from "../log.ts";
+import { onStopSignals } from "../signals.ts";
 
 export const summary = "forward local TCP connections through the edge";
 
@@ -70,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     token = t.value;
   }
 
-  const log = createLogger({ level });
+  const log = stderrLogger(level);
   const forwarder = new Forwarder({ url: url.value, host: listen.value.host, port: listen.value.port, token, preopen, retryMaxMs: retry.value, log });
   let address;
   try {

@@ -2,10 +2,10 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
-import type { KaazingImport } from "../../shared/config/kaazing.ts";
+import type { KaazingImport } from "../../kaazing/model.ts";
 import { renderWranglerVars } from "../../shared/config/wrangler-vars.ts";
 import { checkConfigText } from "../config-check.ts";
-import { importKaazingXml, looksLikeXml } from "../kaazing-xml.ts";
+import { importKaazingXml, looksLikeXml } from "../../kaazing/xml.ts";
 
 export const summary = "check a configuration, or import a Kaazing one";
 

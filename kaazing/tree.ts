@@ -1,11 +1,11 @@
-import type { IssueList } from "./issues.ts";
-import { isRecord } from "./reader.ts";
+import type { IssueList } from "../shared/config/issues.ts";
+import { isRecord } from "../shared/config/reader.ts";
 
 /**
  * The element tree of a Kaazing configuration, built from the object fast-xml-parser returns
  * when every element is parsed as an array (so a repeated element is seen, not overwritten),
  * attributes are kept under `@_` and values stay strings. Pure: the parse itself is in
- * connector/kaazing-xml.ts, which sets exactly those options (`KAAZING_PARSER_OPTIONS`).
+ * kaazing/xml.ts, which sets exactly those options (`KAAZING_PARSER_OPTIONS`).
  */
 
 export interface XmlElement {
@@ -19,7 +19,7 @@ export interface XmlElement {
 export const ATTRIBUTE_PREFIX = "@_";
 export const TEXT_KEY = "#text";
 
-/** The options connector/kaazing-xml.ts gives fast-xml-parser, kept beside the reader of their output. */
+/** The options kaazing/xml.ts gives fast-xml-parser, kept beside the reader of their output. */
 export const KAAZING_PARSER_OPTIONS = Object.freeze({
   ignoreAttributes: false,
   attributeNamePrefix: ATTRIBUTE_PREFIX,

@@ -1,5 +1,5 @@
 import { Miniflare, convertV4MiniflareOptions, type MiniflareOptions } from "miniflare";
-import { bundleEdge } from "./edge-bundle.ts";
+import { bundleEdge } from "./bundle.ts";
 
 /**
  * The edge in workerd through the Miniflare API: Miniflare's own listener, not

@@ -1,10 +1,10 @@
-import { BIND_PATH } from "../protocol/constants.ts";
-import { MAX_PREPARED } from "./connector-config.ts";
-import type { IssueList } from "./issues.ts";
-import type { ImportContext, Role, ServiceParts } from "./kaazing.ts";
-import type { Section } from "./kaazing-tree.ts";
-import { FieldReader } from "./reader.ts";
-import { DEFAULTS, VERIFY_CLIENT, readConnect, type AcceptUri } from "./service.ts";
+import { BIND_PATH } from "../shared/protocol/constants.ts";
+import { MAX_PREPARED } from "../shared/config/connector-config.ts";
+import type { IssueList } from "../shared/config/issues.ts";
+import { SECTIONS, type ImportContext, type Role, type SectionName, type ServiceParts } from "./model.ts";
+import type { Section } from "./tree.ts";
+import { FieldReader } from "../shared/config/reader.ts";
+import { DEFAULTS, VERIFY_CLIENT, readConnect, type AcceptUri } from "../shared/config/service.ts";
 
 /**
  * The two Enterprise Shield roles, mapped element by element.
@@ -19,9 +19,6 @@ import { DEFAULTS, VERIFY_CLIENT, readConnect, type AcceptUri } from "./service.
  * only needed when the Worker answers on another name (its workers.dev host, say). The
  * transport's "+ssl" is honoured by that origin being wss://.
  */
-
-export const SECTIONS = ["properties", "accept-options", "connect-options"] as const;
-export type SectionName = (typeof SECTIONS)[number];
 
 /** The options each side can honour, by section; anything else in a section is rejected. */
 const OPTIONS: Record<Role, Record<SectionName, readonly string[]>> = {

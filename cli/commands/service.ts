@@ -4,8 +4,8 @@ import { parseArgs } from "node:util";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
 import { isRecord } from "../../shared/config/reader.ts";
 import { checkConfigText } from "../config-check.ts";
-import { parseConfigText } from "../config-load.ts";
-import { looksLikeXml } from "../kaazing-xml.ts";
+import { parseConfigText } from "../../connector/config-load.ts";
+import { looksLikeXml } from "../../kaazing/xml.ts";
 
 export const summary = "install the connector as a systemd service";
 
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!config) return 1;
   const unitTemplate = await readFile(new URL(UNIT_NAME, DEPLOY), "utf8");
   const execStart = new RegExp(`^(ExecStart=.* --config )${UNIT_CONFIG_PATH.replace(/[.]/g, "\\.")}$`, "m");
-  if (!execStart.test(unitTemplate)) throw new Error(`${UNIT_NAME}'s ExecStart no longer passes --config ${UNIT_CONFIG_PATH}; update service-cmd.ts`);
+  if (!execStart.test(unitTemplate)) throw new Error(`${UNIT_NAME}'s ExecStart no longer passes --config ${UNIT_CONFIG_PATH}; update cli/commands/service.ts`);
   const unit = unitTemplate.replace(execStart, `$1/etc/sallyport/${config.name}`);
 
   const root = resolve(values.prefix ?? "/");

@@ -1,4 +1,4 @@
-import type { Logger } from "../log.ts";
+import type { Logger } from "../shared/log.ts";
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
 export function onStopSignals(log: Logger): Promise<string> {

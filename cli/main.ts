@@ -6,12 +6,12 @@
 type Command = { run(argv: string[]): Promise<number>; summary: string };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  connector: () => import("./connector-cmd.ts"),
-  dev: () => import("./dev-cmd.ts"),
-  client: () => import("./client-cmd.ts"),
-  probe: () => import("./probe-cmd.ts"),
-  config: () => import("./config-cmd.ts"),
-  service: () => import("./service-cmd.ts"),
+  connector: () => import("./commands/connector.ts"),
+  dev: () => import("./commands/dev.ts"),
+  client: () => import("./commands/client.ts"),
+  probe: () => import("./commands/probe.ts"),
+  config: () => import("./commands/config.ts"),
+  service: () => import("./commands/service.ts"),
 };
 
 function usage(): string {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { parseClientUrl, readTokenFile } from "../../client/cli-args.ts";
+import { parseClientUrl, readTokenFile } from "../client-args.ts";
 import { PROBE_BYTES, probe } from "../../client/probe.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 

@@ -1,12 +1,13 @@
-import { err, ok, type Result } from "../result.ts";
-import { defaultName, parseConnectorConfig } from "./connector-config.ts";
-import { parseDuration } from "./duration.ts";
-import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "./edge-config.ts";
-import { IssueList, type ConfigIssue } from "./issues.ts";
-import { SECTIONS, mapDmz, mapInternal, misplacedOptions, type SectionName } from "./kaazing-roles.ts";
-import { byName, checkAttributes, mentions, readSection, topLevelElements, type Section, type XmlElement } from "./kaazing-tree.ts";
-import { FieldReader } from "./reader.ts";
-import { readAccept, SERVICE_NAME, type AcceptUri } from "./service.ts";
+import { err, ok, type Result } from "../shared/result.ts";
+import { defaultName, parseConnectorConfig } from "../shared/config/connector-config.ts";
+import { parseDuration } from "../shared/config/duration.ts";
+import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "../shared/config/edge-config.ts";
+import { IssueList, type ConfigIssue } from "../shared/config/issues.ts";
+import { mapDmz, mapInternal, misplacedOptions } from "./roles.ts";
+import { SECTIONS, type ImportContext, type ImportNote, type KaazingImport, type RawConnectorService, type Role, type SectionName, type ServiceParts } from "./model.ts";
+import { byName, checkAttributes, mentions, readSection, topLevelElements, type Section, type XmlElement } from "./tree.ts";
+import { FieldReader } from "../shared/config/reader.ts";
+import { readAccept, SERVICE_NAME, type AcceptUri } from "../shared/config/service.ts";
 
 /**
  * Kaazing Enterprise Shield configuration → Sallyport configuration. Pure: takes what
@@ -24,47 +25,7 @@ import { readAccept, SERVICE_NAME, type AcceptUri } from "./service.ts";
  * /_sallyport/bind. See kaazing-roles.ts for that choice.
  */
 
-export type Role = "internal" | "dmz";
-
-/** One line of the mapping, attached to the element it explains. */
-export interface ImportNote {
-  readonly path: string;
-  readonly text: string;
-}
-
-/** A service as the connector's JSON file holds it. */
-export type RawConnectorService = Record<string, string | number>;
-/** A service as wrangler.toml [vars.SALLYPORT_SERVICES.<name>] holds it. */
-export type RawEdgeService = Record<string, string>;
-
-export interface KaazingImport {
-  /** The connector's JSON configuration, when any <service> is an internal gateway. */
-  readonly connector: { services: RawConnectorService[] } | undefined;
-  /** The edge's SALLYPORT_SERVICES, when any <service> is a DMZ gateway. */
-  readonly edge: { SALLYPORT_SERVICES: Record<string, RawEdgeService> } | undefined;
-  readonly services: ReadonlyArray<{ readonly path: string; readonly role: Role; readonly name: string }>;
-  readonly notes: readonly ImportNote[];
-}
-
 const LEAVES = ["name", "description", "accept", "connect", "type"];
-
-/** A <service> read into its parts, for the role mappers. */
-export interface ServiceParts {
-  readonly path: string;
-  readonly leaves: Section;
-  readonly sections: Partial<Record<SectionName, Section>>;
-  /** Undefined when unusable (already reported): the mappers still check the rest. */
-  readonly accept: AcceptUri | undefined;
-  readonly name: string | undefined;
-}
-
-/** Shared by the service mappers: issues, notes and the outputs being built. */
-export interface ImportContext {
-  readonly issues: IssueList;
-  note(path: string, text: string): void;
-  readonly connector: Array<RawConnectorService & { name: string }>;
-  readonly edge: Record<string, RawEdgeService>;
-}
 
 const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
   properties: "gateway properties are not imported (Sallyport expands no ${...} references); write each value in place",

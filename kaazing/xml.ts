@@ -1,12 +1,13 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { importKaazing, type KaazingImport } from "../shared/config/kaazing.ts";
+import { importKaazing } from "./import.ts";
+import type { KaazingImport } from "./model.ts";
 import type { ConfigIssue } from "../shared/config/issues.ts";
-import { KAAZING_PARSER_OPTIONS } from "../shared/config/kaazing-tree.ts";
+import { KAAZING_PARSER_OPTIONS } from "./tree.ts";
 import { err, type Result } from "../shared/result.ts";
 
 /**
  * The XML half of the Kaazing import: text → fast-xml-parser's object → the pure mapping in
- * shared/config/kaazing.ts. No I/O; the callers read the file.
+ * kaazing/import.ts. No I/O; the callers read the file.
  */
 
 /** Kaazing configuration files are XML; JSON starts with "{". */

@@ -1,10 +1,11 @@
 import { ConfigError } from "../../shared/config/issues.ts";
-import { loadConnectorConfig, parseFlags, type Flags } from "../config-load.ts";
-import { Connector } from "../connector.ts";
-import { createLogger, type Level, type Logger } from "../log.ts";
-import { startAdmin } from "../admin.ts";
-import { ConnectorMetrics } from "../metrics.ts";
-import { onStopSignals } from "./signals.ts";
+import { loadConnectorConfig, parseFlags, type Flags } from "../../connector/config-load.ts";
+import { Connector } from "../../connector/connector.ts";
+import type { Level, Logger } from "../../shared/log.ts";
+import { stderrLogger } from "../log.ts";
+import { startAdmin } from "../../connector/admin.ts";
+import { ConnectorMetrics } from "../../connector/metrics.ts";
+import { onStopSignals } from "../signals.ts";
 
 export const summary = "run the connector";
 
@@ -56,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const log = createLogger({ level });
+  const log = stderrLogger(level);
   // The metrics read the pools at scrape time; the connector exists by the first scrape.
   let connector: Connector | undefined;
   const metrics = new ConnectorMetrics(() => connector?.stats() ?? []);

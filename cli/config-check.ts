@@ -2,7 +2,7 @@ import { parseConnectorConfig } from "../shared/config/connector-config.ts";
 import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "../shared/config/edge-config.ts";
 import type { ConfigIssue } from "../shared/config/issues.ts";
 import { isRecord } from "../shared/config/reader.ts";
-import { importKaazingXml, looksLikeXml } from "./kaazing-xml.ts";
+import { importKaazingXml, looksLikeXml } from "../kaazing/xml.ts";
 
 /**
  * `sallyport config check`: whichever configuration a file holds — connector JSON, Kaazing XML,

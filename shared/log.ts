@@ -1,6 +1,6 @@
 /**
- * The connector's log: one JSON object per line when stderr is not a terminal (journald,
- * files), a readable line on a terminal. Field names are fixed (sessionId, bindId, service,
+ * The Node side's log (connector, client, CLI): one JSON object per line when stderr is not a
+ * terminal (journald, files), a readable line on a terminal (cli/log.ts decides which). Field names are fixed (sessionId, bindId, service,
  * attempt, closeCode); string values are truncated and stripped of control characters so
  * one record stays one record whatever a peer sent.
  */
@@ -16,21 +16,19 @@ const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 const MAX_FIELD = 256;
 
 export function sanitize(value: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
   return clean.length > MAX_FIELD ? `${clean.slice(0, MAX_FIELD)}…` : clean;
 }
 
 export interface LoggerOptions {
-  readonly level?: Level;
-  readonly json?: boolean;
-  readonly write?: (line: string) => void;
+  readonly level?: Level | undefined;
+  readonly json: boolean;
+  readonly write: (line: string) => void;
 }
 
-export function createLogger(opts: LoggerOptions = {}, base: Fields = {}): Logger {
+export function createLogger(opts: LoggerOptions, base: Fields = {}): Logger {
   const min = RANK[opts.level ?? "info"];
-  const json = opts.json ?? !process.stderr.isTTY;
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const { json, write } = opts;
   return {
     log(level, msg, fields = {}) {
       if (RANK[level] < min) return;
