@@ -49,7 +49,14 @@ export default { fetch(request, env) { return env.PAIR.get(env.PAIR.idFromName("
 `;
 
 const mf = new Miniflare(
-  convertV4MiniflareOptions({ modules: true, script, compatibilityDate: COMPATIBILITY_DATE, durableObjects: { PAIR: "Pair" }, host: "127.0.0.1", port: 0 }),
+  convertV4MiniflareOptions({
+    modules: true,
+    script,
+    compatibilityDate: COMPATIBILITY_DATE,
+    durableObjects: { PAIR: "Pair" },
+    host: "127.0.0.1",
+    port: 0,
+  }),
 );
 process.stdout.write(`edge ${(await mf.ready).href}\nready\n`);
 serveUntilSignal(() => mf.dispose());

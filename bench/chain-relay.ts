@@ -115,7 +115,9 @@ class Pool {
 
 const url = opts.get("url");
 if (!url || (mode !== "client" && mode !== "bind")) {
-  process.stderr.write("usage: chain-relay.ts client --url ws://HOST:PORT/client [--preopen N] | bind --url ws://HOST:PORT/bind --backend HOST:PORT [--binds N]\n");
+  process.stderr.write(
+    "usage: chain-relay.ts client --url ws://HOST:PORT/client [--preopen N] | bind --url ws://HOST:PORT/bind --backend HOST:PORT [--binds N]\n",
+  );
   process.exit(2);
 }
 if (mode === "bind") {
@@ -152,6 +154,8 @@ if (mode === "bind") {
     ws.on("error", () => tcp.destroy());
     ws.once("open", () => start(ws));
   });
-  server.listen({ host: HOST, port: 0, backlog: 4096 }, () => process.stdout.write(`listening on ${HOST}:${(server.address() as net.AddressInfo).port}\n`));
+  server.listen({ host: HOST, port: 0, backlog: 4096 }, () =>
+    process.stdout.write(`listening on ${HOST}:${(server.address() as net.AddressInfo).port}\n`),
+  );
 }
 for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));

@@ -32,7 +32,11 @@ const { startLocalEdge } = (await import(pathToFileURL(`${root}/local-edge/edge.
 const edge = await startLocalEdge({
   port: Number(args.get("port") ?? 0),
   services: {
-    [service]: { accept, "socks.timeout": args.get("timeout") ?? "2 seconds", ...(args.has("max-message") ? { "max.message.size": Number(args.get("max-message")) } : {}) },
+    [service]: {
+      accept,
+      "socks.timeout": args.get("timeout") ?? "2 seconds",
+      ...(args.has("max-message") ? { "max.message.size": Number(args.get("max-message")) } : {}),
+    },
   },
   connectorTokens: { [service]: [token] },
   onLog: (level, message) => process.stderr.write(`${level} ${message}\n`),

@@ -6,7 +6,17 @@ import { parseArgs } from "node:util";
 import { bulk, concurrent, hold, rtt, sequential, type Addr } from "./lib/load.ts";
 import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
 import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
-import { chain, direct, sallyport, wsrelay, type BenchEnv, type Role, type RunningTunnel, type TunnelSpec, type UpOptions } from "./lib/tunnels.ts";
+import {
+  chain,
+  direct,
+  sallyport,
+  wsrelay,
+  type BenchEnv,
+  type Role,
+  type RunningTunnel,
+  type TunnelSpec,
+  type UpOptions,
+} from "./lib/tunnels.ts";
 
 const HELP = `usage: npm run bench -- [options]      (tsx bench/run.ts [options])
 
@@ -124,7 +134,8 @@ const progress = (msg: string): void => {
 };
 installCleanup((sig) => progress(`${sig}: stopping every process started`));
 
-if (Number(process.versions.node.split(".")[0]) < 22) progress(`warning: Node ${process.version}; the project needs Node 22 (export PATH=${repoRoot}/node_modules/.bin:$PATH)`);
+if (Number(process.versions.node.split(".")[0]) < 22)
+  progress(`warning: Node ${process.version}; the project needs Node 22 (export PATH=${repoRoot}/node_modules/.bin:$PATH)`);
 // 10,000 sessions need ~20,000 descriptors in the client, the edge and the connector each.
 try {
   execFileSync("prlimit", ["--pid", String(process.pid), "--nofile=65536:65536"], { stdio: "ignore" });
@@ -153,7 +164,9 @@ const env: BenchEnv = {
 const nofile = nofileLimit();
 const idleBigCount = Math.min(sizes.idleBig, Math.floor((nofile - 500) / 4));
 if (idleBigCount < sizes.idleBig && only.includes("idle10k")) {
-  progress(`note: open-files limit ${nofile} (ulimit -n): the big idle test holds ${idleBigCount} sessions, not ${sizes.idleBig} (workerd needs 4 descriptors per session)`);
+  progress(
+    `note: open-files limit ${nofile} (ulimit -n): the big idle test holds ${idleBigCount} sessions, not ${sizes.idleBig} (workerd needs 4 descriptors per session)`,
+  );
 }
 
 const cpuModel = os.cpus()[0]?.model ?? "?";
@@ -169,7 +182,13 @@ const info = {
   tunnels,
   tests: only,
   sizes: { ...sizes, idleBigHeld: idleBigCount, nofile },
-  sallyport: { preopen: env.preopen, prepared: env.prepared, logLevel: env.logLevel, socksTimeout: env.socksTimeout, maxMessage: env.maxMessage ?? "default" },
+  sallyport: {
+    preopen: env.preopen,
+    prepared: env.prepared,
+    logLevel: env.logLevel,
+    socksTimeout: env.socksTimeout,
+    maxMessage: env.maxMessage ?? "default",
+  },
 };
 writeFileSync(join(out, "run-info.json"), `${JSON.stringify(info, null, 2)}\n`);
 progress(`results -> ${out}`);
@@ -181,7 +200,9 @@ function emit(tunnel: string, test: string, rep: number, result: Record<string, 
   const line: Line = { ts: new Date().toISOString(), tunnel, test, rep, load1: load1(), ...result };
   lines.push(line);
   appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
-  progress(`${test.padEnd(12)} ${tunnel.padEnd(10)} rep ${rep}: ${result.ok ? "" : `FAILED (${String(result.error ?? result.first_error ?? "")}) `}${note}`);
+  progress(
+    `${test.padEnd(12)} ${tunnel.padEnd(10)} rep ${rep}: ${result.ok ? "" : `FAILED (${String(result.error ?? result.first_error ?? "")}) `}${note}`,
+  );
 }
 
 type Sample = Record<string, number>;
@@ -195,7 +216,8 @@ function perRole(t: RunningTunnel, f: (pids: readonly number[], exclude?: readon
   s.total = total;
   return s;
 }
-const diff = (a: Sample, b: Sample, scale = 1): Sample => Object.fromEntries(Object.keys(b).map((k) => [k, round(((b[k] ?? 0) - (a[k] ?? 0)) * scale, 3)]));
+const diff = (a: Sample, b: Sample, scale = 1): Sample =>
+  Object.fromEntries(Object.keys(b).map((k) => [k, round(((b[k] ?? 0) - (a[k] ?? 0)) * scale, 3)]));
 const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
 
 /** Peak RSS per role, sampled every 100 ms while `work` runs. */
@@ -245,8 +267,20 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
           const { result, peak, base } = await withPeaks(t, () => bulk(t.addr, sizes.bulkBytes, dir, 180_000));
           const cpu = diff(c0, perRole(t, cpuSeconds));
           const perGiB = diff({}, cpu, GiB / sizes.bulkBytes);
-          emit(spec.name, `bulk_${dir}`, rep, { ...result, cpu_s: cpu, cpu_s_per_gib: perGiB, rss_base_kb: base, rss_peak_kb: peak },
-            `${result.mb_per_s} MB/s, ${fmt(perGiB.total, 2)} CPU-s/GiB${edgeShaped(spec) ? ` (${Object.entries(perGiB).filter(([k]) => k !== "total").map(([k, v]) => `${k} ${fmt(v, 2)}`).join(", ")}), edge peak RSS ${fmt((peak.edge ?? 0) / 1024)} MiB` : ""}`);
+          emit(
+            spec.name,
+            `bulk_${dir}`,
+            rep,
+            { ...result, cpu_s: cpu, cpu_s_per_gib: perGiB, rss_base_kb: base, rss_peak_kb: peak },
+            `${result.mb_per_s} MB/s, ${fmt(perGiB.total, 2)} CPU-s/GiB${
+              edgeShaped(spec)
+                ? ` (${Object.entries(perGiB)
+                    .filter(([k]) => k !== "total")
+                    .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+                    .join(", ")}), edge peak RSS ${fmt((peak.edge ?? 0) / 1024)} MiB`
+                : ""
+            }`,
+          );
         }
       }
     } finally {
@@ -263,7 +297,13 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
           emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs`);
         } else if (test === "ttfb") {
           const r = await sequential(t.addr, sizes.ttfbCount, 180_000);
-          emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `${r.succeeded}/${r.count}, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.per_s}/s`);
+          emit(
+            spec.name,
+            test,
+            rep,
+            { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) },
+            `${r.succeeded}/${r.count}, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.per_s}/s`,
+          );
         } else {
           const r = await concurrent(t.addr, sizes.concurrent, 60_000);
           emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `${r.succeeded}/${r.count} in ${r.total_ms} ms`);
@@ -292,8 +332,15 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
           fdHeld = perRole(t, fdCount);
         });
         const perSession = diff(base, held, 1 / count);
-        emit(spec.name, test, rep, { ...r, pss_base_kb: base, pss_held_kb: held, pss_per_session_kb: perSession, fds_per_session: diff(fdBase, fdHeld, 1 / count) },
-          `${r.held}/${r.count} held (opened in ${r.open_ms} ms), KiB/session: ${Object.entries(perSession).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(", ")}`);
+        emit(
+          spec.name,
+          test,
+          rep,
+          { ...r, pss_base_kb: base, pss_held_kb: held, pss_per_session_kb: perSession, fds_per_session: diff(fdBase, fdHeld, 1 / count) },
+          `${r.held}/${r.count} held (opened in ${r.open_ms} ms), KiB/session: ${Object.entries(perSession)
+            .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+            .join(", ")}`,
+        );
       } finally {
         await t.down();
       }
@@ -313,11 +360,23 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
         const dataBytes = dir === "up" ? d("up", "binaryBytes") : d("down", "binaryBytes");
         const all = d("up", "binary") + d("up", "text") + d("down", "binary") + d("down", "text");
         const scale = GiB / sizes.msgsBytes;
-        emit(spec.name, `msgs_${dir}`, 1, {
-          ok: r.ok, bytes: r.bytes, error: r.error, mb_per_s_through_proxy: r.mb_per_s,
-          data_messages: dataMsgs, control_messages: all - dataMsgs, messages_per_gib: Math.round(all * scale),
-          data_messages_per_gib: Math.round(dataMsgs * scale), avg_data_message_kib: round(dataBytes / Math.max(1, dataMsgs) / 1024, 1),
-        }, `${Math.round(all * scale)} messages/GiB (${Math.round(dataMsgs * scale)} data, avg ${fmt(dataBytes / Math.max(1, dataMsgs) / 1024, 1)} KiB)`);
+        emit(
+          spec.name,
+          `msgs_${dir}`,
+          1,
+          {
+            ok: r.ok,
+            bytes: r.bytes,
+            error: r.error,
+            mb_per_s_through_proxy: r.mb_per_s,
+            data_messages: dataMsgs,
+            control_messages: all - dataMsgs,
+            messages_per_gib: Math.round(all * scale),
+            data_messages_per_gib: Math.round(dataMsgs * scale),
+            avg_data_message_kib: round(dataBytes / Math.max(1, dataMsgs) / 1024, 1),
+          },
+          `${Math.round(all * scale)} messages/GiB (${Math.round(dataMsgs * scale)} data, avg ${fmt(dataBytes / Math.max(1, dataMsgs) / 1024, 1)} KiB)`,
+        );
       }
     } finally {
       await t.down();
@@ -330,7 +389,9 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
 let backend: Child | undefined;
 try {
   backend = spawnChild("backend", env.node, ["--import", "tsx", join(repoRoot, "bench/backend.ts"), "--max-seconds", "3600"], {
-    logFile: join(logDir, "backend.log"), env: childEnv, cwd: repoRoot,
+    logFile: join(logDir, "backend.log"),
+    env: childEnv,
+    cwd: repoRoot,
   });
   const ports = JSON.parse((await backend.waitLine(/^\{.*\}$/, 30_000, "stdout"))[0]) as { echo: number; bulk: number };
   // Test-major, tunnel-minor: a drift in machine load hits every tunnel of a test alike.
@@ -359,9 +420,21 @@ const rows: Row[] = [
   { label: `(d) ${sizes.concurrent} concurrent sessions: succeeded`, test: "concurrent", path: "succeeded" },
   { label: "(d) … total time (ms)", test: "concurrent", path: "total_ms", better: "lower" },
   { label: "(d) … TTFB p99 (µs)", test: "concurrent", path: "p99_us", better: "lower" },
-  { label: `(e) ${sizes.idle} idle sessions: PSS per session, all tunnel processes (KiB)`, test: "idle", path: "pss_per_session_kb.total", digits: 1, skip: notDirect },
+  {
+    label: `(e) ${sizes.idle} idle sessions: PSS per session, all tunnel processes (KiB)`,
+    test: "idle",
+    path: "pss_per_session_kb.total",
+    digits: 1,
+    skip: notDirect,
+  },
   { label: `(e) ${idleBigCount} idle sessions: held`, test: "idle10k", path: "held" },
-  { label: "(e) … PSS per session, all tunnel processes (KiB)", test: "idle10k", path: "pss_per_session_kb.total", digits: 1, skip: notDirect },
+  {
+    label: "(e) … PSS per session, all tunnel processes (KiB)",
+    test: "idle10k",
+    path: "pss_per_session_kb.total",
+    digits: 1,
+    skip: notDirect,
+  },
   { label: "(f) WebSocket messages per GiB, up", test: "msgs_up", path: "messages_per_gib", skip: notDirect },
   { label: "(f) WebSocket messages per GiB, down", test: "msgs_down", path: "messages_per_gib", skip: notDirect },
   { label: "(f) average data message, up / down (KiB)", test: "msgs_up", path: "avg_data_message_kib", digits: 1, skip: notDirect },
@@ -376,10 +449,25 @@ for (const spec of specs.filter((s) => s.kind !== "direct")) {
   const r: Row[] = [
     ...roles.map((role) => ({ label: `CPU-s/GiB up: ${role}`, test: "bulk_up", path: `cpu_s_per_gib.${role}`, digits: 2 })),
     ...roles.map((role) => ({ label: `CPU-s/GiB down: ${role}`, test: "bulk_down", path: `cpu_s_per_gib.${role}`, digits: 2 })),
-    ...roles.map((role) => ({ label: `peak RSS under bulk down (MiB): ${role}`, test: "bulk_down", path: `rss_peak_kb.${role}`, digits: 0 })),
+    ...roles.map((role) => ({
+      label: `peak RSS under bulk down (MiB): ${role}`,
+      test: "bulk_down",
+      path: `rss_peak_kb.${role}`,
+      digits: 0,
+    })),
     ...roles.map((role) => ({ label: `peak RSS under bulk up (MiB): ${role}`, test: "bulk_up", path: `rss_peak_kb.${role}`, digits: 0 })),
-    ...roles.map((role) => ({ label: `idle (${sizes.idle}): PSS KiB/session: ${role}`, test: "idle", path: `pss_per_session_kb.${role}`, digits: 1 })),
-    ...roles.map((role) => ({ label: `idle (${idleBigCount}): PSS KiB/session: ${role}`, test: "idle10k", path: `pss_per_session_kb.${role}`, digits: 1 })),
+    ...roles.map((role) => ({
+      label: `idle (${sizes.idle}): PSS KiB/session: ${role}`,
+      test: "idle",
+      path: `pss_per_session_kb.${role}`,
+      digits: 1,
+    })),
+    ...roles.map((role) => ({
+      label: `idle (${idleBigCount}): PSS KiB/session: ${role}`,
+      test: "idle10k",
+      path: `pss_per_session_kb.${role}`,
+      digits: 1,
+    })),
   ];
   // RSS rows are in KiB in the data; show MiB.
   const scaled = lines.map((l) => (l.tunnel === spec.name ? { ...l, rss_peak_kb: mib(l.rss_peak_kb) } : l));
@@ -403,7 +491,12 @@ for (const spec of specs.filter(edgeShaped)) {
   const up = m("bulk_up", "mb_per_s");
   const down = m("bulk_down", "mb_per_s");
   // ssh -R (ssh-reverse-tty, node sender/sink, 1 GiB) on this machine: /work/shared/bench/RESULTS-peers.md.
-  check("bulk ≥ ssh -R both ways (peers: 805 up / 673 down MB/s, ssh-reverse-tty node bulk)", up === undefined || down === undefined ? undefined : Math.min(up / 805, down / 673), (x) => x >= 1, `${fmt(up)} / ${fmt(down)} MB/s`);
+  check(
+    "bulk ≥ ssh -R both ways (peers: 805 up / 673 down MB/s, ssh-reverse-tty node bulk)",
+    up === undefined || down === undefined ? undefined : Math.min(up / 805, down / 673),
+    (x) => x >= 1,
+    `${fmt(up)} / ${fmt(down)} MB/s`,
+  );
   check("TTFB p50 ≤ 1 ms (pre-opened sessions + prepared binds)", m("ttfb", "p50_us"), (x) => x <= 1000, `${fmt(m("ttfb", "p50_us"))} µs`);
   check("64 B RTT p50 ≤ 250 µs", m("rtt", "p50_us"), (x) => x <= 250, `${fmt(m("rtt", "p50_us"))} µs`);
   check("64 B RTT p99 ≤ 1 ms", m("rtt", "p99_us"), (x) => x <= 1000, `${fmt(m("rtt", "p99_us"))} µs`);
@@ -414,15 +507,33 @@ for (const spec of specs.filter(edgeShaped)) {
   const capped = idleBigCount < sizes.idleBig;
   check(
     `${fmt(sizes.idleBig)} idle sessions held${capped ? ` (here: ${idleBigCount}, the open-files limit ${nofile} allows no more)` : ""}`,
-    held, (x) => x >= idleBigCount, `${fmt(held)} of ${idleBigCount}`, capped,
+    held,
+    (x) => x >= idleBigCount,
+    `${fmt(held)} of ${idleBigCount}`,
+    capped,
   );
-  check("≤ 20 KiB per idle session in the connector", m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), (x) => x <= 20, `${fmt(m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), 1)} KiB${m("idle10k", "pss_per_session_kb.connector") === undefined ? ` (at ${sizes.idle} sessions)` : ""}`);
+  check(
+    "≤ 20 KiB per idle session in the connector",
+    m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"),
+    (x) => x <= 20,
+    `${fmt(m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), 1)} KiB${m("idle10k", "pss_per_session_kb.connector") === undefined ? ` (at ${sizes.idle} sessions)` : ""}`,
+  );
   const mu = m("msgs_up", "data_messages_per_gib");
   const md = m("msgs_down", "data_messages_per_gib");
-  check("≤ 16,384 data messages per GiB (≥ 64 KiB average), worse direction", mu === undefined || md === undefined ? undefined : Math.max(mu, md), (x) => x <= 16_384, `${fmt(mu)} up / ${fmt(md)} down`);
+  check(
+    "≤ 16,384 data messages per GiB (≥ 64 KiB average), worse direction",
+    mu === undefined || md === undefined ? undefined : Math.max(mu, md),
+    (x) => x <= 16_384,
+    `${fmt(mu)} up / ${fmt(md)} down`,
+  );
   const peak = m("bulk_down", "rss_peak_kb.edge");
   const peakUp = m("bulk_up", "rss_peak_kb.edge");
-  check("edge (workerd) memory bounded under bulk: peak RSS", peak, () => true, `${fmt((peakUp ?? 0) / 1024)} MiB up / ${fmt((peak ?? 0) / 1024)} MiB down (base ${fmt((m("bulk_down", "rss_base_kb.edge") ?? 0) / 1024)} MiB)`);
+  check(
+    "edge (workerd) memory bounded under bulk: peak RSS",
+    peak,
+    () => true,
+    `${fmt((peakUp ?? 0) / 1024)} MiB up / ${fmt((peak ?? 0) / 1024)} MiB down (base ${fmt((m("bulk_down", "rss_base_kb.edge") ?? 0) / 1024)} MiB)`,
+  );
 }
 
 const md = [

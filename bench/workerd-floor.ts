@@ -39,7 +39,14 @@ export default { fetch(request, env) { return env.ECHO.get(env.ECHO.idFromName("
 `;
 
 const mf = new Miniflare(
-  convertV4MiniflareOptions({ modules: true, script, compatibilityDate: COMPATIBILITY_DATE, durableObjects: { ECHO: "Echo" }, host: "127.0.0.1", port: 0 }),
+  convertV4MiniflareOptions({
+    modules: true,
+    script,
+    compatibilityDate: COMPATIBILITY_DATE,
+    durableObjects: { ECHO: "Echo" },
+    host: "127.0.0.1",
+    port: 0,
+  }),
 );
 const url = (await mf.ready).href.replace(/^http/, "ws");
 const workerdPid = findDescendant(process.pid, "workerd");
@@ -82,7 +89,14 @@ try {
   }
   ws.close(1000);
   const r = { p50: percentile(rtts, 50) ?? NaN, p99: percentile(rtts, 99) ?? NaN };
-  const result = { sessions: SESSIONS, session_wall_ms: +wallMs.toFixed(3), session_workerd_cpu_ms: +cpuMs.toFixed(3), echoes: ECHOES, rtt_p50_us: +r.p50.toFixed(1), rtt_p99_us: +r.p99.toFixed(1) };
+  const result = {
+    sessions: SESSIONS,
+    session_wall_ms: +wallMs.toFixed(3),
+    session_workerd_cpu_ms: +cpuMs.toFixed(3),
+    echoes: ECHOES,
+    rtt_p50_us: +r.p50.toFixed(1),
+    rtt_p99_us: +r.p99.toFixed(1),
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stdout.write(
     `workerd floor: one WebSocket session (upgrade + 64 B echo + close) ${wallMs.toFixed(2)} ms wall, ${cpuMs.toFixed(2)} ms workerd CPU; ` +

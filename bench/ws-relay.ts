@@ -41,7 +41,10 @@ function announce(server: net.Server | WebSocketServer): void {
 if (mode === "server") {
   const [bhost, bport] = (opts.get("backend") ?? "").split(":");
   if (!bhost || !bport) throw new Error("--backend HOST:PORT");
-  const wss: WebSocketServer = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: false, maxPayload: 16 << 20, backlog: 4096 }, (): void => announce(wss));
+  const wss: WebSocketServer = new WebSocketServer(
+    { host: HOST, port: 0, perMessageDeflate: false, maxPayload: 16 << 20, backlog: 4096 },
+    (): void => announce(wss),
+  );
   wss.on("connection", (ws: WebSocket) => {
     const tcp = net.connect({ host: bhost, port: Number(bport) });
     tcp.setNoDelay(true);

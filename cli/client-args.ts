@@ -15,7 +15,8 @@ export function parseClientUrl(value: string | undefined): Result<string, string
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") return err("--url must be a ws:// or wss:// URL");
   if (url.username || url.password) return err("--url must not carry credentials; put the token in a file and pass --token-file");
-  if (url.search || url.hash) return err("--url must not have a query or fragment: the edge matches the path only, and a token goes in --token-file");
+  if (url.search || url.hash)
+    return err("--url must not have a query or fragment: the edge matches the path only, and a token goes in --token-file");
   if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) return err(`--url must be a service's accept path, not under ${RESERVED_PATH_PREFIX}`);
   return ok(url.href);
 }

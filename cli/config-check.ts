@@ -30,7 +30,11 @@ export function checkConfigText(fileName: string, text: string): CheckResult {
   } catch (e) {
     // Position only: V8's message quotes the text it choked on, which may be a secret.
     const where = /\(line \d+ column \d+\)/.exec((e as Error).message)?.[0];
-    return { kind: undefined, issues: [{ path: "(file)", message: `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""}` }], lines: [] };
+    return {
+      kind: undefined,
+      issues: [{ path: "(file)", message: `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""}` }],
+      lines: [],
+    };
   }
   if (!isRecord(raw)) return { kind: undefined, issues: [{ path: "(root)", message: "must be an object" }], lines: [] };
   return Object.hasOwn(raw, "SALLYPORT_SERVICES") ? checkEdge(raw) : checkConnector(raw);
@@ -40,7 +44,9 @@ function checkKaazing(text: string): CheckResult {
   const r = importKaazingXml(text);
   if (!r.ok) return { kind: "kaazing", issues: r.error, lines: [] };
   const lines = r.value.services.map((s) =>
-    s.role === "internal" ? `${s.path}: internal gateway → connector service "${s.name}"` : `${s.path}: DMZ gateway → edge service "${s.name}"`,
+    s.role === "internal"
+      ? `${s.path}: internal gateway → connector service "${s.name}"`
+      : `${s.path}: DMZ gateway → edge service "${s.name}"`,
   );
   for (const n of r.value.notes) if (n.text.startsWith("warning:")) lines.push(`${n.path}: ${n.text}`);
   if (r.value.connector) lines.push("the connector still needs its token: --token-file or SALLYPORT_TOKEN_FILE (Kaazing had none)");
@@ -53,8 +59,14 @@ function checkConnector(raw: Record<string, unknown>): CheckResult {
   // The placeholder stands for the file the deployment passes; it is never opened here.
   const parsed = parseConnectorConfig(tokenElsewhere ? { ...raw, "token.file": "(from --token-file)" } : raw);
   if (!parsed.ok) return { kind: "connector", issues: parsed.error, lines: [] };
-  const lines = parsed.value.services.map((s, i) => `services[${i}]: "${s.name}" ${s.accept.uri} → ${s.connect.scheme}://${s.connect.host}:${s.connect.port}, binds at ${s.bindUrl}`);
-  if (tokenElsewhere) lines.push("token.file is not in the file: the connector needs --token-file or SALLYPORT_TOKEN_FILE (the systemd unit sets the latter)");
+  const lines = parsed.value.services.map(
+    (s, i) =>
+      `services[${i}]: "${s.name}" ${s.accept.uri} → ${s.connect.scheme}://${s.connect.host}:${s.connect.port}, binds at ${s.bindUrl}`,
+  );
+  if (tokenElsewhere)
+    lines.push(
+      "token.file is not in the file: the connector needs --token-file or SALLYPORT_TOKEN_FILE (the systemd unit sets the latter)",
+    );
   return { kind: "connector", issues: [], lines };
 }
 
@@ -73,7 +85,10 @@ function checkEdge(raw: Record<string, unknown>): CheckResult {
   }
   const parsed = parseEdgeConfig(raw.SALLYPORT_SERVICES, tokens);
   const issues = [...unknown, ...(parsed.ok ? [] : parsed.error)];
-  if (parsed.ok) lines.unshift(...parsed.value.services.map((s) => `SALLYPORT_SERVICES.${s.name}: ${s.accept.uri}, socks.timeout ${s.socksTimeoutMs} ms`));
+  if (parsed.ok)
+    lines.unshift(
+      ...parsed.value.services.map((s) => `SALLYPORT_SERVICES.${s.name}: ${s.accept.uri}, socks.timeout ${s.socksTimeoutMs} ms`),
+    );
   return { kind: "edge", issues, lines: issues.length ? [] : lines };
 }
 

@@ -74,7 +74,10 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     settled = true;
     keepAlive(ws);
     // Node: reads that arrive in one turn of the event loop go out as one message.
-    handlers.opened(new SallyportStream(ws as unknown as WebSocketLike, { defer: setImmediate, ...opts.stream }), performance.now() - started);
+    handlers.opened(
+      new SallyportStream(ws as unknown as WebSocketLike, { defer: setImmediate, ...opts.stream }),
+      performance.now() - started,
+    );
   });
   return ws;
 }

@@ -173,7 +173,10 @@ export class Forwarder {
       const now = Date.now();
       if (now - this.lastRefusalLog >= 60_000) {
         this.lastRefusalLog = now;
-        this.opts.log.log("error", "edge refused the session", { ...fields, fix: "check --url (the service's accept path) and --token-file" });
+        this.opts.log.log("error", "edge refused the session", {
+          ...fields,
+          fix: "check --url (the service's accept path) and --token-file",
+        });
       }
     } else {
       this.opts.log.log(description === this.lastIdleProblem ? "debug" : "warn", "pre-opened session closed", fields);
@@ -201,7 +204,13 @@ export class Forwarder {
     if (this.stopping) return void local.destroy();
     this.accepted++;
     local.setNoDelay(true);
-    const relay = new Relay(`c${(++seq).toString(36)}`, local, this.opts.log, () => this.relays.delete(relay), (stream) => this.giveBack(stream));
+    const relay = new Relay(
+      `c${(++seq).toString(36)}`,
+      local,
+      this.opts.log,
+      () => this.relays.delete(relay),
+      (stream) => this.giveBack(stream),
+    );
     this.relays.add(relay);
     // The newest: if it is still waiting for a bind, it has the most of socks.timeout left.
     // One whose close has begun (the edge closed it; the event may come seconds later) is dropped.
@@ -280,7 +289,11 @@ class Relay {
 
   /** The handshake for this connection failed. */
   failed(f: DialFailure): void {
-    this.log.log("warn", "connection closed", { conn: this.id, reason: f.description, ...(f.kind === "refused" ? { status: f.status } : {}) });
+    this.log.log("warn", "connection closed", {
+      conn: this.id,
+      reason: f.description,
+      ...(f.kind === "refused" ? { status: f.status } : {}),
+    });
     this.end();
     if (!this.local.destroyed) this.local.resetAndDestroy();
   }

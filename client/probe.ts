@@ -17,7 +17,13 @@ import type { CloseInfo, SallyportStream } from "./stream.ts";
 export const PROBE_BYTES = 16;
 
 export type ProbeResult =
-  | { readonly outcome: "paired"; readonly handshakeMs: number; readonly pairedMs: number; readonly echoed: boolean; readonly roundTripMs: number | undefined }
+  | {
+      readonly outcome: "paired";
+      readonly handshakeMs: number;
+      readonly pairedMs: number;
+      readonly echoed: boolean;
+      readonly roundTripMs: number | undefined;
+    }
   | { readonly outcome: "open"; readonly handshakeMs: number; readonly openMs: number }
   | { readonly outcome: "closed"; readonly handshakeMs: number; readonly afterMs: number; readonly close: CloseInfo }
   | { readonly outcome: "refused"; readonly failure: DialFailure };

@@ -26,7 +26,12 @@ export function ready(stats: readonly PoolStats[]): boolean {
   return stats.length > 0 && stats.every((s) => s.parked > 0);
 }
 
-export async function startAdmin(port: number, metrics: ConnectorMetrics, stats: () => readonly PoolStats[], log: Logger): Promise<AdminServer> {
+export async function startAdmin(
+  port: number,
+  metrics: ConnectorMetrics,
+  stats: () => readonly PoolStats[],
+  log: Logger,
+): Promise<AdminServer> {
   const server = http.createServer(async (req, res) => {
     const own = (server.address() as AddressInfo).port;
     if (!isLoopbackHost(req.headers.host, own)) {
@@ -41,7 +46,9 @@ export async function startAdmin(port: number, metrics: ConnectorMetrics, stats:
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {
       const s = stats();
-      res.writeHead(ready(s) ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ready: ready(s), services: s }) + "\n");
+      res
+        .writeHead(ready(s) ? 200 : 503, { "content-type": "application/json" })
+        .end(JSON.stringify({ ready: ready(s), services: s }) + "\n");
     } else res.writeHead(404, { "content-type": "text/plain" }).end("Not Found\n");
   });
   await new Promise<void>((resolve, reject) => {

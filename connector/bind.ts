@@ -4,7 +4,14 @@ import { maskOptions } from "../shared/masking.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
-import { BIND_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE, MAX_CONTROL_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
+import {
+  BIND_SUBPROTOCOL,
+  HEARTBEAT_REQUEST,
+  HEARTBEAT_RESPONSE,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_MESSAGE_BYTES,
+  MIN_MESSAGE_BYTES,
+} from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "../shared/log.ts";
 import { Session, type SessionOutcome } from "./session.ts";
@@ -85,7 +92,10 @@ export class Bind {
   private pairing: Pairing | undefined;
   private readonly log: Logger;
 
-  constructor(private readonly deps: BindDeps, surplus = false) {
+  constructor(
+    private readonly deps: BindDeps,
+    surplus = false,
+  ) {
     this.surplus = surplus;
     this.log = deps.log.child({ bindId: this.id });
   }
@@ -126,7 +136,8 @@ export class Bind {
     ws.on("pong", () => (this.lastHeard = Date.now()));
     ws.on("error", (e) => this.end({ kind: "failed", detail: (e as NodeJS.ErrnoException).code ?? e.message }));
     ws.on("close", (code) => {
-      if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying") this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
+      if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying")
+        this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
       else this.end({ kind: "failed", detail: `closed by edge (${code})`, code });
     });
   }
@@ -179,7 +190,13 @@ export class Bind {
       case "paired":
         if (this.phase !== "parked") return this.protocolError("unexpected paired");
         this.sessionId = msg.sessionId;
-        this.pairing = { sessionId: msg.sessionId, clientAddress: msg.clientAddress, protocol: msg.clientProtocol, maxMessageBytes: msg.maxMessageBytes ?? MIN_MESSAGE_BYTES, standby: msg.standby === true };
+        this.pairing = {
+          sessionId: msg.sessionId,
+          clientAddress: msg.clientAddress,
+          protocol: msg.clientProtocol,
+          maxMessageBytes: msg.maxMessageBytes ?? MIN_MESSAGE_BYTES,
+          standby: msg.standby === true,
+        };
         // A session opened ahead of use: the backend sees no connection until it is used.
         this.phase = msg.standby ? "standby" : "paired";
         this.deps.events.paired(this);
@@ -234,7 +251,10 @@ export class Bind {
     } catch (e) {
       const why = e instanceof BackendError ? e : new BackendError("GENERAL_FAILURE", String(e));
       // The address and errno stay here, in our own log; the client gets a code.
-      log.log("warn", "backend connection failed", { backend: `${this.deps.service.connect.host}:${this.deps.service.connect.port}`, error: why.detail });
+      log.log("warn", "backend connection failed", {
+        backend: `${this.deps.service.connect.host}:${this.deps.service.connect.port}`,
+        error: why.detail,
+      });
       const how = close(why.close);
       ws.close(how.code, how.reason);
       if (why.close !== "GENERAL_FAILURE") this.deps.events.backendFailed(this, why.close);

@@ -84,7 +84,10 @@ export interface LoadedService {
   readonly tls: TlsMaterial;
 }
 
-export async function loadConnectorConfig(flags: Flags, env: Record<string, string | undefined>): Promise<{ config: ConnectorConfig; loaded: LoadedService[] }> {
+export async function loadConnectorConfig(
+  flags: Flags,
+  env: Record<string, string | undefined>,
+): Promise<{ config: ConnectorConfig; loaded: LoadedService[] }> {
   const path = (flags.config as string | undefined) ?? env.SALLYPORT_CONFIG;
   let file: unknown = {};
   if (path) {
@@ -132,7 +135,12 @@ export function parseConfigText(path: string, text: string): unknown {
   const imported = importKaazingXml(text);
   if (!imported.ok) throw new ConfigError(path, imported.error);
   if (!imported.value.connector) {
-    throw new ConfigError(path, [{ path: "(file)", message: "holds only DMZ-gateway services, which are the edge's: `sallyport config import` turns them into wrangler.toml vars" }]);
+    throw new ConfigError(path, [
+      {
+        path: "(file)",
+        message: "holds only DMZ-gateway services, which are the edge's: `sallyport config import` turns them into wrangler.toml vars",
+      },
+    ]);
   }
   return imported.value.connector;
 }

@@ -6,7 +6,11 @@ import { BindPool, type PoolMetrics, type PoolStats } from "./pool.ts";
 
 /** Default identity: the host name. Replicas on one host need distinct `connector.id`s. */
 export function defaultConnectorId(): string {
-  return hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 40) || "connector";
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, "-")
+      .slice(0, 40) || "connector"
+  );
 }
 
 /** This run: start time first so instances sort by age (the edge's takeover rule). */
@@ -21,7 +25,12 @@ export class Connector {
   private readonly pools = new Map<string, BindPool>();
   private readonly log: Logger;
 
-  constructor(services: readonly LoadedService[], log: Logger, id?: string, private readonly metrics?: PoolMetrics) {
+  constructor(
+    services: readonly LoadedService[],
+    log: Logger,
+    id?: string,
+    private readonly metrics?: PoolMetrics,
+  ) {
     this.id = id ?? defaultConnectorId();
     this.log = log.child({ connectorId: this.id });
     for (const s of services) this.pools.set(s.service.name, this.newPool(s));

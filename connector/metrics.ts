@@ -8,11 +8,36 @@ import type { SessionOutcome } from "./session.ts";
  */
 export class ConnectorMetrics implements PoolMetrics {
   readonly registry = new Registry();
-  private readonly pairings = new Counter({ name: "sallyport_pairings_total", help: "Binds taken by a client", labelNames: ["service"], registers: [this.registry] });
-  private readonly reconnects = new Counter({ name: "sallyport_reconnects_total", help: "Binds to the edge that failed and were retried", labelNames: ["service"], registers: [this.registry] });
-  private readonly backendFailures = new Counter({ name: "sallyport_backend_failures_total", help: "Sessions whose backend connection failed", labelNames: ["service"], registers: [this.registry] });
-  private readonly bytes = new Counter({ name: "sallyport_bytes_total", help: "Session bytes relayed, by direction", labelNames: ["service", "direction"], registers: [this.registry] });
-  private readonly sessions = new Counter({ name: "sallyport_sessions_total", help: "Sessions ended, by close code", labelNames: ["service", "code"], registers: [this.registry] });
+  private readonly pairings = new Counter({
+    name: "sallyport_pairings_total",
+    help: "Binds taken by a client",
+    labelNames: ["service"],
+    registers: [this.registry],
+  });
+  private readonly reconnects = new Counter({
+    name: "sallyport_reconnects_total",
+    help: "Binds to the edge that failed and were retried",
+    labelNames: ["service"],
+    registers: [this.registry],
+  });
+  private readonly backendFailures = new Counter({
+    name: "sallyport_backend_failures_total",
+    help: "Sessions whose backend connection failed",
+    labelNames: ["service"],
+    registers: [this.registry],
+  });
+  private readonly bytes = new Counter({
+    name: "sallyport_bytes_total",
+    help: "Session bytes relayed, by direction",
+    labelNames: ["service", "direction"],
+    registers: [this.registry],
+  });
+  private readonly sessions = new Counter({
+    name: "sallyport_sessions_total",
+    help: "Sessions ended, by close code",
+    labelNames: ["service", "code"],
+    registers: [this.registry],
+  });
   private readonly duration = new Histogram({
     name: "sallyport_session_duration_seconds",
     help: "Session duration",
@@ -38,7 +63,9 @@ export class ConnectorMetrics implements PoolMetrics {
     gauge("sallyport_offered_binds", "Binds dialing, registering or parked", (s) => s.offered);
     gauge("sallyport_active_sessions", "Sessions in progress", (s) => s.sessions);
     gauge("sallyport_standby_sessions", "Pairs held by clients for later use, no backend connection", (s) => s.standby);
-    gauge("sallyport_backend_up", "1 unless the pool has withdrawn because its backend is down", (s) => (s.state === "backend-down" ? 0 : 1));
+    gauge("sallyport_backend_up", "1 unless the pool has withdrawn because its backend is down", (s) =>
+      s.state === "backend-down" ? 0 : 1,
+    );
   }
 
   pairing(service: string): void {

@@ -128,8 +128,15 @@ export class BindPool {
     let standby = 0;
     for (const b of this.sessions) if (b.phase === "standby") standby++;
     return {
-      service: this.deps.service.name, state: this.state, offered: this.offered.size, parked,
-      sessions: this.sessions.size - standby, standby, pairings: this.pairings, failures: this.failures, backendFailures: this.backendFailures,
+      service: this.deps.service.name,
+      state: this.state,
+      offered: this.offered.size,
+      parked,
+      sessions: this.sessions.size - standby,
+      standby,
+      pairings: this.pairings,
+      failures: this.failures,
+      backendFailures: this.backendFailures,
     };
   }
 
@@ -181,7 +188,10 @@ export class BindPool {
     this.backoff.connected();
     if (!this.registeredOnce) {
       this.registeredOnce = true;
-      this.log.log("info", "registered with the edge", { bindUrl: this.deps.service.bindUrl, prepared: this.deps.service.preparedConnectionCount });
+      this.log.log("info", "registered with the edge", {
+        bindUrl: this.deps.service.bindUrl,
+        prepared: this.deps.service.preparedConnectionCount,
+      });
     }
     if (bind.surplus) setTimeout(() => bind.phase === "parked" && bind.stop(), SURPLUS_IDLE_MS).unref();
     this.fill();
@@ -209,7 +219,10 @@ export class BindPool {
     this.deps.metrics?.backendFailure(this.deps.service.name);
     if (this.state !== "filling") return;
     this.state = "backend-down";
-    this.log.log("warn", "backend unavailable: withdrawing binds until it answers", { closeCode: why, recoveryMaxMs: this.deps.service.maximumRecoveryIntervalMs });
+    this.log.log("warn", "backend unavailable: withdrawing binds until it answers", {
+      closeCode: why,
+      recoveryMaxMs: this.deps.service.maximumRecoveryIntervalMs,
+    });
     for (const b of this.offered) b.withdraw(why);
     this.probeBackend();
   }
@@ -236,14 +249,19 @@ export class BindPool {
     this.offered.delete(bind);
     this.sessions.delete(bind);
     if (this.idle && this.idleWaiters.length) for (const w of this.idleWaiters.splice(0)) w();
-    if (this.state !== "filling" || end.kind !== "failed" && end.kind !== "rejected") return this.fill();
+    if (this.state !== "filling" || (end.kind !== "failed" && end.kind !== "rejected")) return this.fill();
     if (bind.surplus) return;
     this.failures++;
     this.deps.metrics?.reconnect(this.deps.service.name);
     if (end.kind === "rejected") this.reportRejection(end.status);
     else if (end.code === CloseCode.LIMIT || end.code === CloseCode.REPLACED) {
-      this.log.log("warn", end.code === CloseCode.LIMIT ? "edge bind limit reached; backing off" : "a newer instance of this connector took over; backing off", { closeCode: end.code });
-    } else this.log.log(this.registeredOnce ? "warn" : "info", "bind to edge failed", { detail: end.detail, attempt: this.backoff.attempts });
+      this.log.log(
+        "warn",
+        end.code === CloseCode.LIMIT ? "edge bind limit reached; backing off" : "a newer instance of this connector took over; backing off",
+        { closeCode: end.code },
+      );
+    } else
+      this.log.log(this.registeredOnce ? "warn" : "info", "bind to edge failed", { detail: end.detail, attempt: this.backoff.attempts });
     // With no bind parked any more the edge itself is gone (or refuses): probe with one bind
     // again, so an edge outage costs one attempt per backoff step, not prepared.connection.count.
     this.registeredOnce = this.registeredOnce && end.kind !== "rejected" && [...this.offered].some((b) => b.phase === "parked");

@@ -170,7 +170,9 @@ export class Session {
   private flow(): void {
     if (this.finished) return;
     const blocked =
-      this.ws.bufferedAmount > HIGH_WATER || this.heldBytes >= this.maxMessage || (this.protocol === "sallyport" && this.heldBytes >= this.sendAllowance);
+      this.ws.bufferedAmount > HIGH_WATER ||
+      this.heldBytes >= this.maxMessage ||
+      (this.protocol === "sallyport" && this.heldBytes >= this.sendAllowance);
     if (blocked && !this.backend.isPaused()) this.backend.pause();
     else if (!blocked && this.backend.isPaused() && this.ws.bufferedAmount < LOW_WATER) this.backend.resume();
   }

@@ -14,7 +14,10 @@ export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
 export const ACCESS_JWT_COOKIE = "CF_Authorization";
 
 export function offeredSubprotocols(request: Request): string[] {
-  return (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  return (request.headers.get("sec-websocket-protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 function cookie(request: Request, name: string): string | undefined {
@@ -50,7 +53,9 @@ export async function admitClient(service: EdgeService, request: Request): Promi
     case "none":
       return undefined;
     case "token": {
-      const fromProtocol = offeredSubprotocols(request).find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX))?.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+      const fromProtocol = offeredSubprotocols(request)
+        .find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX))
+        ?.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
       const token = bearerToken(request.headers.get("authorization")) ?? fromProtocol;
       return token !== undefined && (await matchToken(service.client.tokens, token)) ? undefined : "credentials";
     }

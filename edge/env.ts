@@ -20,7 +20,12 @@ export interface Env {
 let cached: { services: unknown; tokens: unknown; clientTokens: unknown; result: Result<EdgeConfig, readonly ConfigIssue[]> } | undefined;
 
 export function edgeConfig(env: Env): Result<EdgeConfig, readonly ConfigIssue[]> {
-  if (cached && cached.services === env.SALLYPORT_SERVICES && cached.tokens === env.SALLYPORT_CONNECTOR_TOKENS && cached.clientTokens === env.SALLYPORT_CLIENT_TOKENS) {
+  if (
+    cached &&
+    cached.services === env.SALLYPORT_SERVICES &&
+    cached.tokens === env.SALLYPORT_CONNECTOR_TOKENS &&
+    cached.clientTokens === env.SALLYPORT_CLIENT_TOKENS
+  ) {
     return cached.result;
   }
   // workerd's fromEnvironment binding is null, not absent, when the variable is unset.

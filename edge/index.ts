@@ -112,7 +112,10 @@ app.get("*", async (c) => {
   const protocol = offeredSubprotocols(c.req.raw).includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
   // Only a client that can say `start` may ask for standby.
   const standby = protocol === "sallyport" && c.req.header(STANDBY_HEADER) === "1";
-  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, { [INTERNAL_HEADERS.clientProtocol]: protocol, ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}) });
+  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, {
+    [INTERNAL_HEADERS.clientProtocol]: protocol,
+    ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}),
+  });
 });
 
 app.all("*", notFound);

@@ -13,7 +13,8 @@ import { HEARTBEAT_MISSES, OPEN_DEADLINE_MS, type Attachment, type BindAttachmen
 export function pickBind(binds: readonly BindAttachment[]): BindAttachment | undefined {
   const outstanding = new Map<string, number>();
   for (const b of binds) {
-    if ((b.state === "paired" || b.state === "opened") && b.connectorId) outstanding.set(b.connectorId, (outstanding.get(b.connectorId) ?? 0) + 1);
+    if ((b.state === "paired" || b.state === "opened") && b.connectorId)
+      outstanding.set(b.connectorId, (outstanding.get(b.connectorId) ?? 0) + 1);
   }
   let best: BindAttachment | undefined;
   let bestLoad = Infinity;
@@ -71,7 +72,11 @@ export function isLive(bind: BindAttachment, lastHeartbeat: number | undefined, 
  * an older instance is itself refused — two live processes with one identity cannot evict
  * each other in a loop.
  */
-export function takeover(binds: readonly BindAttachment[], connectorId: string, instance: string): { refuse: boolean; evict: BindAttachment[] } {
+export function takeover(
+  binds: readonly BindAttachment[],
+  connectorId: string,
+  instance: string,
+): { refuse: boolean; evict: BindAttachment[] } {
   const same = binds.filter((b) => b.connectorId === connectorId && b.instance !== undefined && b.instance !== instance);
   if (same.some((b) => b.instance! > instance)) return { refuse: true, evict: [] };
   return { refuse: false, evict: same.filter((b) => b.state === "parked") };

@@ -63,7 +63,15 @@ export class ServiceObject extends DurableObject<Env> {
     const now = Date.now();
     if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
       const credential = Number(request.headers.get(INTERNAL_HEADERS.credential) ?? 0);
-      this.sockets.accept(inside, { role: "bind", id, service: service.name, credential, state: "registering", openedAt: now, deadline: now + REGISTER_DEADLINE_MS });
+      this.sockets.accept(inside, {
+        role: "bind",
+        id,
+        service: service.name,
+        credential,
+        state: "registering",
+        openedAt: now,
+        deadline: now + REGISTER_DEADLINE_MS,
+      });
       const over = this.overCap(service, credential);
       if (over) {
         log("warn", "bind refused: limit reached", { service: service.name, limit: over });
@@ -75,7 +83,14 @@ export class ServiceObject extends DurableObject<Env> {
     const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? "unknown";
     const standby = protocol === "sallyport" && request.headers.get(INTERNAL_HEADERS.standby) === "1";
     const client: ClientAttachment = {
-      role: "client", id, service: service.name, state: "waiting", protocol, address, arrivedAt: now, deadline: now + service.socksTimeoutMs,
+      role: "client",
+      id,
+      service: service.name,
+      state: "waiting",
+      protocol,
+      address,
+      arrivedAt: now,
+      deadline: now + service.socksTimeoutMs,
       ...(standby ? { standby: true as const } : {}),
     };
     this.sockets.accept(inside, client);
@@ -200,7 +215,8 @@ export class ServiceObject extends DurableObject<Env> {
         // Only a session opened in standby goes back to standby, and only once it was open.
         const peer = this.peer(att);
         const client = peer && this.sockets.get(peer);
-        if (att.state !== "opened" || client?.role !== "client" || !client.standby) return this.protocolError(ws, att, "done outside a standby session");
+        if (att.state !== "opened" || client?.role !== "client" || !client.standby)
+          return this.protocolError(ws, att, "done outside a standby session");
         this.sockets.save(ws, { ...att, state: "paired", deadline: undefined, kept: true });
         return this.toSallyportClient(att, message);
       }
@@ -220,7 +236,11 @@ export class ServiceObject extends DurableObject<Env> {
       return closeSocket(ws, close("NOT_ALLOWED"));
     }
     // Takeover: a restarted connector's old binds are stale; evict them now, not at timeout.
-    const decision = takeover(this.sockets.binds().map(([, b]) => b), msg.connectorId, msg.instance);
+    const decision = takeover(
+      this.sockets.binds().map(([, b]) => b),
+      msg.connectorId,
+      msg.instance,
+    );
     if (decision.refuse) {
       log("warn", "bind from an older instance of a connector refused", { connectorId: msg.connectorId });
       return closeSocket(ws, close("REPLACED"));
@@ -232,16 +252,26 @@ export class ServiceObject extends DurableObject<Env> {
         closeSocket(oldWs, close("REPLACED"));
       }
     }
-    if (decision.evict.length) log("info", "connector restarted: its old binds evicted", { connectorId: msg.connectorId, evicted: decision.evict.length });
+    if (decision.evict.length)
+      log("info", "connector restarted: its old binds evicted", { connectorId: msg.connectorId, evicted: decision.evict.length });
     const now = Date.now();
     const parked: BindAttachment = {
-      ...att, state: "parked", deadline: undefined, parkedAt: now,
-      connectorId: msg.connectorId, instance: msg.instance, bindId: msg.bindId, heartbeatMs: msg.heartbeatMs,
+      ...att,
+      state: "parked",
+      deadline: undefined,
+      parkedAt: now,
+      connectorId: msg.connectorId,
+      instance: msg.instance,
+      bindId: msg.bindId,
+      heartbeatMs: msg.heartbeatMs,
     };
     this.sockets.save(ws, parked);
     this.backendDown = undefined;
     if (!sendTo(ws, encode({ t: "bound", bindId: msg.bindId }))) return;
-    const client = pickClient(this.sockets.clients().map(([, c]) => c), now);
+    const client = pickClient(
+      this.sockets.clients().map(([, c]) => c),
+      now,
+    );
     if (client) this.pair(parked, client);
   }
 
@@ -277,8 +307,12 @@ export class ServiceObject extends DurableObject<Env> {
     const clientWs = this.sockets.socket(client.id);
     if (!bindWs || !clientWs) return false;
     const paired = encode({
-      t: "paired", sessionId: client.id, clientAddress: client.address, clientProtocol: client.protocol,
-      maxMessageBytes: this.service(bind.service)?.maxMessageBytes, ...(client.standby ? { standby: true as const } : {}),
+      t: "paired",
+      sessionId: client.id,
+      clientAddress: client.address,
+      clientProtocol: client.protocol,
+      maxMessageBytes: this.service(bind.service)?.maxMessageBytes,
+      ...(client.standby ? { standby: true as const } : {}),
     });
     if (!sendTo(bindWs, paired)) {
       this.sockets.save(bindWs, { ...bind, state: "registering" });

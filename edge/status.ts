@@ -43,7 +43,11 @@ export function summarize(service: string, atts: readonly Attachment[], bytes: {
   return {
     service,
     connectors: [...connectors].map(([connectorId, c]) => ({
-      connectorId, instance: c.instance, connectedSince: new Date(c.since).toISOString(), parked: c.parked, sessions: c.sessions,
+      connectorId,
+      instance: c.instance,
+      connectedSince: new Date(c.since).toISOString(),
+      parked: c.parked,
+      sessions: c.sessions,
     })),
     parkedBinds,
     waitingClients,
@@ -53,15 +57,19 @@ export function summarize(service: string, atts: readonly Attachment[], bytes: {
   };
 }
 
-const escape = (s: string | number): string =>
-  String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escape = (s: string | number): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A small self-contained page: no scripts, no external assets. */
 export function renderStatusPage(services: readonly ServiceStatus[], now: Date): string {
   const rows = services
     .map((s) => {
       const conns = s.connectors.length
-        ? s.connectors.map((c) => `<li><code>${escape(c.connectorId)}</code> since ${escape(c.connectedSince)} — ${c.parked} parked, ${c.sessions} in session</li>`).join("")
+        ? s.connectors
+            .map(
+              (c) =>
+                `<li><code>${escape(c.connectorId)}</code> since ${escape(c.connectedSince)} — ${c.parked} parked, ${c.sessions} in session</li>`,
+            )
+            .join("")
         : "<li class=warn>no connector connected</li>";
       return `<section><h2>${escape(s.service)}</h2>
 <table><tr><th>parked binds</th><th>waiting clients</th><th>active sessions</th><th>bytes to connectors</th><th>bytes to clients</th></tr>

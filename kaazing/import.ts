@@ -4,7 +4,16 @@ import { parseDuration } from "../shared/config/duration.ts";
 import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "../shared/config/edge-config.ts";
 import { IssueList, type ConfigIssue } from "../shared/config/issues.ts";
 import { mapDmz, mapInternal, misplacedOptions } from "./roles.ts";
-import { SECTIONS, type ImportContext, type ImportNote, type KaazingImport, type RawConnectorService, type Role, type SectionName, type ServiceParts } from "./model.ts";
+import {
+  SECTIONS,
+  type ImportContext,
+  type ImportNote,
+  type KaazingImport,
+  type RawConnectorService,
+  type Role,
+  type SectionName,
+  type ServiceParts,
+} from "./model.ts";
 import { byName, checkAttributes, mentions, readSection, topLevelElements, type Section, type XmlElement } from "./tree.ts";
 import { FieldReader } from "../shared/config/reader.ts";
 import { readAccept, SERVICE_NAME, type AcceptUri } from "../shared/config/service.ts";
@@ -83,7 +92,10 @@ function checkTimeoutAgainstRetry(services: ReadonlyArray<{ path: string; role: 
     const timeout = parseDuration(edge["socks.timeout"]!);
     const retry = parseDuration(String(internal["socks.retry.maximum.interval"]));
     if (timeout.ok && retry.ok && timeout.value <= retry.value) {
-      ctx.note(`${dmz.path}.connect-options.socks.timeout`, `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) of the internal gateway for the same accept; Kaazing advises one second more`);
+      ctx.note(
+        `${dmz.path}.connect-options.socks.timeout`,
+        `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) of the internal gateway for the same accept; Kaazing advises one second more`,
+      );
     }
   }
 }
@@ -111,7 +123,12 @@ function serviceElements(doc: unknown, issues: IssueList) {
   const roots = topLevelElements(doc);
   if (roots.length !== 1) {
     const found = roots.map((r) => `<${r.name}>`).join(", ");
-    issues.add("(document)", roots.length === 0 ? "has no element: expected <gateway-config> or <service>" : `has ${roots.length} top-level elements (${found}); expected one <gateway-config> or <service>`);
+    issues.add(
+      "(document)",
+      roots.length === 0
+        ? "has no element: expected <gateway-config> or <service>"
+        : `has ${roots.length} top-level elements (${found}); expected one <gateway-config> or <service>`,
+    );
     return [];
   }
   const root = roots[0]!;
@@ -123,7 +140,11 @@ function serviceElements(doc: unknown, issues: IssueList) {
   checkAttributes(root, "gateway-config", issues, ["xsi:schemaLocation"]);
   if (root.text) issues.add("gateway-config", "must hold elements, not text");
   for (const name of byName(root).keys()) {
-    if (name !== "service") issues.add(`gateway-config.${name}`, GATEWAY_ELEMENT_REASONS[name] ?? "is not an element Sallyport can import; only <service> elements are");
+    if (name !== "service")
+      issues.add(
+        `gateway-config.${name}`,
+        GATEWAY_ELEMENT_REASONS[name] ?? "is not an element Sallyport can import; only <service> elements are",
+      );
   }
   const services = root.children.filter((c) => c.name === "service");
   if (services.length === 0) issues.add("gateway-config", "has no <service>");
@@ -158,7 +179,8 @@ function readType(leaves: Section, ctx: ImportContext): void {
   const type = leaves.values.type;
   if (leaves.broken.has("type")) return;
   if (type === undefined) ctx.issues.add(at, "is required: Enterprise Shield services are <type>proxy</type>");
-  else if (type !== "proxy") ctx.issues.add(at, `is "${type}"; Sallyport relays bytes as Kaazing's proxy service does, so only "proxy" can be honoured`);
+  else if (type !== "proxy")
+    ctx.issues.add(at, `is "${type}"; Sallyport relays bytes as Kaazing's proxy service does, so only "proxy" can be honoured`);
   else ctx.note(at, "proxy → the edge and the connector relay bytes between each client and the backend, unchanged");
 }
 
@@ -176,7 +198,11 @@ function readName(leaves: Section, accept: AcceptUri | undefined, ctx: ImportCon
     ctx.note(leaves.path, `(no <name>) → name "${name}", from the accept path`);
     return name;
   }
-  const name = given.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  const name = given
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63);
   if (!SERVICE_NAME.test(name)) {
     ctx.issues.add(`${leaves.path}.name`, `"${given}" has no letter or digit to name the service by`);
     return undefined;
@@ -191,13 +217,19 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
   const inAccept = mentions(a, "socks.mode");
   const inConnect = mentions(c, "socks.mode");
   if (inAccept && inConnect) {
-    ctx.issues.add(parts.path, "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have (one edge, one connector)");
+    ctx.issues.add(
+      parts.path,
+      "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have (one edge, one connector)",
+    );
     return undefined;
   }
   if (!inAccept && !inConnect) {
     // A repeated accept-options or connect-options is already reported; its socks.mode is unknown.
     if (parts.leaves.broken.has("accept-options") || parts.leaves.broken.has("connect-options")) return undefined;
-    ctx.issues.add(parts.path, "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in connect-options (DMZ gateway)");
+    ctx.issues.add(
+      parts.path,
+      "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in connect-options (DMZ gateway)",
+    );
     return undefined;
   }
   // The side is known from where socks.mode is set even when its value is wrong, so the
@@ -205,7 +237,10 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
   const section = (inAccept ? a : c)!;
   const mode = section.values["socks.mode"];
   if (mode !== undefined && mode !== "reverse") {
-    ctx.issues.add(`${section.path}.socks.mode`, `is "${mode}"; Sallyport implements only "reverse": the connector dials out and nothing inside listens`);
+    ctx.issues.add(
+      `${section.path}.socks.mode`,
+      `is "${mode}"; Sallyport implements only "reverse": the connector dials out and nothing inside listens`,
+    );
   }
   return inAccept ? "internal" : "dmz";
 }

@@ -60,7 +60,10 @@ function readTransport(s: Section, ctx: ImportContext): { text: string; secure: 
   if (text === undefined) return undefined;
   const m = TRANSPORT.exec(text);
   if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
-    ctx.issues.add(`${s.path}.http.transport`, 'must be "socks+ssl://HOST:PORT" or "socks://HOST:PORT": Enterprise Shield reverse connections run over SOCKS');
+    ctx.issues.add(
+      `${s.path}.http.transport`,
+      'must be "socks+ssl://HOST:PORT" or "socks://HOST:PORT": Enterprise Shield reverse connections run over SOCKS',
+    );
     return undefined;
   }
   return { text, secure: m[1] !== undefined };
@@ -103,25 +106,53 @@ const RECOVERY = "the connector's cap on the wait before preparing connections a
 export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
   const { path, accept, name, leaves } = parts;
   const { issues } = ctx;
-  if (accept) ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial at the edge, which the connector's binds name`);
+  if (accept)
+    ctx.note(
+      `${path}.accept`,
+      `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial at the edge, which the connector's binds name`,
+    );
   const connect = leaves.broken.has("connect") ? undefined : readConnect(new FieldReader(leaves.values, path, issues));
-  if (connect) ctx.note(`${path}.connect`, `${leaves.values.connect} → connect "${leaves.values.connect}": the backend, dialled once per paired client; only the connector knows it`);
+  if (connect)
+    ctx.note(
+      `${path}.connect`,
+      `${leaves.values.connect} → connect "${leaves.values.connect}": the backend, dialled once per paired client; only the connector knows it`,
+    );
   const ao = parts.sections["accept-options"]!;
   const transport = readTransport(ao, ctx);
   if (transport && accept) {
     if (transport.secure && !accept.secure) {
-      issues.add(`${ao.path}.http.transport`, "asks for TLS (socks+ssl) but accept is ws://, and the connector reaches the edge with the accept URI's scheme; make accept wss://");
+      issues.add(
+        `${ao.path}.http.transport`,
+        "asks for TLS (socks+ssl) but accept is ws://, and the connector reaches the edge with the accept URI's scheme; make accept wss://",
+      );
     } else {
       const plain = !transport.secure && accept.secure ? " (TLS although the transport said socks://, since accept is wss://)" : "";
-      ctx.note(`${ao.path}.http.transport`, `${transport.text} → no setting: the connector reaches the edge at ${bindUrl(accept)}${plain}, the accept URI's origin, not a SOCKS port; set "edge" only if the Worker answers on another host`);
+      ctx.note(
+        `${ao.path}.http.transport`,
+        `${transport.text} → no setting: the connector reaches the edge at ${bindUrl(accept)}${plain}, the accept URI's origin, not a SOCKS port; set "edge" only if the Worker answers on another host`,
+      );
     }
   } else if (!transport && !ao.broken.has("http.transport") && accept) {
     ctx.note(`${ao.path}.http.transport`, `(not set) → no setting: the connector reaches the edge at ${bindUrl(accept)}`);
   }
   ctx.note(`${ao.path}.socks.mode`, 'reverse → socks.mode "reverse": the connector dials out; nothing in the trusted network listens');
-  const retry = duration(parts, "accept-options", "socks.retry.maximum.interval", 100, ctx, "the cap of the connector's reconnect backoff (100 ms, 200 ms, 400 ms … as in Kaazing)");
+  const retry = duration(
+    parts,
+    "accept-options",
+    "socks.retry.maximum.interval",
+    100,
+    ctx,
+    "the cap of the connector's reconnect backoff (100 ms, 200 ms, 400 ms … as in Kaazing)",
+  );
   const prepared = preparedCount(parts, ctx, `${PREPARED} (Kaazing sets this on the DMZ gateway; use its value)`);
-  const recovery = duration(parts, "properties", "maximum.recovery.interval", 100, ctx, `${RECOVERY} (Kaazing sets this on the DMZ gateway; use its value)`);
+  const recovery = duration(
+    parts,
+    "properties",
+    "maximum.recovery.interval",
+    100,
+    ctx,
+    `${RECOVERY} (Kaazing sets this on the DMZ gateway; use its value)`,
+  );
   if (!accept || !name || !connect) return;
   if (ctx.connector.some((s) => s.name === name)) {
     issues.add(`${path}.name`, `"${name}" already names another internal-gateway <service>; give each a distinct <name>`);
@@ -150,24 +181,48 @@ function sameUri(text: string, accept: AcceptUri): boolean {
 export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
   const { path, accept, name, leaves } = parts;
   const { issues } = ctx;
-  if (accept) ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial; route this hostname to the Worker`);
+  if (accept)
+    ctx.note(`${path}.accept`, `${leaves.values.accept} → accept "${accept.uri}": the URI clients dial; route this hostname to the Worker`);
   const connect = leaves.values.connect;
   if (connect === undefined && !leaves.broken.has("connect")) {
-    issues.add(`${path}.connect`, "is required: on a DMZ gateway it repeats the accept URI (the logical connection to the internal gateway)");
+    issues.add(
+      `${path}.connect`,
+      "is required: on a DMZ gateway it repeats the accept URI (the logical connection to the internal gateway)",
+    );
   } else if (connect !== undefined && accept && !sameUri(connect, accept)) {
-    issues.add(`${path}.connect`, `must be the accept URI (${accept.uri}) on a DMZ gateway: the edge pairs each client with a connector bind for the URI the client dialled`);
+    issues.add(
+      `${path}.connect`,
+      `must be the accept URI (${accept.uri}) on a DMZ gateway: the edge pairs each client with a connector bind for the URI the client dialled`,
+    );
   } else if (connect !== undefined && accept) {
-    ctx.note(`${path}.connect`, `${connect} → no setting: the edge pairs each client on accept with a connector bind for the same URI; the backend stays in the connector's configuration`);
+    ctx.note(
+      `${path}.connect`,
+      `${connect} → no setting: the edge pairs each client on accept with a connector bind for the same URI; the backend stays in the connector's configuration`,
+    );
   }
   const co = parts.sections["connect-options"]!;
   const transport = readTransport(co, ctx);
   if (transport && accept) {
-    ctx.note(`${co.path}.http.transport`, `${transport.text} → no setting: connectors dial the edge at ${bindUrl(accept)} through Cloudflare on port 443; there is no SOCKS listener and no port to open`);
+    ctx.note(
+      `${co.path}.http.transport`,
+      `${transport.text} → no setting: connectors dial the edge at ${bindUrl(accept)} through Cloudflare on port 443; there is no SOCKS listener and no port to open`,
+    );
   }
   ctx.note(`${co.path}.socks.mode`, 'reverse → socks.mode "reverse": the edge waits for binds the connector dials');
-  const timeout = duration(parts, "connect-options", "socks.timeout", 1, ctx, "how long the edge holds a client waiting for a free bind before refusing it");
+  const timeout = duration(
+    parts,
+    "connect-options",
+    "socks.timeout",
+    1,
+    ctx,
+    "how long the edge holds a client waiting for a free bind before refusing it",
+  );
   const verifyText = co.values["socks.ssl.verify-client"];
-  const verify = new FieldReader(co.values, co.path, issues).oneOf("socks.ssl.verify-client", VERIFY_CLIENT, DEFAULTS["socks.ssl.verify-client"]);
+  const verify = new FieldReader(co.values, co.path, issues).oneOf(
+    "socks.ssl.verify-client",
+    VERIFY_CLIENT,
+    DEFAULTS["socks.ssl.verify-client"],
+  );
   ctx.note(
     `${co.path}.socks.ssl.verify-client`,
     `${verifyText ?? "(not set)"} → socks.ssl.verify-client "${verify}"${verifyText ? "" : " (the default)"}: whether the edge asks connectors for a client certificate; the connector token is required regardless`,
@@ -181,14 +236,20 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
     if (key === "prepared.connection.count") r.integer(key, 1, 1, MAX_PREPARED);
     else r.duration(key, "1 second", 100);
     const what = key === "prepared.connection.count" ? PREPARED : RECOVERY;
-    ctx.note(`${path}.properties.${key}`, `${text} → not an edge setting: put "${key}": ${key === "prepared.connection.count" ? text : JSON.stringify(text)} in the connector's service (${what})`);
+    ctx.note(
+      `${path}.properties.${key}`,
+      `${text} → not an edge setting: put "${key}": ${key === "prepared.connection.count" ? text : JSON.stringify(text)} in the connector's service (${what})`,
+    );
   }
   if (!accept || !name) return;
   const clash = Object.entries(ctx.edge).find(([n, s]) => n === name || new URL(s.accept!).pathname === accept.path);
   if (clash) {
-    issues.add(clash[0] === name ? `${path}.name` : `${path}.accept`, clash[0] === name
-      ? `"${name}" already names another DMZ-gateway <service>; give each a distinct <name>`
-      : `has the same path as DMZ-gateway service "${clash[0]}"; the edge tells services apart by accept path`);
+    issues.add(
+      clash[0] === name ? `${path}.name` : `${path}.accept`,
+      clash[0] === name
+        ? `"${name}" already names another DMZ-gateway <service>; give each a distinct <name>`
+        : `has the same path as DMZ-gateway service "${clash[0]}"; the edge tells services apart by accept path`,
+    );
     return;
   }
   ctx.edge[name] = { accept: accept.uri, "socks.mode": "reverse", "socks.timeout": timeout, "socks.ssl.verify-client": verify };
@@ -203,5 +264,8 @@ function readTcpBind(parts: ServiceParts, ctx: ImportContext): void {
     ctx.issues.add(`${ao!.path}.tcp.bind`, 'must be "PORT" or "HOST:PORT" with a port from 1 to 65535');
     return;
   }
-  ctx.note(`${ao!.path}.tcp.bind`, `${text} → no setting: Cloudflare accepts clients on 443 for the Worker's route; there is no socket to bind`);
+  ctx.note(
+    `${ao!.path}.tcp.bind`,
+    `${text} → no setting: Cloudflare accepts clients on 443 for the Worker's route; there is no socket to bind`,
+  );
 }

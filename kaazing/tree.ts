@@ -34,7 +34,8 @@ export const KAAZING_PARSER_OPTIONS = Object.freeze({
 });
 
 function fromNode(name: string, value: unknown): XmlElement {
-  if (!isRecord(value)) return { name, text: value === undefined || value === null ? "" : String(value).trim(), attributes: {}, children: [] };
+  if (!isRecord(value))
+    return { name, text: value === undefined || value === null ? "" : String(value).trim(), attributes: {}, children: [] };
   const attributes: Record<string, string> = {};
   const children: XmlElement[] = [];
   let text = "";
@@ -81,7 +82,10 @@ export function leafText(el: XmlElement, path: string, issues: IssueList): strin
     return undefined;
   }
   if (/\$\{[^}]*\}/.test(el.text)) {
-    issues.add(path, `uses a gateway property reference (${/\$\{[^}]*\}/.exec(el.text)![0]}), which Sallyport does not expand; write the value in place`);
+    issues.add(
+      path,
+      `uses a gateway property reference (${/\$\{[^}]*\}/.exec(el.text)![0]}), which Sallyport does not expand; write the value in place`,
+    );
     return undefined;
   }
   return el.text;

@@ -18,7 +18,8 @@ export function looksLikeXml(fileName: string, text: string): boolean {
 export function parseKaazingXml(text: string): Result<unknown, readonly ConfigIssue[]> {
   // Kaazing configurations have no DTD, and an internal subset's entities would be expanded
   // (the "billion laughs" shape): refuse rather than trust the parser's limits.
-  if (/<!DOCTYPE/i.test(text)) return err([{ path: "(document)", message: "has a <!DOCTYPE>; Kaazing configurations have none and Sallyport does not read one" }]);
+  if (/<!DOCTYPE/i.test(text))
+    return err([{ path: "(document)", message: "has a <!DOCTYPE>; Kaazing configurations have none and Sallyport does not read one" }]);
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     const { msg, line, col } = valid.err;

@@ -39,7 +39,9 @@ export function createLogger(opts: LoggerOptions, base: Fields = {}): Logger {
         write(JSON.stringify({ time: new Date().toISOString(), level, msg: sanitize(msg), ...clean }));
       } else {
         const rest = Object.entries(clean).map(([k, v]) => `${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : v}`);
-        write(`${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${sanitize(msg)}${rest.length ? " " + rest.join(" ") : ""}`);
+        write(
+          `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${sanitize(msg)}${rest.length ? " " + rest.join(" ") : ""}`,
+        );
       }
     },
     child(fields) {

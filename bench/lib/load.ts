@@ -152,14 +152,18 @@ export async function bulk(addr: Addr, bytes: number, dir: "up" | "down", deadli
         const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
         left -= chunk.length;
         if (!sock.write(chunk)) {
-          await timeout(new Promise<void>((resolve, reject) => {
-            const closed = (): void => reject(new Error("closed while sending"));
-            sock.once("close", closed);
-            sock.once("drain", () => {
-              sock.off("close", closed);
-              resolve();
-            });
-          }), deadlineMs, "send");
+          await timeout(
+            new Promise<void>((resolve, reject) => {
+              const closed = (): void => reject(new Error("closed while sending"));
+              sock.once("close", closed);
+              sock.once("drain", () => {
+                sock.off("close", closed);
+                resolve();
+              });
+            }),
+            deadlineMs,
+            "send",
+          );
         }
       }
     }
@@ -326,7 +330,13 @@ export interface HoldResult {
  * Open `count` sessions, at most `inFlight` being set up at a time, each confirmed by one
  * 64 B echo; then call `whileHeld` (the memory sample) and close them all.
  */
-export async function hold(addr: Addr, count: number, inFlight: number, deadlineMs: number, whileHeld: () => Promise<void>): Promise<HoldResult> {
+export async function hold(
+  addr: Addr,
+  count: number,
+  inFlight: number,
+  deadlineMs: number,
+  whileHeld: () => Promise<void>,
+): Promise<HoldResult> {
   const deadline = Date.now() + deadlineMs;
   const t0 = now();
   const sockets: net.Socket[] = [];

@@ -181,7 +181,9 @@ export class Child {
   /** The log file's lines (stderr, interleaved with the stdout copy and the command line). */
   private stderrLines(): Array<{ stream: "stderr"; text: string }> {
     try {
-      return readFileSync(this.logFile, "utf8").split("\n").map((text) => ({ stream: "stderr" as const, text }));
+      return readFileSync(this.logFile, "utf8")
+        .split("\n")
+        .map((text) => ({ stream: "stderr" as const, text }));
     } catch {
       return [];
     }

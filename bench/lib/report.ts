@@ -27,7 +27,10 @@ export interface Stat {
 }
 
 export function stat(lines: readonly Line[], tunnel: string, test: string, path: string, okOnly = true): Stat | undefined {
-  const vals = lines.filter((l) => l.tunnel === tunnel && l.test === test && (!okOnly || l.ok)).map((l) => pick(l, path)).filter((v): v is number => v !== undefined);
+  const vals = lines
+    .filter((l) => l.tunnel === tunnel && l.test === test && (!okOnly || l.ok))
+    .map((l) => pick(l, path))
+    .filter((v): v is number => v !== undefined);
   const m = median(vals);
   return m === undefined ? undefined : { median: m, min: Math.min(...vals), max: Math.max(...vals), n: vals.length };
 }

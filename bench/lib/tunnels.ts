@@ -73,7 +73,11 @@ class Launch {
   ) {}
 
   spawn(role: string, args: readonly string[], cwd = this.env.repoRoot): Child {
-    const child = spawnChild(`${this.tunnel} ${role}`, this.env.node, args, { logFile: join(this.env.logDir, `${this.tunnel}-${this.n}-${role}.log`), env: this.env.env, cwd });
+    const child = spawnChild(`${this.tunnel} ${role}`, this.env.node, args, {
+      logFile: join(this.env.logDir, `${this.tunnel}-${this.n}-${role}.log`),
+      env: this.env.env,
+      cwd,
+    });
     this.started.push(child);
     return child;
   }
@@ -91,7 +95,11 @@ class Launch {
   }
 }
 
-async function launch(env: BenchEnv, tunnel: string, start: (l: Launch) => Promise<Omit<RunningTunnel, "down" | "frames">>): Promise<RunningTunnel> {
+async function launch(
+  env: BenchEnv,
+  tunnel: string,
+  start: (l: Launch) => Promise<Omit<RunningTunnel, "down" | "frames">>,
+): Promise<RunningTunnel> {
   const l = new Launch(env, tunnel);
   try {
     const running = await start(l);
@@ -122,7 +130,12 @@ async function edgeOf(edge: Child): Promise<{ url: URL; workerd: number }> {
 
 /** Roles of a tunnel with Sallyport's processes (Sallyport itself, or its floor). */
 function edgeShapedRoles(client: Child, edge: Child, workerd: number, connector: Child): Record<string, Role> {
-  return { client: { pids: [client.pid] }, edge: { pids: [workerd] }, "edge-host": { pids: [edge.pid], exclude: [workerd] }, connector: { pids: [connector.pid] } };
+  return {
+    client: { pids: [client.pid] },
+    edge: { pids: [workerd] },
+    "edge-host": { pids: [edge.pid], exclude: [workerd] },
+    connector: { pids: [connector.pid] },
+  };
 }
 
 export const direct: TunnelSpec = {
@@ -159,10 +172,30 @@ export const chain: TunnelSpec = {
       const relay = join(env.repoRoot, "bench/chain-relay.ts");
       const edge = l.spawn("edge", ["--import", "tsx", join(env.repoRoot, "bench/chain-edge.ts")]);
       const { url, workerd } = await edgeOf(edge);
-      const bind = l.spawn("connector", ["--import", "tsx", relay, "bind", "--url", `ws://${url.host}/bind`, "--backend", `127.0.0.1:${opts.backendPort}`, "--binds", String(env.prepared)]);
+      const bind = l.spawn("connector", [
+        "--import",
+        "tsx",
+        relay,
+        "bind",
+        "--url",
+        `ws://${url.host}/bind`,
+        "--backend",
+        `127.0.0.1:${opts.backendPort}`,
+        "--binds",
+        String(env.prepared),
+      ]);
       await bind.waitLine(/^parking/, 30_000, "stdout");
       const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
-      const client = l.spawn("client", ["--import", "tsx", relay, "client", "--url", `ws://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen)]);
+      const client = l.spawn("client", [
+        "--import",
+        "tsx",
+        relay,
+        "client",
+        "--url",
+        `ws://127.0.0.1:${wsPort}/client`,
+        "--preopen",
+        String(env.preopen),
+      ]);
       const addr = await serving(client, opts);
       await new Promise((r) => setTimeout(r, env.settleMs));
       return { addr, roles: edgeShapedRoles(client, edge, workerd, bind) };
@@ -179,19 +212,62 @@ export function sallyport(name: string, root: string): TunnelSpec {
         const tokenFile = join(env.logDir, `${name}-${l.n}.token`);
         writeFileSync(tokenFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
         const bin = join(root, "bin/sallyport.mjs");
-        const edge = l.spawn("edge", ["--import", "tsx", join(env.repoRoot, "bench/edge-host.ts"), "--root", root, "--port", "0", "--token-file", tokenFile, "--timeout", env.socksTimeout, ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : [])]);
+        const edge = l.spawn("edge", [
+          "--import",
+          "tsx",
+          join(env.repoRoot, "bench/edge-host.ts"),
+          "--root",
+          root,
+          "--port",
+          "0",
+          "--token-file",
+          tokenFile,
+          "--timeout",
+          env.socksTimeout,
+          ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : []),
+        ]);
         const { url, workerd } = await edgeOf(edge);
-        const connector = l.spawn("connector", [
-          bin, "connector", "--edge", `ws://${url.host}`, "--accept", "ws://sallyport.localhost/bench",
-          "--connect", `tcp://127.0.0.1:${opts.backendPort}`, "--token-file", tokenFile, "--prepared", String(env.prepared),
-          "--connector-id", `bench${l.n}`, "--log-level", env.logLevel,
-        ], root);
+        const connector = l.spawn(
+          "connector",
+          [
+            bin,
+            "connector",
+            "--edge",
+            `ws://${url.host}`,
+            "--accept",
+            "ws://sallyport.localhost/bench",
+            "--connect",
+            `tcp://127.0.0.1:${opts.backendPort}`,
+            "--token-file",
+            tokenFile,
+            "--prepared",
+            String(env.prepared),
+            "--connector-id",
+            `bench${l.n}`,
+            "--log-level",
+            env.logLevel,
+          ],
+          root,
+        );
         // Below info the connector does not say so; the end-to-end probe below covers it.
         if (env.logLevel === "info" || env.logLevel === "debug") await connector.waitLine(/registered with the edge/, 30_000, "stderr");
         const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
-        const client = l.spawn("client", [
-          bin, "client", "--url", `ws://127.0.0.1:${wsPort}/bench`, "--listen", "127.0.0.1:0", "--preopen", String(env.preopen), "--log-level", env.logLevel,
-        ], root);
+        const client = l.spawn(
+          "client",
+          [
+            bin,
+            "client",
+            "--url",
+            `ws://127.0.0.1:${wsPort}/bench`,
+            "--listen",
+            "127.0.0.1:0",
+            "--preopen",
+            String(env.preopen),
+            "--log-level",
+            env.logLevel,
+          ],
+          root,
+        );
         const addr = await serving(client, opts);
         // Pre-opened sessions (and the connector's replacements for binds they took) settle.
         await new Promise((r) => setTimeout(r, env.settleMs));

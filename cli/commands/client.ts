@@ -72,7 +72,15 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const log = stderrLogger(level);
-  const forwarder = new Forwarder({ url: url.value, host: listen.value.host, port: listen.value.port, token, preopen, retryMaxMs: retry.value, log });
+  const forwarder = new Forwarder({
+    url: url.value,
+    host: listen.value.host,
+    port: listen.value.port,
+    token,
+    preopen,
+    retryMaxMs: retry.value,
+    log,
+  });
   let address;
   try {
     address = await forwarder.listen();
@@ -82,7 +90,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const where = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
-  if (!listen.value.loopback) log.log("warn", "listening on a non-loopback address: anyone who can reach it can use the session", { listen: where });
+  if (!listen.value.loopback)
+    log.log("warn", "listening on a non-loopback address: anyone who can reach it can use the session", { listen: where });
   log.log("info", "listening", { listen: where, url: url.value, preopen, pid: process.pid });
   process.stdout.write(`listening on ${where}\n`);
   await onStopSignals(log);

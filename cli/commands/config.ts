@@ -91,7 +91,9 @@ async function importFile(file: string, text: string, out: string | undefined, f
   if (!force) {
     const existing = (await Promise.all(targets.map(async (t) => ((await exists(t.path)) ? t.path : undefined)))).filter(Boolean);
     if (existing.length) {
-      process.stderr.write(`sallyport config import: ${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; pass --force to overwrite\n`);
+      process.stderr.write(
+        `sallyport config import: ${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; pass --force to overwrite\n`,
+      );
       return 1;
     }
   }
@@ -101,7 +103,9 @@ async function importFile(file: string, text: string, out: string | undefined, f
 }
 
 function explain(file: string, result: KaazingImport): string {
-  const roles = result.services.map((s) => `#   ${s.path}: ${s.role === "internal" ? "internal gateway → connector service" : "DMZ gateway → edge service"} "${s.name}"`);
+  const roles = result.services.map(
+    (s) => `#   ${s.path}: ${s.role === "internal" ? "internal gateway → connector service" : "DMZ gateway → edge service"} "${s.name}"`,
+  );
   const notes = result.notes.map((n) => `#   ${n.path}: ${n.text}`);
   return [`# ${file} (Kaazing Enterprise Shield) → Sallyport`, ...roles, "#", "# How each element maps:", ...notes, ""].join("\n");
 }
@@ -116,7 +120,10 @@ function render(file: string, result: KaazingImport): Array<{ name: string; text
     });
   }
   if (result.edge) {
-    const header = [`Imported from ${file} by \`sallyport config import\`; add to the edge's wrangler.toml.`, "Connector tokens are a secret: wrangler secret put SALLYPORT_CONNECTOR_TOKENS"];
+    const header = [
+      `Imported from ${file} by \`sallyport config import\`; add to the edge's wrangler.toml.`,
+      "Connector tokens are a secret: wrangler secret put SALLYPORT_CONNECTOR_TOKENS",
+    ];
     const handOver = result.notes.filter((n) => n.text.includes("not an edge setting")).map((n) => `${n.path}: ${n.text}`);
     outputs.push({
       name: "wrangler-vars.toml",

@@ -64,8 +64,13 @@ export async function run(argv: string[]): Promise<number> {
   connector = new Connector(loaded.loaded, log, loaded.config.connectorId, metrics);
   const running = connector;
   running.start();
-  const admin = loaded.config.adminPort === undefined ? undefined : await startAdmin(loaded.config.adminPort, metrics, () => running.stats(), log);
-  log.log("info", "connector started", { services: loaded.loaded.map((l) => l.service.name).join(","), pid: process.pid, instance: running.instance });
+  const admin =
+    loaded.config.adminPort === undefined ? undefined : await startAdmin(loaded.config.adminPort, metrics, () => running.stats(), log);
+  log.log("info", "connector started", {
+    services: loaded.loaded.map((l) => l.service.name).join(","),
+    pid: process.pid,
+    instance: running.instance,
+  });
   process.on("SIGHUP", () => void reload(flags, running, log));
   await onStopSignals(log);
   // Drain: no new binds at once, sessions in flight get the grace period; a second signal exits now.

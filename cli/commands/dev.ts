@@ -25,7 +25,13 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { port: { type: "string" }, connect: { type: "string" }, prepared: { type: "string" }, timeout: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        port: { type: "string" },
+        connect: { type: "string" },
+        prepared: { type: "string" },
+        timeout: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     }));
   } catch (e) {
     process.stderr.write(`sallyport dev: ${(e as Error).message}\n\n${HELP}`);
@@ -76,7 +82,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`sallyport dev: invalid options\n${formatIssues(parsed.error)}\n`);
     return 2;
   }
-  const connector = new Connector(parsed.value.services.map((service) => ({ service, token, tls: {} })), log);
+  const connector = new Connector(
+    parsed.value.services.map((service) => ({ service, token, tls: {} })),
+    log,
+  );
   connector.start();
   process.stdout.write(`client URL: ${new URL("/dev", edgeWs).href}\nbackend: ${echo ? "built-in echo server" : connect}\nready\n`);
   await onStopSignals(log);

@@ -33,7 +33,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { url: { type: "string" }, timeout: { type: "string" }, "token-file": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        url: { type: "string" },
+        timeout: { type: "string" },
+        "token-file": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
       allowPositionals: false,
     }));

@@ -28,7 +28,12 @@ const DEPLOY = new URL("../../deploy/systemd/", import.meta.url);
 /** The path the shipped unit passes to --config; rewritten when a Kaazing file is installed. */
 export const UNIT_CONFIG_PATH = "/etc/sallyport/connector.json";
 
-const OPTIONS = { prefix: { type: "string" }, config: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+const OPTIONS = {
+  prefix: { type: "string" },
+  config: { type: "string" },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -48,11 +53,14 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const config = values.config ? await readChecked(values.config) : { name: "connector.json", text: await readFile(new URL("connector.example.json", DEPLOY), "utf8"), warnings: [] };
+  const config = values.config
+    ? await readChecked(values.config)
+    : { name: "connector.json", text: await readFile(new URL("connector.example.json", DEPLOY), "utf8"), warnings: [] };
   if (!config) return 1;
   const unitTemplate = await readFile(new URL(UNIT_NAME, DEPLOY), "utf8");
   const execStart = new RegExp(`^(ExecStart=.* --config )${UNIT_CONFIG_PATH.replace(/[.]/g, "\\.")}$`, "m");
-  if (!execStart.test(unitTemplate)) throw new Error(`${UNIT_NAME}'s ExecStart no longer passes --config ${UNIT_CONFIG_PATH}; update cli/commands/service.ts`);
+  if (!execStart.test(unitTemplate))
+    throw new Error(`${UNIT_NAME}'s ExecStart no longer passes --config ${UNIT_CONFIG_PATH}; update cli/commands/service.ts`);
   const unit = unitTemplate.replace(execStart, `$1/etc/sallyport/${config.name}`);
 
   const root = resolve(values.prefix ?? "/");
@@ -63,7 +71,9 @@ export async function run(argv: string[]): Promise<number> {
   const clashes = [];
   for (const p of [unitPath, configPath]) if (!values.force && (await exists(p))) clashes.push(p);
   if (clashes.length) {
-    process.stderr.write(`sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force to overwrite (the token is kept).\n`);
+    process.stderr.write(
+      `sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force to overwrite (the token is kept).\n`,
+    );
     return 1;
   }
   await mkdir(join(root, "etc/systemd/system"), { recursive: true });
@@ -112,7 +122,13 @@ async function readChecked(file: string): Promise<ConfigToInstall | undefined> {
   }
   const result = checkConfigText(file, text);
   if (result.issues.length) return fail(result.issues);
-  if (result.kind === "edge") return fail([{ path: "(file)", message: "is the edge's configuration (wrangler vars); the connector needs connector JSON or a Kaazing internal gateway" }]);
+  if (result.kind === "edge")
+    return fail([
+      {
+        path: "(file)",
+        message: "is the edge's configuration (wrangler vars); the connector needs connector JSON or a Kaazing internal gateway",
+      },
+    ]);
   let raw: unknown;
   try {
     raw = parseConfigText(file, text); // also refuses a Kaazing file with only DMZ services
@@ -124,7 +140,10 @@ async function readChecked(file: string): Promise<ConfigToInstall | undefined> {
   const services = isRecord(raw) && Array.isArray(raw.services) ? raw.services : [];
   services.forEach((s, i) => {
     // The unit passes the token as SALLYPORT_TOKEN_FILE, which a service's own token.file overrides.
-    if (isRecord(s) && s["token.file"] !== undefined) warnings.push(`services[${i}] sets its own token.file, so the unit's credential does not reach it; remove it to use /etc/sallyport/token`);
+    if (isRecord(s) && s["token.file"] !== undefined)
+      warnings.push(
+        `services[${i}] sets its own token.file, so the unit's credential does not reach it; remove it to use /etc/sallyport/token`,
+      );
   });
   return { name: looksLikeXml(file, text) ? "gateway-config.xml" : "connector.json", text, warnings };
 }

@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url";
 export const ENTRY = fileURLToPath(new URL("./entry.ts", import.meta.url));
 export const OUTFILE = fileURLToPath(new URL("./sallyport.js", import.meta.url));
 
-const BANNER = "// Sallyport browser helper. Generated from client/browser/entry.ts by client/browser/build.ts (npm run build:browser): do not edit.";
+const BANNER =
+  "// Sallyport browser helper. Generated from client/browser/entry.ts by client/browser/build.ts (npm run build:browser): do not edit.";
 
 export async function buildBrowserHelper(opts: { write?: boolean } = {}): Promise<string> {
   const result = await build({

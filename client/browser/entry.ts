@@ -32,7 +32,10 @@ export function connect(url: string, opts: ConnectOptions = {}): Promise<Sallypo
     const ws = new WebSocket(url, opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL]);
     ws.binaryType = "arraybuffer";
     const onClose = (e: { code: number; reason: string }): void => {
-      const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);
+      const why =
+        e.code === 1006
+          ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this"
+          : describeClose(e.code, e.reason);
       reject(new Error(`${url}: ${why}`));
     };
     ws.addEventListener("close", onClose, { once: true });

@@ -29,7 +29,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
     if (values.help) {
-      process.stdout.write("usage: tsx deploy/workerd/build.ts [--out DIR]\nWrites DIR/edge.js and DIR/sallyport.capnp (default DIR: dist/workerd).\n");
+      process.stdout.write(
+        "usage: tsx deploy/workerd/build.ts [--out DIR]\nWrites DIR/edge.js and DIR/sallyport.capnp (default DIR: dist/workerd).\n",
+      );
       return 0;
     }
     out = resolve(values.out ?? "dist/workerd");

@@ -87,10 +87,13 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   const certFile = top.optionalString("ssl.cert.file");
   const keyFile = top.optionalString("ssl.key.file");
   const pin = top.optionalString("edge.cert.sha256")?.replace(/:/g, "").toLowerCase();
-  if (pin !== undefined && !/^[0-9a-f]{64}$/.test(pin)) issues.add("edge.cert.sha256", "must be a SHA-256 fingerprint (64 hex digits, colons allowed)");
-  if ((certFile === undefined) !== (keyFile === undefined)) issues.add(certFile ? "ssl.key.file" : "ssl.cert.file", "ssl.cert.file and ssl.key.file go together");
+  if (pin !== undefined && !/^[0-9a-f]{64}$/.test(pin))
+    issues.add("edge.cert.sha256", "must be a SHA-256 fingerprint (64 hex digits, colons allowed)");
+  if ((certFile === undefined) !== (keyFile === undefined))
+    issues.add(certFile ? "ssl.key.file" : "ssl.cert.file", "ssl.cert.file and ssl.key.file go together");
   const connectorId = top.optionalString("connector.id");
-  if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId)) issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
+  if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId))
+    issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
   const drainTimeoutMs = top.duration("drain.timeout", DEFAULTS["drain.timeout"]);
   const adminPort = top.has("admin.port") ? top.integer("admin.port", 0, 0, 65535) : (top.claim("admin.port"), undefined);
   const list = top.claim("services");
@@ -117,28 +120,51 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     if (heartbeatIntervalMs > 3_600_000) issues.add(r.at("heartbeat.interval"), "must be at most 1 hour");
     const ownEdge = r.optionalString("edge");
     const bindUrl =
-      ownEdge !== undefined ? bindUrlOf(ownEdge, r.at("edge"), issues)
-      : edge !== undefined ? topBindUrl
-      : accept ? bindUrlOf(new URL(accept.uri).origin, r.at("accept"), issues)
-      : undefined;
+      ownEdge !== undefined
+        ? bindUrlOf(ownEdge, r.at("edge"), issues)
+        : edge !== undefined
+          ? topBindUrl
+          : accept
+            ? bindUrlOf(new URL(accept.uri).origin, r.at("accept"), issues)
+            : undefined;
     const svcToken = r.optionalString("token.file") ?? tokenFile;
     if (svcToken === undefined) issues.add(`${path}.token.file`, "is required (a file holding the connector token); or pass --token-file");
     const svcCa = r.optionalString("ca.file") ?? caFile;
     r.rejectUnknown();
     names.push([`[${i}].name`, name]);
     if (accept && connect && name && bindUrl && svcToken) {
-      services.push(Object.freeze({
-        name, accept, bindUrl, connect, mode, preparedConnectionCount, retryMaximumIntervalMs,
-        maximumRecoveryIntervalMs, heartbeatIntervalMs, tokenFile: svcToken, caFile: svcCa, certFile, keyFile, edgeCertPin: pin,
-      }));
+      services.push(
+        Object.freeze({
+          name,
+          accept,
+          bindUrl,
+          connect,
+          mode,
+          preparedConnectionCount,
+          retryMaximumIntervalMs,
+          maximumRecoveryIntervalMs,
+          heartbeatIntervalMs,
+          tokenFile: svcToken,
+          caFile: svcCa,
+          certFile,
+          keyFile,
+          edgeCertPin: pin,
+        }),
+      );
     }
   });
   checkDistinct(issues, "services", names, "name");
-  return issues.empty ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs, adminPort })) : err(issues.items);
+  return issues.empty
+    ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs, adminPort }))
+    : err(issues.items);
 }
 
 /** A service without a name is named for its accept path: "/echo" → "echo". */
 export function defaultName(accept: AcceptUri): string {
-  const slug = accept.path.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  const slug = accept.path
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63);
   return slug || "default";
 }

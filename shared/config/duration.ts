@@ -6,10 +6,24 @@ import { err, ok, type Result } from "../result.ts";
  * be a guess.
  */
 const UNITS: ReadonlyMap<string, number> = new Map([
-  ["ms", 1], ["millisecond", 1], ["milliseconds", 1], ["msec", 1], ["msecs", 1],
-  ["s", 1000], ["sec", 1000], ["secs", 1000], ["second", 1000], ["seconds", 1000],
-  ["m", 60_000], ["min", 60_000], ["mins", 60_000], ["minute", 60_000], ["minutes", 60_000],
-  ["h", 3_600_000], ["hour", 3_600_000], ["hours", 3_600_000],
+  ["ms", 1],
+  ["millisecond", 1],
+  ["milliseconds", 1],
+  ["msec", 1],
+  ["msecs", 1],
+  ["s", 1000],
+  ["sec", 1000],
+  ["secs", 1000],
+  ["second", 1000],
+  ["seconds", 1000],
+  ["m", 60_000],
+  ["min", 60_000],
+  ["mins", 60_000],
+  ["minute", 60_000],
+  ["minutes", 60_000],
+  ["h", 3_600_000],
+  ["hour", 3_600_000],
+  ["hours", 3_600_000],
 ]);
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/;
@@ -31,7 +45,11 @@ export function parseDuration(input: string): Result<number, string> {
 
 /** The inverse for messages and docs: the largest whole unit. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [["hours", 3_600_000], ["minutes", 60_000], ["seconds", 1000]] as const) {
+  for (const [unit, size] of [
+    ["hours", 3_600_000],
+    ["minutes", 60_000],
+    ["seconds", 1000],
+  ] as const) {
     if (ms >= size && ms % size === 0) {
       const n = ms / size;
       return `${n} ${n === 1 ? unit.slice(0, -1) : unit}`;

@@ -85,7 +85,13 @@ function asObject(raw: unknown, path: string, issues: IssueList): Record<string,
  * A token names its service (auth.ts routes a bind by the token alone), so one token under
  * two services would send the second one's binds to the first: `seen` maps token → path.
  */
-function readTokens(raw: unknown, path: string, issues: IssueList, seen: Map<string, string>, secret = "SALLYPORT_CONNECTOR_TOKENS"): string[] {
+function readTokens(
+  raw: unknown,
+  path: string,
+  issues: IssueList,
+  seen: Map<string, string>,
+  secret = "SALLYPORT_CONNECTOR_TOKENS",
+): string[] {
   const list = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : undefined;
   if (!list || list.length === 0) {
     issues.add(path, `has no token: set one with "wrangler secret put ${secret}"`);
@@ -120,7 +126,12 @@ function readOrigins(r: FieldReader): string[] | undefined {
   return list;
 }
 
-function readAdmission(r: FieldReader, clientTokens: Record<string, unknown> | undefined, name: string, seen: Map<string, string>): ClientAdmission {
+function readAdmission(
+  r: FieldReader,
+  clientTokens: Record<string, unknown> | undefined,
+  name: string,
+  seen: Map<string, string>,
+): ClientAdmission {
   const origins = readOrigins(r);
   const auth = r.oneOf("client.auth", CLIENT_AUTH, "none");
   const jwks = r.optionalString("client.jwt.jwks");
@@ -131,9 +142,14 @@ function readAdmission(r: FieldReader, clientTokens: Record<string, unknown> | u
     tokens = readTokens(clientTokens?.[name], `SALLYPORT_CLIENT_TOKENS.${name}`, r.issues, seen, "SALLYPORT_CLIENT_TOKENS");
   }
   if (auth === "jwt") {
-    if (!jwks) r.issues.add(r.at("client.jwt.jwks"), 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)');
+    if (!jwks)
+      r.issues.add(
+        r.at("client.jwt.jwks"),
+        'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)',
+      );
     else if (!/^https?:\/\//.test(jwks)) r.issues.add(r.at("client.jwt.jwks"), "must be an http(s) URL");
-    if (!audience) r.issues.add(r.at("client.jwt.audience"), 'is required with client.auth "jwt": a token for another application must not pass');
+    if (!audience)
+      r.issues.add(r.at("client.jwt.audience"), 'is required with client.auth "jwt": a token for another application must not pass');
   }
   return Object.freeze({
     origins: origins && Object.freeze(origins),
@@ -145,15 +161,22 @@ function readAdmission(r: FieldReader, clientTokens: Record<string, unknown> | u
 
 function readPins(r: FieldReader): string[] {
   const pins = (r.stringList("socks.ssl.client-cert-sha256") ?? []).map((p) => p.replace(/:/g, "").toLowerCase());
-  for (const p of pins) if (!/^[0-9a-f]{64}$/.test(p)) r.issues.add(r.at("socks.ssl.client-cert-sha256"), "must list SHA-256 fingerprints (64 hex digits, colons allowed)");
+  for (const p of pins)
+    if (!/^[0-9a-f]{64}$/.test(p))
+      r.issues.add(r.at("socks.ssl.client-cert-sha256"), "must list SHA-256 fingerprints (64 hex digits, colons allowed)");
   return pins;
 }
 
-export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown, clientTokensRaw?: unknown): Result<EdgeConfig, readonly ConfigIssue[]> {
+export function parseEdgeConfig(
+  servicesRaw: unknown,
+  tokensRaw: unknown,
+  clientTokensRaw?: unknown,
+): Result<EdgeConfig, readonly ConfigIssue[]> {
   const issues = new IssueList();
   const services = asObject(servicesRaw, "SALLYPORT_SERVICES", issues);
   const tokens = asObject(tokensRaw, "SALLYPORT_CONNECTOR_TOKENS", issues);
-  const clientTokens = clientTokensRaw === undefined || clientTokensRaw === "" ? undefined : asObject(clientTokensRaw, "SALLYPORT_CLIENT_TOKENS", issues);
+  const clientTokens =
+    clientTokensRaw === undefined || clientTokensRaw === "" ? undefined : asObject(clientTokensRaw, "SALLYPORT_CLIENT_TOKENS", issues);
   const out: EdgeService[] = [];
   // One map for connector and client tokens: a client token that is also a connector token
   // would let whoever holds it park binds and take other clients' sessions.
@@ -179,18 +202,37 @@ export function parseEdgeConfig(servicesRaw: unknown, tokensRaw: unknown, client
     const maxBindsPerCredential = r.integer("max.binds.per.credential", DEFAULTS["max.binds.per.credential"], 1, 30_000);
     const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
-    if (clientCertPins.length && verifyClient === "none") issues.add(r.at("socks.ssl.client-cert-sha256"), 'pins need socks.ssl.verify-client "required" or "optional"');
+    if (clientCertPins.length && verifyClient === "none")
+      issues.add(r.at("socks.ssl.client-cert-sha256"), 'pins need socks.ssl.verify-client "required" or "optional"');
     r.rejectUnknown();
     const connectorTokens = tokens ? readTokens(tokens[name], `SALLYPORT_CONNECTOR_TOKENS.${name}`, issues, seenTokens) : [];
-    if (accept) out.push(Object.freeze({
-      name, accept, mode, socksTimeoutMs, verifyClient, maxMessageBytes, maxBinds, maxBindsPerCredential, client, clientCertPins: Object.freeze(clientCertPins),
-      connectorTokens: Object.freeze(connectorTokens),
-    }));
+    if (accept)
+      out.push(
+        Object.freeze({
+          name,
+          accept,
+          mode,
+          socksTimeoutMs,
+          verifyClient,
+          maxMessageBytes,
+          maxBinds,
+          maxBindsPerCredential,
+          client,
+          clientCertPins: Object.freeze(clientCertPins),
+          connectorTokens: Object.freeze(connectorTokens),
+        }),
+      );
   }
   if (services && Object.keys(services).length === 0) issues.add("SALLYPORT_SERVICES", "names no service");
   for (const name of Object.keys(tokens ?? {})) {
-    if (services && !Object.hasOwn(services, name)) issues.add(`SALLYPORT_CONNECTOR_TOKENS.${name}`, "names a service that SALLYPORT_SERVICES does not have");
+    if (services && !Object.hasOwn(services, name))
+      issues.add(`SALLYPORT_CONNECTOR_TOKENS.${name}`, "names a service that SALLYPORT_SERVICES does not have");
   }
-  checkDistinct(issues, "SALLYPORT_SERVICES", out.map((s) => [`${s.name}.accept`, s.accept.path]), "accept path");
+  checkDistinct(
+    issues,
+    "SALLYPORT_SERVICES",
+    out.map((s) => [`${s.name}.accept`, s.accept.path]),
+    "accept path",
+  );
   return issues.empty ? ok(Object.freeze({ services: Object.freeze(out) })) : err(issues.items);
 }

@@ -56,7 +56,13 @@ export class FieldReader {
   stringList(key: string): string[] | undefined {
     const v = this.take(key);
     if (v === undefined) return undefined;
-    const items = typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : v;
+    const items =
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v;
     if (!Array.isArray(items) || items.length === 0 || !items.every((x) => typeof x === "string" && x.length > 0 && !/[\r\n\0]/.test(x))) {
       this.issues.add(this.at(key), "must be a non-empty list of strings (an array, or one comma-separated string)");
       return undefined;

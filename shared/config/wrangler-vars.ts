@@ -10,7 +10,10 @@ function key(k: string): string {
   return BARE_KEY.test(k) ? k : JSON.stringify(k);
 }
 
-export function renderWranglerVars(services: Readonly<Record<string, Readonly<Record<string, string>>>>, comments: readonly string[] = []): string {
+export function renderWranglerVars(
+  services: Readonly<Record<string, Readonly<Record<string, string>>>>,
+  comments: readonly string[] = [],
+): string {
   const lines = comments.map((c) => (c ? `# ${c}` : "#"));
   for (const [name, settings] of Object.entries(services)) {
     if (lines.length) lines.push("");

@@ -28,8 +28,7 @@ export interface ProtocolError {
   readonly detail: string;
 }
 
-const perr = (code: ProtocolError["code"], detail: string): Result<never, ProtocolError> =>
-  err({ code, detail });
+const perr = (code: ProtocolError["code"], detail: string): Result<never, ProtocolError> => err({ code, detail });
 
 /** Field specs per type: the exact set of keys besides `v` and `t`. */
 type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol" | "messageBytes" | "true";
@@ -38,7 +37,13 @@ type FieldSpec = FieldKind | `${FieldKind}?`;
 const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldSpec>>>> = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?", standby: "true?" },
+  paired: {
+    sessionId: "id",
+    clientAddress: "address",
+    clientProtocol: "clientProtocol",
+    maxMessageBytes: "messageBytes?",
+    standby: "true?",
+  },
   demand: { waiting: "count" },
   opened: { maxMessageBytes: "messageBytes?" },
   end: {},

@@ -6,7 +6,17 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBrowserHelper } from "../../client/browser/build.ts";
-import { Cleanup, ROOT, echoBackend, msgIs, randomToken, startConnectorWithConfig, startEdge, within, type TestEdge } from "../helpers/index.ts";
+import {
+  Cleanup,
+  ROOT,
+  echoBackend,
+  msgIs,
+  randomToken,
+  startConnectorWithConfig,
+  startEdge,
+  within,
+  type TestEdge,
+} from "../helpers/index.ts";
 
 /**
  * The browser helper in real headless Chromium (Debian's, installed by
@@ -80,21 +90,31 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(pageUrl);
-    await within(page.waitForFunction(() => (globalThis as unknown as { pageReady?: boolean }).pageReady === true), 15_000, "the page to load").catch((e: Error) => {
+    await within(
+      page.waitForFunction(() => (globalThis as unknown as { pageReady?: boolean }).pageReady === true),
+      15_000,
+      "the page to load",
+    ).catch((e: Error) => {
       throw new Error(`${e.message}; page errors: ${errors.join("; ") || "none"}`);
     });
   });
 
   it("a plain WebSocket: a text frame reaches the backend as its UTF-8 bytes, binary as is", async () => {
     const text = "héllo, ✓ sallyport 🚀";
-    const r = await page.evaluate(([url, t]) => (globalThis as unknown as { plainEcho(u: string, t: string): Promise<unknown> }).plainEcho(url, t), [edge.clientUrl("/echo"), text] as const);
+    const r = await page.evaluate(
+      ([url, t]) => (globalThis as unknown as { plainEcho(u: string, t: string): Promise<unknown> }).plainEcho(url, t),
+      [edge.clientUrl("/echo"), text] as const,
+    );
     // No subprotocol offered: the edge answers with none, and every frame is data.
     expect(r).toEqual({ protocol: "", text, binaryOk: true, kinds: ["binary"], closeCode: 1000 });
   });
 
   it("the helper: 12 MiB up with credit, end() (half-close), the whole echo back, clean close", async () => {
     const size = 12 * MiB; // over the 8 MiB window: the page must wait for credit on the way up
-    const r = (await page.evaluate(([url, n]) => (globalThis as unknown as { protocolEcho(u: string, n: number): Promise<unknown> }).protocolEcho(url, n), [edge.clientUrl("/echo"), size] as const)) as {
+    const r = (await page.evaluate(
+      ([url, n]) => (globalThis as unknown as { protocolEcho(u: string, n: number): Promise<unknown> }).protocolEcho(url, n),
+      [edge.clientUrl("/echo"), size] as const,
+    )) as {
       protocol: string;
       received: number;
       sentSha: string;
@@ -107,14 +127,18 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
     expect(r.received).toBe(size);
     expect(r.receivedSha).toBe(r.sentSha);
     expect(r.close).toMatchObject({ code: 1000, clean: true });
-    console.info(`browser helper: 12 MiB echoed with half-close in ${r.ms} ms (${((12 / r.ms) * 1000).toFixed(1)} MiB/s), send() asked to wait ${r.stalls} times`);
+    console.info(
+      `browser helper: 12 MiB echoed with half-close in ${r.ms} ms (${((12 / r.ms) * 1000).toFixed(1)} MiB/s), send() asked to wait ${r.stalls} times`,
+    );
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "browser-client.png"), fullPage: true });
   });
 
   it("the helper reports a refused handshake (unknown path) as an error, not a session", async () => {
-    const message = await page.evaluate((url) => (globalThis as unknown as { refused(u: string): Promise<string> }).refused(url), edge.clientUrl("/nowhere"));
+    const message = await page.evaluate(
+      (url) => (globalThis as unknown as { refused(u: string): Promise<string> }).refused(url),
+      edge.clientUrl("/nowhere"),
+    );
     expect(message).toMatch(/1006.*404/);
   });
 });
-

@@ -42,7 +42,9 @@ const LONELY_TIMEOUT_MS = 1000;
  */
 const KERNEL_SLACK = 24 * MiB;
 
-const tokens = Object.fromEntries(["echo", "upload", "download", "firehose", "victim", "lonely", "late", "later", "standby"].map((n) => [n, randomToken()]));
+const tokens = Object.fromEntries(
+  ["echo", "upload", "download", "firehose", "victim", "lonely", "late", "later", "standby"].map((n) => [n, randomToken()]),
+);
 
 const file = new Cleanup();
 const perTest = new Cleanup();
@@ -292,7 +294,9 @@ describe("sallyport client: data", () => {
     }
     const closes = await client.proc.waitForLogCount(msgIs("connection closed"), 8, 10_000);
     for (const c of closes) expect(c.json).toMatchObject({ closeCode: 1000, clean: true, preopened: true, bytesUp: 7, bytesDown: 7 });
-    console.info(`connect → first echoed byte through a pre-opened session: median ${median(firstByte).toFixed(1)} ms, all ${firstByte.map((n) => n.toFixed(1)).join(" ")}`);
+    console.info(
+      `connect → first echoed byte through a pre-opened session: median ${median(firstByte).toFixed(1)} ms, all ${firstByte.map((n) => n.toFixed(1)).join(" ")}`,
+    );
   });
 
   it("pre-opened sessions wait in standby: the backend sees a connection only for a connection made", async () => {
@@ -345,7 +349,9 @@ describe("sallyport client: data", () => {
     locals.forEach((l, i) => l.socket.end(payloads[i]!));
     await Promise.all(locals.map((l) => l.eof(20_000)));
     locals.forEach((l, i) => expect(Buffer.concat(l.chunks).equals(payloads[i]!), `connection ${i}`).toBe(true));
-    console.info(`--preopen 0: connect → first echoed byte median ${median(locals.map((l) => l.firstByteAt! - l.startedAt)).toFixed(1)} ms over ${N} concurrent connections`);
+    console.info(
+      `--preopen 0: connect → first echoed byte median ${median(locals.map((l) => l.firstByteAt! - l.startedAt)).toFixed(1)} ms over ${N} concurrent connections`,
+    );
   });
 
   it("uploads 8 MiB then half-closes: the backend hashes all of it after the FIN and the answer still arrives", async () => {
@@ -430,7 +436,14 @@ describe("sallyport client: data", () => {
 describe("sallyport client: abnormal ends are resets, never EOF", () => {
   it("connector killed mid-session: the local connection is reset and the log says connector lost (4003)", async () => {
     const victimEcho = await echoBackend(perTest);
-    const c = await startConnector(perTest, { edge: edge.ws, accept: accept("victim"), connect: victimEcho.uri, token: tokens.victim, prepared: 1, name: "victim connector" });
+    const c = await startConnector(perTest, {
+      edge: edge.ws,
+      accept: accept("victim"),
+      connect: victimEcho.uri,
+      token: tokens.victim,
+      prepared: 1,
+      name: "victim connector",
+    });
     await c.proc.waitForLog(msgIs("registered with the edge"), 20_000);
     const client = await startClient(perTest, edge.clientUrl("/victim"), ["--preopen", "0"]);
     const local = new Local(client.port);
@@ -469,11 +482,20 @@ describe("sallyport client: abnormal ends are resets, never EOF", () => {
     const client = await startClient(perTest, edge.clientUrl("/later"), ["--preopen", "2"]);
     await client.proc.waitForLog(preopened(2), 10_000, "two pre-opened sessions");
     const laterEcho = await echoBackend(perTest);
-    const c = await startConnector(perTest, { edge: edge.ws, accept: accept("later"), connect: laterEcho.uri, token: tokens.later, prepared: 2, name: "later connector" });
+    const c = await startConnector(perTest, {
+      edge: edge.ws,
+      accept: accept("later"),
+      connect: laterEcho.uri,
+      token: tokens.later,
+      prepared: 2,
+      name: "later connector",
+    });
     await c.proc.waitForLog(msgIs("registered with the edge"), 20_000);
     const local = new Local(client.port);
     local.socket.end("finally");
-    await local.eof(20_000).catch((e) => { throw new Error(`${e.message}\n${client.proc.output()}\n${c.proc.output()}`); });
+    await local.eof(20_000).catch((e) => {
+      throw new Error(`${e.message}\n${client.proc.output()}\n${c.proc.output()}`);
+    });
     expect(local.text()).toBe("finally");
     const closed = await client.proc.waitForLog(msgIs("connection closed"), 10_000);
     expect(closed.json).toMatchObject({ clean: true, preopened: true });
@@ -486,7 +508,14 @@ describe("sallyport client: abnormal ends are resets, never EOF", () => {
     local.socket.write("early bytes");
     await new Promise((r) => setTimeout(r, 300));
     const lateEcho = await echoBackend(perTest);
-    const c = await startConnector(perTest, { edge: edge.ws, accept: accept("late"), connect: lateEcho.uri, token: tokens.late, prepared: 1, name: "late connector" });
+    const c = await startConnector(perTest, {
+      edge: edge.ws,
+      accept: accept("late"),
+      connect: lateEcho.uri,
+      token: tokens.late,
+      prepared: 1,
+      name: "late connector",
+    });
     await c.proc.waitForLog(msgIs("registered with the edge"), 20_000);
     await local.waitFor(() => local.bytes >= 11, 10_000, "the early bytes echoed");
     expect(local.text()).toBe("early bytes");
@@ -498,7 +527,11 @@ describe("sallyport client: abnormal ends are resets, never EOF", () => {
 describe("sallyport client: command line", () => {
   it("sends the token as an Authorization header, never in the URL, and offers the client subprotocol", async () => {
     const seen: Array<{ url: string; auth: string | undefined; protocol: string | undefined }> = [];
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (p) => (p.has(CLIENT_SUBPROTOCOL) ? CLIENT_SUBPROTOCOL : false) });
+    const wss = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      handleProtocols: (p) => (p.has(CLIENT_SUBPROTOCOL) ? CLIENT_SUBPROTOCOL : false),
+    });
     wss.on("connection", (ws, req) => seen.push({ url: req.url ?? "", auth: req.headers.authorization, protocol: ws.protocol }));
     await new Promise((r) => wss.once("listening", r));
     perTest.add("fake edge", () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))));
@@ -506,7 +539,13 @@ describe("sallyport client: command line", () => {
     const tokenFile = await writeSecretFile(await tempDir(perTest), "client-token", token);
     const port = (wss.address() as net.AddressInfo).port;
     await startClient(perTest, `ws://127.0.0.1:${port}/svc`, ["--token-file", tokenFile, "--preopen", "1"]);
-    await within(new Promise<void>((r) => { const t = setInterval(() => seen.length && (clearInterval(t), r()), 20); }), 10_000, "a session at the fake edge");
+    await within(
+      new Promise<void>((r) => {
+        const t = setInterval(() => seen.length && (clearInterval(t), r()), 20);
+      }),
+      10_000,
+      "a session at the fake edge",
+    );
     expect(seen[0]).toEqual({ url: "/svc", auth: `Bearer ${token}`, protocol: CLIENT_SUBPROTOCOL });
   });
 
@@ -534,7 +573,10 @@ describe("sallyport client: command line", () => {
     const blocker = net.createServer();
     const port = await listen(blocker);
     perTest.add("blocker", () => closeServer(blocker, []));
-    const p = spawnSallyport(["client", "--url", edge.clientUrl("/echo"), "--listen", `127.0.0.1:${port}`], { name: "client", cleanup: perTest });
+    const p = spawnSallyport(["client", "--url", edge.clientUrl("/echo"), "--listen", `127.0.0.1:${port}`], {
+      name: "client",
+      cleanup: perTest,
+    });
     expect((await p.waitForExit(20_000)).code).toBe(1);
     expect(p.output()).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
   });

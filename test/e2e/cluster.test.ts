@@ -54,7 +54,9 @@ describe("cluster", () => {
 
       await a.proc.kill(); // SIGKILL to its process group, mid-transfer
       // New sessions right after the loss are served by the survivor.
-      const fresh = await Promise.all([0, 1, 2].map(() => echoSession(edge.url, randomBytes(64 * 1024), { skipLine: true, timeoutMs: 10_000 })));
+      const fresh = await Promise.all(
+        [0, 1, 2].map(() => echoSession(edge.url, randomBytes(64 * 1024), { skipLine: true, timeoutMs: 10_000 })),
+      );
       const outcomes = await Promise.all(runs);
 
       for (const [i, o] of outcomes.entries()) {
@@ -94,7 +96,15 @@ describe("cluster", () => {
     const seen = new Condition();
     const held: Array<Promise<Outcome>> = [];
     for (let i = 0; i < 6; i++) {
-      held.push(echoSession(edge.url, randomBytes(256 * 1024), { skipLine: true, chunk: 8 * 1024, paceMs: 40, timeoutMs: 20_000, onTag: (t) => (tags.push(t), seen.notify()) }));
+      held.push(
+        echoSession(edge.url, randomBytes(256 * 1024), {
+          skipLine: true,
+          chunk: 8 * 1024,
+          paceMs: 40,
+          timeoutMs: 20_000,
+          onTag: (t) => (tags.push(t), seen.notify()),
+        }),
+      );
       await seen.wait(() => tags.length === i + 1, 10_000, `session ${i} under way`);
     }
     expect(tags.filter((t) => t === "A").length).toBe(3);
@@ -123,10 +133,15 @@ describe("cluster", () => {
     expect(evicted.length).toBe(3);
     expect(performance.now() - registered.at).toBeLessThan(2000);
     // Clients are served by the new instance only.
-    for (let i = 0; i < 3; i++) expect(await echoSession(edge.url, randomBytes(10_000), { skipLine: true, timeoutMs: 10_000 })).toMatchObject({ kind: "ok" });
+    for (let i = 0; i < 3; i++)
+      expect(await echoSession(edge.url, randomBytes(10_000), { skipLine: true, timeoutMs: 10_000 })).toMatchObject({ kind: "ok" });
     old.proc.signal("SIGCONT");
     // The old instance, woken, is told it was replaced and does not evict the new one back.
-    await old.proc.waitForLog(msgIs("a newer instance of this connector took over; backing off"), 10_000, "the old instance to learn it was replaced");
+    await old.proc.waitForLog(
+      msgIs("a newer instance of this connector took over; backing off"),
+      10_000,
+      "the old instance to learn it was replaced",
+    );
     await expect(echoSession(edge.url, randomBytes(10_000), { skipLine: true, timeoutMs: 10_000 })).resolves.toMatchObject({ kind: "ok" });
   });
 });

@@ -6,7 +6,19 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { parseEdgeConfig } from "../../shared/config/edge-config.ts";
-import { Cleanup, REGISTERED, ROOT, SALLYPORT_BIN, echoBackend, openClient, randomToken, spawnSallyport, startEdge, tempDir, writeSecretFile } from "../helpers/index.ts";
+import {
+  Cleanup,
+  REGISTERED,
+  ROOT,
+  SALLYPORT_BIN,
+  echoBackend,
+  openClient,
+  randomToken,
+  spawnSallyport,
+  startEdge,
+  tempDir,
+  writeSecretFile,
+} from "../helpers/index.ts";
 import { servicesFromWranglerToml } from "../helpers/wrangler-vars.ts";
 
 /**
@@ -52,10 +64,18 @@ async function file(name: string, text: string): Promise<string> {
 
 describe("sallyport config check", () => {
   it.each([
-    ["the seed's internal gateway", INTERNAL, /valid Kaazing gateway configuration\n  service\[0\]: internal gateway → connector service "path"\n  the connector still needs its token/],
+    [
+      "the seed's internal gateway",
+      INTERNAL,
+      /valid Kaazing gateway configuration\n  service\[0\]: internal gateway → connector service "path"\n  the connector still needs its token/,
+    ],
     ["the seed's DMZ gateway", DMZ, /valid Kaazing gateway configuration\n  service\[0\]: DMZ gateway → edge service "path"\n$/],
     ["a gateway-config.xml", fixture("kaazing/gateway-config.xml"), /internal gateway → connector service "echo"/],
-    ["the shipped example connector.json", join(ROOT, "deploy/systemd/connector.example.json"), /valid connector configuration\n  services\[0\]: "echo" wss:\/\/gateway\.example\.com\/echo → tcp:\/\/127\.0\.0\.1:7000, binds at wss:\/\/gateway\.example\.com\/_sallyport\/bind\n  token\.file is not in the file/],
+    [
+      "the shipped example connector.json",
+      join(ROOT, "deploy/systemd/connector.example.json"),
+      /valid connector configuration\n  services\[0\]: "echo" wss:\/\/gateway\.example\.com\/echo → tcp:\/\/127\.0\.0\.1:7000, binds at wss:\/\/gateway\.example\.com\/_sallyport\/bind\n  token\.file is not in the file/,
+    ],
   ])("accepts %s (exit 0)", async (_, path, out) => {
     const r = await sallyport("config", "check", path);
     expect(r.stderr).toBe("");
@@ -64,23 +84,35 @@ describe("sallyport config check", () => {
   });
 
   it("accepts the edge's vars as JSON, saying the tokens were not checked", async () => {
-    const path = await file("edge-vars.json", JSON.stringify({ SALLYPORT_SERVICES: { echo: { accept: "wss://gateway.example.com/echo", "socks.timeout": "2 seconds" } } }));
+    const path = await file(
+      "edge-vars.json",
+      JSON.stringify({ SALLYPORT_SERVICES: { echo: { accept: "wss://gateway.example.com/echo", "socks.timeout": "2 seconds" } } }),
+    );
     const r = await sallyport("config", "check", path);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${path}: valid edge configuration\n  SALLYPORT_SERVICES.echo: wss://gateway.example.com/echo, socks.timeout 2000 ms\n  SALLYPORT_CONNECTOR_TOKENS is not in the file (it is a secret): not checked\n`);
+    expect(r.stdout).toBe(
+      `${path}: valid edge configuration\n  SALLYPORT_SERVICES.echo: wss://gateway.example.com/echo, socks.timeout 2000 ms\n  SALLYPORT_CONNECTOR_TOKENS is not in the file (it is a secret): not checked\n`,
+    );
   });
 
   it("lists every problem of a connector configuration at once (exit 1)", async () => {
-    const path = await file("bad-connector.json", JSON.stringify({ services: [{ accept: "http://x.example.com/", connect: "tcp://b", "prepared.connection.count": 0, bogus: 1 }] }));
+    const path = await file(
+      "bad-connector.json",
+      JSON.stringify({ services: [{ accept: "http://x.example.com/", connect: "tcp://b", "prepared.connection.count": 0, bogus: 1 }] }),
+    );
     const r = await sallyport("config", "check", path);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(new RegExp(`^${path}: 4 problems\n`));
-    for (const p of ["services[0].accept", "services[0].connect", "services[0].prepared.connection.count", "services[0].bogus"]) expect(r.stderr).toContain(`  ${p}: `);
+    for (const p of ["services[0].accept", "services[0].connect", "services[0].prepared.connection.count", "services[0].bogus"])
+      expect(r.stderr).toContain(`  ${p}: `);
   });
 
   it("lists every problem of the edge's vars at once (exit 1)", async () => {
-    const path = await file("bad-edge.json", JSON.stringify({ SALLYPORT_SERVICES: { Bad_Name: { accept: "wss://x.example.com/x", "socks.timeout": "soon" } }, OTHER: 1 }));
+    const path = await file(
+      "bad-edge.json",
+      JSON.stringify({ SALLYPORT_SERVICES: { Bad_Name: { accept: "wss://x.example.com/x", "socks.timeout": "soon" } }, OTHER: 1 }),
+    );
     const r = await sallyport("config", "check", path);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("  OTHER: is not a Sallyport edge variable");
@@ -89,11 +121,16 @@ describe("sallyport config check", () => {
   });
 
   it("names each Kaazing element it cannot honour (exit 1)", async () => {
-    const xml = readFileSync(INTERNAL, "utf8").replace("<type>proxy</type>", "<type>echo</type>").replace("1 second", "1 fortnight").replace("<socks.mode>reverse", "<socks.mode>forward");
+    const xml = readFileSync(INTERNAL, "utf8")
+      .replace("<type>proxy</type>", "<type>echo</type>")
+      .replace("1 second", "1 fortnight")
+      .replace("<socks.mode>reverse", "<socks.mode>forward");
     const r = await sallyport("config", "check", await file("bad.xml", xml));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/: 3 problems\n/);
-    expect(r.stderr).toContain('  service[0].type: is "echo"; Sallyport relays bytes as Kaazing\'s proxy service does, so only "proxy" can be honoured');
+    expect(r.stderr).toContain(
+      '  service[0].type: is "echo"; Sallyport relays bytes as Kaazing\'s proxy service does, so only "proxy" can be honoured',
+    );
     expect(r.stderr).toContain('  service[0].accept-options.socks.mode: is "forward"; Sallyport implements only "reverse"');
     expect(r.stderr).toContain('  service[0].accept-options.socks.retry.maximum.interval: "1 fortnight" is not a duration');
   });
@@ -135,14 +172,29 @@ describe("sallyport config import", () => {
     const r = await sallyport("config", "import", INTERNAL);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    for (const p of ["service[0].accept", "service[0].connect", "service[0].type", "service[0].accept-options.http.transport", "service[0].accept-options.socks.mode", "service[0].accept-options.socks.retry.maximum.interval"]) {
+    for (const p of [
+      "service[0].accept",
+      "service[0].connect",
+      "service[0].type",
+      "service[0].accept-options.http.transport",
+      "service[0].accept-options.socks.mode",
+      "service[0].accept-options.socks.retry.maximum.interval",
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^#   ${p.replace(/[[\].]/g, "\\$&")}: \\S.* → `, "m"));
     }
     const json = r.stdout.slice(r.stdout.indexOf("\n", r.stdout.indexOf("# connector.json")) + 1);
     const raw: unknown = JSON.parse(json);
     expect(raw).toStrictEqual({
       services: [
-        { name: "path", accept: "wss://gateway.example.com/path", connect: "tcp://internal.example.com:1080", "socks.mode": "reverse", "socks.retry.maximum.interval": "1 second", "prepared.connection.count": 1, "maximum.recovery.interval": "1 second" },
+        {
+          name: "path",
+          accept: "wss://gateway.example.com/path",
+          connect: "tcp://internal.example.com:1080",
+          "socks.mode": "reverse",
+          "socks.retry.maximum.interval": "1 second",
+          "prepared.connection.count": 1,
+          "maximum.recovery.interval": "1 second",
+        },
       ],
     });
     expect(parseConnectorConfig({ ...(raw as object), "token.file": "/t" }).ok).toBe(true);
@@ -172,7 +224,9 @@ describe("sallyport config import", () => {
   });
 
   it("exits 1 naming the elements it cannot honour, and writes nothing", async () => {
-    const xml = readFileSync(DMZ, "utf8").replace("<connect>wss://gateway.example.com:443/path</connect>", "<connect>tcp://db.internal:5432</connect>").replace("</properties>", "<cluster.name>x</cluster.name></properties>");
+    const xml = readFileSync(DMZ, "utf8")
+      .replace("<connect>wss://gateway.example.com:443/path</connect>", "<connect>tcp://db.internal:5432</connect>")
+      .replace("</properties>", "<cluster.name>x</cluster.name></properties>");
     const out = join(dir, "refused-out");
     const r = await sallyport("config", "import", await file("refused.xml", xml), "--out", out);
     expect(r.code).toBe(1);
@@ -213,12 +267,18 @@ describe("the Kaazing examples run unchanged, end to end", () => {
 
     const imported = await sallyport("config", "import", dmzFile, "--out", work);
     expect(imported.code, imported.stderr).toBe(0);
-    const services = servicesFromWranglerToml(await readFile(join(work, "wrangler-vars.toml"), "utf8")) as Record<string, Record<string, string>>;
+    const services = servicesFromWranglerToml(await readFile(join(work, "wrangler-vars.toml"), "utf8")) as Record<
+      string,
+      Record<string, string>
+    >;
     const token = randomToken();
     const edge = await startEdge(cleanup, { services, tokens: { kaazing: [token] } });
     const tokenFile = await writeSecretFile(work, "token", token);
 
-    const connector = spawnSallyport(["connector", "--config", internalFile, "--edge", edge.ws, "--token-file", tokenFile], { name: "connector", cleanup });
+    const connector = spawnSallyport(["connector", "--config", internalFile, "--edge", edge.ws, "--token-file", tokenFile], {
+      name: "connector",
+      cleanup,
+    });
     await connector.waitForLog(REGISTERED, 20_000, "the XML-configured connector registered");
 
     const client = openClient(cleanup, edge.clientUrl("/kaazing"));

@@ -188,7 +188,11 @@ describe("core: failures a client is told about", () => {
     const c = openClient(perTest, `${tap.url}/lonely`);
     const t0 = performance.now();
     await c.opened(5000);
-    const frameAt = await tap.waitFor((conns) => (conns[0] && tapView.closeFromEdge(conns[0]) !== undefined ? performance.now() : undefined), LONELY_TIMEOUT_MS + 5000, "the edge's close frame");
+    const frameAt = await tap.waitFor(
+      (conns) => (conns[0] && tapView.closeFromEdge(conns[0]) !== undefined ? performance.now() : undefined),
+      LONELY_TIMEOUT_MS + 5000,
+      "the edge's close frame",
+    );
     expect(tapView.closeFromEdge(tap.connections[0]!)).toBe(4006);
     expect(frameAt - t0).toBeGreaterThanOrEqual(LONELY_TIMEOUT_MS);
     expect(frameAt - t0).toBeLessThanOrEqual(LONELY_TIMEOUT_MS + 1500);
@@ -208,10 +212,17 @@ describe("core: failures a client is told about", () => {
     // Nothing the client got names the backend: no data, no text, only that close.
     const fromEdge = tap.connections[0]!.fromEdge;
     expect(fromEdge.filter((f) => f.opcode !== 0x8)).toEqual([]);
-    const told = fromEdge.map((f) => `${f.text ?? ""} ${f.closeReason ?? ""}`).join("\n") + c.messages.map((m) => m.data.toString("latin1")).join("\n");
-    for (const secret of [String(refusedPort), "127.0.0.1", "ECONNREFUSED", "errno", "Error", "    at "]) expect(told).not.toContain(secret);
+    const told =
+      fromEdge.map((f) => `${f.text ?? ""} ${f.closeReason ?? ""}`).join("\n") +
+      c.messages.map((m) => m.data.toString("latin1")).join("\n");
+    for (const secret of [String(refusedPort), "127.0.0.1", "ECONNREFUSED", "errno", "Error", "    at "])
+      expect(told).not.toContain(secret);
     // The operator's log has the detail.
-    const line = await connector.proc.waitForLog(msgIs("backend connection failed", { service: "refused" }), 5000, "the backend failure logged");
+    const line = await connector.proc.waitForLog(
+      msgIs("backend connection failed", { service: "refused" }),
+      5000,
+      "the backend failure logged",
+    );
     expect(line.json?.backend).toBe(`127.0.0.1:${refusedPort}`);
     expect(line.json?.error).toBe("ECONNREFUSED");
     c.terminate();
@@ -229,7 +240,14 @@ describe("core: failures a client is told about", () => {
 describe("core: connector behaviour seen from the wire", () => {
   it("a wrong token is refused (404); the connector says which token file and retries with backoff, not in a loop", async () => {
     const tap = await startWireTap(perTest, edge.port);
-    const wrong = await startConnector(perTest, { edge: tap.url, accept: accept("pool"), connect: echo.uri, token: randomToken(), retryMax: "1 second", name: "wrong-token connector" });
+    const wrong = await startConnector(perTest, {
+      edge: tap.url,
+      accept: accept("pool"),
+      connect: echo.uri,
+      token: randomToken(),
+      retryMax: "1 second",
+      name: "wrong-token connector",
+    });
     const rejection = await wrong.proc.waitForLog(msgIs("edge refused the connector's credentials"), 10_000, "the rejection logged");
     expect(rejection.json?.level).toBe("error");
     expect(rejection.json?.status).toBe(404);
@@ -252,18 +270,31 @@ describe("core: connector behaviour seen from the wire", () => {
   it("keeps prepared.connection.count binds parked: each bind a client takes is replaced at once", async () => {
     const N = 3;
     const tap = await startWireTap(perTest, edge.port);
-    const pool = await startConnector(perTest, { edge: tap.url, accept: accept("pool"), connect: echo.uri, token: tokens.pool, prepared: N, name: "pool connector" });
+    const pool = await startConnector(perTest, {
+      edge: tap.url,
+      accept: accept("pool"),
+      connect: echo.uri,
+      token: tokens.pool,
+      prepared: N,
+      name: "pool connector",
+    });
     await pool.proc.waitForLog(msgIs("registered with the edge"), 15_000);
     await tap.waitFor((cs) => cs.filter(tapView.parked).length === N, 10_000, `${N} parked binds`);
 
     // N clients at once take all N parked binds; while their sessions run, N new binds park.
     const held = Array.from({ length: N }, () => openClient(perTest, edge.clientUrl("/pool")));
-    await Promise.all(held.map(async (c, i) => {
-      await c.opened(5000);
-      await c.send(Buffer.from(`held ${i}`));
-      expect((await c.take(`held ${i}`.length, 5000)).toString()).toBe(`held ${i}`);
-    }));
-    await tap.waitFor((cs) => cs.filter(tapView.parked).length === N && cs.filter((x) => tapView.paired(x) && tapView.open(x)).length === N, 10_000, `${N} parked binds beside ${N} live sessions`);
+    await Promise.all(
+      held.map(async (c, i) => {
+        await c.opened(5000);
+        await c.send(Buffer.from(`held ${i}`));
+        expect((await c.take(`held ${i}`.length, 5000)).toString()).toBe(`held ${i}`);
+      }),
+    );
+    await tap.waitFor(
+      (cs) => cs.filter(tapView.parked).length === N && cs.filter((x) => tapView.paired(x) && tapView.open(x)).length === N,
+      10_000,
+      `${N} parked binds beside ${N} live sessions`,
+    );
     for (const c of held) c.close(1000);
     await Promise.all(held.map((c) => c.closed(5000)));
 
@@ -277,7 +308,11 @@ describe("core: connector behaviour seen from the wire", () => {
       c.close(1000);
       await c.closed(5000);
     }
-    await tap.waitFor((cs) => cs.filter(tapView.parked).length === N && cs.every((x) => tapView.parked(x) || x.closedAt !== undefined), 10_000, `back to ${N} parked binds`);
+    await tap.waitFor(
+      (cs) => cs.filter(tapView.parked).length === N && cs.every((x) => tapView.parked(x) || x.closedAt !== undefined),
+      10_000,
+      `back to ${N} parked binds`,
+    );
     // Exactly one replacement per pairing: no binds dialed for nothing.
     expect(tap.connections.length).toBe(N + N + MORE);
     expect(pool.proc.logs(msgIs("edge has waiting clients; opening more binds")).length).toBe(0);

@@ -34,7 +34,11 @@ describe("faults: backend", () => {
     const backend = await refusingBackend();
     const tap = await startWireTap(cleanup, edge.port);
     const node = await startNode(cleanup, {
-      edge: tap.url, token: edge.token, connect: backend.uri, id: "refuse", prepared: 2,
+      edge: tap.url,
+      token: edge.token,
+      connect: backend.uri,
+      id: "refuse",
+      prepared: 2,
       settings: { "maximum.recovery.interval": "300 milliseconds" },
     });
     await node.registered();
@@ -62,14 +66,19 @@ describe("faults: backend", () => {
     const marked = tap.connections.length;
     await tap.waitFor((cs) => cs.slice(marked).filter(tapView.parked).length === 2, 5000, "binds offered again");
     expect(performance.now() - back.at).toBeLessThan(2000);
-    for (const o of await Promise.all([0, 1, 2].map(() => echoSession(edge.url, randomBytes(4096), { timeoutMs: 5000 })))) expect(o).toMatchObject({ kind: "ok" });
+    for (const o of await Promise.all([0, 1, 2].map(() => echoSession(edge.url, randomBytes(4096), { timeoutMs: 5000 }))))
+      expect(o).toMatchObject({ kind: "ok" });
   });
 
   it("backend blackholed (SYN unanswered): the client gets 4004 at the connector's connect timeout, new clients at once after", async () => {
     const edge = await startFaultEdge(cleanup, { "socks.timeout": "20 seconds" });
     const backend = await blackholeBackend(cleanup);
     const node = await startNode(cleanup, {
-      edge: edge.ws, token: edge.token, connect: backend.uri, id: "bh-backend", prepared: 1,
+      edge: edge.ws,
+      token: edge.token,
+      connect: backend.uri,
+      id: "bh-backend",
+      prepared: 1,
       settings: { "maximum.recovery.interval": "300 milliseconds" },
     });
     await node.registered();
@@ -77,7 +86,11 @@ describe("faults: backend", () => {
     expectClosed(o, 4004, "backend unreachable");
     expect(o.ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 100);
     expect(o.ms).toBeLessThan(CONNECT_TIMEOUT_MS + 2000);
-    await node.proc.waitForLog(msgIs("backend connection failed", { error: "ETIMEDOUT" }), 1000, "the connect timeout in the connector's log");
+    await node.proc.waitForLog(
+      msgIs("backend connection failed", { error: "ETIMEDOUT" }),
+      1000,
+      "the connect timeout in the connector's log",
+    );
     await node.proc.waitForLog(msgIs("backend unavailable: withdrawing binds until it answers"), 2000, "the pool to withdraw");
     const next = await echoSession(edge.url, randomBytes(1024), { timeoutMs: 8000 });
     expectClosed(next, 4004, "backend unreachable");

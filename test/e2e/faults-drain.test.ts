@@ -24,12 +24,25 @@ describe("faults: drain", () => {
     const backendA = await taggedEcho(cleanup, "A");
     const backendB = await taggedEcho(cleanup, "B");
     const tapA = await startWireTap(cleanup, edge.port);
-    const a = await startNode(cleanup, { edge: tapA.url, token: edge.token, connect: backendA.uri, id: "drain-a", prepared: 3, drainTimeout: "20 seconds" });
+    const a = await startNode(cleanup, {
+      edge: tapA.url,
+      token: edge.token,
+      connect: backendA.uri,
+      id: "drain-a",
+      prepared: 3,
+      drainTimeout: "20 seconds",
+    });
     await a.registered();
     await tapA.waitFor((cs) => parkedNow(cs).length === 3, 10_000, "A's binds parked");
     // A 3 MiB echo paced over ~2 s, on A (the only connector yet).
     let tag = "";
-    const long = echoSession(edge.url, randomBytes(3 * 1024 * 1024), { skipLine: true, chunk: 16 * 1024, paceMs: 10, timeoutMs: 20_000, onTag: (t) => (tag = t) });
+    const long = echoSession(edge.url, randomBytes(3 * 1024 * 1024), {
+      skipLine: true,
+      chunk: 16 * 1024,
+      paceMs: 10,
+      timeoutMs: 20_000,
+      onTag: (t) => (tag = t),
+    });
     await a.proc.waitForLog(msgIs("session started"), 5000, "the long session on A");
     const b = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backendB.uri, id: "drain-b", prepared: 3 });
     await b.registered();
@@ -39,10 +52,16 @@ describe("faults: drain", () => {
     const signalled = performance.now();
     a.proc.signal("SIGTERM");
     // Every parked bind of A is closed with "going away" at once.
-    await tapA.waitFor(() => parked.every((c) => tapView.closeFromConnector(c) === 1001) || undefined, 1000, "A's parked binds closed with 1001");
+    await tapA.waitFor(
+      () => parked.every((c) => tapView.closeFromConnector(c) === 1001) || undefined,
+      1000,
+      "A's parked binds closed with 1001",
+    );
     // Clients arriving meanwhile are all served, by B.
     const tags: string[] = [];
-    const fresh = await Promise.all([0, 1, 2, 3, 4].map(() => echoSession(edge.url, randomBytes(4096), { skipLine: true, timeoutMs: 5000, onTag: (t) => tags.push(t) })));
+    const fresh = await Promise.all(
+      [0, 1, 2, 3, 4].map(() => echoSession(edge.url, randomBytes(4096), { skipLine: true, timeoutMs: 5000, onTag: (t) => tags.push(t) })),
+    );
     for (const o of fresh) expect(o).toMatchObject({ kind: "ok" });
     expect(tags).toEqual(["B", "B", "B", "B", "B"]);
     // A opens nothing new while draining.
@@ -62,7 +81,14 @@ describe("faults: drain", () => {
     const edge = await startFaultEdge(cleanup);
     const backend = await taggedEcho(cleanup, "A");
     const tap = await startWireTap(cleanup, edge.port);
-    const node = await startNode(cleanup, { edge: tap.url, token: edge.token, connect: backend.uri, id: "idle", prepared: 3, drainTimeout: "30 seconds" });
+    const node = await startNode(cleanup, {
+      edge: tap.url,
+      token: edge.token,
+      connect: backend.uri,
+      id: "idle",
+      prepared: 3,
+      drainTimeout: "30 seconds",
+    });
     await node.registered();
     await tap.waitFor((cs) => parkedNow(cs).length === 3, 10_000, "binds parked");
     const parked = parkedNow(tap.connections);
@@ -79,9 +105,19 @@ describe("faults: drain", () => {
   it("SIGTERM with pairs held in standby by a `sallyport client`: they are nothing in flight, exit 0 at once", async () => {
     const edge = await startFaultEdge(cleanup);
     const backend = await taggedEcho(cleanup, "A");
-    const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "standby", prepared: 3, drainTimeout: "30 seconds" });
+    const node = await startNode(cleanup, {
+      edge: edge.ws,
+      token: edge.token,
+      connect: backend.uri,
+      id: "standby",
+      prepared: 3,
+      drainTimeout: "30 seconds",
+    });
     await node.registered();
-    const client = spawnSallyport(["client", "--url", edge.url, "--listen", "127.0.0.1:0", "--preopen", "2", "--log-level", "debug"], { name: "client", cleanup });
+    const client = spawnSallyport(["client", "--url", edge.url, "--listen", "127.0.0.1:0", "--preopen", "2", "--log-level", "debug"], {
+      name: "client",
+      cleanup,
+    });
     await client.waitForLogCount(msgIs("pre-opened session open"), 2, 20_000);
     const signalled = performance.now();
     node.proc.signal("SIGTERM");
@@ -90,7 +126,11 @@ describe("faults: drain", () => {
     // The client never hands a new connection a pre-opened session the edge has closed (its
     // close event may come only seconds later): with no connector left, the connection waits
     // socks.timeout (2 s) on a session of its own and is reset.
-    const port = Number(String((await client.waitForLog(msgIs("listening"), 5000)).json!.listen).split(":").pop());
+    const port = Number(
+      String((await client.waitForLog(msgIs("listening"), 5000)).json!.listen)
+        .split(":")
+        .pop(),
+    );
     const local = net.connect({ port, host: "127.0.0.1" });
     const opened = performance.now();
     local.write("hello");
@@ -105,7 +145,14 @@ describe("faults: drain", () => {
   it("after --drain-timeout, a session still running is closed abnormally and the connector exits 0", async () => {
     const edge = await startFaultEdge(cleanup);
     const backend = await taggedEcho(cleanup, "A");
-    const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "grace", prepared: 1, drainTimeout: "1 second" });
+    const node = await startNode(cleanup, {
+      edge: edge.ws,
+      token: edge.token,
+      connect: backend.uri,
+      id: "grace",
+      prepared: 1,
+      drainTimeout: "1 second",
+    });
     await node.registered();
     // 4 MiB paced over ~5 s: longer than the grace period.
     const long = echoSession(edge.url, randomBytes(4 * 1024 * 1024), { skipLine: true, chunk: 8 * 1024, paceMs: 10, timeoutMs: 20_000 });
@@ -127,7 +174,14 @@ describe("faults: drain", () => {
   it("a second signal while draining exits at once", async () => {
     const edge = await startFaultEdge(cleanup);
     const backend = await taggedEcho(cleanup, "A");
-    const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "twice", prepared: 1, drainTimeout: "30 seconds" });
+    const node = await startNode(cleanup, {
+      edge: edge.ws,
+      token: edge.token,
+      connect: backend.uri,
+      id: "twice",
+      prepared: 1,
+      drainTimeout: "30 seconds",
+    });
     await node.registered();
     const long = echoSession(edge.url, randomBytes(4 * 1024 * 1024), { skipLine: true, chunk: 8 * 1024, paceMs: 10, timeoutMs: 20_000 });
     await node.proc.waitForLog(msgIs("session started"), 5000, "the session");

@@ -77,7 +77,9 @@ describe("faults: data path", () => {
     expect(client.bytes()).toBe(clientHeld);
     expect(consumed).toBeGreaterThan(0);
     const rssStalled = rssBytes(node.proc.pid);
-    console.log(`slow reader: backend stalled after handing over ${stalled} bytes; client holds ${client.bytes()}; connector RSS +${((rssStalled - rssBefore) / MiB).toFixed(1)} MiB`);
+    console.log(
+      `slow reader: backend stalled after handing over ${stalled} bytes; client holds ${client.bytes()}; connector RSS +${((rssStalled - rssBefore) / MiB).toFixed(1)} MiB`,
+    );
     expect(rssStalled - rssBefore).toBeLessThan(48 * MiB);
 
     // The reader speeds up: consume as it comes.
@@ -187,7 +189,11 @@ describe("faults: data path", () => {
       ws.send(msg);
       const sent = (i + 1) * SIZE;
       if (sent - received > WINDOW) {
-        await changed.wait(() => closedWith !== undefined || sent - received <= WINDOW / 2 || undefined, 10_000, `echo to catch up at message ${i}`);
+        await changed.wait(
+          () => closedWith !== undefined || sent - received <= WINDOW / 2 || undefined,
+          10_000,
+          `echo to catch up at message ${i}`,
+        );
         expect(closedWith).toBeUndefined();
         if (i % 50 === 0) peakRss = Math.max(peakRss, rssBytes(node.proc.pid));
       }
@@ -199,6 +205,10 @@ describe("faults: data path", () => {
     console.log(`${COUNT} messages of ${SIZE} bytes: connector RSS peak +${((peakRss - rssStart) / MiB).toFixed(1)} MiB`);
     expect(peakRss - rssStart).toBeLessThan(32 * MiB);
     ws.close(1000);
-    await node.proc.waitForLog(msgIs("session ended", { closeCode: 1000, bytesToBackend: COUNT * SIZE, bytesToClient: COUNT * SIZE }), 5000, "a clean end with every byte counted");
+    await node.proc.waitForLog(
+      msgIs("session ended", { closeCode: 1000, bytesToBackend: COUNT * SIZE, bytesToClient: COUNT * SIZE }),
+      5000,
+      "a clean end with every byte counted",
+    );
   });
 });

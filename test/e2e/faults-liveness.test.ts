@@ -29,7 +29,15 @@ describe("faults: liveness", () => {
     const backend = await echoBackend(cleanup);
     const tap = await startWireTap(cleanup, edge.port);
     const relay = await startFaultRelay(cleanup, { target: tap.port, name: "connector↔edge" });
-    const node = await startNode(cleanup, { edge: relay.url, token: edge.token, connect: backend.uri, id: "bh", prepared: 3, retryMax: "500 milliseconds", settings: FAST });
+    const node = await startNode(cleanup, {
+      edge: relay.url,
+      token: edge.token,
+      connect: backend.uri,
+      id: "bh",
+      prepared: 3,
+      retryMax: "500 milliseconds",
+      settings: FAST,
+    });
     await node.registered();
     await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "3 binds parked");
     // A session in flight when the path dies.
@@ -41,7 +49,12 @@ describe("faults: liveness", () => {
     relay.blackhole();
     // Every bind with a heartbeat running (the session's too) is declared dead within 3 missed
     // heartbeats (+ one tick); one still dialing when the path died waits on its handshake instead.
-    const dropped = await node.proc.waitForLogCount((l) => node.proc.lines.indexOf(l) >= mark && msgIs(SILENT)(l), 3, 5000, "3 binds dropped as silent");
+    const dropped = await node.proc.waitForLogCount(
+      (l) => node.proc.lines.indexOf(l) >= mark && msgIs(SILENT)(l),
+      3,
+      5000,
+      "3 binds dropped as silent",
+    );
     await node.proc.waitForLog(msgIs("session ended", { closeCode: 1006 }), 1000, "the session's bind dropped with it");
     const detectedMs = Math.max(...dropped.map((l) => l.at)) - cut;
     expect(detectedMs).toBeLessThanOrEqual(HEARTBEAT_MS * 4 + 500);
@@ -62,7 +75,8 @@ describe("faults: liveness", () => {
     expect(cutSession.kind).toBe("closed");
     if (cutSession.kind === "closed") expect(cutSession.code).not.toBe(1000);
     await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 5000, "the pool refilled");
-    for (let i = 0; i < 3; i++) expect(await echoSession(edge.url, randomBytes(32 * 1024), { timeoutMs: 5000 })).toMatchObject({ kind: "ok" });
+    for (let i = 0; i < 3; i++)
+      expect(await echoSession(edge.url, randomBytes(32 * 1024), { timeoutMs: 5000 })).toMatchObject({ kind: "ok" });
   });
 
   it("a stale bind among live ones: never handed out once silent for 3 intervals; a client paired onto it before then is closed at the open deadline", async () => {
@@ -70,7 +84,14 @@ describe("faults: liveness", () => {
     const backend = await echoBackend(cleanup);
     const tap = await startWireTap(cleanup, edge.port);
     const relay = await startFaultRelay(cleanup, { target: tap.port, name: "connector↔edge" });
-    const node = await startNode(cleanup, { edge: relay.url, token: edge.token, connect: backend.uri, id: "stale", prepared: 3, settings: FAST });
+    const node = await startNode(cleanup, {
+      edge: relay.url,
+      token: edge.token,
+      connect: backend.uri,
+      id: "stale",
+      prepared: 3,
+      settings: FAST,
+    });
     await node.registered();
     await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "3 binds parked");
     expect(tap.connections.length).toBe(relay.connections.length);
@@ -110,11 +131,15 @@ describe("faults: liveness", () => {
     // One tap per connector: each one's connection attempts are seen apart.
     const taps = await Promise.all([0, 1].map(() => startWireTap(cleanup, edge.port)));
     const nodes = await Promise.all(
-      ["er-a", "er-b"].map((id, i) => startNode(cleanup, { edge: taps[i]!.url, token: edge.token, connect: backend.uri, id, prepared: 3, retryMax: "1 second" })),
+      ["er-a", "er-b"].map((id, i) =>
+        startNode(cleanup, { edge: taps[i]!.url, token: edge.token, connect: backend.uri, id, prepared: 3, retryMax: "1 second" }),
+      ),
     );
     await Promise.all(nodes.map((n) => n.registered()));
     for (const tap of taps) await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "3 binds parked");
-    const sessions: Array<Promise<Outcome>> = [0, 1].map(() => echoSession(edge.url, randomBytes(4 * 1024 * 1024), { chunk: 16 * 1024, paceMs: 10, timeoutMs: 30_000 }));
+    const sessions: Array<Promise<Outcome>> = [0, 1].map(() =>
+      echoSession(edge.url, randomBytes(4 * 1024 * 1024), { chunk: 16 * 1024, paceMs: 10, timeoutMs: 30_000 }),
+    );
     for (const n of nodes) await n.proc.waitForLog(msgIs("session started"), 5000, "a session on each connector");
 
     const marks = nodes.map((n) => n.proc.lines.length);
@@ -126,7 +151,12 @@ describe("faults: liveness", () => {
     }
     // Both connectors back off while the edge is down.
     for (const [i, n] of nodes.entries()) {
-      await n.proc.waitForLogCount((l) => n.proc.lines.indexOf(l) >= marks[i]! && msgIs("bind to edge failed")(l), 6, 10_000, "failed reconnection attempts");
+      await n.proc.waitForLogCount(
+        (l) => n.proc.lines.indexOf(l) >= marks[i]! && msgIs("bind to edge failed")(l),
+        6,
+        10_000,
+        "failed reconnection attempts",
+      );
     }
     // …one probe at a time (100, 200, 400 ms … less up to 20 % jitter), not a bind pool's worth at once.
     for (const [i, tap] of taps.entries()) {
@@ -137,7 +167,8 @@ describe("faults: liveness", () => {
     const edge2 = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" }, { port: edge.port, token: edge.token });
     // (Every bind of the old edge is closed, so whatever is parked now is at the new one —
     // including a probe that reached the tap while the new edge was still starting.)
-    for (const tap of taps) await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 15_000, "3 binds parked at the restarted edge");
+    for (const tap of taps)
+      await tap.waitFor((cs) => cs.filter(tapView.parked).length === 3, 15_000, "3 binds parked at the restarted edge");
     for (const n of nodes) expect(logsSince(n.proc, 0, SILENT)).toHaveLength(0);
     const fresh = await Promise.all([0, 1, 2, 3].map(() => echoSession(edge2.url, randomBytes(64 * 1024), { timeoutMs: 5000 })));
     for (const o of fresh) expect(o).toMatchObject({ kind: "ok" });

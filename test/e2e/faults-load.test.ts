@@ -15,7 +15,6 @@ import { controlType, startWireTap, tapView } from "../helpers/wire-tap.ts";
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-
 function tally(outcomes: Outcome[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const o of outcomes) {
@@ -64,16 +63,22 @@ describe("faults: load", () => {
     await tap.waitFor((cs) => cs.filter(tapView.parked).length === 10, 10_000, "10 binds parked");
     const started = performance.now();
     // Each client its own random payload; the echo must be exactly it (count and SHA-256).
-    const outcomes = await Promise.all(Array.from({ length: CLIENTS }, () => echoSession(edge.url, randomBytes(2048), { timeoutMs: 60_000 })));
+    const outcomes = await Promise.all(
+      Array.from({ length: CLIENTS }, () => echoSession(edge.url, randomBytes(2048), { timeoutMs: 60_000 })),
+    );
     const t = tally(outcomes);
-    console.log(`${CLIENTS} concurrent: ${JSON.stringify(t)} in ${Math.round(performance.now() - started)} ms over ${tap.connections.length} bind connections`);
+    console.log(
+      `${CLIENTS} concurrent: ${JSON.stringify(t)} in ${Math.round(performance.now() - started)} ms over ${tap.connections.length} bind connections`,
+    );
     expect(t.ok, JSON.stringify(t)).toBe(CLIENTS);
     // From the wire: no bind connection was ever told `paired` twice…
     const pairedPerBind = tap.connections.map((c) => c.fromEdge.filter((f) => controlType(f) === "paired").length);
     expect(Math.max(...pairedPerBind)).toBe(1);
     expect(pairedPerBind.reduce((a, b) => a + b, 0)).toBe(CLIENTS);
     // …and each pairing named a distinct session.
-    const sessions = tap.connections.flatMap((c) => c.fromEdge.filter((f) => controlType(f) === "paired").map((f) => JSON.parse(f.text!).sessionId as string));
+    const sessions = tap.connections.flatMap((c) =>
+      c.fromEdge.filter((f) => controlType(f) === "paired").map((f) => JSON.parse(f.text!).sessionId as string),
+    );
     expect(new Set(sessions).size).toBe(CLIENTS);
     // The edge's log agrees: one `paired` per bind id.
     const bindIds = edge.logs.filter((l) => l.json?.msg === "paired").map((l) => l.json!.bindId);

@@ -8,7 +8,17 @@ import { echoBackend, type Backend } from "../helpers/backends.ts";
 import { makePki, type TestPki } from "../helpers/certs.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { startConnector, type TestConnector } from "../helpers/connector.ts";
-import { frame, startFakeEdge, startTripwire, text, type Behaviour, type FakeEdge, type FakeRequest, type Tripwire, type UpgradeContext } from "../helpers/fake-edge.ts";
+import {
+  frame,
+  startFakeEdge,
+  startTripwire,
+  text,
+  type Behaviour,
+  type FakeEdge,
+  type FakeRequest,
+  type Tripwire,
+  type UpgradeContext,
+} from "../helpers/fake-edge.ts";
 import { msgIs, type LogLine } from "../helpers/processes.ts";
 import { within } from "../helpers/wait.ts";
 
@@ -92,9 +102,17 @@ async function misbehave(b: Behaviour, logged = true): Promise<{ record: FakeReq
   const t0 = performance.now();
   fake.behave(b);
   fake.dropAll();
-  const record = await fake.waitFor((rs) => rs.find((r) => r.behaviour === b.name && endedByConnector(r)), 15_000, `a bind answered by "${b.name}" to be ended by the connector`);
+  const record = await fake.waitFor(
+    (rs) => rs.find((r) => r.behaviour === b.name && endedByConnector(r)),
+    15_000,
+    `a bind answered by "${b.name}" to be ended by the connector`,
+  );
   const failure = logged
-    ? await connector.proc.waitForLog((l) => l.at >= record.at && l.json?.msg === "bind to edge failed" && typeof l.json.attempt === "number", 5000, "the failure logged with its backoff attempt")
+    ? await connector.proc.waitForLog(
+        (l) => l.at >= record.at && l.json?.msg === "bind to edge failed" && typeof l.json.attempt === "number",
+        5000,
+        "the failure logged with its backoff attempt",
+      )
     : undefined;
   alive();
   return { record, t0, failure };
@@ -103,7 +121,14 @@ async function misbehave(b: Behaviour, logged = true): Promise<{ record: FakeReq
 beforeAll(async () => {
   [backend, tripwire, fake] = await Promise.all([echoBackend(file), startTripwire(file), startFakeEdge(file)]);
   fake.behave(behaviour("park", async (ctx) => void (await parkWs(ctx))));
-  connector = await startConnector(file, { edge: fake.url, accept: ACCEPT, connect: backend.uri, token: CANARY, prepared: 1, retryMax: `${RETRY_MAX_MS} milliseconds` });
+  connector = await startConnector(file, {
+    edge: fake.url,
+    accept: ACCEPT,
+    connect: backend.uri,
+    token: CANARY,
+    prepared: 1,
+    retryMax: `${RETRY_MAX_MS} milliseconds`,
+  });
   await fake.waitFor((rs) => rs.find((r) => bindOf(r)), 15_000, "the connector's first bind");
 });
 
@@ -116,7 +141,11 @@ describe("a well-behaved edge (the harness's positive control)", () => {
     });
     fake.behave(b);
     fake.dropAll();
-    const rec = await fake.waitFor((rs) => rs.find((r) => r.behaviour === b.name && r.from.texts.some((t) => t.includes('"opened"'))), 10_000, "opened");
+    const rec = await fake.waitFor(
+      (rs) => rs.find((r) => r.behaviour === b.name && r.from.texts.some((t) => t.includes('"opened"'))),
+      10_000,
+      "opened",
+    );
     expect(rec.headers.authorization).toBe(`Bearer ${CANARY}`);
     expect(rec.url).toBe("/_sallyport/bind");
     expect(backend.connections()).toBe(before + 1);
@@ -127,49 +156,85 @@ describe("a well-behaved edge (the harness's positive control)", () => {
 
 describe("frames no edge may send (T24): the bind is closed with the WebSocket error code, the process lives", () => {
   const cases: Array<[string, number, (ctx: UpgradeContext) => Promise<void>]> = [
-    ["a frame header declaring 2^63-1 payload bytes", 1009, async (ctx) => {
-      await parkRaw(ctx);
-      await ctx.write(frame(0x2, Buffer.alloc(0), { length: 2n ** 63n - 1n }));
-    }],
-    ["a frame declaring 2^40 bytes (over maxPayload, under 2^53)", 1009, async (ctx) => {
-      await parkRaw(ctx);
-      await ctx.write(Buffer.concat([frame(0x2, Buffer.alloc(0), { length: 2n ** 40n }), randomBytes(64 * 1024)]));
-    }],
-    ["a message that never ends: 20,000 empty continuation frames", 1008, async (ctx) => {
-      await parkRaw(ctx);
-      const empty = frame(0x0, Buffer.alloc(0), { fin: false });
-      await ctx.write(Buffer.concat([frame(0x1, "{", { fin: false }), Buffer.concat(Array.from({ length: 20_000 }, () => empty))]));
-    }],
-    ["a continuation frame with nothing to continue", 1002, async (ctx) => {
-      await parkRaw(ctx);
-      await ctx.write(frame(0x0, "x"));
-    }],
-    ["a control frame longer than 125 bytes", 1002, async (ctx) => {
-      await parkRaw(ctx);
-      await ctx.write(frame(0x9, Buffer.alloc(126)));
-    }],
-    ["a close frame with an invalid status code", 1002, async (ctx) => {
-      await parkRaw(ctx);
-      const payload = Buffer.alloc(2);
-      payload.writeUInt16BE(999);
-      await ctx.write(frame(0x8, payload));
-    }],
-    ["a masked frame from the server", 1002, async (ctx) => {
-      await parkRaw(ctx);
-      const f = frame(0x1, Buffer.from("{}"));
-      const masked = Buffer.concat([Buffer.from([f[0]!, f[1]! | 0x80]), Buffer.from([1, 2, 3, 4]), f.subarray(2)]);
-      await ctx.write(masked);
-    }],
-    ["a frame with reserved bits set (compression was never negotiated)", 1002, async (ctx) => {
-      await parkRaw(ctx);
-      const f = frame(0x1, Buffer.from("{}"));
-      f[0] = f[0]! | 0x40;
-      await ctx.write(f);
-    }],
-    ["a text frame that is not UTF-8", 1007, async (ctx) => {
-      await parkRaw(ctx);
-      await ctx.write(frame(0x1, Buffer.from([0xff, 0xfe, 0xfd])));
-    }],
+    [
+      "a frame header declaring 2^63-1 payload bytes",
+      1009,
+      async (ctx) => {
+        await parkRaw(ctx);
+        await ctx.write(frame(0x2, Buffer.alloc(0), { length: 2n ** 63n - 1n }));
+      },
+    ],
+    [
+      "a frame declaring 2^40 bytes (over maxPayload, under 2^53)",
+      1009,
+      async (ctx) => {
+        await parkRaw(ctx);
+        await ctx.write(Buffer.concat([frame(0x2, Buffer.alloc(0), { length: 2n ** 40n }), randomBytes(64 * 1024)]));
+      },
+    ],
+    [
+      "a message that never ends: 20,000 empty continuation frames",
+      1008,
+      async (ctx) => {
+        await parkRaw(ctx);
+        const empty = frame(0x0, Buffer.alloc(0), { fin: false });
+        await ctx.write(Buffer.concat([frame(0x1, "{", { fin: false }), Buffer.concat(Array.from({ length: 20_000 }, () => empty))]));
+      },
+    ],
+    [
+      "a continuation frame with nothing to continue",
+      1002,
+      async (ctx) => {
+        await parkRaw(ctx);
+        await ctx.write(frame(0x0, "x"));
+      },
+    ],
+    [
+      "a control frame longer than 125 bytes",
+      1002,
+      async (ctx) => {
+        await parkRaw(ctx);
+        await ctx.write(frame(0x9, Buffer.alloc(126)));
+      },
+    ],
+    [
+      "a close frame with an invalid status code",
+      1002,
+      async (ctx) => {
+        await parkRaw(ctx);
+        const payload = Buffer.alloc(2);
+        payload.writeUInt16BE(999);
+        await ctx.write(frame(0x8, payload));
+      },
+    ],
+    [
+      "a masked frame from the server",
+      1002,
+      async (ctx) => {
+        await parkRaw(ctx);
+        const f = frame(0x1, Buffer.from("{}"));
+        const masked = Buffer.concat([Buffer.from([f[0]!, f[1]! | 0x80]), Buffer.from([1, 2, 3, 4]), f.subarray(2)]);
+        await ctx.write(masked);
+      },
+    ],
+    [
+      "a frame with reserved bits set (compression was never negotiated)",
+      1002,
+      async (ctx) => {
+        await parkRaw(ctx);
+        const f = frame(0x1, Buffer.from("{}"));
+        f[0] = f[0]! | 0x40;
+        await ctx.write(f);
+      },
+    ],
+    [
+      "a text frame that is not UTF-8",
+      1007,
+      async (ctx) => {
+        await parkRaw(ctx);
+        await ctx.write(frame(0x1, Buffer.from([0xff, 0xfe, 0xfd])));
+      },
+    ],
   ];
 
   it.each(cases)("%s → close %i, logged with its backoff attempt", async (name, code, act) => {
@@ -182,12 +247,21 @@ describe("frames no edge may send (T24): the bind is closed with the WebSocket e
 
 describe("handshake tricks: the bind fails before it is up, nothing else is dialed", () => {
   const cases: Array<[string, (ctx: UpgradeContext) => void | Promise<void>]> = [
-    ["101 offering permessage-deflate the connector never asked for", (ctx) => void ctx.acceptRaw({ extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"] })],
-    ["101 with garbage server_max_window_bits", (ctx) => void ctx.acceptRaw({ extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=abc"] })],
+    [
+      "101 offering permessage-deflate the connector never asked for",
+      (ctx) => void ctx.acceptRaw({ extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"] }),
+    ],
+    [
+      "101 with garbage server_max_window_bits",
+      (ctx) => void ctx.acceptRaw({ extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=abc"] }),
+    ],
     ["101 without the bind subprotocol", (ctx) => void ctx.acceptRaw({ protocol: null })],
     ["101 with another subprotocol", (ctx) => void ctx.acceptRaw({ protocol: "sallyport.client.v1" })],
     ["101 with a wrong Sec-WebSocket-Accept", (ctx) => void ctx.acceptRaw({ badAccept: true })],
-    ["a response head of 100 KiB", (ctx) => void ctx.socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Pad: ${"a".repeat(100 * 1024)}\r\n\r\n`)],
+    [
+      "a response head of 100 KiB",
+      (ctx) => void ctx.socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Pad: ${"a".repeat(100 * 1024)}\r\n\r\n`),
+    ],
   ];
 
   it.each(cases)("%s", async (name, act) => {
@@ -222,38 +296,86 @@ describe("control messages no edge may send: protocol-error close (1002), logged
     ["not JSON", async (ctx) => void (await parkWs(ctx)).ws.send("reconnect ws://127.0.0.1:1")],
     ["a JSON array", async (ctx) => void (await parkWs(ctx)).ws.send("[1,2,3]")],
     ["another protocol version", async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 2, t: "demand", waiting: 1 }))],
-    ["an unknown type that names a URL", async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 1, t: "reconnect", url: `ws://127.0.0.1:${tripwire.port}` }))],
-    ["a message a connector sends (bind) sent by the edge", async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 1, t: "bind", accept: ACCEPT, bindId: "x", connectorId: "x", instance: "x", heartbeatMs: 1000 }))],
+    [
+      "an unknown type that names a URL",
+      async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 1, t: "reconnect", url: `ws://127.0.0.1:${tripwire.port}` })),
+    ],
+    [
+      "a message a connector sends (bind) sent by the edge",
+      async (ctx) =>
+        void (await parkWs(ctx)).ws.send(
+          JSON.stringify({ v: 1, t: "bind", accept: ACCEPT, bindId: "x", connectorId: "x", instance: "x", heartbeatMs: 1000 }),
+        ),
+    ],
     ["a control message over 4 KiB", async (ctx) => void (await parkWs(ctx)).ws.send(tooLong)],
-    ["bound naming another bind", async (ctx) => {
-      const ws = await ctx.acceptWs();
-      await bindMessage(ctx);
-      ws.send(encode({ t: "bound", bindId: "not-yours" }));
-    }],
-    ["bound twice", async (ctx) => {
-      const { ws, bindId } = await parkWs(ctx);
-      ws.send(encode({ t: "bound", bindId }));
-    }],
-    ["paired before bound", async (ctx) => {
-      const ws = await ctx.acceptWs();
-      await bindMessage(ctx);
-      ws.send(encode({ t: "paired", sessionId: "s", clientAddress: "192.0.2.1", clientProtocol: "plain" }));
-    }],
+    [
+      "bound naming another bind",
+      async (ctx) => {
+        const ws = await ctx.acceptWs();
+        await bindMessage(ctx);
+        ws.send(encode({ t: "bound", bindId: "not-yours" }));
+      },
+    ],
+    [
+      "bound twice",
+      async (ctx) => {
+        const { ws, bindId } = await parkWs(ctx);
+        ws.send(encode({ t: "bound", bindId }));
+      },
+    ],
+    [
+      "paired before bound",
+      async (ctx) => {
+        const ws = await ctx.acceptWs();
+        await bindMessage(ctx);
+        ws.send(encode({ t: "paired", sessionId: "s", clientAddress: "192.0.2.1", clientProtocol: "plain" }));
+      },
+    ],
     ["binary data before pairing", async (ctx) => void (await parkWs(ctx)).ws.send(randomBytes(32), { binary: true })],
     ["end outside a session", async (ctx) => void (await parkWs(ctx)).ws.send(encode({ t: "end" }))],
     ["credit outside a session", async (ctx) => void (await parkWs(ctx)).ws.send(encode({ t: "credit", bytes: 1024 }))],
-    ["paired with a destination field (connect)", async (ctx) => {
-      const { ws } = await parkWs(ctx);
-      ws.send(JSON.stringify({ v: 1, t: "paired", sessionId: "s", clientAddress: "192.0.2.1", clientProtocol: "plain", connect: `tcp://127.0.0.1:${tripwire.port}` }));
-    }],
-    ["paired with host and port fields", async (ctx) => {
-      const { ws } = await parkWs(ctx);
-      ws.send(JSON.stringify({ v: 1, t: "paired", sessionId: "s", clientAddress: "192.0.2.1", clientProtocol: "plain", host: "127.0.0.1", port: tripwire.port }));
-    }],
-    ["paired with a client address carrying a line break", async (ctx) => {
-      const { ws } = await parkWs(ctx);
-      ws.send(JSON.stringify({ v: 1, t: "paired", sessionId: "s", clientAddress: "1.2.3.4\n{\"msg\":\"auth ok\"}", clientProtocol: "plain" }));
-    }],
+    [
+      "paired with a destination field (connect)",
+      async (ctx) => {
+        const { ws } = await parkWs(ctx);
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            t: "paired",
+            sessionId: "s",
+            clientAddress: "192.0.2.1",
+            clientProtocol: "plain",
+            connect: `tcp://127.0.0.1:${tripwire.port}`,
+          }),
+        );
+      },
+    ],
+    [
+      "paired with host and port fields",
+      async (ctx) => {
+        const { ws } = await parkWs(ctx);
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            t: "paired",
+            sessionId: "s",
+            clientAddress: "192.0.2.1",
+            clientProtocol: "plain",
+            host: "127.0.0.1",
+            port: tripwire.port,
+          }),
+        );
+      },
+    ],
+    [
+      "paired with a client address carrying a line break",
+      async (ctx) => {
+        const { ws } = await parkWs(ctx);
+        ws.send(
+          JSON.stringify({ v: 1, t: "paired", sessionId: "s", clientAddress: '1.2.3.4\n{"msg":"auth ok"}', clientProtocol: "plain" }),
+        );
+      },
+    ],
   ];
 
   it.each(cases)("%s", async (name, act) => {
@@ -327,7 +449,11 @@ describe("floods: memory stays bounded", () => {
     const flooded = fake.requests.filter((r) => r.behaviour === flood.name);
     expect(flooded.length).toBeGreaterThanOrEqual(3);
     // A bind still being written to when the sampling ended reports its close a little later.
-    await fake.waitFor(() => flooded.every((r) => r.bytesWritten <= 20 * MiB || r.closedAt !== undefined) || undefined, 5000, "flooded binds closed");
+    await fake.waitFor(
+      () => flooded.every((r) => r.bytesWritten <= 20 * MiB || r.closedAt !== undefined) || undefined,
+      5000,
+      "flooded binds closed",
+    );
     // Each bind that was sent more than maxPayload (MAX_PAYLOAD) of one message closed it with 1009.
     for (const r of flooded) if (r.bytesWritten > 20 * MiB) expect(r.from.closeCode, `bind ${r.id}`).toBe(1009);
     console.log(`RSS ${baseline / MiB} → ${peak / MiB} MiB over ${flooded.length} flooded binds`);
@@ -360,11 +486,23 @@ describe.concurrent("TLS to the edge (T32): a man in the middle never receives t
     pki = await makePki(file);
   });
 
-  async function tlsCase(serverCert: { cert: Buffer; key: Buffer }, pin: string | undefined): Promise<{ edge: FakeEdge; c: TestConnector }> {
+  async function tlsCase(
+    serverCert: { cert: Buffer; key: Buffer },
+    pin: string | undefined,
+  ): Promise<{ edge: FakeEdge; c: TestConnector }> {
     const edge = await startFakeEdge(file, { tls: serverCert });
     edge.behave(behaviour("park", async (ctx) => void (await parkWs(ctx))));
     const extraArgs = ["--ca-file", pki.ca.certFile, ...(pin ? ["--edge-cert-sha256", pin] : [])];
-    const c = await startConnector(file, { edge: edge.url, accept: ACCEPT, connect: backend.uri, token: CANARY, prepared: 1, retryMax: `${RETRY_MAX_MS} milliseconds`, extraArgs, name: "tls-connector" });
+    const c = await startConnector(file, {
+      edge: edge.url,
+      accept: ACCEPT,
+      connect: backend.uri,
+      token: CANARY,
+      prepared: 1,
+      retryMax: `${RETRY_MAX_MS} milliseconds`,
+      extraArgs,
+      name: "tls-connector",
+    });
     return { edge, c };
   }
 

@@ -52,7 +52,14 @@ describe("lifecycle: edge and connector in any order", () => {
     const token = randomToken();
     const echo = await echoBackend(perTest);
     const port = await freePort();
-    const conn = await startConnector(perTest, { edge: `ws://127.0.0.1:${port}`, accept: ACCEPT, connect: echo.uri, token, prepared: 2, retryMax: "1 second" });
+    const conn = await startConnector(perTest, {
+      edge: `ws://127.0.0.1:${port}`,
+      accept: ACCEPT,
+      connect: echo.uri,
+      token,
+      prepared: 2,
+      retryMax: "1 second",
+    });
     // Nothing listens yet: it says so and retries on the backoff schedule (100 ms, 200 ms …).
     const fails = await conn.proc.waitForLogCount(msgIs("bind to edge failed"), 3, 10_000, "three failed attempts");
     expect(fails[0]!.json?.detail).toBe("ECONNREFUSED");
@@ -73,7 +80,14 @@ describe("lifecycle: edge and connector in any order", () => {
     const first = await startEdge(perTest, edgeOptions(token));
     // The tap sits in front of the edge's port and stays up while the edge behind it restarts.
     const tap = await startWireTap(perTest, first.port);
-    const conn = await startConnector(perTest, { edge: tap.url, accept: ACCEPT, connect: echo.uri, token, prepared: N, retryMax: "1 second" });
+    const conn = await startConnector(perTest, {
+      edge: tap.url,
+      accept: ACCEPT,
+      connect: echo.uri,
+      token,
+      prepared: N,
+      retryMax: "1 second",
+    });
     await tap.waitFor((cs) => cs.filter(tapView.parked).length === N, 15_000, `${N} parked binds`);
     await echoOnce(first.clientUrl("/echo"), "before the restart");
 
@@ -82,7 +96,11 @@ describe("lifecycle: edge and connector in any order", () => {
     await conn.proc.waitForLog(msgIs("bind to edge failed"), 10_000, "the loss noticed");
     const second = await startEdge(perTest, edgeOptions(token, first.port));
     expect(second.port).toBe(first.port);
-    await tap.waitFor((cs) => cs.slice(0, before).every((c) => c.closedAt !== undefined) && cs.slice(before).filter(tapView.parked).length === N, 15_000, `${N} binds parked at the new edge`);
+    await tap.waitFor(
+      (cs) => cs.slice(0, before).every((c) => c.closedAt !== undefined) && cs.slice(before).filter(tapView.parked).length === N,
+      15_000,
+      `${N} binds parked at the new edge`,
+    );
     await echoOnce(second.clientUrl("/echo"), "after the restart");
     expect(conn.proc.exit).toBeUndefined();
   });
@@ -119,7 +137,10 @@ describe("lifecycle: the connector process", () => {
   it("a bad setting: exit 2 and a message naming it, before dialing anything", async () => {
     const dir = await tempDir(perTest);
     const tokenFile = await writeSecretFile(dir, "token", randomToken());
-    const bad = spawnSallyport(["connector", "--edge", "ws://127.0.0.1:9", "--accept", ACCEPT, "--connect", "nonsense", "--token-file", tokenFile], { name: "connector --connect nonsense", cleanup: perTest });
+    const bad = spawnSallyport(
+      ["connector", "--edge", "ws://127.0.0.1:9", "--accept", ACCEPT, "--connect", "nonsense", "--token-file", tokenFile],
+      { name: "connector --connect nonsense", cleanup: perTest },
+    );
     expect(await bad.waitForExit(15_000)).toEqual({ code: 2, signal: null });
     const said = bad.output();
     expect(said).toMatch(/connect/);
@@ -128,7 +149,10 @@ describe("lifecycle: the connector process", () => {
     expect(bad.logs(msgIs("connector started"))).toHaveLength(0);
 
     const missing = `${dir}/no-such-token`;
-    const noToken = spawnSallyport(["connector", "--edge", "ws://127.0.0.1:9", "--accept", ACCEPT, "--connect", "tcp://127.0.0.1:9", "--token-file", missing], { name: "connector --token-file missing", cleanup: perTest });
+    const noToken = spawnSallyport(
+      ["connector", "--edge", "ws://127.0.0.1:9", "--accept", ACCEPT, "--connect", "tcp://127.0.0.1:9", "--token-file", missing],
+      { name: "connector --token-file missing", cleanup: perTest },
+    );
     expect(await noToken.waitForExit(15_000)).toEqual({ code: 2, signal: null });
     expect(noToken.output()).toContain(missing);
   });

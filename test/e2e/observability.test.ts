@@ -1,6 +1,17 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cleanup, echoBackend, msgIs, randomToken, spawnSallyport, startConnector, startEdge, type Backend, type TestConnector, type TestEdge } from "../helpers/index.ts";
+import {
+  Cleanup,
+  echoBackend,
+  msgIs,
+  randomToken,
+  spawnSallyport,
+  startConnector,
+  startEdge,
+  type Backend,
+  type TestConnector,
+  type TestEdge,
+} from "../helpers/index.ts";
 
 /**
  * The connector's admin port as an operator scrapes it: /healthz, /readyz and the Prometheus
@@ -21,7 +32,14 @@ let admin: string;
 beforeAll(async () => {
   backend = await echoBackend(file);
   edge = await startEdge(file, { services: { obs: { accept: ACCEPT, "socks.timeout": "5 seconds" } }, tokens: { obs: [TOKEN] } });
-  connector = await startConnector(file, { edge: edge.ws, accept: ACCEPT, connect: backend.uri, token: TOKEN, prepared: 3, extraArgs: ["--admin-port", "0"] });
+  connector = await startConnector(file, {
+    edge: edge.ws,
+    accept: ACCEPT,
+    connect: backend.uri,
+    token: TOKEN,
+    prepared: 3,
+    extraArgs: ["--admin-port", "0"],
+  });
   admin = `http://${String((await connector.proc.waitForLog(msgIs("admin port listening"), 10_000)).json!.admin)}`;
 });
 
@@ -43,10 +61,14 @@ async function until(check: () => Promise<boolean>, ms: number, what: string | (
 /** Waits until every gauge named has the value given. */
 async function gauges(want: Record<string, number>): Promise<void> {
   let last: Record<string, number | undefined> = {};
-  await until(async () => {
-    last = Object.fromEntries(await Promise.all(Object.keys(want).map(async (k) => [k, await metric(k)] as const)));
-    return Object.entries(want).every(([k, v]) => last[k] === v);
-  }, 10_000, () => `${JSON.stringify(want)} (last seen ${JSON.stringify(last)})`);
+  await until(
+    async () => {
+      last = Object.fromEntries(await Promise.all(Object.keys(want).map(async (k) => [k, await metric(k)] as const)));
+      return Object.entries(want).every(([k, v]) => last[k] === v);
+    },
+    10_000,
+    () => `${JSON.stringify(want)} (last seen ${JSON.stringify(last)})`,
+  );
 }
 
 describe("connector admin port", () => {
@@ -57,8 +79,15 @@ describe("connector admin port", () => {
   });
 
   it("tells pairs held in standby from sessions in progress", async () => {
-    const client = spawnSallyport(["client", "--url", edge.clientUrl("/obs"), "--listen", "127.0.0.1:0", "--preopen", "2"], { name: "client", cleanup: file });
-    const port = Number(String((await client.waitForLog(msgIs("listening"), 20_000)).json!.listen).split(":").pop());
+    const client = spawnSallyport(["client", "--url", edge.clientUrl("/obs"), "--listen", "127.0.0.1:0", "--preopen", "2"], {
+      name: "client",
+      cleanup: file,
+    });
+    const port = Number(
+      String((await client.waitForLog(msgIs("listening"), 20_000)).json!.listen)
+        .split(":")
+        .pop(),
+    );
     // Two pairs held for later, the pool refilled behind them, no backend connection.
     await gauges({ sallyport_standby_sessions: 2, sallyport_parked_binds: 3, sallyport_active_sessions: 0 });
     expect(backend.connections()).toBe(0);
@@ -79,7 +108,9 @@ describe("connector admin port", () => {
   it("answers only to a loopback Host (421 otherwise: no DNS rebinding)", async () => {
     const status = await new Promise<string>((resolve, reject) => {
       const u = new URL(admin);
-      const s = net.connect({ host: u.hostname, port: Number(u.port) }, () => s.write("GET /metrics HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"));
+      const s = net.connect({ host: u.hostname, port: Number(u.port) }, () =>
+        s.write("GET /metrics HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"),
+      );
       let got = "";
       s.on("data", (d) => (got += d.toString()));
       s.on("end", () => resolve(got.split("\r\n")[0]!));

@@ -50,7 +50,11 @@ async function silentBackend(cleanup: Cleanup): Promise<string> {
 async function probe(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; proc: Proc }> {
   const proc = spawnSallyport(["probe", ...args], { name: "probe", cleanup: perTest });
   const exit = await proc.waitForExit(30_000);
-  const pick = (stream: "stdout" | "stderr"): string => proc.lines.filter((l) => l.stream === stream).map((l) => l.raw).join("\n");
+  const pick = (stream: "stdout" | "stderr"): string =>
+    proc.lines
+      .filter((l) => l.stream === stream)
+      .map((l) => l.raw)
+      .join("\n");
   return { code: exit.code, stdout: pick("stdout"), stderr: pick("stderr"), proc };
 }
 

@@ -9,7 +9,16 @@ import { Cleanup } from "../helpers/cleanup.ts";
 import { randomToken } from "../helpers/files.ts";
 import { openClient, type TestClient } from "../helpers/ws-client.ts";
 import { since } from "../helpers/wait.ts";
-import { UPGRADE, accept, eventually, rawRequest, startCapturedEdge, startInProcessConnector, type CapturedEdge, type InProcessConnector } from "./security-harness.ts";
+import {
+  UPGRADE,
+  accept,
+  eventually,
+  rawRequest,
+  startCapturedEdge,
+  startInProcessConnector,
+  type CapturedEdge,
+  type InProcessConnector,
+} from "./security-harness.ts";
 
 /**
  * Client admission (threat 7, CSWSH; T34) through the real edge in workerd: client.origins,
@@ -66,12 +75,28 @@ beforeAll(async () => {
     services: {
       origins: { accept: accept("origins"), "client.origins": "https://app.example, https://other.example" },
       tok: { accept: accept("tok"), "client.auth": "token" },
-      jwt: { accept: accept("jwt"), "client.auth": "jwt", "client.jwt.jwks": jwksUrl, "client.jwt.issuer": ISSUER, "client.jwt.audience": AUDIENCE },
+      jwt: {
+        accept: accept("jwt"),
+        "client.auth": "jwt",
+        "client.jwt.jwks": jwksUrl,
+        "client.jwt.issuer": ISSUER,
+        "client.jwt.audience": AUDIENCE,
+      },
     },
     tokens: { origins: [T.origins], tok: [T.tok], jwt: [T.jwt] },
     clientTokens: { tok: [T.client, T.client2] },
   });
-  connector = startInProcessConnector(file, edge.ws, ["origins", "tok", "jwt"].map((name) => ({ name, accept: accept(name), connect: backend.uri, token: T[name as keyof typeof T], prepared: PREPARED })));
+  connector = startInProcessConnector(
+    file,
+    edge.ws,
+    ["origins", "tok", "jwt"].map((name) => ({
+      name,
+      accept: accept(name),
+      connect: backend.uri,
+      token: T[name as keyof typeof T],
+      prepared: PREPARED,
+    })),
+  );
   await eventually(() => ["origins", "tok", "jwt"].every((n) => connector.stats(n).parked === PREPARED), 15_000, "every pool parked");
 });
 
@@ -97,9 +122,12 @@ describe("client.origins (CSWSH)", () => {
     await echoes(openClient(perTest, edge.clientUrl("/origins")));
   });
 
-  it.each(["https://evil.example", "null", "https://app.example.evil.example", "http://app.example", "https://APP.example"])("Origin %s gets the plain 404", async (origin) => {
-    await refused(openClient(perTest, edge.clientUrl("/origins"), { headers: { Origin: origin } }));
-  });
+  it.each(["https://evil.example", "null", "https://app.example.evil.example", "http://app.example", "https://APP.example"])(
+    "Origin %s gets the plain 404",
+    async (origin) => {
+      await refused(openClient(perTest, edge.clientUrl("/origins"), { headers: { Origin: origin } }));
+    },
+  );
 });
 
 describe('client.auth "token"', () => {
@@ -109,7 +137,10 @@ describe('client.auth "token"', () => {
   });
 
   it("the sallyport.bearer.<token> subprotocol (a browser): admitted, and the 101 never echoes the token", async () => {
-    const raw = await rawRequest(edge.port, "GET", "/tok", { ...UPGRADE, "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${T.client}` });
+    const raw = await rawRequest(edge.port, "GET", "/tok", {
+      ...UPGRADE,
+      "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`,
+    });
     expect(raw.status).toBe(101);
     expect(raw.text).not.toContain(T.client);
     expect(raw.headers.find(([k]) => k === "sec-websocket-protocol")).toBeUndefined();
@@ -117,7 +148,10 @@ describe('client.auth "token"', () => {
     const c = openClient(perTest, edge.clientUrl("/tok"), { protocols: [CLIENT_SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`] });
     await c.opened(5000);
     expect(c.ws.protocol).toBe(CLIENT_SUBPROTOCOL);
-    const both = await rawRequest(edge.port, "GET", "/tok", { ...UPGRADE, "Sec-WebSocket-Protocol": `${CLIENT_SUBPROTOCOL}, ${TOKEN_SUBPROTOCOL_PREFIX}${T.client}` });
+    const both = await rawRequest(edge.port, "GET", "/tok", {
+      ...UPGRADE,
+      "Sec-WebSocket-Protocol": `${CLIENT_SUBPROTOCOL}, ${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`,
+    });
     expect(both.status).toBe(101);
     expect(both.text).not.toContain(T.client);
   });
@@ -150,7 +184,11 @@ describe('client.auth "jwt" (Cloudflare Access)', () => {
     ["expired (beyond the 30 s tolerance)", () => jwt({ exp: Math.floor(Date.now() / 1000) - 120 })],
     ["signed by a key not in the set, under the set's kid", () => jwt({ key: stranger })],
     ["signed by a key not in the set, under an unknown kid", () => jwt({ key: stranger, kid: "k2" })],
-    ["unsigned (alg none)", async () => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, exp: 2e9 })).toString("base64url")}.`],
+    [
+      "unsigned (alg none)",
+      async () =>
+        `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, exp: 2e9 })).toString("base64url")}.`,
+    ],
     ["garbage", async () => "a.b.c"],
   ])("a token %s gets the plain 404", async (_name, make) => {
     await refused(openClient(perTest, edge.clientUrl("/jwt"), { headers: { "Cf-Access-Jwt-Assertion": await make() } }));
@@ -177,10 +215,14 @@ describe("a client that is not admitted never consumes a parked bind", () => {
     // Give anything they might have set off (a pairing, a demand for more binds) time to show.
     await new Promise((r) => setTimeout(r, 300));
     for (const n of ["origins", "tok", "jwt"]) expect(connector.stats(n), n).toEqual(before[n]);
-    const newLogs = await eventually(() => {
-      const l = edge.logs.slice(logsBefore);
-      return l.filter((x) => x.includes("client not admitted")).length >= 30 && l;
-    }, 3000, "30 refusals logged");
+    const newLogs = await eventually(
+      () => {
+        const l = edge.logs.slice(logsBefore);
+        return l.filter((x) => x.includes("client not admitted")).length >= 30 && l;
+      },
+      3000,
+      "30 refusals logged",
+    );
     // None of them reached a service object: nobody waited, nobody was paired.
     expect(newLogs.filter((l) => /client waiting for a bind|"paired"|session/.test(l))).toEqual([]);
 

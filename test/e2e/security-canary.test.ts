@@ -92,9 +92,34 @@ describe("the canary scenario", () => {
     let failing: TestConnector;
     let wrong: TestConnector;
     [good, failing, wrong] = await Promise.all([
-      startConnector(file, { edge: edge.ws, accept: accept("canary"), connect: echo.uri, token: S.conn, prepared: 2, logLevel: "debug", extraArgs: ["--admin-port", "0"], name: "good" }),
-      startConnector(file, { edge: edge.ws, accept: accept("failing"), connect: refused.uri, token: S.connFail, prepared: 1, logLevel: "debug", name: "failing" }),
-      startConnector(file, { edge: edge.ws, accept: accept("canary"), connect: echo.uri, token: S.wrong, retryMax: "200 milliseconds", logLevel: "debug", name: "wrong" }),
+      startConnector(file, {
+        edge: edge.ws,
+        accept: accept("canary"),
+        connect: echo.uri,
+        token: S.conn,
+        prepared: 2,
+        logLevel: "debug",
+        extraArgs: ["--admin-port", "0"],
+        name: "good",
+      }),
+      startConnector(file, {
+        edge: edge.ws,
+        accept: accept("failing"),
+        connect: refused.uri,
+        token: S.connFail,
+        prepared: 1,
+        logLevel: "debug",
+        name: "failing",
+      }),
+      startConnector(file, {
+        edge: edge.ws,
+        accept: accept("canary"),
+        connect: echo.uri,
+        token: S.wrong,
+        retryMax: "200 milliseconds",
+        logLevel: "debug",
+        name: "wrong",
+      }),
     ]);
     procs.push(good.proc, failing.proc, wrong.proc);
     await Promise.all([
@@ -110,7 +135,10 @@ describe("the canary scenario", () => {
     expect(await c.takeLine(5000)).toBe("ping");
     c.close();
     observe("admitted client close", JSON.stringify(await c.closed(5000)));
-    const viaProtocol = await rawRequest(edge.port, "GET", "/canary", { ...UPGRADE, "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${S.client}` });
+    const viaProtocol = await rawRequest(edge.port, "GET", "/canary", {
+      ...UPGRADE,
+      "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${S.client}`,
+    });
     expect(viaProtocol.status).toBe(101);
     observe("101 for a subprotocol token", viaProtocol.text);
 
@@ -121,13 +149,18 @@ describe("the canary scenario", () => {
       ["/canary", "GET", { ...UPGRADE, Authorization: `Bearer ${S.conn}` }],
       [`/canary?token=${S.client}`, "GET", { ...UPGRADE }],
       [BIND_PATH, "GET", { ...UPGRADE, Authorization: `Bearer ${S.wrong}`, "Sec-WebSocket-Protocol": "sallyport.bind.v1" }],
-      [BIND_PATH, "GET", { ...UPGRADE, Authorization: `Bearer ${S.conn}`, Origin: "https://evil.example", "Sec-WebSocket-Protocol": "sallyport.bind.v1" }],
+      [
+        BIND_PATH,
+        "GET",
+        { ...UPGRADE, Authorization: `Bearer ${S.conn}`, Origin: "https://evil.example", "Sec-WebSocket-Protocol": "sallyport.bind.v1" },
+      ],
       [`${BIND_PATH}?token=${S.conn}`, "GET", { ...UPGRADE, "Sec-WebSocket-Protocol": "sallyport.bind.v1" }],
       [STATUS_PATH, "GET", { Authorization: `Bearer ${S.wrong}` }],
       [STATUS_PATH, "GET", { Authorization: `Bearer ${S.admin}` }],
       [`/${S.conn}`, "GET", {}],
     ];
-    for (const [path, method, headers] of probes) observe(`${method} ${path.slice(0, 20)}`, (await rawRequest(edge.port, method, path, headers)).text);
+    for (const [path, method, headers] of probes)
+      observe(`${method} ${path.slice(0, 20)}`, (await rawRequest(edge.port, method, path, headers)).text);
     observe("bad edge bind", (await rawRequest(badEdge.port, "GET", BIND_PATH, { ...UPGRADE, Authorization: `Bearer ${S.conn}` })).text);
 
     // A client of the failing service: everything it is sent, on the wire.
@@ -154,27 +187,52 @@ describe("the canary scenario", () => {
     const tokenFile = await writeSecretFile(dir, "token", S.conn);
     const twoLines = await writeSecretFile(dir, "two-lines", `${S.conn}\n${S.wrong}`);
     const edgeVars = join(dir, "edge-vars.json");
-    await writeFile(edgeVars, JSON.stringify({ SALLYPORT_SERVICES: { a: { accept: accept("a") }, b: { accept: accept("b") } }, SALLYPORT_CONNECTOR_TOKENS: { a: [S.conn], b: [S.conn, `${S.wrong} x`] } }));
+    await writeFile(
+      edgeVars,
+      JSON.stringify({
+        SALLYPORT_SERVICES: { a: { accept: accept("a") }, b: { accept: accept("b") } },
+        SALLYPORT_CONNECTOR_TOKENS: { a: [S.conn], b: [S.conn, `${S.wrong} x`] },
+      }),
+    );
     // One file, every URL mistake at once (the connector reports every problem in one run).
     const urls = join(dir, "urls.json");
-    await writeFile(urls, JSON.stringify({
-      edge: `wss://sallyport:${S.conn}@[edge`,
-      "token.file": tokenFile,
-      services: [
-        { name: "a", accept: accept("a"), connect: echo.uri, edge: `wss://sallyport:${S.conn}@edge.example.com` },
-        { name: "b", accept: accept("b"), connect: echo.uri, edge: `wss://edge.example.com/?token=${S.conn}` },
-        { name: "c", accept: `wss://u:${S.conn}@[gateway/c`, connect: echo.uri },
-      ],
-    }));
+    await writeFile(
+      urls,
+      JSON.stringify({
+        edge: `wss://sallyport:${S.conn}@[edge`,
+        "token.file": tokenFile,
+        services: [
+          { name: "a", accept: accept("a"), connect: echo.uri, edge: `wss://sallyport:${S.conn}@edge.example.com` },
+          { name: "b", accept: accept("b"), connect: echo.uri, edge: `wss://edge.example.com/?token=${S.conn}` },
+          { name: "c", accept: `wss://u:${S.conn}@[gateway/c`, connect: echo.uri },
+        ],
+      }),
+    );
     const runs = await Promise.all([
       cli("config=token file", ["connector", "--config", tokenFile]),
       cli("check token file", ["config", "check", tokenFile]),
       cli("check edge vars", ["config", "check", edgeVars]),
-      cli("two-line token", ["connector", "--edge", edge.ws, "--accept", accept("canary"), "--connect", echo.uri, "--token-file", twoLines]),
+      cli("two-line token", [
+        "connector",
+        "--edge",
+        edge.ws,
+        "--accept",
+        accept("canary"),
+        "--connect",
+        echo.uri,
+        "--token-file",
+        twoLines,
+      ]),
       cli("urls with credentials", ["connector", "--config", urls]),
-      cli("CR/LF in flags and environment", ["connector", "--edge", edge.ws, "--accept", `${accept("canary")}\r\nAuthorization: Bearer ${S.conn}`, "--token-file", tokenFile], { SALLYPORT_CONNECT: `${echo.uri}\n${S.conn}` }),
+      cli(
+        "CR/LF in flags and environment",
+        ["connector", "--edge", edge.ws, "--accept", `${accept("canary")}\r\nAuthorization: Bearer ${S.conn}`, "--token-file", tokenFile],
+        { SALLYPORT_CONNECT: `${echo.uri}\n${S.conn}` },
+      ),
     ]);
-    expect(runs.find((r) => r.name === "urls with credentials")!.output()).toMatch(/problems[\s\S]*edge[\s\S]*services\[0\]\.edge[\s\S]*services\[1\]\.edge[\s\S]*services\[2\]\.accept/);
+    expect(runs.find((r) => r.name === "urls with credentials")!.output()).toMatch(
+      /problems[\s\S]*edge[\s\S]*services\[0\]\.edge[\s\S]*services\[1\]\.edge[\s\S]*services\[2\]\.accept/,
+    );
     for (const r of runs) expect(r.exit?.code, `${r.name}:\n${r.output()}`).not.toBe(0);
   });
 
@@ -196,32 +254,53 @@ describe("the canary scenario", () => {
 describe("T30: CR, LF and NUL in configuration values are refused at load", () => {
   const bad = ["\r", "\n", "\0", "\r\nX-Injected: 1"];
 
-  it.each(["edge", "token.file", "ca.file", "ssl.cert.file", "connector.id", "edge.cert.sha256", "drain.timeout"])("connector top-level %s", (key) => {
-    for (const b of bad) {
-      const raw = { edge: "wss://edge.example.com", "token.file": "/etc/sallyport/token", services: [{ accept: accept("x"), connect: "tcp://127.0.0.1:5432" }], [key]: `value${b}` };
-      if (key === "ssl.cert.file") Object.assign(raw, { "ssl.key.file": "/k" });
-      const r = parseConnectorConfig(raw);
-      expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
-    }
-  });
+  it.each(["edge", "token.file", "ca.file", "ssl.cert.file", "connector.id", "edge.cert.sha256", "drain.timeout"])(
+    "connector top-level %s",
+    (key) => {
+      for (const b of bad) {
+        const raw = {
+          edge: "wss://edge.example.com",
+          "token.file": "/etc/sallyport/token",
+          services: [{ accept: accept("x"), connect: "tcp://127.0.0.1:5432" }],
+          [key]: `value${b}`,
+        };
+        if (key === "ssl.cert.file") Object.assign(raw, { "ssl.key.file": "/k" });
+        const r = parseConnectorConfig(raw);
+        expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
+      }
+    },
+  );
 
-  it.each(["accept", "connect", "name", "edge", "token.file", "socks.retry.maximum.interval", "heartbeat.interval"])("connector service %s", (key) => {
-    for (const b of bad) {
-      const service: Record<string, unknown> = { accept: accept("x"), connect: "tcp://127.0.0.1:5432", [key]: `${key === "accept" ? accept("x") : key === "connect" ? "tcp://127.0.0.1:5432" : key.endsWith("interval") ? "1 second" : "v"}${b}` };
-      const r = parseConnectorConfig({ "token.file": "/t", services: [service] });
-      expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
-    }
-  });
+  it.each(["accept", "connect", "name", "edge", "token.file", "socks.retry.maximum.interval", "heartbeat.interval"])(
+    "connector service %s",
+    (key) => {
+      for (const b of bad) {
+        const service: Record<string, unknown> = {
+          accept: accept("x"),
+          connect: "tcp://127.0.0.1:5432",
+          [key]: `${key === "accept" ? accept("x") : key === "connect" ? "tcp://127.0.0.1:5432" : key.endsWith("interval") ? "1 second" : "v"}${b}`,
+        };
+        const r = parseConnectorConfig({ "token.file": "/t", services: [service] });
+        expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
+      }
+    },
+  );
 
   it.each(["accept", "client.jwt.jwks", "client.jwt.audience", "socks.timeout"])("edge service %s", (key) => {
     for (const b of bad) {
-      const svc: Record<string, unknown> = { accept: accept("x"), "client.auth": key.startsWith("client.jwt") ? "jwt" : "none", "client.jwt.jwks": "https://t.example/certs", "client.jwt.audience": "aud" };
+      const svc: Record<string, unknown> = {
+        accept: accept("x"),
+        "client.auth": key.startsWith("client.jwt") ? "jwt" : "none",
+        "client.jwt.jwks": "https://t.example/certs",
+        "client.jwt.audience": "aud",
+      };
       if (!key.startsWith("client.jwt")) {
         delete svc["client.jwt.jwks"];
         delete svc["client.jwt.audience"];
       }
       if (key === "socks.ssl.client-cert-sha256") svc["socks.ssl.verify-client"] = "required";
-      svc[key] = `${key === "accept" ? accept("x") : key === "client.origins" ? "https://a.example" : key === "socks.timeout" ? "1 second" : "ab".repeat(32)}${b}`;
+      svc[key] =
+        `${key === "accept" ? accept("x") : key === "client.origins" ? "https://a.example" : key === "socks.timeout" ? "1 second" : "ab".repeat(32)}${b}`;
       const r = parseEdgeConfig({ x: svc }, JSON.stringify({ x: ["token-0123456789abcdef"] }));
       expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
     }
@@ -231,7 +310,11 @@ describe("T30: CR, LF and NUL in configuration values are refused at load", () =
     ["client.origins", "https://a.example"],
     ["socks.ssl.client-cert-sha256", "ab".repeat(32)],
   ])("edge service list %s: refused inside an item or in an array; a comma list's surrounding whitespace is trimmed off", (key, value) => {
-    const parse = (v: unknown) => parseEdgeConfig({ x: { accept: accept("x"), "socks.ssl.verify-client": "required", [key]: v } }, JSON.stringify({ x: ["token-0123456789abcdef"] }));
+    const parse = (v: unknown) =>
+      parseEdgeConfig(
+        { x: { accept: accept("x"), "socks.ssl.verify-client": "required", [key]: v } },
+        JSON.stringify({ x: ["token-0123456789abcdef"] }),
+      );
     for (const b of bad) {
       expect(parse([`${value}${b}`]).ok, `array ${JSON.stringify(b)}`).toBe(false);
       expect(parse(`${value}${b}x, ${value}`).ok, `inside ${JSON.stringify(b)}`).toBe(false);
@@ -244,7 +327,11 @@ describe("T30: CR, LF and NUL in configuration values are refused at load", () =
   it("edge tokens (connector and client) with CR, LF, NUL or spaces are refused, and never quoted", () => {
     for (const b of [...bad, " "]) {
       const token = `token-0123456789${b}abcdef-${MARK}`;
-      const r = parseEdgeConfig({ x: { accept: accept("x"), "client.auth": "token" } }, JSON.stringify({ x: [token] }), JSON.stringify({ x: [token.replace("token", "client")] }));
+      const r = parseEdgeConfig(
+        { x: { accept: accept("x"), "client.auth": "token" } },
+        JSON.stringify({ x: [token] }),
+        JSON.stringify({ x: [token.replace("token", "client")] }),
+      );
       expect(r.ok).toBe(false);
       if (!r.ok) expect(JSON.stringify(r.error)).not.toContain(MARK);
     }

@@ -53,7 +53,12 @@ export async function startCapturedEdge(cleanup: Cleanup, opts: CapturedEdgeOpti
 }
 
 /** A bind socket the test drives: the connector's handshake, but every header and message chosen by hand. */
-export function openRawBind(cleanup: Cleanup, edge: { ws: string }, token: string | undefined, opts: { headers?: Record<string, string>; path?: string; cf?: unknown } = {}): TestClient {
+export function openRawBind(
+  cleanup: Cleanup,
+  edge: { ws: string },
+  token: string | undefined,
+  opts: { headers?: Record<string, string>; path?: string; cf?: unknown } = {},
+): TestClient {
   const headers: Record<string, string> = { ...opts.headers };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   // Miniflare (only) takes request.cf from this header: what Cloudflare would report for the TLS handshake.
@@ -62,7 +67,15 @@ export function openRawBind(cleanup: Cleanup, edge: { ws: string }, token: strin
 }
 
 export function bindMessage(acceptUri: string, bindId = `raw${Math.random().toString(36).slice(2, 10)}`): string {
-  return JSON.stringify({ v: 1, t: "bind", accept: acceptUri, bindId, connectorId: `raw-${bindId}`, instance: "000000001aaaaaa", heartbeatMs: 30_000 });
+  return JSON.stringify({
+    v: 1,
+    t: "bind",
+    accept: acceptUri,
+    bindId,
+    connectorId: `raw-${bindId}`,
+    instance: "000000001aaaaaa",
+    heartbeatMs: 30_000,
+  });
 }
 
 /** Control messages a raw bind has received, parsed. */
@@ -114,7 +127,12 @@ export interface InProcessConnector {
 }
 
 /** The real Connector class in this process, logging JSON into `lines`, stopped by cleanup. */
-export function startInProcessConnector(cleanup: Cleanup, edgeWs: string, services: InProcessService[], id = "security-test"): InProcessConnector {
+export function startInProcessConnector(
+  cleanup: Cleanup,
+  edgeWs: string,
+  services: InProcessService[],
+  id = "security-test",
+): InProcessConnector {
   const parsed = parseConnectorConfig({
     edge: edgeWs,
     "token.file": "(in memory)",
@@ -129,7 +147,11 @@ export function startInProcessConnector(cleanup: Cleanup, edgeWs: string, servic
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
   const lines: string[] = [];
   const log = createLogger({ level: "debug", json: true, write: (l) => lines.push(l) });
-  const connector = new Connector(parsed.value.services.map((service, i) => ({ service, token: services[i]!.token, tls: {} })), log, id);
+  const connector = new Connector(
+    parsed.value.services.map((service, i) => ({ service, token: services[i]!.token, tls: {} })),
+    log,
+    id,
+  );
   connector.start();
   cleanup.add(`in-process connector ${id}`, () => connector.stop());
   return {
@@ -167,12 +189,18 @@ export function rawRequest(port: number, method: string, path: string, headers: 
         if (end < 0) return false;
         const head = buf.subarray(0, end).toString("latin1");
         const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-        const hs = head.split("\r\n").slice(1).map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]);
+        const hs = head
+          .split("\r\n")
+          .slice(1)
+          .map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()] as [string, string]);
         const length = Number(hs.find(([k]) => k === "content-length")?.[1] ?? (status === 101 ? 0 : NaN));
         if (Number.isNaN(length)) return false; // chunked or unknown: wait for close
         if (buf.length < end + 4 + length) return false;
         const body = buf.subarray(end + 4, end + 4 + length).toString("utf8");
-        const kept = head.split("\r\n").filter((l) => !/^date:/i.test(l)).join("\r\n");
+        const kept = head
+          .split("\r\n")
+          .filter((l) => !/^date:/i.test(l))
+          .join("\r\n");
         resolve({ status, text: `${kept}\r\n\r\n${body}`, headers: hs.filter(([k]) => k !== "date"), body });
         s.destroy();
         return true;
@@ -193,4 +221,9 @@ export function rawRequest(port: number, method: string, path: string, headers: 
 }
 
 /** Headers of a WebSocket upgrade request (key fixed: the tests compare responses byte for byte). */
-export const UPGRADE = Object.freeze({ Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" });
+export const UPGRADE = Object.freeze({
+  Upgrade: "websocket",
+  Connection: "Upgrade",
+  "Sec-WebSocket-Version": "13",
+  "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+});

@@ -110,8 +110,16 @@ describe("a connector token names one service (T4)", () => {
   });
 
   it("forged x-sallyport-* headers and a query naming beta do not move alpha's bind: routing is by token", async () => {
-    const forged = { "x-sallyport-service": "beta", "x-sallyport-role": "client", "x-sallyport-credential": "1", "x-sallyport-client-protocol": "sallyport" };
-    const bind = openRawBind(perTest, edge, T.alpha, { headers: forged, path: `${BIND_PATH}?service=beta&accept=${encodeURIComponent(accept("beta"))}` });
+    const forged = {
+      "x-sallyport-service": "beta",
+      "x-sallyport-role": "client",
+      "x-sallyport-credential": "1",
+      "x-sallyport-client-protocol": "sallyport",
+    };
+    const bind = openRawBind(perTest, edge, T.alpha, {
+      headers: forged,
+      path: `${BIND_PATH}?service=beta&accept=${encodeURIComponent(accept("beta"))}`,
+    });
     await bind.opened(5000);
     await bind.send(bindMessage(accept("alpha")));
     await waitForControl(bind, "bound", 5000);
@@ -129,7 +137,11 @@ describe("a connector token names one service (T4)", () => {
 
   it("the bind endpoint is one exact path: suffixes and other spellings are unknown paths", async () => {
     for (const path of [`${BIND_PATH}/beta`, `${BIND_PATH}/`, "/_sallyport/BIND", "/_sallyport//bind", "/_SALLYPORT/bind"]) {
-      const res = await rawRequest(edge.port, "GET", path, { ...UPGRADE, Authorization: `Bearer ${T.alpha}`, "Sec-WebSocket-Protocol": "sallyport.bind.v1" });
+      const res = await rawRequest(edge.port, "GET", path, {
+        ...UPGRADE,
+        Authorization: `Bearer ${T.alpha}`,
+        "Sec-WebSocket-Protocol": "sallyport.bind.v1",
+      });
       expect(res.status, path).toBe(404);
     }
   });
@@ -151,7 +163,10 @@ describe("rotation: several tokens per service", () => {
 });
 
 describe("fail closed (T1): no connector tokens configured", () => {
-  for (const [name, get] of [["unset", () => noTokens], ["empty ({})", () => emptyTokens]] as const) {
+  for (const [name, get] of [
+    ["unset", () => noTokens],
+    ["empty ({})", () => emptyTokens],
+  ] as const) {
     it(`SALLYPORT_CONNECTOR_TOKENS ${name}: every bind is refused (404) and health says misconfigured (503)`, async () => {
       const e = get();
       for (const token of [T.alpha, randomToken(), undefined]) {
@@ -170,15 +185,28 @@ describe("fail closed (T1): no connector tokens configured", () => {
 
 describe("cross-site WebSocket hijacking of the bind endpoint (T3, T34)", () => {
   // (An empty Origin header does not reach the Worker at all: it is the same as none.)
-  it.each(["https://evil.example", "null", "http://127.0.0.1", "chrome-extension://abcdefghijklmnop"])("a bind with a valid token and Origin %j is refused (404)", async (origin) => {
-    const res = await rawRequest(edge.port, "GET", BIND_PATH, { ...UPGRADE, Authorization: `Bearer ${T.alpha}`, "Sec-WebSocket-Protocol": "sallyport.bind.v1", Origin: origin });
-    expect(res.status).toBe(404);
-  });
+  it.each(["https://evil.example", "null", "http://127.0.0.1", "chrome-extension://abcdefghijklmnop"])(
+    "a bind with a valid token and Origin %j is refused (404)",
+    async (origin) => {
+      const res = await rawRequest(edge.port, "GET", BIND_PATH, {
+        ...UPGRADE,
+        Authorization: `Bearer ${T.alpha}`,
+        "Sec-WebSocket-Protocol": "sallyport.bind.v1",
+        Origin: origin,
+      });
+      expect(res.status).toBe(404);
+    },
+  );
 });
 
 describe("mTLS on the Cloudflare path (T5): request.cf.tlsClientAuth", () => {
   it("a connector whose certificate is the pinned one parks binds and serves clients", async () => {
-    const c = startInProcessConnector(perTest, edge.ws, [{ name: "mtls", accept: accept("mtls"), connect: backend.uri, token: T.mtls, prepared: 1 }], "mtls-ok");
+    const c = startInProcessConnector(
+      perTest,
+      edge.ws,
+      [{ name: "mtls", accept: accept("mtls"), connect: backend.uri, token: T.mtls, prepared: 1 }],
+      "mtls-ok",
+    );
     await eventually(() => c.stats("mtls").parked >= 1, 10_000, "a parked bind");
     const client = openClient(perTest, edge.clientUrl("/mtls"));
     await client.opened(5000);
@@ -187,7 +215,21 @@ describe("mTLS on the Cloudflare path (T5): request.cf.tlsClientAuth", () => {
   });
 
   it("a valid token with a verified certificate that is not the pinned one is refused", async () => {
-    const c = startInProcessConnector(perTest, edge.ws, [{ name: "mtls-other", accept: accept("mtls-other"), connect: backend.uri, token: T.mtlsOther, prepared: 1, retryMax: "200 milliseconds" }], "mtls-bad");
+    const c = startInProcessConnector(
+      perTest,
+      edge.ws,
+      [
+        {
+          name: "mtls-other",
+          accept: accept("mtls-other"),
+          connect: backend.uri,
+          token: T.mtlsOther,
+          prepared: 1,
+          retryMax: "200 milliseconds",
+        },
+      ],
+      "mtls-bad",
+    );
     await eventually(() => c.stats("mtls-other").failures >= 2, 10_000, "refusals");
     expect(c.stats("mtls-other").parked).toBe(0);
     expect(c.lines.some((l) => l.includes("edge refused the connector's credentials") && l.includes('"status":404'))).toBe(true);
@@ -197,10 +239,28 @@ describe("mTLS on the Cloudflare path (T5): request.cf.tlsClientAuth", () => {
   const cases: Array<[string, boolean, unknown]> = [
     ["the strings Cloudflare sends", true, presented("")],
     ["the strings Cloudflare sends, another certificate's fingerprint", false, presented("ab".repeat(32))],
-    ["certPresented as the number 1", false, { tlsClientAuth: { certPresented: 1, certVerified: "SUCCESS", certRevoked: "0", certFingerprintSHA256: "" } }],
-    ["certRevoked as the number 0", false, { tlsClientAuth: { certPresented: "1", certVerified: "SUCCESS", certRevoked: 0, certFingerprintSHA256: "" } }],
-    ["certVerified FAILED:certificate has expired", false, { tlsClientAuth: { certPresented: "1", certVerified: "FAILED:certificate has expired", certRevoked: "0", certFingerprintSHA256: "" } }],
-    ["a revoked certificate", false, { tlsClientAuth: { certPresented: "1", certVerified: "SUCCESS", certRevoked: "1", certFingerprintSHA256: "" } }],
+    [
+      "certPresented as the number 1",
+      false,
+      { tlsClientAuth: { certPresented: 1, certVerified: "SUCCESS", certRevoked: "0", certFingerprintSHA256: "" } },
+    ],
+    [
+      "certRevoked as the number 0",
+      false,
+      { tlsClientAuth: { certPresented: "1", certVerified: "SUCCESS", certRevoked: 0, certFingerprintSHA256: "" } },
+    ],
+    [
+      "certVerified FAILED:certificate has expired",
+      false,
+      {
+        tlsClientAuth: { certPresented: "1", certVerified: "FAILED:certificate has expired", certRevoked: "0", certFingerprintSHA256: "" },
+      },
+    ],
+    [
+      "a revoked certificate",
+      false,
+      { tlsClientAuth: { certPresented: "1", certVerified: "SUCCESS", certRevoked: "1", certFingerprintSHA256: "" } },
+    ],
     ["no certificate presented", false, { tlsClientAuth: { certPresented: "0", certVerified: "NONE", certRevoked: "0" } }],
     ["no tlsClientAuth at all", false, {}],
   ];
@@ -236,17 +296,28 @@ describe("no fingerprinting (T31): every refusal is the same answer", () => {
       clientNoToken: [edge, "GET", "/guarded", UPGRADE],
       clientWrongToken: [edge, "GET", "/guarded", { ...UPGRADE, Authorization: `Bearer ${randomToken()}` }],
       clientConnectorToken: [edge, "GET", "/guarded", { ...UPGRADE, Authorization: `Bearer ${T.guarded}` }],
-      clientForeignOrigin: [edge, "GET", "/guarded", { ...UPGRADE, Authorization: `Bearer ${T.guardedClient}`, Origin: "https://evil.example" }],
+      clientForeignOrigin: [
+        edge,
+        "GET",
+        "/guarded",
+        { ...UPGRADE, Authorization: `Bearer ${T.guardedClient}`, Origin: "https://evil.example" },
+      ],
       clientPlainGet: [edge, "GET", "/guarded", {}],
       statusNoToken: [edge, "GET", STATUS_PATH, {}],
       statusWrongToken: [edge, "GET", STATUS_PATH, { Authorization: `Bearer ${randomToken()}` }],
       statusPageNoToken: [edge, "GET", STATUS_PAGE_PATH, {}],
-      statusPageBasicWrong: [edge, "GET", STATUS_PAGE_PATH, { Authorization: `Basic ${Buffer.from(`admin:${randomToken()}`).toString("base64")}` }],
+      statusPageBasicWrong: [
+        edge,
+        "GET",
+        STATUS_PAGE_PATH,
+        { Authorization: `Basic ${Buffer.from(`admin:${randomToken()}`).toString("base64")}` },
+      ],
       misconfiguredBind: [noTokens, "GET", BIND_PATH, { ...bindUpgrade, Authorization: `Bearer ${T.alpha}` }],
       misconfiguredClient: [noTokens, "GET", "/alpha", UPGRADE],
     };
     const responses: Record<string, RawResponse> = {};
-    for (const [name, [e, method, path, headers]] of Object.entries(requests)) responses[name] = await rawRequest(e.port, method, path, headers);
+    for (const [name, [e, method, path, headers]] of Object.entries(requests))
+      responses[name] = await rawRequest(e.port, method, path, headers);
     const reference = responses.unknownPath!;
     expect(reference.status).toBe(404);
     expect(reference.body).toBe("Not Found");
@@ -261,7 +332,11 @@ describe("no fingerprinting (T31): every refusal is the same answer", () => {
   it("an admitted caller still gets what it asked for (the comparison above is not vacuous)", async () => {
     const ok = await rawRequest(edge.port, "GET", STATUS_PATH, { Authorization: `Bearer ${T.admin}` });
     expect(ok.status).toBe(200);
-    const upgraded = await rawRequest(edge.port, "GET", "/guarded", { ...UPGRADE, Authorization: `Bearer ${T.guardedClient}`, Origin: "https://app.example" });
+    const upgraded = await rawRequest(edge.port, "GET", "/guarded", {
+      ...UPGRADE,
+      Authorization: `Bearer ${T.guardedClient}`,
+      Origin: "https://app.example",
+    });
     expect(upgraded.status).toBe(101);
     // The public service path without an upgrade says so (it is public: client.auth none).
     expect((await rawRequest(edge.port, "GET", "/alpha", {})).status).toBe(426);

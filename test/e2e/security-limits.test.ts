@@ -7,7 +7,18 @@ import { Cleanup } from "../helpers/cleanup.ts";
 import { randomToken } from "../helpers/files.ts";
 import { startWireTap, tapView, type WireTap } from "../helpers/wire-tap.ts";
 import { openClient, type TestClient } from "../helpers/ws-client.ts";
-import { accept, bindMessage, edgeLogged, eventually, openRawBind, startCapturedEdge, startInProcessConnector, waitForControl, type CapturedEdge, type InProcessConnector } from "./security-harness.ts";
+import {
+  accept,
+  bindMessage,
+  edgeLogged,
+  eventually,
+  openRawBind,
+  startCapturedEdge,
+  startInProcessConnector,
+  waitForControl,
+  type CapturedEdge,
+  type InProcessConnector,
+} from "./security-harness.ts";
 
 /**
  * Resource limits at the edge (threats 4–6; T21, T25, T26), against the real edge in workerd:
@@ -19,7 +30,15 @@ import { accept, bindMessage, edgeLogged, eventually, openRawBind, startCaptured
  */
 
 const KiB = 1024;
-const T = { download: randomToken(), small: randomToken(), pending: randomToken(), capped: randomToken(), percred: randomToken(), percred2: randomToken(), deadline: randomToken() };
+const T = {
+  download: randomToken(),
+  small: randomToken(),
+  pending: randomToken(),
+  capped: randomToken(),
+  percred: randomToken(),
+  percred2: randomToken(),
+  deadline: randomToken(),
+};
 
 const file = new Cleanup();
 const perTest = new Cleanup();
@@ -43,13 +62,25 @@ beforeAll(async () => {
       percred: { accept: accept("percred"), "max.binds": 10, "max.binds.per.credential": 1 },
       deadline: { accept: accept("deadline") },
     },
-    tokens: { download: [T.download], small: [T.small], pending: [T.pending], capped: [T.capped], percred: [T.percred, T.percred2], deadline: [T.deadline] },
+    tokens: {
+      download: [T.download],
+      small: [T.small],
+      pending: [T.pending],
+      capped: [T.capped],
+      percred: [T.percred, T.percred2],
+      deadline: [T.deadline],
+    },
   });
   const tap = await startWireTap(file, edge.port);
   const client = openRawBind(file, { ws: tap.url }, T.deadline);
   await client.opened(5000);
   silent = { client, tap, openedAt: performance.now() };
-  small = startInProcessConnector(file, edge.ws, [{ name: "small", accept: accept("small"), connect: backend.uri, token: T.small, prepared: 2 }], "small");
+  small = startInProcessConnector(
+    file,
+    edge.ws,
+    [{ name: "small", accept: accept("small"), connect: backend.uri, token: T.small, prepared: 2 }],
+    "small",
+  );
   await eventually(() => small.stats("small").parked === 2, 10_000, "two parked binds for small");
 });
 
@@ -121,7 +152,12 @@ describe("data before pairing (T26): at most 8 KiB is held for a waiting client"
 describe("bind caps (T25)", () => {
   it("over max.binds the edge closes with 4029 and the connector backs off: no retry storm", async () => {
     const tap = await startWireTap(perTest, edge.port);
-    const c = startInProcessConnector(perTest, tap.url, [{ name: "capped", accept: accept("capped"), connect: backend.uri, token: T.capped, prepared: 6, retryMax: "1 second" }], "capped");
+    const c = startInProcessConnector(
+      perTest,
+      tap.url,
+      [{ name: "capped", accept: accept("capped"), connect: backend.uri, token: T.capped, prepared: 6, retryMax: "1 second" }],
+      "capped",
+    );
     await eventually(() => c.stats("capped").parked === 2 || undefined, 10_000, "two parked binds");
     const start = performance.now();
     const before = tap.connections.length;
@@ -162,7 +198,11 @@ describe("bind caps (T25)", () => {
 describe("registration deadline", () => {
   it(`a bind socket that never sends its bind message is closed (1002) after REGISTER_DEADLINE_MS (${REGISTER_DEADLINE_MS} ms)`, async () => {
     // Opened in beforeAll: this waits only for what is left of the deadline.
-    const conn = await silent.tap.waitFor((cs) => cs.find((x) => tapView.closeFromEdge(x) !== undefined), REGISTER_DEADLINE_MS + 5000, "the edge's close frame");
+    const conn = await silent.tap.waitFor(
+      (cs) => cs.find((x) => tapView.closeFromEdge(x) !== undefined),
+      REGISTER_DEADLINE_MS + 5000,
+      "the edge's close frame",
+    );
     const closedAfter = conn.fromEdge.length ? performance.now() - silent.openedAt : 0;
     expect(tapView.closeFromEdge(conn)).toBe(CloseCode.PROTOCOL_ERROR);
     expect(closedAfter).toBeGreaterThanOrEqual(REGISTER_DEADLINE_MS - 1000);

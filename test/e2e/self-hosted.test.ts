@@ -90,7 +90,12 @@ function unitCommand(dir: string): { command: string; args: string[] } {
 async function startWorkerd(dir: string): Promise<{ proc: Proc; ports: Record<string, number> }> {
   const { command, args } = unitCommand(dir);
   args.push("--socket-addr", "https=127.0.0.1:0", "--socket-addr", "connectors=127.0.0.1:0", "--control-fd=3");
-  const child = spawn(command, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true, env: { PATH: process.env.PATH ?? "", SALLYPORT_ADMIN_TOKEN: ADMIN_TOKEN } });
+  const child = spawn(command, args, {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    detached: true,
+    env: { PATH: process.env.PATH ?? "", SALLYPORT_ADMIN_TOKEN: ADMIN_TOKEN },
+  });
   const proc = new Proc("workerd", child);
   file.add(`workerd pid ${proc.pid}`, () => proc.kill());
   const ports: Record<string, number> = {};
@@ -131,14 +136,23 @@ beforeAll(async () => {
   const services = {
     mtls: { accept: accept("mtls"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "required" },
     open: { accept: accept("open"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "none" },
-    pinned: { accept: accept("pinned"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": [pki.client.sha256] },
+    pinned: {
+      accept: accept("pinned"),
+      "socks.timeout": "10 seconds",
+      "socks.ssl.verify-client": "required",
+      "socks.ssl.client-cert-sha256": [pki.client.sha256],
+    },
   };
   await Promise.all([
     writeFile(join(dir, "services.json"), JSON.stringify(services)),
     writeFile(join(dir, "tls", "edge.crt"), pki.server.cert),
     writeFile(join(dir, "tls", "connector-ca.pem"), pki.ca.cert),
     writeFile(join(dir, "secrets", "edge.key"), pki.server.key, { mode: 0o600 }),
-    writeFile(join(dir, "secrets", "connector-tokens.json"), JSON.stringify(Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, [t]]))), { mode: 0o600 }),
+    writeFile(
+      join(dir, "secrets", "connector-tokens.json"),
+      JSON.stringify(Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, [t]]))),
+      { mode: 0o600 },
+    ),
     writeFile(join(dir, "secrets", "client-tokens.json"), "{}", { mode: 0o600 }),
   ]);
   const started = await startWorkerd(dir);
@@ -147,7 +161,13 @@ beforeAll(async () => {
   connectors = `wss://127.0.0.1:${started.ports.connectors}`;
 });
 
-function connector(name: string, edge: string, service: keyof typeof tokens, cert: CertFiles | undefined, extraArgs: string[] = []): Promise<TestConnector> {
+function connector(
+  name: string,
+  edge: string,
+  service: keyof typeof tokens,
+  cert: CertFiles | undefined,
+  extraArgs: string[] = [],
+): Promise<TestConnector> {
   return startConnector(perTest, {
     name,
     edge,
@@ -189,7 +209,10 @@ function get(base: string, path: string, opts: { cert?: Buffer; key?: Buffer; he
 
 const HEALTH = "/_sallyport/health";
 
-const bindFailed = (detail: RegExp): LogPredicate => (l) => l.json?.msg === "bind to edge failed" && detail.test(String(l.json.detail));
+const bindFailed =
+  (detail: RegExp): LogPredicate =>
+  (l) =>
+    l.json?.msg === "bind to edge failed" && detail.test(String(l.json.detail));
 const REFUSED = msgIs("edge refused the connector's credentials");
 /** Refused, or (the failure this guards against) registered: whichever comes first, so a wrong outcome fails at once. */
 const REFUSED_OR_REGISTERED: LogPredicate = (l) => REFUSED(l) || REGISTERED(l);
@@ -225,7 +248,10 @@ describe("the shipped config and unit", () => {
     const copy = join(dir, "sallyport-edge.service");
     await writeFile(copy, UNIT.replace("ExecStart=/usr/local/bin/workerd ", `ExecStart=${WORKERD} `));
     const r = await analyze(["verify", copy]);
-    expect({ code: r.code, warnings: r.stderr.split("\n").filter((l) => l.includes("sallyport-edge.service")) }).toStrictEqual({ code: 0, warnings: [] });
+    expect({ code: r.code, warnings: r.stderr.split("\n").filter((l) => l.includes("sallyport-edge.service")) }).toStrictEqual({
+      code: 0,
+      warnings: [],
+    });
   });
 
   it.skipIf(!HAS_ANALYZE)("systemd-analyze security rates the sandbox's exposure low", async (ctx) => {
@@ -289,7 +315,11 @@ describe("self-hosted edge (workerd serve sallyport.capnp, as the unit starts it
     const c = await connector("connector-stranger", connectors, "mtls", stranger);
     await c.proc.waitForLog(bindFailed(/UNKNOWN_CA|DECRYPT_ERROR|BAD_CERTIFICATE|ECONNRESET/), 15_000, "a refused handshake");
     expect(c.proc.logs(REGISTERED)).toEqual([]);
-    await workerd.waitForLog((l) => /TLS handshake failed: invalid peer certificate/.test(l.raw), 5_000, "workerd to log the failed verification");
+    await workerd.waitForLog(
+      (l) => /TLS handshake failed: invalid peer certificate/.test(l.raw),
+      5_000,
+      "workerd to log the failed verification",
+    );
   });
 
   it("a service with client-cert pins admits no connector: workerd does not show the Worker the certificate", async () => {

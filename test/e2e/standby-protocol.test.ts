@@ -4,7 +4,16 @@ import { CLIENT_SUBPROTOCOL, STANDBY_HEADER } from "../../shared/protocol/consta
 import { Cleanup } from "../helpers/cleanup.ts";
 import { randomToken } from "../helpers/files.ts";
 import { openClient, type TestClient } from "../helpers/ws-client.ts";
-import { accept, bindMessage, controls, eventually, openRawBind, startCapturedEdge, waitForControl, type CapturedEdge } from "./security-harness.ts";
+import {
+  accept,
+  bindMessage,
+  controls,
+  eventually,
+  openRawBind,
+  startCapturedEdge,
+  waitForControl,
+  type CapturedEdge,
+} from "./security-harness.ts";
 
 /**
  * Standby and kept sessions at the edge, message by message: a hand-driven bind plays the
@@ -54,8 +63,17 @@ describe("standby sessions at the edge", () => {
       await bind.send('{"v":1,"t":"opened"}');
       if (session === 1) {
         // The edge speaks for itself to the client: its own limit, whatever the connector said.
-        await eventually(() => client.messages.filter((m) => !m.binary && m.data.toString().includes('"opened"')).length >= 1 || undefined, 5000, "opened at the client");
-        expect(client.messages.filter((m) => !m.binary).at(-1)!.data.toString()).toBe('{"v":1,"t":"opened","maxMessageBytes":131072}');
+        await eventually(
+          () => client.messages.filter((m) => !m.binary && m.data.toString().includes('"opened"')).length >= 1 || undefined,
+          5000,
+          "opened at the client",
+        );
+        expect(
+          client.messages
+            .filter((m) => !m.binary)
+            .at(-1)!
+            .data.toString(),
+        ).toBe('{"v":1,"t":"opened","maxMessageBytes":131072}');
       }
       await client.send(Buffer.from(`ping ${session}`));
       const data = await eventually(() => bind.messages.filter((m) => m.binary)[session - 1], 5000, `data of session ${session}`);
@@ -65,12 +83,22 @@ describe("standby sessions at the edge", () => {
       await bind.send('{"v":1,"t":"end"}');
       await nth(bind, "end", session);
       await bind.send('{"v":1,"t":"done"}');
-      await eventually(() => client.messages.filter((m) => !m.binary && m.data.toString() === '{"v":1,"t":"done"}').length >= session || undefined, 5000, "done at the client");
+      await eventually(
+        () => client.messages.filter((m) => !m.binary && m.data.toString() === '{"v":1,"t":"done"}').length >= session || undefined,
+        5000,
+        "done at the client",
+      );
     }
     expect(client.messages.filter((m) => m.binary).map((m) => m.data.toString())).toEqual(["pong 1", "pong 2"]);
     // Once per socket: the kept session's `opened` (already through the edge: its `pong` came
     // after it) is not repeated to the client, whose limits have not changed.
-    expect(client.messages.filter((m) => !m.binary).map((m) => JSON.parse(m.data.toString()).t)).toEqual(["opened", "end", "done", "end", "done"]);
+    expect(client.messages.filter((m) => !m.binary).map((m) => JSON.parse(m.data.toString()).t)).toEqual([
+      "opened",
+      "end",
+      "done",
+      "end",
+      "done",
+    ]);
     expect(client.closedWith).toBeUndefined();
     expect(bind.closedWith).toBeUndefined();
   });

@@ -106,7 +106,10 @@ describe("the shipped unit", () => {
 
   it("hands the token over as a credential, through a variable the connector reads", () => {
     expect(d.get("Environment")).toContain("SALLYPORT_TOKEN_FILE=%d/token");
-    const raw = mergeSources({}, { SALLYPORT_TOKEN_FILE: "/run/credentials/sallyport-connector.service/token" }, {}) as Record<string, unknown>;
+    const raw = mergeSources({}, { SALLYPORT_TOKEN_FILE: "/run/credentials/sallyport-connector.service/token" }, {}) as Record<
+      string,
+      unknown
+    >;
     expect(raw["token.file"]).toBe("/run/credentials/sallyport-connector.service/token");
   });
 
@@ -168,7 +171,9 @@ describe("sallyport service install", () => {
     expect(await readFile(unit, "utf8")).toBe(UNIT);
     expect(await readFile(config, "utf8")).toBe(readFileSync(join(ROOT, "deploy/systemd/connector.example.json"), "utf8"));
     expect(await readFile(token, "utf8")).toBe("");
-    expect([await mode(unit), await mode(config), await mode(token), await mode(join(prefix, "etc/sallyport"))]).toStrictEqual([0o644, 0o644, 0o600, 0o755]);
+    expect([await mode(unit), await mode(config), await mode(token), await mode(join(prefix, "etc/sallyport"))]).toStrictEqual([
+      0o644, 0o644, 0o600, 0o755,
+    ]);
   });
 
   it("lays out a configuration the connector loads the way the unit runs it", async () => {
@@ -191,7 +196,9 @@ describe("sallyport service install", () => {
 
     const again = await sallyport("service", "install", "--prefix", prefix);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain(`${join(prefix, "etc/systemd/system/sallyport-connector.service")}, ${config} already exist; nothing written`);
+    expect(again.stderr).toContain(
+      `${join(prefix, "etc/systemd/system/sallyport-connector.service")}, ${config} already exist; nothing written`,
+    );
     expect(await readFile(config, "utf8")).toBe('{"edited": true}\n');
 
     const forced = await sallyport("service", "install", "--prefix", prefix, "--force");
@@ -206,10 +213,14 @@ describe("sallyport service install", () => {
     const r = await sallyport("service", "install", "--prefix", prefix, "--config", join(ROOT, "test/fixtures/kaazing/gateway-config.xml"));
     expect(r.code, r.stderr).toBe(0);
     const unit = await readFile(join(prefix, "etc/systemd/system/sallyport-connector.service"), "utf8");
-    expect(directives(unit).get("ExecStart")).toStrictEqual(["/usr/bin/env sallyport connector --config /etc/sallyport/gateway-config.xml"]);
+    expect(directives(unit).get("ExecStart")).toStrictEqual([
+      "/usr/bin/env sallyport connector --config /etc/sallyport/gateway-config.xml",
+    ]);
     // Only the command changes: the rest of the unit is the shipped one.
     expect(unit.replace("/etc/sallyport/gateway-config.xml", "/etc/sallyport/connector.json")).toBe(UNIT);
-    expect(await readFile(join(prefix, "etc/sallyport/gateway-config.xml"), "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/kaazing/gateway-config.xml"), "utf8"));
+    expect(await readFile(join(prefix, "etc/sallyport/gateway-config.xml"), "utf8")).toBe(
+      readFileSync(join(ROOT, "test/fixtures/kaazing/gateway-config.xml"), "utf8"),
+    );
   });
 
   it.each([
@@ -228,7 +239,10 @@ describe("sallyport service install", () => {
 
   it("warns when a service's own token.file would bypass the unit's credential", async () => {
     const path = join(dir, "own-token.json");
-    await writeFile(path, JSON.stringify({ services: [{ accept: "wss://a.example.com/a", connect: "tcp://b:1", "token.file": "/home/me/token" }] }));
+    await writeFile(
+      path,
+      JSON.stringify({ services: [{ accept: "wss://a.example.com/a", connect: "tcp://b:1", "token.file": "/home/me/token" }] }),
+    );
     const r = await sallyport("service", "install", "--prefix", join(dir, "root-own-token"), "--config", path);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("warning: services[0] sets its own token.file, so the unit's credential does not reach it");

@@ -51,7 +51,10 @@ describe("pairing survives hibernation", () => {
     const client = await openClient(svc);
     client.send(bytes("held-1"));
     client.send("held-2");
-    await eventually("two held chunks", async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 2 || undefined);
+    await eventually(
+      "two held chunks",
+      async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 2 || undefined,
+    );
     await hibernate(svc);
 
     const bind = await parkedBind(svc);
@@ -89,7 +92,10 @@ describe("pairing survives hibernation", () => {
     const svc = freshService();
     const client = await openClient(svc);
     client.send(new Uint8Array(8000));
-    await eventually("the held chunk", async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 1 || undefined);
+    await eventually(
+      "the held chunk",
+      async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 1 || undefined,
+    );
     await hibernate(svc);
     client.send(new Uint8Array(500));
     expect((await client.closed()).code).toBe(CloseCode.MESSAGE_TOO_BIG);

@@ -59,7 +59,9 @@ describe("a client that arrives first", () => {
     }
     await eventually("three waiting clients", async () => {
       const s = await objectSockets(svc);
-      return s.filter((x) => x.att?.role === "client" && x.att.state === "waiting" && x.att.pending?.length === 1).length === 3 ? true : undefined;
+      return s.filter((x) => x.att?.role === "client" && x.att.state === "waiting" && x.att.pending?.length === 1).length === 3
+        ? true
+        : undefined;
     });
     for (const name of ["first", "second", "third"]) {
       const bind = await parkedBind(svc);
@@ -76,7 +78,10 @@ describe("a client that arrives first", () => {
     client.send(bytes("early-1"));
     client.send("early-2");
     client.send(bytes("early-3"));
-    await eventually("three held chunks", async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 3 || undefined);
+    await eventually(
+      "three held chunks",
+      async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 3 || undefined,
+    );
 
     const bind = await parkedBind(svc);
     expect(await bind.control()).toMatchObject({ t: "paired" });
@@ -97,7 +102,10 @@ describe("a client that arrives first", () => {
     const client = await openClient(svc);
     client.send(new Uint8Array(MAX_PENDING_BYTES / 2).fill(1));
     client.send(new Uint8Array(MAX_PENDING_BYTES / 2).fill(2));
-    await eventually("two held chunks", async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 2 || undefined);
+    await eventually(
+      "two held chunks",
+      async () => ((await objectSockets(svc))[0]?.att as { pending?: unknown[] })?.pending?.length === 2 || undefined,
+    );
     const bind = await parkedBind(svc);
     await bind.control();
     expect(await bind.binaryMessage()).toEqual(new Uint8Array(MAX_PENDING_BYTES / 2).fill(1));

@@ -71,7 +71,9 @@ describe("refusals look alike", () => {
       validTokenNoUpgrade: await edgeFetch(BIND_PATH, { headers: { Authorization: `Bearer ${svc.token}` } }),
       postToAccept: await edgeFetch(svc.path, { method: "POST", body: "x" }),
     };
-    const snapshots = Object.fromEntries(await Promise.all(Object.entries(responses).map(async ([k, r]) => [k, await snapshot(r)] as const)));
+    const snapshots = Object.fromEntries(
+      await Promise.all(Object.entries(responses).map(async ([k, r]) => [k, await snapshot(r)] as const)),
+    );
     const reference = snapshots.unknownPath!;
     expect(reference.status).toBe(404);
     expect(reference.body).toBe("Not Found");

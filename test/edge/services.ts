@@ -60,7 +60,9 @@ let nextQuick = 0;
 
 /** A service no earlier test in this file has touched. */
 export function freshService(kind: "regular" | "quick" = "regular"): TestService {
-  const pool = SERVICES.filter((s) => (kind === "quick" ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS : s.socksTimeoutMs === SOCKS_TIMEOUT_MS));
+  const pool = SERVICES.filter((s) =>
+    kind === "quick" ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS : s.socksTimeoutMs === SOCKS_TIMEOUT_MS,
+  );
   const i = kind === "quick" ? nextQuick++ : nextRegular++;
   const s = pool[i];
   if (!s) throw new Error(`test file used more than ${pool.length} ${kind} services; raise the count in test/edge/services.ts`);

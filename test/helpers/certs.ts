@@ -57,7 +57,26 @@ async function files(dir: string, name: string): Promise<CertFiles> {
 async function leaf(dir: string, name: string, cn: string, ext: string): Promise<CertFiles> {
   await openssl(["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
   await writeFile(join(dir, `${name}.ext`), ext);
-  await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`], dir);
+  await openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    ],
+    dir,
+  );
   return files(dir, name);
 }
 
@@ -68,7 +87,10 @@ export async function makePki(cleanup: Cleanup): Promise<TestPki> {
   const san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
   await Promise.all([
     openssl(["req", "-x509", ...EC, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Sallyport Test CA", ...caExt], dir),
-    openssl(["req", "-x509", ...EC, "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2", "-subj", "/CN=localhost", "-addext", san], dir),
+    openssl(
+      ["req", "-x509", ...EC, "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2", "-subj", "/CN=localhost", "-addext", san],
+      dir,
+    ),
   ]);
   const [ca, rogue] = await Promise.all([files(dir, "ca"), files(dir, "rogue")]);
   const server = await leaf(dir, "server", "localhost", `${san}\nextendedKeyUsage=serverAuth\n`);

@@ -53,7 +53,12 @@ export interface ConfigService {
 }
 
 /** A connector serving several services from one --config file, each with its own token file. */
-export async function startConnectorWithConfig(cleanup: Cleanup, edge: string, services: ConfigService[], name = "connector"): Promise<TestConnector & { configFile: string }> {
+export async function startConnectorWithConfig(
+  cleanup: Cleanup,
+  edge: string,
+  services: ConfigService[],
+  name = "connector",
+): Promise<TestConnector & { configFile: string }> {
   const dir = await tempDir(cleanup);
   const config = {
     edge,

@@ -104,7 +104,10 @@ export const text = (s: string): Buffer => frame(0x1, s);
 /** Reads the connector's (masked, client→server) frames: text, binary count, close code. */
 class ClientFrames {
   private buf: Buffer = Buffer.alloc(0);
-  constructor(private readonly into: FromConnector, private readonly notify: () => void) {}
+  constructor(
+    private readonly into: FromConnector,
+    private readonly notify: () => void,
+  ) {}
 
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -162,8 +165,16 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
   });
   const newRecord = (req: http.IncomingMessage, upgrade: boolean): FakeRequest => {
     const record: FakeRequest = {
-      id: requests.length, at: performance.now(), method: req.method ?? "", url: req.url ?? "", headers: req.headers, upgrade,
-      behaviour: behaviour.name, from: { texts: [], binaryFrames: 0, closeCode: undefined }, bytesWritten: 0, closedAt: undefined,
+      id: requests.length,
+      at: performance.now(),
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: req.headers,
+      upgrade,
+      behaviour: behaviour.name,
+      from: { texts: [], binaryFrames: 0, closeCode: undefined },
+      bytesWritten: 0,
+      closedAt: undefined,
     };
     requests.push(record);
     changed.notify();
@@ -185,7 +196,9 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
     });
     const parser = new ClientFrames(record.from, () => changed.notify());
     const ctx: UpgradeContext = {
-      req, socket, record,
+      req,
+      socket,
+      record,
       acceptWs: () =>
         new Promise<WebSocket>((resolve) => {
           wss.handleUpgrade(req, socket, head, (ws) => {
@@ -204,8 +217,12 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
         }),
       acceptRaw: (o = {}) => {
         const key = req.headers["sec-websocket-key"] ?? "";
-        const accept = createHash("sha1").update(o.badAccept ? `${key}x` : key + WS_GUID).digest("base64");
-        const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",")[0]!.trim();
+        const accept = createHash("sha1")
+          .update(o.badAccept ? `${key}x` : key + WS_GUID)
+          .digest("base64");
+        const offered = String(req.headers["sec-websocket-protocol"] ?? "")
+          .split(",")[0]!
+          .trim();
         const protocol = o.protocol === undefined ? offered : o.protocol;
         const lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade", `Sec-WebSocket-Accept: ${accept}`];
         if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
@@ -216,7 +233,12 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
         return socket;
       },
       respond: (status, headers, body = "") => {
-        const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Status"}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), `Content-Length: ${Buffer.byteLength(body)}`, "Connection: close"];
+        const lines = [
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Status"}`,
+          ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+          `Content-Length: ${Buffer.byteLength(body)}`,
+          "Connection: close",
+        ];
         socket.end(lines.join("\r\n") + "\r\n\r\n" + body);
       },
       write: (data) =>

@@ -30,7 +30,11 @@ export interface FaultEdge extends TestEdge {
 }
 
 /** The real edge with one service at ACCEPT and one connector token. */
-export async function startFaultEdge(cleanup: Cleanup, settings: Record<string, string> = {}, opts: { port?: number; token?: string } = {}): Promise<FaultEdge> {
+export async function startFaultEdge(
+  cleanup: Cleanup,
+  settings: Record<string, string> = {},
+  opts: { port?: number; token?: string } = {},
+): Promise<FaultEdge> {
   const token = opts.token ?? randomToken();
   const edge = await startEdge(cleanup, {
     services: { [SERVICE]: { accept: ACCEPT, "socks.timeout": "2 seconds", ...settings } },
@@ -223,7 +227,12 @@ export async function pushSource(cleanup: Cleanup, total: number) {
     pump();
   });
   const port = await start();
-  return { port, uri: `tcp://127.0.0.1:${port}`, state, wait: <T>(check: () => T | undefined | false, ms: number, what: string) => changed.wait(check, ms, what) };
+  return {
+    port,
+    uri: `tcp://127.0.0.1:${port}`,
+    state,
+    wait: <T>(check: () => T | undefined | false, ms: number, what: string) => changed.wait(check, ms, what),
+  };
 }
 
 /**
@@ -261,7 +270,11 @@ export async function blackholeBackend(cleanup: Cleanup): Promise<{ port: number
 export const CLOSE_TIMEOUT_MS = 500;
 
 /** Options of every test client: no compression, bounded handshake, CLOSE_TIMEOUT_MS (not in @types/ws). */
-export const CLIENT_OPTIONS: WebSocket.ClientOptions = { perMessageDeflate: false, handshakeTimeout: 10_000, ...{ closeTimeout: CLOSE_TIMEOUT_MS } };
+export const CLIENT_OPTIONS: WebSocket.ClientOptions = {
+  perMessageDeflate: false,
+  handshakeTimeout: 10_000,
+  ...{ closeTimeout: CLOSE_TIMEOUT_MS },
+};
 
 /**
  * How a client session ended. "closed" covers socket errors too (ws follows every error — a
@@ -280,7 +293,11 @@ export type Outcome =
  * SHA-256 match; a close first is reported with its code. `skipLine` drops a first line (a
  * tagged backend's name, handed to `onTag`); `paceMs` waits between messages.
  */
-export function echoSession(url: string, payload: Buffer, opts: { chunk?: number; timeoutMs?: number; skipLine?: boolean; onTag?: (tag: string) => void; paceMs?: number } = {}): Promise<Outcome> {
+export function echoSession(
+  url: string,
+  payload: Buffer,
+  opts: { chunk?: number; timeoutMs?: number; skipLine?: boolean; onTag?: (tag: string) => void; paceMs?: number } = {},
+): Promise<Outcome> {
   const started = performance.now();
   const ms = (): number => Math.round(performance.now() - started);
   return new Promise((resolve) => {
@@ -353,7 +370,11 @@ export interface ProtocolClient {
 }
 
 /** Opens a Sallyport client (subprotocol sallyport.client.v1) and wraps it in client/stream.ts. */
-export async function protocolClient(cleanup: Cleanup, url: string, opts: { autoConsume?: boolean; keep?: boolean } = {}): Promise<ProtocolClient> {
+export async function protocolClient(
+  cleanup: Cleanup,
+  url: string,
+  opts: { autoConsume?: boolean; keep?: boolean } = {},
+): Promise<ProtocolClient> {
   const ws = new WebSocket(url, [CLIENT_SUBPROTOCOL], CLIENT_OPTIONS);
   cleanup.add("protocol client", () => ws.terminate());
   await within(

@@ -39,9 +39,5 @@ export function listen(server: net.Server, port = 0): Promise<number> {
 /** Closes a server and destroys its open sockets. */
 export function closeServer(server: net.Server, sockets: Iterable<net.Socket>): Promise<void> {
   for (const s of sockets) s.destroy();
-  return within(
-    new Promise<void>((resolve) => server.close(() => resolve())),
-    5000,
-    "server close",
-  );
+  return within(new Promise<void>((resolve) => server.close(() => resolve())), 5000, "server close");
 }

@@ -100,18 +100,20 @@ export class Proc {
 
   /** The first line (already seen or still to come) that matches; fails early if the process exits first. */
   waitForLog(pred: LogPredicate, timeoutMs: number, what = "a matching log line"): Promise<LogLine> {
-    return this.changed.wait(
-      () => {
-        const hit = this.lines.find(pred);
-        if (hit) return hit;
-        if (this.exit) throw new Error(`${this.name} exited (${JSON.stringify(this.exit)}) before ${what}\n${this.output()}`);
-        return undefined;
-      },
-      timeoutMs,
-      `${this.name}: ${what}`,
-    ).catch((e: Error) => {
-      throw e.name === "WaitTimeout" ? new Error(`${e.message}\n--- ${this.name} output ---\n${this.output()}`) : e;
-    });
+    return this.changed
+      .wait(
+        () => {
+          const hit = this.lines.find(pred);
+          if (hit) return hit;
+          if (this.exit) throw new Error(`${this.name} exited (${JSON.stringify(this.exit)}) before ${what}\n${this.output()}`);
+          return undefined;
+        },
+        timeoutMs,
+        `${this.name}: ${what}`,
+      )
+      .catch((e: Error) => {
+        throw e.name === "WaitTimeout" ? new Error(`${e.message}\n--- ${this.name} output ---\n${this.output()}`) : e;
+      });
   }
 
   /** Waits until `count` matching lines have been seen. */

@@ -52,7 +52,11 @@ export const tapView = {
   open: (c: TapConnection) => c.closedAt === undefined,
   /** Parked at the edge: bound, not (yet) paired, nobody has closed it. */
   parked: (c: TapConnection) =>
-    c.closedAt === undefined && has(c.fromEdge, "bound") && !has(c.fromEdge, "paired") && closeOf(c.fromEdge) === undefined && closeOf(c.fromConnector) === undefined,
+    c.closedAt === undefined &&
+    has(c.fromEdge, "bound") &&
+    !has(c.fromEdge, "paired") &&
+    closeOf(c.fromEdge) === undefined &&
+    closeOf(c.fromConnector) === undefined,
   paired: (c: TapConnection) => has(c.fromEdge, "paired"),
   closeFromConnector: (c: TapConnection) => closeOf(c.fromConnector),
   closeFromEdge: (c: TapConnection) => closeOf(c.fromEdge),
@@ -126,7 +130,12 @@ class FrameReader {
       }
       this.buf = this.buf.subarray(hl + len);
       if (opcode === 0x1) this.onFrame({ opcode, text: payload.toString("utf8") });
-      else if (opcode === 0x8) this.onFrame({ opcode, closeCode: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, closeReason: payload.subarray(2).toString("utf8") });
+      else if (opcode === 0x8)
+        this.onFrame({
+          opcode,
+          closeCode: payload.length >= 2 ? payload.readUInt16BE(0) : 1005,
+          closeReason: payload.subarray(2).toString("utf8"),
+        });
       else this.onFrame({ opcode });
     }
   }
@@ -149,7 +158,14 @@ export async function startWireTap(cleanup: Cleanup, upstreamPort: number): Prom
   const sockets = new Set<net.Socket>();
   const changed = new Condition();
   const server = net.createServer((down) => {
-    const conn: TapConnection = { id: connections.length, openedAt: performance.now(), closedAt: undefined, status: undefined, fromConnector: [], fromEdge: [] };
+    const conn: TapConnection = {
+      id: connections.length,
+      openedAt: performance.now(),
+      closedAt: undefined,
+      status: undefined,
+      fromConnector: [],
+      fromEdge: [],
+    };
     connections.push(conn);
     sockets.add(down);
     const up = net.connect({ host: "127.0.0.1", port: upstreamPort });

@@ -81,17 +81,19 @@ export class TestClient {
 
   /** Resolves when the handshake completed; rejects if it was refused or failed. */
   opened(ms: number): Promise<void> {
-    return this.changed.wait(
-      () => {
-        if (this.openedAt !== undefined) return true;
-        if (this.refusedWith !== undefined) throw new Error(`${this.url}: upgrade refused with HTTP ${this.refusedWith}`);
-        if (this.error) throw new Error(`${this.url}: ${this.error.message}`);
-        if (this.closedWith) throw new Error(`${this.url}: closed (${this.closedWith.code}) before open`);
-        return undefined;
-      },
-      ms,
-      `${this.url} to open`,
-    ).then(() => undefined);
+    return this.changed
+      .wait(
+        () => {
+          if (this.openedAt !== undefined) return true;
+          if (this.refusedWith !== undefined) throw new Error(`${this.url}: upgrade refused with HTTP ${this.refusedWith}`);
+          if (this.error) throw new Error(`${this.url}: ${this.error.message}`);
+          if (this.closedWith) throw new Error(`${this.url}: closed (${this.closedWith.code}) before open`);
+          return undefined;
+        },
+        ms,
+        `${this.url} to open`,
+      )
+      .then(() => undefined);
   }
 
   /** The close, whenever it comes (or came). */
@@ -104,7 +106,10 @@ export class TestClient {
     await this.changed.wait(
       () => {
         if (this.buffered >= n) return true;
-        if (this.closedWith) throw new Error(`closed (${this.closedWith.code} ${JSON.stringify(this.closedWith.reason)}) after ${this.buffered} of ${n} bytes`);
+        if (this.closedWith)
+          throw new Error(
+            `closed (${this.closedWith.code} ${JSON.stringify(this.closedWith.reason)}) after ${this.buffered} of ${n} bytes`,
+          );
         return undefined;
       },
       ms,

@@ -25,14 +25,19 @@ const T_ALPHA_2 = "alpha-token-rotated-0123";
 const T_BETA = "beta-token-0123456789ab";
 const T_CLIENT = "client-token-0123456789";
 
-function config(services: Record<string, Record<string, unknown>>, connectorTokens: Record<string, string[]>, clientTokens?: Record<string, string[]>): EdgeConfig {
+function config(
+  services: Record<string, Record<string, unknown>>,
+  connectorTokens: Record<string, string[]>,
+  clientTokens?: Record<string, string[]>,
+): EdgeConfig {
   const r = parseEdgeConfig(services, JSON.stringify(connectorTokens), clientTokens && JSON.stringify(clientTokens));
   if (!r.ok) throw new Error(JSON.stringify(r.error));
   return r.value;
 }
 
 function service(settings: Record<string, unknown>, clientTokens?: string[]): EdgeService {
-  return config({ svc: { accept: "wss://edge.example.com/svc", ...settings } }, { svc: [T_ALPHA] }, clientTokens && { svc: clientTokens }).services[0]!;
+  return config({ svc: { accept: "wss://edge.example.com/svc", ...settings } }, { svc: [T_ALPHA] }, clientTokens && { svc: clientTokens })
+    .services[0]!;
 }
 
 /** A Request as the Worker gets it on Cloudflare: `cf` is a property of the request. */
@@ -65,7 +70,8 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
   ];
 
   it.each(table)("%s → required %s, optional %s, none %s", (_name, tls, req, opt, non) => {
-    const cf = tls === undefined ? undefined : tls && typeof tls === "object" && Object.keys(tls).length === 0 ? {} : { tlsClientAuth: tls };
+    const cf =
+      tls === undefined ? undefined : tls && typeof tls === "object" && Object.keys(tls).length === 0 ? {} : { tlsClientAuth: tls };
     expect(admitConnectorCertificate(required, request({}, cf), undefined)).toBe(req);
     expect(admitConnectorCertificate(optional, request({}, cf), undefined)).toBe(opt);
     expect(admitConnectorCertificate(none, request({}, cf), undefined)).toBe(non);
@@ -84,7 +90,13 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
       expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: tls }), undefined), JSON.stringify(tls)).toBe(false);
     }
     // A truthy check would have admitted all of these; so would a check of certVerified alone.
-    expect(admitConnectorCertificate(required, request({}, { tlsClientAuth: { certPresented: "1", certVerified: "FAILED:x", certRevoked: "0" } }), undefined)).toBe(false);
+    expect(
+      admitConnectorCertificate(
+        required,
+        request({}, { tlsClientAuth: { certPresented: "1", certVerified: "FAILED:x", certRevoked: "0" } }),
+        undefined,
+      ),
+    ).toBe(false);
   });
 
   it("pins: the fingerprint must be one configured for the service (case-insensitive hex)", () => {
@@ -105,7 +117,7 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
     expect(admitConnectorCertificate(optionalPinned, request({}, { tlsClientAuth: { ...GOOD, certRevoked: "1" } }), undefined)).toBe(false);
   });
 
-  it("only SALLYPORT_TLS exactly \"workerd\" hands the check to a TLS listener (pinned services then admit nobody); anything else checks cf", () => {
+  it('only SALLYPORT_TLS exactly "workerd" hands the check to a TLS listener (pinned services then admit nobody); anything else checks cf', () => {
     expect(admitConnectorCertificate(required, request({}, undefined), "workerd")).toBe(true);
     // workerd does not show the Worker the certificate: a pin cannot be checked, so nothing passes.
     expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: GOOD }), "workerd")).toBe(false);
@@ -115,13 +127,20 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
   });
 
   it("ignores headers that claim a certificate: only request.cf counts", () => {
-    const forged = request({ "cf-client-cert-verified": "SUCCESS", "x-tls-client-auth": JSON.stringify(GOOD), "cf-client-cert-sha256": PIN });
+    const forged = request({
+      "cf-client-cert-verified": "SUCCESS",
+      "x-tls-client-auth": JSON.stringify(GOOD),
+      "cf-client-cert-sha256": PIN,
+    });
     expect(admitConnectorCertificate(requiredPinned, forged, undefined)).toBe(false);
   });
 });
 
 describe("connector tokens (edge/auth.ts)", () => {
-  const cfg = config({ alpha: { accept: "wss://e.example/alpha" }, beta: { accept: "wss://e.example/beta" } }, { alpha: [T_ALPHA, T_ALPHA_2], beta: [T_BETA] });
+  const cfg = config(
+    { alpha: { accept: "wss://e.example/alpha" }, beta: { accept: "wss://e.example/beta" } },
+    { alpha: [T_ALPHA, T_ALPHA_2], beta: [T_BETA] },
+  );
 
   it("a token names its service and its index; nothing else the request says matters", async () => {
     expect(await serviceForToken(cfg, T_ALPHA)).toMatchObject({ service: { name: "alpha" }, index: 0 });
@@ -160,7 +179,15 @@ describe("admitClient (client.origins, client.auth)", () => {
     expect(await admitClient(svc, request({ ...upgrade, Origin: "https://app.example.com" }))).toBeUndefined();
     expect(await admitClient(svc, request({ ...upgrade, Origin: "https://other.example.com" }))).toBeUndefined();
     expect(await admitClient(svc, request(upgrade))).toBeUndefined();
-    for (const o of ["https://evil.example", "null", "https://APP.example.com", "https://app.example.com.evil.example", "http://app.example.com", "https://app.example.com:443", ""]) {
+    for (const o of [
+      "https://evil.example",
+      "null",
+      "https://APP.example.com",
+      "https://app.example.com.evil.example",
+      "http://app.example.com",
+      "https://app.example.com:443",
+      "",
+    ]) {
       expect(await admitClient(svc, request({ ...upgrade, Origin: o })), o).toBe("origin");
     }
   });
@@ -168,15 +195,31 @@ describe("admitClient (client.origins, client.auth)", () => {
   it("token: Authorization Bearer or the sallyport.bearer.<token> subprotocol; the header, when present, is the only source", async () => {
     const svc = service({ "client.auth": "token" }, [T_CLIENT]);
     expect(await admitClient(svc, request({ ...upgrade, Authorization: `Bearer ${T_CLIENT}` }))).toBeUndefined();
-    expect(await admitClient(svc, request({ ...upgrade, "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${T_CLIENT}` }))).toBeUndefined();
-    expect(await admitClient(svc, request({ ...upgrade, "Sec-WebSocket-Protocol": `sallyport.client.v1, ${TOKEN_SUBPROTOCOL_PREFIX}${T_CLIENT}` }))).toBeUndefined();
+    expect(
+      await admitClient(svc, request({ ...upgrade, "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${T_CLIENT}` })),
+    ).toBeUndefined();
+    expect(
+      await admitClient(
+        svc,
+        request({ ...upgrade, "Sec-WebSocket-Protocol": `sallyport.client.v1, ${TOKEN_SUBPROTOCOL_PREFIX}${T_CLIENT}` }),
+      ),
+    ).toBeUndefined();
     expect(await admitClient(svc, request(upgrade))).toBe("credentials");
     expect(await admitClient(svc, request({ ...upgrade, Authorization: "Bearer wrong-token-0123456789" }))).toBe("credentials");
     expect(await admitClient(svc, request({ ...upgrade, "Sec-WebSocket-Protocol": TOKEN_SUBPROTOCOL_PREFIX }))).toBe("credentials");
-    expect(await admitClient(svc, request({ ...upgrade, "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}wrong-token-0123456789` }))).toBe("credentials");
+    expect(
+      await admitClient(svc, request({ ...upgrade, "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}wrong-token-0123456789` })),
+    ).toBe("credentials");
     // A wrong header is not rescued by a right subprotocol: one unambiguous source.
     expect(
-      await admitClient(svc, request({ ...upgrade, Authorization: "Bearer wrong-token-0123456789", "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${T_CLIENT}` })),
+      await admitClient(
+        svc,
+        request({
+          ...upgrade,
+          Authorization: "Bearer wrong-token-0123456789",
+          "Sec-WebSocket-Protocol": `${TOKEN_SUBPROTOCOL_PREFIX}${T_CLIENT}`,
+        }),
+      ),
     ).toBe("credentials");
     // The connector's token is not a client token.
     expect(await admitClient(svc, request({ ...upgrade, Authorization: `Bearer ${T_ALPHA}` }))).toBe("credentials");
@@ -184,7 +227,9 @@ describe("admitClient (client.origins, client.auth)", () => {
 
   it("origin is checked before credentials: a valid token from a foreign page is still refused", async () => {
     const svc = service({ "client.auth": "token", "client.origins": "https://app.example.com" }, [T_CLIENT]);
-    expect(await admitClient(svc, request({ ...upgrade, Origin: "https://evil.example", Authorization: `Bearer ${T_CLIENT}` }))).toBe("origin");
+    expect(await admitClient(svc, request({ ...upgrade, Origin: "https://evil.example", Authorization: `Bearer ${T_CLIENT}` }))).toBe(
+      "origin",
+    );
   });
 
   it("jwt: no token, or a key set that cannot be fetched, refuses (fails closed)", async () => {

@@ -36,18 +36,22 @@ describe("chunks: reading a FIFO of byte chunks off the front", () => {
 
   it("any sequence of takes gives back the bytes in order, none lost or repeated", () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 70 }), { maxLength: 40 }), (chunks, takes) => {
-        const all = chunks.flatMap((c) => [...c]);
-        const q: unknown[] = [...chunks];
-        const got: number[] = [];
-        for (const t of takes) {
-          const n = leadingBytes(q, t);
-          if (n === 0) break;
-          got.push(...takeBytes(q, n));
-        }
-        const rest = q.flatMap((c) => [...(c as Uint8Array)]);
-        expect([...got, ...rest]).toEqual(all);
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 70 }), { maxLength: 40 }),
+        (chunks, takes) => {
+          const all = chunks.flatMap((c) => [...c]);
+          const q: unknown[] = [...chunks];
+          const got: number[] = [];
+          for (const t of takes) {
+            const n = leadingBytes(q, t);
+            if (n === 0) break;
+            got.push(...takeBytes(q, n));
+          }
+          const rest = q.flatMap((c) => [...(c as Uint8Array)]);
+          expect([...got, ...rest]).toEqual(all);
+        },
+      ),
     );
   });
 });

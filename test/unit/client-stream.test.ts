@@ -160,7 +160,14 @@ describe("SallyportStream: sending", () => {
     ws.receive(END);
     ws.receive('{"v":1,"t":"done"}');
     expect(finished).toEqual([{ bytesSent: 9 * MiB, bytesReceived: 5 }]);
-    expect([s.sendCredit, s.receiveCredit, s.bytesSent, s.bytesReceived, s.endSent, s.endReceived]).toEqual([8 * MiB, 8 * MiB, 0, 0, false, false]);
+    expect([s.sendCredit, s.receiveCredit, s.bytesSent, s.bytesReceived, s.endSent, s.endReceived]).toEqual([
+      8 * MiB,
+      8 * MiB,
+      0,
+      0,
+      false,
+      false,
+    ]);
     expect(closes).toEqual([]);
     // The next session on the same socket.
     s.start();
@@ -200,7 +207,7 @@ describe("SallyportStream: sending", () => {
     ws.receive(credit(INITIAL_WINDOW_BYTES / 2));
     const out = new Uint8Array(ws.dataBytes());
     let off = 0;
-    for (const f of ws.frames) if (typeof f !== "string") (out.set(f, off), (off += f.byteLength));
+    for (const f of ws.frames) if (typeof f !== "string") out.set(f, off), (off += f.byteLength);
     expect(Buffer.from(out.buffer).equals(Buffer.from(data.buffer))).toBe(true);
   });
 

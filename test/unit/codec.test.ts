@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeForClient, decodeFromClient, decodeFromConnector, decodeFromEdge, encode, type ProtocolError } from "../../shared/protocol/codec.ts";
+import {
+  decodeForClient,
+  decodeFromClient,
+  decodeFromConnector,
+  decodeFromEdge,
+  encode,
+  type ProtocolError,
+} from "../../shared/protocol/codec.ts";
 import {
   MAX_ADDRESS_LENGTH,
   MAX_CONTROL_MESSAGE_BYTES,
@@ -11,7 +18,15 @@ import {
 import type { ClientMessage, ConnectorMessage, ControlMessage, EdgeMessage, StreamMessage } from "../../shared/protocol/messages.ts";
 import type { Result } from "../../shared/result.ts";
 
-const BIND = { v: 1, t: "bind", accept: "wss://gateway.example.com/path", bindId: "b-1", connectorId: "c_1", instance: "i1", heartbeatMs: 15000 };
+const BIND = {
+  v: 1,
+  t: "bind",
+  accept: "wss://gateway.example.com/path",
+  bindId: "b-1",
+  connectorId: "c_1",
+  instance: "i1",
+  heartbeatMs: 15000,
+};
 const OPENED = { v: 1, t: "opened" };
 const END = { v: 1, t: "end" };
 const CREDIT = { v: 1, t: "credit", bytes: 65536 };
@@ -77,10 +92,16 @@ describe("round trip", () => {
     expect(decodeFromConnector(json(OPENED))).toStrictEqual({ ok: true, value: { t: "opened" } });
     expect(decodeFromClient(json(CREDIT))).toStrictEqual({ ok: true, value: { t: "credit", bytes: 65536 } });
     expect(decodeFromClient(json(END))).toStrictEqual({ ok: true, value: { t: "end" } });
-    expect(decodeFromEdge(json(PAIRED))).toStrictEqual({ ok: true, value: { t: "paired", sessionId: "s1", clientAddress: "203.0.113.7", clientProtocol: "plain" } });
+    expect(decodeFromEdge(json(PAIRED))).toStrictEqual({
+      ok: true,
+      value: { t: "paired", sessionId: "s1", clientAddress: "203.0.113.7", clientProtocol: "plain" },
+    });
     // The size limit is optional (absent: the 64 KiB floor) and, when present, bounded.
     expect(decodeFromEdge(json({ ...PAIRED, maxMessageBytes: 262_144 }))).toMatchObject({ ok: true, value: { maxMessageBytes: 262_144 } });
-    expect(decodeForClient(json({ ...OPENED, maxMessageBytes: 65_536 }))).toStrictEqual({ ok: true, value: { t: "opened", maxMessageBytes: 65_536 } });
+    expect(decodeForClient(json({ ...OPENED, maxMessageBytes: 65_536 }))).toStrictEqual({
+      ok: true,
+      value: { t: "opened", maxMessageBytes: 65_536 },
+    });
     expect(decodeFromClient('{"v":1,"t":"start"}')).toStrictEqual({ ok: true, value: { t: "start" } });
     expect(decodeFromEdge('{"v":1,"t":"start"}')).toStrictEqual({ ok: true, value: { t: "start" } });
     expect(errorCode(decodeFromConnector('{"v":1,"t":"start"}'))).toBe("WRONG_SIDE");
@@ -96,13 +117,16 @@ describe("round trip", () => {
   });
 
   it("accepts fields in any order and JSON whitespace", () => {
-    const text = ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
+    const text =
+      ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
     expect(decodeFromConnector(text).ok).toBe(true);
   });
 
   it("accepts ids and strings at their maximum length", () => {
     const id = "a".repeat(MAX_ID_LENGTH);
-    expect(decodeFromConnector(json({ ...BIND, accept: "w".repeat(MAX_URI_LENGTH), bindId: id, connectorId: id, instance: id })).ok).toBe(true);
+    expect(decodeFromConnector(json({ ...BIND, accept: "w".repeat(MAX_URI_LENGTH), bindId: id, connectorId: id, instance: id })).ok).toBe(
+      true,
+    );
     expect(decodeFromEdge(json({ ...PAIRED, sessionId: id, clientAddress: "1".repeat(MAX_ADDRESS_LENGTH) })).ok).toBe(true);
   });
 });
@@ -305,7 +329,14 @@ describe("size limit in bytes", () => {
       const ch = String.fromCharCode(c);
       if (ch === '"' || ch === "\\") continue;
       const id = "x".repeat(MAX_ID_LENGTH);
-      const m: ConnectorMessage = { t: "bind", accept: ch.repeat(MAX_URI_LENGTH), bindId: id, connectorId: id, instance: id, heartbeatMs: 3_600_000 };
+      const m: ConnectorMessage = {
+        t: "bind",
+        accept: ch.repeat(MAX_URI_LENGTH),
+        bindId: id,
+        connectorId: id,
+        instance: id,
+        heartbeatMs: 3_600_000,
+      };
       expect(utf8(encode(m)), ch).toBeLessThanOrEqual(MAX_CONTROL_MESSAGE_BYTES);
       expect(decodeFromConnector(encode(m)), ch).toStrictEqual({ ok: true, value: m });
     }
@@ -316,7 +347,10 @@ describe("size limit in bytes", () => {
 
 const idArb = fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{1,${MAX_ID_LENGTH}}$`));
 const printable = (exclude: string) =>
-  fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !exclude.includes(c));
+  fc
+    .integer({ min: 0x21, max: 0x7e })
+    .map((c) => String.fromCharCode(c))
+    .filter((c) => !exclude.includes(c));
 const uriArb = fc.string({ unit: printable('"\\'), minLength: 1, maxLength: MAX_URI_LENGTH });
 const addressArb = fc.string({ unit: printable(""), minLength: 1, maxLength: MAX_ADDRESS_LENGTH });
 
@@ -325,32 +359,77 @@ const streamMessageArb: fc.Arbitrary<StreamMessage> = fc.oneof(
   fc.record({ t: fc.constant("credit" as const), bytes: fc.integer({ min: 1, max: MAX_CREDIT_BYTES }) }, { noNullPrototype: true }),
 );
 const connectorMessageArb: fc.Arbitrary<ConnectorMessage> = fc.oneof(
-  fc.record({
-    t: fc.constant("bind" as const),
-    accept: uriArb,
-    bindId: idArb,
-    connectorId: idArb,
-    instance: idArb,
-    heartbeatMs: fc.integer({ min: 100, max: 3_600_000 }),
-  }, { noNullPrototype: true }),
+  fc.record(
+    {
+      t: fc.constant("bind" as const),
+      accept: uriArb,
+      bindId: idArb,
+      connectorId: idArb,
+      instance: idArb,
+      heartbeatMs: fc.integer({ min: 100, max: 3_600_000 }),
+    },
+    { noNullPrototype: true },
+  ),
   fc.record({ t: fc.constant("opened" as const) }, { noNullPrototype: true }),
   streamMessageArb,
 );
-const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(streamMessageArb, fc.record({ t: fc.constant("start" as const) }, { noNullPrototype: true }));
+const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(
+  streamMessageArb,
+  fc.record({ t: fc.constant("start" as const) }, { noNullPrototype: true }),
+);
 const edgeMessageArb: fc.Arbitrary<EdgeMessage> = fc.oneof(
   clientMessageArb,
   fc.record({ t: fc.constant("bound" as const), bindId: idArb }, { noNullPrototype: true }),
-  fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb, clientProtocol: fc.constantFrom("plain" as const, "sallyport" as const) }, { noNullPrototype: true }),
-  fc.record({ t: fc.constant("paired" as const), sessionId: idArb, clientAddress: addressArb, clientProtocol: fc.constant("sallyport" as const), maxMessageBytes: fc.integer({ min: 65_536, max: 1_048_576 }), standby: fc.constant(true as const) }, { noNullPrototype: true }),
+  fc.record(
+    {
+      t: fc.constant("paired" as const),
+      sessionId: idArb,
+      clientAddress: addressArb,
+      clientProtocol: fc.constantFrom("plain" as const, "sallyport" as const),
+    },
+    { noNullPrototype: true },
+  ),
+  fc.record(
+    {
+      t: fc.constant("paired" as const),
+      sessionId: idArb,
+      clientAddress: addressArb,
+      clientProtocol: fc.constant("sallyport" as const),
+      maxMessageBytes: fc.integer({ min: 65_536, max: 1_048_576 }),
+      standby: fc.constant(true as const),
+    },
+    { noNullPrototype: true },
+  ),
   fc.record({ t: fc.constant("demand" as const), waiting: fc.integer({ min: 0, max: 1_000_000 }) }, { noNullPrototype: true }),
 );
 
 /** JSON objects shaped like messages but with anything in any field, prototype keys included. */
 const keyArb = fc.oneof(
-  fc.constantFrom("v", "t", "accept", "bindId", "connectorId", "instance", "heartbeatMs", "sessionId", "clientAddress", "clientProtocol", "waiting", "bytes", "__proto__", "toString", "valueOf", "constructor"),
+  fc.constantFrom(
+    "v",
+    "t",
+    "accept",
+    "bindId",
+    "connectorId",
+    "instance",
+    "heartbeatMs",
+    "sessionId",
+    "clientAddress",
+    "clientProtocol",
+    "waiting",
+    "bytes",
+    "__proto__",
+    "toString",
+    "valueOf",
+    "constructor",
+  ),
   fc.string(),
 );
-const messyArb = fc.dictionary(keyArb, fc.oneof(fc.jsonValue(), fc.constantFrom(1, "bind", "opened", "end", "credit", "bound", "paired", "demand", "plain", "sallyport")), { maxKeys: 8 });
+const messyArb = fc.dictionary(
+  keyArb,
+  fc.oneof(fc.jsonValue(), fc.constantFrom(1, "bind", "opened", "end", "credit", "bound", "paired", "demand", "plain", "sallyport")),
+  { maxKeys: 8 },
+);
 
 function expectTotal(r: Result<unknown, ProtocolError>): void {
   expect(typeof r.ok).toBe("boolean");

@@ -47,8 +47,20 @@ describe("mergeSources: file < environment < flags", () => {
 
   it.each([
     ["the file alone", {}, {}, "tcp://file:1", "wss://file.example.com"],
-    ["the environment over the file", { SALLYPORT_CONNECT: "tcp://env:2", SALLYPORT_EDGE: "wss://env.example.com" }, {}, "tcp://env:2", "wss://env.example.com"],
-    ["flags over both", { SALLYPORT_CONNECT: "tcp://env:2", SALLYPORT_EDGE: "wss://env.example.com" }, { connect: "tcp://flag:3", edge: "wss://flag.example.com" }, "tcp://flag:3", "wss://flag.example.com"],
+    [
+      "the environment over the file",
+      { SALLYPORT_CONNECT: "tcp://env:2", SALLYPORT_EDGE: "wss://env.example.com" },
+      {},
+      "tcp://env:2",
+      "wss://env.example.com",
+    ],
+    [
+      "flags over both",
+      { SALLYPORT_CONNECT: "tcp://env:2", SALLYPORT_EDGE: "wss://env.example.com" },
+      { connect: "tcp://flag:3", edge: "wss://flag.example.com" },
+      "tcp://flag:3",
+      "wss://flag.example.com",
+    ],
     ["a flag over the file with no environment", {}, { connect: "tcp://flag:3" }, "tcp://flag:3", "wss://file.example.com"],
   ])("%s", (_, env, flags, connect, edge) => {
     const raw = mergeSources(fileRaw, env, flags) as { edge: string; services: Array<Record<string, unknown>> };
@@ -72,7 +84,10 @@ describe("mergeSources: file < environment < flags", () => {
   });
 
   it("puts the token file at the top, where a service's own token.file still wins", async () => {
-    const path = await file("own-token.json", JSON.stringify({ services: [{ accept: "wss://a.example.com/a", connect: "tcp://b:1", "token.file": otherTokenFile }] }));
+    const path = await file(
+      "own-token.json",
+      JSON.stringify({ services: [{ accept: "wss://a.example.com/a", connect: "tcp://b:1", "token.file": otherTokenFile }] }),
+    );
     const { loaded } = await loadConnectorConfig({ config: path }, { SALLYPORT_TOKEN_FILE: tokenFile });
     expect(loaded[0]!.token).toBe("other-token-value-00001");
   });
@@ -80,20 +95,33 @@ describe("mergeSources: file < environment < flags", () => {
 
 describe("loadConnectorConfig from a JSON file", () => {
   it("loads file + environment + flags, flags winning", async () => {
-    const path = await file("connector.json", JSON.stringify({ services: [{ accept: "wss://gw.example.com/echo", connect: "tcp://127.0.0.1:7000", "prepared.connection.count": 2 }] }));
-    const { config, loaded } = await loadConnectorConfig(parseFlags(["--config", path, "--prepared", "5"]), { SALLYPORT_TOKEN_FILE: tokenFile, SALLYPORT_PREPARED: "4" });
+    const path = await file(
+      "connector.json",
+      JSON.stringify({
+        services: [{ accept: "wss://gw.example.com/echo", connect: "tcp://127.0.0.1:7000", "prepared.connection.count": 2 }],
+      }),
+    );
+    const { config, loaded } = await loadConnectorConfig(parseFlags(["--config", path, "--prepared", "5"]), {
+      SALLYPORT_TOKEN_FILE: tokenFile,
+      SALLYPORT_PREPARED: "4",
+    });
     expect(config.services[0]!.preparedConnectionCount).toBe(5);
     expect(loaded[0]!.token).toBe(TOKEN);
   });
 
   it("takes the file from SALLYPORT_CONFIG when no flag names one", async () => {
-    const path = await file("by-env.json", JSON.stringify({ "token.file": tokenFile, services: [{ accept: "wss://gw.example.com/env", connect: "tcp://127.0.0.1:1" }] }));
+    const path = await file(
+      "by-env.json",
+      JSON.stringify({ "token.file": tokenFile, services: [{ accept: "wss://gw.example.com/env", connect: "tcp://127.0.0.1:1" }] }),
+    );
     const { config } = await loadConnectorConfig({}, { SALLYPORT_CONFIG: path });
     expect(config.services[0]!.name).toBe("env");
   });
 
   it("reports a file that is not JSON, or cannot be read", async () => {
-    expect(await loadError({ config: await file("broken.json", "{ nope") })).toMatchObject([{ path: "(file)", message: expect.stringMatching(/^is not valid JSON/) }]);
+    expect(await loadError({ config: await file("broken.json", "{ nope") })).toMatchObject([
+      { path: "(file)", message: expect.stringMatching(/^is not valid JSON/) },
+    ]);
     expect(await loadError({ config: join(dir, "missing.json") })).toStrictEqual([{ path: "(file)", message: "cannot be read (ENOENT)" }]);
   });
 });
@@ -139,23 +167,31 @@ describe("loadConnectorConfig from a Kaazing gateway configuration", () => {
 
   it("still needs a token: Kaazing had none", async () => {
     const path = await file("no-token.xml", fixture("internal-gateway.xml"));
-    expect(await loadError({ config: path })).toStrictEqual([{ path: "services[0].token.file", message: expect.stringMatching(/is required.*--token-file/) }]);
+    expect(await loadError({ config: path })).toStrictEqual([
+      { path: "services[0].token.file", message: expect.stringMatching(/is required.*--token-file/) },
+    ]);
   });
 
   it("refuses a DMZ gateway's configuration, pointing at `config import`", async () => {
     const path = await file("dmz-gateway.xml", fixture("dmz-gateway.xml"));
-    expect(await loadError({ config: path, "token-file": tokenFile })).toStrictEqual([{ path: "(file)", message: expect.stringMatching(/only DMZ-gateway services.*sallyport config import/) }]);
+    expect(await loadError({ config: path, "token-file": tokenFile })).toStrictEqual([
+      { path: "(file)", message: expect.stringMatching(/only DMZ-gateway services.*sallyport config import/) },
+    ]);
   });
 
   it("names the elements it cannot honour", async () => {
-    const bad = fixture("internal-gateway.xml").replace("<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode>").replace("<type>proxy</type>", "<type>echo</type>");
+    const bad = fixture("internal-gateway.xml")
+      .replace("<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode>")
+      .replace("<type>proxy</type>", "<type>echo</type>");
     const issues = await loadError({ config: await file("bad.xml", bad), "token-file": tokenFile });
     expect(issues.map((i) => i.path)).toStrictEqual(["service[0].type", "service[0].accept-options.socks.mode"]);
   });
 
   it("parseConfigText: JSON stays JSON, XML becomes the raw connector object", () => {
     expect(parseConfigText("x.json", '{"services":[]}')).toStrictEqual({ services: [] });
-    expect(parseConfigText("x.xml", fixture("internal-gateway.xml"))).toMatchObject({ services: [{ name: "path", connect: "tcp://internal.example.com:1080" }] });
+    expect(parseConfigText("x.xml", fixture("internal-gateway.xml"))).toMatchObject({
+      services: [{ name: "path", connect: "tcp://internal.example.com:1080" }],
+    });
     expect(() => parseConfigText("x.xml", "<service>")).toThrow(/not well-formed XML/);
   });
 });

@@ -25,7 +25,8 @@ const one = (settings: Record<string, unknown>, top: Record<string, unknown> = {
   services: [{ accept: ACCEPT, connect: CONNECT, ...settings }],
 });
 
-const service = (settings: Record<string, unknown>, top?: Record<string, unknown>): ConnectorService => valid(one(settings, top)).services[0]!;
+const service = (settings: Record<string, unknown>, top?: Record<string, unknown>): ConnectorService =>
+  valid(one(settings, top)).services[0]!;
 
 describe("connector config: a valid one", () => {
   it("applies every default", () => {
@@ -98,10 +99,17 @@ describe("connector config: a valid one", () => {
       "ssl.cert.file": "/etc/sallyport/client.pem",
       "ssl.key.file": "/etc/sallyport/client.key",
       "edge.cert.sha256": pin,
-      services: [{ accept: ACCEPT, connect: CONNECT }, { accept: "wss://gateway.example.com/two", connect: CONNECT }],
+      services: [
+        { accept: ACCEPT, connect: CONNECT },
+        { accept: "wss://gateway.example.com/two", connect: CONNECT },
+      ],
     });
     for (const s of config.services) {
-      expect([s.certFile, s.keyFile, s.edgeCertPin]).toStrictEqual(["/etc/sallyport/client.pem", "/etc/sallyport/client.key", "abcd".repeat(16)]);
+      expect([s.certFile, s.keyFile, s.edgeCertPin]).toStrictEqual([
+        "/etc/sallyport/client.pem",
+        "/etc/sallyport/client.key",
+        "abcd".repeat(16),
+      ]);
     }
   });
 
@@ -117,7 +125,14 @@ describe("connector config: a valid one", () => {
   });
 
   it("reads durations in the Kaazing spelling and the short one", () => {
-    for (const [text, ms] of [["1 second", 1000], ["2 seconds", 2000], ["100 milliseconds", 100], ["1s", 1000], ["100ms", 100], ["1.5m", 90_000]] as const) {
+    for (const [text, ms] of [
+      ["1 second", 1000],
+      ["2 seconds", 2000],
+      ["100 milliseconds", 100],
+      ["1s", 1000],
+      ["100ms", 100],
+      ["1.5m", 90_000],
+    ] as const) {
       expect(service({ "socks.retry.maximum.interval": text }).retryMaximumIntervalMs, text).toBe(ms);
     }
   });
@@ -221,19 +236,59 @@ describe("connector config: problems", () => {
     ["an array", [], [{ path: "(root)", message: "must be an object" }]],
     ["no services", { "token.file": TOKEN_FILE }, [{ path: "services", message: "must list at least one service" }]],
     ["empty services", { "token.file": TOKEN_FILE, services: [] }, [{ path: "services", message: "must list at least one service" }]],
-    ["services an object", { "token.file": TOKEN_FILE, services: { echo: {} } }, [{ path: "services", message: "must list at least one service" }]],
+    [
+      "services an object",
+      { "token.file": TOKEN_FILE, services: { echo: {} } },
+      [{ path: "services", message: "must list at least one service" }],
+    ],
     ["a service not an object", { "token.file": TOKEN_FILE, services: ["echo"] }, [{ path: "services[0]", message: "must be an object" }]],
-    ["an unknown top-level key", { ...one({}), "prepared.connection.count": 2 }, [{ path: "prepared.connection.count", message: "is not a known setting" }]],
-    ["connector.id with a dot", one({}, { "connector.id": "host.example" }), [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }]],
-    ["connector.id too long", one({}, { "connector.id": "a".repeat(41) }), [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }]],
+    [
+      "an unknown top-level key",
+      { ...one({}), "prepared.connection.count": 2 },
+      [{ path: "prepared.connection.count", message: "is not a known setting" }],
+    ],
+    [
+      "connector.id with a dot",
+      one({}, { "connector.id": "host.example" }),
+      [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }],
+    ],
+    [
+      "connector.id too long",
+      one({}, { "connector.id": "a".repeat(41) }),
+      [{ path: "connector.id", message: "must be 1-40 characters of A-Z, a-z, 0-9, _ and -" }],
+    ],
     ["connector.id empty", one({}, { "connector.id": "" }), [{ path: "connector.id", message: "must be a non-empty string" }]],
     ["admin.port too large", one({}, { "admin.port": 65536 }), [{ path: "admin.port", message: "must be a whole number from 0 to 65535" }]],
-    ["admin.port a word", one({}, { "admin.port": "metrics" }), [{ path: "admin.port", message: "must be a whole number from 0 to 65535" }]],
-    ["ssl.cert.file without ssl.key.file", one({}, { "ssl.cert.file": "/c.pem" }), [{ path: "ssl.key.file", message: "ssl.cert.file and ssl.key.file go together" }]],
-    ["ssl.key.file without ssl.cert.file", one({}, { "ssl.key.file": "/k.pem" }), [{ path: "ssl.cert.file", message: "ssl.cert.file and ssl.key.file go together" }]],
-    ["edge.cert.sha256 too short", one({}, { "edge.cert.sha256": "abcd" }), [{ path: "edge.cert.sha256", message: "must be a SHA-256 fingerprint (64 hex digits, colons allowed)" }]],
-    ["edge.cert.sha256 not hex", one({}, { "edge.cert.sha256": "g".repeat(64) }), [{ path: "edge.cert.sha256", message: "must be a SHA-256 fingerprint (64 hex digits, colons allowed)" }]],
-    ["drain.timeout bare number", one({}, { "drain.timeout": "30" }), [{ path: "drain.timeout", message: '"30" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }]],
+    [
+      "admin.port a word",
+      one({}, { "admin.port": "metrics" }),
+      [{ path: "admin.port", message: "must be a whole number from 0 to 65535" }],
+    ],
+    [
+      "ssl.cert.file without ssl.key.file",
+      one({}, { "ssl.cert.file": "/c.pem" }),
+      [{ path: "ssl.key.file", message: "ssl.cert.file and ssl.key.file go together" }],
+    ],
+    [
+      "ssl.key.file without ssl.cert.file",
+      one({}, { "ssl.key.file": "/k.pem" }),
+      [{ path: "ssl.cert.file", message: "ssl.cert.file and ssl.key.file go together" }],
+    ],
+    [
+      "edge.cert.sha256 too short",
+      one({}, { "edge.cert.sha256": "abcd" }),
+      [{ path: "edge.cert.sha256", message: "must be a SHA-256 fingerprint (64 hex digits, colons allowed)" }],
+    ],
+    [
+      "edge.cert.sha256 not hex",
+      one({}, { "edge.cert.sha256": "g".repeat(64) }),
+      [{ path: "edge.cert.sha256", message: "must be a SHA-256 fingerprint (64 hex digits, colons allowed)" }],
+    ],
+    [
+      "drain.timeout bare number",
+      one({}, { "drain.timeout": "30" }),
+      [{ path: "drain.timeout", message: '"30" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }],
+    ],
   ])("%s", (_label, raw, expected) => {
     expect(issues(raw)).toStrictEqual(expected);
   });
@@ -243,45 +298,142 @@ describe("connector config: problems", () => {
     ["accept missing", { accept: undefined }, [{ path: at("accept"), message: "is required" }]],
     ["accept http", { accept: "http://gateway.example.com/echo" }, [{ path: at("accept"), message: "must be a ws:// or wss:// URI" }]],
     ["accept with query", { accept: `${ACCEPT}?x=1` }, [{ path: at("accept"), message: "must not have a query, fragment or credentials" }]],
-    ["accept reserved", { accept: "wss://gateway.example.com/_sallyport/bind" }, [{ path: at("accept"), message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }]],
+    [
+      "accept reserved",
+      { accept: "wss://gateway.example.com/_sallyport/bind" },
+      [{ path: at("accept"), message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }],
+    ],
     ["accept with LF", { accept: `${ACCEPT}\nX-Forged: 1` }, [{ path: at("accept"), message: "must not contain CR, LF or NUL" }]],
     ["connect missing", { connect: undefined }, [{ path: at("connect"), message: "is required" }]],
-    ...["http://h:80", "tcp://h", "tcp://h:0", "tcp://h:65536", "tcp://h:80/x", "tcp://user@h:80", "tcp://h h:80", "h:80", "tcp://[::1:80"].map(
-      (connect): [string, Record<string, unknown>, ConfigIssue[]] => [
-        `connect ${JSON.stringify(connect)}`,
-        { connect },
-        [{ path: at("connect"), message: 'must be "tcp://HOST:PORT" (or "tls://HOST:PORT") with a port from 1 to 65535' }],
-      ],
-    ),
+    ...[
+      "http://h:80",
+      "tcp://h",
+      "tcp://h:0",
+      "tcp://h:65536",
+      "tcp://h:80/x",
+      "tcp://user@h:80",
+      "tcp://h h:80",
+      "h:80",
+      "tcp://[::1:80",
+    ].map((connect): [string, Record<string, unknown>, ConfigIssue[]] => [
+      `connect ${JSON.stringify(connect)}`,
+      { connect },
+      [{ path: at("connect"), message: 'must be "tcp://HOST:PORT" (or "tls://HOST:PORT") with a port from 1 to 65535' }],
+    ]),
     ["connect with NUL", { connect: "tcp://h:80\0" }, [{ path: at("connect"), message: "must not contain CR, LF or NUL" }]],
-    ["name invalid", { name: "Echo" }, [{ path: at("name"), message: "must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit" }]],
+    [
+      "name invalid",
+      { name: "Echo" },
+      [{ path: at("name"), message: "must be 1-63 characters of a-z, 0-9 and -, starting with a letter or digit" }],
+    ],
     ["name empty", { name: "" }, [{ path: at("name"), message: "must be a non-empty string" }]],
     ["socks.mode forward", { "socks.mode": "forward" }, [{ path: at("socks.mode"), message: 'must be one of "reverse"' }]],
-    ["prepared 0", { "prepared.connection.count": 0 }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ["prepared too many", { "prepared.connection.count": MAX_PREPARED + 1 }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ["prepared negative", { "prepared.connection.count": -1 }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ["prepared 1.5", { "prepared.connection.count": 1.5 }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ['prepared "1.5"', { "prepared.connection.count": "1.5" }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ['prepared "2\\n"', { "prepared.connection.count": "2\n" }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ["prepared true", { "prepared.connection.count": true }, [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }]],
-    ["retry bare number", { "socks.retry.maximum.interval": "1" }, [{ path: at("socks.retry.maximum.interval"), message: '"1" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }]],
-    ["retry below 100 ms", { "socks.retry.maximum.interval": "50ms" }, [{ path: at("socks.retry.maximum.interval"), message: "must be at least 100 milliseconds" }]],
-    ["retry with CR", { "socks.retry.maximum.interval": "1\rsecond" }, [{ path: at("socks.retry.maximum.interval"), message: "must not contain CR, LF or NUL" }]],
-    ["recovery a number", { "maximum.recovery.interval": 1 }, [{ path: at("maximum.recovery.interval"), message: 'must be a duration string such as "1 second"' }]],
-    ["recovery below 100 ms", { "maximum.recovery.interval": "10 milliseconds" }, [{ path: at("maximum.recovery.interval"), message: "must be at least 100 milliseconds" }]],
-    ["heartbeat below 100 ms", { "heartbeat.interval": "0s" }, [{ path: at("heartbeat.interval"), message: "must be at least 100 milliseconds" }]],
+    [
+      "prepared 0",
+      { "prepared.connection.count": 0 },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      "prepared too many",
+      { "prepared.connection.count": MAX_PREPARED + 1 },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      "prepared negative",
+      { "prepared.connection.count": -1 },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      "prepared 1.5",
+      { "prepared.connection.count": 1.5 },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      'prepared "1.5"',
+      { "prepared.connection.count": "1.5" },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      'prepared "2\\n"',
+      { "prepared.connection.count": "2\n" },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      "prepared true",
+      { "prepared.connection.count": true },
+      [{ path: at("prepared.connection.count"), message: `must be a whole number from 1 to ${MAX_PREPARED}` }],
+    ],
+    [
+      "retry bare number",
+      { "socks.retry.maximum.interval": "1" },
+      [
+        {
+          path: at("socks.retry.maximum.interval"),
+          message: '"1" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"',
+        },
+      ],
+    ],
+    [
+      "retry below 100 ms",
+      { "socks.retry.maximum.interval": "50ms" },
+      [{ path: at("socks.retry.maximum.interval"), message: "must be at least 100 milliseconds" }],
+    ],
+    [
+      "retry with CR",
+      { "socks.retry.maximum.interval": "1\rsecond" },
+      [{ path: at("socks.retry.maximum.interval"), message: "must not contain CR, LF or NUL" }],
+    ],
+    [
+      "recovery a number",
+      { "maximum.recovery.interval": 1 },
+      [{ path: at("maximum.recovery.interval"), message: 'must be a duration string such as "1 second"' }],
+    ],
+    [
+      "recovery below 100 ms",
+      { "maximum.recovery.interval": "10 milliseconds" },
+      [{ path: at("maximum.recovery.interval"), message: "must be at least 100 milliseconds" }],
+    ],
+    [
+      "heartbeat below 100 ms",
+      { "heartbeat.interval": "0s" },
+      [{ path: at("heartbeat.interval"), message: "must be at least 100 milliseconds" }],
+    ],
     // Every bind message carries heartbeatMs, which the edge's codec bounds at an hour.
-    ["heartbeat over an hour", { "heartbeat.interval": "61 minutes" }, [{ path: at("heartbeat.interval"), message: "must be at most 1 hour" }]],
-    ["edge not a URL", { edge: "edge.example.net" }, [{ path: at("edge"), message: '"edge.example.net" is not a URL; write e.g. "wss://edge.example.com"' }]],
+    [
+      "heartbeat over an hour",
+      { "heartbeat.interval": "61 minutes" },
+      [{ path: at("heartbeat.interval"), message: "must be at most 1 hour" }],
+    ],
+    [
+      "edge not a URL",
+      { edge: "edge.example.net" },
+      [{ path: at("edge"), message: '"edge.example.net" is not a URL; write e.g. "wss://edge.example.com"' }],
+    ],
     ["edge https", { edge: "https://edge.example.net" }, [{ path: at("edge"), message: "must be a ws:// or wss:// URL" }]],
-    ["edge with credentials", { edge: "wss://user:secret@edge.example.net" }, [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }]],
-    ["edge with a user", { edge: "wss://user@edge.example.net" }, [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }]],
-    ["edge with a query", { edge: "wss://edge.example.net/?token=abc" }, [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }]],
+    [
+      "edge with credentials",
+      { edge: "wss://user:secret@edge.example.net" },
+      [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }],
+    ],
+    [
+      "edge with a user",
+      { edge: "wss://user@edge.example.net" },
+      [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }],
+    ],
+    [
+      "edge with a query",
+      { edge: "wss://edge.example.net/?token=abc" },
+      [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }],
+    ],
     ["edge with LF", { edge: "wss://edge.example.net\n" }, [{ path: at("edge"), message: "must not contain CR, LF or NUL" }]],
     ["token.file empty", { "token.file": "" }, [{ path: at("token.file"), message: "must be a non-empty string" }]],
     ["ca.file a number", { "ca.file": 1 }, [{ path: at("ca.file"), message: "must be a non-empty string" }]],
     ["an unknown key", { "socks.timeout": "2 seconds" }, [{ path: at("socks.timeout"), message: "is not a known setting" }]],
-    ["an unknown key with a typo", { "prepared.conection.count": 2 }, [{ path: at("prepared.conection.count"), message: "is not a known setting" }]],
+    [
+      "an unknown key with a typo",
+      { "prepared.conection.count": 2 },
+      [{ path: at("prepared.conection.count"), message: "is not a known setting" }],
+    ],
   ])("%s", (_label, settings, expected) => {
     expect(issues(one(settings))).toStrictEqual(expected);
   });
@@ -339,9 +491,7 @@ describe("connector config: problems", () => {
 
   it("reports every problem at once", () => {
     const found = issues({
-      services: [
-        { accept: "http://gateway.example.com/echo", connect: "tcp://h:0", "prepared.connection.count": 0 },
-      ],
+      services: [{ accept: "http://gateway.example.com/echo", connect: "tcp://h:0", "prepared.connection.count": 0 }],
       "token.file": TOKEN_FILE,
     });
     expect(found).toStrictEqual([

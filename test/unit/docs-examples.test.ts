@@ -24,7 +24,11 @@ interface Example {
 
 /** Blocks announced by `<!-- example: PATH -->` right before the fence. */
 function examples(markdown: string): Example[] {
-  return [...markdown.matchAll(/<!-- example: (\S+) -->\n```(\w+)\n([\s\S]*?)\n```/g)].map((m) => ({ fixture: m[1]!, lang: m[2]!, body: m[3]! }));
+  return [...markdown.matchAll(/<!-- example: (\S+) -->\n```(\w+)\n([\s\S]*?)\n```/g)].map((m) => ({
+    fixture: m[1]!,
+    lang: m[2]!,
+    body: m[3]!,
+  }));
 }
 
 const fixture = (path: string): unknown => JSON.parse(read(path));
@@ -63,15 +67,22 @@ describe("docs/configuration.md examples", () => {
     expect(chat!.client).toMatchObject({ auth: "token", origins: ["https://app.example.com"], tokens: ["cl13nt-t0k3n-for-the-chat-app"] });
   });
 
-  it.each(["test/fixtures/config/connector-minimal.json", "test/fixtures/config/connector.json"])("has a connector example %s that validates", (path) => {
-    const r = parseConnectorConfig(fixture(path));
-    if (!r.ok) throw new Error(JSON.stringify(r.error));
-    expect(r.value.services.length).toBeGreaterThan(0);
-  });
+  it.each(["test/fixtures/config/connector-minimal.json", "test/fixtures/config/connector.json"])(
+    "has a connector example %s that validates",
+    (path) => {
+      const r = parseConnectorConfig(fixture(path));
+      if (!r.ok) throw new Error(JSON.stringify(r.error));
+      expect(r.value.services.length).toBeGreaterThan(0);
+    },
+  );
 
   it("describes the minimal connector example truthfully", () => {
     const r = parseConnectorConfig(fixture("test/fixtures/config/connector-minimal.json"));
-    expect(r.ok && r.value.services[0]).toMatchObject({ name: "echo", bindUrl: "wss://gateway.example.com/_sallyport/bind", preparedConnectionCount: 1 });
+    expect(r.ok && r.value.services[0]).toMatchObject({
+      name: "echo",
+      bindUrl: "wss://gateway.example.com/_sallyport/bind",
+      preparedConnectionCount: 1,
+    });
   });
 
   it("describes the full connector example truthfully", () => {
@@ -79,14 +90,24 @@ describe("docs/configuration.md examples", () => {
     if (!r.ok) throw new Error(JSON.stringify(r.error));
     const [echo, chat] = r.value.services;
     expect(echo).toMatchObject({ name: "echo", preparedConnectionCount: 4, bindUrl: "wss://gateway.example.com/_sallyport/bind" });
-    expect(chat).toMatchObject({ name: "chat", connect: { scheme: "tls" }, tokenFile: "/etc/sallyport/chat.token", bindUrl: "wss://sallyport-edge.example.workers.dev/_sallyport/bind" });
+    expect(chat).toMatchObject({
+      name: "chat",
+      connect: { scheme: "tls" },
+      tokenFile: "/etc/sallyport/chat.token",
+      bindUrl: "wss://sallyport-edge.example.workers.dev/_sallyport/bind",
+    });
   });
 
   it("pairs edge and connector examples: the same services, the same accept URIs", () => {
-    const edge = parseEdgeConfig(fixture("test/fixtures/config/edge-services.json"), JSON.stringify(fixture("test/fixtures/config/edge-connector-tokens.json")), JSON.stringify(fixture("test/fixtures/config/edge-client-tokens.json")));
+    const edge = parseEdgeConfig(
+      fixture("test/fixtures/config/edge-services.json"),
+      JSON.stringify(fixture("test/fixtures/config/edge-connector-tokens.json")),
+      JSON.stringify(fixture("test/fixtures/config/edge-client-tokens.json")),
+    );
     const connector = parseConnectorConfig(fixture("test/fixtures/config/connector.json"));
     if (!edge.ok || !connector.ok) throw new Error("examples do not validate");
-    const pairs = (services: ReadonlyArray<{ name: string; accept: { uri: string } }>) => services.map((s) => [s.name, s.accept.uri]).sort();
+    const pairs = (services: ReadonlyArray<{ name: string; accept: { uri: string } }>) =>
+      services.map((s) => [s.name, s.accept.uri]).sort();
     expect(pairs(connector.value.services)).toStrictEqual(pairs(edge.value.services));
   });
 });
@@ -118,7 +139,9 @@ describe("docs/configuration.md completeness", () => {
 
   it("documents every connector setting", () => {
     const keys = keysRead((spy) => {
-      parseConnectorConfig(spy({ "token.file": "/t", services: [spy({ accept: "wss://gateway.example.com/echo", connect: "tcp://h:1" })] }));
+      parseConnectorConfig(
+        spy({ "token.file": "/t", services: [spy({ accept: "wss://gateway.example.com/echo", connect: "tcp://h:1" })] }),
+      );
     });
     expect(keys).toContain("prepared.connection.count");
     expect(keys).toContain("services");

@@ -93,16 +93,21 @@ describe("edge config: a valid one", () => {
   });
 
   it("reads the Kaazing spelling and the short one for socks.timeout", () => {
-    for (const [text, ms] of [["2 seconds", 2000], ["1 second", 1000], ["100 milliseconds", 100], ["1s", 1000], ["100ms", 100]] as const) {
-      expect(valid({ echo: { accept: ACCEPT, "socks.timeout": text } }, tokens({ echo: TOKEN })).services[0]!.socksTimeoutMs, text).toBe(ms);
+    for (const [text, ms] of [
+      ["2 seconds", 2000],
+      ["1 second", 1000],
+      ["100 milliseconds", 100],
+      ["1s", 1000],
+      ["100ms", 100],
+    ] as const) {
+      expect(valid({ echo: { accept: ACCEPT, "socks.timeout": text } }, tokens({ echo: TOKEN })).services[0]!.socksTimeoutMs, text).toBe(
+        ms,
+      );
     }
   });
 
   it("keeps several services, in order", () => {
-    const config = valid(
-      { a: { accept: "wss://h.example/a" }, b: { accept: "wss://h.example/b" } },
-      tokens({ a: TOKEN, b: [TOKEN2] }),
-    );
+    const config = valid({ a: { accept: "wss://h.example/a" }, b: { accept: "wss://h.example/b" } }, tokens({ a: TOKEN, b: [TOKEN2] }));
     expect(config.services.map((s) => [s.name, s.accept.path, s.connectorTokens])).toStrictEqual([
       ["a", "/a", [TOKEN]],
       ["b", "/b", [TOKEN2]],
@@ -130,7 +135,12 @@ describe("edge config: the two variables", () => {
     ["services unset", undefined, tokens({}), [{ path: "SALLYPORT_SERVICES", message: "is not set" }]],
     ["services null", null, tokens({}), [{ path: "SALLYPORT_SERVICES", message: "is not set" }]],
     ["services not JSON", "{echo:", tokens({}), [{ path: "SALLYPORT_SERVICES", message: "is not valid JSON" }]],
-    ["services an array", [{ accept: ACCEPT }], tokens({}), [{ path: "SALLYPORT_SERVICES", message: "must be an object keyed by service name" }]],
+    [
+      "services an array",
+      [{ accept: ACCEPT }],
+      tokens({}),
+      [{ path: "SALLYPORT_SERVICES", message: "must be an object keyed by service name" }],
+    ],
     ["services a number", 3, tokens({}), [{ path: "SALLYPORT_SERVICES", message: "must be an object keyed by service name" }]],
     ["services empty", {}, tokens({}), [{ path: "SALLYPORT_SERVICES", message: "names no service" }]],
     ["services empty JSON text", "{}", tokens({}), [{ path: "SALLYPORT_SERVICES", message: "names no service" }]],
@@ -139,9 +149,7 @@ describe("edge config: the two variables", () => {
   });
 
   it("reports a missing tokens secret, and says how to set it for each service", () => {
-    expect(issues({ echo: { accept: ACCEPT } }, undefined)).toStrictEqual([
-      { path: "SALLYPORT_CONNECTOR_TOKENS", message: "is not set" },
-    ]);
+    expect(issues({ echo: { accept: ACCEPT } }, undefined)).toStrictEqual([{ path: "SALLYPORT_CONNECTOR_TOKENS", message: "is not set" }]);
     const [issue, ...rest] = issues({ echo: { accept: ACCEPT } }, tokens({}));
     expect(rest).toStrictEqual([]);
     expect(issue!.path).toBe("SALLYPORT_CONNECTOR_TOKENS.echo");
@@ -166,7 +174,9 @@ describe("edge config: tokens", () => {
   const rule = `must be at least ${MIN_TOKEN_LENGTH} printable ASCII characters without spaces`;
 
   it(`accepts a token of exactly ${MIN_TOKEN_LENGTH} characters`, () => {
-    expect(valid({ echo: { accept: ACCEPT } }, tokens({ echo: "x".repeat(MIN_TOKEN_LENGTH) })).services[0]!.connectorTokens).toStrictEqual(["x".repeat(MIN_TOKEN_LENGTH)]);
+    expect(valid({ echo: { accept: ACCEPT } }, tokens({ echo: "x".repeat(MIN_TOKEN_LENGTH) })).services[0]!.connectorTokens).toStrictEqual([
+      "x".repeat(MIN_TOKEN_LENGTH),
+    ]);
   });
 
   it.each<[string, unknown, string]>([
@@ -205,11 +215,16 @@ describe("edge config: tokens", () => {
   });
 
   it("refuses one token twice in a list", () => {
-    expect(tokenIssues([TOKEN, TOKEN])).toStrictEqual([{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[1]", message: "token already used by SALLYPORT_CONNECTOR_TOKENS.echo[0]" }]);
+    expect(tokenIssues([TOKEN, TOKEN])).toStrictEqual([
+      { path: "SALLYPORT_CONNECTOR_TOKENS.echo[1]", message: "token already used by SALLYPORT_CONNECTOR_TOKENS.echo[0]" },
+    ]);
   });
 
   it("refuses one token for two services, never quoting it", () => {
-    const found = issues({ a: { accept: "wss://h.example/a" }, b: { accept: "wss://h.example/b" } }, tokens({ a: [TOKEN], b: [TOKEN2, TOKEN] }));
+    const found = issues(
+      { a: { accept: "wss://h.example/a" }, b: { accept: "wss://h.example/b" } },
+      tokens({ a: [TOKEN], b: [TOKEN2, TOKEN] }),
+    );
     expect(found).toStrictEqual([
       { path: "SALLYPORT_CONNECTOR_TOKENS.b[1]", message: "token already used by SALLYPORT_CONNECTOR_TOKENS.a[0]" },
     ]);
@@ -222,47 +237,184 @@ describe("edge config: services", () => {
     ["accept missing", {}, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "is required" }]],
     ["accept empty", { accept: "" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must be a non-empty string" }]],
     ["accept a number", { accept: 443 }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must be a non-empty string" }]],
-    ["accept not a URI", { accept: "gateway/echo" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: '"gateway/echo" is not a URI; write e.g. "wss://gateway.example.com/path"' }]],
-    ["accept https", { accept: "https://gateway.example.com/echo" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must be a ws:// or wss:// URI" }]],
-    ["accept with a query", { accept: `${ACCEPT}?a=1` }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }]],
-    ["accept with a fragment", { accept: `${ACCEPT}#x` }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }]],
-    ["accept with credentials", { accept: "wss://user:pw@gateway.example.com/echo" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }]],
-    ["accept with a user only", { accept: "wss://user@gateway.example.com/echo" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }]],
-    ["accept under /_sallyport/", { accept: "wss://gateway.example.com/_sallyport/echo" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }]],
-    ["accept = the bind path", { accept: "wss://gateway.example.com/_sallyport/bind" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }]],
-    ["accept reaching /_sallyport/ by dot segments", { accept: "wss://gateway.example.com/x/../_sallyport/health" }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }]],
-    ["accept with a quote in the host", { accept: 'wss://gate"way/echo' }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must name a host such as gateway.example.com" }]],
-    ["accept longer than a bind message carries", { accept: `wss://gateway.example.com/${"a".repeat(2048)}` }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must be at most 2048 characters" }]],
+    [
+      "accept not a URI",
+      { accept: "gateway/echo" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: '"gateway/echo" is not a URI; write e.g. "wss://gateway.example.com/path"' }],
+    ],
+    [
+      "accept https",
+      { accept: "https://gateway.example.com/echo" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must be a ws:// or wss:// URI" }],
+    ],
+    [
+      "accept with a query",
+      { accept: `${ACCEPT}?a=1` },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+    ],
+    [
+      "accept with a fragment",
+      { accept: `${ACCEPT}#x` },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+    ],
+    [
+      "accept with credentials",
+      { accept: "wss://user:pw@gateway.example.com/echo" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+    ],
+    [
+      "accept with a user only",
+      { accept: "wss://user@gateway.example.com/echo" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+    ],
+    [
+      "accept under /_sallyport/",
+      { accept: "wss://gateway.example.com/_sallyport/echo" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }],
+    ],
+    [
+      "accept = the bind path",
+      { accept: "wss://gateway.example.com/_sallyport/bind" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }],
+    ],
+    [
+      "accept reaching /_sallyport/ by dot segments",
+      { accept: "wss://gateway.example.com/x/../_sallyport/health" },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "the path must not start with /_sallyport/ (reserved for Sallyport)" }],
+    ],
+    [
+      "accept with a quote in the host",
+      { accept: 'wss://gate"way/echo' },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must name a host such as gateway.example.com" }],
+    ],
+    [
+      "accept longer than a bind message carries",
+      { accept: `wss://gateway.example.com/${"a".repeat(2048)}` },
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must be at most 2048 characters" }],
+    ],
     ["accept with LF", { accept: `${ACCEPT}\n` }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not contain CR, LF or NUL" }]],
     ["accept with CR", { accept: `${ACCEPT}\r` }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not contain CR, LF or NUL" }]],
     ["accept with NUL", { accept: `${ACCEPT}\0` }, [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not contain CR, LF or NUL" }]],
-    ["socks.mode forward", { accept: ACCEPT, "socks.mode": "forward" }, [{ path: "SALLYPORT_SERVICES.echo.socks.mode", message: 'must be one of "reverse"' }]],
-    ["socks.mode a number", { accept: ACCEPT, "socks.mode": 1 }, [{ path: "SALLYPORT_SERVICES.echo.socks.mode", message: "must be a non-empty string" }]],
-    ["socks.mode with LF", { accept: ACCEPT, "socks.mode": "reverse\n" }, [{ path: "SALLYPORT_SERVICES.echo.socks.mode", message: "must not contain CR, LF or NUL" }]],
-    ["socks.timeout bare number", { accept: ACCEPT, "socks.timeout": "2" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: '"2" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }]],
-    ["socks.timeout a number", { accept: ACCEPT, "socks.timeout": 2000 }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: 'must be a duration string such as "1 second"' }]],
-    ["socks.timeout zero", { accept: ACCEPT, "socks.timeout": "0 seconds" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must be at least 1 milliseconds" }]],
-    ["socks.timeout over a day", { accept: ACCEPT, "socks.timeout": "2 days" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: '"2 days" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' }]],
-    ["socks.timeout with LF", { accept: ACCEPT, "socks.timeout": "2 seconds\n" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }]],
-    ["socks.timeout with CR inside", { accept: ACCEPT, "socks.timeout": "2\rseconds" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }]],
-    ["socks.timeout with NUL", { accept: ACCEPT, "socks.timeout": "2s\0" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }]],
-    ["verify-client maybe", { accept: ACCEPT, "socks.ssl.verify-client": "maybe" }, [{ path: "SALLYPORT_SERVICES.echo.socks.ssl.verify-client", message: 'must be one of "required", "optional", "none"' }]],
-    ["max.message.size too small", { accept: ACCEPT, "max.message.size": 65_535 }, [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 65536 to 1048576" }]],
-    ["max.message.size too large", { accept: ACCEPT, "max.message.size": 1024 * 1024 + 1 }, [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 65536 to 1048576" }]],
-    ["max.message.size with a unit", { accept: ACCEPT, "max.message.size": "64 KiB" }, [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 65536 to 1048576" }]],
-    ["max.binds zero", { accept: ACCEPT, "max.binds": 0 }, [{ path: "SALLYPORT_SERVICES.echo.max.binds", message: "must be a whole number from 1 to 30000" }]],
-    ["max.binds too many", { accept: ACCEPT, "max.binds": 30_001 }, [{ path: "SALLYPORT_SERVICES.echo.max.binds", message: "must be a whole number from 1 to 30000" }]],
-    ["max.binds.per.credential float", { accept: ACCEPT, "max.binds.per.credential": 1.5 }, [{ path: "SALLYPORT_SERVICES.echo.max.binds.per.credential", message: "must be a whole number from 1 to 30000" }]],
-    ["an unknown key", { accept: ACCEPT, "socks.timout": "1s" }, [{ path: "SALLYPORT_SERVICES.echo.socks.timout", message: "is not a known setting" }]],
-    ["a connector-only key", { accept: ACCEPT, "prepared.connection.count": 1 }, [{ path: "SALLYPORT_SERVICES.echo.prepared.connection.count", message: "is not a known setting" }]],
-    ["an own __proto__ key", JSON.parse(`{"accept":"${ACCEPT}","__proto__":{}}`), [{ path: "SALLYPORT_SERVICES.echo.__proto__", message: "is not a known setting" }]],
+    [
+      "socks.mode forward",
+      { accept: ACCEPT, "socks.mode": "forward" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.mode", message: 'must be one of "reverse"' }],
+    ],
+    [
+      "socks.mode a number",
+      { accept: ACCEPT, "socks.mode": 1 },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.mode", message: "must be a non-empty string" }],
+    ],
+    [
+      "socks.mode with LF",
+      { accept: ACCEPT, "socks.mode": "reverse\n" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.mode", message: "must not contain CR, LF or NUL" }],
+    ],
+    [
+      "socks.timeout bare number",
+      { accept: ACCEPT, "socks.timeout": "2" },
+      [
+        {
+          path: "SALLYPORT_SERVICES.echo.socks.timeout",
+          message: '"2" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"',
+        },
+      ],
+    ],
+    [
+      "socks.timeout a number",
+      { accept: ACCEPT, "socks.timeout": 2000 },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: 'must be a duration string such as "1 second"' }],
+    ],
+    [
+      "socks.timeout zero",
+      { accept: ACCEPT, "socks.timeout": "0 seconds" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must be at least 1 milliseconds" }],
+    ],
+    [
+      "socks.timeout over a day",
+      { accept: ACCEPT, "socks.timeout": "2 days" },
+      [
+        {
+          path: "SALLYPORT_SERVICES.echo.socks.timeout",
+          message: '"2 days" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"',
+        },
+      ],
+    ],
+    [
+      "socks.timeout with LF",
+      { accept: ACCEPT, "socks.timeout": "2 seconds\n" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }],
+    ],
+    [
+      "socks.timeout with CR inside",
+      { accept: ACCEPT, "socks.timeout": "2\rseconds" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }],
+    ],
+    [
+      "socks.timeout with NUL",
+      { accept: ACCEPT, "socks.timeout": "2s\0" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.timeout", message: "must not contain CR, LF or NUL" }],
+    ],
+    [
+      "verify-client maybe",
+      { accept: ACCEPT, "socks.ssl.verify-client": "maybe" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.ssl.verify-client", message: 'must be one of "required", "optional", "none"' }],
+    ],
+    [
+      "max.message.size too small",
+      { accept: ACCEPT, "max.message.size": 65_535 },
+      [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 65536 to 1048576" }],
+    ],
+    [
+      "max.message.size too large",
+      { accept: ACCEPT, "max.message.size": 1024 * 1024 + 1 },
+      [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 65536 to 1048576" }],
+    ],
+    [
+      "max.message.size with a unit",
+      { accept: ACCEPT, "max.message.size": "64 KiB" },
+      [{ path: "SALLYPORT_SERVICES.echo.max.message.size", message: "must be a whole number from 65536 to 1048576" }],
+    ],
+    [
+      "max.binds zero",
+      { accept: ACCEPT, "max.binds": 0 },
+      [{ path: "SALLYPORT_SERVICES.echo.max.binds", message: "must be a whole number from 1 to 30000" }],
+    ],
+    [
+      "max.binds too many",
+      { accept: ACCEPT, "max.binds": 30_001 },
+      [{ path: "SALLYPORT_SERVICES.echo.max.binds", message: "must be a whole number from 1 to 30000" }],
+    ],
+    [
+      "max.binds.per.credential float",
+      { accept: ACCEPT, "max.binds.per.credential": 1.5 },
+      [{ path: "SALLYPORT_SERVICES.echo.max.binds.per.credential", message: "must be a whole number from 1 to 30000" }],
+    ],
+    [
+      "an unknown key",
+      { accept: ACCEPT, "socks.timout": "1s" },
+      [{ path: "SALLYPORT_SERVICES.echo.socks.timout", message: "is not a known setting" }],
+    ],
+    [
+      "a connector-only key",
+      { accept: ACCEPT, "prepared.connection.count": 1 },
+      [{ path: "SALLYPORT_SERVICES.echo.prepared.connection.count", message: "is not a known setting" }],
+    ],
+    [
+      "an own __proto__ key",
+      JSON.parse(`{"accept":"${ACCEPT}","__proto__":{}}`),
+      [{ path: "SALLYPORT_SERVICES.echo.__proto__", message: "is not a known setting" }],
+    ],
   ])("%s", (_label, settings, expected) => {
     expect(echo(settings)).toStrictEqual(expected);
   });
 
   it("refuses `connect`: the edge never learns the backend's address", () => {
     expect(echo({ accept: ACCEPT, connect: "tcp://internal.example.com:1080" })).toStrictEqual([
-      { path: "SALLYPORT_SERVICES.echo.connect", message: "belongs in the connector's configuration only: the edge never learns the backend's address" },
+      {
+        path: "SALLYPORT_SERVICES.echo.connect",
+        message: "belongs in the connector's configuration only: the edge never learns the backend's address",
+      },
     ]);
   });
 
@@ -299,7 +451,10 @@ describe("edge config: services", () => {
     );
     expect(found).toStrictEqual([
       { path: "SALLYPORT_SERVICES.echo.accept", message: "must be a ws:// or wss:// URI" },
-      { path: "SALLYPORT_SERVICES.echo.socks.timeout", message: '"soon" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"' },
+      {
+        path: "SALLYPORT_SERVICES.echo.socks.timeout",
+        message: '"soon" is not a duration; write e.g. "1 second", "500 milliseconds", "2s" or "100ms"',
+      },
       { path: "SALLYPORT_SERVICES.echo.colour", message: "is not a known setting" },
       { path: "SALLYPORT_CONNECTOR_TOKENS.echo[0]", message: "must be at least 16 printable ASCII characters without spaces" },
     ]);
@@ -327,7 +482,12 @@ describe("edge config: client admission and certificate pins", () => {
 
   it("reads client tokens for client.auth token", () => {
     const r = withClients({ "client.auth": "token" }, JSON.stringify({ echo: [CLIENT_TOKEN] }));
-    expect(r.ok && r.value.services[0]!.client).toStrictEqual({ origins: undefined, auth: "token", tokens: [CLIENT_TOKEN], jwt: undefined });
+    expect(r.ok && r.value.services[0]!.client).toStrictEqual({
+      origins: undefined,
+      auth: "token",
+      tokens: [CLIENT_TOKEN],
+      jwt: undefined,
+    });
   });
 
   it("reads the JWT settings for client.auth jwt", () => {
@@ -350,25 +510,93 @@ describe("edge config: client admission and certificate pins", () => {
   });
 
   it.each<[string, Record<string, unknown>, unknown, ConfigIssue[]]>([
-    ["an origin with a path", { "client.origins": ["https://app.example.com/"] }, undefined, [{ path: at("client.origins"), message: '"https://app.example.com/" is not an origin such as https://app.example.com' }]],
-    ["an origin that is not a URL", { "client.origins": "app.example.com" }, undefined, [{ path: at("client.origins"), message: '"app.example.com" is not an origin such as https://app.example.com' }]],
-    ["an empty origin list", { "client.origins": [] }, undefined, [{ path: at("client.origins"), message: "must be a non-empty list of strings (an array, or one comma-separated string)" }]],
-    ["an origin with LF", { "client.origins": ["https://a.example\n"] }, undefined, [{ path: at("client.origins"), message: "must be a non-empty list of strings (an array, or one comma-separated string)" }]],
-    ["client.auth basic", { "client.auth": "basic" }, undefined, [{ path: at("client.auth"), message: 'must be one of "none", "token", "jwt"' }]],
-    ["client.auth token without the secret", { "client.auth": "token" }, undefined, [{ path: "SALLYPORT_CLIENT_TOKENS.echo", message: 'has no token: set one with "wrangler secret put SALLYPORT_CLIENT_TOKENS"' }]],
-    ["a short client token", { "client.auth": "token" }, JSON.stringify({ echo: ["short"] }), [{ path: "SALLYPORT_CLIENT_TOKENS.echo[0]", message: "must be at least 16 printable ASCII characters without spaces" }]],
-    ["a client token that is also a connector token", { "client.auth": "token" }, JSON.stringify({ echo: [TOKEN] }), [{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[0]", message: "token already used by SALLYPORT_CLIENT_TOKENS.echo[0]" }]],
-    ["client tokens not JSON", { "client.auth": "token" }, "{", [
-      { path: "SALLYPORT_CLIENT_TOKENS", message: "is not valid JSON" },
-      { path: "SALLYPORT_CLIENT_TOKENS.echo", message: 'has no token: set one with "wrangler secret put SALLYPORT_CLIENT_TOKENS"' },
-    ]],
-    ["jwt without jwks and audience", { "client.auth": "jwt" }, undefined, [
-      { path: at("client.jwt.jwks"), message: 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)' },
-      { path: at("client.jwt.audience"), message: 'is required with client.auth "jwt": a token for another application must not pass' },
-    ]],
-    ["jwks not http(s)", { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a" }, undefined, [{ path: at("client.jwt.jwks"), message: "must be an http(s) URL" }]],
-    ["a pin that is not a fingerprint", { "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": ["abcd"] }, undefined, [{ path: at("socks.ssl.client-cert-sha256"), message: "must list SHA-256 fingerprints (64 hex digits, colons allowed)" }]],
-    ["pins without verify-client", { "socks.ssl.client-cert-sha256": [PIN] }, undefined, [{ path: at("socks.ssl.client-cert-sha256"), message: 'pins need socks.ssl.verify-client "required" or "optional"' }]],
+    [
+      "an origin with a path",
+      { "client.origins": ["https://app.example.com/"] },
+      undefined,
+      [{ path: at("client.origins"), message: '"https://app.example.com/" is not an origin such as https://app.example.com' }],
+    ],
+    [
+      "an origin that is not a URL",
+      { "client.origins": "app.example.com" },
+      undefined,
+      [{ path: at("client.origins"), message: '"app.example.com" is not an origin such as https://app.example.com' }],
+    ],
+    [
+      "an empty origin list",
+      { "client.origins": [] },
+      undefined,
+      [{ path: at("client.origins"), message: "must be a non-empty list of strings (an array, or one comma-separated string)" }],
+    ],
+    [
+      "an origin with LF",
+      { "client.origins": ["https://a.example\n"] },
+      undefined,
+      [{ path: at("client.origins"), message: "must be a non-empty list of strings (an array, or one comma-separated string)" }],
+    ],
+    [
+      "client.auth basic",
+      { "client.auth": "basic" },
+      undefined,
+      [{ path: at("client.auth"), message: 'must be one of "none", "token", "jwt"' }],
+    ],
+    [
+      "client.auth token without the secret",
+      { "client.auth": "token" },
+      undefined,
+      [{ path: "SALLYPORT_CLIENT_TOKENS.echo", message: 'has no token: set one with "wrangler secret put SALLYPORT_CLIENT_TOKENS"' }],
+    ],
+    [
+      "a short client token",
+      { "client.auth": "token" },
+      JSON.stringify({ echo: ["short"] }),
+      [{ path: "SALLYPORT_CLIENT_TOKENS.echo[0]", message: "must be at least 16 printable ASCII characters without spaces" }],
+    ],
+    [
+      "a client token that is also a connector token",
+      { "client.auth": "token" },
+      JSON.stringify({ echo: [TOKEN] }),
+      [{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[0]", message: "token already used by SALLYPORT_CLIENT_TOKENS.echo[0]" }],
+    ],
+    [
+      "client tokens not JSON",
+      { "client.auth": "token" },
+      "{",
+      [
+        { path: "SALLYPORT_CLIENT_TOKENS", message: "is not valid JSON" },
+        { path: "SALLYPORT_CLIENT_TOKENS.echo", message: 'has no token: set one with "wrangler secret put SALLYPORT_CLIENT_TOKENS"' },
+      ],
+    ],
+    [
+      "jwt without jwks and audience",
+      { "client.auth": "jwt" },
+      undefined,
+      [
+        {
+          path: at("client.jwt.jwks"),
+          message: 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)',
+        },
+        { path: at("client.jwt.audience"), message: 'is required with client.auth "jwt": a token for another application must not pass' },
+      ],
+    ],
+    [
+      "jwks not http(s)",
+      { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a" },
+      undefined,
+      [{ path: at("client.jwt.jwks"), message: "must be an http(s) URL" }],
+    ],
+    [
+      "a pin that is not a fingerprint",
+      { "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": ["abcd"] },
+      undefined,
+      [{ path: at("socks.ssl.client-cert-sha256"), message: "must list SHA-256 fingerprints (64 hex digits, colons allowed)" }],
+    ],
+    [
+      "pins without verify-client",
+      { "socks.ssl.client-cert-sha256": [PIN] },
+      undefined,
+      [{ path: at("socks.ssl.client-cert-sha256"), message: 'pins need socks.ssl.verify-client "required" or "optional"' }],
+    ],
   ])("refuses %s", (_label, settings, clientTokens, expected) => {
     const r = withClients(settings, clientTokens);
     expect(r.ok ? [] : r.error).toStrictEqual(expected);

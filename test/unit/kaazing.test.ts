@@ -108,8 +108,12 @@ describe("internal gateway example → connector configuration", () => {
 
   it("notes the defaults it fills in for what Kaazing set on the DMZ gateway", () => {
     const notes = imported(INTERNAL).notes;
-    expect(notes.find((n) => n.path === "service[0].properties.prepared.connection.count")?.text).toMatch(/^\(not set\) → prepared\.connection\.count 1 \(the default\)/);
-    expect(notes.find((n) => n.path === "service[0].properties.maximum.recovery.interval")?.text).toMatch(/^\(not set\) → maximum\.recovery\.interval "1 second" \(the default\)/);
+    expect(notes.find((n) => n.path === "service[0].properties.prepared.connection.count")?.text).toMatch(
+      /^\(not set\) → prepared\.connection\.count 1 \(the default\)/,
+    );
+    expect(notes.find((n) => n.path === "service[0].properties.maximum.recovery.interval")?.text).toMatch(
+      /^\(not set\) → maximum\.recovery\.interval "1 second" \(the default\)/,
+    );
   });
 });
 
@@ -120,7 +124,12 @@ describe("DMZ gateway example → edge configuration", () => {
     expect(r.services).toStrictEqual([{ path: "service[0]", role: "dmz", name: "path" }]);
     expect(r.edge).toStrictEqual({
       SALLYPORT_SERVICES: {
-        path: { accept: "wss://gateway.example.com/path", "socks.mode": "reverse", "socks.timeout": "2 seconds", "socks.ssl.verify-client": "required" },
+        path: {
+          accept: "wss://gateway.example.com/path",
+          "socks.mode": "reverse",
+          "socks.timeout": "2 seconds",
+          "socks.ssl.verify-client": "required",
+        },
       },
     });
   });
@@ -188,12 +197,18 @@ describe("a <gateway-config> holding both services", () => {
 
   it("reads the multi-line fixture", () => {
     const r = imported(read("../fixtures/kaazing/gateway-config.xml"));
-    expect(r.connector?.services[0]).toMatchObject({ name: "echo", accept: "wss://gateway.example.com/echo", connect: "tcp://127.0.0.1:7000" });
+    expect(r.connector?.services[0]).toMatchObject({
+      name: "echo",
+      accept: "wss://gateway.example.com/echo",
+      connect: "tcp://127.0.0.1:7000",
+    });
   });
 
   it("warns when socks.timeout does not outlast the internal gateway's retry maximum", () => {
     const r = imported(both(INTERNAL, edit(DMZ, "<socks.timeout>2 seconds</socks.timeout>", "<socks.timeout>1 second</socks.timeout>")));
-    expect(r.notes.find((n) => n.path === "service[1].connect-options.socks.timeout" && n.text.startsWith("warning:"))?.text).toMatch(/Kaazing advises one second more/);
+    expect(r.notes.find((n) => n.path === "service[1].connect-options.socks.timeout" && n.text.startsWith("warning:"))?.text).toMatch(
+      /Kaazing advises one second more/,
+    );
   });
 
   it("names the problems of each service by its index", () => {
@@ -203,9 +218,13 @@ describe("a <gateway-config> holding both services", () => {
 
   it("refuses two services the edge could not tell apart", () => {
     const twoDmz = `<gateway-config>${DMZ}${edit(DMZ, "<service>", "<service><name>Other</name>")}</gateway-config>`;
-    expect(refused(twoDmz).map((i) => [i.path, i.message])).toStrictEqual([["service[1].accept", expect.stringMatching(/same path as DMZ-gateway service "path"/)]]);
+    expect(refused(twoDmz).map((i) => [i.path, i.message])).toStrictEqual([
+      ["service[1].accept", expect.stringMatching(/same path as DMZ-gateway service "path"/)],
+    ]);
     const twoInternal = `<gateway-config>${INTERNAL}${INTERNAL}</gateway-config>`;
-    expect(refused(twoInternal).map((i) => [i.path, i.message])).toStrictEqual([["service[1].name", expect.stringMatching(/already names another internal-gateway/)]]);
+    expect(refused(twoInternal).map((i) => [i.path, i.message])).toStrictEqual([
+      ["service[1].name", expect.stringMatching(/already names another internal-gateway/)],
+    ]);
   });
 });
 
@@ -213,7 +232,10 @@ describe("names and free text", () => {
   it("folds a Kaazing <name> into a Sallyport name, and says so", () => {
     const r = imported(edit(INTERNAL, "<service>", "<service><name>Echo Service</name><description>The echo</description>"));
     expect(r.connector?.services[0]?.name).toBe("echo-service");
-    expect(r.notes).toContainEqual({ path: "service[0].name", text: '"Echo Service" → name "echo-service" (Sallyport names are a-z, 0-9 and -)' });
+    expect(r.notes).toContainEqual({
+      path: "service[0].name",
+      text: '"Echo Service" → name "echo-service" (Sallyport names are a-z, 0-9 and -)',
+    });
     expect(r.notes).toContainEqual({ path: "service[0].description", text: "dropped: informational only" });
   });
 
@@ -225,7 +247,9 @@ describe("names and free text", () => {
     );
     const r = imported(xml);
     expect(r.connector?.services[0]?.["socks.retry.maximum.interval"]).toBe("500ms");
-    expect(r.notes.find((n) => n.path === "service[0].accept-options.http.transport")?.text).toMatch(/TLS although the transport said socks:\/\//);
+    expect(r.notes.find((n) => n.path === "service[0].accept-options.http.transport")?.text).toMatch(
+      /TLS although the transport said socks:\/\//,
+    );
   });
 });
 
@@ -233,60 +257,280 @@ describe("names and free text", () => {
 const REFUSED: Array<[string, string, string, RegExp]> = [
   ["type other than proxy", edit(INTERNAL, "<type>proxy</type>", "<type>echo</type>"), "service[0].type", /is "echo".*only "proxy"/],
   ["no type", edit(INTERNAL, "<type>proxy</type>", ""), "service[0].type", /is required/],
-  ["socks.mode forward on the internal gateway", edit(INTERNAL, "<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode>"), "service[0].accept-options.socks.mode", /is "forward"; Sallyport implements only "reverse"/],
-  ["socks.mode forward on the DMZ gateway", edit(DMZ, "<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode>"), "service[0].connect-options.socks.mode", /only "reverse"/],
-  ["empty socks.mode", edit(INTERNAL, "<socks.mode>reverse</socks.mode>", "<socks.mode/>"), "service[0].accept-options.socks.mode", /is ""/],
+  [
+    "socks.mode forward on the internal gateway",
+    edit(INTERNAL, "<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode>"),
+    "service[0].accept-options.socks.mode",
+    /is "forward"; Sallyport implements only "reverse"/,
+  ],
+  [
+    "socks.mode forward on the DMZ gateway",
+    edit(DMZ, "<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode>"),
+    "service[0].connect-options.socks.mode",
+    /only "reverse"/,
+  ],
+  [
+    "empty socks.mode",
+    edit(INTERNAL, "<socks.mode>reverse</socks.mode>", "<socks.mode/>"),
+    "service[0].accept-options.socks.mode",
+    /is ""/,
+  ],
   ["no socks.mode anywhere", edit(INTERNAL, "<socks.mode>reverse</socks.mode>", ""), "service[0]", /not an Enterprise Shield service/],
-  ["socks.mode on both sides", edit(INTERNAL, "</accept-options>", "</accept-options><connect-options><socks.mode>reverse</socks.mode></connect-options>"), "service[0]", /both accept-options and connect-options/],
+  [
+    "socks.mode on both sides",
+    edit(INTERNAL, "</accept-options>", "</accept-options><connect-options><socks.mode>reverse</socks.mode></connect-options>"),
+    "service[0]",
+    /both accept-options and connect-options/,
+  ],
   ["no accept", edit(INTERNAL, "<accept>wss://gateway.example.com:443/path</accept>", ""), "service[0].accept", /is required/],
-  ["two accepts", edit(INTERNAL, "</accept>", "</accept><accept>wss://other.example.com/path</accept>"), "service[0].accept", /appears 2 times; a Sallyport service has one accept URI/],
-  ["accept over http", edit(INTERNAL, "wss://gateway.example.com:443/path", "https://gateway.example.com/path"), "service[0].accept", /ws:\/\/ or wss:\/\//],
+  [
+    "two accepts",
+    edit(INTERNAL, "</accept>", "</accept><accept>wss://other.example.com/path</accept>"),
+    "service[0].accept",
+    /appears 2 times; a Sallyport service has one accept URI/,
+  ],
+  [
+    "accept over http",
+    edit(INTERNAL, "wss://gateway.example.com:443/path", "https://gateway.example.com/path"),
+    "service[0].accept",
+    /ws:\/\/ or wss:\/\//,
+  ],
   ["accept not a URI", edit(INTERNAL, "wss://gateway.example.com:443/path", "gateway.example.com"), "service[0].accept", /is not a URI/],
-  ["accept under Sallyport's reserved path", edit(INTERNAL, "wss://gateway.example.com:443/path", "wss://gateway.example.com/_sallyport/x"), "service[0].accept", /reserved for Sallyport/],
-  ["internal connect not TCP", edit(INTERNAL, "tcp://internal.example.com:1080", "ws://internal.example.com:8080/"), "service[0].connect", /tcp:\/\/HOST:PORT/],
-  ["internal connect without port", edit(INTERNAL, "tcp://internal.example.com:1080", "tcp://internal.example.com"), "service[0].connect", /port from 1 to 65535/],
-  ["internal without connect", edit(INTERNAL, "<connect>tcp://internal.example.com:1080</connect>", ""), "service[0].connect", /is required/],
-  ["two connects", edit(INTERNAL, "</connect>", "</connect><connect>tcp://b.example.com:1</connect>"), "service[0].connect", /appears 2 times; a Sallyport service has one backend/],
-  ["DMZ connect not the accept URI", edit(DMZ, "<connect>wss://gateway.example.com:443/path</connect>", "<connect>wss://gateway.example.com/other</connect>"), "service[0].connect", /must be the accept URI \(wss:\/\/gateway\.example\.com\/path\)/],
-  ["DMZ connect to a TCP backend", edit(DMZ, "<connect>wss://gateway.example.com:443/path</connect>", "<connect>tcp://internal.example.com:1080</connect>"), "service[0].connect", /must be the accept URI/],
+  [
+    "accept under Sallyport's reserved path",
+    edit(INTERNAL, "wss://gateway.example.com:443/path", "wss://gateway.example.com/_sallyport/x"),
+    "service[0].accept",
+    /reserved for Sallyport/,
+  ],
+  [
+    "internal connect not TCP",
+    edit(INTERNAL, "tcp://internal.example.com:1080", "ws://internal.example.com:8080/"),
+    "service[0].connect",
+    /tcp:\/\/HOST:PORT/,
+  ],
+  [
+    "internal connect without port",
+    edit(INTERNAL, "tcp://internal.example.com:1080", "tcp://internal.example.com"),
+    "service[0].connect",
+    /port from 1 to 65535/,
+  ],
+  [
+    "internal without connect",
+    edit(INTERNAL, "<connect>tcp://internal.example.com:1080</connect>", ""),
+    "service[0].connect",
+    /is required/,
+  ],
+  [
+    "two connects",
+    edit(INTERNAL, "</connect>", "</connect><connect>tcp://b.example.com:1</connect>"),
+    "service[0].connect",
+    /appears 2 times; a Sallyport service has one backend/,
+  ],
+  [
+    "DMZ connect not the accept URI",
+    edit(DMZ, "<connect>wss://gateway.example.com:443/path</connect>", "<connect>wss://gateway.example.com/other</connect>"),
+    "service[0].connect",
+    /must be the accept URI \(wss:\/\/gateway\.example\.com\/path\)/,
+  ],
+  [
+    "DMZ connect to a TCP backend",
+    edit(DMZ, "<connect>wss://gateway.example.com:443/path</connect>", "<connect>tcp://internal.example.com:1080</connect>"),
+    "service[0].connect",
+    /must be the accept URI/,
+  ],
   ["DMZ without connect", edit(DMZ, "<connect>wss://gateway.example.com:443/path</connect>", ""), "service[0].connect", /is required/],
-  ["unknown service element", edit(INTERNAL, "<type>", "<frobnicate>1</frobnicate><type>"), "service[0].frobnicate", /not a service element Sallyport can honour/],
-  ["realm-name", edit(INTERNAL, "<type>", "<realm-name>demo</realm-name><type>"), "service[0].realm-name", /client authentication is not imported/],
+  [
+    "unknown service element",
+    edit(INTERNAL, "<type>", "<frobnicate>1</frobnicate><type>"),
+    "service[0].frobnicate",
+    /not a service element Sallyport can honour/,
+  ],
+  [
+    "realm-name",
+    edit(INTERNAL, "<type>", "<realm-name>demo</realm-name><type>"),
+    "service[0].realm-name",
+    /client authentication is not imported/,
+  ],
   ["balance", edit(INTERNAL, "<type>", "<balance>wss://x.example.com/</balance><type>"), "service[0].balance", /no balancer/],
-  ["unknown accept-option", edit(INTERNAL, "</accept-options>", "<ws.inactivity.timeout>5s</ws.inactivity.timeout></accept-options>"), "service[0].accept-options.ws.inactivity.timeout", /not an option Sallyport can honour on an internal gateway/],
-  ["unknown connect-option on the internal gateway", edit(INTERNAL, "</accept-options>", "</accept-options><connect-options><ssl.ciphers>x</ssl.ciphers></connect-options>"), "service[0].connect-options.ssl.ciphers", /not an option Sallyport can honour/],
-  ["unknown property", edit(DMZ, "</properties>", "<other>1</other></properties>"), "service[0].properties.other", /not an option Sallyport can honour on a DMZ gateway/],
-  ["DMZ option on the internal gateway", edit(INTERNAL, "</accept-options>", "<socks.timeout>2 seconds</socks.timeout></accept-options>"), "service[0].accept-options.socks.timeout", /belongs in the connect-options of a DMZ gateway/],
-  ["internal option on the DMZ gateway", edit(DMZ, "</connect-options>", "<socks.retry.maximum.interval>1 second</socks.retry.maximum.interval></connect-options>"), "service[0].connect-options.socks.retry.maximum.interval", /belongs in the accept-options of an internal gateway/],
-  ["tcp.bind on the internal gateway", edit(INTERNAL, "</accept-options>", "<tcp.bind>443</tcp.bind></accept-options>"), "service[0].accept-options.tcp.bind", /belongs in the accept-options of a DMZ gateway/],
-  ["retry interval not a duration", edit(INTERNAL, ">1 second</socks.retry", ">1 fortnight</socks.retry"), "service[0].accept-options.socks.retry.maximum.interval", /"1 fortnight" is not a duration/],
-  ["retry interval without unit", edit(INTERNAL, ">1 second</socks.retry", ">1</socks.retry"), "service[0].accept-options.socks.retry.maximum.interval", /is not a duration/],
-  ["retry interval too short", edit(INTERNAL, ">1 second</socks.retry", ">10 milliseconds</socks.retry"), "service[0].accept-options.socks.retry.maximum.interval", /at least 100 milliseconds/],
-  ["socks.timeout not a duration", edit(DMZ, "2 seconds", "forever"), "service[0].connect-options.socks.timeout", /"forever" is not a duration/],
+  [
+    "unknown accept-option",
+    edit(INTERNAL, "</accept-options>", "<ws.inactivity.timeout>5s</ws.inactivity.timeout></accept-options>"),
+    "service[0].accept-options.ws.inactivity.timeout",
+    /not an option Sallyport can honour on an internal gateway/,
+  ],
+  [
+    "unknown connect-option on the internal gateway",
+    edit(INTERNAL, "</accept-options>", "</accept-options><connect-options><ssl.ciphers>x</ssl.ciphers></connect-options>"),
+    "service[0].connect-options.ssl.ciphers",
+    /not an option Sallyport can honour/,
+  ],
+  [
+    "unknown property",
+    edit(DMZ, "</properties>", "<other>1</other></properties>"),
+    "service[0].properties.other",
+    /not an option Sallyport can honour on a DMZ gateway/,
+  ],
+  [
+    "DMZ option on the internal gateway",
+    edit(INTERNAL, "</accept-options>", "<socks.timeout>2 seconds</socks.timeout></accept-options>"),
+    "service[0].accept-options.socks.timeout",
+    /belongs in the connect-options of a DMZ gateway/,
+  ],
+  [
+    "internal option on the DMZ gateway",
+    edit(DMZ, "</connect-options>", "<socks.retry.maximum.interval>1 second</socks.retry.maximum.interval></connect-options>"),
+    "service[0].connect-options.socks.retry.maximum.interval",
+    /belongs in the accept-options of an internal gateway/,
+  ],
+  [
+    "tcp.bind on the internal gateway",
+    edit(INTERNAL, "</accept-options>", "<tcp.bind>443</tcp.bind></accept-options>"),
+    "service[0].accept-options.tcp.bind",
+    /belongs in the accept-options of a DMZ gateway/,
+  ],
+  [
+    "retry interval not a duration",
+    edit(INTERNAL, ">1 second</socks.retry", ">1 fortnight</socks.retry"),
+    "service[0].accept-options.socks.retry.maximum.interval",
+    /"1 fortnight" is not a duration/,
+  ],
+  [
+    "retry interval without unit",
+    edit(INTERNAL, ">1 second</socks.retry", ">1</socks.retry"),
+    "service[0].accept-options.socks.retry.maximum.interval",
+    /is not a duration/,
+  ],
+  [
+    "retry interval too short",
+    edit(INTERNAL, ">1 second</socks.retry", ">10 milliseconds</socks.retry"),
+    "service[0].accept-options.socks.retry.maximum.interval",
+    /at least 100 milliseconds/,
+  ],
+  [
+    "socks.timeout not a duration",
+    edit(DMZ, "2 seconds", "forever"),
+    "service[0].connect-options.socks.timeout",
+    /"forever" is not a duration/,
+  ],
   ["socks.timeout over a day", edit(DMZ, "2 seconds", "25 hours"), "service[0].connect-options.socks.timeout", /longer than 24 hours/],
-  ["prepared.connection.count zero", edit(DMZ, "<prepared.connection.count>1<", "<prepared.connection.count>0<"), "service[0].properties.prepared.connection.count", /whole number from 1 to 1000/],
-  ["prepared.connection.count not a number", edit(DMZ, "<prepared.connection.count>1<", "<prepared.connection.count>many<"), "service[0].properties.prepared.connection.count", /whole number/],
-  ["prepared.connection.count on the internal gateway", edit(INTERNAL, "<type>", "<properties><prepared.connection.count>-1</prepared.connection.count></properties><type>"), "service[0].properties.prepared.connection.count", /whole number/],
-  ["maximum.recovery.interval not a duration", edit(DMZ, "<maximum.recovery.interval>1 second<", "<maximum.recovery.interval>soon<"), "service[0].properties.maximum.recovery.interval", /is not a duration/],
-  ["verify-client unknown", edit(DMZ, ">required<", ">sometimes<"), "service[0].connect-options.socks.ssl.verify-client", /must be one of "required", "optional", "none"/],
-  ["http.transport not SOCKS", edit(INTERNAL, "socks+ssl://gateway.dmz.net:1080", "http://gateway.dmz.net:1080"), "service[0].accept-options.http.transport", /socks\+ssl:\/\/HOST:PORT/],
-  ["DMZ http.transport without port", edit(DMZ, "socks+ssl://gateway.dmz.net:1080", "socks+ssl://gateway.dmz.net"), "service[0].connect-options.http.transport", /socks\+ssl:\/\/HOST:PORT/],
-  ["TLS transport with a ws:// accept", edit(INTERNAL, "wss://gateway.example.com:443/path", "ws://gateway.example.com/path"), "service[0].accept-options.http.transport", /asks for TLS \(socks\+ssl\) but accept is ws:\/\//],
+  [
+    "prepared.connection.count zero",
+    edit(DMZ, "<prepared.connection.count>1<", "<prepared.connection.count>0<"),
+    "service[0].properties.prepared.connection.count",
+    /whole number from 1 to 1000/,
+  ],
+  [
+    "prepared.connection.count not a number",
+    edit(DMZ, "<prepared.connection.count>1<", "<prepared.connection.count>many<"),
+    "service[0].properties.prepared.connection.count",
+    /whole number/,
+  ],
+  [
+    "prepared.connection.count on the internal gateway",
+    edit(INTERNAL, "<type>", "<properties><prepared.connection.count>-1</prepared.connection.count></properties><type>"),
+    "service[0].properties.prepared.connection.count",
+    /whole number/,
+  ],
+  [
+    "maximum.recovery.interval not a duration",
+    edit(DMZ, "<maximum.recovery.interval>1 second<", "<maximum.recovery.interval>soon<"),
+    "service[0].properties.maximum.recovery.interval",
+    /is not a duration/,
+  ],
+  [
+    "verify-client unknown",
+    edit(DMZ, ">required<", ">sometimes<"),
+    "service[0].connect-options.socks.ssl.verify-client",
+    /must be one of "required", "optional", "none"/,
+  ],
+  [
+    "http.transport not SOCKS",
+    edit(INTERNAL, "socks+ssl://gateway.dmz.net:1080", "http://gateway.dmz.net:1080"),
+    "service[0].accept-options.http.transport",
+    /socks\+ssl:\/\/HOST:PORT/,
+  ],
+  [
+    "DMZ http.transport without port",
+    edit(DMZ, "socks+ssl://gateway.dmz.net:1080", "socks+ssl://gateway.dmz.net"),
+    "service[0].connect-options.http.transport",
+    /socks\+ssl:\/\/HOST:PORT/,
+  ],
+  [
+    "TLS transport with a ws:// accept",
+    edit(INTERNAL, "wss://gateway.example.com:443/path", "ws://gateway.example.com/path"),
+    "service[0].accept-options.http.transport",
+    /asks for TLS \(socks\+ssl\) but accept is ws:\/\//,
+  ],
   ["tcp.bind not a port", edit(DMZ, "<tcp.bind>443<", "<tcp.bind>https<"), "service[0].accept-options.tcp.bind", /"PORT" or "HOST:PORT"/],
-  ["tcp.bind port out of range", edit(DMZ, "<tcp.bind>443<", "<tcp.bind>0.0.0.0:70000<"), "service[0].accept-options.tcp.bind", /port from 1 to 65535/],
-  ["repeated option", edit(DMZ, "</connect-options>", "<socks.timeout>3 seconds</socks.timeout></connect-options>"), "service[0].connect-options.socks.timeout", /appears 2 times/],
-  ["repeated section", edit(INTERNAL, "</accept-options>", "</accept-options><accept-options><socks.mode>reverse</socks.mode></accept-options>"), "service[0].accept-options", /appears 2 times/],
-  ["attribute on an option", edit(INTERNAL, "<socks.mode>", '<socks.mode secure="yes">'), "service[0].accept-options.socks.mode@secure", /attribute Sallyport does not know/],
-  ["gateway property reference", edit(INTERNAL, "tcp://internal.example.com:1080", "tcp://${backend.host}:1080"), "service[0].connect", /property reference \(\$\{backend\.host\}\).*write the value in place/],
-  ["elements where a value belongs", edit(INTERNAL, "<type>proxy</type>", "<type><proxy/></type>"), "service[0].type", /must hold a value, not elements \(found <proxy>\)/],
-  ["text in a section", edit(INTERNAL, "<accept-options>", "<accept-options>loose text"), "service[0].accept-options", /must hold elements, not text/],
+  [
+    "tcp.bind port out of range",
+    edit(DMZ, "<tcp.bind>443<", "<tcp.bind>0.0.0.0:70000<"),
+    "service[0].accept-options.tcp.bind",
+    /port from 1 to 65535/,
+  ],
+  [
+    "repeated option",
+    edit(DMZ, "</connect-options>", "<socks.timeout>3 seconds</socks.timeout></connect-options>"),
+    "service[0].connect-options.socks.timeout",
+    /appears 2 times/,
+  ],
+  [
+    "repeated section",
+    edit(INTERNAL, "</accept-options>", "</accept-options><accept-options><socks.mode>reverse</socks.mode></accept-options>"),
+    "service[0].accept-options",
+    /appears 2 times/,
+  ],
+  [
+    "attribute on an option",
+    edit(INTERNAL, "<socks.mode>", '<socks.mode secure="yes">'),
+    "service[0].accept-options.socks.mode@secure",
+    /attribute Sallyport does not know/,
+  ],
+  [
+    "gateway property reference",
+    edit(INTERNAL, "tcp://internal.example.com:1080", "tcp://${backend.host}:1080"),
+    "service[0].connect",
+    /property reference \(\$\{backend\.host\}\).*write the value in place/,
+  ],
+  [
+    "elements where a value belongs",
+    edit(INTERNAL, "<type>proxy</type>", "<type><proxy/></type>"),
+    "service[0].type",
+    /must hold a value, not elements \(found <proxy>\)/,
+  ],
+  [
+    "text in a section",
+    edit(INTERNAL, "<accept-options>", "<accept-options>loose text"),
+    "service[0].accept-options",
+    /must hold elements, not text/,
+  ],
   ["name with nothing to keep", edit(INTERNAL, "<service>", "<service><name>!!!</name>"), "service[0].name", /no letter or digit/],
   ["root not a gateway configuration", "<services><service/></services>", "services", /expected <gateway-config> or <service>/],
   ["two top-level elements", `${INTERNAL}${DMZ}`, "(document)", /Multiple possible root nodes/],
-  ["gateway-config without services", '<gateway-config xmlns="http://xmlns.kaazing.org/2016/06/gateway"/>', "gateway-config", /has no <service>/],
-  ["gateway-config security", `<gateway-config><security><keystore/></security>${INTERNAL}</gateway-config>`, "gateway-config.security", /realms and keystores are not imported/],
-  ["gateway-config properties", `<gateway-config><properties><property/></properties>${INTERNAL}</gateway-config>`, "gateway-config.properties", /write each value in place/],
-  ["gateway-config unknown element", `<gateway-config><widget/>${INTERNAL}</gateway-config>`, "gateway-config.widget", /only <service> elements are/],
+  [
+    "gateway-config without services",
+    '<gateway-config xmlns="http://xmlns.kaazing.org/2016/06/gateway"/>',
+    "gateway-config",
+    /has no <service>/,
+  ],
+  [
+    "gateway-config security",
+    `<gateway-config><security><keystore/></security>${INTERNAL}</gateway-config>`,
+    "gateway-config.security",
+    /realms and keystores are not imported/,
+  ],
+  [
+    "gateway-config properties",
+    `<gateway-config><properties><property/></properties>${INTERNAL}</gateway-config>`,
+    "gateway-config.properties",
+    /write each value in place/,
+  ],
+  [
+    "gateway-config unknown element",
+    `<gateway-config><widget/>${INTERNAL}</gateway-config>`,
+    "gateway-config.widget",
+    /only <service> elements are/,
+  ],
   ["gateway-config attribute", `<gateway-config version="4">${INTERNAL}</gateway-config>`, "gateway-config@version", /attribute/],
   ["not well-formed", edit(INTERNAL, "</type>", "</typo>"), "(document)", /is not well-formed XML: .*line 1/],
   ["a DOCTYPE", `<!DOCTYPE service [<!ENTITY e "x">]>${INTERNAL}`, "(document)", /<!DOCTYPE>/],
@@ -304,7 +548,10 @@ describe("what cannot be honoured is refused, naming the element", () => {
   it("reports only the element at fault, not knock-on problems", () => {
     for (const [what, xml, path] of REFUSED) {
       if (what === "socks.mode on both sides") continue; // the stray connect-options is named too, rightly
-      expect(refused(xml).map((i) => i.path), what).toStrictEqual([path]);
+      expect(
+        refused(xml).map((i) => i.path),
+        what,
+      ).toStrictEqual([path]);
     }
   });
 
@@ -313,7 +560,11 @@ describe("what cannot be honoured is refused, naming the element", () => {
     xml = edit(xml, "tcp://internal.example.com:1080", "udp://internal.example.com:1080");
     xml = edit(xml, ">1 second</socks.retry", ">1 fortnight</socks.retry");
     xml = edit(xml, "<socks.mode>reverse</socks.mode>", "<socks.mode>forward</socks.mode><tcp.bind>443</tcp.bind>");
-    expect(refused(xml).map((i) => i.path).sort()).toStrictEqual([
+    expect(
+      refused(xml)
+        .map((i) => i.path)
+        .sort(),
+    ).toStrictEqual([
       "service[0].accept-options.socks.mode",
       "service[0].accept-options.socks.retry.maximum.interval",
       "service[0].accept-options.tcp.bind",
@@ -333,13 +584,15 @@ describe("the pure mapping and the XML front", () => {
     }
     // The XML front refuses several roots before the mapping sees them; the mapping does too.
     const r = importKaazing({ service: [""], "gateway-config": [""] });
-    expect(!r.ok && r.error).toStrictEqual([{ path: "(document)", message: "has 2 top-level elements (<service>, <gateway-config>); expected one <gateway-config> or <service>" }]);
+    expect(!r.ok && r.error).toStrictEqual([
+      { path: "(document)", message: "has 2 top-level elements (<service>, <gateway-config>); expected one <gateway-config> or <service>" },
+    ]);
   });
 
   it.each([
     ["gateway-config.xml", "{}", true],
     ["conf.XML", "", true],
-    ["connector.json", '  <service/>', true],
+    ["connector.json", "  <service/>", true],
     ["connector.json", '{"services": []}', false],
     ["-", "{}", false],
   ])("looksLikeXml(%j, %j) is %j", (name, text, expected) => {

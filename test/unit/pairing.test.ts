@@ -14,11 +14,34 @@ import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, 
 const NOW = 1_000_000;
 
 function bind(id: string, over: Partial<BindAttachment> = {}): BindAttachment {
-  return { role: "bind", id, service: "echo", credential: 0, state: "parked", openedAt: 0, connectorId: "c1", instance: "i1", bindId: `b-${id}`, heartbeatMs: 1000, parkedAt: 100, ...over };
+  return {
+    role: "bind",
+    id,
+    service: "echo",
+    credential: 0,
+    state: "parked",
+    openedAt: 0,
+    connectorId: "c1",
+    instance: "i1",
+    bindId: `b-${id}`,
+    heartbeatMs: 1000,
+    parkedAt: 100,
+    ...over,
+  };
 }
 
 function client(id: string, over: Partial<ClientAttachment> = {}): ClientAttachment {
-  return { role: "client", id, service: "echo", state: "waiting", protocol: "plain", address: "203.0.113.1", arrivedAt: 100, deadline: NOW + 2000, ...over };
+  return {
+    role: "client",
+    id,
+    service: "echo",
+    state: "waiting",
+    protocol: "plain",
+    address: "203.0.113.1",
+    arrivedAt: 100,
+    deadline: NOW + 2000,
+    ...over,
+  };
 }
 
 const ids = (atts: readonly Attachment[] | undefined): string[] => (atts ?? []).map((a) => a.id);
@@ -35,7 +58,11 @@ describe("attachment constants", () => {
 describe("pickBind", () => {
   it.each<[string, BindAttachment[], string | undefined]>([
     ["nothing parked", [], undefined],
-    ["only registering and paired", [bind("r", { state: "registering" }), bind("p", { state: "paired" }), bind("o", { state: "opened" })], undefined],
+    [
+      "only registering and paired",
+      [bind("r", { state: "registering" }), bind("p", { state: "paired" }), bind("o", { state: "opened" })],
+      undefined,
+    ],
     ["the only parked one", [bind("r", { state: "registering" }), bind("a")], "a"],
     ["the one parked longest", [bind("a", { parkedAt: 300 }), bind("b", { parkedAt: 100 }), bind("c", { parkedAt: 200 })], "b"],
     ["the first of equals", [bind("a", { parkedAt: 100 }), bind("b", { parkedAt: 100 })], "a"],
@@ -99,7 +126,8 @@ describe("pickBind", () => {
           expect(picked).toBeUndefined();
           return;
         }
-        const load = (c: string | undefined) => binds.filter((b) => b.connectorId === c && (b.state === "paired" || b.state === "opened")).length;
+        const load = (c: string | undefined) =>
+          binds.filter((b) => b.connectorId === c && (b.state === "paired" || b.state === "opened")).length;
         expect(picked?.state).toBe("parked");
         const minLoad = Math.min(...parked.map((b) => load(b.connectorId)));
         expect(load(picked!.connectorId)).toBe(minLoad);
@@ -114,13 +142,21 @@ describe("pickClient", () => {
   it.each<[string, ClientAttachment[], string | undefined]>([
     ["nobody waiting", [], undefined],
     ["the only waiting client", [client("a")], "a"],
-    ["first come, first served", [client("late", { arrivedAt: 300 }), client("early", { arrivedAt: 100 }), client("mid", { arrivedAt: 200 })], "early"],
+    [
+      "first come, first served",
+      [client("late", { arrivedAt: 300 }), client("early", { arrivedAt: 100 }), client("mid", { arrivedAt: 200 })],
+      "early",
+    ],
     ["skipping paired clients", [client("p", { state: "paired", arrivedAt: 1, deadline: undefined }), client("w", { arrivedAt: 50 })], "w"],
     ["skipping a client whose deadline is now", [client("x", { arrivedAt: 1, deadline: NOW }), client("y", { arrivedAt: 2 })], "y"],
     ["skipping a client whose deadline passed", [client("x", { arrivedAt: 1, deadline: NOW - 1 })], undefined],
     ["a client one millisecond before its deadline", [client("x", { deadline: NOW + 1 })], "x"],
     // Given up on (closed with BUSY or TTL_EXPIRED, deadline cleared) but not gone yet.
-    ["skipping a client already given up on", [client("gone", { arrivedAt: 1, deadline: undefined }), client("live", { arrivedAt: 5 })], "live"],
+    [
+      "skipping a client already given up on",
+      [client("gone", { arrivedAt: 1, deadline: undefined }), client("live", { arrivedAt: 5 })],
+      "live",
+    ],
   ])("picks %s", (_label, clients, expected) => {
     expect(pickClient(clients, NOW)?.id).toBe(expected);
   });
@@ -149,7 +185,11 @@ describe("nextDeadline", () => {
   it.each<[string, Attachment[], number | undefined]>([
     ["no sockets", [], undefined],
     ["no deadlines", [bind("a"), client("b", { state: "paired", deadline: undefined })], undefined],
-    ["the earliest of clients and binds", [client("a", { deadline: 500 }), bind("b", { state: "paired", deadline: 300 }), client("c", { deadline: 400 })], 300],
+    [
+      "the earliest of clients and binds",
+      [client("a", { deadline: 500 }), bind("b", { state: "paired", deadline: 300 }), client("c", { deadline: 400 })],
+      300,
+    ],
     ["a deadline already past", [client("a", { deadline: 5 }), client("b", { deadline: NOW })], 5],
     ["a deadline of zero", [bind("a", { state: "registering", deadline: 0 }), client("b", { deadline: 10 })], 0],
   ])("%s", (_label, atts, expected) => {
