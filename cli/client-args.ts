@@ -1,11 +1,15 @@
 import { readFile } from "node:fs/promises";
 import net from "node:net";
+import type { EdgeRoute } from "../net/edge-socket.ts";
+import { loadEdgeRoute } from "../net/route-load.ts";
+import { formatIssues } from "../shared/config/issues.ts";
+import { isCleartextRemote } from "../shared/masking.ts";
 import { RESERVED_PATH_PREFIX } from "../shared/protocol/constants.ts";
 import { err, ok, type Result } from "../shared/result.ts";
 
 /** Flag checks shared by `sallyport client` and `sallyport probe`; each error says what to fix. */
 
-export function parseClientUrl(value: string | undefined): Result<string, string> {
+export function parseClientUrl(value: string | undefined, allowInsecure = false): Result<string, string> {
   if (!value) return err("--url is required: the service's client URL on the edge, e.g. wss://gateway.example.com/path");
   let url: URL;
   try {
@@ -18,7 +22,62 @@ export function parseClientUrl(value: string | undefined): Result<string, string
   if (url.search || url.hash)
     return err("--url must not have a query or fragment: the edge matches the path only, and a token goes in --token-file");
   if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) return err(`--url must be a service's accept path, not under ${RESERVED_PATH_PREFIX}`);
+  if (isCleartextRemote(url) && !allowInsecure)
+    return err(
+      `--url is ws:// to ${url.hostname}: the token and the session's data would cross the network in clear text; use wss://, or pass --allow-insecure-edge if the network between is trusted`,
+    );
   return ok(url.href);
+}
+
+/** The flags, shared by `client` and `probe`, that say how to reach the edge. */
+export const ROUTE_FLAGS = {
+  "ca-file": { type: "string" },
+  "ca-file-only": { type: "boolean" },
+  proxy: { type: "string" },
+  "proxy-credentials-file": { type: "string" },
+  "proxy-ca-file": { type: "string" },
+  "allow-insecure-edge": { type: "boolean" },
+} as const;
+
+export const ROUTE_HELP = `  --ca-file FILE     extra CA (PEM) to trust for the edge's certificate, besides Node's default CAs
+  --ca-file-only     trust only --ca-file's CAs, not Node's defaults
+  --proxy URL        HTTP proxy to reach the edge through (CONNECT): http://HOST:PORT or
+                     https://HOST:PORT; wins over HTTPS_PROXY / HTTP_PROXY / NO_PROXY, which
+                     are honoured as curl does when it is not given
+  --proxy-credentials-file FILE  user:password for the proxy (Basic), instead of in the URL
+  --proxy-ca-file FILE  extra CA (PEM) for an https:// proxy's own certificate
+  --allow-insecure-edge  accept a ws:// URL to another host (token and data in clear text)
+`;
+
+export type RouteFlagValues = {
+  readonly [K in keyof typeof ROUTE_FLAGS]?: (typeof ROUTE_FLAGS)[K]["type"] extends "boolean" ? boolean : string;
+};
+
+/** Files read, proxy chosen (the flag, else the environment): the route, or what to fix. */
+export async function routeFromFlags(url: string, values: RouteFlagValues, env: NodeJS.ProcessEnv): Promise<Result<EdgeRoute, string>> {
+  if (values["ca-file-only"] && values["ca-file"] === undefined)
+    return err("--ca-file-only needs --ca-file: the CAs to trust instead of Node's");
+  const flag = {
+    "ca.file": "--ca-file",
+    "ssl.cert.file": "--ca-file",
+    "ssl.key.file": "--ca-file",
+    proxy: "--proxy",
+    "proxy.credentials.file": "--proxy-credentials-file",
+    "proxy.ca.file": "--proxy-ca-file",
+  } as const;
+  const route = await loadEdgeRoute(
+    url,
+    {
+      caFile: values["ca-file"],
+      caFileOnly: values["ca-file-only"] ?? false,
+      proxy: values.proxy,
+      proxyCredentialsFile: values["proxy-credentials-file"],
+      proxyCaFile: values["proxy-ca-file"],
+    },
+    env,
+    (key) => flag[key],
+  );
+  return route.ok ? route : err(`how to reach the edge:\n${formatIssues(route.error)}`);
 }
 
 export interface ListenAddress {

@@ -1,6 +1,6 @@
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL, STANDBY_HEADER } from "../shared/protocol/constants.ts";
-import { maskOptions } from "../shared/masking.ts";
+import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { describeRefusal } from "./describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
@@ -26,11 +26,13 @@ export interface DialOptions {
   readonly standby?: boolean;
   /** Offer the client subprotocol (default true); without it the session is plain. */
   readonly sallyport?: boolean;
+  /** Trust and proxy toward the edge; Node's defaults, direct, when absent. */
+  readonly route?: EdgeRoute;
 }
 
 export type DialFailure =
   | { readonly kind: "refused"; readonly status: number; readonly description: string }
-  | { readonly kind: "error"; readonly detail: string; readonly description: string };
+  | { readonly kind: "error"; readonly detail: string; readonly description: string; readonly fix?: string | undefined };
 
 export interface DialHandlers {
   /** The handshake completed; the stream exists already (set its handlers now, synchronously). */
@@ -42,17 +44,15 @@ export interface DialHandlers {
 export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
   const started = performance.now();
   const offer = opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL];
-  const ws = new WebSocket(opts.url, offer, {
-    perMessageDeflate: false,
+  const edge = openEdgeSocket(opts.url, offer, opts.route ?? {}, {
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     maxPayload: MAX_PAYLOAD,
-    followRedirects: false,
-    ...maskOptions(opts.url),
     headers: {
       ...(opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {}),
       ...(opts.standby ? { [STANDBY_HEADER]: "1" } : {}),
     },
   });
+  const ws = edge.ws;
   let settled = false;
   const fail = (f: DialFailure): void => {
     if (settled) return;
@@ -62,13 +62,12 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
   ws.on("unexpected-response", (_req, res) => {
     const status = res.statusCode ?? 0;
     res.resume();
-    fail({ kind: "refused", status, description: describeRefusal(status) });
+    // A proxy's refusal of the CONNECT arrives as a response too: it is not the edge's.
+    const proxy = edge.refusal();
+    fail(proxy ? problemFailure(proxy) : { kind: "refused", status, description: describeRefusal(status) });
     ws.terminate();
   });
-  ws.on("error", (e: NodeJS.ErrnoException) => {
-    const detail = e.code ?? e.message;
-    fail({ kind: "error", detail, description: `cannot reach the edge (${detail})` });
-  });
+  ws.on("error", (e: NodeJS.ErrnoException) => fail(problemFailure(edge.failure(e))));
   ws.on("open", () => {
     if (settled) return;
     settled = true;
@@ -80,6 +79,10 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     );
   });
   return ws;
+}
+
+function problemFailure(p: DialProblem): DialFailure {
+  return { kind: "error", detail: p.detail, description: p.fix ? `${p.detail}; ${p.fix}` : p.detail, fix: p.fix };
 }
 
 /** Pings keep NAT and proxies from dropping a quiet socket, and find a dead path. */

@@ -3,6 +3,7 @@ import type WebSocket from "ws";
 import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
 import type { Logger } from "../shared/log.ts";
+import type { EdgeRoute } from "../net/edge-socket.ts";
 import { dial, type DialFailure } from "./dial.ts";
 import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 
@@ -38,6 +39,8 @@ export interface ForwarderOptions {
   readonly preopen: number;
   readonly retryMaxMs: number;
   readonly log: Logger;
+  /** Trust and proxy toward the edge. */
+  readonly route?: EdgeRoute;
 }
 
 interface Idle {
@@ -111,7 +114,7 @@ export class Forwarder {
   private preopen(): void {
     this.connecting++;
     const ws = dial(
-      { url: this.opts.url, token: this.opts.token, standby: true },
+      { url: this.opts.url, token: this.opts.token, standby: true, route: this.opts.route },
       {
         opened: (stream, handshakeMs) => {
           this.connecting--;
@@ -169,14 +172,14 @@ export class Forwarder {
   /** Said when it changes, not once per attempt: the log stays readable while it retries. */
   private idleProblem(description: string, failure?: DialFailure): void {
     const fields = { url: this.opts.url, reason: description, attempt: this.backoff.attempts };
-    if (failure?.kind === "refused") {
+    // What the operator must fix is said loudly, once a minute: the edge's refusal, a proxy's.
+    const fix = failure?.kind === "refused" ? "check --url (the service's accept path) and --token-file" : failure?.fix;
+    if (fix) {
       const now = Date.now();
-      if (now - this.lastRefusalLog >= 60_000) {
+      if (now - this.lastRefusalLog >= 60_000 || description !== this.lastIdleProblem) {
         this.lastRefusalLog = now;
-        this.opts.log.log("error", "edge refused the session", {
-          ...fields,
-          fix: "check --url (the service's accept path) and --token-file",
-        });
+        const msg = failure?.kind === "refused" ? "edge refused the session" : "cannot reach the edge";
+        this.opts.log.log("error", msg, { ...fields, ...(failure?.kind === "error" ? { reason: failure.detail } : {}), fix });
       }
     } else {
       this.opts.log.log(description === this.lastIdleProblem ? "debug" : "warn", "pre-opened session closed", fields);
@@ -229,7 +232,7 @@ export class Forwarder {
     }
     // None ready: this connection waits for a handshake of its own (paused meanwhile).
     const ws = dial(
-      { url: this.opts.url, token: this.opts.token },
+      { url: this.opts.url, token: this.opts.token, route: this.opts.route },
       {
         opened: (stream) => relay.attach(stream, [], false),
         failed: (f) => relay.failed(f),

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { EdgeRoute } from "../net/edge-socket.ts";
 import { dial, type DialFailure } from "./dial.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
 import type { CloseInfo, SallyportStream } from "./stream.ts";
@@ -32,6 +33,7 @@ export interface ProbeOptions {
   readonly url: string;
   readonly token?: string | undefined;
   readonly timeoutMs: number;
+  readonly route?: EdgeRoute;
 }
 
 export function probe(opts: ProbeOptions): Promise<ProbeResult> {
@@ -39,7 +41,7 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
   const since = (): number => performance.now() - started;
   return new Promise((resolve) => {
     const ws = dial(
-      { url: opts.url, token: opts.token, handshakeTimeoutMs: opts.timeoutMs },
+      { url: opts.url, token: opts.token, handshakeTimeoutMs: opts.timeoutMs, route: opts.route },
       {
         failed: (failure) => resolve({ outcome: "refused", failure }),
         opened: (stream, handshakeMs) =>

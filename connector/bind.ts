@@ -1,6 +1,6 @@
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import type { ConnectorService } from "../shared/config/connector-config.ts";
-import { maskOptions } from "../shared/masking.ts";
+import { type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
@@ -15,8 +15,6 @@ import {
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "../shared/log.ts";
 import { Session, type SessionOutcome } from "./session.ts";
-import type { TlsMaterial } from "./config-load.ts";
-import { pinnedIdentity } from "./tls-pin.ts";
 import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
 
 /**
@@ -32,7 +30,7 @@ export type BindPhase = "dialing" | "registering" | "parked" | "standby" | "pair
 /** Why a bind ended, classified once for the pool. */
 export type BindEnd =
   | { kind: "rejected"; status: number } // the edge refused the handshake: credentials or service
-  | { kind: "failed"; detail: string; code?: number } // could not reach the edge, or lost it before a client came
+  | { kind: "failed"; detail: string; fix?: string; code?: number } // could not reach the edge (or its proxy), or lost it before a client came
   | { kind: "session"; close: Close } // served a client (successfully or not)
   | { kind: "stopped" } // we closed it
   | { kind: "withdrawn" }; // we closed it because the backend is down
@@ -51,7 +49,8 @@ export interface BindEvents {
 export interface BindDeps {
   readonly service: ConnectorService;
   readonly token: string;
-  readonly tls: TlsMaterial;
+  /** Trust, pin and proxy toward the edge. */
+  readonly route: EdgeRoute;
   readonly connectorId: string;
   readonly instance: string;
   readonly log: Logger;
@@ -101,21 +100,18 @@ export class Bind {
   }
 
   open(): void {
-    const { service, token, tls } = this.deps;
-    const ws = new WebSocket(service.bindUrl, BIND_SUBPROTOCOL, {
+    const { service, token, route } = this.deps;
+    const edge = openEdgeSocket(service.bindUrl, BIND_SUBPROTOCOL, route, {
       headers: { authorization: `Bearer ${token}` },
-      perMessageDeflate: false,
       maxPayload: MAX_PAYLOAD,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      // A redirect could point the token at another host: never follow one.
-      followRedirects: false,
-      ...maskOptions(service.bindUrl),
-      ...tls,
-      ...(service.edgeCertPin ? { checkServerIdentity: pinnedIdentity(service.edgeCertPin) } : {}),
     });
+    const ws = edge.ws;
     this.ws = ws;
     ws.on("unexpected-response", (_req, res) => {
-      this.end({ kind: "rejected", status: res.statusCode ?? 0 });
+      // A proxy's refusal of the CONNECT arrives as a response too: it is not the edge's.
+      const proxy = edge.refusal();
+      this.end(proxy ? { kind: "failed", ...proxy } : { kind: "rejected", status: res.statusCode ?? 0 });
       res.resume();
       ws.terminate();
     });
@@ -134,7 +130,7 @@ export class Bind {
       } else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
     ws.on("pong", () => (this.lastHeard = Date.now()));
-    ws.on("error", (e) => this.end({ kind: "failed", detail: (e as NodeJS.ErrnoException).code ?? e.message }));
+    ws.on("error", (e) => this.end({ kind: "failed", ...edge.failure(e) }));
     ws.on("close", (code) => {
       if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying")
         this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });

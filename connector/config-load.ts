@@ -4,6 +4,8 @@ import { parseConnectorConfig, type ConnectorConfig, type ConnectorService } fro
 import { ConfigError, type ConfigIssue } from "../shared/config/issues.ts";
 import { isRecord } from "../shared/config/reader.ts";
 import { importKaazingXml, looksLikeXml } from "../kaazing/xml.ts";
+import type { EdgeRoute } from "../net/edge-socket.ts";
+import { loadEdgeRoute } from "../net/route-load.ts";
 
 /**
  * Where the connector's settings come from, lowest precedence first: the config file (JSON, or
@@ -18,6 +20,11 @@ export const CONNECTOR_FLAGS = {
   connect: { type: "string" },
   "token-file": { type: "string" },
   "ca-file": { type: "string" },
+  "ca-file-only": { type: "boolean" },
+  proxy: { type: "string" },
+  "proxy-credentials-file": { type: "string" },
+  "proxy-ca-file": { type: "string" },
+  "allow-insecure-edge": { type: "boolean" },
   "cert-file": { type: "string" },
   "key-file": { type: "string" },
   "edge-cert-sha256": { type: "string" },
@@ -36,6 +43,11 @@ const OVERRIDES: ReadonlyArray<{ flag: keyof typeof CONNECTOR_FLAGS; env: string
   { flag: "edge", env: "SALLYPORT_EDGE", key: "edge", top: true },
   { flag: "token-file", env: "SALLYPORT_TOKEN_FILE", key: "token.file", top: true },
   { flag: "ca-file", env: "SALLYPORT_CA_FILE", key: "ca.file", top: true },
+  { flag: "ca-file-only", env: "SALLYPORT_CA_FILE_ONLY", key: "ca.file.only", top: true },
+  { flag: "proxy", env: "SALLYPORT_PROXY", key: "proxy", top: true },
+  { flag: "proxy-credentials-file", env: "SALLYPORT_PROXY_CREDENTIALS_FILE", key: "proxy.credentials.file", top: true },
+  { flag: "proxy-ca-file", env: "SALLYPORT_PROXY_CA_FILE", key: "proxy.ca.file", top: true },
+  { flag: "allow-insecure-edge", env: "SALLYPORT_ALLOW_INSECURE_EDGE", key: "allow.insecure.edge", top: true },
   { flag: "cert-file", env: "SALLYPORT_CERT_FILE", key: "ssl.cert.file", top: true },
   { flag: "key-file", env: "SALLYPORT_KEY_FILE", key: "ssl.key.file", top: true },
   { flag: "edge-cert-sha256", env: "SALLYPORT_EDGE_CERT_SHA256", key: "edge.cert.sha256", top: true },
@@ -60,7 +72,9 @@ export function mergeSources(file: unknown, env: Record<string, string | undefin
   const raw: Record<string, unknown> = isRecord(file) ? { ...file } : {};
   const services = Array.isArray(raw.services) ? raw.services.map((s) => (isRecord(s) ? { ...s } : s)) : [];
   for (const o of OVERRIDES) {
-    const value = typeof flags[o.flag] === "string" ? (flags[o.flag] as string) : env[o.env];
+    const flag = flags[o.flag];
+    // A boolean flag (--ca-file-only) sets its setting to "true", as the environment would.
+    const value = typeof flag === "string" ? flag : flag === true ? "true" : env[o.env];
     if (value === undefined) continue;
     if (o.top) raw[o.key] = value;
     else {
@@ -72,16 +86,11 @@ export function mergeSources(file: unknown, env: Record<string, string | undefin
   return raw;
 }
 
-export interface TlsMaterial {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-}
-
 export interface LoadedService {
   readonly service: ConnectorService;
   readonly token: string;
-  readonly tls: TlsMaterial;
+  /** Trust, pin and proxy toward the edge, files read and proxy chosen. */
+  readonly route: EdgeRoute;
 }
 
 export async function loadConnectorConfig(
@@ -103,15 +112,21 @@ export async function loadConnectorConfig(
   if (!parsed.ok) throw new ConfigError(path ?? "configuration", parsed.error);
   const issues: ConfigIssue[] = [];
   const loaded: LoadedService[] = [];
+  const { proxy } = parsed.value;
   for (const [i, service] of parsed.value.services.entries()) {
     const token = await readSecretFile(service.tokenFile, `services[${i}].token.file`, issues);
-    const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-    if (service.caFile) tls.ca = await readPem(service.caFile, `services[${i}].ca.file`, issues);
-    if (service.certFile) tls.cert = await readPem(service.certFile, "ssl.cert.file", issues);
-    if (service.keyFile) tls.key = await readPem(service.keyFile, "ssl.key.file", issues);
-    if (token !== undefined) loaded.push({ service, token, tls });
+    const route = await loadEdgeRoute(
+      service.bindUrl,
+      { ...service, pin: service.edgeCertPin, proxy: proxy.url, proxyCredentialsFile: proxy.credentialsFile, proxyCaFile: proxy.caFile },
+      env,
+      (key) => (key === "ca.file" ? `services[${i}].ca.file` : key),
+    );
+    if (!route.ok) issues.push(...route.error);
+    else if (token !== undefined) loaded.push({ service, token, route: route.value });
   }
-  if (issues.length) throw new ConfigError(path ?? "configuration", issues);
+  // Settings shared by every service (a bad HTTPS_PROXY) are reported once, not per service.
+  const unique = [...new Map(issues.map((i) => [`${i.path}\0${i.message}`, i])).values()];
+  if (unique.length) throw new ConfigError(path ?? "configuration", unique);
   return { config: parsed.value, loaded };
 }
 
@@ -156,13 +171,4 @@ async function readSecretFile(file: string, at: string, issues: ConfigIssue[]): 
     issues.push({ path: at, message: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` });
   }
   return undefined;
-}
-
-async function readPem(file: string, at: string, issues: ConfigIssue[]): Promise<Buffer | undefined> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    issues.push({ path: at, message: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` });
-    return undefined;
-  }
 }

@@ -3,8 +3,8 @@ import { Backoff, DEFAULT_BACKOFF, type Clock } from "../shared/backoff.ts";
 import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts";
 import { dialBackend } from "./backend.ts";
 import { Bind, type BindEnd, type BindEvents } from "./bind.ts";
-import type { Logger } from "../shared/log.ts";
-import type { TlsMaterial } from "./config-load.ts";
+import type { Fields, Logger } from "../shared/log.ts";
+import type { EdgeRoute } from "../net/edge-socket.ts";
 import type { SessionOutcome } from "./session.ts";
 
 /**
@@ -32,7 +32,7 @@ export const STABLE_MS = 10_000;
 export interface PoolDeps {
   readonly service: ConnectorService;
   readonly token: string;
-  readonly tls: TlsMaterial;
+  readonly route: EdgeRoute;
   readonly connectorId: string;
   readonly instance: string;
   readonly log: Logger;
@@ -73,7 +73,8 @@ export class BindPool {
   private pairings = 0;
   private failures = 0;
   private backendFailures = 0;
-  private lastRejection: number | undefined;
+  /** When each kind of operator-fixable failure was last said (see `sayOnce`). */
+  private readonly lastSaid = new Map<string, number>();
   private readonly log: Logger;
   private readonly events: BindEvents;
   private idleWaiters: Array<() => void> = [];
@@ -109,7 +110,7 @@ export class BindPool {
    * New settings (SIGHUP): unpaired binds are recycled so the edge only holds binds with the
    * new token, backend and count; sessions in flight are not touched.
    */
-  update(next: Pick<PoolDeps, "service" | "token" | "tls">): void {
+  update(next: Pick<PoolDeps, "service" | "token" | "route">): void {
     this.deps = { ...this.deps, ...next };
     this.makeBackoffs();
     for (const b of [...this.offered]) {
@@ -260,8 +261,11 @@ export class BindPool {
         end.code === CloseCode.LIMIT ? "edge bind limit reached; backing off" : "a newer instance of this connector took over; backing off",
         { closeCode: end.code },
       );
-    } else
+    } else {
       this.log.log(this.registeredOnce ? "warn" : "info", "bind to edge failed", { detail: end.detail, attempt: this.backoff.attempts });
+      // A failure the operator must fix (a proxy's refusal, an intercepted certificate …): said loudly, with the fix.
+      if (end.fix) this.sayOnce(end.detail, "cannot reach the edge", { detail: end.detail, fix: end.fix });
+    }
     // With no bind parked any more the edge itself is gone (or refuses): probe with one bind
     // again, so an edge outage costs one attempt per backoff step, not prepared.connection.count.
     this.registeredOnce = this.registeredOnce && end.kind !== "rejected" && [...this.offered].some((b) => b.phase === "parked");
@@ -277,12 +281,17 @@ export class BindPool {
     }, delay);
   }
 
-  private reportRejection(status: number): void {
-    // Said once per minute, not once per attempt: the log must stay readable while it retries.
+  /** An error said once per minute per `key`, not once per attempt: the log must stay readable while it retries. */
+  private sayOnce(key: string, msg: string, fields: Fields): void {
     const now = Date.now();
-    if (this.lastRejection !== undefined && now - this.lastRejection < 60_000) return;
-    this.lastRejection = now;
-    this.log.log("error", "edge refused the connector's credentials", {
+    const last = this.lastSaid.get(key);
+    if (last !== undefined && now - last < 60_000) return;
+    this.lastSaid.set(key, now);
+    this.log.log("error", msg, fields);
+  }
+
+  private reportRejection(status: number): void {
+    this.sayOnce("rejected", "edge refused the connector's credentials", {
       status,
       fix: `check that the token in ${this.deps.service.tokenFile} is one of the edge's SALLYPORT_CONNECTOR_TOKENS for service "${this.deps.service.name}", and, if the service sets socks.ssl.verify-client, that this connector presents a certificate the edge accepts (ssl.cert.file, ssl.key.file)`,
     });

@@ -16,12 +16,14 @@ export interface LocalEdgeOptions {
   readonly bindings?: Record<string, unknown>;
   /** `request.cf` of every incoming request (tests: Cloudflare's view of a client certificate). */
   readonly cf?: Record<string, unknown>;
+  /** Serve TLS with this certificate and key (PEM) instead of plain HTTP. */
+  readonly https?: { readonly cert: string; readonly key: string };
   /** Receives each line the Worker logs; without it Miniflare prints them. */
   readonly onLog?: (level: string, message: string) => void;
 }
 
 export interface LocalEdge {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with `https`) */
   readonly url: URL;
   readonly pid: number | undefined;
   stop(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
     durableObjects: { SERVICE: { className: "ServiceObject", useSQLite: true } },
     ...(opts.persistTo ? { durableObjectsPersist: opts.persistTo } : {}),
     ...(opts.cf ? { cf: opts.cf } : {}),
+    ...(opts.https ? { httpsCert: opts.https.cert, httpsKey: opts.https.key } : {}),
     ...(opts.onLog ? { handleStructuredLogs: (l: { level: string; message: string }) => opts.onLog!(l.level, l.message) } : {}),
   } as never) as MiniflareOptions;
   const mf = new Miniflare(options);

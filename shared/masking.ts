@@ -9,11 +9,20 @@
 
 /** Whether frames sent to `url` need a random mask. */
 export function maskingNeeded(url: string | URL): boolean {
+  return isCleartextRemote(url);
+}
+
+/**
+ * A ws:// (or http://) URL to another machine: whatever goes there — a token, session data —
+ * crosses the network readable by anyone on the path.
+ */
+export function isCleartextRemote(url: string | URL): boolean {
   const u = typeof url === "string" ? new URL(url) : url;
   if (u.protocol === "wss:" || u.protocol === "https:") return false;
   return !isLoopbackHost(u.hostname);
 }
 
+/** localhost, *.localhost, ::1 or 127.0.0.0/8: a host whose traffic never leaves this machine. */
 function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, "");
   if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;

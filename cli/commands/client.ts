@@ -1,10 +1,11 @@
 import { parseArgs } from "node:util";
 import { Forwarder } from "../../client/forwarder.ts";
-import { parseClientUrl, parseListen, readTokenFile } from "../client-args.ts";
+import { parseClientUrl, parseListen, readTokenFile, ROUTE_FLAGS, ROUTE_HELP, routeFromFlags } from "../client-args.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { DEFAULTS } from "../../shared/config/service.ts";
 import type { Level } from "../../shared/log.ts";
 import { stderrLogger } from "../log.ts";
+import { isCleartextRemote } from "../../shared/masking.ts";
 import { onStopSignals } from "../signals.ts";
 
 export const summary = "forward local TCP connections through the edge";
@@ -21,7 +22,7 @@ edge to the service's backend (like \`cloudflared access tcp\`).
                      is dialed only when a connection uses it; 0 opens one per connection)
   --retry-max D      longest wait before replacing a pre-opened session that closed (default "${DEFAULTS["socks.retry.maximum.interval"]}")
   --log-level LEVEL  debug, info, warn or error
-Prints "listening on HOST:PORT" once ready. SIGTERM or SIGINT stops it (exit 0).
+${ROUTE_HELP}Prints "listening on HOST:PORT" once ready. SIGTERM or SIGINT stops it (exit 0).
 `;
 
 const fail = (message: string): number => {
@@ -41,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
         preopen: { type: "string" },
         "retry-max": { type: "string" },
         "log-level": { type: "string" },
+        ...ROUTE_FLAGS,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -53,8 +55,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const url = parseClientUrl(values.url);
+  const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
   if (!url.ok) return fail(url.error);
+  const route = await routeFromFlags(url.value, values, process.env);
+  if (!route.ok) return fail(route.error);
   const listen = parseListen(values.listen);
   if (!listen.ok) return fail(listen.error);
   const preopen = Number(values.preopen ?? 2);
@@ -80,6 +84,7 @@ export async function run(argv: string[]): Promise<number> {
     preopen,
     retryMaxMs: retry.value,
     log,
+    route: route.value,
   });
   let address;
   try {
@@ -92,6 +97,13 @@ export async function run(argv: string[]): Promise<number> {
   const where = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
   if (!listen.value.loopback)
     log.log("warn", "listening on a non-loopback address: anyone who can reach it can use the session", { listen: where });
+  if (route.value.proxy)
+    log.log("info", "reaching the edge through a proxy", { proxy: route.value.proxy.display, from: route.value.proxy.source });
+  if (values["allow-insecure-edge"] && isCleartextRemote(url.value))
+    log.log("warn", "the edge URL is ws:// to another host: the token and all session data cross the network in clear text", {
+      url: url.value,
+      fix: "use a wss:// URL",
+    });
   log.log("info", "listening", { listen: where, url: url.value, preopen, pid: process.pid });
   process.stdout.write(`listening on ${where}\n`);
   await onStopSignals(log);

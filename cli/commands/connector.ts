@@ -1,5 +1,6 @@
 import { ConfigError } from "../../shared/config/issues.ts";
-import { loadConnectorConfig, parseFlags, type Flags } from "../../connector/config-load.ts";
+import { loadConnectorConfig, parseFlags, type Flags, type LoadedService } from "../../connector/config-load.ts";
+import { isCleartextRemote } from "../../shared/masking.ts";
 import { Connector } from "../../connector/connector.ts";
 import type { Level, Logger } from "../../shared/log.ts";
 import { stderrLogger } from "../log.ts";
@@ -17,17 +18,28 @@ const HELP = `usage: sallyport connector --config FILE
   --accept URI         the service's logical accept URI, as the edge knows it
   --connect URI        the backend, tcp://HOST:PORT or tls://HOST:PORT
   --token-file FILE    file holding the connector token
-  --ca-file FILE       extra CA (PEM) to trust for the edge's certificate
+  --ca-file FILE       extra CA (PEM) to trust for the edge's certificate, besides Node's default CAs
+  --ca-file-only       trust only --ca-file's CAs, not Node's defaults
+  --cert-file FILE     client certificate (PEM) presented to the edge; with --key-file
+  --key-file FILE      its private key (PEM)
+  --edge-cert-sha256 H the SHA-256 fingerprint the edge's certificate must have, besides being valid
+  --proxy URL          HTTP proxy to reach the edge through (CONNECT), http://HOST:PORT or
+                       https://HOST:PORT; wins over HTTPS_PROXY / HTTP_PROXY / NO_PROXY
+  --proxy-credentials-file FILE  user:password for the proxy (Basic), instead of in the URL
+  --proxy-ca-file FILE extra CA (PEM) for an https:// proxy's own certificate
+  --allow-insecure-edge  accept a ws:// edge on another host (token and data in clear text)
   --prepared N         prepared.connection.count
   --retry-max D        socks.retry.maximum.interval, e.g. "1 second"
+  --name NAME          the service's name (default: from the accept path)
   --connector-id ID    stable identity (default: host name); replicas on one host need distinct ids
   --drain-timeout D    on SIGTERM, how long sessions in flight may finish (default "30 seconds")
   --admin-port N       serve /metrics, /healthz, /readyz on 127.0.0.1:N
   --log-level LEVEL    debug, info, warn or error
 Signals: SIGTERM/SIGINT drain and exit (a second one exits at once); SIGHUP reloads.
 Environment: SALLYPORT_CONFIG, SALLYPORT_EDGE, SALLYPORT_ACCEPT, SALLYPORT_CONNECT,
-SALLYPORT_TOKEN_FILE, SALLYPORT_PREPARED … (flags win over the environment, which wins
-over the file).
+SALLYPORT_TOKEN_FILE, SALLYPORT_PREPARED, SALLYPORT_PROXY … (flags win over the environment,
+which wins over the file). Without a proxy setting, HTTPS_PROXY (wss:// edge) or HTTP_PROXY
+(ws://), and NO_PROXY, are honoured as curl does (docs/operations.md, "Behind a proxy").
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -66,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   running.start();
   const admin =
     loaded.config.adminPort === undefined ? undefined : await startAdmin(loaded.config.adminPort, metrics, () => running.stats(), log);
+  announceRoutes(loaded.loaded, loaded.config.insecureEdge, log);
   log.log("info", "connector started", {
     services: loaded.loaded.map((l) => l.service.name).join(","),
     pid: process.pid,
@@ -79,6 +92,20 @@ export async function run(argv: string[]): Promise<number> {
   await admin?.close();
   log.log("info", "connector stopped");
   return 0;
+}
+
+/** Said at start: how each service reaches its edge, and loudly when that is in clear text. */
+function announceRoutes(services: readonly LoadedService[], insecure: boolean, log: Logger): void {
+  for (const { service, route } of services) {
+    if (route.proxy)
+      log.log("info", "reaching the edge through a proxy", { service: service.name, proxy: route.proxy.display, from: route.proxy.source });
+    if (insecure && isCleartextRemote(service.bindUrl))
+      log.log("warn", "the edge URL is ws:// to another host: the connector token and all session data cross the network in clear text", {
+        service: service.name,
+        bindUrl: service.bindUrl,
+        fix: "use a wss:// edge URL",
+      });
+  }
 }
 
 /** SIGHUP: re-read file, environment and flags; a bad new configuration keeps the old one. */

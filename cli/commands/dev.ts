@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const connector = new Connector(
-    parsed.value.services.map((service) => ({ service, token, tls: {} })),
+    parsed.value.services.map((service) => ({ service, token, route: {} })),
     log,
   );
   connector.start();

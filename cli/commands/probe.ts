@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
-import { parseClientUrl, readTokenFile } from "../client-args.ts";
+import { parseClientUrl, readTokenFile, ROUTE_FLAGS, ROUTE_HELP, routeFromFlags } from "../client-args.ts";
 import { PROBE_BYTES, probe } from "../../client/probe.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
+import { isCleartextRemote } from "../../shared/masking.ts";
 
 export const summary = "check that a service answers through the edge";
 
@@ -19,7 +20,7 @@ bad flags.
   --url URL          the service's client URL on the edge
   --timeout D        how long to wait in all (default "5 seconds")
   --token-file FILE  file holding a bearer token, sent as the Authorization header
-`;
+${ROUTE_HELP}`;
 
 const fail = (message: string): number => {
   process.stderr.write(`sallyport probe: ${message}\n\n${HELP}`);
@@ -37,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
         url: { type: "string" },
         timeout: { type: "string" },
         "token-file": { type: "string" },
+        ...ROUTE_FLAGS,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -49,8 +51,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const url = parseClientUrl(values.url);
+  const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
   if (!url.ok) return fail(url.error);
+  const route = await routeFromFlags(url.value, values, process.env);
+  if (!route.ok) return fail(route.error);
   const timeout = parseDuration(values.timeout ?? "5 seconds");
   if (!timeout.ok) return fail(`--timeout: ${timeout.error}`);
   if (timeout.value < 100) return fail("--timeout must be at least 100 milliseconds");
@@ -61,7 +65,11 @@ export async function run(argv: string[]): Promise<number> {
     token = t.value;
   }
 
-  const r = await probe({ url: url.value, token, timeoutMs: timeout.value });
+  if (values["allow-insecure-edge"] && isCleartextRemote(url.value))
+    process.stderr.write(
+      `sallyport probe: warning: ${url.value} is ws:// to another host: the token and data cross the network in clear text\n`,
+    );
+  const r = await probe({ url: url.value, token, timeoutMs: timeout.value, route: route.value });
   const out = (line: string): boolean => process.stdout.write(line + "\n");
   switch (r.outcome) {
     case "refused":

@@ -1,6 +1,8 @@
+import { isCleartextRemote } from "../masking.ts";
 import { BIND_PATH } from "../protocol/constants.ts";
 import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
+import { parseProxyUrl } from "./proxy-url.ts";
 import { FieldReader, isRecord } from "./reader.ts";
 import {
   DEFAULTS,
@@ -32,8 +34,10 @@ export interface ConnectorService {
   readonly heartbeatIntervalMs: number;
   /** File holding the bearer token the edge expects for this service. */
   readonly tokenFile: string;
-  /** Extra CA bundle (PEM) trusted for the edge's certificate. */
+  /** Extra CA bundle (PEM) trusted for the edge's certificate, besides Node's default CAs. */
   readonly caFile: string | undefined;
+  /** Trust only caFile's CAs, not Node's defaults (ca.file.only). */
+  readonly caFileOnly: boolean;
   /** Client certificate and key (PEM) presented to the edge: socks.ssl.verify-client on the edge side. */
   readonly certFile: string | undefined;
   readonly keyFile: string | undefined;
@@ -49,12 +53,27 @@ export interface ConnectorConfig {
   readonly drainTimeoutMs: number;
   /** Loopback port for /metrics, /healthz, /readyz; undefined = no admin port. */
   readonly adminPort: number | undefined;
+  /** The explicit proxy setting; without it the loader looks at HTTPS_PROXY and the rest. */
+  readonly proxy: ProxySetting;
+  /** A ws:// edge on a host other than this one was allowed (allow.insecure.edge): warn about it. */
+  readonly insecureEdge: boolean;
+}
+
+export interface ProxySetting {
+  /** `proxy`: the proxy URL (may hold credentials: never print it), winning over the environment. */
+  readonly url: string | undefined;
+  /** `proxy.credentials.file`: user:password for Basic authentication to the proxy. */
+  readonly credentialsFile: string | undefined;
+  /** `proxy.ca.file`: extra CA (PEM) for an https:// proxy's own certificate. */
+  readonly caFile: string | undefined;
 }
 
 export const MAX_PREPARED = 1000;
 
+export const INSECURE_EDGE_KEY = "allow.insecure.edge";
+
 /** The bind endpoint at the edge named by `text`; a problem is reported at `at`. */
-function bindUrlOf(text: string, at: string, issues: IssueList): string | undefined {
+function bindUrlOf(text: string, at: string, issues: IssueList, allowInsecure: boolean): string | undefined {
   let url: URL;
   try {
     url = new URL(text);
@@ -72,6 +91,13 @@ function bindUrlOf(text: string, at: string, issues: IssueList): string | undefi
     issues.add(at, "must not carry credentials or a query; put the token in token.file");
     return undefined;
   }
+  if (isCleartextRemote(url) && !allowInsecure) {
+    issues.add(
+      at,
+      `is ws:// to ${url.hostname}, which would send the connector token and every session's data in clear text: use wss://, or set ${INSECURE_EDGE_KEY}: true (--allow-insecure-edge) if the network between is trusted`,
+    );
+    return undefined;
+  }
   return new URL(BIND_PATH, url).href;
 }
 
@@ -79,11 +105,14 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   const issues = new IssueList();
   if (!isRecord(raw)) return err([{ path: "(root)", message: "must be an object" }]);
   const top = new FieldReader(raw, "", issues);
+  const allowInsecure = top.boolean(INSECURE_EDGE_KEY, false);
   const edge = top.optionalString("edge");
   // Checked once, here: a bad top-level edge is reported at its own path, not per service.
-  const topBindUrl = edge === undefined ? undefined : bindUrlOf(edge, "edge", issues);
+  const topBindUrl = edge === undefined ? undefined : bindUrlOf(edge, "edge", issues, allowInsecure);
   const tokenFile = top.optionalString("token.file");
   const caFile = top.optionalString("ca.file");
+  const caFileOnly = top.boolean("ca.file.only", false);
+  const proxy = readProxy(top);
   const certFile = top.optionalString("ssl.cert.file");
   const keyFile = top.optionalString("ssl.key.file");
   const pin = top.optionalString("edge.cert.sha256")?.replace(/:/g, "").toLowerCase();
@@ -121,15 +150,17 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     const ownEdge = r.optionalString("edge");
     const bindUrl =
       ownEdge !== undefined
-        ? bindUrlOf(ownEdge, r.at("edge"), issues)
+        ? bindUrlOf(ownEdge, r.at("edge"), issues, allowInsecure)
         : edge !== undefined
           ? topBindUrl
           : accept
-            ? bindUrlOf(new URL(accept.uri).origin, r.at("accept"), issues)
+            ? bindUrlOf(new URL(accept.uri).origin, r.at("accept"), issues, allowInsecure)
             : undefined;
     const svcToken = r.optionalString("token.file") ?? tokenFile;
     if (svcToken === undefined) issues.add(`${path}.token.file`, "is required (a file holding the connector token); or pass --token-file");
     const svcCa = r.optionalString("ca.file") ?? caFile;
+    const svcCaOnly = r.boolean("ca.file.only", caFileOnly);
+    if (svcCaOnly && svcCa === undefined) issues.add(r.at("ca.file.only"), "needs ca.file: the CAs to trust instead of Node's");
     r.rejectUnknown();
     names.push([`[${i}].name`, name]);
     if (accept && connect && name && bindUrl && svcToken) {
@@ -146,6 +177,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
           heartbeatIntervalMs,
           tokenFile: svcToken,
           caFile: svcCa,
+          caFileOnly: svcCaOnly,
           certFile,
           keyFile,
           edgeCertPin: pin,
@@ -154,9 +186,21 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     }
   });
   checkDistinct(issues, "services", names, "name");
+  const insecureEdge = services.some((s) => isCleartextRemote(s.bindUrl));
   return issues.empty
-    ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs, adminPort }))
+    ? ok(Object.freeze({ services: Object.freeze(services), connectorId, drainTimeoutMs, adminPort, proxy, insecureEdge }))
     : err(issues.items);
+}
+
+function readProxy(top: FieldReader): ProxySetting {
+  const url = top.optionalString("proxy");
+  if (url !== undefined) {
+    const parsed = parseProxyUrl(url);
+    if (!parsed.ok) top.issues.add("proxy", parsed.error);
+  }
+  const credentialsFile = top.optionalString("proxy.credentials.file");
+  const caFile = top.optionalString("proxy.ca.file");
+  return Object.freeze({ url, credentialsFile, caFile });
 }
 
 /** A service without a name is named for its accept path: "/echo" → "echo". */

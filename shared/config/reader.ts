@@ -101,6 +101,16 @@ export class FieldReader {
     return r.value;
   }
 
+  /** true or false; "true" and "false" too, as the environment and flags give them. */
+  boolean(key: string, fallback: boolean): boolean {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    if (v === true || v === "true") return true;
+    if (v === false || v === "false") return false;
+    this.issues.add(this.at(key), "must be true or false");
+    return fallback;
+  }
+
   integer(key: string, fallback: number, min: number, max: number): number {
     const v = this.take(key);
     const n = v === undefined ? fallback : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;

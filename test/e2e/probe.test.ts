@@ -139,7 +139,7 @@ describe("sallyport probe", () => {
     })();
     const r = await probe(["--url", `ws://127.0.0.1:${port}/echo`]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cannot reach the edge \(ECONNREFUSED\)/);
+    expect(r.stderr).toMatch(/cannot reach the edge at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });
 
   it("bad flags: exit 2 with what to fix", async () => {

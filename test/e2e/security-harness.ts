@@ -148,7 +148,7 @@ export function startInProcessConnector(
   const lines: string[] = [];
   const log = createLogger({ level: "debug", json: true, write: (l) => lines.push(l) });
   const connector = new Connector(
-    parsed.value.services.map((service, i) => ({ service, token: services[i]!.token, tls: {} })),
+    parsed.value.services.map((service, i) => ({ service, token: services[i]!.token, route: {} })),
     log,
     id,
   );

@@ -22,6 +22,8 @@ export interface ConnectorOptions {
   readonly logLevel?: "debug" | "info" | "warn" | "error";
   readonly extraArgs?: string[];
   readonly name?: string;
+  /** More environment (HTTPS_PROXY …); proxy variables of the test runner's own never pass. */
+  readonly env?: Record<string, string>;
 }
 
 export interface TestConnector {
@@ -39,7 +41,7 @@ export async function startConnector(cleanup: Cleanup, opts: ConnectorOptions): 
   if (opts.retryMax !== undefined) args.push("--retry-max", opts.retryMax);
   if (opts.logLevel !== undefined) args.push("--log-level", opts.logLevel);
   args.push(...(opts.extraArgs ?? []));
-  const proc = spawnSallyport(args, { name: opts.name ?? "connector", cleanup });
+  const proc = spawnSallyport(args, { name: opts.name ?? "connector", cleanup, ...(opts.env ? { env: opts.env } : {}) });
   return { proc, tokenFile };
 }
 

@@ -17,7 +17,7 @@ export interface EdgeLogLine {
 
 export interface TestEdge {
   readonly port: number;
-  /** ws://127.0.0.1:PORT — the connector's --edge. */
+  /** ws://127.0.0.1:PORT (wss:// when started with `https`) — the connector's --edge. */
   readonly ws: string;
   /** ws://127.0.0.1:PORT/PATH — what a client dials for a service whose accept path is PATH. */
   clientUrl(path: string): string;
@@ -33,6 +33,8 @@ export interface TestEdgeOptions {
   readonly tokens: Record<string, string[]>;
   /** A fixed port (restarts, connector-first); 0 or absent picks a free one. */
   readonly port?: number;
+  /** Serve TLS (wss://) with this certificate and key (PEM). */
+  readonly https?: { readonly cert: string; readonly key: string };
 }
 
 export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promise<TestEdge> {
@@ -42,6 +44,7 @@ export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promis
     services: opts.services,
     connectorTokens: opts.tokens,
     port: opts.port ?? 0,
+    ...(opts.https ? { https: opts.https } : {}),
     onLog: (level, message) => {
       let json: Record<string, unknown> | undefined;
       try {
@@ -58,7 +61,7 @@ export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promis
   const stop = (): Promise<void> => (stopped ??= edge.stop());
   cleanup.add(`edge ${edge.url.href}`, stop);
   const port = Number(edge.url.port);
-  const ws = `ws://127.0.0.1:${port}`;
+  const ws = `${opts.https ? "wss" : "ws"}://127.0.0.1:${port}`;
   return {
     port,
     ws,

@@ -6,6 +6,7 @@ export * from "./edge.ts";
 export * from "./files.ts";
 export * from "./net.ts";
 export * from "./processes.ts";
+export * from "./proxy.ts";
 export * from "./wait.ts";
 export * from "./wire-tap.ts";
 export * from "./ws-client.ts";

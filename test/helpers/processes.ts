@@ -191,10 +191,13 @@ export interface SpawnOptions {
   readonly cleanup: Cleanup;
 }
 
-/** Environment for children: ours minus any SALLYPORT_* setting that would leak into them. */
+/**
+ * Environment for children: ours minus any SALLYPORT_* setting, and minus proxy variables
+ * (HTTPS_PROXY, NO_PROXY …), that would leak into them: a test gives those explicitly.
+ */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SALLYPORT_")) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SALLYPORT_") && !/^(https?|all|no)_proxy$/i.test(k)) env[k] = v;
   return { ...env, ...extra };
 }
 

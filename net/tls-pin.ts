@@ -1,5 +1,8 @@
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 
+/** The code of the error a pin mismatch fails the handshake with (for the message that explains it). */
+export const PIN_MISMATCH = "ERR_EDGE_CERT_PIN";
+
 /**
  * Pinning on top of normal verification: the certificate must still be valid for the host,
  * and its SHA-256 fingerprint must be the configured one (so a CA that misissues cannot
@@ -10,6 +13,7 @@ export function pinnedIdentity(pin: string): (host: string, cert: PeerCertificat
     const normal = checkServerIdentity(host, cert);
     if (normal) return normal;
     const actual = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
-    return actual === pin ? undefined : new Error("edge certificate does not match edge.cert.sha256");
+    if (actual === pin) return undefined;
+    return Object.assign(new Error("edge certificate does not match edge.cert.sha256"), { code: PIN_MISMATCH });
   };
 }
