@@ -43,6 +43,30 @@ async function loadError(flags: Record<string, string>, env: Record<string, stri
 }
 
 describe("mergeSources: file < environment < flags", () => {
+  it("a boolean flag (--ca-file-only, --allow-insecure-edge) sets its setting to true; the proxy flags set theirs", () => {
+    const flags = parseFlags([
+      "--ca-file-only",
+      "--allow-insecure-edge",
+      "--proxy",
+      "http://p:3128",
+      "--proxy-credentials-file",
+      "/c",
+      "--proxy-ca-file",
+      "/ca",
+    ]);
+    expect(mergeSources({}, {}, flags)).toMatchObject({
+      "ca.file.only": "true",
+      "allow.insecure.edge": "true",
+      proxy: "http://p:3128",
+      "proxy.credentials.file": "/c",
+      "proxy.ca.file": "/ca",
+    });
+    expect(mergeSources({}, { SALLYPORT_PROXY: "http://env:3128", SALLYPORT_CA_FILE_ONLY: "true" }, {})).toMatchObject({
+      proxy: "http://env:3128",
+      "ca.file.only": "true",
+    });
+  });
+
   const fileRaw = { edge: "wss://file.example.com", services: [{ accept: "wss://a.example.com/a", connect: "tcp://file:1" }] };
 
   it.each([

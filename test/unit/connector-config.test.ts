@@ -34,6 +34,8 @@ describe("connector config: a valid one", () => {
       connectorId: undefined,
       drainTimeoutMs: 30_000,
       adminPort: undefined,
+      proxy: { url: undefined, credentialsFile: undefined, caFile: undefined },
+      insecureEdge: false,
       services: [
         {
           name: "echo",
@@ -47,6 +49,7 @@ describe("connector config: a valid one", () => {
           heartbeatIntervalMs: 15_000,
           tokenFile: TOKEN_FILE,
           caFile: undefined,
+          caFileOnly: false,
           certFile: undefined,
           keyFile: undefined,
           edgeCertPin: undefined,
@@ -80,6 +83,7 @@ describe("connector config: a valid one", () => {
       heartbeatIntervalMs: 30_000,
       tokenFile: "/run/secrets/chat-token",
       caFile: "/etc/ssl/edge-ca.pem",
+      caFileOnly: false,
       certFile: undefined,
       keyFile: undefined,
       edgeCertPin: undefined,
@@ -511,5 +515,73 @@ describe("connector config: problems", () => {
       ],
     });
     expect(found.map((i) => i.path)).toStrictEqual(["colour", "services[0].extra", "services[1]", "services[2].socks.mode"]);
+  });
+});
+
+describe("connector config: trust, proxy and clear-text edges", () => {
+  it("reads ca.file.only (top level and per service), proxy, proxy.credentials.file and proxy.ca.file", () => {
+    const config = valid({
+      "token.file": TOKEN_FILE,
+      "ca.file": "/etc/ssl/corp.pem",
+      "ca.file.only": true,
+      proxy: "http://proxy.corp:3128",
+      "proxy.credentials.file": "/etc/sallyport/proxy-credentials",
+      "proxy.ca.file": "/etc/ssl/proxy-ca.pem",
+      services: [
+        { accept: ACCEPT, connect: CONNECT },
+        { accept: "wss://gateway.example.com/other", connect: CONNECT, "ca.file.only": "false" },
+      ],
+    });
+    expect(config.proxy).toStrictEqual({
+      url: "http://proxy.corp:3128",
+      credentialsFile: "/etc/sallyport/proxy-credentials",
+      caFile: "/etc/ssl/proxy-ca.pem",
+    });
+    expect(config.services.map((s) => [s.caFile, s.caFileOnly])).toStrictEqual([
+      ["/etc/ssl/corp.pem", true],
+      ["/etc/ssl/corp.pem", false],
+    ]);
+  });
+
+  it.each([
+    [
+      "ca.file.only without ca.file",
+      { "ca.file.only": true },
+      [{ path: "services[0].ca.file.only", message: "needs ca.file: the CAs to trust instead of Node's" }],
+    ],
+    ["ca.file.only not a boolean", { "ca.file.only": "yes" }, [{ path: "ca.file.only", message: "must be true or false" }]],
+    [
+      "a socks proxy",
+      { proxy: "socks5://proxy.corp:1080" },
+      [{ path: "proxy", message: "must be an http:// or https:// proxy URL (HTTP CONNECT); socks5:// is not supported" }],
+    ],
+    [
+      "a proxy URL with a path",
+      { proxy: "http://proxy.corp:3128/x" },
+      [{ path: "proxy", message: '"http://proxy.corp:3128/x" must be scheme://[user:password@]host[:port], without a path or query' }],
+    ],
+  ])("%s", (_name, top, expected) => {
+    expect(issues(one({}, top))).toStrictEqual(expected);
+  });
+
+  it("a proxy URL's password is never echoed in a problem", () => {
+    const found = issues(one({}, { proxy: "http://alice:s3cret@proxy.corp:3128/path" }));
+    expect(JSON.stringify(found)).not.toMatch(/s3cret/);
+  });
+
+  it("refuses a ws:// edge on another host unless allow.insecure.edge, and marks the config when allowed", () => {
+    const remote = { edge: "ws://edge.example.net:8787" };
+    expect(issues(one({}, remote))).toStrictEqual([
+      {
+        path: "edge",
+        message:
+          "is ws:// to edge.example.net, which would send the connector token and every session's data in clear text: use wss://, or set allow.insecure.edge: true (--allow-insecure-edge) if the network between is trusted",
+      },
+    ]);
+    expect(issues(one({ accept: "ws://gateway.example.com/echo" }))[0]?.path).toBe("services[0].accept");
+    expect(valid(one({}, { ...remote, "allow.insecure.edge": "true" })).insecureEdge).toBe(true);
+    // This machine's own addresses carry nothing across a network.
+    for (const edge of ["ws://127.0.0.1:8787", "ws://localhost:8787", "ws://[::1]:8787"])
+      expect(valid(one({}, { edge })).insecureEdge).toBe(false);
   });
 });
