@@ -19,6 +19,7 @@ import {
   startTinyproxy,
   tempDir,
   tinyproxyMissing,
+  within,
   writeSecretFile,
   type Backend,
   type LogLine,
@@ -185,6 +186,32 @@ describe.skipIf(MISSING !== undefined)(`through tinyproxy${MISSING ? ` (skipped:
     expect(said.json?.detail).toMatch(new RegExp(`did not answer the CONNECT to ${edgeHostPort} within 10000 ms`));
   });
 
+  it("sallyport client through HTTPS_PROXY: a local TCP connection echoes, its sessions' CONNECTs in the proxy's log", async () => {
+    const c = await connector("connector-for-client", ["--prepared", "2"]);
+    await c.proc.waitForLog(REGISTERED, 20_000, "registration");
+    const proxy = await startTinyproxy(perTest);
+    const client = spawnSallyport(
+      ["client", "--url", `${edge.ws}/proxied`, "--listen", "127.0.0.1:0", "--ca-file", pki.ca.certFile, "--preopen", "1"],
+      { name: "client", cleanup: perTest, env: { HTTPS_PROXY: proxy.url } },
+    );
+    const listening = await client.waitForLog(msgIs("listening"), 20_000, "the client to listen");
+    expect(client.logs(msgIs("reaching the edge through a proxy", { from: "HTTPS_PROXY" }))).toHaveLength(1);
+    const port = Number(String(listening.json?.listen).split(":").pop());
+    const local = net.connect({ port, host: "127.0.0.1" });
+    perTest.add("local socket", () => void local.destroy());
+    const echoed = new Promise<string>((resolve, reject) => {
+      let got = "";
+      local.on("data", (d) => {
+        got += d.toString();
+        if (got.includes("\n")) resolve(got);
+      });
+      local.on("error", reject);
+    });
+    local.write("through the proxy\n");
+    expect(await within(echoed, 10_000, "the echo")).toBe("through the proxy\n");
+    expect(proxy.connects(edgeHostPort)).toBeGreaterThanOrEqual(1);
+  });
+
   it("an https:// proxy (TLS to the proxy itself), trusted through --proxy-ca-file", async () => {
     const proxy = await startTinyproxy(perTest);
     // The TLS layer of the proxy: terminated here, the CONNECT handled by tinyproxy behind it.
@@ -210,7 +237,39 @@ describe.skipIf(MISSING !== undefined)(`through tinyproxy${MISSING ? ` (skipped:
   });
 });
 
-describe("failures that need no real proxy", () => {
+describe("trust, and failures that need no real proxy", () => {
+  it("ca.file adds to Node's default CAs; ca.file.only replaces them", async () => {
+    // The edge's CA is one of Node's defaults here (NODE_EXTRA_CA_CERTS); --ca-file names an unrelated one.
+    const env = { NODE_EXTRA_CA_CERTS: pki.ca.certFile };
+    const base = { edge: edge.ws, accept: ACCEPT, connect: echo.uri, token: TOKEN, retryMax: "1 second", env };
+    const adds = await startConnector(perTest, { ...base, name: "connector-ca-adds", extraArgs: ["--ca-file", corporate.ca.certFile] });
+    await adds.proc.waitForLog(REGISTERED, 20_000, "registration: the defaults still trusted");
+    const only = await startConnector(perTest, {
+      ...base,
+      name: "connector-ca-only",
+      extraArgs: ["--ca-file", corporate.ca.certFile, "--ca-file-only"],
+    });
+    const said = await only.proc.waitForLog(CANNOT_REACH, 20_000, "the edge's certificate refused");
+    expect(said.json?.detail).toMatch(new RegExp(`the edge's certificate for ${edgeHostPort} did not verify`));
+    expect(said.json?.fix).toMatch(/--ca-file/);
+    expect(only.proc.logs(REGISTERED)).toEqual([]);
+  });
+
+  it("client and probe refuse a ws:// URL to another host unless --allow-insecure-edge, which warns", async () => {
+    const refused = await probe(["--url", "ws://edge.invalid/proxied"]);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toMatch(/--url is ws:\/\/ to edge\.invalid: .*clear text.*--allow-insecure-edge/);
+    const allowed = await probe(["--url", "ws://edge.invalid/proxied", "--allow-insecure-edge", "--timeout", "2 seconds"]);
+    expect(allowed.out).toMatch(/warning: ws:\/\/edge\.invalid\/proxied is ws:\/\/ to another host/);
+    expect(allowed.code).toBe(1);
+    const client = spawnSallyport(["client", "--url", "ws://edge.invalid/proxied", "--listen", "127.0.0.1:0"], {
+      name: "client",
+      cleanup: perTest,
+    });
+    expect((await client.waitForExit(20_000)).code).toBe(2);
+    expect(client.output()).toMatch(/--allow-insecure-edge/);
+  });
+
   it("nothing listening at the proxy's address: cannot reach the proxy, with the fix", async () => {
     const port = await freePort();
     const c = await connector("connector-proxy-down", ["--proxy", `http://127.0.0.1:${port}`]);
