@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import net from "node:net";
 import type { EdgeRoute } from "../net/edge-socket.ts";
-import { loadEdgeRoute } from "../net/route-load.ts";
+import { loadEdgeRoute, ROUTE_FLAGS } from "../net/route-load.ts";
 import { formatIssues } from "../shared/config/issues.ts";
 import { isCleartextRemote } from "../shared/masking.ts";
 import { RESERVED_PATH_PREFIX } from "../shared/protocol/constants.ts";
@@ -29,15 +29,7 @@ export function parseClientUrl(value: string | undefined, allowInsecure = false)
   return ok(url.href);
 }
 
-/** The flags, shared by `client` and `probe`, that say how to reach the edge. */
-export const ROUTE_FLAGS = {
-  "ca-file": { type: "string" },
-  "ca-file-only": { type: "boolean" },
-  proxy: { type: "string" },
-  "proxy-credentials-file": { type: "string" },
-  "proxy-ca-file": { type: "string" },
-  "allow-insecure-edge": { type: "boolean" },
-} as const;
+export { ROUTE_FLAGS };
 
 export const ROUTE_HELP = `  --ca-file FILE     extra CA (PEM) to trust for the edge's certificate, besides Node's default CAs
   --ca-file-only     trust only --ca-file's CAs, not Node's defaults

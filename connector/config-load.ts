@@ -5,7 +5,7 @@ import { ConfigError, type ConfigIssue } from "../shared/config/issues.ts";
 import { isRecord } from "../shared/config/reader.ts";
 import { importKaazingXml, looksLikeXml } from "../kaazing/xml.ts";
 import type { EdgeRoute } from "../net/edge-socket.ts";
-import { loadEdgeRoute } from "../net/route-load.ts";
+import { loadEdgeRoute, ROUTE_FLAGS } from "../net/route-load.ts";
 
 /**
  * Where the connector's settings come from, lowest precedence first: the config file (JSON, or
@@ -19,12 +19,7 @@ export const CONNECTOR_FLAGS = {
   accept: { type: "string" },
   connect: { type: "string" },
   "token-file": { type: "string" },
-  "ca-file": { type: "string" },
-  "ca-file-only": { type: "boolean" },
-  proxy: { type: "string" },
-  "proxy-credentials-file": { type: "string" },
-  "proxy-ca-file": { type: "string" },
-  "allow-insecure-edge": { type: "boolean" },
+  ...ROUTE_FLAGS,
   "cert-file": { type: "string" },
   "key-file": { type: "string" },
   "edge-cert-sha256": { type: "string" },

@@ -1,5 +1,5 @@
 import { err, ok, type Result } from "../shared/result.ts";
-import { defaultName, parseConnectorConfig } from "../shared/config/connector-config.ts";
+import { defaultName, INSECURE_EDGE_KEY, parseConnectorConfig } from "../shared/config/connector-config.ts";
 import { parseDuration } from "../shared/config/duration.ts";
 import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "../shared/config/edge-config.ts";
 import { IssueList, type ConfigIssue } from "../shared/config/issues.ts";
@@ -108,7 +108,9 @@ function checkTimeoutAgainstRetry(services: ReadonlyArray<{ path: string; role: 
  */
 function checkOutput(ctx: ImportContext): void {
   if (ctx.connector.length) {
-    const r = parseConnectorConfig({ "token.file": "(token file)", services: ctx.connector });
+    // The shape only: whether a ws:// edge is acceptable depends on the edge the connector is
+    // finally given (--edge), and the connector itself refuses a clear-text remote one at start.
+    const r = parseConnectorConfig({ "token.file": "(token file)", [INSECURE_EDGE_KEY]: true, services: ctx.connector });
     if (!r.ok) for (const i of r.error) ctx.issues.add(`(output) ${i.path}`, i.message);
   }
   const names = Object.keys(ctx.edge);

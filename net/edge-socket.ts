@@ -118,12 +118,15 @@ const CERTIFICATE_ERRORS = new Set([
 
 function diagnose(e: Error, t: Tunnel | undefined, where: string, pinned: boolean, host: string): DialProblem {
   const code = (e as NodeJS.ErrnoException).code;
-  const why = code ?? e.message;
+  // The pin's own message says what did not match; Node's codes name the rest.
+  const why = code === PIN_MISMATCH ? e.message : (code ?? e.message);
   if (!t) {
+    if (code === PIN_MISMATCH)
+      return { detail: `${why} (${where})`, fix: "check edge.cert.sha256: the SHA-256 of the certificate the edge presents" };
     if (code && CERTIFICATE_ERRORS.has(code))
       return {
         detail: `the edge's certificate for ${where} did not verify (${why})`,
-        fix: pinned && code === PIN_MISMATCH ? "check edge.cert.sha256" : "if the edge uses a private CA, give it with --ca-file (ca.file)",
+        fix: "if the edge uses a private CA, give it with --ca-file (ca.file: it adds to the trusted CAs)",
       };
     return { detail: `cannot reach the edge at ${where} (${why})` };
   }

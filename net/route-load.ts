@@ -15,6 +15,16 @@ import { pemProblem, secureContextFor } from "./trust.ts";
  * `at(key)` turns a setting's key ("ca.file") into the name the user wrote.
  */
 
+/** The flags that say how to reach the edge: the connector's, `client`'s and `probe`'s alike. */
+export const ROUTE_FLAGS = {
+  "ca-file": { type: "string" },
+  "ca-file-only": { type: "boolean" },
+  proxy: { type: "string" },
+  "proxy-credentials-file": { type: "string" },
+  "proxy-ca-file": { type: "string" },
+  "allow-insecure-edge": { type: "boolean" },
+} as const;
+
 export interface RouteSettings {
   readonly caFile?: string | undefined;
   readonly caFileOnly?: boolean;

@@ -554,10 +554,10 @@ describe("sallyport client: command line", () => {
       [["client", "--listen", "127.0.0.1:0"], /--url is required/],
       [["client", "--url", "http://x/y", "--listen", "127.0.0.1:0"], /ws:\/\/ or wss:\/\//],
       [["client", "--url", "ws://x/y?token=abc", "--listen", "127.0.0.1:0"], /token goes in --token-file/],
-      [["client", "--url", "ws://x/y", "--listen", "nowhere"], /HOST:PORT/],
-      [["client", "--url", "ws://x/y", "--listen", "127.0.0.1:0", "--preopen", "-1"], /--preopen/],
-      [["client", "--url", "ws://x/y", "--listen", "127.0.0.1:0", "--token-file", "/nonexistent/t"], /cannot read --token-file/],
-      [["client", "--url", "ws://x/y", "--listen", "127.0.0.1:0", "--bogus"], /bogus/],
+      [["client", "--url", "wss://x/y", "--listen", "nowhere"], /HOST:PORT/],
+      [["client", "--url", "wss://x/y", "--listen", "127.0.0.1:0", "--preopen", "-1"], /--preopen/],
+      [["client", "--url", "wss://x/y", "--listen", "127.0.0.1:0", "--token-file", "/nonexistent/t"], /cannot read --token-file/],
+      [["client", "--url", "wss://x/y", "--listen", "127.0.0.1:0", "--bogus"], /bogus/],
     ];
     await Promise.all(
       cases.map(async ([args, message]) => {

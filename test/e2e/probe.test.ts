@@ -145,7 +145,7 @@ describe("sallyport probe", () => {
   it("bad flags: exit 2 with what to fix", async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /--url is required/],
-      [["--url", "ws://x/y", "--timeout", "5"], /--timeout: "5" is not a duration/],
+      [["--url", "wss://x/y", "--timeout", "5"], /--timeout: "5" is not a duration/],
       [["--url", "ws://user:pw@x/y"], /must not carry credentials/],
     ];
     await Promise.all(
