@@ -33,13 +33,14 @@ export interface EdgeSocket {
   failure(e: Error): DialProblem;
 }
 
-/** What callers choose; TLS identity checks and the agent are the route's. */
-export type EdgeSocketOptions = Omit<ClientOptions, "checkServerIdentity" | "agent" | "ca" | "secureContext">;
+/** What callers choose; TLS identity checks and the agent are the route's. The handshake deadline covers the CONNECT too. */
+export type EdgeSocketOptions = Omit<ClientOptions, "checkServerIdentity" | "agent" | "ca" | "secureContext" | "handshakeTimeout"> & {
+  readonly handshakeTimeout: number;
+};
 
 export function openEdgeSocket(url: string, protocols: string | string[], route: EdgeRoute, options: EdgeSocketOptions): EdgeSocket {
   const target = new URL(url);
-  const handshakeMs = options.handshakeTimeout ?? 10_000;
-  const tunnel = route.proxy ? new Tunnel(route.proxy, handshakeMs) : undefined;
+  const tunnel = route.proxy ? new Tunnel(route.proxy, options.handshakeTimeout) : undefined;
   // Handed to tls.connect as they are (ws's typings give checkServerIdentity another shape).
   const tls: ConnectionOptions = {
     ...(route.secureContext ? { secureContext: route.secureContext } : {}),
