@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { connect, type Addr } from "./load.ts";
 import { FrameCountingProxy } from "./wsframes.ts";
@@ -52,6 +53,8 @@ export interface BenchEnv {
 export interface TunnelSpec {
   readonly name: string;
   readonly kind: "direct" | "wsrelay" | "chain" | "sallyport";
+  /** Roles beyond the kind's own, reported apart (the proxy of `proxied`). */
+  readonly extraRoles?: readonly string[];
   up(env: BenchEnv, opts: UpOptions): Promise<RunningTunnel>;
 }
 
@@ -72,8 +75,8 @@ class Launch {
     private readonly tunnel: string,
   ) {}
 
-  spawn(role: string, args: readonly string[], cwd = this.env.repoRoot): Child {
-    const child = spawnChild(`${this.tunnel} ${role}`, this.env.node, args, {
+  spawn(role: string, args: readonly string[], cwd = this.env.repoRoot, cmd = this.env.node): Child {
+    const child = spawnChild(`${this.tunnel} ${role}`, cmd, args, {
       logFile: join(this.env.logDir, `${this.tunnel}-${this.n}-${role}.log`),
       env: this.env.env,
       cwd,
@@ -202,11 +205,39 @@ export const chain: TunnelSpec = {
     }),
 };
 
-/** Sallyport from a checkout at `root` (the repository itself, or a patched copy to compare). */
-export function sallyport(name: string, root: string): TunnelSpec {
+/**
+ * Debian's tinyproxy on 127.0.0.1 (issue 14: the connector behind an HTTP proxy): started in the
+ * foreground with a generated config, its CPU and memory reported as the role "proxy".
+ */
+async function startTinyproxy(env: BenchEnv, l: Launch): Promise<{ url: string; child: Child }> {
+  const port = await freePort();
+  const conf = join(env.logDir, `proxy-${l.n}.conf`);
+  writeFileSync(conf, `Port ${port}\nListen 127.0.0.1\nAllow 127.0.0.1\nMaxClients 1024\nLogLevel Info\nDisableViaHeader Yes\n`);
+  const child = l.spawn("proxy", ["-d", "-c", conf], env.repoRoot, "tinyproxy");
+  await child.waitLine(/Accepting connections/, 10_000, "stdout");
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Sallyport from a checkout at `root` (the repository itself, or a patched copy to compare);
+ * with `proxied`, the connector reaches the edge through tinyproxy (`--proxy`).
+ */
+export function sallyport(name: string, root: string, proxied = false): TunnelSpec {
   return {
     name,
     kind: "sallyport",
+    ...(proxied ? { extraRoles: ["proxy"] } : {}),
     up: (env, opts) =>
       launch(env, name, async (l) => {
         const tokenFile = join(env.logDir, `${name}-${l.n}.token`);
@@ -227,6 +258,7 @@ export function sallyport(name: string, root: string): TunnelSpec {
           ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : []),
         ]);
         const { url, workerd } = await edgeOf(edge);
+        const proxy = proxied ? await startTinyproxy(env, l) : undefined;
         const connector = l.spawn(
           "connector",
           [
@@ -246,6 +278,7 @@ export function sallyport(name: string, root: string): TunnelSpec {
             `bench${l.n}`,
             "--log-level",
             env.logLevel,
+            ...(proxy ? ["--proxy", proxy.url] : []),
           ],
           root,
         );
@@ -271,7 +304,8 @@ export function sallyport(name: string, root: string): TunnelSpec {
         const addr = await serving(client, opts);
         // Pre-opened sessions (and the connector's replacements for binds they took) settle.
         await new Promise((r) => setTimeout(r, env.settleMs));
-        return { addr, roles: edgeShapedRoles(client, edge, workerd, connector) };
+        const roles = edgeShapedRoles(client, edge, workerd, connector);
+        return { addr, roles: proxy ? { ...roles, proxy: { pids: [proxy.child.pid] } } : roles };
       }),
   };
 }
