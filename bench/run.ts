@@ -27,8 +27,9 @@ Measures, side by side in one run, with medians over repetitions:
              the floor of client -> Durable Object -> connector on this runtime (opt-in;
              bulk, rtt, ttfb and msgs only)
   sallyport  client forwarder -> edge (workerd, Miniflare API) -> connector -> backend
-  proxied    sallyport with the connector reaching the edge through tinyproxy (--proxy), the
-             proxy's CPU and memory reported apart (opt-in; needs tinyproxy installed)
+  tinyproxy, squid
+             sallyport with the connector reaching the edge through that proxy (--proxy), the
+             proxy's CPU and memory reported apart (opt-in; needs the proxy installed)
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
 ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
 idle (PSS per idle session, by process), idle10k (10,000 idle sessions), msgs (WebSocket
@@ -38,7 +39,7 @@ options
   --quick               small sizes, 1 repetition (~1-2 min)
   --reps N              repetitions (default 3)
   --only a,b            tests to run (default: all; idle10k only without --quick)
-  --tunnels a,b         tunnels (default direct,wsrelay,sallyport; chain and proxied on request)
+  --tunnels a,b         tunnels (default direct,wsrelay,sallyport; chain, tinyproxy, squid on request)
   --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable)
   --out DIR             results (default /tmp/sallyport-bench-<timestamp>)
   --bulk-mib N --rtt-count N --ttfb-count N --concurrent N --idle N --idle-big N --msgs-mib N
@@ -111,7 +112,7 @@ for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
   else if (name === "wsrelay") specs.push(wsrelay);
   else if (name === "chain") specs.push(chain);
   else if (name === "sallyport") specs.push(sallyport("sallyport", repoRoot));
-  else if (name === "proxied") specs.push(sallyport("proxied", repoRoot, true));
+  else if (name === "tinyproxy" || name === "squid") specs.push(sallyport(name, repoRoot, name));
   else throw new Error(`unknown tunnel ${name}`);
 }
 for (const c of o.compare ?? []) {

@@ -205,16 +205,33 @@ export const chain: TunnelSpec = {
     }),
 };
 
+export type BenchProxy = "tinyproxy" | "squid";
+
 /**
- * Debian's tinyproxy on 127.0.0.1 (issue 14: the connector behind an HTTP proxy): started in the
- * foreground with a generated config, its CPU and memory reported as the role "proxy".
+ * A real HTTP proxy from Debian on 127.0.0.1 (issue 14: the connector behind a proxy), started
+ * in the foreground with a generated config; its CPU and memory are reported as the role "proxy".
  */
-async function startTinyproxy(env: BenchEnv, l: Launch): Promise<{ url: string; child: Child }> {
+async function startProxy(kind: BenchProxy, env: BenchEnv, l: Launch): Promise<{ url: string; child: Child }> {
   const port = await freePort();
-  const conf = join(env.logDir, `proxy-${l.n}.conf`);
-  writeFileSync(conf, `Port ${port}\nListen 127.0.0.1\nAllow 127.0.0.1\nMaxClients 1024\nLogLevel Info\nDisableViaHeader Yes\n`);
-  const child = l.spawn("proxy", ["-d", "-c", conf], env.repoRoot, "tinyproxy");
-  await child.waitLine(/Accepting connections/, 10_000, "stdout");
+  const conf = join(env.logDir, `${kind}-${l.n}.conf`);
+  const settings =
+    kind === "tinyproxy"
+      ? [`Port ${port}`, "Listen 127.0.0.1", "Allow 127.0.0.1", "MaxClients 1024", "LogLevel Info", "DisableViaHeader Yes"]
+      : [
+          `http_port 127.0.0.1:${port}`,
+          "http_access allow all",
+          "cache deny all",
+          "access_log none",
+          // Its log goes to stderr (the tunnel's log file), where it says when it is ready.
+          "cache_log stdio:/dev/stderr",
+          "cache_store_log none",
+          "pid_filename none",
+          "pinger_enable off",
+          "shutdown_lifetime 0 seconds",
+        ];
+  writeFileSync(conf, `${settings.join("\n")}\n`);
+  const child = l.spawn("proxy", kind === "tinyproxy" ? ["-d", "-c", conf] : ["-N", "-f", conf], env.repoRoot, kind);
+  await child.waitLine(/Accepting (connections|HTTP Socket connections)/, 20_000, kind === "tinyproxy" ? "stdout" : "stderr");
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
@@ -231,9 +248,9 @@ function freePort(): Promise<number> {
 
 /**
  * Sallyport from a checkout at `root` (the repository itself, or a patched copy to compare);
- * with `proxied`, the connector reaches the edge through tinyproxy (`--proxy`).
+ * with `proxied`, the connector reaches the edge through that proxy (`--proxy`).
  */
-export function sallyport(name: string, root: string, proxied = false): TunnelSpec {
+export function sallyport(name: string, root: string, proxied?: BenchProxy): TunnelSpec {
   return {
     name,
     kind: "sallyport",
@@ -258,7 +275,7 @@ export function sallyport(name: string, root: string, proxied = false): TunnelSp
           ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : []),
         ]);
         const { url, workerd } = await edgeOf(edge);
-        const proxy = proxied ? await startTinyproxy(env, l) : undefined;
+        const proxy = proxied ? await startProxy(proxied, env, l) : undefined;
         const connector = l.spawn(
           "connector",
           [
