@@ -1,5 +1,12 @@
 import WebSocket from "ws";
-import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL, STANDBY_HEADER } from "../shared/protocol/constants.ts";
+import {
+  AUTHORIZATION_HEADER,
+  BEARER_PREFIX,
+  CLIENT_SUBPROTOCOL,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_RECEIVE_BYTES,
+  STANDBY_HEADER,
+} from "../shared/protocol/constants.ts";
 import { maskOptions } from "../shared/masking.ts";
 import { describeRefusal } from "./describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
@@ -10,12 +17,9 @@ import { SallyportStream, type StreamOptions, type WebSocketLike } from "./strea
  * the backend says first can slip past). Used by the forwarder and the probe.
  */
 
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A client socket pings this often; three unanswered pings mean the path is dead. */
 export const PING_INTERVAL_MS = 20_000;
 export const PING_MISSES = 3;
-/** What the edge can ever send in one message is bounded by its max.message.size (≤ 16 MiB). */
-export const MAX_PAYLOAD = 16 * 1024 * 1024;
 
 export interface DialOptions {
   readonly url: string;
@@ -45,7 +49,7 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
   const ws = new WebSocket(opts.url, offer, {
     perMessageDeflate: false,
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-    maxPayload: MAX_PAYLOAD,
+    maxPayload: MAX_RECEIVE_BYTES,
     followRedirects: false,
     ...maskOptions(opts.url),
     headers: {

@@ -6,10 +6,11 @@ import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
 import {
   BIND_SUBPROTOCOL,
+  HANDSHAKE_TIMEOUT_MS,
+  HEARTBEAT_MISSES,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
-  MAX_CONTROL_MESSAGE_BYTES,
-  MAX_MESSAGE_BYTES,
+  MAX_RECEIVE_BYTES,
   MIN_MESSAGE_BYTES,
 } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
@@ -58,12 +59,6 @@ export interface BindDeps {
   readonly events: BindEvents;
 }
 
-/** Explicit limits: nothing an edge sends can make this process buffer without bound. */
-export const MAX_PAYLOAD = MAX_MESSAGE_BYTES + MAX_CONTROL_MESSAGE_BYTES;
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Missed heartbeats before a silent path is declared dead. */
-export const HEARTBEAT_MISSES = 3;
-
 let counter = 0;
 
 interface Pairing {
@@ -105,7 +100,7 @@ export class Bind {
     const ws = new WebSocket(service.bindUrl, BIND_SUBPROTOCOL, {
       headers: { authorization: `Bearer ${token}` },
       perMessageDeflate: false,
-      maxPayload: MAX_PAYLOAD,
+      maxPayload: MAX_RECEIVE_BYTES,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       // A redirect could point the token at another host: never follow one.
       followRedirects: false,

@@ -24,7 +24,7 @@ import type { SessionOutcome } from "./session.ts";
 export type PoolState = "filling" | "backend-down" | "draining" | "stopped";
 
 export const SURPLUS_IDLE_MS = 30_000;
-/** Bounds what a hostile edge can make us hold: (prepared + MAX_SURPLUS) × MAX_PAYLOAD. */
+/** Bounds what a hostile edge can make us hold: (prepared + MAX_SURPLUS) × MAX_RECEIVE_BYTES. */
 export const MAX_SURPLUS = 16;
 /** A connection that stays up this long resets the backoff. */
 export const STABLE_MS = 10_000;

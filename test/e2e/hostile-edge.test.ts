@@ -454,7 +454,7 @@ describe("floods: memory stays bounded", () => {
       5000,
       "flooded binds closed",
     );
-    // Each bind that was sent more than maxPayload (MAX_PAYLOAD) of one message closed it with 1009.
+    // Each bind that was sent more than maxPayload (MAX_RECEIVE_BYTES) of one message closed it with 1009.
     for (const r of flooded) if (r.bytesWritten > 20 * MiB) expect(r.from.closeCode, `bind ${r.id}`).toBe(1009);
     console.log(`RSS ${baseline / MiB} → ${peak / MiB} MiB over ${flooded.length} flooded binds`);
     expect(peak - baseline, `RSS grew from ${baseline / MiB} MiB to ${peak / MiB} MiB`).toBeLessThan(160 * MiB);
