@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { COMPATIBILITY_DATE } from "./local-edge/compatibility-date.ts";
 import { servicesBinding, tokensBinding } from "./test/edge/services.ts";
 
 /**
@@ -30,9 +31,9 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             remoteBindings: false,
             miniflare: {
-              // Pinned here as well as in wrangler.toml, so the tests never drift to a
-              // different runtime behaviour than the one deployed.
-              compatibilityDate: "2026-08-01",
+              // The deployed date (wrangler.toml carries the same), so the tests never drift
+              // to a different runtime behaviour than the one deployed.
+              compatibilityDate: COMPATIBILITY_DATE,
               bindings: {
                 SALLYPORT_SERVICES: servicesBinding(),
                 SALLYPORT_CONNECTOR_TOKENS: tokensBinding(),

@@ -1,6 +1,6 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import WebSocket from "ws";
-import { COMPATIBILITY_DATE } from "../local-edge/edge.ts";
+import { COMPATIBILITY_DATE } from "../local-edge/compatibility-date.ts";
 import { percentile } from "./lib/load.ts";
 import { cpuSeconds, findDescendant } from "./lib/proc.ts";
 

@@ -1,5 +1,6 @@
 import { Miniflare, convertV4MiniflareOptions, type MiniflareOptions } from "miniflare";
 import { bundleEdge } from "./bundle.ts";
+import { COMPATIBILITY_DATE } from "./compatibility-date.ts";
 
 /**
  * The edge in workerd through the Miniflare API: Miniflare's own listener, not
@@ -26,8 +27,6 @@ export interface LocalEdge {
   readonly pid: number | undefined;
   stop(): Promise<void>;
 }
-
-export const COMPATIBILITY_DATE = "2026-08-01";
 
 export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge> {
   const script = await bundleEdge();

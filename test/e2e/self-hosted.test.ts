@@ -228,12 +228,6 @@ function analyze(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 describe("the shipped config and unit", () => {
-  it("run the Worker at wrangler.toml's compatibility date", () => {
-    const date = /^compatibility_date = "([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
-    expect(date).toBeDefined();
-    expect([...CONFIG.matchAll(/compatibilityDate = "([^"]+)"/g)].map((m) => m[1])).toEqual([date, date]);
-  });
-
   it("agree on the secrets: each absolute embed of the config is a credential of the unit", () => {
     const embeds = new Set([...CONFIG.matchAll(/embed "\/([^"]+)"/g)].map((m) => m[1]));
     const credentials = new Set([...UNIT.matchAll(/^LoadCredential=([^:]+):/gm)].map((m) => m[1]));
