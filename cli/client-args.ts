@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import net from "node:net";
+import { isLoopbackHost } from "../shared/loopback.ts";
 import { RESERVED_PATH_PREFIX } from "../shared/protocol/constants.ts";
 import { err, ok, type Result } from "../shared/result.ts";
 
@@ -34,8 +35,7 @@ export function parseListen(value: string | undefined): Result<ListenAddress, st
   const port = Number(m?.[3]);
   if (!m || !host || port > 65535) return err(`--listen ${JSON.stringify(value)} must be HOST:PORT, e.g. 127.0.0.1:2222 or [::1]:2222`);
   if (m[1] !== undefined && net.isIPv6(host) === false) return err(`--listen: ${host} is not an IPv6 address`);
-  const loopback = host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
-  return ok({ host, port, loopback });
+  return ok({ host, port, loopback: isLoopbackHost(host) });
 }
 
 export async function readTokenFile(path: string): Promise<Result<string, string>> {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { isLoopbackHost } from "../../connector/admin.ts";
+import { isLoopbackHostHeader } from "../../connector/admin.ts";
 import { createLogger, sanitize } from "../../shared/log.ts";
 import { log as edgeLog } from "../../edge/log.ts";
 
@@ -52,20 +52,21 @@ describe("edge log (edge/log.ts)", () => {
 
 describe("admin port Host check (connector/admin.ts)", () => {
   it("answers loopback names on its own port only", () => {
-    for (const h of ["127.0.0.1:9000", "localhost:9000", "[::1]:9000", "LOCALHOST:9000", "127.0.0.1"])
-      expect(isLoopbackHost(h, 9000), h).toBe(true);
+    for (const h of ["127.0.0.1:9000", "localhost:9000", "[::1]:9000", "LOCALHOST:9000", "127.0.0.1", "127.0.0.2:9000", "a.localhost:9000"])
+      expect(isLoopbackHostHeader(h, 9000), h).toBe(true);
     for (const h of [
       undefined,
       "",
       "evil.example:9000",
       "127.0.0.1.evil.example:9000",
       "localhost:9001",
-      "127.0.0.2:9000",
+      "127.0.0.256:9000",
+      "localhost.evil.example:9000",
       "0.0.0.0:9000",
       "localhost.:9000",
       "[::ffff:127.0.0.1]:9000",
     ]) {
-      expect(isLoopbackHost(h, 9000), String(h)).toBe(false);
+      expect(isLoopbackHostHeader(h, 9000), String(h)).toBe(false);
     }
   });
 });
