@@ -3,21 +3,19 @@ import net from "node:net";
 import { isLoopbackHost } from "../shared/loopback.ts";
 import { RESERVED_PATH_PREFIX } from "../shared/protocol/constants.ts";
 import { err, ok, type Result } from "../shared/result.ts";
+import { parseWsUrl } from "../shared/ws-url.ts";
 
 /** Flag checks shared by `sallyport client` and `sallyport probe`; each error says what to fix. */
 
 export function parseClientUrl(value: string | undefined): Result<string, string> {
   if (!value) return err("--url is required: the service's client URL on the edge, e.g. wss://gateway.example.com/path");
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return err(`--url ${JSON.stringify(value)} is not a URL; write e.g. wss://gateway.example.com/path`);
-  }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") return err("--url must be a ws:// or wss:// URL");
-  if (url.username || url.password) return err("--url must not carry credentials; put the token in a file and pass --token-file");
-  if (url.search || url.hash)
-    return err("--url must not have a query or fragment: the edge matches the path only, and a token goes in --token-file");
+  const parsed = parseWsUrl(value, {
+    noun: "URL",
+    example: "wss://gateway.example.com/path",
+    tokenHint: "put the token in a file and pass --token-file",
+  });
+  if (!parsed.ok) return err(`--url ${parsed.error}`);
+  const url = parsed.value;
   if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) return err(`--url must be a service's accept path, not under ${RESERVED_PATH_PREFIX}`);
   return ok(url.href);
 }

@@ -2,6 +2,7 @@ import { BIND_PATH } from "../protocol/constants.ts";
 import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { FieldReader, isRecord } from "./reader.ts";
+import { parseWsUrl } from "../ws-url.ts";
 import {
   DEFAULTS,
   checkDistinct,
@@ -55,24 +56,12 @@ export const MAX_PREPARED = 1000;
 
 /** The bind endpoint at the edge named by `text`; a problem is reported at `at`. */
 function bindUrlOf(text: string, at: string, issues: IssueList): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    // Quoted only when it cannot hold credentials: an unparsable "wss://user:TOKEN@[…" is not echoed.
-    issues.add(at, `${/[@?#]/.test(text) ? "is" : `"${text}" is`} not a URL; write e.g. "wss://edge.example.com"`);
+  const url = parseWsUrl(text, { noun: "URL", example: "wss://edge.example.com", tokenHint: "put the token in token.file" });
+  if (!url.ok) {
+    issues.add(at, url.error);
     return undefined;
   }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    issues.add(at, "must be a ws:// or wss:// URL");
-    return undefined;
-  }
-  if (url.username || url.password || url.search) {
-    // A credential in a URL ends up in logs and proxies: the token goes in a header.
-    issues.add(at, "must not carry credentials or a query; put the token in token.file");
-    return undefined;
-  }
-  return new URL(BIND_PATH, url).href;
+  return new URL(BIND_PATH, url.value).href;
 }
 
 export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, readonly ConfigIssue[]> {

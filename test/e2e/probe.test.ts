@@ -146,7 +146,7 @@ describe("sallyport probe", () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /--url is required/],
       [["--url", "ws://x/y", "--timeout", "5"], /--timeout: "5" is not a duration/],
-      [["--url", "ws://user:pw@x/y"], /must not carry credentials/],
+      [["--url", "ws://user:pw@x/y"], /must not have credentials/],
     ];
     await Promise.all(
       cases.map(async ([args, message]) => {

@@ -250,22 +250,22 @@ describe("edge config: services", () => {
     [
       "accept with a query",
       { accept: `${ACCEPT}?a=1` },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept with a fragment",
       { accept: `${ACCEPT}#x` },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept with credentials",
       { accept: "wss://user:pw@gateway.example.com/echo" },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept with a user only",
       { accept: "wss://user@gateway.example.com/echo" },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept under /_sallyport/",
