@@ -3,7 +3,7 @@
  * `sallyport <command>`: each command is a module exporting `run(argv) → exit code`, loaded
  * only when asked for so `sallyport connector` never loads Miniflare.
  */
-type Command = { run(argv: string[]): Promise<number>; summary: string };
+type Command = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   connector: () => import("./commands/connector.ts"),
