@@ -1,9 +1,8 @@
-import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { startEchoServer } from "../../local-edge/echo-server.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { refusingBackend } from "../helpers/backends.ts";
 import { blackholeBackend, echoSession, randomBytes, startFaultEdge, startNode, type Outcome } from "../helpers/fault-kit.ts";
-import { closeServer, listen } from "../helpers/net.ts";
 import { msgIs } from "../helpers/processes.ts";
 import { startWireTap, tapView } from "../helpers/wire-tap.ts";
 
@@ -58,10 +57,8 @@ describe("faults: backend", () => {
     expect(tap.count(tapView.parked)).toBe(0);
 
     // The backend comes back on its port: probes see it, binds are offered again.
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => (sockets.add(s), s.pipe(s), s.on("error", () => {})));
-    await listen(server, backend.port);
-    cleanup.add("revived backend", () => closeServer(server, sockets));
+    const revived = await startEchoServer({ port: backend.port });
+    cleanup.add("revived backend", () => revived.stop());
     const back = await node.proc.waitForLog(msgIs("backend answers again: offering binds"), 5000, "the recovery probe to succeed");
     const marked = tap.connections.length;
     await tap.waitFor((cs) => cs.slice(marked).filter(tapView.parked).length === 2, 5000, "binds offered again");
