@@ -553,7 +553,10 @@ describe("sallyport client: command line", () => {
     const cases: Array<[string[], RegExp]> = [
       [["client", "--listen", "127.0.0.1:0"], /--url is required/],
       [["client", "--url", "http://x/y", "--listen", "127.0.0.1:0"], /ws:\/\/ or wss:\/\//],
-      [["client", "--url", "ws://x/y?token=abc", "--listen", "127.0.0.1:0"], /token goes in --token-file/],
+      [
+        ["client", "--url", "ws://x/y?token=abc", "--listen", "127.0.0.1:0"],
+        /must not have credentials, a query or a fragment; put the token in a file and pass --token-file/,
+      ],
       [["client", "--url", "ws://x/y", "--listen", "nowhere"], /HOST:PORT/],
       [["client", "--url", "ws://x/y", "--listen", "127.0.0.1:0", "--preopen", "-1"], /--preopen/],
       [["client", "--url", "ws://x/y", "--listen", "127.0.0.1:0", "--token-file", "/nonexistent/t"], /cannot read --token-file/],
