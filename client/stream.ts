@@ -1,7 +1,7 @@
 import { encode, decodeForClient } from "../shared/protocol/codec.ts";
 import { FULL_READ_BYTES, leadingBytes, takeBytes } from "../shared/chunks.ts";
 import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
-import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
+import { CloseCode, CLOSE_REASONS, isCleanClose } from "../shared/protocol/close-codes.ts";
 import { describeClose } from "./describe.ts";
 
 /**
@@ -416,10 +416,7 @@ export class SallyportStream {
     const byUs = this.localClose !== undefined;
     // What we decided counts over what the peer echoed (a peer may answer our close differently).
     const c = this.localClose ?? { code, reason };
-    const clean =
-      this.protocol === "sallyport"
-        ? c.code === CloseCode.NORMAL && this.endReceived && this.endSent
-        : c.code === CloseCode.NORMAL || c.code === 1005;
+    const clean = this.protocol === "sallyport" ? c.code === CloseCode.NORMAL && this.endReceived && this.endSent : isCleanClose(c.code);
     this.closed = { code: c.code, reason: c.reason, clean, byUs, description: describeClose(c.code, c.reason) };
     this.queue.length = 0;
     this.queuedBytes = 0;
