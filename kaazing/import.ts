@@ -25,7 +25,7 @@ import { readAccept, SERVICE_NAME, type AcceptUri } from "../shared/config/servi
  * cannot honour, each named by path (`service[0].accept-options.socks.mode`).
  *
  * Which side a <service> describes follows from where it sets socks.mode reverse, as in the
- * product documentation (seed/enterprise-shield.txt, "Configuration Examples"):
+ * product documentation (test/fixtures/kaazing/enterprise-shield.txt, "Configuration Examples"):
  *   - in accept-options: the internal gateway, which dials out → the connector's service;
  *   - in connect-options: the DMZ gateway, which waits for those dials → the edge's
  *     SALLYPORT_SERVICES entry in wrangler.toml [vars].

@@ -24,7 +24,6 @@ export interface LocalEdgeOptions {
 export interface LocalEdge {
   /** http://127.0.0.1:PORT */
   readonly url: URL;
-  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -50,7 +49,6 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
   const url = await mf.ready;
   return {
     url,
-    pid: undefined,
     stop: () => mf.dispose(),
   };
 }

@@ -13,7 +13,7 @@ import { renderWranglerVars } from "../../shared/config/wrangler-vars.ts";
 /**
  * The Kaazing import (kaazing/import.ts), fed the two <service> examples of the
  * Enterprise Shield documentation verbatim (test/fixtures/kaazing/, one line each as in
- * shared/seed/enterprise-shield.txt) and a table of configurations it must refuse, each by
+ * test/fixtures/kaazing/enterprise-shield.txt) and a table of configurations it must refuse, each by
  * the path of the element at fault.
  */
 

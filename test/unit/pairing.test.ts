@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import {
   MAX_PENDING_BYTES,
   OPEN_DEADLINE_MS,
-  idTag,
   type Attachment,
   type BindAttachment,
   type ClientAttachment,
@@ -49,7 +48,6 @@ describe("attachment constants", () => {
   it("pins the limits the edge applies", () => {
     expect(MAX_PENDING_BYTES).toBe(8192);
     expect(OPEN_DEADLINE_MS).toBe(15_000);
-    expect(idTag("abc")).toBe("id:abc");
   });
 });
 
