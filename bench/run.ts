@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { bulk, concurrent, hold, rtt, sequential, type Addr } from "./lib/load.ts";
+import { bulk, concurrent, hold, rtt, sequential } from "./lib/load.ts";
 import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
 import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
 import {

@@ -33,7 +33,7 @@ function usage(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage() + "\n");
+    process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
   }
   const load = COMMANDS[name];

@@ -47,7 +47,7 @@ export async function startAdmin(
       const s = stats();
       res
         .writeHead(ready(s) ? 200 : 503, { "content-type": "application/json" })
-        .end(JSON.stringify({ ready: ready(s), services: s }) + "\n");
+        .end(`${JSON.stringify({ ready: ready(s), services: s })}\n`);
     } else res.writeHead(404, { "content-type": "text/plain" }).end("Not Found\n");
   });
   await new Promise<void>((resolve, reject) => {

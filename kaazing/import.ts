@@ -9,7 +9,6 @@ import {
   type ImportContext,
   type ImportNote,
   type KaazingImport,
-  type RawConnectorService,
   type Role,
   type SectionName,
   type ServiceParts,
@@ -37,6 +36,7 @@ import { readAccept, SERVICE_NAME, type AcceptUri } from "../shared/config/servi
 const LEAVES = ["name", "description", "accept", "connect", "type"];
 
 const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: names Kaazing's own ${...} property syntax, not a template
   properties: "gateway properties are not imported (Sallyport expands no ${...} references); write each value in place",
   "service-defaults": "service defaults are not imported; write the options in each <service>",
   security: "realms and keystores are not imported: the edge's certificate is Cloudflare's and connectors authenticate with a bearer token",

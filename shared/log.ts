@@ -16,6 +16,7 @@ const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 const MAX_FIELD = 256;
 
 export function sanitize(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the sanitizer exists to find control characters
   const clean = value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
   return clean.length > MAX_FIELD ? `${clean.slice(0, MAX_FIELD)}…` : clean;
 }
@@ -40,7 +41,7 @@ export function createLogger(opts: LoggerOptions, base: Fields = {}): Logger {
       } else {
         const rest = Object.entries(clean).map(([k, v]) => `${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : v}`);
         write(
-          `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${sanitize(msg)}${rest.length ? " " + rest.join(" ") : ""}`,
+          `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${sanitize(msg)}${rest.length ? ` ${rest.join(" ")}` : ""}`,
         );
       }
     },

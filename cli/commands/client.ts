@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import { Forwarder } from "../../client/forwarder.ts";
 import { parseClientUrl, parseListen, readTokenFile } from "../client-args.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
@@ -70,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     retryMaxMs: retry.value,
     log,
   });
-  let address;
+  let address: AddressInfo;
   try {
     address = await forwarder.listen();
   } catch (e) {

@@ -102,7 +102,7 @@ function render(file: string, result: KaazingImport): Array<{ name: string; text
   if (result.connector) {
     outputs.push({
       name: "connector.json",
-      text: JSON.stringify(result.connector, null, 2) + "\n",
+      text: `${JSON.stringify(result.connector, null, 2)}\n`,
       hint: "run with: sallyport connector --config connector.json --token-file FILE (or SALLYPORT_TOKEN_FILE)",
     });
   }

@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`sallyport connector: --log-level must be debug, info, warn or error\n`);
     return 2;
   }
-  let loaded;
+  let loaded: Awaited<ReturnType<typeof loadConnectorConfig>>;
   try {
     loaded = await loadConnectorConfig(flags, process.env);
   } catch (e) {

@@ -3,7 +3,7 @@ import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { formatIssues } from "../../shared/config/issues.ts";
 import { Connector } from "../../connector/connector.ts";
 import { startEchoServer } from "../../local-edge/echo-server.ts";
-import { startLocalEdge } from "../../local-edge/edge.ts";
+import { type LocalEdge, startLocalEdge } from "../../local-edge/edge.ts";
 import { stderrLogger } from "../log.ts";
 import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const accept = "ws://sallyport.localhost/dev";
   const ownSignals = ["SIGINT", "SIGTERM"] as const;
   const inherited = new Map(ownSignals.map((s) => [s, new Set(process.listeners(s))]));
-  let edge;
+  let edge: LocalEdge;
   try {
     edge = await startLocalEdge({
       port,

@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const r = await probe({ url: url.value, token, timeoutMs: timeout.value });
-  const out = (line: string): boolean => process.stdout.write(line + "\n");
+  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   switch (r.outcome) {
     case "refused":
       process.stderr.write(`sallyport probe: ${r.failure.description}\n`);

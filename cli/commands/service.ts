@@ -82,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     `  sallyport config check ${configPath}`,
     "  systemctl daemon-reload && systemctl enable --now sallyport-connector",
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  process.stdout.write(`${out.join("\n")}\n`);
   return 0;
 }
 

@@ -84,7 +84,9 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId))
     issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
   const drainTimeoutMs = top.duration("drain.timeout", DEFAULTS["drain.timeout"]);
-  const adminPort = top.has("admin.port") ? top.integer("admin.port", 0, 0, 65535) : (top.claim("admin.port"), undefined);
+  let adminPort: number | undefined;
+  if (top.has("admin.port")) adminPort = top.integer("admin.port", 0, 0, 65535);
+  else top.claim("admin.port");
   const list = top.claim("services");
   if (!Array.isArray(list) || list.length === 0) issues.add("services", "must list at least one service");
   top.rejectUnknown();

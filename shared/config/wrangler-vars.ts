@@ -20,5 +20,5 @@ export function renderWranglerVars(
     lines.push(`[vars.SALLYPORT_SERVICES.${key(name)}]`);
     for (const [k, v] of Object.entries(settings)) lines.push(`${key(k)} = ${JSON.stringify(v)}`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

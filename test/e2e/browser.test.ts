@@ -54,7 +54,10 @@ async function servePage(cleanup: Cleanup): Promise<string> {
     res.writeHead(200, { "content-type": hit[1], "cache-control": "no-store" }).end(hit[0]);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanup.add("page server", () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  cleanup.add("page server", () => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
   return `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}/`;
 }
 

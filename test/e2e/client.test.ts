@@ -310,7 +310,7 @@ describe("sallyport client: data", () => {
       expect(local.text()).toBe(`standby ${i}`);
       // The pool is refilled (a new session, or the one used, kept): neither dials anything.
       await client.proc.waitForLogCount(joinedPool, 3 + i, 10_000);
-      expect(standbyEcho.connections(), "backend connections after " + i + " local connection(s)").toBe(i);
+      expect(standbyEcho.connections(), `backend connections after ${i} local connection(s)`).toBe(i);
     }
   });
 
@@ -346,9 +346,9 @@ describe("sallyport client: data", () => {
     const N = 20;
     const locals = Array.from({ length: N }, () => new Local(client.port));
     const payloads = locals.map(() => randomBytes(100 * 1024));
-    locals.forEach((l, i) => l.socket.end(payloads[i]!));
+    for (const [i, l] of locals.entries()) l.socket.end(payloads[i]!);
     await Promise.all(locals.map((l) => l.eof(20_000)));
-    locals.forEach((l, i) => expect(Buffer.concat(l.chunks).equals(payloads[i]!), `connection ${i}`).toBe(true));
+    for (const [i, l] of locals.entries()) expect(Buffer.concat(l.chunks).equals(payloads[i]!), `connection ${i}`).toBe(true);
     console.info(
       `--preopen 0: connect → first echoed byte median ${median(locals.map((l) => l.firstByteAt! - l.startedAt)).toFixed(1)} ms over ${N} concurrent connections`,
     );
@@ -534,14 +534,21 @@ describe("sallyport client: command line", () => {
     });
     wss.on("connection", (ws, req) => seen.push({ url: req.url ?? "", auth: req.headers.authorization, protocol: ws.protocol }));
     await new Promise((r) => wss.once("listening", r));
-    perTest.add("fake edge", () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))));
+    perTest.add("fake edge", () => {
+      for (const c of wss.clients) c.terminate();
+      return new Promise<void>((r) => wss.close(() => r()));
+    });
     const token = randomToken();
     const tokenFile = await writeSecretFile(await tempDir(perTest), "client-token", token);
     const port = (wss.address() as net.AddressInfo).port;
     await startClient(perTest, `ws://127.0.0.1:${port}/svc`, ["--token-file", tokenFile, "--preopen", "1"]);
     await within(
       new Promise<void>((r) => {
-        const t = setInterval(() => seen.length && (clearInterval(t), r()), 20);
+        const t = setInterval(() => {
+          if (!seen.length) return;
+          clearInterval(t);
+          r();
+        }, 20);
       }),
       10_000,
       "a session at the fake edge",

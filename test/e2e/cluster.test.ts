@@ -102,7 +102,10 @@ describe("cluster", () => {
           chunk: 8 * 1024,
           paceMs: 40,
           timeoutMs: 20_000,
-          onTag: (t) => (tags.push(t), seen.notify()),
+          onTag: (t) => {
+            tags.push(t);
+            seen.notify();
+          },
         }),
       );
       await seen.wait(() => tags.length === i + 1, 10_000, `session ${i} under way`);

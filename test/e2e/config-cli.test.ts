@@ -67,14 +67,14 @@ describe("sallyport config check", () => {
     [
       "the seed's internal gateway",
       INTERNAL,
-      /valid Kaazing gateway configuration\n  service\[0\]: internal gateway → connector service "path"\n  the connector still needs its token/,
+      /valid Kaazing gateway configuration\n {2}service\[0\]: internal gateway → connector service "path"\n {2}the connector still needs its token/,
     ],
-    ["the seed's DMZ gateway", DMZ, /valid Kaazing gateway configuration\n  service\[0\]: DMZ gateway → edge service "path"\n$/],
+    ["the seed's DMZ gateway", DMZ, /valid Kaazing gateway configuration\n {2}service\[0\]: DMZ gateway → edge service "path"\n$/],
     ["a gateway-config.xml", fixture("kaazing/gateway-config.xml"), /internal gateway → connector service "echo"/],
     [
       "the shipped example connector.json",
       join(ROOT, "deploy/systemd/connector.example.json"),
-      /valid connector configuration\n  services\[0\]: "echo" wss:\/\/gateway\.example\.com\/echo → tcp:\/\/127\.0\.0\.1:7000, binds at wss:\/\/gateway\.example\.com\/_sallyport\/bind\n  token\.file is not in the file/,
+      /valid connector configuration\n {2}services\[0\]: "echo" wss:\/\/gateway\.example\.com\/echo → tcp:\/\/127\.0\.0\.1:7000, binds at wss:\/\/gateway\.example\.com\/_sallyport\/bind\n {2}token\.file is not in the file/,
     ],
   ])("accepts %s (exit 0)", async (_, path, out) => {
     const r = await sallyport("config", "check", path);

@@ -175,7 +175,10 @@ describe("faults: data path", () => {
       hashIn.update(d);
       changed.notify();
     });
-    ws.on("close", (code) => ((closedWith = code), changed.notify()));
+    ws.on("close", (code) => {
+      closedWith = code;
+      changed.notify();
+    });
     ws.on("error", () => {});
     await within(new Promise((r) => ws.once("open", r)), 10_000, "open");
     await node.proc.waitForLog(msgIs("session started"), 5000, "the session to start");

@@ -77,7 +77,7 @@ export async function hashSinkBackend(cleanup: Cleanup, expect: number): Promise
         const sha256 = hash.digest("hex");
         results.push({ bytes, sha256 });
         changed.notify();
-        s.write(sha256 + "\n");
+        s.write(`${sha256}\n`);
       }
     });
   });

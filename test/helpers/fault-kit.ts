@@ -162,10 +162,17 @@ export async function recordingSink(cleanup: Cleanup, greeting?: Buffer) {
     const rec: SinkRecord = { received: 0, ended: undefined };
     records.push(rec);
     if (greeting) s.write(greeting);
-    s.on("data", (d: Buffer) => ((rec.received += d.length), changed.notify()));
-    s.on("end", () => ((rec.ended ??= "fin"), changed.notify()));
-    s.on("error", () => ((rec.ended ??= "reset"), changed.notify()));
-    s.on("close", () => ((rec.ended ??= "reset"), changed.notify()));
+    const ended = (how: "fin" | "reset"): void => {
+      rec.ended ??= how;
+      changed.notify();
+    };
+    s.on("data", (d: Buffer) => {
+      rec.received += d.length;
+      changed.notify();
+    });
+    s.on("end", () => ended("fin"));
+    s.on("error", () => ended("reset"));
+    s.on("close", () => ended("reset"));
     changed.notify();
   });
   const port = await listen(server);
@@ -228,7 +235,9 @@ export async function blackholeBackend(cleanup: Cleanup): Promise<{ port: number
   const port = Number(line.raw);
   // Fill the accept queue (backlog + 1); later SYNs are dropped.
   const fillers: net.Socket[] = [];
-  cleanup.add("blackhole fillers", () => fillers.forEach((f) => f.destroy()));
+  cleanup.add("blackhole fillers", () => {
+    for (const f of fillers) f.destroy();
+  });
   for (;;) {
     const f = net.connect({ host: "127.0.0.1", port });
     f.on("error", () => {});

@@ -30,7 +30,11 @@ export function servicesFromWranglerToml(toml: string): Record<string, Record<st
     const table = /^\[([^\]]+)\]$/.exec(line);
     if (table || line.startsWith("[[")) {
       const m = table ? /^vars\.SALLYPORT_SERVICES\.([A-Za-z0-9_-]+)$/.exec(table[1]!) : null;
-      current = m ? (services[m[1]!] = {}) : undefined;
+      current = undefined;
+      if (m) {
+        current = {};
+        services[m[1]!] = current;
+      }
       continue;
     }
     if (!current) continue;

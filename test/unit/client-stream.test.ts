@@ -207,7 +207,11 @@ describe("SallyportStream: sending", () => {
     ws.receive(credit(INITIAL_WINDOW_BYTES / 2));
     const out = new Uint8Array(ws.dataBytes());
     let off = 0;
-    for (const f of ws.frames) if (typeof f !== "string") out.set(f, off), (off += f.byteLength);
+    for (const f of ws.frames) {
+      if (typeof f === "string") continue;
+      out.set(f, off);
+      off += f.byteLength;
+    }
     expect(Buffer.from(out.buffer).equals(Buffer.from(data.buffer))).toBe(true);
   });
 

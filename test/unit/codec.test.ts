@@ -287,7 +287,7 @@ describe("size limit in bytes", () => {
   /** A valid `bound` padded with JSON whitespace to exactly `bytes` bytes. */
   const padded = (bytes: number): string => {
     const base = json(BOUND);
-    return base.slice(0, -1) + " ".repeat(bytes - utf8(base)) + "}";
+    return `${base.slice(0, -1) + " ".repeat(bytes - utf8(base))}}`;
   };
 
   it("accepts exactly MAX_CONTROL_MESSAGE_BYTES", () => {

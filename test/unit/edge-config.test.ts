@@ -194,7 +194,7 @@ describe("edge config: tokens", () => {
   });
 
   it("refuses a token that is not a string", () => {
-    expect(tokenIssues([TOKEN, 1234567890123456789])).toStrictEqual([{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[1]", message: rule }]);
+    expect(tokenIssues([TOKEN, 1234567890123456])).toStrictEqual([{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[1]", message: rule }]);
   });
 
   it("names the bad token's place in a list", () => {
@@ -505,7 +505,7 @@ describe("edge config: client admission and certificate pins", () => {
   });
 
   it("reads certificate pins, colons allowed, in lower case", () => {
-    const r = withClients({ "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": ["AB:".repeat(31) + "AB"] });
+    const r = withClients({ "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": [`${"AB:".repeat(31)}AB`] });
     expect(r.ok && r.value.services[0]!.clientCertPins).toStrictEqual([PIN]);
   });
 

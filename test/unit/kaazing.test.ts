@@ -488,6 +488,7 @@ const REFUSED: Array<[string, string, string, RegExp]> = [
   ],
   [
     "gateway property reference",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Kaazing property reference, which the import must refuse
     edit(INTERNAL, "tcp://internal.example.com:1080", "tcp://${backend.host}:1080"),
     "service[0].connect",
     /property reference \(\$\{backend\.host\}\).*write the value in place/,
