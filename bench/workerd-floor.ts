@@ -99,7 +99,8 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stdout.write(
-    `workerd floor: one WebSocket session (upgrade + 64 B echo + close) ${wallMs.toFixed(2)} ms wall, ${cpuMs.toFixed(2)} ms workerd CPU; ` +
+    `workerd floor: one WebSocket session (upgrade + 64 B echo + close) ${wallMs.toFixed(2)} ms wall, ${cpuMs.toFixed(2)} ms workerd ` +
+      `CPU; ` +
       `64 B echo through the object p50 ${r.p50.toFixed(0)} µs, p99 ${r.p99.toFixed(0)} µs\n`,
   );
 } finally {

@@ -284,7 +284,10 @@ export class BindPool {
     this.lastRejection = now;
     this.log.log("error", "edge refused the connector's credentials", {
       status,
-      fix: `check that the token in ${this.deps.service.tokenFile} is one of the edge's SALLYPORT_CONNECTOR_TOKENS for service "${this.deps.service.name}", and, if the service sets socks.ssl.verify-client, that this connector presents a certificate the edge accepts (ssl.cert.file, ssl.key.file)`,
+      fix:
+        `check that the token in ${this.deps.service.tokenFile} is one of the edge's SALLYPORT_CONNECTOR_TOKENS for service ` +
+        `"${this.deps.service.name}", and, if the service sets socks.ssl.verify-client, that this connector presents a certificate the ` +
+        `edge accepts (ssl.cert.file, ssl.key.file)`,
     });
   }
 }

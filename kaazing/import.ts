@@ -94,7 +94,8 @@ function checkTimeoutAgainstRetry(services: ReadonlyArray<{ path: string; role: 
     if (timeout.ok && retry.ok && timeout.value <= retry.value) {
       ctx.note(
         `${dmz.path}.connect-options.socks.timeout`,
-        `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) of the internal gateway for the same accept; Kaazing advises one second more`,
+        `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) ` +
+          `of the internal gateway for the same accept; Kaazing advises one second more`,
       );
     }
   }
@@ -219,7 +220,8 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
   if (inAccept && inConnect) {
     ctx.issues.add(
       parts.path,
-      "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have (one edge, one connector)",
+      "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have " +
+        "(one edge, one connector)",
     );
     return undefined;
   }
@@ -228,7 +230,8 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
     if (parts.leaves.broken.has("accept-options") || parts.leaves.broken.has("connect-options")) return undefined;
     ctx.issues.add(
       parts.path,
-      "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in connect-options (DMZ gateway)",
+      "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in " +
+        "connect-options (DMZ gateway)",
     );
     return undefined;
   }

@@ -56,7 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of [unitPath, configPath]) if (!values.force && (await exists(p))) clashes.push(p);
   if (clashes.length) {
     process.stderr.write(
-      `sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force to overwrite (the token is kept).\n`,
+      `sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force ` +
+        `to overwrite (the token is kept).\n`,
     );
     return 1;
   }

@@ -131,7 +131,8 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
     expect(r.receivedSha).toBe(r.sentSha);
     expect(r.close).toMatchObject({ code: 1000, clean: true });
     console.info(
-      `browser helper: 12 MiB echoed with half-close in ${r.ms} ms (${((12 / r.ms) * 1000).toFixed(1)} MiB/s), send() asked to wait ${r.stalls} times`,
+      `browser helper: 12 MiB echoed with half-close in ${r.ms} ms (${((12 / r.ms) * 1000).toFixed(1)} MiB/s), send() asked to wait ` +
+        `${r.stalls} times`,
     );
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "browser-client.png"), fullPage: true });

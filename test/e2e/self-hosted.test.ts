@@ -270,17 +270,20 @@ describe("self-hosted edge (workerd serve sallyport.capnp, as the unit starts it
     expect(await get(https, "/_sallyport/status")).toBe(404);
   });
 
-  it("a connector with a certificate from the trusted CA registers on the connectors listener; a client on https echoes through it", async () => {
-    // Its edge pin is right too: the edge certificate is the one it expects.
-    const c = await connector("connector-mtls", connectors, "mtls", pki.client, ["--edge-cert-sha256", pki.server.sha256]);
-    await c.proc.waitForLog(REGISTERED, 20_000, "registration");
-    const before = echo.connections();
-    // cf-connecting-ip means nothing off Cloudflare: the listener strips a client's own.
-    expect(await echoThrough("mtls", "hello through workerd", { "cf-connecting-ip": "203.0.113.9" })).toBe("hello through workerd");
-    expect(echo.connections()).toBe(before + 1);
-    const started = await c.proc.waitForLog(msgIs("session started"), 10_000, "the session");
-    expect(started.json?.clientAddress).toBe("unknown");
-  });
+  it(
+    "a connector with a certificate from the trusted CA registers on the connectors listener; a client on https echoes through " + "it",
+    async () => {
+      // Its edge pin is right too: the edge certificate is the one it expects.
+      const c = await connector("connector-mtls", connectors, "mtls", pki.client, ["--edge-cert-sha256", pki.server.sha256]);
+      await c.proc.waitForLog(REGISTERED, 20_000, "registration");
+      const before = echo.connections();
+      // cf-connecting-ip means nothing off Cloudflare: the listener strips a client's own.
+      expect(await echoThrough("mtls", "hello through workerd", { "cf-connecting-ip": "203.0.113.9" })).toBe("hello through workerd");
+      expect(echo.connections()).toBe(before + 1);
+      const started = await c.proc.waitForLog(msgIs("session started"), 10_000, "the session");
+      expect(started.json?.clientAddress).toBe("unknown");
+    },
+  );
 
   it("a connector without a client certificate fails the TLS handshake on the connectors listener and backs off", async () => {
     const c = await connector("connector-no-cert", connectors, "mtls", undefined);

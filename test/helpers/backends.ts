@@ -56,7 +56,10 @@ export interface HashSink extends Backend {
   waitForResult(index: number, timeoutMs: number): Promise<SinkResult>;
 }
 
-/** Says "R" on connect (so a client knows it is paired), hashes what it receives and, once `expect` bytes have arrived, answers with the hex SHA-256 and a newline. */
+/**
+ * Says "R" on connect (so a client knows it is paired), hashes what it receives and, once
+ * `expect` bytes have arrived, answers with the hex SHA-256 and a newline.
+ */
 export const SINK_READY = "R";
 
 export async function hashSinkBackend(cleanup: Cleanup, expect: number): Promise<HashSink> {

@@ -228,8 +228,10 @@ export async function pushSource(cleanup: Cleanup, total: number) {
  * queue filled, so a dial to it neither connects nor is refused — it times out.
  */
 export async function blackholeBackend(cleanup: Cleanup): Promise<{ port: number; uri: string }> {
-  const code =
-    "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})";
+  const code = [
+    "const s=require('net').createServer();",
+    "s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})",
+  ].join("");
   const proc = spawnNode(["-e", code], { name: "blackhole backend", cleanup });
   const line = await proc.waitForLog((l) => /^\d+$/.test(l.raw), 10_000, "the blackhole listener's port");
   const port = Number(line.raw);

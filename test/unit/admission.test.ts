@@ -117,14 +117,18 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
     expect(admitConnectorCertificate(optionalPinned, request({}, { tlsClientAuth: { ...GOOD, certRevoked: "1" } }), undefined)).toBe(false);
   });
 
-  it('only SALLYPORT_TLS exactly "workerd" hands the check to a TLS listener (pinned services then admit nobody); anything else checks cf', () => {
-    expect(admitConnectorCertificate(required, request({}, undefined), "workerd")).toBe(true);
-    // workerd does not show the Worker the certificate: a pin cannot be checked, so nothing passes.
-    expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: GOOD }), "workerd")).toBe(false);
-    for (const t of [undefined, "", "cloudflare", "WORKERD", "workerd "]) {
-      expect(admitConnectorCertificate(required, request({}, undefined), t), String(t)).toBe(false);
-    }
-  });
+  it(
+    'only SALLYPORT_TLS exactly "workerd" hands the check to a TLS listener (pinned services then admit nobody); anything else checks ' +
+      "cf",
+    () => {
+      expect(admitConnectorCertificate(required, request({}, undefined), "workerd")).toBe(true);
+      // workerd does not show the Worker the certificate: a pin cannot be checked, so nothing passes.
+      expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: GOOD }), "workerd")).toBe(false);
+      for (const t of [undefined, "", "cloudflare", "WORKERD", "workerd "]) {
+        expect(admitConnectorCertificate(required, request({}, undefined), t), String(t)).toBe(false);
+      }
+    },
+  );
 
   it("ignores headers that claim a certificate: only request.cf counts", () => {
     const forged = request({

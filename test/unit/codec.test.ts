@@ -118,7 +118,8 @@ describe("round trip", () => {
 
   it("accepts fields in any order and JSON whitespace", () => {
     const text =
-      ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
+      ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", ' +
+      '"t":"bind", "v":1 } ';
     expect(decodeFromConnector(text).ok).toBe(true);
   });
 

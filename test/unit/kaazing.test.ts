@@ -148,7 +148,8 @@ describe("DMZ gateway example → edge configuration", () => {
     const r = imported(DMZ);
     expect(JSON.stringify(r.edge)).not.toMatch(/prepared|recovery/);
     expect(r.notes.find((n) => n.path === "service[0].properties.prepared.connection.count")?.text).toBe(
-      '1 → not an edge setting: put "prepared.connection.count": 1 in the connector\'s service (binds the connector keeps open at the edge, ready for clients)',
+      '1 → not an edge setting: put "prepared.connection.count": 1 in the connector\'s service (binds the connector keeps open at the ' +
+        "edge, ready for clients)",
     );
     expect(r.notes.find((n) => n.path === "service[0].properties.maximum.recovery.interval")?.text).toMatch(
       /^1 second → not an edge setting: put "maximum\.recovery\.interval": "1 second" in the connector's service/,
@@ -182,7 +183,8 @@ describe("DMZ gateway example → edge configuration", () => {
 
 describe("a <gateway-config> holding both services", () => {
   const both = (internal = INTERNAL, dmz = DMZ): string =>
-    `<?xml version="1.0" encoding="UTF-8"?>\n<!-- both sides -->\n<gateway-config xmlns="http://xmlns.kaazing.org/2016/06/gateway">\n${internal}\n${dmz}\n</gateway-config>\n`;
+    `<?xml version="1.0" encoding="UTF-8"?>\n<!-- both sides -->\n<gateway-config ` +
+    `xmlns="http://xmlns.kaazing.org/2016/06/gateway">\n${internal}\n${dmz}\n</gateway-config>\n`;
 
   it("yields the connector and the edge, indexed by <service> order", () => {
     const r = imported(both());
