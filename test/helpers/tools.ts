@@ -50,7 +50,8 @@ export function needTool(file: string, tool: Tool): tool is Tool & { path: strin
       });
     });
   } else {
-    console.warn(`${file}: skipping the tests that need ${reason}`);
+    // Straight to stderr: vitest.config.ts shows console output only for failed tests.
+    process.stderr.write(`${file}: skipping the tests that need ${reason}\n`);
   }
   return false;
 }
@@ -58,6 +59,6 @@ export function needTool(file: string, tool: Tool): tool is Tool & { path: strin
 /** Inside a test: the installed tool lacks a capability it needs. Skips locally, fails under CI=true. */
 export function skipOrFail(ctx: TestContext, reason: string): void {
   if (IN_CI) throw new Error(`${reason}. Under CI=true this fails instead of skipping.`);
-  console.warn(`${ctx.task.file.name} > ${ctx.task.name}: skipped: ${reason}`);
+  process.stderr.write(`${ctx.task.file.name} > ${ctx.task.name}: skipped: ${reason}\n`);
   ctx.skip(reason);
 }
