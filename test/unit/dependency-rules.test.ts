@@ -25,7 +25,8 @@ interface FolderRule {
 
 const PRODUCT = ["bin/", "cli/", "client/", "connector/", "deploy/", "edge/", "kaazing/", "local-edge/", "shared/"];
 
-const RULES: readonly FolderRule[] = [
+/** Folders with rules of their own; every other product folder only keeps clear of test/ and bench/. */
+const OWN_RULES: readonly FolderRule[] = [
   {
     folder: "shared/",
     only: [],
@@ -47,7 +48,11 @@ const RULES: readonly FolderRule[] = [
     nodeBuiltins: true,
     why: "the client speaks the wire protocol from shared/ only; the CLI wraps it",
   },
-  ...PRODUCT.filter((f) => !["shared/", "edge/", "kaazing/", "local-edge/", "connector/", "client/"].includes(f)).map(
+];
+
+const RULES: readonly FolderRule[] = [
+  ...OWN_RULES,
+  ...PRODUCT.filter((folder) => !OWN_RULES.some((r) => r.folder === folder)).map(
     (folder): FolderRule => ({
       folder,
       not: ["bench/", "test/"],
