@@ -98,7 +98,13 @@ var perr = (code, detail) => err({ code, detail });
 var FIELDS = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?", standby: "true?" },
+  paired: {
+    sessionId: "id",
+    clientAddress: "address",
+    clientProtocol: "clientProtocol",
+    maxMessageBytes: "messageBytes?",
+    standby: "true?"
+  },
   demand: { waiting: "count" },
   opened: { maxMessageBytes: "messageBytes?" },
   end: {},

@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
@@ -25,6 +25,7 @@ import {
   type LogPredicate,
   type TestConnector,
 } from "../helpers/index.ts";
+import { needTool, skipOrFail, findSystemdAnalyze } from "../helpers/tools.ts";
 
 /**
  * Issue "product": the edge on your own server. deploy/workerd/sallyport.capnp, as shipped,
@@ -217,7 +218,7 @@ const REFUSED = msgIs("edge refused the connector's credentials");
 /** Refused, or (the failure this guards against) registered: whichever comes first, so a wrong outcome fails at once. */
 const REFUSED_OR_REGISTERED: LogPredicate = (l) => REFUSED(l) || REGISTERED(l);
 
-const HAS_ANALYZE = spawnSync("systemd-analyze", ["--version"]).status === 0;
+const HAS_ANALYZE = needTool("test/e2e/self-hosted.test.ts", findSystemdAnalyze());
 
 function analyze(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -250,7 +251,7 @@ describe("the shipped config and unit", () => {
 
   it.skipIf(!HAS_ANALYZE)("systemd-analyze security rates the sandbox's exposure low", async (ctx) => {
     const r = await analyze(["security", "--offline=true", UNIT_FILE]);
-    if (r.code !== 0 && /offline/.test(r.stderr)) ctx.skip(); // systemd < 250 has no --offline
+    if (r.code !== 0 && /offline/.test(r.stderr)) skipOrFail(ctx, "systemd-analyze security has no --offline (systemd < 250)");
     const level = /Overall exposure level for sallyport-edge\.service: ([\d.]+)/.exec(r.stdout);
     expect(level, r.stdout + r.stderr).not.toBeNull();
     expect(Number(level![1])).toBeLessThanOrEqual(2);
