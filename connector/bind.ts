@@ -279,6 +279,10 @@ export class Bind {
         error: why.detail,
       });
       const how = close(why.close);
+      // Read again: a paused socket never sees the edge's close frame, and the bind would stay
+      // a session until ws gives up on the close handshake (30 s), holding up a drain.
+      this.early.length = 0;
+      ws.resume();
       ws.close(how.code, how.reason);
       if (why.close !== "GENERAL_FAILURE") this.deps.events.backendFailed(this, why.close);
     }

@@ -203,6 +203,18 @@ describe("Bind: pairing", () => {
     });
   });
 
+  it("reads from the edge again after a failed backend dial, so the close handshake completes (issue 11, item 10)", async () => {
+    // Left paused, the edge's close frame is never read: the bind stayed a session until ws
+    // gave up on the handshake 30 s later, and SIGTERM waited for it.
+    const h = parked();
+    h.ws.text(PAIRED);
+    expect(h.ws.paused).toBe(true);
+    h.dials[0]!.reject(new BackendError("HOST_UNREACHABLE", "ETIMEDOUT"));
+    await settle();
+    expect(h.ws.closedWith?.code).toBe(4004);
+    expect(h.ws.paused).toBe(false);
+  });
+
   it("a failure that says nothing about the backend's health does not withdraw the pool's binds", async () => {
     const h = parked();
     h.ws.text(PAIRED);
