@@ -1,9 +1,11 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import type WebSocket from "ws";
+import type { WebSocketLike } from "../../client/stream.ts";
 import type { Clock, Timer } from "../../shared/clock.ts";
 import type { ConnectorService } from "../../shared/config/connector-config.ts";
 import type { Logger, Level, Fields } from "../../shared/log.ts";
+import { Condition } from "./wait.ts";
 
 /**
  * In-memory stand-ins for unit tests of one module's logic (connector/bind, pool, session,
@@ -213,4 +215,64 @@ export function testService(over: Partial<ConnectorService> = {}): ConnectorServ
     edgeCertPin: undefined,
     ...over,
   };
+}
+
+/** A WHATWG WebSocket as client/stream.ts sees it: records what the stream sends; the test plays the edge. */
+export class FakeClientSocket implements WebSocketLike {
+  readyState = 1;
+  binaryType = "blob";
+  bufferedAmount = 0;
+  readonly frames: Array<string | Uint8Array> = [];
+  closedWith: { code: number | undefined; reason: string | undefined } | undefined;
+  /** Notified on every send and close, for tests that wait on what the stream does. */
+  readonly changed = new Condition();
+  private readonly listeners = new Map<string, Set<(e: never) => void>>();
+
+  constructor(readonly protocol: string) {}
+
+  send(data: string | ArrayBufferView | ArrayBuffer, cb?: (err?: Error) => void): void {
+    if (this.readyState !== 1) throw new Error("send on a socket that is not open");
+    this.frames.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer).slice());
+    if (cb) queueMicrotask(() => cb());
+    this.changed.notify();
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+    this.readyState = 2;
+    this.changed.notify();
+  }
+
+  addEventListener(type: string, l: (e: never) => void): void {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type)!.add(l);
+  }
+
+  removeEventListener(type: string, l: (e: never) => void): void {
+    this.listeners.get(type)?.delete(l);
+  }
+
+  private emit(type: string, event: unknown): void {
+    for (const l of this.listeners.get(type) ?? []) (l as (e: unknown) => void)(event);
+  }
+
+  /** The edge sends a frame (a string is a text frame). */
+  receive(data: string | Uint8Array | ArrayBuffer): void {
+    this.emit("message", { data });
+  }
+
+  /** The close handshake completed with this code. */
+  peerClose(code: number, reason = ""): void {
+    this.readyState = 3;
+    this.emit("close", { code, reason });
+  }
+
+  /** Data frames sent so far, as total bytes. */
+  dataBytes(): number {
+    return this.frames.reduce((n, f) => n + (typeof f === "string" ? 0 : f.byteLength), 0);
+  }
+
+  texts(): string[] {
+    return this.frames.filter((f): f is string => typeof f === "string");
+  }
 }
