@@ -95,7 +95,7 @@ interface Pairing {
 
 export class Bind {
   readonly id = `b${process.pid.toString(36)}${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  phase: BindPhase = "dialing";
+  private current: BindPhase = "dialing";
   /** Opened to meet a burst of demand; not replaced when used. */
   readonly surplus: boolean;
   private ws: WebSocket | undefined;
@@ -120,6 +120,10 @@ export class Bind {
     this.clock = this.io.clock;
     this.lastHeard = this.clock.now();
     this.log = deps.log.child({ bindId: this.id });
+  }
+
+  get phase(): BindPhase {
+    return this.current;
   }
 
   open(): void {
@@ -183,7 +187,7 @@ export class Bind {
 
   private onOpen(ws: WebSocket): void {
     if (ws.protocol !== BIND_SUBPROTOCOL) return this.protocolError("edge did not accept the bind subprotocol");
-    this.phase = "registering";
+    this.current = "registering";
     const { service, connectorId, instance } = this.deps;
     const every = service.heartbeatIntervalMs;
     ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId, instance, heartbeatMs: every }));
@@ -208,7 +212,7 @@ export class Bind {
     switch (msg.t) {
       case "bound":
         if (this.phase !== "registering" || msg.bindId !== this.id) return this.protocolError("unexpected bound");
-        this.phase = "parked";
+        this.current = "parked";
         return this.deps.events.parked(this);
       case "paired":
         if (this.phase !== "parked") return this.protocolError("unexpected paired");
@@ -220,9 +224,9 @@ export class Bind {
           standby: msg.standby === true,
         };
         // A session opened ahead of use: the backend sees no connection until it is used.
-        this.phase = msg.standby ? "standby" : "paired";
+        this.current = msg.standby ? "standby" : "paired";
         this.deps.events.paired(this);
-        if (this.phase === "paired") this.start();
+        if (this.current === "paired") this.start();
         return;
       case "start":
         // Outside standby the backend is already being dialed: nothing more to do.
@@ -238,7 +242,7 @@ export class Bind {
   }
 
   private start(): void {
-    this.phase = "paired";
+    this.current = "paired";
     void this.connectBackend(this.pairing!);
   }
 
@@ -251,7 +255,7 @@ export class Bind {
     try {
       const socket = await this.io.dialBackend(this.deps.service.connect);
       if (this.phase !== "paired") return void socket.destroy();
-      this.phase = "relaying";
+      this.current = "relaying";
       ws.send(encode({ t: "opened" }));
       log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: this.clock.now() - started });
       const options = { protocol, maxMessageBytes, keep, clock: this.clock };
@@ -292,7 +296,7 @@ export class Bind {
   private keepForNext(): void {
     if (this.phase !== "relaying") return;
     this.session = undefined;
-    this.phase = "standby";
+    this.current = "standby";
     this.ws?.send(encode({ t: "done" }));
   }
 
@@ -305,7 +309,7 @@ export class Bind {
 
   private end(end: BindEnd): void {
     if (this.phase === "closed") return;
-    this.phase = "closed";
+    this.current = "closed";
     this.clock.clear(this.heartbeat);
     this.deps.events.ended(this, this.ending ?? end);
   }
