@@ -1,5 +1,5 @@
 import net from "node:net";
-import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
 import type { Logger } from "../shared/log.ts";
@@ -26,7 +26,6 @@ import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
  * abnormal end never looks like a clean EOF.
  */
 
-export const STABLE_MS = 10_000;
 /** On stop, how long sockets may take to finish their close handshakes. */
 export const STOP_GRACE_MS = 2_000;
 

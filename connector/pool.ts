@@ -1,5 +1,5 @@
 import type { ConnectorService } from "../shared/config/connector-config.ts";
-import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
 import type { Clock, Timer } from "../shared/clock.ts";
 import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts";
 import { Bind, type BindDeps, type BindEnd, type BindEvents, type BindIo, systemIo } from "./bind.ts";
@@ -29,8 +29,6 @@ export type { PoolState } from "./pool-state.ts";
 export const SURPLUS_IDLE_MS = 30_000;
 /** Bounds what a hostile edge can make us hold: (prepared + MAX_SURPLUS) × MAX_PAYLOAD. */
 export const MAX_SURPLUS = 16;
-/** A connection that stays up this long resets the backoff. */
-export const STABLE_MS = 10_000;
 
 export interface PoolDeps {
   readonly service: ConnectorService;
