@@ -59,7 +59,11 @@ describe("faults: backend", () => {
 
     // The backend comes back on its port: probes see it, binds are offered again.
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => (sockets.add(s), s.pipe(s), s.on("error", () => {})));
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.pipe(s);
+      s.on("error", () => {});
+    });
     await listen(server, backend.port);
     cleanup.add("revived backend", () => closeServer(server, sockets));
     const back = await node.proc.waitForLog(msgIs("backend answers again: offering binds"), 5000, "the recovery probe to succeed");
