@@ -71,6 +71,24 @@ describe("faults: backend", () => {
     },
   );
 
+  it("a session whose backend dial failed holds up no drain: SIGTERM right after exits without waiting out the drain timeout", async () => {
+    const edge = await startFaultEdge(cleanup);
+    const backend = await refusingBackend();
+    const node = await startNode(cleanup, {
+      edge: edge.url,
+      token: edge.token,
+      connect: backend.uri,
+      id: "refuse-drain",
+      prepared: 1,
+      drainTimeout: "60 seconds",
+    });
+    await node.registered();
+    expectClosed(await echoSession(edge.url, randomBytes(16), { timeoutMs: 8000 }), 4005, "backend refused");
+    node.proc.signal("SIGTERM");
+    // The failed bind used to stay a session until ws gave up on its close handshake (30 s).
+    expect((await node.proc.waitForExit(10_000)).code).toBe(0);
+  });
+
   it(
     "backend blackholed (SYN unanswered): the client gets 4004 at the connector's connect timeout, new clients at once " + "after",
     async () => {
