@@ -14,7 +14,8 @@ export function maskingNeeded(url: string | URL): boolean {
   return !isLoopbackHost(u.hostname);
 }
 
-function isLoopbackHost(host: string): boolean {
+/** localhost, *.localhost, ::1 or 127.0.0.0/8, as a URL's hostname spells it (IPv6 in brackets). */
+export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, "");
   if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
