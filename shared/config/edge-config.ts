@@ -58,7 +58,28 @@ export interface EdgeConfig {
   readonly services: readonly EdgeService[];
 }
 
+/** The Worker's environment variables Sallyport reads (edge/env.ts), and which of them are secrets. */
+export const EDGE_VARS = [
+  "SALLYPORT_SERVICES",
+  "SALLYPORT_CONNECTOR_TOKENS",
+  "SALLYPORT_CLIENT_TOKENS",
+  "SALLYPORT_ADMIN_TOKEN",
+  "SALLYPORT_TLS",
+] as const;
+export const EDGE_SECRETS: readonly string[] = ["SALLYPORT_CONNECTOR_TOKENS", "SALLYPORT_CLIENT_TOKENS", "SALLYPORT_ADMIN_TOKEN"];
+/** SALLYPORT_TLS: who terminates TLS ("cloudflare", the default, or a self-hosted "workerd" listener). */
+export const EDGE_TLS = ["cloudflare", "workerd"] as const;
+
 export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Tokens standing in for a secret that a static check does not have, one per service and
+ * distinct: the parser refuses a token used twice, so one stand-in for every service would
+ * fail any configuration with two.
+ */
+export function standInTokens(names: readonly string[], secret: "connector" | "client"): Record<string, string[]> {
+  return Object.fromEntries(names.map((n, i) => [n, [`stand-in-${secret}-token-${i}`.padEnd(MIN_TOKEN_LENGTH, "-")]]));
+}
 export const JWKS_HTTPS_MESSAGE =
   "must be an https:// URL (http:// only to a loopback address, for local tests): keys fetched in clear text could be replaced on the way";
 export const ISSUER_REQUIRED_MESSAGE =
