@@ -40,16 +40,20 @@ const LEAVES = ["name", "description", "accept", "connect", "type"];
 const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
   properties: "gateway properties are not imported (Sallyport expands no ${...} references); write each value in place",
   "service-defaults": "service defaults are not imported; write the options in each <service>",
-  security: "realms and keystores are not imported: the edge's certificate is Cloudflare's and connectors authenticate with a bearer token",
+  security:
+    'realms and keystores are not imported: the edge\'s certificate is Cloudflare\'s, connectors authenticate with a bearer token, and clients with the edge service\'s client.auth ("token" or "jwt", Cloudflare Access)',
   cluster: "Sallyport has no gateway cluster: the edge runs in every Cloudflare location, and scaling out is running more connectors",
   network: "address mappings do not apply: the edge is reached at its public hostname",
 };
 
 const SERVICE_ELEMENT_REASONS: Record<string, string> = {
   balance: "Sallyport has no balancer service: clients dial the edge directly",
-  "realm-name": "client authentication is not imported; authenticate clients in the backend or in front of the edge",
-  "authorization-constraint": "client authorization is not imported; enforce it in the backend or in front of the edge",
-  "cross-site-constraint": "cross-origin rules are not imported; the edge accepts WebSocket upgrades from any origin",
+  "realm-name":
+    'Kaazing realms are not imported; set the edge service\'s client.auth ("token" or "jwt", a Cloudflare Access JWT) to authenticate clients at the edge',
+  "authorization-constraint":
+    "is not imported: the edge admits a client by its credential (the edge service's client.auth, a client token or a Cloudflare Access JWT for one audience); check roles in the backend",
+  "cross-site-constraint":
+    'is not imported: list the allowed browser origins in the edge service\'s client.origins (<allow-origin>https://app.example.com</allow-origin> → "client.origins": ["https://app.example.com"])',
   "mime-mapping": "Sallyport serves no files",
 };
 
@@ -234,11 +238,12 @@ function serviceElements(doc: unknown, issues: IssueList) {
 
 function readParts(el: XmlElement, path: string, ctx: ImportContext): ServiceParts {
   const { issues } = ctx;
-  const leaves = readSection(el, path, issues, SECTIONS, {
+  // Elements refused with a reason are taken whole (they may hold elements): one issue each.
+  const leaves = readSection(el, path, issues, [...SECTIONS, ...Object.keys(SERVICE_ELEMENT_REASONS)], {
     accept: "a Sallyport service has one accept URI: write one <service> per URI",
     connect: "a Sallyport service has one backend",
   });
-  for (const name of [...Object.keys(leaves.values), ...leaves.broken]) {
+  for (const name of [...Object.keys(leaves.values), ...leaves.broken, ...leaves.nested.keys()]) {
     if (LEAVES.includes(name) || (SECTIONS as readonly string[]).includes(name)) continue;
     issues.add(`${path}.${name}`, SERVICE_ELEMENT_REASONS[name] ?? "is not a service element Sallyport can honour; remove it");
   }

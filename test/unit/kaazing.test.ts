@@ -398,11 +398,25 @@ const REFUSED: Array<[string, string, string, RegExp]> = [
     "service[0].frobnicate",
     /not a service element Sallyport can honour/,
   ],
+  // The edge authenticates clients and checks origins (client.auth, client.origins): the
+  // refusal points there, and never claims the edge cannot.
   [
     "realm-name",
     edit(INTERNAL, "<type>", "<realm-name>demo</realm-name><type>"),
     "service[0].realm-name",
-    /client authentication is not imported/,
+    /^(?!.*(in front of the edge|any origin)).*set the edge service's client\.auth \("token" or "jwt"/,
+  ],
+  [
+    "authorization-constraint",
+    edit(INTERNAL, "<type>", "<authorization-constraint><require-role>AUTHORIZED</require-role></authorization-constraint><type>"),
+    "service[0].authorization-constraint",
+    /^(?!.*(in front of the edge|any origin)).*client\.auth/,
+  ],
+  [
+    "cross-site-constraint",
+    edit(INTERNAL, "<type>", "<cross-site-constraint><allow-origin>https://app.example.com</allow-origin></cross-site-constraint><type>"),
+    "service[0].cross-site-constraint",
+    /^(?!.*any origin).*client\.origins/,
   ],
   ["balance", edit(INTERNAL, "<type>", "<balance>wss://x.example.com/</balance><type>"), "service[0].balance", /no balancer/],
   [
@@ -570,7 +584,7 @@ const REFUSED: Array<[string, string, string, RegExp]> = [
     "gateway-config security",
     `<gateway-config><security><keystore/></security>${INTERNAL}</gateway-config>`,
     "gateway-config.security",
-    /realms and keystores are not imported/,
+    /realms and keystores are not imported: .*client\.auth/,
   ],
   [
     "gateway-config properties",
