@@ -22,6 +22,7 @@ const MAX_FIELD = 256;
 const OWN_TEXT_FIELDS: ReadonlySet<string> = new Set(["fix"]);
 
 function escapeControls(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point (log injection)
   return value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

@@ -39,6 +39,7 @@ describe("connector log (shared/log.ts)", () => {
       const lines: string[] = [];
       createLogger({ json, write: (l) => lines.push(l) }).log("error", "refused", { fix: hint, detail: hint });
       const line = lines[0]!;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach a log line
       expect(line).not.toMatch(/[\u0000-\u001f\u007f]/);
       const escaped = hint.replace("\n", "\\x0a");
       const fields = json ? (JSON.parse(line) as Record<string, string>) : undefined;
