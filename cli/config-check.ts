@@ -8,8 +8,7 @@ import { importKaazingXml, looksLikeXml } from "../kaazing/xml.ts";
 /**
  * `sallyport config check`: whichever configuration a file holds — connector JSON, Kaazing XML,
  * the edge's wrangler.toml (its [vars]), or the edge's vars as JSON ({"SALLYPORT_SERVICES": …})
- * — validated in one pass with every
- * problem listed. Static: secrets are not read, and a setting the deployment supplies from
+ * — validated in one pass with every problem listed. Static: secrets are not read, and a setting the deployment supplies from
  * elsewhere (the token file, from --token-file or the systemd unit) is noted, not failed.
  */
 
@@ -47,6 +46,7 @@ export function checkConfigText(fileName: string, text: string): CheckResult {
   if (!isRecord(raw)) return { kind: undefined, issues: [{ path: "(root)", message: "must be an object" }], lines: [] };
   return Object.hasOwn(raw, "SALLYPORT_SERVICES") ? checkEdge(raw, "") : checkConnector(raw);
 }
+
 function checkKaazing(text: string): CheckResult {
   const r = importKaazingXml(text);
   if (!r.ok) return { kind: "kaazing", issues: r.error, lines: [] };
