@@ -30,6 +30,12 @@ export interface DialOptions {
   readonly standby?: boolean;
   /** Offer the client subprotocol (default true); without it the session is plain. */
   readonly sallyport?: boolean;
+  /**
+   * How long to wait, once close frames are exchanged, for the edge to close the TCP
+   * connection before dropping it (ws's closeTimeout; default 30 s). Until then no "close"
+   * event fires, and workerd may keep the connection of a socket it closed on arrival.
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 export type DialFailure =
@@ -51,12 +57,14 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     maxPayload: MAX_RECEIVE_BYTES,
     followRedirects: false,
+    ...(opts.closeTimeoutMs !== undefined ? { closeTimeout: opts.closeTimeoutMs } : {}),
     ...maskOptions(opts.url),
     headers: {
       ...(opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {}),
       ...(opts.standby ? { [STANDBY_HEADER]: "1" } : {}),
     },
-  });
+    // closeTimeout is ws's (8.18+), not yet in @types/ws.
+  } as WebSocket.ClientOptions);
   let settled = false;
   const fail = (f: DialFailure): void => {
     if (settled) return;

@@ -100,8 +100,8 @@ function preparedCount(parts: ServiceParts, ctx: ImportContext, what: string): n
   return n;
 }
 
-const PREPARED = "binds the connector keeps open at the edge, ready for clients";
-const RECOVERY = "the connector's cap on the wait before preparing connections again after a failure";
+export const PREPARED_WHAT = "binds the connector keeps open at the edge, ready for clients";
+export const RECOVERY_WHAT = "the connector's cap on the wait before preparing connections again after a failure";
 
 export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
   const { path, accept, name, leaves } = parts;
@@ -146,14 +146,14 @@ export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
     ctx,
     "the cap of the connector's reconnect backoff (100 ms, 200 ms, 400 ms … as in Kaazing)",
   );
-  const prepared = preparedCount(parts, ctx, `${PREPARED} (Kaazing sets this on the DMZ gateway; use its value)`);
+  const prepared = preparedCount(parts, ctx, `${PREPARED_WHAT} (Kaazing sets this on the DMZ gateway; use its value)`);
   const recovery = duration(
     parts,
     "properties",
     "maximum.recovery.interval",
     100,
     ctx,
-    `${RECOVERY} (Kaazing sets this on the DMZ gateway; use its value)`,
+    `${RECOVERY_WHAT} (Kaazing sets this on the DMZ gateway; use its value)`,
   );
   if (!accept || !name || !connect) return;
   if (ctx.connector.some((s) => s.name === name)) {
@@ -241,7 +241,7 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
     const r = new FieldReader({ [key]: text }, `${path}.properties`, issues);
     if (key === "prepared.connection.count") r.integer(key, 1, 1, MAX_PREPARED);
     else r.duration(key, "1 second", 100);
-    const what = key === "prepared.connection.count" ? PREPARED : RECOVERY;
+    const what = key === "prepared.connection.count" ? PREPARED_WHAT : RECOVERY_WHAT;
     ctx.note(
       `${path}.properties.${key}`,
       `${text} → not an edge setting: put "${key}": ${key === "prepared.connection.count" ? text : JSON.stringify(text)} in the ` +

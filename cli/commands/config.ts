@@ -13,8 +13,9 @@ export const COMMAND = {
        sallyport config import FILE [--out DIR] [--force]
 
   check    validate a connector JSON file, a Kaazing gateway-config.xml (or a bare
-           <service>), or the edge's vars as JSON ({"SALLYPORT_SERVICES": {...}}) and list
-           every problem. Secrets are not read. Exit 0 if valid, 1 if not.
+           <service>), the edge's wrangler.toml (its [vars]; any FILE ending in .toml), or
+           the edge's vars as JSON ({"SALLYPORT_SERVICES": {...}}) and list every problem.
+           Secrets are not read. Exit 0 if valid, 1 if not.
   import   map a Kaazing Enterprise Shield configuration to Sallyport's: an internal
            gateway's <service> becomes connector JSON, a DMZ gateway's a wrangler.toml
            [vars] table, with one line explaining each element. Exit 1, naming each

@@ -87,6 +87,11 @@ describe("sallyport config check", () => {
         "  token.file is not in the file",
       ),
     ],
+    [
+      "the repository's wrangler.toml",
+      join(ROOT, "wrangler.toml"),
+      /valid edge configuration\n {2}SALLYPORT_SERVICES\.echo: wss:\/\/gateway\.example\.com\/echo, socks\.timeout 2000 ms\n {2}SALLYPORT_CONNECTOR_TOKENS is not in the file/,
+    ],
   ])("accepts %s (exit 0)", async (_, path, out) => {
     const r = await sallyport("config", "check", path);
     expect(r.stderr).toBe("");
@@ -222,6 +227,27 @@ describe("sallyport config import", () => {
     const services = servicesFromWranglerToml(toml);
     const edge = parseEdgeConfig(services, { path: [randomToken()] });
     expect(edge.ok && edge.value.services[0]).toMatchObject({ name: "path", socksTimeoutMs: 2000, verifyClient: "required" });
+  });
+
+  it("imports a DMZ gateway-config with two services, and config check accepts the wrangler-vars.toml it wrote", async () => {
+    const dmz = readFileSync(DMZ, "utf8");
+    const other = dmz
+      .replace("<service>", "<service><name>Other</name>")
+      .replaceAll("wss://gateway.example.com:443/path", "wss://gateway.example.com/other");
+    const out = join(dir, "two-dmz-out");
+    const r = await sallyport(
+      "config",
+      "import",
+      await file("two-dmz.xml", `<gateway-config>${dmz}${other}</gateway-config>`),
+      "--out",
+      out,
+    );
+    expect([r.code, r.stderr]).toStrictEqual([0, ""]);
+    const check = await sallyport("config", "check", join(out, "wrangler-vars.toml"));
+    expect([check.code, check.stderr]).toStrictEqual([0, ""]);
+    expect(check.stdout).toMatch(
+      /valid edge configuration\n {2}SALLYPORT_SERVICES\.path: .*\n {2}SALLYPORT_SERVICES\.other: wss:\/\/gateway\.example\.com\/other/,
+    );
   });
 
   it("refuses to overwrite without --force, and then checks clean", async () => {

@@ -34,6 +34,27 @@ describe("connector log (shared/log.ts)", () => {
     expect(sanitize("a".repeat(10_000)).length).toBeLessThanOrEqual(257);
     expect(sanitize("\n")).toBe("\\x0a");
   });
+
+  it("writes a fix hint whole (the code's own words for the operator), escaped; every other field stays cut", () => {
+    const hint = `check that the token in /etc/${"very-long-directory/".repeat(20)}token is right\nand retry`;
+    expect(hint.length).toBeGreaterThan(300);
+    for (const json of [true, false]) {
+      const lines: string[] = [];
+      createLogger({ json, write: (l) => lines.push(l) }).log("error", "refused", { fix: hint, detail: hint });
+      const line = lines[0]!;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach a log line
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f]/);
+      const escaped = hint.replace("\n", "\\x0a");
+      const fields = json ? (JSON.parse(line) as Record<string, string>) : undefined;
+      if (fields) {
+        expect(fields.fix).toBe(escaped);
+        expect(fields.detail).toBe(`${escaped.slice(0, 256)}…`);
+      } else {
+        expect(line).toContain(`fix=${JSON.stringify(escaped)}`);
+        expect(line).toContain(`detail=${JSON.stringify(`${escaped.slice(0, 256)}…`)}`);
+      }
+    }
+  });
 });
 
 describe("edge log (edge/log.ts)", () => {

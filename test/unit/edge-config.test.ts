@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { MIN_TOKEN_LENGTH, parseEdgeConfig, type EdgeConfig } from "../../shared/config/edge-config.ts";
+import {
+  ISSUER_REQUIRED_MESSAGE,
+  JWKS_HTTPS_MESSAGE,
+  MIN_TOKEN_LENGTH,
+  parseEdgeConfig,
+  type EdgeConfig,
+} from "../../shared/config/edge-config.ts";
 import type { ConfigIssue } from "../../shared/config/issues.ts";
 import { servicesFromWranglerToml } from "../helpers/wrangler-vars.ts";
 
@@ -576,14 +582,15 @@ describe("edge config: client admission and certificate pins", () => {
           path: at("client.jwt.jwks"),
           message: 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)',
         },
+        { path: at("client.jwt.issuer"), message: ISSUER_REQUIRED_MESSAGE },
         { path: at("client.jwt.audience"), message: 'is required with client.auth "jwt": a token for another application must not pass' },
       ],
     ],
     [
       "jwks not http(s)",
-      { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a" },
+      { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a", "client.jwt.issuer": "https://i" },
       undefined,
-      [{ path: at("client.jwt.jwks"), message: "must be an http(s) URL" }],
+      [{ path: at("client.jwt.jwks"), message: JWKS_HTTPS_MESSAGE }],
     ],
     [
       "a pin that is not a fingerprint",
