@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { COMPATIBILITY_DATE } from "./local-edge/compatibility-date.ts";
 import { servicesBinding, tokensBinding } from "./test/edge/services.ts";
 
 /**
@@ -9,11 +10,13 @@ import { servicesBinding, tokensBinding } from "./test/edge/services.ts";
  *          configured from wrangler.toml with test services and tokens in place of the real ones;
  *   e2e  — real processes and sockets on 127.0.0.1.
  * Everything runs offline: the edge tier is local workerd, never remote bindings.
+ * Tests that need a tool beyond Node (Chromium, systemd-analyze) skip locally without it and fail
+ * under CI=true (test/helpers/tools.ts), so CI cannot go green with a tier gone.
  */
 export default defineConfig({
   test: {
-    // A tier still being written must not fail the run by having no files yet.
-    passWithNoTests: true,
+    // A run that finds no test files fails: a mistyped path or a lost include must not pass.
+    passWithNoTests: false,
     // Console output (the edge's JSON logs, mostly) only for tests that fail.
     silent: "passed-only",
     projects: [
@@ -30,9 +33,9 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             remoteBindings: false,
             miniflare: {
-              // Pinned here as well as in wrangler.toml, so the tests never drift to a
-              // different runtime behaviour than the one deployed.
-              compatibilityDate: "2026-08-01",
+              // The deployed date (wrangler.toml carries the same), so the tests never drift
+              // to a different runtime behaviour than the one deployed.
+              compatibilityDate: COMPATIBILITY_DATE,
               bindings: {
                 SALLYPORT_SERVICES: servicesBinding(),
                 SALLYPORT_CONNECTOR_TOKENS: tokensBinding(),

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { startEchoServer } from "../local-edge/echo-server.ts";
 
 /**
  * The bench's TCP backends, in a process of their own so the load generator and the tunnel
@@ -22,12 +23,6 @@ function listen(server: net.Server): Promise<number> {
     server.listen({ port: 0, host: HOST, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
   });
 }
-
-const echo = net.createServer((c) => {
-  c.setNoDelay(true);
-  c.on("error", () => {});
-  c.pipe(c);
-});
 
 const bulk = net.createServer((c) => {
   c.setNoDelay(true);
@@ -68,7 +63,8 @@ const bulk = net.createServer((c) => {
   });
 });
 
-const [echoPort, bulkPort] = await Promise.all([listen(echo), listen(bulk)]);
+const [echo, bulkPort] = await Promise.all([startEchoServer({ backlog: 4096 }), listen(bulk)]);
+const echoPort = echo.port;
 process.stdout.write(`${JSON.stringify({ echo: echoPort, bulk: bulkPort })}\n`);
 setTimeout(() => process.exit(0), maxSeconds * 1000).unref();
 for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));

@@ -1,5 +1,5 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { COMPATIBILITY_DATE } from "../local-edge/edge.ts";
+import { COMPATIBILITY_DATE } from "../local-edge/compatibility-date.ts";
 import { serveUntilSignal } from "./lib/proc.ts";
 
 /**

@@ -116,7 +116,8 @@ class Pool {
 const url = opts.get("url");
 if (!url || (mode !== "client" && mode !== "bind")) {
   process.stderr.write(
-    "usage: chain-relay.ts client --url ws://HOST:PORT/client [--preopen N] | bind --url ws://HOST:PORT/bind --backend HOST:PORT [--binds N]\n",
+    "usage: chain-relay.ts client --url ws://HOST:PORT/client [--preopen N] | bind --url ws://HOST:PORT/bind --backend HOST:PORT " +
+      "[--binds N]\n",
   );
   process.exit(2);
 }

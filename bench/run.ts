@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { bulk, concurrent, hold, rtt, sequential, type Addr } from "./lib/load.ts";
+import { bulk, concurrent, hold, rtt, sequential } from "./lib/load.ts";
 import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
 import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
 import {
@@ -169,7 +169,8 @@ const nofile = nofileLimit();
 const idleBigCount = Math.min(sizes.idleBig, Math.floor((nofile - 500) / 4));
 if (idleBigCount < sizes.idleBig && only.includes("idle10k")) {
   progress(
-    `note: open-files limit ${nofile} (ulimit -n): the big idle test holds ${idleBigCount} sessions, not ${sizes.idleBig} (workerd needs 4 descriptors per session)`,
+    `note: open-files limit ${nofile} (ulimit -n): the big idle test holds ${idleBigCount} sessions, not ${sizes.idleBig} (workerd needs ` +
+      `4 descriptors per session)`,
   );
 }
 
@@ -205,7 +206,8 @@ function emit(tunnel: string, test: string, rep: number, result: Record<string, 
   lines.push(line);
   appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
   progress(
-    `${test.padEnd(12)} ${tunnel.padEnd(10)} rep ${rep}: ${result.ok ? "" : `FAILED (${String(result.error ?? result.first_error ?? "")}) `}${note}`,
+    `${test.padEnd(12)} ${tunnel.padEnd(10)} rep ${rep}: ` +
+      `${result.ok ? "" : `FAILED (${String(result.error ?? result.first_error ?? "")}) `}${note}`,
   );
 }
 
@@ -379,7 +381,8 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
             data_messages_per_gib: Math.round(dataMsgs * scale),
             avg_data_message_kib: round(dataBytes / Math.max(1, dataMsgs) / 1024, 1),
           },
-          `${Math.round(all * scale)} messages/GiB (${Math.round(dataMsgs * scale)} data, avg ${fmt(dataBytes / Math.max(1, dataMsgs) / 1024, 1)} KiB)`,
+          `${Math.round(all * scale)} messages/GiB (${Math.round(dataMsgs * scale)} data, avg ` +
+            `${fmt(dataBytes / Math.max(1, dataMsgs) / 1024, 1)} KiB)`,
         );
       }
     } finally {
@@ -520,7 +523,8 @@ for (const spec of specs.filter(edgeShaped)) {
     "≤ 20 KiB per idle session in the connector",
     m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"),
     (x) => x <= 20,
-    `${fmt(m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), 1)} KiB${m("idle10k", "pss_per_session_kb.connector") === undefined ? ` (at ${sizes.idle} sessions)` : ""}`,
+    `${fmt(m("idle10k", "pss_per_session_kb.connector") ?? m("idle", "pss_per_session_kb.connector"), 1)} ` +
+      `KiB${m("idle10k", "pss_per_session_kb.connector") === undefined ? ` (at ${sizes.idle} sessions)` : ""}`,
   );
   const mu = m("msgs_up", "data_messages_per_gib");
   const md = m("msgs_down", "data_messages_per_gib");
@@ -536,16 +540,21 @@ for (const spec of specs.filter(edgeShaped)) {
     "edge (workerd) memory bounded under bulk: peak RSS",
     peak,
     () => true,
-    `${fmt((peakUp ?? 0) / 1024)} MiB up / ${fmt((peak ?? 0) / 1024)} MiB down (base ${fmt((m("bulk_down", "rss_base_kb.edge") ?? 0) / 1024)} MiB)`,
+    `${fmt((peakUp ?? 0) / 1024)} MiB up / ${fmt((peak ?? 0) / 1024)} MiB down (base ` +
+      `${fmt((m("bulk_down", "rss_base_kb.edge") ?? 0) / 1024)} MiB)`,
   );
 }
 
 const md = [
   `## Sallyport bench — ${info.started}`,
   "",
-  `Machine: ${info.cpus}, ${info.mem_gib} GiB, kernel ${info.kernel}, Node ${info.node}; load1 at start ${info.load1_start}. Command: \`${info.cmd}\`.`,
-  `Sizes: bulk ${sizes.bulkBytes / MiB} MiB each way; RTT ${sizes.rttCount} × 64 B after ${sizes.rttWarmup} warm-up; ${sizes.ttfbCount} sequential and ${sizes.concurrent} concurrent sessions; ${sizes.idle} / ${idleBigCount} idle sessions; messages over ${sizes.msgsBytes / MiB} MiB each way; ${sizes.reps} repetition(s).`,
-  `Sallyport: client --preopen ${env.preopen}, connector --prepared ${env.prepared}, log level ${env.logLevel}, socks.timeout ${env.socksTimeout}. Ratios (×) are against direct.`,
+  `Machine: ${info.cpus}, ${info.mem_gib} GiB, kernel ${info.kernel}, Node ${info.node}; load1 at start ${info.load1_start}. Command: ` +
+    `\`${info.cmd}\`.`,
+  `Sizes: bulk ${sizes.bulkBytes / MiB} MiB each way; RTT ${sizes.rttCount} × 64 B after ${sizes.rttWarmup} warm-up; ${sizes.ttfbCount} ` +
+    `sequential and ${sizes.concurrent} concurrent sessions; ${sizes.idle} / ${idleBigCount} idle sessions; messages over ` +
+    `${sizes.msgsBytes / MiB} MiB each way; ${sizes.reps} repetition(s).`,
+  `Sallyport: client --preopen ${env.preopen}, connector --prepared ${env.prepared}, log level ${env.logLevel}, socks.timeout ` +
+    `${env.socksTimeout}. Ratios (×) are against direct.`,
   "",
   main,
   "",
@@ -556,7 +565,8 @@ const md = [
   "|---|---|---|---|",
   ...targets,
   "",
-  `Failed measurements: ${lines.filter((l) => !l.ok).length} of ${lines.length}. Raw: results.jsonl. Took ${Math.round((Date.now() - t0) / 1000)} s.`,
+  `Failed measurements: ${lines.filter((l) => !l.ok).length} of ${lines.length}. Raw: results.jsonl. Took ` +
+    `${Math.round((Date.now() - t0) / 1000)} s.`,
   "",
 ].join("\n");
 writeFileSync(join(out, "table.md"), md);

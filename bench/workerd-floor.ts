@@ -1,6 +1,6 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import WebSocket from "ws";
-import { COMPATIBILITY_DATE } from "../local-edge/edge.ts";
+import { COMPATIBILITY_DATE } from "../local-edge/compatibility-date.ts";
 import { percentile } from "./lib/load.ts";
 import { cpuSeconds, findDescendant } from "./lib/proc.ts";
 
@@ -99,7 +99,8 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stdout.write(
-    `workerd floor: one WebSocket session (upgrade + 64 B echo + close) ${wallMs.toFixed(2)} ms wall, ${cpuMs.toFixed(2)} ms workerd CPU; ` +
+    `workerd floor: one WebSocket session (upgrade + 64 B echo + close) ${wallMs.toFixed(2)} ms wall, ${cpuMs.toFixed(2)} ms workerd ` +
+      `CPU; ` +
       `64 B echo through the object p50 ${r.p50.toFixed(0)} µs, p99 ${r.p99.toFixed(0)} µs\n`,
   );
 } finally {

@@ -1,49 +1,36 @@
 import { readFile } from "node:fs/promises";
 import net from "node:net";
 import type { EdgeRoute } from "../net/edge-socket.ts";
-import { loadEdgeRoute, ROUTE_FLAGS } from "../net/route-load.ts";
+import { loadEdgeRoute, type ROUTE_FLAGS } from "../net/route-load.ts";
 import { formatIssues } from "../shared/config/issues.ts";
+import { isLoopbackHost } from "../shared/loopback.ts";
 import { isCleartextRemote } from "../shared/masking.ts";
 import { RESERVED_PATH_PREFIX } from "../shared/protocol/constants.ts";
 import { err, ok, type Result } from "../shared/result.ts";
+import { parseWsUrl } from "../shared/ws-url.ts";
+import type { Values } from "./options.ts";
 
 /** Flag checks shared by `sallyport client` and `sallyport probe`; each error says what to fix. */
 
 export function parseClientUrl(value: string | undefined, allowInsecure = false): Result<string, string> {
   if (!value) return err("--url is required: the service's client URL on the edge, e.g. wss://gateway.example.com/path");
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return err(`--url ${JSON.stringify(value)} is not a URL; write e.g. wss://gateway.example.com/path`);
-  }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") return err("--url must be a ws:// or wss:// URL");
-  if (url.username || url.password) return err("--url must not carry credentials; put the token in a file and pass --token-file");
-  if (url.search || url.hash)
-    return err("--url must not have a query or fragment: the edge matches the path only, and a token goes in --token-file");
+  const parsed = parseWsUrl(value, {
+    noun: "URL",
+    example: "wss://gateway.example.com/path",
+    tokenHint: "put the token in a file and pass --token-file",
+  });
+  if (!parsed.ok) return err(`--url ${parsed.error}`);
+  const url = parsed.value;
   if (url.pathname.startsWith(RESERVED_PATH_PREFIX)) return err(`--url must be a service's accept path, not under ${RESERVED_PATH_PREFIX}`);
   if (isCleartextRemote(url) && !allowInsecure)
     return err(
-      `--url is ws:// to ${url.hostname}: the token and the session's data would cross the network in clear text; use wss://, or pass --allow-insecure-edge if the network between is trusted`,
+      `--url is ws:// to ${url.hostname}: the token and the session's data would cross the network in clear text; ` +
+        "use wss://, or pass --allow-insecure-edge if the network between is trusted",
     );
   return ok(url.href);
 }
 
-export { ROUTE_FLAGS };
-
-export const ROUTE_HELP = `  --ca-file FILE     extra CA (PEM) to trust for the edge's certificate, besides Node's default CAs
-  --ca-file-only     trust only --ca-file's CAs, not Node's defaults
-  --proxy URL        HTTP proxy to reach the edge through (CONNECT): http://HOST:PORT or
-                     https://HOST:PORT; wins over HTTPS_PROXY / HTTP_PROXY / NO_PROXY, which
-                     are honoured as curl does when it is not given
-  --proxy-credentials-file FILE  user:password for the proxy (Basic), instead of in the URL
-  --proxy-ca-file FILE  extra CA (PEM) for an https:// proxy's own certificate
-  --allow-insecure-edge  accept a ws:// URL to another host (token and data in clear text)
-`;
-
-export type RouteFlagValues = {
-  readonly [K in keyof typeof ROUTE_FLAGS]?: (typeof ROUTE_FLAGS)[K]["type"] extends "boolean" ? boolean : string;
-};
+export type RouteFlagValues = Values<typeof ROUTE_FLAGS>;
 
 /** Files read, proxy chosen (the flag, else the environment): the route, or what to fix. */
 export async function routeFromFlags(url: string, values: RouteFlagValues, env: NodeJS.ProcessEnv): Promise<Result<EdgeRoute, string>> {
@@ -85,8 +72,7 @@ export function parseListen(value: string | undefined): Result<ListenAddress, st
   const port = Number(m?.[3]);
   if (!m || !host || port > 65535) return err(`--listen ${JSON.stringify(value)} must be HOST:PORT, e.g. 127.0.0.1:2222 or [::1]:2222`);
   if (m[1] !== undefined && net.isIPv6(host) === false) return err(`--listen: ${host} is not an IPv6 address`);
-  const loopback = host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
-  return ok({ host, port, loopback });
+  return ok({ host, port, loopback: isLoopbackHost(host) });
 }
 
 export async function readTokenFile(path: string): Promise<Result<string, string>> {

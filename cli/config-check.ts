@@ -1,13 +1,14 @@
 import { parseConnectorConfig } from "../shared/config/connector-config.ts";
-import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "../shared/config/edge-config.ts";
+import { EDGE_SECRETS, EDGE_TLS, EDGE_VARS, parseEdgeConfig, standInTokens } from "../shared/config/edge-config.ts";
 import type { ConfigIssue } from "../shared/config/issues.ts";
 import { isRecord } from "../shared/config/reader.ts";
+import { readWranglerVars } from "../shared/config/wrangler-vars.ts";
 import { importKaazingXml, looksLikeXml } from "../kaazing/xml.ts";
 
 /**
  * `sallyport config check`: whichever configuration a file holds — connector JSON, Kaazing XML,
- * or the edge's vars as JSON ({"SALLYPORT_SERVICES": …}) — validated in one pass with every
- * problem listed. Static: secrets are not read, and a setting the deployment supplies from
+ * the edge's wrangler.toml (its [vars]), or the edge's vars as JSON ({"SALLYPORT_SERVICES": …})
+ * — validated in one pass with every problem listed. Static: secrets are not read, and a setting the deployment supplies from
  * elsewhere (the token file, from --token-file or the systemd unit) is noted, not failed.
  */
 
@@ -20,10 +21,11 @@ export interface CheckResult {
   readonly lines: readonly string[];
 }
 
-const EDGE_VARS = ["SALLYPORT_SERVICES", "SALLYPORT_CONNECTOR_TOKENS"];
+const SECRET_NOTE = (name: string) => `${name} is not in the file (it is a secret): not checked`;
 
 export function checkConfigText(fileName: string, text: string): CheckResult {
   if (looksLikeXml(fileName, text)) return checkKaazing(text);
+  if (/\.toml$/i.test(fileName)) return checkWranglerToml(text);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -32,12 +34,17 @@ export function checkConfigText(fileName: string, text: string): CheckResult {
     const where = /\(line \d+ column \d+\)/.exec((e as Error).message)?.[0];
     return {
       kind: undefined,
-      issues: [{ path: "(file)", message: `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""}` }],
+      issues: [
+        {
+          path: "(file)",
+          message: `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""} (a wrangler.toml is read as TOML when its name ends in .toml)`,
+        },
+      ],
       lines: [],
     };
   }
   if (!isRecord(raw)) return { kind: undefined, issues: [{ path: "(root)", message: "must be an object" }], lines: [] };
-  return Object.hasOwn(raw, "SALLYPORT_SERVICES") ? checkEdge(raw) : checkConnector(raw);
+  return Object.hasOwn(raw, "SALLYPORT_SERVICES") ? checkEdge(raw, "") : checkConnector(raw);
 }
 
 function checkKaazing(text: string): CheckResult {
@@ -70,26 +77,60 @@ function checkConnector(raw: Record<string, unknown>): CheckResult {
   return { kind: "connector", issues: [], lines };
 }
 
-function checkEdge(raw: Record<string, unknown>): CheckResult {
-  const unknown: ConfigIssue[] = Object.keys(raw)
-    .filter((k) => !EDGE_VARS.includes(k))
-    .map((k) => ({ path: k, message: `is not a Sallyport edge variable (${EDGE_VARS.join(", ")})` }));
-  const lines: string[] = [];
-  let tokens = raw.SALLYPORT_CONNECTOR_TOKENS;
-  if (tokens === undefined) {
-    // Tokens are a secret (wrangler secret put), rarely beside the vars: stand-ins let the
-    // services be checked on their own.
-    const services = typeof raw.SALLYPORT_SERVICES === "string" ? safeJson(raw.SALLYPORT_SERVICES) : raw.SALLYPORT_SERVICES;
-    tokens = Object.fromEntries(Object.keys(isRecord(services) ? services : {}).map((n) => [n, ["x".repeat(MIN_TOKEN_LENGTH)]]));
-    lines.push("SALLYPORT_CONNECTOR_TOKENS is not in the file (it is a secret): not checked");
+/**
+ * The edge's own file. Only `[vars]` is Sallyport's; a secret written there would be committed
+ * and shown in the dashboard, so it is an error even though the Worker would read it.
+ */
+function checkWranglerToml(text: string): CheckResult {
+  const read = readWranglerVars(text);
+  if (!read.ok) return { kind: undefined, issues: read.error, lines: [] };
+  const vars = read.value;
+  const early: ConfigIssue[] = EDGE_SECRETS.filter((k) => vars[k] !== undefined).map((k) => ({
+    path: `[vars].${k}`,
+    message: `is a secret: wrangler.toml is committed and shown in the dashboard; set it with wrangler secret put ${k}`,
+  }));
+  if (vars.SALLYPORT_SERVICES === undefined) {
+    early.unshift({
+      path: "[vars].SALLYPORT_SERVICES",
+      message: "is not set: the edge's services go in [vars.SALLYPORT_SERVICES.<name>] tables (docs/configuration.md)",
+    });
+    return { kind: "edge", issues: [...early, ...unknownVars(vars, "[vars].")], lines: [] };
   }
-  const parsed = parseEdgeConfig(raw.SALLYPORT_SERVICES, tokens);
-  const issues = [...unknown, ...(parsed.ok ? [] : parsed.error)];
-  if (parsed.ok)
-    lines.unshift(
-      ...parsed.value.services.map((s) => `SALLYPORT_SERVICES.${s.name}: ${s.accept.uri}, socks.timeout ${s.socksTimeoutMs} ms`),
-    );
-  return { kind: "edge", issues, lines: issues.length ? [] : lines };
+  return checkEdge(vars, "[vars].", early);
+}
+
+function unknownVars(vars: Record<string, unknown>, where: string): ConfigIssue[] {
+  return Object.keys(vars)
+    .filter((k) => !(EDGE_VARS as readonly string[]).includes(k))
+    .map((k) => ({ path: `${where}${k}`, message: `is not a Sallyport edge variable (${EDGE_VARS.join(", ")})` }));
+}
+
+/**
+ * The vars, from a JSON file (`where` "") or wrangler.toml's [vars]. Tokens are secrets,
+ * rarely beside the vars: when absent, a distinct stand-in per service lets the services be
+ * checked on their own, and the output says what was not checked.
+ */
+function checkEdge(vars: Record<string, unknown>, where: string, early: readonly ConfigIssue[] = []): CheckResult {
+  const issues = [...early, ...unknownVars(vars, where)];
+  const tls = vars.SALLYPORT_TLS;
+  if (tls !== undefined && !(EDGE_TLS as readonly unknown[]).includes(tls))
+    issues.push({ path: `${where}SALLYPORT_TLS`, message: `must be ${EDGE_TLS.map((t) => `"${t}"`).join(" or ")}` });
+  const services = typeof vars.SALLYPORT_SERVICES === "string" ? safeJson(vars.SALLYPORT_SERVICES) : vars.SALLYPORT_SERVICES;
+  const names = Object.keys(isRecord(services) ? services : {});
+  const notes: string[] = [];
+  let tokens = vars.SALLYPORT_CONNECTOR_TOKENS;
+  if (tokens === undefined) {
+    tokens = standInTokens(names, "connector");
+    notes.push(SECRET_NOTE("SALLYPORT_CONNECTOR_TOKENS"));
+  }
+  const clientTokens = vars.SALLYPORT_CLIENT_TOKENS ?? standInTokens(names, "client");
+  const parsed = parseEdgeConfig(vars.SALLYPORT_SERVICES, tokens, clientTokens);
+  if (!parsed.ok) issues.push(...parsed.error);
+  if (issues.length || !parsed.ok) return { kind: "edge", issues, lines: [] };
+  if (vars.SALLYPORT_CLIENT_TOKENS === undefined && parsed.value.services.some((s) => s.client.auth === "token"))
+    notes.push(SECRET_NOTE("SALLYPORT_CLIENT_TOKENS"));
+  const lines = parsed.value.services.map((s) => `SALLYPORT_SERVICES.${s.name}: ${s.accept.uri}, socks.timeout ${s.socksTimeoutMs} ms`);
+  return { kind: "edge", issues: [], lines: [...lines, ...notes] };
 }
 
 function safeJson(text: string): unknown {

@@ -3,7 +3,7 @@
  * `sallyport <command>`: each command is a module exporting `run(argv) → exit code`, loaded
  * only when asked for so `sallyport connector` never loads Miniflare.
  */
-type Command = { run(argv: string[]): Promise<number>; summary: string };
+type Command = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   connector: () => import("./commands/connector.ts"),
@@ -33,7 +33,7 @@ function usage(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage() + "\n");
+    process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
   }
   const load = COMMANDS[name];

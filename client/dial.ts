@@ -1,5 +1,12 @@
 import type WebSocket from "ws";
-import { AUTHORIZATION_HEADER, BEARER_PREFIX, CLIENT_SUBPROTOCOL, STANDBY_HEADER } from "../shared/protocol/constants.ts";
+import {
+  AUTHORIZATION_HEADER,
+  BEARER_PREFIX,
+  CLIENT_SUBPROTOCOL,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_RECEIVE_BYTES,
+  STANDBY_HEADER,
+} from "../shared/protocol/constants.ts";
 import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { describeRefusal } from "./describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
@@ -10,12 +17,9 @@ import { SallyportStream, type StreamOptions, type WebSocketLike } from "./strea
  * the backend says first can slip past). Used by the forwarder and the probe.
  */
 
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A client socket pings this often; three unanswered pings mean the path is dead. */
 export const PING_INTERVAL_MS = 20_000;
 export const PING_MISSES = 3;
-/** What the edge can ever send in one message is bounded by its max.message.size (≤ 16 MiB). */
-export const MAX_PAYLOAD = 16 * 1024 * 1024;
 
 export interface DialOptions {
   readonly url: string;
@@ -28,6 +32,12 @@ export interface DialOptions {
   readonly sallyport?: boolean;
   /** Trust and proxy toward the edge; Node's defaults, direct, when absent. */
   readonly route?: EdgeRoute;
+  /**
+   * How long to wait, once close frames are exchanged, for the edge to close the TCP
+   * connection before dropping it (ws's closeTimeout; default 30 s). Until then no "close"
+   * event fires, and workerd may keep the connection of a socket it closed on arrival.
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 export type DialFailure =
@@ -46,7 +56,8 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
   const offer = opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL];
   const edge = openEdgeSocket(opts.url, offer, opts.route ?? {}, {
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-    maxPayload: MAX_PAYLOAD,
+    maxPayload: MAX_RECEIVE_BYTES,
+    ...(opts.closeTimeoutMs !== undefined ? { closeTimeout: opts.closeTimeoutMs } : {}),
     headers: {
       ...(opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {}),
       ...(opts.standby ? { [STANDBY_HEADER]: "1" } : {}),

@@ -1,10 +1,10 @@
 import net from "node:net";
-import type WebSocket from "ws";
-import { Backoff, DEFAULT_BACKOFF } from "../shared/backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
+import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
 import type { Logger } from "../shared/log.ts";
 import type { EdgeRoute } from "../net/edge-socket.ts";
-import { dial, type DialFailure } from "./dial.ts";
+import { dial, type DialFailure, type DialHandlers, type DialOptions } from "./dial.ts";
 import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 
 /**
@@ -27,7 +27,6 @@ import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
  * abnormal end never looks like a clean EOF.
  */
 
-export const STABLE_MS = 10_000;
 /** On stop, how long sockets may take to finish their close handshakes. */
 export const STOP_GRACE_MS = 2_000;
 
@@ -43,16 +42,21 @@ export interface ForwarderOptions {
   readonly route?: EdgeRoute;
 }
 
+/** The WebSocket under a session, as far as the forwarder handles it. */
+export interface DialedSocket {
+  once(event: "close", listener: () => void): unknown;
+  terminate(): void;
+}
+
+/** How sessions are opened, and time; unit tests pass fakes and a manual clock. */
+export interface ForwarderIo {
+  dial(opts: DialOptions, handlers: DialHandlers): DialedSocket;
+  readonly clock: Clock;
+}
+
 interface Idle {
   readonly stream: SallyportStream;
   readonly early: Uint8Array[];
-}
-
-export interface ForwarderStats {
-  readonly idle: number;
-  readonly connecting: number;
-  readonly active: number;
-  readonly accepted: number;
 }
 
 let seq = 0;
@@ -60,18 +64,24 @@ let seq = 0;
 export class Forwarder {
   private readonly server: net.Server;
   private readonly idle: Idle[] = [];
-  private readonly sockets = new Set<WebSocket>();
+  private readonly sockets = new Set<DialedSocket>();
   private readonly relays = new Set<Relay>();
   private readonly backoff: Backoff;
+  private readonly clock: Clock;
   private connecting = 0;
-  private accepted = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: Timer | undefined;
   private stopping = false;
+  /** Set while stop() waits for the last socket to close. */
+  private lastSocketClosed: (() => void) | undefined;
   private lastIdleProblem: string | undefined;
-  private lastRefusalLog = 0;
+  private lastRefusalLog: number | undefined;
 
-  constructor(private readonly opts: ForwarderOptions) {
-    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: opts.retryMaxMs, stableMs: STABLE_MS }, { now: () => Date.now() });
+  constructor(
+    private readonly opts: ForwarderOptions,
+    private readonly io: ForwarderIo = { dial, clock: systemClock },
+  ) {
+    this.clock = io.clock;
+    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: opts.retryMaxMs, stableMs: STABLE_MS }, this.clock);
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.accept(s));
   }
 
@@ -87,19 +97,22 @@ export class Forwarder {
     return this.server.address() as net.AddressInfo;
   }
 
-  stats(): ForwarderStats {
-    return { idle: this.idle.length, connecting: this.connecting, active: this.relays.size, accepted: this.accepted };
-  }
-
   /** Stop accepting, close idle sessions cleanly and active ones as going away; resolves when all sockets closed. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.retryTimer);
+    this.clock.clear(this.retryTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const i of this.idle.splice(0)) i.stream.close(CloseCode.NORMAL);
     for (const r of [...this.relays]) r.abort("stopping");
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.sockets.size > 0) {
+      await new Promise<void>((resolve) => {
+        const grace = this.clock.setTimeout(resolve, STOP_GRACE_MS);
+        this.lastSocketClosed = () => {
+          this.clock.clear(grace);
+          resolve();
+        };
+      });
+    }
     for (const ws of this.sockets) ws.terminate();
     await closed;
   }
@@ -113,7 +126,7 @@ export class Forwarder {
 
   private preopen(): void {
     this.connecting++;
-    const ws = dial(
+    const ws = this.io.dial(
       { url: this.opts.url, token: this.opts.token, standby: true, route: this.opts.route },
       {
         opened: (stream, handshakeMs) => {
@@ -175,8 +188,8 @@ export class Forwarder {
     // What the operator must fix is said loudly, once a minute: the edge's refusal, a proxy's.
     const fix = failure?.kind === "refused" ? "check --url (the service's accept path) and --token-file" : failure?.fix;
     if (fix) {
-      const now = Date.now();
-      if (now - this.lastRefusalLog >= 60_000 || description !== this.lastIdleProblem) {
+      const now = this.clock.now();
+      if (this.lastRefusalLog === undefined || now - this.lastRefusalLog >= 60_000 || description !== this.lastIdleProblem) {
         this.lastRefusalLog = now;
         const msg = failure?.kind === "refused" ? "edge refused the session" : "cannot reach the edge";
         this.opts.log.log("error", msg, { ...fields, ...(failure?.kind === "error" ? { reason: failure.detail } : {}), fix });
@@ -190,27 +203,30 @@ export class Forwarder {
   private retry(): void {
     if (this.stopping || this.retryTimer) return;
     const delay = this.backoff.failed();
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.fill();
     }, delay);
   }
 
-  private track(ws: WebSocket): void {
+  private track(ws: DialedSocket): void {
     this.sockets.add(ws);
-    ws.once("close", () => this.sockets.delete(ws));
+    ws.once("close", () => {
+      this.sockets.delete(ws);
+      if (this.sockets.size === 0) this.lastSocketClosed?.();
+    });
   }
 
   // ---- local connections ----
 
   private accept(local: net.Socket): void {
     if (this.stopping) return void local.destroy();
-    this.accepted++;
     local.setNoDelay(true);
     const relay = new Relay(
       `c${(++seq).toString(36)}`,
       local,
       this.opts.log,
+      this.clock,
       () => this.relays.delete(relay),
       (stream) => this.giveBack(stream),
     );
@@ -231,7 +247,7 @@ export class Forwarder {
       return;
     }
     // None ready: this connection waits for a handshake of its own (paused meanwhile).
-    const ws = dial(
+    const ws = this.io.dial(
       { url: this.opts.url, token: this.opts.token, route: this.opts.route },
       {
         opened: (stream) => relay.attach(stream, [], false),
@@ -245,7 +261,7 @@ export class Forwarder {
 /** One local connection and its session. */
 class Relay {
   private stream: SallyportStream | undefined;
-  private readonly started = Date.now();
+  private readonly started: number;
   private localGone = false;
   private done = false;
   private preopened = false;
@@ -254,9 +270,11 @@ class Relay {
     readonly id: string,
     private readonly local: net.Socket,
     private readonly log: Logger,
+    private readonly clock: Clock,
     private readonly finished: () => void,
     private readonly giveBack: (stream: SallyportStream) => void,
   ) {
+    this.started = clock.now();
     local.on("error", () => {}); // 'close' (hadError) follows; handled there
     local.on("close", (hadError) => this.localClosed(hadError));
   }
@@ -352,7 +370,7 @@ class Relay {
       ...(kept ? { kept: true } : {}),
       bytesUp: counts.bytesSent,
       bytesDown: counts.bytesReceived,
-      durationMs: Date.now() - this.started,
+      durationMs: this.clock.now() - this.started,
     });
     this.end();
   }

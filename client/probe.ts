@@ -16,6 +16,12 @@ import type { CloseInfo, SallyportStream } from "./stream.ts";
  */
 
 export const PROBE_BYTES = 16;
+/**
+ * The edge's close frame is the answer; the TCP close after it adds nothing. workerd keeps the
+ * connection of a client it closed on arrival (the edge already knows the backend is down), so
+ * the probe stops waiting for it after this long instead of ws's 30 s, well within --timeout.
+ */
+export const PROBE_CLOSE_TIMEOUT_MS = 250;
 
 export type ProbeResult =
   | {
@@ -41,11 +47,17 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
   const since = (): number => performance.now() - started;
   return new Promise((resolve) => {
     const ws = dial(
-      { url: opts.url, token: opts.token, handshakeTimeoutMs: opts.timeoutMs, route: opts.route },
+      {
+        url: opts.url,
+        token: opts.token,
+        handshakeTimeoutMs: opts.timeoutMs,
+        closeTimeoutMs: PROBE_CLOSE_TIMEOUT_MS,
+        route: opts.route,
+      },
       {
         failed: (failure) => resolve({ outcome: "refused", failure }),
         opened: (stream, handshakeMs) =>
-          void measure(stream, handshakeMs, since, opts.timeoutMs).then((result) => {
+          void measure(stream, handshakeMs, since, opts.timeoutMs, () => ws.readyState !== ws.OPEN).then((result) => {
             // Let the close handshake finish (briefly), so the process can exit at once.
             if (ws.readyState === ws.CLOSED) return resolve(result);
             const timer = setTimeout(() => ws.terminate(), 1000);
@@ -59,7 +71,17 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
   });
 }
 
-async function measure(stream: SallyportStream, handshakeMs: number, since: () => number, timeoutMs: number): Promise<ProbeResult> {
+/**
+ * `closing()`: the socket left OPEN. Until the probe closes it, that is the edge's close frame
+ * having arrived: a session that ended, however long the "close" event takes to follow.
+ */
+async function measure(
+  stream: SallyportStream,
+  handshakeMs: number,
+  since: () => number,
+  timeoutMs: number,
+  closing: () => boolean,
+): Promise<ProbeResult> {
   let received = Buffer.alloc(0);
   let wake: () => void = () => {};
   stream.onData = (chunk) => {
@@ -90,6 +112,9 @@ async function measure(stream: SallyportStream, handshakeMs: number, since: () =
   const first = randomBytes(PROBE_BYTES);
   stream.send(first);
   await until(() => received.length > 0);
+  // Closed by the edge with nothing received: a failure with its reason, never "open". The
+  // close event follows the close frame within PROBE_CLOSE_TIMEOUT_MS.
+  if (!stream.closed && received.length === 0 && closing()) await closeEvent(stream, PROBE_CLOSE_TIMEOUT_MS + 1000);
   if (stream.closed && received.length === 0) return { outcome: "closed", handshakeMs, afterMs: since(), close: stream.closed };
   if (received.length === 0) return finish({ outcome: "open", handshakeMs, openMs: since() });
   const pairedMs = since();
@@ -104,4 +129,17 @@ async function measure(stream: SallyportStream, handshakeMs: number, since: () =
   await until(() => received.length > before);
   const roundTripMs = received.length > before ? performance.now() - sentAt : undefined;
   return finish({ outcome: "paired", handshakeMs, pairedMs, echoed, roundTripMs });
+}
+
+/** Resolves at the stream's close event, or after `ms` (then the caller reports what it has). */
+function closeEvent(stream: SallyportStream, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const previous = stream.onClose;
+    stream.onClose = (info) => {
+      clearTimeout(timer);
+      previous?.(info);
+      resolve();
+    };
+  });
 }

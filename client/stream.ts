@@ -2,7 +2,10 @@ import { encode, decodeForClient } from "../shared/protocol/codec.ts";
 import { FULL_READ_BYTES, leadingBytes, takeBytes } from "../shared/chunks.ts";
 import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
 import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
-import { describeClose } from "./describe.ts";
+import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
+import { type CloseInfo, initialState, type StreamEvent, type StreamState, step } from "./stream-state.ts";
+
+export type { CloseInfo, StreamState } from "./stream-state.ts";
 
 /**
  * The client side of a Sallyport session over one open WebSocket, platform-neutral: it runs
@@ -25,6 +28,9 @@ import { describeClose } from "./describe.ts";
  * at most `prePairBudgetBytes` go out, and after `assumePairedAfterMs` (by then an unpaired
  * client would have been closed with 4006/4013 at the default socks.timeout) the session is
  * taken as paired.
+ *
+ * The session's state (open/closing/closed, pairing, each direction's end) is one value that
+ * changes only through stream-state.ts's step(); the rest here is flow control.
  */
 
 /** The part of the WHATWG WebSocket interface used here; `ws` implements it too. */
@@ -66,17 +72,8 @@ export interface StreamOptions {
   readonly pollMs?: number;
   /** Grant credit on delivery instead of waiting for consumed() (for consumers that never hold data). */
   readonly autoConsume?: boolean;
-}
-
-export interface CloseInfo {
-  readonly code: number;
-  readonly reason: string;
-  /** The session ended as it should: both directions finished (plain: a normal close). Anything else is abnormal. */
-  readonly clean: boolean;
-  /** We closed it (close() or a protocol error of the peer's). */
-  readonly byUs: boolean;
-  /** e.g. "no connector available (4006)". */
-  readonly description: string;
+  /** Time and timers (the pairing assumption, polling); tests pass a manual clock. */
+  readonly clock?: Clock;
 }
 
 /** What one session carried, in bytes of data each way. */
@@ -112,27 +109,18 @@ export class SallyportStream {
    */
   onDone: ((finished: SessionCounts) => void) | undefined;
 
-  /** Bytes we may still send (protocol mode). */
-  sendCredit = INITIAL_WINDOW_BYTES;
-  /** Bytes the connector may still send us before it oversteps (protocol mode). */
-  receiveCredit = INITIAL_WINDOW_BYTES;
-  bytesSent = 0;
-  bytesReceived = 0;
-  paired = false;
-  endSent = false;
-  endReceived = false;
-  closed: CloseInfo | undefined;
-
+  private current: StreamState;
+  private credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
+  private counts = { bytesSent: 0, bytesReceived: 0 };
   private readonly queue: Queued[] = [];
   private queuedBytes = 0;
-  private endQueued = false;
   private consumedTotal = 0;
   private granted = 0;
   private prePairSent = 0;
   private needDrain = false;
-  private pollTimer: ReturnType<typeof setTimeout> | undefined;
-  private pairTimer: ReturnType<typeof setTimeout> | undefined;
-  private localClose: { code: number; reason: string } | undefined;
+  private pollTimer: Timer | undefined;
+  private pairTimer: Timer | undefined;
+  private readonly clock: Clock;
   private readonly highWater: number;
   private readonly maxFrameCap: number;
   private maxFrame: number;
@@ -149,6 +137,8 @@ export class SallyportStream {
   ) {
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
     this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
+    this.current = initialState(this.protocol);
+    this.clock = opts.clock ?? systemClock;
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
     this.maxFrameCap = opts.maxFrameBytes ?? MAX_MESSAGE_BYTES;
     this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
@@ -163,7 +153,62 @@ export class SallyportStream {
       ["close", ((e: { code: number; reason: string }) => this.socketClosed(e.code, e.reason)) as (event: never) => void],
     ];
     for (const [type, l] of this.listeners) ws.addEventListener(type, l);
-    this.pairTimer = setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2000);
+    this.pairTimer = this.clock.setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2000);
+  }
+
+  // ---- state (read-only outside) ----
+
+  get state(): StreamState {
+    return this.current;
+  }
+
+  /** Bytes we may still send (protocol mode). */
+  get sendCredit(): number {
+    return this.credit.send;
+  }
+
+  /** Bytes the connector may still send us before it oversteps (protocol mode). */
+  get receiveCredit(): number {
+    return this.credit.receive;
+  }
+
+  /** Data bytes sent in this session. */
+  get bytesSent(): number {
+    return this.counts.bytesSent;
+  }
+
+  /** Data bytes received in this session. */
+  get bytesReceived(): number {
+    return this.counts.bytesReceived;
+  }
+
+  /** A connector has taken the session (or is assumed to have). */
+  get paired(): boolean {
+    return this.current.pairing === "paired";
+  }
+
+  get endSent(): boolean {
+    return this.current.out === "ended";
+  }
+
+  get endReceived(): boolean {
+    return this.current.in === "ended";
+  }
+
+  /** How the session ended, once the socket has closed. */
+  get closed(): CloseInfo | undefined {
+    return this.current.phase === "closed" ? this.current.info : undefined;
+  }
+
+  /** Moves the state; a step the peer had no right to cause closes the session (1002). */
+  private apply(event: StreamEvent): boolean {
+    const next = step(this.current, event);
+    if (!next.ok) {
+      this.protocolError();
+      return false;
+    }
+    this.current = next.state;
+    return true;
   }
 
   // ---- sending ----
@@ -174,8 +219,8 @@ export class SallyportStream {
    * In protocol mode strings go as their UTF-8 bytes (text frames are control there).
    */
   send(data: Data): boolean {
-    if (this.endQueued) throw new Error("send() after end()");
-    if (this.closed || this.localClose) return false;
+    if (this.current.out !== "open") throw new Error("send() after end()");
+    if (this.current.phase !== "open") return false;
     let fullRead = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
@@ -201,7 +246,7 @@ export class SallyportStream {
    * anything sent after it. Protocol mode only; a no-op on a plain session.
    */
   start(): void {
-    if (this.protocol !== "sallyport" || this.closed || this.localClose) return;
+    if (this.protocol !== "sallyport" || this.current.phase !== "open") return;
     this.queue.push(START);
     this.flush();
   }
@@ -209,8 +254,8 @@ export class SallyportStream {
   /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
   end(): void {
     if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
-    if (this.endQueued || this.closed || this.localClose) return;
-    this.endQueued = true;
+    if (this.current.out !== "open" || this.current.phase !== "open") return;
+    this.apply({ t: "end-queued" });
     this.queue.push(END);
     this.flush();
   }
@@ -221,17 +266,17 @@ export class SallyportStream {
     this.consumedTotal += n;
     const grant = this.consumedTotal - this.granted;
     // Half-window steps, as connector/session.ts grants; nothing once the connector has finished.
-    if (grant >= INITIAL_WINDOW_BYTES / 2 && !this.endReceived && this.isOpen()) {
+    if (grant >= INITIAL_WINDOW_BYTES / 2 && this.current.in === "open" && this.isOpen()) {
       this.granted = this.consumedTotal;
-      this.receiveCredit += grant;
+      this.credit.receive += grant;
       this.ws.send(encode({ t: "credit", bytes: grant }));
     }
   }
 
   /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
-    if (this.closed || this.localClose) return;
-    this.localClose = { code, reason };
+    if (this.current.phase !== "open") return;
+    this.apply({ t: "close", code, reason });
     this.stopTimers();
     if (this.ws.readyState <= OPEN) this.ws.close(code, reason);
   }
@@ -251,10 +296,10 @@ export class SallyportStream {
 
   /** True when send() would not ask the caller to wait. */
   writable(): boolean {
-    if (this.closed || this.localClose) return false;
+    if (this.current.phase !== "open") return false;
     // Bytes waiting for the end of the turn to go out together are no reason to stop.
     if (this.queue.length > 0 && !(this.flushQueued && this.queuedBytes < this.maxFrame)) return false;
-    if (this.protocol === "sallyport" && this.sendCredit <= this.queuedBytes) return false;
+    if (this.protocol === "sallyport" && this.credit.send <= this.queuedBytes) return false;
     return this.ws.bufferedAmount < this.highWater;
   }
 
@@ -281,7 +326,7 @@ export class SallyportStream {
         this.queue.shift();
         if (!this.paired) this.prePairSent += 32; // the edge holds control text too
         this.ws.send(encode({ t: item === END ? "end" : "start" }));
-        if (item === END) this.endSent = true;
+        if (item === END) this.apply({ t: "end-sent" });
         continue;
       }
       if (this.ws.bufferedAmount >= this.highWater) {
@@ -289,7 +334,7 @@ export class SallyportStream {
         break;
       }
       let allowance = Infinity;
-      if (this.protocol === "sallyport") allowance = this.sendCredit;
+      if (this.protocol === "sallyport") allowance = this.credit.send;
       if (!this.paired) allowance = Math.min(allowance, this.prePairBudget - this.prePairSent);
       if (allowance <= 0) break;
       let chunk: Uint8Array | string = item;
@@ -305,9 +350,9 @@ export class SallyportStream {
         chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
-      if (this.protocol === "sallyport") this.sendCredit -= size;
+      if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
-      this.bytesSent += size;
+      this.counts.bytesSent += size;
       this.ws.send(chunk, () => this.sent());
     }
     this.maybeDrain();
@@ -315,7 +360,7 @@ export class SallyportStream {
 
   private poll(): void {
     if (this.pollTimer !== undefined) return;
-    this.pollTimer = setTimeout(() => {
+    this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
       this.flush();
       if (this.isOpen() && this.ws.bufferedAmount >= this.highWater && (this.queue.length > 0 || this.needDrain)) this.poll();
@@ -325,7 +370,7 @@ export class SallyportStream {
   /** A frame was written (Node's `ws` only): the buffer may be below the mark before the poll fires. */
   private sent(): void {
     if (this.pollTimer !== undefined && this.isOpen() && this.ws.bufferedAmount < this.highWater) {
-      clearTimeout(this.pollTimer);
+      this.clock.clear(this.pollTimer);
       this.pollTimer = undefined;
       this.flush();
     }
@@ -341,7 +386,7 @@ export class SallyportStream {
   // ---- receiving ----
 
   private received(data: unknown): void {
-    if (this.closed) return;
+    if (this.current.phase === "closed") return;
     if (typeof data === "string") {
       if (this.protocol === "plain") return this.deliver(utf8.encode(data));
       return this.control(data);
@@ -361,22 +406,19 @@ export class SallyportStream {
     }
     this.markPaired();
     if (msg.t === "credit") {
-      this.sendCredit += msg.bytes;
+      this.credit.send += msg.bytes;
       this.flush();
-    } else {
-      if (this.endReceived) return this.protocolError();
-      this.endReceived = true;
-      this.onEnd?.();
-    }
+    } else if (this.apply({ t: "end-received" })) this.onEnd?.();
   }
 
   /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */
   private finishedKept(): void {
-    if (!this.endSent || !this.endReceived || this.queue.length > 0) return this.protocolError();
-    const finished: SessionCounts = { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
-    this.sendCredit = this.receiveCredit = INITIAL_WINDOW_BYTES;
-    this.bytesSent = this.bytesReceived = this.consumedTotal = this.granted = 0;
-    this.endSent = this.endReceived = this.endQueued = false;
+    if (this.queue.length > 0) return this.protocolError();
+    if (!this.apply({ t: "done" })) return;
+    const finished: SessionCounts = this.counts;
+    this.credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
+    this.counts = { bytesSent: 0, bytesReceived: 0 };
+    this.consumedTotal = this.granted = 0;
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -384,20 +426,20 @@ export class SallyportStream {
   private deliver(bytes: Uint8Array): void {
     if (bytes.byteLength === 0) return;
     this.markPaired();
-    if (this.endReceived) return this.protocolError(); // data after the peer's end
+    if (!this.apply({ t: "data-received" })) return;
     if (this.protocol === "sallyport") {
-      this.receiveCredit -= bytes.byteLength;
-      if (this.receiveCredit < 0) return this.protocolError(); // sent beyond the credit we granted
+      this.credit.receive -= bytes.byteLength;
+      if (this.credit.receive < 0) return this.protocolError(); // sent beyond the credit we granted
     }
-    this.bytesReceived += bytes.byteLength;
+    this.counts.bytesReceived += bytes.byteLength;
     this.onData?.(bytes);
     if (this.autoConsume) this.consumed(bytes.byteLength);
   }
 
   private markPaired(): void {
     if (this.paired) return;
-    this.paired = true;
-    if (this.pairTimer !== undefined) clearTimeout(this.pairTimer);
+    this.apply({ t: "paired" });
+    this.clock.clear(this.pairTimer);
     this.pairTimer = undefined;
     this.onPaired?.();
     this.flush();
@@ -410,29 +452,23 @@ export class SallyportStream {
   // ---- closing ----
 
   private socketClosed(code: number, reason: string): void {
-    if (this.closed) return;
+    if (this.current.phase === "closed") return;
     this.stopTimers();
     for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
-    const byUs = this.localClose !== undefined;
-    // What we decided counts over what the peer echoed (a peer may answer our close differently).
-    const c = this.localClose ?? { code, reason };
-    const clean =
-      this.protocol === "sallyport"
-        ? c.code === CloseCode.NORMAL && this.endReceived && this.endSent
-        : c.code === CloseCode.NORMAL || c.code === 1005;
-    this.closed = { code: c.code, reason: c.reason, clean, byUs, description: describeClose(c.code, c.reason) };
+    this.apply({ t: "socket-closed", code, reason });
     this.queue.length = 0;
     this.queuedBytes = 0;
-    this.onClose?.(this.closed);
+    const info = this.closed;
+    if (info) this.onClose?.(info);
   }
 
   private isOpen(): boolean {
-    return !this.closed && !this.localClose && this.ws.readyState === OPEN;
+    return this.current.phase === "open" && this.ws.readyState === OPEN;
   }
 
   private stopTimers(): void {
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
-    if (this.pairTimer !== undefined) clearTimeout(this.pairTimer);
+    this.clock.clear(this.pollTimer);
+    this.clock.clear(this.pairTimer);
     this.pollTimer = this.pairTimer = undefined;
   }
 }

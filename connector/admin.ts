@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../shared/log.ts";
+import { isLoopbackHost } from "../shared/loopback.ts";
 import type { ConnectorMetrics } from "./metrics.ts";
 import type { PoolStats } from "./pool.ts";
 
@@ -14,12 +15,10 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-export function isLoopbackHost(host: string | undefined, port: number): boolean {
-  if (!host) return false;
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.toLowerCase());
-  return !!m && LOOPBACK_HOSTS.has(m[1]!) && (m[2] === undefined || Number(m[2]) === port);
+/** Whether a Host header names this machine, on the admin port itself (or no port). */
+export function isLoopbackHostHeader(host: string | undefined, port: number): boolean {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host ?? "");
+  return !!m && isLoopbackHost(m[1]!) && (m[2] === undefined || Number(m[2]) === port);
 }
 
 export function ready(stats: readonly PoolStats[]): boolean {
@@ -34,7 +33,7 @@ export async function startAdmin(
 ): Promise<AdminServer> {
   const server = http.createServer(async (req, res) => {
     const own = (server.address() as AddressInfo).port;
-    if (!isLoopbackHost(req.headers.host, own)) {
+    if (!isLoopbackHostHeader(req.headers.host, own)) {
       res.writeHead(421, { "content-type": "text/plain" }).end("Misdirected Request\n");
       return;
     }
@@ -48,7 +47,7 @@ export async function startAdmin(
       const s = stats();
       res
         .writeHead(ready(s) ? 200 : 503, { "content-type": "application/json" })
-        .end(JSON.stringify({ ready: ready(s), services: s }) + "\n");
+        .end(`${JSON.stringify({ ready: ready(s), services: s })}\n`);
     } else res.writeHead(404, { "content-type": "text/plain" }).end("Not Found\n");
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,15 +1,19 @@
-import type WebSocket from "ws";
+import type net from "node:net";
+import WebSocket from "ws";
 import type { ConnectorService } from "../shared/config/connector-config.ts";
+import type { BackendAddress } from "../shared/config/service.ts";
+import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
 import {
   BIND_SUBPROTOCOL,
+  HANDSHAKE_TIMEOUT_MS,
+  HEARTBEAT_MISSES,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
-  MAX_CONTROL_MESSAGE_BYTES,
-  MAX_MESSAGE_BYTES,
+  MAX_RECEIVE_BYTES,
   MIN_MESSAGE_BYTES,
 } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
@@ -46,6 +50,20 @@ export interface BindEvents {
   ended(bind: Bind, end: BindEnd): void;
 }
 
+/** What a bind does to the outside world; unit tests pass in-memory fakes and a manual clock. */
+export interface BindIo {
+  /** Dials the edge (ws's constructor), with the options net/edge-socket.ts builds from the route. */
+  openSocket(url: string, protocol: string, options: ConstructorParameters<typeof WebSocket>[2]): WebSocket;
+  dialBackend(address: BackendAddress, timeoutMs?: number): Promise<net.Socket>;
+  readonly clock: Clock;
+}
+
+export const systemIo: BindIo = {
+  openSocket: (url, protocol, options) => new WebSocket(url, protocol, options),
+  dialBackend,
+  clock: systemClock,
+};
+
 export interface BindDeps {
   readonly service: ConnectorService;
   readonly token: string;
@@ -55,13 +73,8 @@ export interface BindDeps {
   readonly instance: string;
   readonly log: Logger;
   readonly events: BindEvents;
+  readonly io?: BindIo;
 }
-
-/** Explicit limits: nothing an edge sends can make this process buffer without bound. */
-export const MAX_PAYLOAD = MAX_MESSAGE_BYTES + MAX_CONTROL_MESSAGE_BYTES;
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Missed heartbeats before a silent path is declared dead. */
-export const HEARTBEAT_MISSES = 3;
 
 let counter = 0;
 
@@ -76,13 +89,14 @@ interface Pairing {
 
 export class Bind {
   readonly id = `b${process.pid.toString(36)}${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  phase: BindPhase = "dialing";
-  sessionId: string | undefined;
+  private current: BindPhase = "dialing";
   /** Opened to meet a burst of demand; not replaced when used. */
   readonly surplus: boolean;
   private ws: WebSocket | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private lastHeard = Date.now();
+  private heartbeat: Timer | undefined;
+  private readonly io: BindIo;
+  private readonly clock: Clock;
+  private lastHeard: number;
   private ending: BindEnd | undefined;
   private session: Session | undefined;
   /** Client data received while the backend was being dialed; handed to the session. */
@@ -96,16 +110,29 @@ export class Bind {
     surplus = false,
   ) {
     this.surplus = surplus;
+    this.io = deps.io ?? systemIo;
+    this.clock = this.io.clock;
+    this.lastHeard = this.clock.now();
     this.log = deps.log.child({ bindId: this.id });
+  }
+
+  get phase(): BindPhase {
+    return this.current;
   }
 
   open(): void {
     const { service, token, route } = this.deps;
-    const edge = openEdgeSocket(service.bindUrl, BIND_SUBPROTOCOL, route, {
-      headers: { authorization: `Bearer ${token}` },
-      maxPayload: MAX_PAYLOAD,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-    });
+    const edge = openEdgeSocket(
+      service.bindUrl,
+      BIND_SUBPROTOCOL,
+      route,
+      {
+        headers: { authorization: `Bearer ${token}` },
+        maxPayload: MAX_RECEIVE_BYTES,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
+      this.io.openSocket,
+    );
     const ws = edge.ws;
     this.ws = ws;
     ws.on("unexpected-response", (_req, res) => {
@@ -117,7 +144,7 @@ export class Bind {
     });
     ws.on("open", () => this.onOpen(ws));
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      this.lastHeard = Date.now();
+      this.lastHeard = this.clock.now();
       // Between `paired` and the session existing, frames already read still arrive (ws.pause()
       // stops reading, not the frames of the chunk in hand — the edge replays a waiting client's
       // data and `end` right behind `paired`): keep them, in order, for the session.
@@ -129,7 +156,7 @@ export class Bind {
         this.start();
       } else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
-    ws.on("pong", () => (this.lastHeard = Date.now()));
+    ws.on("pong", () => (this.lastHeard = this.clock.now()));
     ws.on("error", (e) => this.end({ kind: "failed", ...edge.failure(e) }));
     ws.on("close", (code) => {
       if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying")
@@ -152,18 +179,19 @@ export class Bind {
     if (this.phase === "closed") return;
     this.ending ??= end;
     this.ws?.close(how.code, how.reason);
-    setTimeout(() => this.ws?.terminate(), 2000).unref();
+    this.clock.setTimeout(() => this.ws?.terminate(), 2000).unref();
   }
 
   private onOpen(ws: WebSocket): void {
     if (ws.protocol !== BIND_SUBPROTOCOL) return this.protocolError("edge did not accept the bind subprotocol");
-    this.phase = "registering";
+    this.current = "registering";
     const { service, connectorId, instance } = this.deps;
     const every = service.heartbeatIntervalMs;
     ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId, instance, heartbeatMs: every }));
-    this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastHeard > every * HEARTBEAT_MISSES) {
-        this.log.log("warn", "edge silent; dropping bind", { silentMs: Date.now() - this.lastHeard });
+    this.heartbeat = this.clock.setInterval(() => {
+      const silentMs = this.clock.now() - this.lastHeard;
+      if (silentMs > every * HEARTBEAT_MISSES) {
+        this.log.log("warn", "edge silent; dropping bind", { silentMs });
         this.end({ kind: "failed", detail: "heartbeat timeout" });
         ws.terminate();
         return;
@@ -181,11 +209,10 @@ export class Bind {
     switch (msg.t) {
       case "bound":
         if (this.phase !== "registering" || msg.bindId !== this.id) return this.protocolError("unexpected bound");
-        this.phase = "parked";
+        this.current = "parked";
         return this.deps.events.parked(this);
       case "paired":
         if (this.phase !== "parked") return this.protocolError("unexpected paired");
-        this.sessionId = msg.sessionId;
         this.pairing = {
           sessionId: msg.sessionId,
           clientAddress: msg.clientAddress,
@@ -194,9 +221,9 @@ export class Bind {
           standby: msg.standby === true,
         };
         // A session opened ahead of use: the backend sees no connection until it is used.
-        this.phase = msg.standby ? "standby" : "paired";
+        this.current = msg.standby ? "standby" : "paired";
         this.deps.events.paired(this);
-        if (this.phase === "paired") this.start();
+        if (this.current === "paired") this.start();
         return;
       case "start":
         // Outside standby the backend is already being dialed: nothing more to do.
@@ -212,7 +239,7 @@ export class Bind {
   }
 
   private start(): void {
-    this.phase = "paired";
+    this.current = "paired";
     void this.connectBackend(this.pairing!);
   }
 
@@ -221,15 +248,16 @@ export class Bind {
     const log = this.log.child({ sessionId });
     // Hold client data in the socket until the backend is there to take it.
     ws.pause();
-    const started = Date.now();
+    const started = this.clock.now();
     try {
-      const socket = await dialBackend(this.deps.service.connect);
+      const socket = await this.io.dialBackend(this.deps.service.connect);
       if (this.phase !== "paired") return void socket.destroy();
-      this.phase = "relaying";
+      this.current = "relaying";
       ws.send(encode({ t: "opened" }));
-      log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: Date.now() - started });
-      this.session = new Session(ws, socket, protocol, maxMessageBytes, keep, (outcome) => {
-        const durationMs = Date.now() - started;
+      log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: this.clock.now() - started });
+      const options = { protocol, maxMessageBytes, keep, clock: this.clock };
+      this.session = new Session(ws, socket, options, (outcome) => {
+        const durationMs = this.clock.now() - started;
         log.log("info", "session ended", {
           by: outcome.by,
           closeCode: outcome.close.code,
@@ -252,6 +280,10 @@ export class Bind {
         error: why.detail,
       });
       const how = close(why.close);
+      // Read again: a paused socket never sees the edge's close frame, and the bind would stay
+      // a session until ws gives up on the close handshake (30 s), holding up a drain.
+      this.early.length = 0;
+      ws.resume();
       ws.close(how.code, how.reason);
       if (why.close !== "GENERAL_FAILURE") this.deps.events.backendFailed(this, why.close);
     }
@@ -261,7 +293,7 @@ export class Bind {
   private keepForNext(): void {
     if (this.phase !== "relaying") return;
     this.session = undefined;
-    this.phase = "standby";
+    this.current = "standby";
     this.ws?.send(encode({ t: "done" }));
   }
 
@@ -274,8 +306,8 @@ export class Bind {
 
   private end(end: BindEnd): void {
     if (this.phase === "closed") return;
-    this.phase = "closed";
-    clearInterval(this.heartbeat);
+    this.current = "closed";
+    this.clock.clear(this.heartbeat);
     this.deps.events.ended(this, this.ending ?? end);
   }
 }

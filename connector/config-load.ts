@@ -13,24 +13,36 @@ import { loadEdgeRoute, ROUTE_FLAGS } from "../net/route-load.ts";
  * object is validated in one pass so every problem is reported together.
  */
 
+/** The connector's flags, with their help (cli/options.ts reads `arg` and `help`; parseArgs ignores them). */
 export const CONNECTOR_FLAGS = {
-  config: { type: "string" },
-  edge: { type: "string" },
-  accept: { type: "string" },
-  connect: { type: "string" },
-  "token-file": { type: "string" },
+  config: {
+    type: "string",
+    arg: "FILE",
+    help: "JSON configuration, or a Kaazing gateway-config.xml (see docs/configuration.md)",
+  },
+  edge: { type: "string", arg: "URL", help: "edge to dial (default: the accept URI's origin)" },
+  accept: { type: "string", arg: "URI", help: "the service's logical accept URI, as the edge knows it" },
+  connect: { type: "string", arg: "URI", help: "the backend, tcp://HOST:PORT or tls://HOST:PORT" },
+  "token-file": { type: "string", arg: "FILE", help: "file holding the connector token" },
   ...ROUTE_FLAGS,
-  "cert-file": { type: "string" },
-  "key-file": { type: "string" },
-  "edge-cert-sha256": { type: "string" },
-  prepared: { type: "string" },
-  "retry-max": { type: "string" },
-  name: { type: "string" },
-  "connector-id": { type: "string" },
-  "drain-timeout": { type: "string" },
-  "admin-port": { type: "string" },
-  "log-level": { type: "string" },
-  help: { type: "boolean", short: "h" },
+  "cert-file": { type: "string", arg: "FILE", help: "client certificate (PEM) to present to the edge (ssl.cert.file)" },
+  "key-file": { type: "string", arg: "FILE", help: "its private key (PEM) (ssl.key.file)" },
+  "edge-cert-sha256": {
+    type: "string",
+    arg: "HEX",
+    help: "SHA-256 fingerprint the edge's certificate must also have (edge.cert.sha256)",
+  },
+  prepared: { type: "string", arg: "N", help: "prepared.connection.count" },
+  "retry-max": { type: "string", arg: "D", help: 'socks.retry.maximum.interval, e.g. "1 second"' },
+  name: { type: "string", arg: "NAME", help: "the service's name (in logs and metrics)" },
+  "connector-id": {
+    type: "string",
+    arg: "ID",
+    help: "stable identity (default: host name); replicas on one host need distinct ids",
+  },
+  "drain-timeout": { type: "string", arg: "D", help: 'on SIGTERM, how long sessions in flight may finish (default "30 seconds")' },
+  "admin-port": { type: "string", arg: "N", help: "serve /metrics, /healthz, /readyz on 127.0.0.1:N" },
+  "log-level": { type: "string", arg: "LEVEL", help: "debug, info, warn or error" },
 } as const;
 
 /** flag → the setting it overrides; `top` settings apply to every service. */

@@ -1,11 +1,14 @@
 import type { ConnectorService } from "../shared/config/connector-config.ts";
-import { Backoff, DEFAULT_BACKOFF, type Clock } from "../shared/backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
+import type { Clock, Timer } from "../shared/clock.ts";
 import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts";
-import { dialBackend } from "./backend.ts";
-import { Bind, type BindEnd, type BindEvents } from "./bind.ts";
+import { Bind, type BindDeps, type BindEnd, type BindEvents, type BindIo, systemIo } from "./bind.ts";
 import type { Fields, Logger } from "../shared/log.ts";
 import type { EdgeRoute } from "../net/edge-socket.ts";
 import type { SessionOutcome } from "./session.ts";
+import { type PoolEvent, type PoolState, nextPoolState } from "./pool-state.ts";
+
+export type { PoolState } from "./pool-state.ts";
 
 /**
  * The bind pool of one service: a supervisor that keeps `prepared.connection.count` binds
@@ -19,15 +22,13 @@ import type { SessionOutcome } from "./session.ts";
  * - While the backend refuses, the pool withdraws its binds (the edge then tells waiting
  *   clients at once) and probes the backend on the maximum.recovery.interval schedule.
  *
- *   filling ⇄ backend-down        filling/backend-down → draining → stopped
+ * Its states and their transitions are in pool-state.ts; every time read and timer goes
+ * through the injected clock (deps.io).
  */
-export type PoolState = "filling" | "backend-down" | "draining" | "stopped";
 
 export const SURPLUS_IDLE_MS = 30_000;
-/** Bounds what a hostile edge can make us hold: (prepared + MAX_SURPLUS) × MAX_PAYLOAD. */
+/** Bounds what a hostile edge can make us hold: (prepared + MAX_SURPLUS) × MAX_RECEIVE_BYTES. */
 export const MAX_SURPLUS = 16;
-/** A connection that stays up this long resets the backoff. */
-export const STABLE_MS = 10_000;
 
 export interface PoolDeps {
   readonly service: ConnectorService;
@@ -36,9 +37,18 @@ export interface PoolDeps {
   readonly connectorId: string;
   readonly instance: string;
   readonly log: Logger;
-  readonly clock?: Clock;
   readonly metrics?: PoolMetrics;
+  /** The edge, the backend and the clock; unit tests pass fakes. */
+  readonly io?: BindIo;
+  /** How a bind is made (connector/bind.ts); unit tests pass fakes. */
+  readonly makeBind?: (deps: BindDeps, surplus: boolean) => PoolBind;
 }
+
+/** What the pool uses of a bind. */
+export type PoolBind = Pick<Bind, "phase" | "surplus" | "open" | "stop" | "withdraw">;
+
+/** How long a recovery probe may take to connect to the backend. */
+export const PROBE_TIMEOUT_MS = 5_000;
 
 /** What the pool reports as it happens; gauges are read from stats() at scrape time. */
 export interface PoolMetrics {
@@ -63,13 +73,13 @@ export interface PoolStats {
 }
 
 export class BindPool {
-  state: PoolState = "filling";
-  private readonly offered = new Set<Bind>();
-  private readonly sessions = new Set<Bind>();
+  private current: PoolState = "filling";
+  private readonly offered = new Set<PoolBind>();
+  private readonly sessions = new Set<PoolBind>();
   private backoff!: Backoff;
   private recovery!: Backoff;
   private registeredOnce = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: Timer | undefined;
   private pairings = 0;
   private failures = 0;
   private backendFailures = 0;
@@ -78,8 +88,12 @@ export class BindPool {
   private readonly log: Logger;
   private readonly events: BindEvents;
   private idleWaiters: Array<() => void> = [];
+  private readonly io: BindIo;
+  private readonly clock: Clock;
 
   constructor(private deps: PoolDeps) {
+    this.io = deps.io ?? systemIo;
+    this.clock = this.io.clock;
     this.log = deps.log.child({ service: deps.service.name });
     this.makeBackoffs();
     this.events = {
@@ -96,14 +110,26 @@ export class BindPool {
     };
   }
 
+  get state(): PoolState {
+    return this.current;
+  }
+
   start(): void {
     this.fill();
   }
 
+  /** The one place the state changes; true when `event` moved it. */
+  private move(event: PoolEvent): boolean {
+    const next = nextPoolState(this.current, event);
+    if (next === this.current) return false;
+    this.current = next;
+    return true;
+  }
+
   private makeBackoffs(): void {
-    const clock = this.deps.clock ?? { now: () => Date.now() };
-    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: this.deps.service.retryMaximumIntervalMs, stableMs: STABLE_MS }, clock);
-    this.recovery = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: this.deps.service.maximumRecoveryIntervalMs, stableMs: 0 }, clock);
+    const { service } = this.deps;
+    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: service.retryMaximumIntervalMs, stableMs: STABLE_MS }, this.clock);
+    this.recovery = new Backoff({ ...DEFAULT_BACKOFF, maximumMs: service.maximumRecoveryIntervalMs, stableMs: 0 }, this.clock);
   }
 
   /**
@@ -117,8 +143,8 @@ export class BindPool {
       this.offered.delete(b);
       b.stop();
     }
-    if (this.state === "backend-down") this.state = "filling";
-    clearTimeout(this.retryTimer);
+    this.move("reconfigured");
+    this.clock.clear(this.retryTimer);
     this.retryTimer = undefined;
     this.fill();
   }
@@ -143,8 +169,8 @@ export class BindPool {
 
   /** Stop offering binds at once; sessions in flight run on. Resolves when none is left. */
   drain(): Promise<void> {
-    if (this.state !== "stopped") this.state = "draining";
-    clearTimeout(this.retryTimer);
+    this.move("drain");
+    this.clock.clear(this.retryTimer);
     for (const b of this.offered) b.stop();
     // A session in standby has nothing in flight: a client only holds it for later use.
     for (const b of this.sessions) if (b.phase === "standby") b.stop();
@@ -153,8 +179,8 @@ export class BindPool {
 
   /** Close everything now, sessions included. */
   stop(): void {
-    this.state = "stopped";
-    clearTimeout(this.retryTimer);
+    this.move("stop");
+    this.clock.clear(this.retryTimer);
     for (const b of [...this.offered, ...this.sessions]) b.stop();
   }
 
@@ -180,12 +206,13 @@ export class BindPool {
   }
 
   private dial(surplus: boolean): void {
-    const bind = new Bind({ ...this.deps, log: this.log, events: this.events }, surplus);
+    const deps: BindDeps = { ...this.deps, log: this.log, events: this.events, io: this.io };
+    const bind = this.deps.makeBind ? this.deps.makeBind(deps, surplus) : new Bind(deps, surplus);
     this.offered.add(bind);
     bind.open();
   }
 
-  private onParked(bind: Bind): void {
+  private onParked(bind: PoolBind): void {
     this.backoff.connected();
     if (!this.registeredOnce) {
       this.registeredOnce = true;
@@ -194,11 +221,11 @@ export class BindPool {
         prepared: this.deps.service.preparedConnectionCount,
       });
     }
-    if (bind.surplus) setTimeout(() => bind.phase === "parked" && bind.stop(), SURPLUS_IDLE_MS).unref();
+    if (bind.surplus) this.clock.setTimeout(() => bind.phase === "parked" && bind.stop(), SURPLUS_IDLE_MS).unref();
     this.fill();
   }
 
-  private onPaired(bind: Bind): void {
+  private onPaired(bind: PoolBind): void {
     this.offered.delete(bind);
     this.sessions.add(bind);
     this.pairings++;
@@ -218,8 +245,7 @@ export class BindPool {
   private onBackendFailed(why: CloseCodeName): void {
     this.backendFailures++;
     this.deps.metrics?.backendFailure(this.deps.service.name);
-    if (this.state !== "filling") return;
-    this.state = "backend-down";
+    if (!this.move("backend-failed")) return;
     this.log.log("warn", "backend unavailable: withdrawing binds until it answers", {
       closeCode: why,
       recoveryMaxMs: this.deps.service.maximumRecoveryIntervalMs,
@@ -231,12 +257,13 @@ export class BindPool {
   /** Probe on the maximum.recovery.interval schedule until the backend accepts a connection. */
   private probeBackend(): void {
     const delay = this.recovery.failed();
-    this.retryTimer = setTimeout(async () => {
+    this.retryTimer = this.clock.setTimeout(async () => {
       this.retryTimer = undefined;
       if (this.state !== "backend-down") return;
       try {
-        (await dialBackend(this.deps.service.connect, 5_000)).destroy();
-        this.state = "filling";
+        (await this.io.dialBackend(this.deps.service.connect, PROBE_TIMEOUT_MS)).destroy();
+        // Drained, stopped or reconfigured while the probe ran: that decided already.
+        if (!this.move("backend-answered")) return;
         this.recovery.connected();
         this.log.log("info", "backend answers again: offering binds");
         this.fill();
@@ -246,7 +273,7 @@ export class BindPool {
     }, delay);
   }
 
-  private onEnded(bind: Bind, end: BindEnd): void {
+  private onEnded(bind: PoolBind, end: BindEnd): void {
     this.offered.delete(bind);
     this.sessions.delete(bind);
     if (this.idle && this.idleWaiters.length) for (const w of this.idleWaiters.splice(0)) w();
@@ -275,7 +302,7 @@ export class BindPool {
   private scheduleRetry(): void {
     if (this.retryTimer || this.state !== "filling") return;
     const delay = this.backoff.failed();
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.fill();
     }, delay);
@@ -283,7 +310,7 @@ export class BindPool {
 
   /** An error said once per minute per `key`, not once per attempt: the log must stay readable while it retries. */
   private sayOnce(key: string, msg: string, fields: Fields): void {
-    const now = Date.now();
+    const now = this.clock.now();
     const last = this.lastSaid.get(key);
     if (last !== undefined && now - last < 60_000) return;
     this.lastSaid.set(key, now);
@@ -293,7 +320,10 @@ export class BindPool {
   private reportRejection(status: number): void {
     this.sayOnce("rejected", "edge refused the connector's credentials", {
       status,
-      fix: `check that the token in ${this.deps.service.tokenFile} is one of the edge's SALLYPORT_CONNECTOR_TOKENS for service "${this.deps.service.name}", and, if the service sets socks.ssl.verify-client, that this connector presents a certificate the edge accepts (ssl.cert.file, ssl.key.file)`,
+      fix:
+        `check that the token in ${this.deps.service.tokenFile} is one of the edge's SALLYPORT_CONNECTOR_TOKENS for service ` +
+        `"${this.deps.service.name}", and, if the service sets socks.ssl.verify-client, that this connector presents a certificate the ` +
+        `edge accepts (ssl.cert.file, ssl.key.file)`,
     });
   }
 }

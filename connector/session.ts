@@ -1,5 +1,6 @@
 import type net from "node:net";
 import type WebSocket from "ws";
+import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { FULL_READ_BYTES, takeBytes } from "../shared/chunks.ts";
 import { encode } from "../shared/protocol/codec.ts";
@@ -33,6 +34,15 @@ export const LOW_WATER = 1024 * 1024;
 /** How long the backend may take to finish after the client has gone. */
 export const BACKEND_LINGER_MS = 5_000;
 
+export interface SessionOptions {
+  readonly protocol: ClientProtocol;
+  /** The edge's max.message.size: the largest message we send. */
+  readonly maxMessageBytes: number;
+  /** A clean end keeps the WebSocket (the client opened it in standby) instead of closing it. */
+  readonly keep: boolean;
+  readonly clock: Clock;
+}
+
 export interface SessionOutcome {
   /** Ended cleanly on a session in standby: the WebSocket stays open for the next one. */
   readonly kept?: boolean;
@@ -63,17 +73,21 @@ export class Session {
   private held: Uint8Array[] = [];
   private heldBytes = 0;
   private releaseQueued = false;
+  private readonly protocol: ClientProtocol;
+  private readonly maxMessage: number;
+  private readonly keep: boolean;
+  private readonly clock: Clock;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly backend: net.Socket,
-    private readonly protocol: ClientProtocol,
-    /** The edge's max.message.size: the largest message we send. */
-    private readonly maxMessage: number,
-    /** A clean end keeps the WebSocket (the client opened it in standby) instead of closing it. */
-    private readonly keep: boolean,
+    options: SessionOptions,
     private readonly done: (outcome: SessionOutcome) => void,
   ) {
+    this.protocol = options.protocol;
+    this.maxMessage = options.maxMessageBytes;
+    this.keep = options.keep;
+    this.clock = options.clock;
     ws.on("message", this.onMessage);
     ws.on("close", this.onClose);
     backend.on("data", (chunk: Buffer) => this.fromBackend(chunk));
@@ -227,7 +241,7 @@ export class Session {
     // A clean close lets the backend flush and answer the FIN; anything else is a reset.
     if (code === 1000) {
       this.backend.end();
-      setTimeout(() => this.backend.destroy(), BACKEND_LINGER_MS).unref();
+      this.clock.setTimeout(() => this.backend.destroy(), BACKEND_LINGER_MS).unref();
     } else resetSocket(this.backend);
   }
 

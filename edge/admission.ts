@@ -28,6 +28,14 @@ function cookie(request: Request, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The oldest token admitted, by its `iat`, whatever its `exp` says: Cloudflare Access's
+ * longest session is a month, so a token older than that was not issued for a session.
+ */
+export const MAX_JWT_AGE_S = 31 * 86_400;
+/** Clock skew allowed between the issuer and the edge, on exp, nbf and iat. */
+export const JWT_CLOCK_TOLERANCE_S = 30;
+
 // One key set per JWKS URL per isolate: jose caches and refreshes the keys itself.
 const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
@@ -36,7 +44,15 @@ async function verifyJwt(service: EdgeService, token: string): Promise<boolean> 
   let keys = keySets.get(jwt.jwks);
   if (!keys) keys = keySets.set(jwt.jwks, createRemoteJWKSet(new URL(jwt.jwks))).get(jwt.jwks)!;
   try {
-    await jwtVerify(token, keys, { issuer: jwt.issuer, audience: jwt.audience, clockTolerance: 30 });
+    // exp and iat are required (jose only checks them when present): a token without exp
+    // never expires, and maxTokenAge needs iat and refuses one issued in the future.
+    await jwtVerify(token, keys, {
+      issuer: jwt.issuer,
+      audience: jwt.audience,
+      requiredClaims: ["exp", "iat"],
+      maxTokenAge: MAX_JWT_AGE_S,
+      clockTolerance: JWT_CLOCK_TOLERANCE_S,
+    });
     return true;
   } catch {
     return false;

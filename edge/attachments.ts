@@ -65,10 +65,7 @@ export const MAX_PENDING_BYTES = 8 * 1024;
 export const REGISTER_DEADLINE_MS = 10_000;
 /** From `paired` to `opened`: the connector's backend dial timeout (10 s) plus margin. */
 export const OPEN_DEADLINE_MS = 15_000;
-/** Missed heartbeats after which a parked bind is presumed dead and never handed out. */
-export const HEARTBEAT_MISSES = 3;
 
-/** Tags are fixed at accept time; a socket is found by its id tag, or by its role. */
-export const idTag = (id: string): string => `id:${id}`;
+/** The role the Worker names in its internal header when it hands an upgrade to the object. */
 export const ROLE_BIND = "bind";
 export const ROLE_CLIENT = "client";

@@ -30,7 +30,7 @@ function tokenDigests(service: EdgeService): Promise<ArrayBuffer[]> {
 }
 
 export function bearerToken(header: string | null | undefined): string | undefined {
-  if (!header || !header.startsWith(BEARER_PREFIX)) return undefined;
+  if (!header?.startsWith(BEARER_PREFIX)) return undefined;
   const token = header.slice(BEARER_PREFIX.length).trim();
   return token.length > 0 && token.length <= 4096 ? token : undefined;
 }

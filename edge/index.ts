@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH, STANDBY_HEADER, STATUS_PAGE_PATH, STATUS_PATH } from "../shared/protocol/constants.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
 import { bearerToken, matchToken, serviceForToken } from "./auth.ts";
+import { clientAddress } from "./client-address.ts";
 import { renderStatusPage, type ServiceStatus } from "./status.ts";
 import { edgeConfig, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
@@ -30,7 +31,7 @@ function toService(env: Env, request: Request, service: string, role: string, ex
   headers.set(INTERNAL_HEADERS.service, service);
   headers.set(INTERNAL_HEADERS.role, role);
   for (const [k, v] of Object.entries(extra)) headers.set(k, v);
-  headers.set(INTERNAL_HEADERS.clientAddress, request.headers.get("cf-connecting-ip") ?? "unknown");
+  headers.set(INTERNAL_HEADERS.clientAddress, clientAddress(request.headers.get("cf-connecting-ip")));
   const stub = env.SERVICE.get(env.SERVICE.idFromName(service));
   return stub.fetch(new Request(request.url, { method: request.method, headers }));
 }

@@ -1,4 +1,5 @@
-import { HEARTBEAT_MISSES, OPEN_DEADLINE_MS, type Attachment, type BindAttachment, type ClientAttachment } from "./attachments.ts";
+import { HEARTBEAT_MISSES } from "../shared/protocol/constants.ts";
+import { OPEN_DEADLINE_MS, type Attachment, type BindAttachment, type ClientAttachment } from "./attachments.ts";
 
 /**
  * Pure pairing decisions, free of Workers APIs so they are table-tested in Node.

@@ -13,6 +13,7 @@ import {
   type ClientAttachment,
 } from "./attachments.ts";
 import { edgeConfig, findService, type Env } from "./env.ts";
+import { UNKNOWN_CLIENT_ADDRESS } from "./client-address.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, takeover } from "./pairing.ts";
@@ -80,7 +81,7 @@ export class ServiceObject extends DurableObject<Env> {
       return new Response(null, { status: 101, webSocket: outside, headers: { "Sec-WebSocket-Protocol": BIND_SUBPROTOCOL } });
     }
     const protocol = request.headers.get(INTERNAL_HEADERS.clientProtocol) === "sallyport" ? "sallyport" : "plain";
-    const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? "unknown";
+    const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? UNKNOWN_CLIENT_ADDRESS;
     const standby = protocol === "sallyport" && request.headers.get(INTERNAL_HEADERS.standby) === "1";
     const client: ClientAttachment = {
       role: "client",

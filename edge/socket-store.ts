@@ -1,5 +1,5 @@
 import type { Close } from "../shared/protocol/close-codes.ts";
-import { ROLE_BIND, ROLE_CLIENT, idTag, type Attachment, type BindAttachment, type ClientAttachment } from "./attachments.ts";
+import type { Attachment, BindAttachment, ClientAttachment } from "./attachments.ts";
 
 /**
  * The object's sockets and what each remembers. The attachment is the truth (it survives
@@ -23,7 +23,8 @@ export class SocketStore {
 
   accept(ws: WebSocket, att: Attachment): void {
     this.load();
-    this.ctx.acceptWebSocket(ws, [att.role === "bind" ? ROLE_BIND : ROLE_CLIENT, idTag(att.id)]);
+    // No tags: the attachment carries role and id, and the maps above find a socket by either.
+    this.ctx.acceptWebSocket(ws);
     this.save(ws, att);
   }
 

@@ -57,7 +57,16 @@ export function summarize(service: string, atts: readonly Attachment[], bytes: {
   };
 }
 
-const escape = (s: string | number): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string | number): string => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const STYLE = [
+  "body{font:14px system-ui,sans-serif;margin:2em;color:#222}",
+  "table{border-collapse:collapse}",
+  "td,th{border:1px solid #ccc;padding:.3em .8em;text-align:right}",
+  "th{background:#f3f3f3}",
+  ".warn{color:#b00}",
+  "section{margin-bottom:2em}",
+].join("");
 
 /** A small self-contained page: no scripts, no external assets. */
 export function renderStatusPage(services: readonly ServiceStatus[], now: Date): string {
@@ -67,19 +76,21 @@ export function renderStatusPage(services: readonly ServiceStatus[], now: Date):
         ? s.connectors
             .map(
               (c) =>
-                `<li><code>${escape(c.connectorId)}</code> since ${escape(c.connectedSince)} — ${c.parked} parked, ${c.sessions} in session</li>`,
+                `<li><code>${escapeHtml(c.connectorId)}</code> since ${escapeHtml(c.connectedSince)} — ${c.parked} parked, ${c.sessions} ` +
+                `in session</li>`,
             )
             .join("")
         : "<li class=warn>no connector connected</li>";
-      return `<section><h2>${escape(s.service)}</h2>
+      const cells = [s.parkedBinds, s.waitingClients, s.activeSessions, s.bytesToConnectors, s.bytesToClients];
+      return `<section><h2>${escapeHtml(s.service)}</h2>
 <table><tr><th>parked binds</th><th>waiting clients</th><th>active sessions</th><th>bytes to connectors</th><th>bytes to clients</th></tr>
-<tr><td>${s.parkedBinds}</td><td>${s.waitingClients}</td><td>${s.activeSessions}</td><td>${s.bytesToConnectors}</td><td>${s.bytesToClients}</td></tr></table>
+<tr>${cells.map((n) => `<td>${n}</td>`).join("")}</tr></table>
 <h3>connectors</h3><ul>${conns}</ul></section>`;
     })
     .join("\n");
   return `<!doctype html><html lang=en><head><meta charset=utf-8><title>Sallyport edge status</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .8em;text-align:right}th{background:#f3f3f3}.warn{color:#b00}section{margin-bottom:2em}</style>
-</head><body><h1>Sallyport edge</h1><p>as of ${escape(now.toISOString())}</p>
+<style>${STYLE}</style>
+</head><body><h1>Sallyport edge</h1><p>as of ${escapeHtml(now.toISOString())}</p>
 ${rows}
 </body></html>`;
 }

@@ -1,15 +1,16 @@
 import { err, ok, type Result } from "../shared/result.ts";
 import { defaultName, INSECURE_EDGE_KEY, parseConnectorConfig } from "../shared/config/connector-config.ts";
 import { parseDuration } from "../shared/config/duration.ts";
-import { MIN_TOKEN_LENGTH, parseEdgeConfig } from "../shared/config/edge-config.ts";
+import { parseEdgeConfig, standInTokens } from "../shared/config/edge-config.ts";
 import { IssueList, type ConfigIssue } from "../shared/config/issues.ts";
-import { mapDmz, mapInternal, misplacedOptions } from "./roles.ts";
+import { mapDmz, mapInternal, misplacedOptions, PREPARED_WHAT, RECOVERY_WHAT } from "./roles.ts";
 import {
   SECTIONS,
   type ImportContext,
   type ImportNote,
   type KaazingImport,
   type RawConnectorService,
+  type RawEdgeService,
   type Role,
   type SectionName,
   type ServiceParts,
@@ -25,7 +26,7 @@ import { readAccept, SERVICE_NAME, type AcceptUri } from "../shared/config/servi
  * cannot honour, each named by path (`service[0].accept-options.socks.mode`).
  *
  * Which side a <service> describes follows from where it sets socks.mode reverse, as in the
- * product documentation (seed/enterprise-shield.txt, "Configuration Examples"):
+ * product documentation (test/fixtures/kaazing/enterprise-shield.txt, "Configuration Examples"):
  *   - in accept-options: the internal gateway, which dials out → the connector's service;
  *   - in connect-options: the DMZ gateway, which waits for those dials → the edge's
  *     SALLYPORT_SERVICES entry in wrangler.toml [vars].
@@ -37,18 +38,23 @@ import { readAccept, SERVICE_NAME, type AcceptUri } from "../shared/config/servi
 const LEAVES = ["name", "description", "accept", "connect", "type"];
 
 const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: names Kaazing's own ${...} property syntax, not a template
   properties: "gateway properties are not imported (Sallyport expands no ${...} references); write each value in place",
   "service-defaults": "service defaults are not imported; write the options in each <service>",
-  security: "realms and keystores are not imported: the edge's certificate is Cloudflare's and connectors authenticate with a bearer token",
+  security:
+    'realms and keystores are not imported: the edge\'s certificate is Cloudflare\'s, connectors authenticate with a bearer token, and clients with the edge service\'s client.auth ("token" or "jwt", Cloudflare Access)',
   cluster: "Sallyport has no gateway cluster: the edge runs in every Cloudflare location, and scaling out is running more connectors",
   network: "address mappings do not apply: the edge is reached at its public hostname",
 };
 
 const SERVICE_ELEMENT_REASONS: Record<string, string> = {
   balance: "Sallyport has no balancer service: clients dial the edge directly",
-  "realm-name": "client authentication is not imported; authenticate clients in the backend or in front of the edge",
-  "authorization-constraint": "client authorization is not imported; enforce it in the backend or in front of the edge",
-  "cross-site-constraint": "cross-origin rules are not imported; the edge accepts WebSocket upgrades from any origin",
+  "realm-name":
+    'Kaazing realms are not imported; set the edge service\'s client.auth ("token" or "jwt", a Cloudflare Access JWT) to authenticate clients at the edge',
+  "authorization-constraint":
+    "is not imported: the edge admits a client by its credential (the edge service's client.auth, a client token or a Cloudflare Access JWT for one audience); check roles in the backend",
+  "cross-site-constraint":
+    'is not imported: list the allowed browser origins in the edge service\'s client.origins (<allow-origin>https://app.example.com</allow-origin> → "client.origins": ["https://app.example.com"])',
   "mime-mapping": "Sallyport serves no files",
 };
 
@@ -56,7 +62,7 @@ export function importKaazing(doc: unknown): Result<KaazingImport, readonly Conf
   const issues = new IssueList();
   const notes: ImportNote[] = [];
   const ctx: ImportContext = { issues, note: (path, text) => notes.push({ path, text }), connector: [], edge: {} };
-  const services: Array<{ path: string; role: Role; name: string }> = [];
+  const services: MappedService[] = [];
   for (const [i, el] of serviceElements(doc, issues).entries()) {
     const path = `service[${i}]`;
     const parts = readParts(el, path, ctx);
@@ -65,18 +71,46 @@ export function importKaazing(doc: unknown): Result<KaazingImport, readonly Conf
     misplacedOptions(parts, role, issues);
     if (role === "internal") mapInternal(parts, ctx);
     else mapDmz(parts, ctx);
-    if (parts.name) services.push({ path, role, name: parts.name });
+    if (parts.name) services.push({ path, role, name: parts.name, parts });
   }
-  checkTimeoutAgainstRetry(services, ctx);
+  const pairs = bothSides(services, ctx);
+  checkTimeoutAgainstRetry(pairs, ctx);
+  if (issues.empty) carryDmzProperties(pairs, ctx, notes);
   if (issues.empty) checkOutput(ctx);
   return issues.empty
     ? ok({
         connector: ctx.connector.length ? { services: ctx.connector } : undefined,
         edge: Object.keys(ctx.edge).length ? { SALLYPORT_SERVICES: ctx.edge } : undefined,
-        services,
+        services: services.map(({ path, role, name }) => ({ path, role, name })),
         notes,
       })
     : err(issues.items);
+}
+
+interface MappedService {
+  readonly path: string;
+  readonly role: Role;
+  readonly name: string;
+  readonly parts: ServiceParts;
+}
+
+/** The two sides of one accept URI, when one file holds both (a DMZ and an internal <service>). */
+interface SidePair {
+  readonly dmz: MappedService;
+  readonly internal: MappedService;
+  readonly edge: RawEdgeService;
+  readonly connector: RawConnectorService;
+}
+
+function bothSides(services: readonly MappedService[], ctx: ImportContext): SidePair[] {
+  const pairs: SidePair[] = [];
+  for (const dmz of services.filter((s) => s.role === "dmz")) {
+    const edge = ctx.edge[dmz.name];
+    const connector = edge && ctx.connector.find((c) => c.accept === edge.accept);
+    const internal = connector && services.find((s) => s.role === "internal" && s.name === connector.name);
+    if (edge && connector && internal) pairs.push({ dmz, internal, edge, connector });
+  }
+  return pairs;
 }
 
 /**
@@ -84,18 +118,71 @@ export function importKaazing(doc: unknown): Result<KaazingImport, readonly Conf
  * internal gateway's socks.retry.maximum.interval, so a client outlasts one reconnect. Only
  * checkable when one file holds both sides; a warning, since either value may be deliberate.
  */
-function checkTimeoutAgainstRetry(services: ReadonlyArray<{ path: string; role: Role; name: string }>, ctx: ImportContext): void {
-  for (const dmz of services.filter((s) => s.role === "dmz")) {
-    const edge = ctx.edge[dmz.name];
-    const internal = edge && ctx.connector.find((c) => c.accept === edge.accept);
-    if (!edge || !internal) continue;
+function checkTimeoutAgainstRetry(pairs: readonly SidePair[], ctx: ImportContext): void {
+  for (const { dmz, edge, connector } of pairs) {
     const timeout = parseDuration(edge["socks.timeout"]!);
-    const retry = parseDuration(String(internal["socks.retry.maximum.interval"]));
+    const retry = parseDuration(String(connector["socks.retry.maximum.interval"]));
     if (timeout.ok && retry.ok && timeout.value <= retry.value) {
       ctx.note(
         `${dmz.path}.connect-options.socks.timeout`,
-        `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${internal["socks.retry.maximum.interval"]}) of the internal gateway for the same accept; Kaazing advises one second more`,
+        `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${connector["socks.retry.maximum.interval"]}) ` +
+          `of the internal gateway for the same accept; Kaazing advises one second more`,
       );
+    }
+  }
+}
+
+/** Set on the DMZ gateway in Kaazing, read by the connector in Sallyport. */
+const DMZ_PROPERTIES = [
+  { key: "prepared.connection.count", what: PREPARED_WHAT, same: (a: string, b: string) => Number(a) === Number(b) },
+  {
+    key: "maximum.recovery.interval",
+    what: RECOVERY_WHAT,
+    same: (a: string, b: string) => {
+      const x = parseDuration(a);
+      const y = parseDuration(b);
+      return x.ok && y.ok && x.value === y.value;
+    },
+  },
+] as const;
+
+/**
+ * Kaazing sets prepared.connection.count and maximum.recovery.interval on the DMZ gateway; the
+ * connector is what acts on them. With both sides in one file, the DMZ's values go into the
+ * connector's service for the same accept (mapInternal had filled in defaults), and the notes
+ * of both say so. The same option set differently on the two sides is refused: the connector
+ * can honour one, and which was meant is a guess.
+ */
+function carryDmzProperties(pairs: readonly SidePair[], ctx: ImportContext, notes: ImportNote[]): void {
+  const renote = (path: string, text: string) => {
+    const i = notes.findIndex((n) => n.path === path);
+    if (i >= 0) notes[i] = { path, text };
+    else notes.push({ path, text });
+  };
+  for (const { dmz, internal, connector } of pairs) {
+    for (const { key, what, same } of DMZ_PROPERTIES) {
+      const text = dmz.parts.sections.properties?.values[key];
+      if (text === undefined) continue;
+      const own = internal.parts.sections.properties?.values[key];
+      if (own !== undefined && !same(own, text)) {
+        ctx.issues.add(
+          `${dmz.path}.properties.${key}`,
+          `is ${text}, but the internal gateway's ${internal.path} for the same accept says ${own}: the connector can keep only one; set it on one side`,
+        );
+        continue;
+      }
+      const value = key === "prepared.connection.count" ? Number(text) : text;
+      connector[key] = value;
+      const shown = JSON.stringify(value);
+      renote(
+        `${dmz.path}.properties.${key}`,
+        `${text} → not an edge setting: "${key}": ${shown} in the connector's service "${internal.name}" (${internal.path}), which has the same accept (${what})`,
+      );
+      if (own === undefined)
+        renote(
+          `${internal.path}.properties.${key}`,
+          `(not set) → ${shown} from ${dmz.path}, the DMZ gateway for the same accept, where Kaazing sets it`,
+        );
     }
   }
 }
@@ -115,7 +202,7 @@ function checkOutput(ctx: ImportContext): void {
   }
   const names = Object.keys(ctx.edge);
   if (names.length) {
-    const r = parseEdgeConfig(ctx.edge, Object.fromEntries(names.map((n) => [n, ["x".repeat(MIN_TOKEN_LENGTH)]])));
+    const r = parseEdgeConfig(ctx.edge, standInTokens(names, "connector"), standInTokens(names, "client"));
     if (!r.ok) for (const i of r.error) ctx.issues.add(`(output) ${i.path}`, i.message);
   }
 }
@@ -155,11 +242,12 @@ function serviceElements(doc: unknown, issues: IssueList) {
 
 function readParts(el: XmlElement, path: string, ctx: ImportContext): ServiceParts {
   const { issues } = ctx;
-  const leaves = readSection(el, path, issues, SECTIONS, {
+  // Elements refused with a reason are taken whole (they may hold elements): one issue each.
+  const leaves = readSection(el, path, issues, [...SECTIONS, ...Object.keys(SERVICE_ELEMENT_REASONS)], {
     accept: "a Sallyport service has one accept URI: write one <service> per URI",
     connect: "a Sallyport service has one backend",
   });
-  for (const name of [...Object.keys(leaves.values), ...leaves.broken]) {
+  for (const name of [...Object.keys(leaves.values), ...leaves.broken, ...leaves.nested.keys()]) {
     if (LEAVES.includes(name) || (SECTIONS as readonly string[]).includes(name)) continue;
     issues.add(`${path}.${name}`, SERVICE_ELEMENT_REASONS[name] ?? "is not a service element Sallyport can honour; remove it");
   }
@@ -221,7 +309,8 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
   if (inAccept && inConnect) {
     ctx.issues.add(
       parts.path,
-      "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have (one edge, one connector)",
+      "sets socks.mode in both accept-options and connect-options: a gateway in the middle of a chain, which Sallyport does not have " +
+        "(one edge, one connector)",
     );
     return undefined;
   }
@@ -230,7 +319,8 @@ function roleOf(parts: ServiceParts, ctx: ImportContext): Role | undefined {
     if (parts.leaves.broken.has("accept-options") || parts.leaves.broken.has("connect-options")) return undefined;
     ctx.issues.add(
       parts.path,
-      "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in connect-options (DMZ gateway)",
+      "is not an Enterprise Shield service: socks.mode reverse is set neither in accept-options (internal gateway) nor in " +
+        "connect-options (DMZ gateway)",
     );
     return undefined;
   }

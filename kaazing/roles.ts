@@ -100,8 +100,8 @@ function preparedCount(parts: ServiceParts, ctx: ImportContext, what: string): n
   return n;
 }
 
-const PREPARED = "binds the connector keeps open at the edge, ready for clients";
-const RECOVERY = "the connector's cap on the wait before preparing connections again after a failure";
+export const PREPARED_WHAT = "binds the connector keeps open at the edge, ready for clients";
+export const RECOVERY_WHAT = "the connector's cap on the wait before preparing connections again after a failure";
 
 export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
   const { path, accept, name, leaves } = parts;
@@ -115,7 +115,8 @@ export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
   if (connect)
     ctx.note(
       `${path}.connect`,
-      `${leaves.values.connect} → connect "${leaves.values.connect}": the backend, dialled once per paired client; only the connector knows it`,
+      `${leaves.values.connect} → connect "${leaves.values.connect}": the backend, dialled once per paired client; only the connector ` +
+        `knows it`,
     );
   const ao = parts.sections["accept-options"]!;
   const transport = readTransport(ao, ctx);
@@ -129,7 +130,8 @@ export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
       const plain = !transport.secure && accept.secure ? " (TLS although the transport said socks://, since accept is wss://)" : "";
       ctx.note(
         `${ao.path}.http.transport`,
-        `${transport.text} → no setting: the connector reaches the edge at ${bindUrl(accept)}${plain}, the accept URI's origin, not a SOCKS port; set "edge" only if the Worker answers on another host`,
+        `${transport.text} → no setting: the connector reaches the edge at ${bindUrl(accept)}${plain}, the accept URI's origin, not a ` +
+          `SOCKS port; set "edge" only if the Worker answers on another host`,
       );
     }
   } else if (!transport && !ao.broken.has("http.transport") && accept) {
@@ -144,14 +146,14 @@ export function mapInternal(parts: ServiceParts, ctx: ImportContext): void {
     ctx,
     "the cap of the connector's reconnect backoff (100 ms, 200 ms, 400 ms … as in Kaazing)",
   );
-  const prepared = preparedCount(parts, ctx, `${PREPARED} (Kaazing sets this on the DMZ gateway; use its value)`);
+  const prepared = preparedCount(parts, ctx, `${PREPARED_WHAT} (Kaazing sets this on the DMZ gateway; use its value)`);
   const recovery = duration(
     parts,
     "properties",
     "maximum.recovery.interval",
     100,
     ctx,
-    `${RECOVERY} (Kaazing sets this on the DMZ gateway; use its value)`,
+    `${RECOVERY_WHAT} (Kaazing sets this on the DMZ gateway; use its value)`,
   );
   if (!accept || !name || !connect) return;
   if (ctx.connector.some((s) => s.name === name)) {
@@ -192,12 +194,14 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
   } else if (connect !== undefined && accept && !sameUri(connect, accept)) {
     issues.add(
       `${path}.connect`,
-      `must be the accept URI (${accept.uri}) on a DMZ gateway: the edge pairs each client with a connector bind for the URI the client dialled`,
+      `must be the accept URI (${accept.uri}) on a DMZ gateway: the edge pairs each client with a connector bind for the URI the client ` +
+        `dialled`,
     );
   } else if (connect !== undefined && accept) {
     ctx.note(
       `${path}.connect`,
-      `${connect} → no setting: the edge pairs each client on accept with a connector bind for the same URI; the backend stays in the connector's configuration`,
+      `${connect} → no setting: the edge pairs each client on accept with a connector bind for the same URI; the backend stays in the ` +
+        `connector's configuration`,
     );
   }
   const co = parts.sections["connect-options"]!;
@@ -205,7 +209,8 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
   if (transport && accept) {
     ctx.note(
       `${co.path}.http.transport`,
-      `${transport.text} → no setting: connectors dial the edge at ${bindUrl(accept)} through Cloudflare on port 443; there is no SOCKS listener and no port to open`,
+      `${transport.text} → no setting: connectors dial the edge at ${bindUrl(accept)} through Cloudflare on port 443; there is no SOCKS ` +
+        `listener and no port to open`,
     );
   }
   ctx.note(`${co.path}.socks.mode`, 'reverse → socks.mode "reverse": the edge waits for binds the connector dials');
@@ -225,7 +230,8 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
   );
   ctx.note(
     `${co.path}.socks.ssl.verify-client`,
-    `${verifyText ?? "(not set)"} → socks.ssl.verify-client "${verify}"${verifyText ? "" : " (the default)"}: whether the edge asks connectors for a client certificate; the connector token is required regardless`,
+    `${verifyText ?? "(not set)"} → socks.ssl.verify-client "${verify}"${verifyText ? "" : " (the default)"}: whether the edge asks ` +
+      `connectors for a client certificate; the connector token is required regardless`,
   );
   readTcpBind(parts, ctx);
   for (const key of OPTIONS.dmz.properties) {
@@ -235,10 +241,11 @@ export function mapDmz(parts: ServiceParts, ctx: ImportContext): void {
     const r = new FieldReader({ [key]: text }, `${path}.properties`, issues);
     if (key === "prepared.connection.count") r.integer(key, 1, 1, MAX_PREPARED);
     else r.duration(key, "1 second", 100);
-    const what = key === "prepared.connection.count" ? PREPARED : RECOVERY;
+    const what = key === "prepared.connection.count" ? PREPARED_WHAT : RECOVERY_WHAT;
     ctx.note(
       `${path}.properties.${key}`,
-      `${text} → not an edge setting: put "${key}": ${key === "prepared.connection.count" ? text : JSON.stringify(text)} in the connector's service (${what})`,
+      `${text} → not an edge setting: put "${key}": ${key === "prepared.connection.count" ? text : JSON.stringify(text)} in the ` +
+        `connector's service (${what})`,
     );
   }
   if (!accept || !name) return;

@@ -1,5 +1,6 @@
 import { Miniflare, convertV4MiniflareOptions, type MiniflareOptions } from "miniflare";
 import { bundleEdge } from "./bundle.ts";
+import { COMPATIBILITY_DATE } from "./compatibility-date.ts";
 
 /**
  * The edge in workerd through the Miniflare API: Miniflare's own listener, not
@@ -25,11 +26,8 @@ export interface LocalEdgeOptions {
 export interface LocalEdge {
   /** http://127.0.0.1:PORT (https:// with `https`) */
   readonly url: URL;
-  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
-
-export const COMPATIBILITY_DATE = "2026-08-01";
 
 export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge> {
   const script = await bundleEdge();
@@ -54,7 +52,6 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
   const url = await mf.ready;
   return {
     url,
-    pid: undefined,
     stop: () => mf.dispose(),
   };
 }

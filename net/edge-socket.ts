@@ -36,9 +36,26 @@ export interface EdgeSocket {
 /** What callers choose; TLS identity checks and the agent are the route's. The handshake deadline covers the CONNECT too. */
 export type EdgeSocketOptions = Omit<ClientOptions, "checkServerIdentity" | "agent" | "ca" | "secureContext" | "handshakeTimeout"> & {
   readonly handshakeTimeout: number;
+  /** ws's closeTimeout (8.18+, not yet in @types/ws): how long to wait for the TCP close after the close frames. */
+  readonly closeTimeout?: number;
 };
 
-export function openEdgeSocket(url: string, protocols: string | string[], route: EdgeRoute, options: EdgeSocketOptions): EdgeSocket {
+/** ws's constructor, or a unit test's fake of it. */
+export type OpenWebSocket<P extends string | string[] = string | string[]> = (
+  url: string,
+  protocols: P,
+  options: ClientOptions,
+) => WebSocket;
+
+const newWebSocket: OpenWebSocket = (url, protocols, options) => new WebSocket(url, protocols, options);
+
+export function openEdgeSocket<P extends string | string[]>(
+  url: string,
+  protocols: P,
+  route: EdgeRoute,
+  options: EdgeSocketOptions,
+  open: OpenWebSocket<P> = newWebSocket,
+): EdgeSocket {
   const target = new URL(url);
   const tunnel = route.proxy ? new Tunnel(route.proxy, options.handshakeTimeout) : undefined;
   // Handed to tls.connect as they are (ws's typings give checkServerIdentity another shape).
@@ -46,7 +63,7 @@ export function openEdgeSocket(url: string, protocols: string | string[], route:
     ...(route.secureContext ? { secureContext: route.secureContext } : {}),
     ...(route.pin ? { checkServerIdentity: pinnedIdentity(route.pin) } : {}),
   };
-  const ws = new WebSocket(url, protocols, {
+  const ws = open(url, protocols, {
     perMessageDeflate: false,
     // A redirect could point a token at another host: never follow one.
     followRedirects: false,

@@ -15,14 +15,22 @@ import { pemProblem, secureContextFor } from "./trust.ts";
  * `at(key)` turns a setting's key ("ca.file") into the name the user wrote.
  */
 
-/** The flags that say how to reach the edge: the connector's, `client`'s and `probe`'s alike. */
+/**
+ * The flags that say how to reach the edge: the connector's, `client`'s and `probe`'s alike.
+ * Each with its help, in the shape of cli/options.ts's option tables (net/ imports only shared/,
+ * so the shape is matched, not imported).
+ */
 export const ROUTE_FLAGS = {
-  "ca-file": { type: "string" },
-  "ca-file-only": { type: "boolean" },
-  proxy: { type: "string" },
-  "proxy-credentials-file": { type: "string" },
-  "proxy-ca-file": { type: "string" },
-  "allow-insecure-edge": { type: "boolean" },
+  "ca-file": { type: "string", arg: "FILE", help: "extra CA (PEM) to trust for the edge's certificate, besides Node's default CAs" },
+  "ca-file-only": { type: "boolean", help: "trust only --ca-file's CAs, not Node's defaults" },
+  proxy: {
+    type: "string",
+    arg: "URL",
+    help: "HTTP proxy to reach the edge through (CONNECT), http://HOST:PORT or https://HOST:PORT;\nwhen not given, HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as curl does",
+  },
+  "proxy-credentials-file": { type: "string", arg: "FILE", help: "user:password for the proxy (Basic), instead of in the URL" },
+  "proxy-ca-file": { type: "string", arg: "FILE", help: "extra CA (PEM) for an https:// proxy's own certificate" },
+  "allow-insecure-edge": { type: "boolean", help: "accept a ws:// edge on another host (token and data in clear text)" },
 } as const;
 
 export interface RouteSettings {

@@ -13,6 +13,9 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: Omit<BackoffOptions, "maximumMs"> = { initialMs: 100, jitter: 0.2 };
 
+/** A connection that stays up this long resets the backoff (connector binds, pre-opened client sessions). */
+export const STABLE_MS = 10_000;
+
 /** Pure: the delay before retry number `attempt` (0-based). `random` returns [0, 1). */
 export function nextDelayMs(attempt: number, opts: BackoffOptions, random: () => number): number {
   const exp = Math.min(attempt, 30); // 2^30 × 100 ms already dwarfs any maximum

@@ -14,9 +14,20 @@ export interface Logger {
 
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const MAX_FIELD = 256;
+/**
+ * Fields the code writes itself for the operator, never from what a peer sent: the `fix` hint
+ * says what to change and is useless cut short. Only escaped, not truncated; a hint may quote
+ * local configuration (a token file's path), never a peer's value.
+ */
+const OWN_TEXT_FIELDS: ReadonlySet<string> = new Set(["fix"]);
+
+function escapeControls(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point (log injection)
+  return value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
 
 export function sanitize(value: string): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const clean = escapeControls(value);
   return clean.length > MAX_FIELD ? `${clean.slice(0, MAX_FIELD)}…` : clean;
 }
 
@@ -34,7 +45,9 @@ export function createLogger(opts: LoggerOptions, base: Fields = {}): Logger {
       if (RANK[level] < min) return;
       const all: Fields = { ...base, ...fields };
       const clean: Record<string, string | number | boolean> = {};
-      for (const [k, v] of Object.entries(all)) if (v !== undefined) clean[k] = typeof v === "string" ? sanitize(v) : v;
+      for (const [k, v] of Object.entries(all)) {
+        if (v !== undefined) clean[k] = typeof v !== "string" ? v : OWN_TEXT_FIELDS.has(k) ? escapeControls(v) : sanitize(v);
+      }
       if (json) {
         write(JSON.stringify({ time: new Date().toISOString(), level, msg: sanitize(msg), ...clean }));
       } else {

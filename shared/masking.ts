@@ -1,3 +1,5 @@
+import { isLoopbackHost } from "./loopback.ts";
+
 /**
  * WebSocket masking (RFC 6455 §5.3) exists for one threat: script in a browser choosing the
  * bytes a client sends, to poison a cache in an intermediary that reads the cleartext stream.
@@ -20,13 +22,6 @@ export function isCleartextRemote(url: string | URL): boolean {
   const u = typeof url === "string" ? new URL(url) : url;
   if (u.protocol === "wss:" || u.protocol === "https:") return false;
   return !isLoopbackHost(u.hostname);
-}
-
-/** localhost, *.localhost, ::1 or 127.0.0.0/8: a host whose traffic never leaves this machine. */
-function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** `ws` client options for `url`: the zero key where masking protects nothing. */

@@ -125,7 +125,7 @@ export class Child {
 
   constructor(
     readonly name: string,
-    private readonly proc: ChildProcess,
+    proc: ChildProcess,
     log: WriteStream,
     private readonly logFile: string,
   ) {

@@ -1,60 +1,51 @@
-import { parseArgs } from "node:util";
+import type { AddressInfo } from "node:net";
 import { Forwarder } from "../../client/forwarder.ts";
-import { parseClientUrl, parseListen, readTokenFile, ROUTE_FLAGS, ROUTE_HELP, routeFromFlags } from "../client-args.ts";
+import { ROUTE_FLAGS } from "../../net/route-load.ts";
+import { parseClientUrl, parseListen, readTokenFile, routeFromFlags } from "../client-args.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { DEFAULTS } from "../../shared/config/service.ts";
 import type { Level } from "../../shared/log.ts";
 import { stderrLogger } from "../log.ts";
 import { isCleartextRemote } from "../../shared/masking.ts";
+import { type CommandSpec, parseCommand, usageError } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
 
-export const summary = "forward local TCP connections through the edge";
-
-const HELP = `usage: sallyport client --url ws(s)://HOST/PATH --listen HOST:PORT [options]
+export const COMMAND = {
+  name: "client",
+  synopsis: `usage: sallyport client --url ws(s)://HOST/PATH --listen HOST:PORT [options]
 
 Accepts TCP connections on --listen and carries each one as its own session through the
-edge to the service's backend (like \`cloudflared access tcp\`).
-  --url URL          the service's client URL on the edge, e.g. wss://gateway.example.com/ssh
-  --listen HOST:PORT local address to accept on, e.g. 127.0.0.1:2222 (port 0 picks one)
-  --token-file FILE  file holding a bearer token, sent as the Authorization header
-  --preopen N        sessions kept open at the edge, ready for new connections (default 2;
-                     each holds a connector's bind while it waits, in standby: the backend
-                     is dialed only when a connection uses it; 0 opens one per connection)
-  --retry-max D      longest wait before replacing a pre-opened session that closed (default "${DEFAULTS["socks.retry.maximum.interval"]}")
-  --log-level LEVEL  debug, info, warn or error
-${ROUTE_HELP}Prints "listening on HOST:PORT" once ready. SIGTERM or SIGINT stops it (exit 0).
-`;
+edge to the service's backend (like \`cloudflared access tcp\`).`,
+  options: {
+    url: { type: "string", arg: "URL", help: "the service's client URL on the edge, e.g. wss://gateway.example.com/ssh" },
+    listen: { type: "string", arg: "HOST:PORT", help: "local address to accept on, e.g. 127.0.0.1:2222 (port 0 picks one)" },
+    "token-file": { type: "string", arg: "FILE", help: "file holding a bearer token, sent as the Authorization header" },
+    preopen: {
+      type: "string",
+      arg: "N",
+      help: [
+        "sessions kept open at the edge, ready for new connections (default 2;",
+        "each holds a connector's bind while it waits, in standby: the backend",
+        "is dialed only when a connection uses it; 0 opens one per connection)",
+      ].join("\n"),
+    },
+    "retry-max": {
+      type: "string",
+      arg: "D",
+      help: `longest wait before replacing a pre-opened session that closed (default "${DEFAULTS["socks.retry.maximum.interval"]}")`,
+    },
+    "log-level": { type: "string", arg: "LEVEL", help: "debug, info, warn or error" },
+    ...ROUTE_FLAGS,
+  },
+  epilogue: 'Prints "listening on HOST:PORT" once ready. SIGTERM or SIGINT stops it (exit 0).',
+} as const satisfies CommandSpec;
 
-const fail = (message: string): number => {
-  process.stderr.write(`sallyport client: ${message}\n\n${HELP}`);
-  return 2;
-};
+const fail = (message: string): number => usageError(COMMAND, message);
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string" },
-        listen: { type: "string" },
-        "token-file": { type: "string" },
-        preopen: { type: "string" },
-        "retry-max": { type: "string" },
-        "log-level": { type: "string" },
-        ...ROUTE_FLAGS,
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const args = parseCommand(COMMAND, argv);
+  if (!args.ok) return args.exit;
+  const { values } = args;
   const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
   if (!url.ok) return fail(url.error);
   const route = await routeFromFlags(url.value, values, process.env);
@@ -86,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     log,
     route: route.value,
   });
-  let address;
+  let address: AddressInfo;
   try {
     address = await forwarder.listen();
   } catch (e) {

@@ -1,48 +1,41 @@
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
 import type { KaazingImport } from "../../kaazing/model.ts";
 import { renderWranglerVars } from "../../shared/config/wrangler-vars.ts";
 import { checkConfigText } from "../config-check.ts";
+import { type CommandSpec, parseCommand, printHelp, usageError } from "../options.ts";
 import { importKaazingXml, looksLikeXml } from "../../kaazing/xml.ts";
 
-export const summary = "check a configuration, or import a Kaazing one";
-
-const HELP = `usage: sallyport config check FILE
+export const COMMAND = {
+  name: "config",
+  synopsis: `usage: sallyport config check FILE
        sallyport config import FILE [--out DIR] [--force]
 
   check    validate a connector JSON file, a Kaazing gateway-config.xml (or a bare
-           <service>), or the edge's vars as JSON ({"SALLYPORT_SERVICES": {...}}) and list
-           every problem. Secrets are not read. Exit 0 if valid, 1 if not.
+           <service>), the edge's wrangler.toml (its [vars]; any FILE ending in .toml), or
+           the edge's vars as JSON ({"SALLYPORT_SERVICES": {...}}) and list every problem.
+           Secrets are not read. Exit 0 if valid, 1 if not.
   import   map a Kaazing Enterprise Shield configuration to Sallyport's: an internal
            gateway's <service> becomes connector JSON, a DMZ gateway's a wrangler.toml
            [vars] table, with one line explaining each element. Exit 1, naming each
-           element, when something cannot be honoured.
-  --out DIR   write connector.json and/or wrangler-vars.toml into DIR instead of printing
-  --force     overwrite those files if they exist
-`;
+           element, when something cannot be honoured.`,
+  options: {
+    out: { type: "string", arg: "DIR", help: "write connector.json and/or wrangler-vars.toml into DIR instead of printing" },
+    force: { type: "boolean", help: "overwrite those files if they exist" },
+  },
+  positionals: true,
+} as const satisfies CommandSpec;
 
-const OPTIONS = { out: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+const usage = (message: string): number => usageError(COMMAND, message);
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
-    process.stdout.write(HELP);
-    return sub === undefined ? 2 : 0;
-  }
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") return printHelp(COMMAND) + (sub === undefined ? 2 : 0);
   if (sub !== "check" && sub !== "import") return usage(`unknown subcommand "${sub}"`);
-  let values: { out?: string; force?: boolean; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true }));
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const args = parseCommand(COMMAND, rest);
+  if (!args.ok) return args.exit;
+  const { values, positionals } = args;
   if (positionals.length !== 1) return usage(`${sub} takes one FILE`);
   if (sub === "check" && (values.out !== undefined || values.force)) return usage("--out and --force are for import");
   const file = positionals[0]!;
@@ -53,11 +46,6 @@ export async function run(argv: string[]): Promise<number> {
     return problems(file, [{ path: "(file)", message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
   }
   return sub === "check" ? check(file, text) : importFile(file, text, values.out, values.force ?? false);
-}
-
-function usage(message: string): number {
-  process.stderr.write(`sallyport config: ${message}\n\n${HELP}`);
-  return 2;
 }
 
 function problems(file: string, issues: readonly ConfigIssue[]): number {
@@ -115,7 +103,7 @@ function render(file: string, result: KaazingImport): Array<{ name: string; text
   if (result.connector) {
     outputs.push({
       name: "connector.json",
-      text: JSON.stringify(result.connector, null, 2) + "\n",
+      text: `${JSON.stringify(result.connector, null, 2)}\n`,
       hint: "run with: sallyport connector --config connector.json --token-file FILE (or SALLYPORT_TOKEN_FILE)",
     });
   }

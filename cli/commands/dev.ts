@@ -1,46 +1,31 @@
 import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
 import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { formatIssues } from "../../shared/config/issues.ts";
 import { Connector } from "../../connector/connector.ts";
 import { startEchoServer } from "../../local-edge/echo-server.ts";
-import { startLocalEdge } from "../../local-edge/edge.ts";
+import { type LocalEdge, startLocalEdge } from "../../local-edge/edge.ts";
 import { stderrLogger } from "../log.ts";
+import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
 
-export const summary = "the whole topology locally";
-
-const HELP = `usage: sallyport dev [--connect tcp://HOST:PORT] [--port N] [--prepared N] [--timeout D]
+export const COMMAND = {
+  name: "dev",
+  synopsis: `usage: sallyport dev [--connect tcp://HOST:PORT] [--port N] [--prepared N] [--timeout D]
 
 Runs the edge in workerd (Miniflare API), a connector and, without --connect, a built-in
-echo backend, all on 127.0.0.1. Prints the client URL, then "ready".
-  --port N        edge port (default 8787; 0 picks a free one)
-  --connect URI   backend for the connector (default: built-in echo server)
-  --prepared N    prepared.connection.count (default 4)
-  --timeout D     socks.timeout (default "2 seconds")
-`;
+echo backend, all on 127.0.0.1. Prints the client URL, then "ready".`,
+  options: {
+    port: { type: "string", arg: "N", help: "edge port (default 8787; 0 picks a free one)" },
+    connect: { type: "string", arg: "URI", help: "backend for the connector (default: built-in echo server)" },
+    prepared: { type: "string", arg: "N", help: "prepared.connection.count (default 4)" },
+    timeout: { type: "string", arg: "D", help: 'socks.timeout (default "2 seconds")' },
+  },
+} as const satisfies CommandSpec;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: "string" },
-        connect: { type: "string" },
-        prepared: { type: "string" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`sallyport dev: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const args = parseCommand(COMMAND, argv);
+  if (!args.ok) return args.exit;
+  const { values } = args;
   const port = Number(values.port ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`sallyport dev: --port must be a number from 0 to 65535\n`);
@@ -55,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const accept = "ws://sallyport.localhost/dev";
   const ownSignals = ["SIGINT", "SIGTERM"] as const;
   const inherited = new Map(ownSignals.map((s) => [s, new Set(process.listeners(s))]));
-  let edge;
+  let edge: LocalEdge;
   try {
     edge = await startLocalEdge({
       port,

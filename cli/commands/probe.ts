@@ -1,12 +1,13 @@
-import { parseArgs } from "node:util";
-import { parseClientUrl, readTokenFile, ROUTE_FLAGS, ROUTE_HELP, routeFromFlags } from "../client-args.ts";
+import { ROUTE_FLAGS } from "../../net/route-load.ts";
+import { parseClientUrl, readTokenFile, routeFromFlags } from "../client-args.ts";
 import { PROBE_BYTES, probe } from "../../client/probe.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { isCleartextRemote } from "../../shared/masking.ts";
+import { type CommandSpec, parseCommand, usageError } from "../options.ts";
 
-export const summary = "check that a service answers through the edge";
-
-const HELP = `usage: sallyport probe --url ws(s)://HOST/PATH [--timeout D] [--token-file FILE]
+export const COMMAND = {
+  name: "probe",
+  synopsis: `usage: sallyport probe --url ws(s)://HOST/PATH [--timeout D] [--token-file FILE]
 
 Opens one session as a client would and reports what it saw:
   edge handshake X ms   the WebSocket upgrade at the edge
@@ -16,41 +17,23 @@ Exit 0 when a connector answered (or the session stayed open without a reply: a 
 that neither speaks first nor echoes); 1 with the reason when the session was refused or
 closed — no connector available (4006), busy (4013), backend refused (4005), backend
 unreachable (4004), connector lost (4003), HTTP 404 (unknown service or not admitted); 2 for
-bad flags.
-  --url URL          the service's client URL on the edge
-  --timeout D        how long to wait in all (default "5 seconds")
-  --token-file FILE  file holding a bearer token, sent as the Authorization header
-${ROUTE_HELP}`;
+bad flags.`,
+  options: {
+    url: { type: "string", arg: "URL", help: "the service's client URL on the edge" },
+    timeout: { type: "string", arg: "D", help: 'how long to wait in all (default "5 seconds")' },
+    "token-file": { type: "string", arg: "FILE", help: "file holding a bearer token, sent as the Authorization header" },
+    ...ROUTE_FLAGS,
+  },
+} as const satisfies CommandSpec;
 
-const fail = (message: string): number => {
-  process.stderr.write(`sallyport probe: ${message}\n\n${HELP}`);
-  return 2;
-};
+const fail = (message: string): number => usageError(COMMAND, message);
 
 const ms = (n: number): string => n.toFixed(1);
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string" },
-        timeout: { type: "string" },
-        "token-file": { type: "string" },
-        ...ROUTE_FLAGS,
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const args = parseCommand(COMMAND, argv);
+  if (!args.ok) return args.exit;
+  const { values } = args;
   const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
   if (!url.ok) return fail(url.error);
   const route = await routeFromFlags(url.value, values, process.env);
@@ -70,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
       `sallyport probe: warning: ${url.value} is ws:// to another host: the token and data cross the network in clear text\n`,
     );
   const r = await probe({ url: url.value, token, timeoutMs: timeout.value, route: route.value });
-  const out = (line: string): boolean => process.stdout.write(line + "\n");
+  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   switch (r.outcome) {
     case "refused":
       process.stderr.write(`sallyport probe: ${r.failure.description}\n`);

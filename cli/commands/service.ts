@@ -1,15 +1,15 @@
 import { access, chmod, mkdir, open, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
 import { isRecord } from "../../shared/config/reader.ts";
 import { checkConfigText } from "../config-check.ts";
+import { type CommandSpec, parseCommand, printHelp, usageError } from "../options.ts";
 import { parseConfigText } from "../../connector/config-load.ts";
 import { looksLikeXml } from "../../kaazing/xml.ts";
 
-export const summary = "install the connector as a systemd service";
-
-const HELP = `usage: sallyport service install [--prefix DIR] [--config FILE] [--force]
+export const COMMAND = {
+  name: "service",
+  synopsis: `usage: sallyport service install [--prefix DIR] [--config FILE] [--force]
 
 Writes, under DIR (default /):
   etc/systemd/system/sallyport-connector.service   the unit (deploy/systemd/)
@@ -17,42 +17,26 @@ Writes, under DIR (default /):
   etc/sallyport/token                              empty, mode 0600: put the token here
 FILE may be connector JSON or a Kaazing gateway-config.xml holding the internal gateway's
 <service>; it is checked first, and installed under its own kind of name.
-Existing files are left alone unless --force; the token file is never overwritten.
-  --prefix DIR   root to install under (a staging directory, or / on the host)
-  --config FILE  configuration to install instead of the example
-  --force        overwrite the unit and the configuration
-`;
+Existing files are left alone unless --force; the token file is never overwritten.`,
+  options: {
+    prefix: { type: "string", arg: "DIR", help: "root to install under (a staging directory, or / on the host)" },
+    config: { type: "string", arg: "FILE", help: "configuration to install instead of the example" },
+    force: { type: "boolean", help: "overwrite the unit and the configuration" },
+  },
+} as const satisfies CommandSpec;
 
 const UNIT_NAME = "sallyport-connector.service";
 const DEPLOY = new URL("../../deploy/systemd/", import.meta.url);
 /** The path the shipped unit passes to --config; rewritten when a Kaazing file is installed. */
 export const UNIT_CONFIG_PATH = "/etc/sallyport/connector.json";
 
-const OPTIONS = {
-  prefix: { type: "string" },
-  config: { type: "string" },
-  force: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
-    process.stdout.write(HELP);
-    return sub === undefined ? 2 : 0;
-  }
-  let values: { prefix?: string; config?: string; force?: boolean; help?: boolean };
-  try {
-    if (sub !== "install") throw new Error(`unknown subcommand "${sub}"`);
-    ({ values } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (e) {
-    process.stderr.write(`sallyport service: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") return printHelp(COMMAND) + (sub === undefined ? 2 : 0);
+  if (sub !== "install") return usageError(COMMAND, `unknown subcommand "${sub}"`);
+  const args = parseCommand(COMMAND, rest);
+  if (!args.ok) return args.exit;
+  const { values } = args;
   const config = values.config
     ? await readChecked(values.config)
     : { name: "connector.json", text: await readFile(new URL("connector.example.json", DEPLOY), "utf8"), warnings: [] };
@@ -72,7 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of [unitPath, configPath]) if (!values.force && (await exists(p))) clashes.push(p);
   if (clashes.length) {
     process.stderr.write(
-      `sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force to overwrite (the token is kept).\n`,
+      `sallyport service install: ${clashes.join(", ")} already exist${clashes.length === 1 ? "s" : ""}; nothing written. Pass --force ` +
+        `to overwrite (the token is kept).\n`,
     );
     return 1;
   }
@@ -98,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     `  sallyport config check ${configPath}`,
     "  systemctl daemon-reload && systemctl enable --now sallyport-connector",
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  process.stdout.write(`${out.join("\n")}\n`);
   return 0;
 }
 

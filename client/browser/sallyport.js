@@ -8,6 +8,7 @@ var MAX_CREDIT_BYTES = 2 ** 31;
 var MIN_MESSAGE_BYTES = 65536;
 var MAX_MESSAGE_BYTES = 1048576;
 var MAX_CONTROL_MESSAGE_BYTES = 4096;
+var MAX_RECEIVE_BYTES = MAX_MESSAGE_BYTES + MAX_CONTROL_MESSAGE_BYTES;
 var MAX_ID_LENGTH = 64;
 var MAX_URI_LENGTH = 2048;
 var MAX_ADDRESS_LENGTH = 64;
@@ -89,6 +90,9 @@ function describeClose(code, reason = "") {
 // shared/result.ts
 var ok = (value) => ({ ok: true, value });
 var err = (error) => ({ ok: false, error });
+function assertNever(x) {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}
 
 // shared/protocol/messages.ts
 var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened", "done"]);
@@ -98,7 +102,13 @@ var perr = (code, detail) => err({ code, detail });
 var FIELDS = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
-  paired: { sessionId: "id", clientAddress: "address", clientProtocol: "clientProtocol", maxMessageBytes: "messageBytes?", standby: "true?" },
+  paired: {
+    sessionId: "id",
+    clientAddress: "address",
+    clientProtocol: "clientProtocol",
+    maxMessageBytes: "messageBytes?",
+    standby: "true?"
+  },
   demand: { waiting: "count" },
   opened: { maxMessageBytes: "messageBytes?" },
   end: {},
@@ -129,6 +139,8 @@ function checkField(kind, value) {
       return Number.isSafeInteger(value) && value >= MIN_MESSAGE_BYTES && value <= MAX_MESSAGE_BYTES ? void 0 : `an integer from ${MIN_MESSAGE_BYTES} to ${MAX_MESSAGE_BYTES}`;
     case "count":
       return Number.isSafeInteger(value) && value >= 0 && value <= 1e6 ? void 0 : "an integer from 0 to 1000000";
+    default:
+      return assertNever(kind);
   }
 }
 function isPlainObject(v) {
@@ -203,6 +215,48 @@ function takeBytes(queue, n) {
   return out;
 }
 
+// shared/clock.ts
+var systemClock = {
+  now: () => Date.now(),
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  setInterval: (run, ms) => setInterval(run, ms),
+  clear: (timer) => clearTimeout(timer)
+};
+
+// client/stream-state.ts
+function initialState(protocol) {
+  return { phase: "open", protocol, pairing: "waiting", out: "open", in: "open" };
+}
+var to = (state) => ({ ok: true, state });
+var refuse = (error) => ({ ok: false, error });
+function step(s, e) {
+  if (s.phase === "closed") return to(s);
+  switch (e.t) {
+    case "paired":
+      return to({ ...s, pairing: "paired" });
+    case "end-queued":
+      return to(s.phase === "open" && s.out === "open" ? { ...s, out: "ending" } : s);
+    case "end-sent":
+      return to(s.out === "ending" ? { ...s, out: "ended" } : s);
+    case "data-received":
+      return s.in === "ended" ? refuse("data after the connector's end") : to(s);
+    case "end-received":
+      return s.in === "ended" ? refuse("a second end") : to({ ...s, in: "ended" });
+    case "done":
+      return s.out === "ended" && s.in === "ended" ? to({ ...s, out: "open", in: "open" }) : refuse("done before both directions ended");
+    case "close":
+      return to(s.phase === "open" ? { ...s, phase: "closing", code: e.code, reason: e.reason } : s);
+    case "socket-closed":
+      return to({ ...s, phase: "closed", info: closeInfo(s, e.code, e.reason) });
+  }
+}
+function closeInfo(s, peerCode, peerReason) {
+  const byUs = s.phase === "closing";
+  const { code, reason } = s.phase === "closing" ? s : { code: peerCode, reason: peerReason };
+  const clean = s.protocol === "sallyport" ? code === CloseCode.NORMAL && s.out === "ended" && s.in === "ended" : code === CloseCode.NORMAL || code === 1005;
+  return { code, reason, clean, byUs, description: describeClose(code, reason) };
+}
+
 // client/stream.ts
 var OPEN = 1;
 var END = /* @__PURE__ */ Symbol("end");
@@ -213,6 +267,8 @@ var SallyportStream = class {
     this.ws = ws;
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
     this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
+    this.current = initialState(this.protocol);
+    this.clock = opts.clock ?? systemClock;
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
     this.maxFrameCap = opts.maxFrameBytes ?? MAX_MESSAGE_BYTES;
     this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
@@ -226,7 +282,7 @@ var SallyportStream = class {
       ["close", ((e) => this.socketClosed(e.code, e.reason))]
     ];
     for (const [type, l] of this.listeners) ws.addEventListener(type, l);
-    this.pairTimer = setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2e3);
+    this.pairTimer = this.clock.setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2e3);
   }
   ws;
   protocol;
@@ -246,26 +302,18 @@ var SallyportStream = class {
    * finished session's byte counts. Without a handler the socket is closed instead.
    */
   onDone;
-  /** Bytes we may still send (protocol mode). */
-  sendCredit = INITIAL_WINDOW_BYTES;
-  /** Bytes the connector may still send us before it oversteps (protocol mode). */
-  receiveCredit = INITIAL_WINDOW_BYTES;
-  bytesSent = 0;
-  bytesReceived = 0;
-  paired = false;
-  endSent = false;
-  endReceived = false;
-  closed;
+  current;
+  credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
+  counts = { bytesSent: 0, bytesReceived: 0 };
   queue = [];
   queuedBytes = 0;
-  endQueued = false;
   consumedTotal = 0;
   granted = 0;
   prePairSent = 0;
   needDrain = false;
   pollTimer;
   pairTimer;
-  localClose;
+  clock;
   highWater;
   maxFrameCap;
   maxFrame;
@@ -275,6 +323,50 @@ var SallyportStream = class {
   pollMs;
   autoConsume;
   listeners;
+  // ---- state (read-only outside) ----
+  get state() {
+    return this.current;
+  }
+  /** Bytes we may still send (protocol mode). */
+  get sendCredit() {
+    return this.credit.send;
+  }
+  /** Bytes the connector may still send us before it oversteps (protocol mode). */
+  get receiveCredit() {
+    return this.credit.receive;
+  }
+  /** Data bytes sent in this session. */
+  get bytesSent() {
+    return this.counts.bytesSent;
+  }
+  /** Data bytes received in this session. */
+  get bytesReceived() {
+    return this.counts.bytesReceived;
+  }
+  /** A connector has taken the session (or is assumed to have). */
+  get paired() {
+    return this.current.pairing === "paired";
+  }
+  get endSent() {
+    return this.current.out === "ended";
+  }
+  get endReceived() {
+    return this.current.in === "ended";
+  }
+  /** How the session ended, once the socket has closed. */
+  get closed() {
+    return this.current.phase === "closed" ? this.current.info : void 0;
+  }
+  /** Moves the state; a step the peer had no right to cause closes the session (1002). */
+  apply(event) {
+    const next = step(this.current, event);
+    if (!next.ok) {
+      this.protocolError();
+      return false;
+    }
+    this.current = next.state;
+    return true;
+  }
   // ---- sending ----
   /**
    * Queue data for the backend. Returns false when the caller should stop until onDrain:
@@ -282,8 +374,8 @@ var SallyportStream = class {
    * In protocol mode strings go as their UTF-8 bytes (text frames are control there).
    */
   send(data) {
-    if (this.endQueued) throw new Error("send() after end()");
-    if (this.closed || this.localClose) return false;
+    if (this.current.out !== "open") throw new Error("send() after end()");
+    if (this.current.phase !== "open") return false;
     let fullRead = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
@@ -306,15 +398,15 @@ var SallyportStream = class {
    * anything sent after it. Protocol mode only; a no-op on a plain session.
    */
   start() {
-    if (this.protocol !== "sallyport" || this.closed || this.localClose) return;
+    if (this.protocol !== "sallyport" || this.current.phase !== "open") return;
     this.queue.push(START);
     this.flush();
   }
   /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
   end() {
     if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
-    if (this.endQueued || this.closed || this.localClose) return;
-    this.endQueued = true;
+    if (this.current.out !== "open" || this.current.phase !== "open") return;
+    this.apply({ t: "end-queued" });
     this.queue.push(END);
     this.flush();
   }
@@ -323,16 +415,16 @@ var SallyportStream = class {
     if (this.protocol !== "sallyport" || n <= 0) return;
     this.consumedTotal += n;
     const grant = this.consumedTotal - this.granted;
-    if (grant >= INITIAL_WINDOW_BYTES / 2 && !this.endReceived && this.isOpen()) {
+    if (grant >= INITIAL_WINDOW_BYTES / 2 && this.current.in === "open" && this.isOpen()) {
       this.granted = this.consumedTotal;
-      this.receiveCredit += grant;
+      this.credit.receive += grant;
       this.ws.send(encode({ t: "credit", bytes: grant }));
     }
   }
   /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
   close(code = CloseCode.NORMAL, reason = "") {
-    if (this.closed || this.localClose) return;
-    this.localClose = { code, reason };
+    if (this.current.phase !== "open") return;
+    this.apply({ t: "close", code, reason });
     this.stopTimers();
     if (this.ws.readyState <= OPEN) this.ws.close(code, reason);
   }
@@ -349,9 +441,9 @@ var SallyportStream = class {
   }
   /** True when send() would not ask the caller to wait. */
   writable() {
-    if (this.closed || this.localClose) return false;
+    if (this.current.phase !== "open") return false;
     if (this.queue.length > 0 && !(this.flushQueued && this.queuedBytes < this.maxFrame)) return false;
-    if (this.protocol === "sallyport" && this.sendCredit <= this.queuedBytes) return false;
+    if (this.protocol === "sallyport" && this.credit.send <= this.queuedBytes) return false;
     return this.ws.bufferedAmount < this.highWater;
   }
   push(item, size) {
@@ -375,7 +467,7 @@ var SallyportStream = class {
         this.queue.shift();
         if (!this.paired) this.prePairSent += 32;
         this.ws.send(encode({ t: item === END ? "end" : "start" }));
-        if (item === END) this.endSent = true;
+        if (item === END) this.apply({ t: "end-sent" });
         continue;
       }
       if (this.ws.bufferedAmount >= this.highWater) {
@@ -383,7 +475,7 @@ var SallyportStream = class {
         break;
       }
       let allowance = Infinity;
-      if (this.protocol === "sallyport") allowance = this.sendCredit;
+      if (this.protocol === "sallyport") allowance = this.credit.send;
       if (!this.paired) allowance = Math.min(allowance, this.prePairBudget - this.prePairSent);
       if (allowance <= 0) break;
       let chunk = item;
@@ -397,16 +489,16 @@ var SallyportStream = class {
         chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
-      if (this.protocol === "sallyport") this.sendCredit -= size;
+      if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
-      this.bytesSent += size;
+      this.counts.bytesSent += size;
       this.ws.send(chunk, () => this.sent());
     }
     this.maybeDrain();
   }
   poll() {
     if (this.pollTimer !== void 0) return;
-    this.pollTimer = setTimeout(() => {
+    this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = void 0;
       this.flush();
       if (this.isOpen() && this.ws.bufferedAmount >= this.highWater && (this.queue.length > 0 || this.needDrain)) this.poll();
@@ -415,7 +507,7 @@ var SallyportStream = class {
   /** A frame was written (Node's `ws` only): the buffer may be below the mark before the poll fires. */
   sent() {
     if (this.pollTimer !== void 0 && this.isOpen() && this.ws.bufferedAmount < this.highWater) {
-      clearTimeout(this.pollTimer);
+      this.clock.clear(this.pollTimer);
       this.pollTimer = void 0;
       this.flush();
     }
@@ -428,7 +520,7 @@ var SallyportStream = class {
   }
   // ---- receiving ----
   received(data) {
-    if (this.closed) return;
+    if (this.current.phase === "closed") return;
     if (typeof data === "string") {
       if (this.protocol === "plain") return this.deliver(utf8.encode(data));
       return this.control(data);
@@ -446,40 +538,37 @@ var SallyportStream = class {
     }
     this.markPaired();
     if (msg.t === "credit") {
-      this.sendCredit += msg.bytes;
+      this.credit.send += msg.bytes;
       this.flush();
-    } else {
-      if (this.endReceived) return this.protocolError();
-      this.endReceived = true;
-      this.onEnd?.();
-    }
+    } else if (this.apply({ t: "end-received" })) this.onEnd?.();
   }
   /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */
   finishedKept() {
-    if (!this.endSent || !this.endReceived || this.queue.length > 0) return this.protocolError();
-    const finished = { bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
-    this.sendCredit = this.receiveCredit = INITIAL_WINDOW_BYTES;
-    this.bytesSent = this.bytesReceived = this.consumedTotal = this.granted = 0;
-    this.endSent = this.endReceived = this.endQueued = false;
+    if (this.queue.length > 0) return this.protocolError();
+    if (!this.apply({ t: "done" })) return;
+    const finished = this.counts;
+    this.credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
+    this.counts = { bytesSent: 0, bytesReceived: 0 };
+    this.consumedTotal = this.granted = 0;
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
   deliver(bytes) {
     if (bytes.byteLength === 0) return;
     this.markPaired();
-    if (this.endReceived) return this.protocolError();
+    if (!this.apply({ t: "data-received" })) return;
     if (this.protocol === "sallyport") {
-      this.receiveCredit -= bytes.byteLength;
-      if (this.receiveCredit < 0) return this.protocolError();
+      this.credit.receive -= bytes.byteLength;
+      if (this.credit.receive < 0) return this.protocolError();
     }
-    this.bytesReceived += bytes.byteLength;
+    this.counts.bytesReceived += bytes.byteLength;
     this.onData?.(bytes);
     if (this.autoConsume) this.consumed(bytes.byteLength);
   }
   markPaired() {
     if (this.paired) return;
-    this.paired = true;
-    if (this.pairTimer !== void 0) clearTimeout(this.pairTimer);
+    this.apply({ t: "paired" });
+    this.clock.clear(this.pairTimer);
     this.pairTimer = void 0;
     this.onPaired?.();
     this.flush();
@@ -489,23 +578,21 @@ var SallyportStream = class {
   }
   // ---- closing ----
   socketClosed(code, reason) {
-    if (this.closed) return;
+    if (this.current.phase === "closed") return;
     this.stopTimers();
     for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
-    const byUs = this.localClose !== void 0;
-    const c = this.localClose ?? { code, reason };
-    const clean = this.protocol === "sallyport" ? c.code === CloseCode.NORMAL && this.endReceived && this.endSent : c.code === CloseCode.NORMAL || c.code === 1005;
-    this.closed = { code: c.code, reason: c.reason, clean, byUs, description: describeClose(c.code, c.reason) };
+    this.apply({ t: "socket-closed", code, reason });
     this.queue.length = 0;
     this.queuedBytes = 0;
-    this.onClose?.(this.closed);
+    const info = this.closed;
+    if (info) this.onClose?.(info);
   }
   isOpen() {
-    return !this.closed && !this.localClose && this.ws.readyState === OPEN;
+    return this.current.phase === "open" && this.ws.readyState === OPEN;
   }
   stopTimers() {
-    if (this.pollTimer !== void 0) clearTimeout(this.pollTimer);
-    if (this.pairTimer !== void 0) clearTimeout(this.pairTimer);
+    this.clock.clear(this.pollTimer);
+    this.clock.clear(this.pairTimer);
     this.pollTimer = this.pairTimer = void 0;
   }
 };

@@ -4,6 +4,7 @@ import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { parseProxyUrl } from "./proxy-url.ts";
 import { FieldReader, isRecord } from "./reader.ts";
+import { parseWsUrl } from "../ws-url.ts";
 import {
   DEFAULTS,
   checkDistinct,
@@ -74,27 +75,17 @@ export const INSECURE_EDGE_KEY = "allow.insecure.edge";
 
 /** The bind endpoint at the edge named by `text`; a problem is reported at `at`. */
 function bindUrlOf(text: string, at: string, issues: IssueList, allowInsecure: boolean): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    // Quoted only when it cannot hold credentials: an unparsable "wss://user:TOKEN@[…" is not echoed.
-    issues.add(at, `${/[@?#]/.test(text) ? "is" : `"${text}" is`} not a URL; write e.g. "wss://edge.example.com"`);
+  const parsed = parseWsUrl(text, { noun: "URL", example: "wss://edge.example.com", tokenHint: "put the token in token.file" });
+  if (!parsed.ok) {
+    issues.add(at, parsed.error);
     return undefined;
   }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    issues.add(at, "must be a ws:// or wss:// URL");
-    return undefined;
-  }
-  if (url.username || url.password || url.search) {
-    // A credential in a URL ends up in logs and proxies: the token goes in a header.
-    issues.add(at, "must not carry credentials or a query; put the token in token.file");
-    return undefined;
-  }
+  const url = parsed.value;
   if (isCleartextRemote(url) && !allowInsecure) {
     issues.add(
       at,
-      `is ws:// to ${url.hostname}, which would send the connector token and every session's data in clear text: use wss://, or set ${INSECURE_EDGE_KEY}: true (--allow-insecure-edge) if the network between is trusted`,
+      `is ws:// to ${url.hostname}, which would send the connector token and every session's data in clear text: ` +
+        `use wss://, or set ${INSECURE_EDGE_KEY}: true (--allow-insecure-edge) if the network between is trusted`,
     );
     return undefined;
   }
@@ -124,7 +115,9 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
   if (connectorId !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(connectorId))
     issues.add("connector.id", "must be 1-40 characters of A-Z, a-z, 0-9, _ and -");
   const drainTimeoutMs = top.duration("drain.timeout", DEFAULTS["drain.timeout"]);
-  const adminPort = top.has("admin.port") ? top.integer("admin.port", 0, 0, 65535) : (top.claim("admin.port"), undefined);
+  let adminPort: number | undefined;
+  if (top.has("admin.port")) adminPort = top.integer("admin.port", 0, 0, 65535);
+  else top.claim("admin.port");
   const list = top.claim("services");
   if (!Array.isArray(list) || list.length === 0) issues.add("services", "must list at least one service");
   top.rejectUnknown();

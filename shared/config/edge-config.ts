@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { FieldReader, isRecord } from "./reader.ts";
+import { isLoopbackHost } from "../loopback.ts";
 import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
 import {
   DEFAULTS,
@@ -50,14 +51,39 @@ export interface ClientAdmission {
   /** For auth "token": valid client tokens (secret SALLYPORT_CLIENT_TOKENS). */
   readonly tokens: readonly string[];
   /** For auth "jwt": where the signing keys are, and what the token must say. */
-  readonly jwt: { readonly jwks: string; readonly issuer: string | undefined; readonly audience: string | undefined } | undefined;
+  readonly jwt: { readonly jwks: string; readonly issuer: string; readonly audience: string } | undefined;
 }
 
 export interface EdgeConfig {
   readonly services: readonly EdgeService[];
 }
 
+/** The Worker's environment variables Sallyport reads (edge/env.ts), and which of them are secrets. */
+export const EDGE_VARS = [
+  "SALLYPORT_SERVICES",
+  "SALLYPORT_CONNECTOR_TOKENS",
+  "SALLYPORT_CLIENT_TOKENS",
+  "SALLYPORT_ADMIN_TOKEN",
+  "SALLYPORT_TLS",
+] as const;
+export const EDGE_SECRETS: readonly string[] = ["SALLYPORT_CONNECTOR_TOKENS", "SALLYPORT_CLIENT_TOKENS", "SALLYPORT_ADMIN_TOKEN"];
+/** SALLYPORT_TLS: who terminates TLS ("cloudflare", the default, or a self-hosted "workerd" listener). */
+export const EDGE_TLS = ["cloudflare", "workerd"] as const;
+
 export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Tokens standing in for a secret that a static check does not have, one per service and
+ * distinct: the parser refuses a token used twice, so one stand-in for every service would
+ * fail any configuration with two.
+ */
+export function standInTokens(names: readonly string[], secret: "connector" | "client"): Record<string, string[]> {
+  return Object.fromEntries(names.map((n, i) => [n, [`stand-in-${secret}-token-${i}`.padEnd(MIN_TOKEN_LENGTH, "-")]]));
+}
+export const JWKS_HTTPS_MESSAGE =
+  "must be an https:// URL (http:// only to a loopback address, for local tests): keys fetched in clear text could be replaced on the way";
+export const ISSUER_REQUIRED_MESSAGE =
+  'is required with client.auth "jwt" (e.g. https://TEAM.cloudflareaccess.com): a token from another issuer must not pass';
 export { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES };
 
 function asObject(raw: unknown, path: string, issues: IssueList): Record<string, unknown> | undefined {
@@ -126,6 +152,22 @@ function readOrigins(r: FieldReader): string[] | undefined {
   return list;
 }
 
+/**
+ * The keys decide who is admitted, so they are fetched over TLS. http:// is allowed only to a
+ * loopback address, where nothing sits on the path: a local or self-hosted edge with the key
+ * server on the same host, as the e2e tests run it. On Cloudflare a loopback URL is never
+ * reachable, so the exception cannot weaken a deployed edge.
+ */
+function isSecureJwksUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+}
+
 function readAdmission(
   r: FieldReader,
   clientTokens: Record<string, unknown> | undefined,
@@ -147,7 +189,8 @@ function readAdmission(
         r.at("client.jwt.jwks"),
         'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)',
       );
-    else if (!/^https?:\/\//.test(jwks)) r.issues.add(r.at("client.jwt.jwks"), "must be an http(s) URL");
+    else if (!isSecureJwksUrl(jwks)) r.issues.add(r.at("client.jwt.jwks"), JWKS_HTTPS_MESSAGE);
+    if (!issuer) r.issues.add(r.at("client.jwt.issuer"), ISSUER_REQUIRED_MESSAGE);
     if (!audience)
       r.issues.add(r.at("client.jwt.audience"), 'is required with client.auth "jwt": a token for another application must not pass');
   }
@@ -155,7 +198,7 @@ function readAdmission(
     origins: origins && Object.freeze(origins),
     auth,
     tokens: Object.freeze(tokens),
-    jwt: auth === "jwt" && jwks ? Object.freeze({ jwks, issuer, audience }) : undefined,
+    jwt: auth === "jwt" && jwks && issuer && audience ? Object.freeze({ jwks, issuer, audience }) : undefined,
   });
 }
 

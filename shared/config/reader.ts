@@ -49,7 +49,9 @@ export class FieldReader {
   }
 
   optionalString(key: string): string | undefined {
-    return this.has(key) ? this.string(key) : (this.take(key), undefined);
+    if (this.has(key)) return this.string(key);
+    this.take(key);
+    return undefined;
   }
 
   /** A list given as an array of strings or as one comma-separated string. */

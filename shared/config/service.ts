@@ -1,6 +1,7 @@
 import { MAX_URI_LENGTH, RESERVED_PATH_PREFIX } from "../protocol/constants.ts";
 import type { IssueList } from "./issues.ts";
 import { FieldReader } from "./reader.ts";
+import { parseWsUrl } from "../ws-url.ts";
 
 /**
  * Settings a service has on both sides, under the names Kaazing's Enterprise Shield uses.
@@ -42,22 +43,12 @@ export interface AcceptUri {
 export function readAccept(r: FieldReader): AcceptUri | undefined {
   const text = r.string("accept");
   if (text === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    // Quoted only when it cannot hold credentials: an unparsable "wss://user:TOKEN@[…" is not echoed.
-    r.issues.add(r.at("accept"), `${/[@?#]/.test(text) ? "is" : `"${text}" is`} not a URI; write e.g. "wss://gateway.example.com/path"`);
+  const parsed = parseWsUrl(text, { noun: "URI", example: "wss://gateway.example.com/path" });
+  if (!parsed.ok) {
+    r.issues.add(r.at("accept"), parsed.error);
     return undefined;
   }
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    r.issues.add(r.at("accept"), "must be a ws:// or wss:// URI");
-    return undefined;
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    r.issues.add(r.at("accept"), "must not have a query, fragment or credentials");
-    return undefined;
-  }
+  const url = parsed.value;
   // The URI travels in every bind message, which the codec holds to these same bounds.
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/.test(url.hostname)) {
     r.issues.add(r.at("accept"), "must name a host such as gateway.example.com");

@@ -77,13 +77,18 @@ export function closeCodeName(code: number): CloseCodeName | undefined {
  * arrives is mapped to NETWORK_UNREACHABLE, so an abnormal end never looks clean.
  */
 export function relayableClose(code: number): Close {
-  // 1005 is what a peer's close without a status reads as: a deliberate, clean close.
-  if (code === CloseCode.NORMAL || code === 1005) return close("NORMAL");
+  if (isCleanClose(code)) return close("NORMAL");
   const name = closeCodeName(code);
   return name ? close(name) : close("NETWORK_UNREACHABLE");
 }
 
-/** Codes that mean "the session ended cleanly"; everything else is an abnormal end. */
+/** What a close frame without a status code reads as locally (RFC 6455 §7.1.5); never sent. */
+const NO_STATUS_RECEIVED = 1005;
+
+/**
+ * Codes that mean "the peer ended deliberately": 1000, or a close frame without a status
+ * (1005). Everything else is an abnormal end.
+ */
 export function isCleanClose(code: number): boolean {
-  return code === CloseCode.NORMAL;
+  return code === CloseCode.NORMAL || code === NO_STATUS_RECEIVED;
 }

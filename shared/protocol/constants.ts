@@ -35,6 +35,13 @@ export const BEARER_PREFIX = "Bearer ";
  */
 export const HEARTBEAT_REQUEST = "\u0000sallyport:ping:1";
 export const HEARTBEAT_RESPONSE = "\u0000sallyport:pong:1";
+/**
+ * Both ends of a bind socket presume it dead after this many heartbeat intervals without a
+ * sign of life: the connector closes it, the edge never hands it out.
+ */
+export const HEARTBEAT_MISSES = 3;
+/** How long a Node peer (connector bind, CLI client) waits for the edge's WebSocket handshake. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * Subprotocol of clients that speak Sallyport's client protocol (the CLI forwarder, the
@@ -55,11 +62,17 @@ export const MAX_CREDIT_BYTES = 2 ** 31;
  * message size a sender uses until the edge has said its own (in `paired` and `opened`).
  */
 export const MIN_MESSAGE_BYTES = 65_536;
-/** The connector's own ws maxPayload is sized to this (connector/bind.ts). */
+/** A Node peer's ws maxPayload is sized to this (MAX_RECEIVE_BYTES). */
 export const MAX_MESSAGE_BYTES = 1_048_576;
 
 /** Control messages are small; anything bigger is an attack or a bug. */
 export const MAX_CONTROL_MESSAGE_BYTES = 4096;
+/**
+ * The largest WebSocket message an edge ever sends a Node peer (connector bind, CLI client):
+ * a data message of at most MAX_MESSAGE_BYTES, or a control message. Their ws maxPayload, so
+ * nothing an edge sends can make either buffer more.
+ */
+export const MAX_RECEIVE_BYTES = MAX_MESSAGE_BYTES + MAX_CONTROL_MESSAGE_BYTES;
 /** Bounds on identifiers carried in control messages. */
 export const MAX_ID_LENGTH = 64;
 export const MAX_URI_LENGTH = 2048;

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -17,17 +16,17 @@ import {
   within,
   type TestEdge,
 } from "../helpers/index.ts";
+import { findChromium, needTool } from "../helpers/tools.ts";
 
 /**
  * The browser helper in real headless Chromium (Debian's, installed by
- * .ci/install-browser.sh), driven by playwright-core: a page from a local HTTP server opens
+ * .ci/install-browser.sh; missing, it skips locally and fails under CI=true), driven by playwright-core: a page from a local HTTP server opens
  * sessions through the real edge (workerd) and a real connector to a TCP echo backend.
  * sallyport.js is built from client/stream.ts for this run, never taken from disk.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (run .ci/install-browser.sh)`);
+const CHROMIUM = findChromium();
+const hasChromium = needTool("test/e2e/browser.test.ts", CHROMIUM);
 
 const MiB = 1024 * 1024;
 const FIXTURES = join(ROOT, "test/fixtures/browser");
@@ -54,7 +53,10 @@ async function servePage(cleanup: Cleanup): Promise<string> {
     res.writeHead(200, { "content-type": hit[1], "cache-control": "no-store" }).end(hit[0]);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanup.add("page server", () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  cleanup.add("page server", () => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
   return `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}/`;
 }
 
@@ -71,7 +73,7 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
     const userDataDir = await mkdtemp(join(tmpdir(), "sallyport-chromium-"));
     file.add("chromium profile", () => rm(userDataDir, { recursive: true, force: true }));
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM.path!,
       headless: true,
       args: [
         "--headless",
@@ -128,7 +130,8 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
     expect(r.receivedSha).toBe(r.sentSha);
     expect(r.close).toMatchObject({ code: 1000, clean: true });
     console.info(
-      `browser helper: 12 MiB echoed with half-close in ${r.ms} ms (${((12 / r.ms) * 1000).toFixed(1)} MiB/s), send() asked to wait ${r.stalls} times`,
+      `browser helper: 12 MiB echoed with half-close in ${r.ms} ms (${((12 / r.ms) * 1000).toFixed(1)} MiB/s), send() asked to wait ` +
+        `${r.stalls} times`,
     );
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "browser-client.png"), fullPage: true });

@@ -295,7 +295,8 @@ describe("sallyport client: data", () => {
     const closes = await client.proc.waitForLogCount(msgIs("connection closed"), 8, 10_000);
     for (const c of closes) expect(c.json).toMatchObject({ closeCode: 1000, clean: true, preopened: true, bytesUp: 7, bytesDown: 7 });
     console.info(
-      `connect → first echoed byte through a pre-opened session: median ${median(firstByte).toFixed(1)} ms, all ${firstByte.map((n) => n.toFixed(1)).join(" ")}`,
+      `connect → first echoed byte through a pre-opened session: median ${median(firstByte).toFixed(1)} ms, all ` +
+        `${firstByte.map((n) => n.toFixed(1)).join(" ")}`,
     );
   });
 
@@ -310,7 +311,7 @@ describe("sallyport client: data", () => {
       expect(local.text()).toBe(`standby ${i}`);
       // The pool is refilled (a new session, or the one used, kept): neither dials anything.
       await client.proc.waitForLogCount(joinedPool, 3 + i, 10_000);
-      expect(standbyEcho.connections(), "backend connections after " + i + " local connection(s)").toBe(i);
+      expect(standbyEcho.connections(), `backend connections after ${i} local connection(s)`).toBe(i);
     }
   });
 
@@ -346,11 +347,12 @@ describe("sallyport client: data", () => {
     const N = 20;
     const locals = Array.from({ length: N }, () => new Local(client.port));
     const payloads = locals.map(() => randomBytes(100 * 1024));
-    locals.forEach((l, i) => l.socket.end(payloads[i]!));
+    for (const [i, l] of locals.entries()) l.socket.end(payloads[i]!);
     await Promise.all(locals.map((l) => l.eof(20_000)));
-    locals.forEach((l, i) => expect(Buffer.concat(l.chunks).equals(payloads[i]!), `connection ${i}`).toBe(true));
+    for (const [i, l] of locals.entries()) expect(Buffer.concat(l.chunks).equals(payloads[i]!), `connection ${i}`).toBe(true);
     console.info(
-      `--preopen 0: connect → first echoed byte median ${median(locals.map((l) => l.firstByteAt! - l.startedAt)).toFixed(1)} ms over ${N} concurrent connections`,
+      `--preopen 0: connect → first echoed byte median ${median(locals.map((l) => l.firstByteAt! - l.startedAt)).toFixed(1)} ms over ` +
+        `${N} concurrent connections`,
     );
   });
 
@@ -389,48 +391,52 @@ describe("sallyport client: data", () => {
     console.info(`8 MiB download through the client: ${ms.toFixed(0)} ms (${((8 / ms) * 1000).toFixed(1)} MiB/s)`);
   });
 
-  it("a paused local reader stalls a 64 MiB backend within one window: forwarder and connector memory stay bounded, then every byte arrives", async () => {
-    const client = await startClient(perTest, edge.clientUrl("/firehose"), ["--preopen", "1"]);
-    await client.proc.waitForLog(preopened(1), 10_000, "a pre-opened session");
-    const baseline = { client: rss(client.proc.pid), connector: rss(connector.proc.pid) };
-    const flushedBefore = firehose.flushed();
-    const local = new Local(client.port, { keep: false });
-    local.socket.pause(); // reads nothing: its receive buffer fills, then the forwarder's writes stop completing
-    local.socket.write("go");
+  it(
+    "a paused local reader stalls a 64 MiB backend within one window: forwarder and connector memory stay bounded, then every byte " +
+      "arrives",
+    async () => {
+      const client = await startClient(perTest, edge.clientUrl("/firehose"), ["--preopen", "1"]);
+      await client.proc.waitForLog(preopened(1), 10_000, "a pre-opened session");
+      const baseline = { client: rss(client.proc.pid), connector: rss(connector.proc.pid) };
+      const flushedBefore = firehose.flushed();
+      const local = new Local(client.port, { keep: false });
+      local.socket.pause(); // reads nothing: its receive buffer fills, then the forwarder's writes stop completing
+      local.socket.write("go");
 
-    // Wait for the backend to stall: no progress for a full second.
-    let last = -1;
-    let stableSince = performance.now();
-    const deadline = performance.now() + 30_000;
-    while (performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      const now = firehose.flushed() - flushedBefore;
-      if (now !== last) {
-        last = now;
-        stableSince = performance.now();
-      } else if (since(stableSince) >= 1000) break;
-    }
-    const stalledAt = firehose.flushed() - flushedBefore;
-    const grown = { client: rss(client.proc.pid) - baseline.client, connector: rss(connector.proc.pid) - baseline.connector };
-    console.info(
-      `slow reader: backend stalled after ${(stalledAt / MiB).toFixed(1)} MiB of 64 (window ${INITIAL_WINDOW_BYTES / MiB} MiB); ` +
-        `RSS growth client ${(grown.client / MiB).toFixed(1)} MiB, connector ${(grown.connector / MiB).toFixed(1)} MiB`,
-    );
-    expect(since(stableSince), "the backend's writes stopped completing").toBeGreaterThanOrEqual(1000);
-    expect(stalledAt).toBeGreaterThanOrEqual(INITIAL_WINDOW_BYTES); // the window itself flows
-    expect(stalledAt).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES + KERNEL_SLACK);
-    // Each process holds at most a window of this session (plus allocator noise), not the 64 MiB.
-    expect(grown.client).toBeLessThan(40 * MiB);
-    expect(grown.connector).toBeLessThan(40 * MiB);
+      // Wait for the backend to stall: no progress for a full second.
+      let last = -1;
+      let stableSince = performance.now();
+      const deadline = performance.now() + 30_000;
+      while (performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        const now = firehose.flushed() - flushedBefore;
+        if (now !== last) {
+          last = now;
+          stableSince = performance.now();
+        } else if (since(stableSince) >= 1000) break;
+      }
+      const stalledAt = firehose.flushed() - flushedBefore;
+      const grown = { client: rss(client.proc.pid) - baseline.client, connector: rss(connector.proc.pid) - baseline.connector };
+      console.info(
+        `slow reader: backend stalled after ${(stalledAt / MiB).toFixed(1)} MiB of 64 (window ${INITIAL_WINDOW_BYTES / MiB} MiB); ` +
+          `RSS growth client ${(grown.client / MiB).toFixed(1)} MiB, connector ${(grown.connector / MiB).toFixed(1)} MiB`,
+      );
+      expect(since(stableSince), "the backend's writes stopped completing").toBeGreaterThanOrEqual(1000);
+      expect(stalledAt).toBeGreaterThanOrEqual(INITIAL_WINDOW_BYTES); // the window itself flows
+      expect(stalledAt).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES + KERNEL_SLACK);
+      // Each process holds at most a window of this session (plus allocator noise), not the 64 MiB.
+      expect(grown.client).toBeLessThan(40 * MiB);
+      expect(grown.connector).toBeLessThan(40 * MiB);
 
-    local.socket.resume();
-    await local.eof(60_000);
-    expect(local.bytes).toBe(firehose.total);
-    expect(local.hash.digest("hex")).toBe(firehose.sha256);
-    local.socket.end();
-    const closed = await client.proc.waitForLog(msgIs("connection closed"), 10_000);
-    expect(closed.json).toMatchObject({ closeCode: 1000, clean: true, bytesDown: 64 * MiB });
-  });
+      local.socket.resume();
+      await local.eof(60_000);
+      expect(local.bytes).toBe(firehose.total);
+      expect(local.hash.digest("hex")).toBe(firehose.sha256);
+      local.socket.end();
+      const closed = await client.proc.waitForLog(msgIs("connection closed"), 10_000);
+      expect(closed.json).toMatchObject({ closeCode: 1000, clean: true, bytesDown: 64 * MiB });
+    },
+  );
 });
 
 describe("sallyport client: abnormal ends are resets, never EOF", () => {
@@ -534,14 +540,21 @@ describe("sallyport client: command line", () => {
     });
     wss.on("connection", (ws, req) => seen.push({ url: req.url ?? "", auth: req.headers.authorization, protocol: ws.protocol }));
     await new Promise((r) => wss.once("listening", r));
-    perTest.add("fake edge", () => new Promise<void>((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => r()))));
+    perTest.add("fake edge", () => {
+      for (const c of wss.clients) c.terminate();
+      return new Promise<void>((r) => wss.close(() => r()));
+    });
     const token = randomToken();
     const tokenFile = await writeSecretFile(await tempDir(perTest), "client-token", token);
     const port = (wss.address() as net.AddressInfo).port;
     await startClient(perTest, `ws://127.0.0.1:${port}/svc`, ["--token-file", tokenFile, "--preopen", "1"]);
     await within(
       new Promise<void>((r) => {
-        const t = setInterval(() => seen.length && (clearInterval(t), r()), 20);
+        const t = setInterval(() => {
+          if (!seen.length) return;
+          clearInterval(t);
+          r();
+        }, 20);
       }),
       10_000,
       "a session at the fake edge",
@@ -553,7 +566,10 @@ describe("sallyport client: command line", () => {
     const cases: Array<[string[], RegExp]> = [
       [["client", "--listen", "127.0.0.1:0"], /--url is required/],
       [["client", "--url", "http://x/y", "--listen", "127.0.0.1:0"], /ws:\/\/ or wss:\/\//],
-      [["client", "--url", "ws://x/y?token=abc", "--listen", "127.0.0.1:0"], /token goes in --token-file/],
+      [
+        ["client", "--url", "ws://x/y?token=abc", "--listen", "127.0.0.1:0"],
+        /must not have credentials, a query or a fragment; put the token in a file and pass --token-file/,
+      ],
       [["client", "--url", "wss://x/y", "--listen", "nowhere"], /HOST:PORT/],
       [["client", "--url", "wss://x/y", "--listen", "127.0.0.1:0", "--preopen", "-1"], /--preopen/],
       [["client", "--url", "wss://x/y", "--listen", "127.0.0.1:0", "--token-file", "/nonexistent/t"], /cannot read --token-file/],

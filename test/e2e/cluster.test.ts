@@ -15,72 +15,76 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 describe("cluster", () => {
-  it("SIGKILL of one of two connectors mid-transfer, five cycles: survivor's sessions intact, killed one's end abnormally, new sessions succeed, pool refills", async () => {
-    const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
-    const backendA = await taggedEcho(cleanup, "A");
-    const backendB = await taggedEcho(cleanup, "B");
-    // A goes through a wire tap, so the test sees its binds parked again after each restart.
-    const tapA = await startWireTap(cleanup, edge.port);
-    const nodeOpts = { token: edge.token, prepared: 3, retryMax: "500 milliseconds" };
-    const b = await startNode(cleanup, { ...nodeOpts, edge: edge.ws, connect: backendB.uri, id: "node-b" });
-    await b.registered();
-    let a = await startNode(cleanup, { ...nodeOpts, edge: tapA.url, connect: backendA.uri, id: "node-a" });
-    await a.registered();
-    await tapA.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "A's 3 binds parked");
+  it(
+    "SIGKILL of one of two connectors mid-transfer, five cycles: survivor's sessions intact, killed one's end abnormally, new sessions " +
+      "succeed, pool refills",
+    async () => {
+      const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
+      const backendA = await taggedEcho(cleanup, "A");
+      const backendB = await taggedEcho(cleanup, "B");
+      // A goes through a wire tap, so the test sees its binds parked again after each restart.
+      const tapA = await startWireTap(cleanup, edge.port);
+      const nodeOpts = { token: edge.token, prepared: 3, retryMax: "500 milliseconds" };
+      const b = await startNode(cleanup, { ...nodeOpts, edge: edge.ws, connect: backendB.uri, id: "node-b" });
+      await b.registered();
+      let a = await startNode(cleanup, { ...nodeOpts, edge: tapA.url, connect: backendA.uri, id: "node-a" });
+      await a.registered();
+      await tapA.waitFor((cs) => cs.filter(tapView.parked).length === 3, 10_000, "A's 3 binds parked");
 
-    for (let cycle = 1; cycle <= 5; cycle++) {
-      // Four long transfers (2 MiB each, paced over ~1.3 s): the edge puts two on each connector.
-      const tags: string[] = [];
-      const tagged = new Condition();
-      const runs: Array<Promise<Outcome>> = [];
-      const sessionTags: Array<string | undefined> = [];
-      for (let i = 0; i < 4; i++) {
-        runs.push(
-          echoSession(edge.url, randomBytes(2 * 1024 * 1024), {
-            skipLine: true,
-            chunk: 16 * 1024,
-            paceMs: 10,
-            timeoutMs: 20_000,
-            onTag: (t) => {
-              sessionTags[i] = t;
-              tags.push(t);
-              tagged.notify();
-            },
-          }),
+      for (let cycle = 1; cycle <= 5; cycle++) {
+        // Four long transfers (2 MiB each, paced over ~1.3 s): the edge puts two on each connector.
+        const tags: string[] = [];
+        const tagged = new Condition();
+        const runs: Array<Promise<Outcome>> = [];
+        const sessionTags: Array<string | undefined> = [];
+        for (let i = 0; i < 4; i++) {
+          runs.push(
+            echoSession(edge.url, randomBytes(2 * 1024 * 1024), {
+              skipLine: true,
+              chunk: 16 * 1024,
+              paceMs: 10,
+              timeoutMs: 20_000,
+              onTag: (t) => {
+                sessionTags[i] = t;
+                tags.push(t);
+                tagged.notify();
+              },
+            }),
+          );
+        }
+        await tagged.wait(() => tags.length === 4, 10_000, `cycle ${cycle}: all four sessions under way`);
+        expect(tags.filter((t) => t === "A").length, `cycle ${cycle}: sessions spread over both connectors`).toBe(2);
+
+        await a.proc.kill(); // SIGKILL to its process group, mid-transfer
+        // New sessions right after the loss are served by the survivor.
+        const fresh = await Promise.all(
+          [0, 1, 2].map(() => echoSession(edge.url, randomBytes(64 * 1024), { skipLine: true, timeoutMs: 10_000 })),
         );
-      }
-      await tagged.wait(() => tags.length === 4, 10_000, `cycle ${cycle}: all four sessions under way`);
-      expect(tags.filter((t) => t === "A").length, `cycle ${cycle}: sessions spread over both connectors`).toBe(2);
+        const outcomes = await Promise.all(runs);
 
-      await a.proc.kill(); // SIGKILL to its process group, mid-transfer
-      // New sessions right after the loss are served by the survivor.
-      const fresh = await Promise.all(
-        [0, 1, 2].map(() => echoSession(edge.url, randomBytes(64 * 1024), { skipLine: true, timeoutMs: 10_000 })),
-      );
-      const outcomes = await Promise.all(runs);
-
-      for (const [i, o] of outcomes.entries()) {
-        if (sessionTags[i] === "B") expect(o, `cycle ${cycle}: B's session ${i} intact`).toMatchObject({ kind: "ok" });
-        else {
-          // Abnormal, never a clean close that would pass a truncated stream off as complete.
-          expect(o.kind, `cycle ${cycle}: A's session ${i} (${JSON.stringify(o)})`).toBe("closed");
-          if (o.kind === "closed") {
-            expect(o.code).not.toBe(1000);
-            expect(o.code).toBe(4003);
-            expect(o.reason).toBe("connector lost");
+        for (const [i, o] of outcomes.entries()) {
+          if (sessionTags[i] === "B") expect(o, `cycle ${cycle}: B's session ${i} intact`).toMatchObject({ kind: "ok" });
+          else {
+            // Abnormal, never a clean close that would pass a truncated stream off as complete.
+            expect(o.kind, `cycle ${cycle}: A's session ${i} (${JSON.stringify(o)})`).toBe("closed");
+            if (o.kind === "closed") {
+              expect(o.code).not.toBe(1000);
+              expect(o.code).toBe(4003);
+              expect(o.reason).toBe("connector lost");
+            }
           }
         }
-      }
-      for (const o of fresh) expect(o, `cycle ${cycle}: a new session during the loss`).toMatchObject({ kind: "ok" });
+        for (const o of fresh) expect(o, `cycle ${cycle}: a new session during the loss`).toMatchObject({ kind: "ok" });
 
-      // Restart A under the same identity; its pool fills again.
-      const before = tapA.connections.length;
-      a = await startNode(cleanup, { ...nodeOpts, edge: tapA.url, connect: backendA.uri, id: "node-a" });
-      await a.registered();
-      await tapA.waitFor((cs) => cs.slice(before).filter(tapView.parked).length === 3, 10_000, `cycle ${cycle}: A's binds parked again`);
-    }
-    expect(b.proc.exit).toBeUndefined();
-  });
+        // Restart A under the same identity; its pool fills again.
+        const before = tapA.connections.length;
+        a = await startNode(cleanup, { ...nodeOpts, edge: tapA.url, connect: backendA.uri, id: "node-a" });
+        await a.registered();
+        await tapA.waitFor((cs) => cs.slice(before).filter(tapView.parked).length === 3, 10_000, `cycle ${cycle}: A's binds parked again`);
+      }
+      expect(b.proc.exit).toBeUndefined();
+    },
+  );
 
   it("sessions go to the connector with the fewest in progress", async () => {
     const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
@@ -102,7 +106,10 @@ describe("cluster", () => {
           chunk: 8 * 1024,
           paceMs: 40,
           timeoutMs: 20_000,
-          onTag: (t) => (tags.push(t), seen.notify()),
+          onTag: (t) => {
+            tags.push(t);
+            seen.notify();
+          },
         }),
       );
       await seen.wait(() => tags.length === i + 1, 10_000, `session ${i} under way`);

@@ -62,19 +62,35 @@ async function file(name: string, text: string): Promise<string> {
   return path;
 }
 
+/** Matches these lines, one after the other, anywhere in the output. */
+const consecutiveLines = (...lines: string[]): RegExp => new RegExp(lines.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\n"));
+
 describe("sallyport config check", () => {
   it.each([
     [
       "the seed's internal gateway",
       INTERNAL,
-      /valid Kaazing gateway configuration\n  service\[0\]: internal gateway → connector service "path"\n  the connector still needs its token/,
+      consecutiveLines(
+        "valid Kaazing gateway configuration",
+        '  service[0]: internal gateway → connector service "path"',
+        "  the connector still needs its token",
+      ),
     ],
-    ["the seed's DMZ gateway", DMZ, /valid Kaazing gateway configuration\n  service\[0\]: DMZ gateway → edge service "path"\n$/],
+    ["the seed's DMZ gateway", DMZ, /valid Kaazing gateway configuration\n {2}service\[0\]: DMZ gateway → edge service "path"\n$/],
     ["a gateway-config.xml", fixture("kaazing/gateway-config.xml"), /internal gateway → connector service "echo"/],
     [
       "the shipped example connector.json",
       join(ROOT, "deploy/systemd/connector.example.json"),
-      /valid connector configuration\n  services\[0\]: "echo" wss:\/\/gateway\.example\.com\/echo → tcp:\/\/127\.0\.0\.1:7000, binds at wss:\/\/gateway\.example\.com\/_sallyport\/bind\n  token\.file is not in the file/,
+      consecutiveLines(
+        "valid connector configuration",
+        '  services[0]: "echo" wss://gateway.example.com/echo → tcp://127.0.0.1:7000, binds at wss://gateway.example.com/_sallyport/bind',
+        "  token.file is not in the file",
+      ),
+    ],
+    [
+      "the repository's wrangler.toml",
+      join(ROOT, "wrangler.toml"),
+      /valid edge configuration\n {2}SALLYPORT_SERVICES\.echo: wss:\/\/gateway\.example\.com\/echo, socks\.timeout 2000 ms\n {2}SALLYPORT_CONNECTOR_TOKENS is not in the file/,
     ],
   ])("accepts %s (exit 0)", async (_, path, out) => {
     const r = await sallyport("config", "check", path);
@@ -91,7 +107,8 @@ describe("sallyport config check", () => {
     const r = await sallyport("config", "check", path);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
-      `${path}: valid edge configuration\n  SALLYPORT_SERVICES.echo: wss://gateway.example.com/echo, socks.timeout 2000 ms\n  SALLYPORT_CONNECTOR_TOKENS is not in the file (it is a secret): not checked\n`,
+      `${path}: valid edge configuration\n  SALLYPORT_SERVICES.echo: wss://gateway.example.com/echo, socks.timeout 2000 ms\n  ` +
+        `SALLYPORT_CONNECTOR_TOKENS is not in the file (it is a secret): not checked\n`,
     );
   });
 
@@ -212,6 +229,27 @@ describe("sallyport config import", () => {
     expect(edge.ok && edge.value.services[0]).toMatchObject({ name: "path", socksTimeoutMs: 2000, verifyClient: "required" });
   });
 
+  it("imports a DMZ gateway-config with two services, and config check accepts the wrangler-vars.toml it wrote", async () => {
+    const dmz = readFileSync(DMZ, "utf8");
+    const other = dmz
+      .replace("<service>", "<service><name>Other</name>")
+      .replaceAll("wss://gateway.example.com:443/path", "wss://gateway.example.com/other");
+    const out = join(dir, "two-dmz-out");
+    const r = await sallyport(
+      "config",
+      "import",
+      await file("two-dmz.xml", `<gateway-config>${dmz}${other}</gateway-config>`),
+      "--out",
+      out,
+    );
+    expect([r.code, r.stderr]).toStrictEqual([0, ""]);
+    const check = await sallyport("config", "check", join(out, "wrangler-vars.toml"));
+    expect([check.code, check.stderr]).toStrictEqual([0, ""]);
+    expect(check.stdout).toMatch(
+      /valid edge configuration\n {2}SALLYPORT_SERVICES\.path: .*\n {2}SALLYPORT_SERVICES\.other: wss:\/\/gateway\.example\.com\/other/,
+    );
+  });
+
   it("refuses to overwrite without --force, and then checks clean", async () => {
     const out = join(dir, "internal-out");
     expect((await sallyport("config", "import", INTERNAL, "--out", out)).code).toBe(0);
@@ -247,45 +285,48 @@ describe("the Kaazing examples run unchanged, end to end", () => {
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
-  it("a DMZ <service> imported into the edge and an internal <service> as the connector's --config carry a client to the backend", async () => {
-    const work = await tempDir(cleanup);
-    const echo = await echoBackend(cleanup);
-    // The seed's two <service> elements with local addresses: ws:// (no TLS locally), so the
-    // internal gateway's transport is socks:// — socks+ssl with a ws:// accept is refused.
-    const accept = "ws://sallyport.test/kaazing";
-    const dmz = readFileSync(DMZ, "utf8")
-      .replaceAll("wss://gateway.example.com:443/path", accept)
-      .replace("<socks.ssl.verify-client>required</socks.ssl.verify-client>", "");
-    const internal = readFileSync(INTERNAL, "utf8")
-      .replace("wss://gateway.example.com:443/path", accept)
-      .replace("tcp://internal.example.com:1080", echo.uri)
-      .replace("socks+ssl://", "socks://");
-    const dmzFile = join(work, "dmz-gateway.xml");
-    const internalFile = join(work, "gateway-config.xml");
-    await writeFile(dmzFile, dmz);
-    await writeFile(internalFile, internal);
+  it(
+    "a DMZ <service> imported into the edge and an internal <service> as the connector's --config carry a client to the " + "backend",
+    async () => {
+      const work = await tempDir(cleanup);
+      const echo = await echoBackend(cleanup);
+      // The seed's two <service> elements with local addresses: ws:// (no TLS locally), so the
+      // internal gateway's transport is socks:// — socks+ssl with a ws:// accept is refused.
+      const accept = "ws://sallyport.test/kaazing";
+      const dmz = readFileSync(DMZ, "utf8")
+        .replaceAll("wss://gateway.example.com:443/path", accept)
+        .replace("<socks.ssl.verify-client>required</socks.ssl.verify-client>", "");
+      const internal = readFileSync(INTERNAL, "utf8")
+        .replace("wss://gateway.example.com:443/path", accept)
+        .replace("tcp://internal.example.com:1080", echo.uri)
+        .replace("socks+ssl://", "socks://");
+      const dmzFile = join(work, "dmz-gateway.xml");
+      const internalFile = join(work, "gateway-config.xml");
+      await writeFile(dmzFile, dmz);
+      await writeFile(internalFile, internal);
 
-    const imported = await sallyport("config", "import", dmzFile, "--out", work);
-    expect(imported.code, imported.stderr).toBe(0);
-    const services = servicesFromWranglerToml(await readFile(join(work, "wrangler-vars.toml"), "utf8")) as Record<
-      string,
-      Record<string, string>
-    >;
-    const token = randomToken();
-    const edge = await startEdge(cleanup, { services, tokens: { kaazing: [token] } });
-    const tokenFile = await writeSecretFile(work, "token", token);
+      const imported = await sallyport("config", "import", dmzFile, "--out", work);
+      expect(imported.code, imported.stderr).toBe(0);
+      const services = servicesFromWranglerToml(await readFile(join(work, "wrangler-vars.toml"), "utf8")) as Record<
+        string,
+        Record<string, string>
+      >;
+      const token = randomToken();
+      const edge = await startEdge(cleanup, { services, tokens: { kaazing: [token] } });
+      const tokenFile = await writeSecretFile(work, "token", token);
 
-    const connector = spawnSallyport(["connector", "--config", internalFile, "--edge", edge.ws, "--token-file", tokenFile], {
-      name: "connector",
-      cleanup,
-    });
-    await connector.waitForLog(REGISTERED, 20_000, "the XML-configured connector registered");
+      const connector = spawnSallyport(["connector", "--config", internalFile, "--edge", edge.ws, "--token-file", tokenFile], {
+        name: "connector",
+        cleanup,
+      });
+      await connector.waitForLog(REGISTERED, 20_000, "the XML-configured connector registered");
 
-    const client = openClient(cleanup, edge.clientUrl("/kaazing"));
-    await client.opened(10_000);
-    await client.send(Buffer.from("through the shield"));
-    expect((await client.take(18, 10_000)).toString()).toBe("through the shield");
-    expect(echo.connections()).toBe(1);
-    client.close(1000);
-  });
+      const client = openClient(cleanup, edge.clientUrl("/kaazing"));
+      await client.opened(10_000);
+      await client.send(Buffer.from("through the shield"));
+      expect((await client.take(18, 10_000)).toString()).toBe("through the shield");
+      expect(echo.connections()).toBe(1);
+      client.close(1000);
+    },
+  );
 });

@@ -252,6 +252,8 @@ describe("core: connector behaviour seen from the wire", () => {
     expect(rejection.json?.level).toBe("error");
     expect(rejection.json?.status).toBe(404);
     expect(String(rejection.json?.fix)).toContain(wrong.tokenFile);
+    // The whole hint, not its first 256 characters.
+    expect(String(rejection.json?.fix)).toMatch(/a certificate the edge accepts \(ssl\.cert\.file, ssl\.key\.file\)$/);
     expect(rejection.raw).not.toContain(tokens.pool);
     // Count its attempts over a fixed window (a measurement, not a synchronisation).
     const start = tap.connections.length;

@@ -19,63 +19,69 @@ afterEach(() => cleanup.run());
 const parkedNow = (cs: TapConnection[]): TapConnection[] => cs.filter(tapView.parked);
 
 describe("faults: drain", () => {
-  it("SIGTERM with a session in flight: binds closed 1001 at once, new clients go to the other connector, the session completes intact, exit 0 early", async () => {
-    const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
-    const backendA = await taggedEcho(cleanup, "A");
-    const backendB = await taggedEcho(cleanup, "B");
-    const tapA = await startWireTap(cleanup, edge.port);
-    const a = await startNode(cleanup, {
-      edge: tapA.url,
-      token: edge.token,
-      connect: backendA.uri,
-      id: "drain-a",
-      prepared: 3,
-      drainTimeout: "20 seconds",
-    });
-    await a.registered();
-    await tapA.waitFor((cs) => parkedNow(cs).length === 3, 10_000, "A's binds parked");
-    // A 3 MiB echo paced over ~2 s, on A (the only connector yet).
-    let tag = "";
-    const long = echoSession(edge.url, randomBytes(3 * 1024 * 1024), {
-      skipLine: true,
-      chunk: 16 * 1024,
-      paceMs: 10,
-      timeoutMs: 20_000,
-      onTag: (t) => (tag = t),
-    });
-    await a.proc.waitForLog(msgIs("session started"), 5000, "the long session on A");
-    const b = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backendB.uri, id: "drain-b", prepared: 3 });
-    await b.registered();
-    await tapA.waitFor((cs) => parkedNow(cs).length === 3, 10_000, "A's pool refilled");
-    const parked = parkedNow(tapA.connections);
+  it(
+    "SIGTERM with a session in flight: binds closed 1001 at once, new clients go to the other connector, the session completes intact, " +
+      "exit 0 early",
+    async () => {
+      const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
+      const backendA = await taggedEcho(cleanup, "A");
+      const backendB = await taggedEcho(cleanup, "B");
+      const tapA = await startWireTap(cleanup, edge.port);
+      const a = await startNode(cleanup, {
+        edge: tapA.url,
+        token: edge.token,
+        connect: backendA.uri,
+        id: "drain-a",
+        prepared: 3,
+        drainTimeout: "20 seconds",
+      });
+      await a.registered();
+      await tapA.waitFor((cs) => parkedNow(cs).length === 3, 10_000, "A's binds parked");
+      // A 3 MiB echo paced over ~2 s, on A (the only connector yet).
+      let tag = "";
+      const long = echoSession(edge.url, randomBytes(3 * 1024 * 1024), {
+        skipLine: true,
+        chunk: 16 * 1024,
+        paceMs: 10,
+        timeoutMs: 20_000,
+        onTag: (t) => (tag = t),
+      });
+      await a.proc.waitForLog(msgIs("session started"), 5000, "the long session on A");
+      const b = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backendB.uri, id: "drain-b", prepared: 3 });
+      await b.registered();
+      await tapA.waitFor((cs) => parkedNow(cs).length === 3, 10_000, "A's pool refilled");
+      const parked = parkedNow(tapA.connections);
 
-    const signalled = performance.now();
-    a.proc.signal("SIGTERM");
-    // Every parked bind of A is closed with "going away" at once.
-    await tapA.waitFor(
-      () => parked.every((c) => tapView.closeFromConnector(c) === 1001) || undefined,
-      1000,
-      "A's parked binds closed with 1001",
-    );
-    // Clients arriving meanwhile are all served, by B.
-    const tags: string[] = [];
-    const fresh = await Promise.all(
-      [0, 1, 2, 3, 4].map(() => echoSession(edge.url, randomBytes(4096), { skipLine: true, timeoutMs: 5000, onTag: (t) => tags.push(t) })),
-    );
-    for (const o of fresh) expect(o).toMatchObject({ kind: "ok" });
-    expect(tags).toEqual(["B", "B", "B", "B", "B"]);
-    // A opens nothing new while draining.
-    const opened = tapA.connections.filter((c) => c.openedAt > signalled);
-    expect(opened).toHaveLength(0);
+      const signalled = performance.now();
+      a.proc.signal("SIGTERM");
+      // Every parked bind of A is closed with "going away" at once.
+      await tapA.waitFor(
+        () => parked.every((c) => tapView.closeFromConnector(c) === 1001) || undefined,
+        1000,
+        "A's parked binds closed with 1001",
+      );
+      // Clients arriving meanwhile are all served, by B.
+      const tags: string[] = [];
+      const fresh = await Promise.all(
+        [0, 1, 2, 3, 4].map(() =>
+          echoSession(edge.url, randomBytes(4096), { skipLine: true, timeoutMs: 5000, onTag: (t) => tags.push(t) }),
+        ),
+      );
+      for (const o of fresh) expect(o).toMatchObject({ kind: "ok" });
+      expect(tags).toEqual(["B", "B", "B", "B", "B"]);
+      // A opens nothing new while draining.
+      const opened = tapA.connections.filter((c) => c.openedAt > signalled);
+      expect(opened).toHaveLength(0);
 
-    const done = await long;
-    expect(tag).toBe("A");
-    expect(done).toMatchObject({ kind: "ok" });
-    const exit = await a.proc.waitForExit(5000);
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(since(signalled)).toBeLessThan(10_000); // well before the 20 s drain timeout
-    await a.proc.waitForLog(msgIs("connector stopped"), 1000, "the stop message");
-  });
+      const done = await long;
+      expect(tag).toBe("A");
+      expect(done).toMatchObject({ kind: "ok" });
+      const exit = await a.proc.waitForExit(5000);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(since(signalled)).toBeLessThan(10_000); // well before the 20 s drain timeout
+      await a.proc.waitForLog(msgIs("connector stopped"), 1000, "the stop message");
+    },
+  );
 
   it("SIGTERM with nothing in flight: binds closed 1001, exit 0 at once", async () => {
     const edge = await startFaultEdge(cleanup);

@@ -32,77 +32,82 @@ const FULL = process.env.FAULTS_FULL === "1";
 const MiB = 1024 * 1024;
 
 describe("faults: data path", () => {
-  it("slow Sallyport client against a backend sending a lot: the backend stalls at one window, connector memory stays flat, then everything arrives intact", async () => {
-    const TOTAL = 256 * MiB;
-    const edge = await startFaultEdge(cleanup);
-    const source = await pushSource(cleanup, TOTAL);
-    const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: source.uri, id: "slow", prepared: 1 });
-    await node.registered();
-    const rssBefore = rssBytes(node.proc.pid);
+  it(
+    "slow Sallyport client against a backend sending a lot: the backend stalls at one window, connector memory stays flat, then " +
+      "everything arrives intact",
+    async () => {
+      const TOTAL = 256 * MiB;
+      const edge = await startFaultEdge(cleanup);
+      const source = await pushSource(cleanup, TOTAL);
+      const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: source.uri, id: "slow", prepared: 1 });
+      await node.registered();
+      const rssBefore = rssBytes(node.proc.pid);
 
-    const client = await protocolClient(cleanup, edge.url, { autoConsume: false });
-    // Reading ~1 KiB/s: 100 bytes every 100 ms, reported as consumed.
-    let consumed = 0;
-    const slow = setInterval(() => {
-      const n = Math.min(100, client.bytes() - consumed);
-      consumed += n;
-      client.stream.consumed(n);
-    }, 100);
-    cleanup.add("slow reader", () => clearInterval(slow));
+      const client = await protocolClient(cleanup, edge.url, { autoConsume: false });
+      // Reading ~1 KiB/s: 100 bytes every 100 ms, reported as consumed.
+      let consumed = 0;
+      const slow = setInterval(() => {
+        const n = Math.min(100, client.bytes() - consumed);
+        consumed += n;
+        client.stream.consumed(n);
+      }, 100);
+      cleanup.add("slow reader", () => clearInterval(slow));
 
-    // The backend is pushed back: what it has handed its socket stops growing…
-    await source.wait(() => source.state.handed >= INITIAL_WINDOW_BYTES || undefined, 10_000, "the first window to flow");
-    const stalled = await within(
-      (async () => {
-        for (;;) {
-          const before = source.state.handed;
-          await new Promise((r) => setTimeout(r, 1000)); // (sampling interval of the stall check)
-          if (source.state.handed === before) return before;
-        }
-      })(),
-      10_000,
-      "the backend's writes to stall",
-    );
-    // …at one window plus what the kernel buffers between backend and connector.
-    const KERNEL_SLACK = 16 * MiB;
-    expect(stalled).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES + KERNEL_SLACK);
-    expect(source.state.done).toBe(false);
-    // The client got exactly one window (plus at most one read from the backend) and no more.
-    expect(client.bytes()).toBeGreaterThanOrEqual(INITIAL_WINDOW_BYTES - 64 * 1024);
-    expect(client.bytes()).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES + 64 * 1024);
-    // And stays stalled while the reader goes on at its pace: a few seconds in all.
-    const clientHeld = client.bytes();
-    await new Promise((r) => setTimeout(r, 1500)); // (sampling interval, as above)
-    expect(source.state.handed).toBe(stalled);
-    expect(client.bytes()).toBe(clientHeld);
-    expect(consumed).toBeGreaterThan(0);
-    const rssStalled = rssBytes(node.proc.pid);
-    console.log(
-      `slow reader: backend stalled after handing over ${stalled} bytes; client holds ${client.bytes()}; connector RSS +${((rssStalled - rssBefore) / MiB).toFixed(1)} MiB`,
-    );
-    expect(rssStalled - rssBefore).toBeLessThan(48 * MiB);
+      // The backend is pushed back: what it has handed its socket stops growing…
+      await source.wait(() => source.state.handed >= INITIAL_WINDOW_BYTES || undefined, 10_000, "the first window to flow");
+      const stalled = await within(
+        (async () => {
+          for (;;) {
+            const before = source.state.handed;
+            await new Promise((r) => setTimeout(r, 1000)); // (sampling interval of the stall check)
+            if (source.state.handed === before) return before;
+          }
+        })(),
+        10_000,
+        "the backend's writes to stall",
+      );
+      // …at one window plus what the kernel buffers between backend and connector.
+      const KERNEL_SLACK = 16 * MiB;
+      expect(stalled).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES + KERNEL_SLACK);
+      expect(source.state.done).toBe(false);
+      // The client got exactly one window (plus at most one read from the backend) and no more.
+      expect(client.bytes()).toBeGreaterThanOrEqual(INITIAL_WINDOW_BYTES - 64 * 1024);
+      expect(client.bytes()).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES + 64 * 1024);
+      // And stays stalled while the reader goes on at its pace: a few seconds in all.
+      const clientHeld = client.bytes();
+      await new Promise((r) => setTimeout(r, 1500)); // (sampling interval, as above)
+      expect(source.state.handed).toBe(stalled);
+      expect(client.bytes()).toBe(clientHeld);
+      expect(consumed).toBeGreaterThan(0);
+      const rssStalled = rssBytes(node.proc.pid);
+      console.log(
+        `slow reader: backend stalled after handing over ${stalled} bytes; client holds ${client.bytes()}; connector RSS ` +
+          `+${((rssStalled - rssBefore) / MiB).toFixed(1)} MiB`,
+      );
+      expect(rssStalled - rssBefore).toBeLessThan(48 * MiB);
 
-    // The reader speeds up: consume as it comes.
-    clearInterval(slow);
-    let peakRss = rssStalled;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(node.proc.pid))), 100);
-    cleanup.add("rss sampler", () => clearInterval(sampler));
-    client.stream.consumed(client.bytes() - consumed);
-    client.stream.onData = ((prev) => (chunk: Uint8Array) => {
-      prev?.(chunk);
-      client.stream.consumed(chunk.byteLength);
-    })(client.stream.onData);
-    await client.ended(60_000);
-    clearInterval(sampler);
-    expect(client.bytes()).toBe(TOTAL);
-    expect(client.hash.digest("hex")).toBe(source.state.sha256);
-    // Flow control held memory down while it streamed at full speed too.
-    console.log(`fast reader: ${TOTAL} bytes intact; connector RSS peak +${((peakRss - rssBefore) / MiB).toFixed(1)} MiB`);
-    expect(peakRss - rssBefore).toBeLessThan(64 * MiB);
-    client.stream.end();
-    const closed = await client.closed(5000);
-    expect(closed).toMatchObject({ code: 1000, clean: true });
-  });
+      // The reader speeds up: consume as it comes.
+      clearInterval(slow);
+      let peakRss = rssStalled;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(node.proc.pid))), 100);
+      cleanup.add("rss sampler", () => clearInterval(sampler));
+      client.stream.consumed(client.bytes() - consumed);
+      client.stream.onData = ((prev) => (chunk: Uint8Array) => {
+        prev?.(chunk);
+        client.stream.consumed(chunk.byteLength);
+      })(client.stream.onData);
+      await client.ended(60_000);
+      clearInterval(sampler);
+      expect(client.bytes()).toBe(TOTAL);
+      expect(client.hash.digest("hex")).toBe(source.state.sha256);
+      // Flow control held memory down while it streamed at full speed too.
+      console.log(`fast reader: ${TOTAL} bytes intact; connector RSS peak +${((peakRss - rssBefore) / MiB).toFixed(1)} MiB`);
+      expect(peakRss - rssBefore).toBeLessThan(64 * MiB);
+      client.stream.end();
+      const closed = await client.closed(5000);
+      expect(closed).toMatchObject({ code: 1000, clean: true });
+    },
+  );
 
   it("half-close, client first: the client sends 1 MiB and ends; the backend reads to EOF, then replies in full and ends", async () => {
     const edge = await startFaultEdge(cleanup);
@@ -122,24 +127,28 @@ describe("faults: data path", () => {
     expect(await client.closed(5000)).toMatchObject({ code: 1000, clean: true });
   });
 
-  it("half-close, backend first: the backend sends 1 MiB and ends at once; the client keeps sending 1 MiB, which the backend receives in full", async () => {
-    const edge = await startFaultEdge(cleanup);
-    const reply = randomBytes(MiB);
-    const backend = await halfCloseBackend(cleanup, "fin-first", reply);
-    const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "hc2", prepared: 1 });
-    await node.registered();
-    const client = await protocolClient(cleanup, edge.url);
-    await client.ended(10_000);
-    expect(client.bytes()).toBe(reply.length);
-    expect(client.hash.digest("hex")).toBe(sha256(reply));
-    // The backend's FIN did not end the session: the other direction still flows.
-    expect(client.stream.closed).toBeUndefined();
-    const data = randomBytes(MiB);
-    await sendAll(client, data, 10_000);
-    client.stream.end();
-    expect(await backend.waitForEof(0, 10_000)).toMatchObject({ received: data.length, sha256: sha256(data) });
-    expect(await client.closed(5000)).toMatchObject({ code: 1000, clean: true });
-  });
+  it(
+    "half-close, backend first: the backend sends 1 MiB and ends at once; the client keeps sending 1 MiB, which the backend receives in " +
+      "full",
+    async () => {
+      const edge = await startFaultEdge(cleanup);
+      const reply = randomBytes(MiB);
+      const backend = await halfCloseBackend(cleanup, "fin-first", reply);
+      const node = await startNode(cleanup, { edge: edge.ws, token: edge.token, connect: backend.uri, id: "hc2", prepared: 1 });
+      await node.registered();
+      const client = await protocolClient(cleanup, edge.url);
+      await client.ended(10_000);
+      expect(client.bytes()).toBe(reply.length);
+      expect(client.hash.digest("hex")).toBe(sha256(reply));
+      // The backend's FIN did not end the session: the other direction still flows.
+      expect(client.stream.closed).toBeUndefined();
+      const data = randomBytes(MiB);
+      await sendAll(client, data, 10_000);
+      client.stream.end();
+      expect(await backend.waitForEof(0, 10_000)).toMatchObject({ received: data.length, sha256: sha256(data) });
+      expect(await client.closed(5000)).toMatchObject({ code: 1000, clean: true });
+    },
+  );
 
   it("a plain client has no half-close: the backend's FIN closes the session with 1000 after the data", async () => {
     const edge = await startFaultEdge(cleanup);
@@ -175,7 +184,10 @@ describe("faults: data path", () => {
       hashIn.update(d);
       changed.notify();
     });
-    ws.on("close", (code) => ((closedWith = code), changed.notify()));
+    ws.on("close", (code) => {
+      closedWith = code;
+      changed.notify();
+    });
     ws.on("error", () => {});
     await within(new Promise((r) => ws.once("open", r)), 10_000, "open");
     await node.proc.waitForLog(msgIs("session started"), 5000, "the session to start");

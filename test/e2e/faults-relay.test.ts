@@ -71,7 +71,14 @@ async function dial(port: number): Promise<Peer> {
   const s = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
   cleanup.add("relay test client", () => s.destroy());
   const peer = new Peer(s);
-  await within(new Promise((r) => (s.once("connect", r), s.once("close", r))), 5000, "connect to the relay");
+  await within(
+    new Promise((r) => {
+      s.once("connect", r);
+      s.once("close", r);
+    }),
+    5000,
+    "connect to the relay",
+  );
   return peer;
 }
 

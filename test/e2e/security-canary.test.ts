@@ -274,11 +274,12 @@ describe("T30: CR, LF and NUL in configuration values are refused at load", () =
   it.each(["accept", "connect", "name", "edge", "token.file", "socks.retry.maximum.interval", "heartbeat.interval"])(
     "connector service %s",
     (key) => {
+      const good: Record<string, string> = { accept: accept("x"), connect: "tcp://127.0.0.1:5432" };
       for (const b of bad) {
         const service: Record<string, unknown> = {
           accept: accept("x"),
           connect: "tcp://127.0.0.1:5432",
-          [key]: `${key === "accept" ? accept("x") : key === "connect" ? "tcp://127.0.0.1:5432" : key.endsWith("interval") ? "1 second" : "v"}${b}`,
+          [key]: `${good[key] ?? (key.endsWith("interval") ? "1 second" : "v")}${b}`,
         };
         const r = parseConnectorConfig({ "token.file": "/t", services: [service] });
         expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
@@ -286,21 +287,25 @@ describe("T30: CR, LF and NUL in configuration values are refused at load", () =
     },
   );
 
-  it.each(["accept", "client.jwt.jwks", "client.jwt.audience", "socks.timeout"])("edge service %s", (key) => {
+  it.each(["accept", "client.jwt.jwks", "client.jwt.issuer", "client.jwt.audience", "socks.timeout"])("edge service %s", (key) => {
     for (const b of bad) {
       const svc: Record<string, unknown> = {
         accept: accept("x"),
         "client.auth": key.startsWith("client.jwt") ? "jwt" : "none",
         "client.jwt.jwks": "https://t.example/certs",
+        "client.jwt.issuer": "https://t.example",
         "client.jwt.audience": "aud",
       };
       if (!key.startsWith("client.jwt")) {
         delete svc["client.jwt.jwks"];
+        delete svc["client.jwt.issuer"];
         delete svc["client.jwt.audience"];
       }
+      // Positive control: the same service with the value as it should be loads.
+      expect(parseEdgeConfig({ x: svc }, JSON.stringify({ x: ["token-0123456789abcdef"] })).ok).toBe(true);
       if (key === "socks.ssl.client-cert-sha256") svc["socks.ssl.verify-client"] = "required";
-      svc[key] =
-        `${key === "accept" ? accept("x") : key === "client.origins" ? "https://a.example" : key === "socks.timeout" ? "1 second" : "ab".repeat(32)}${b}`;
+      const good: Record<string, string> = { accept: accept("x"), "client.origins": "https://a.example", "socks.timeout": "1 second" };
+      svc[key] = `${good[key] ?? "ab".repeat(32)}${b}`;
       const r = parseEdgeConfig({ x: svc }, JSON.stringify({ x: ["token-0123456789abcdef"] }));
       expect(r.ok, `${key} ${JSON.stringify(b)}`).toBe(false);
     }

@@ -213,7 +213,7 @@ export function rawRequest(port: number, method: string, path: string, headers: 
       s.on("close", () => {
         if (!done()) reject(new Error(`connection closed after ${buf.length} bytes: ${buf.toString("latin1").slice(0, 200)}`));
       });
-      s.write(lines.join("\r\n") + "\r\n\r\n");
+      s.write(`${lines.join("\r\n")}\r\n\r\n`);
     }),
     10_000,
     `${method} ${path}`,

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
 import { BIND_PATH, HEALTH_PATH, STATUS_PAGE_PATH, STATUS_PATH } from "../../shared/protocol/constants.ts";

@@ -196,7 +196,8 @@ describe("bind caps (T25)", () => {
 });
 
 describe("registration deadline", () => {
-  it(`a bind socket that never sends its bind message is closed (1002) after REGISTER_DEADLINE_MS (${REGISTER_DEADLINE_MS} ms)`, async () => {
+  const deadline = `REGISTER_DEADLINE_MS (${REGISTER_DEADLINE_MS} ms)`;
+  it(`a bind socket that never sends its bind message is closed (1002) after ${deadline}`, async () => {
     // Opened in beforeAll: this waits only for what is left of the deadline.
     const conn = await silent.tap.waitFor(
       (cs) => cs.find((x) => tapView.closeFromEdge(x) !== undefined),

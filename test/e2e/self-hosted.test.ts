@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
@@ -25,6 +25,7 @@ import {
   type LogPredicate,
   type TestConnector,
 } from "../helpers/index.ts";
+import { needTool, skipOrFail, findSystemdAnalyze } from "../helpers/tools.ts";
 
 /**
  * Issue "product": the edge on your own server. deploy/workerd/sallyport.capnp, as shipped,
@@ -217,7 +218,7 @@ const REFUSED = msgIs("edge refused the connector's credentials");
 /** Refused, or (the failure this guards against) registered: whichever comes first, so a wrong outcome fails at once. */
 const REFUSED_OR_REGISTERED: LogPredicate = (l) => REFUSED(l) || REGISTERED(l);
 
-const HAS_ANALYZE = spawnSync("systemd-analyze", ["--version"]).status === 0;
+const HAS_ANALYZE = needTool("test/e2e/self-hosted.test.ts", findSystemdAnalyze());
 
 function analyze(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -228,12 +229,6 @@ function analyze(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 describe("the shipped config and unit", () => {
-  it("run the Worker at wrangler.toml's compatibility date", () => {
-    const date = /^compatibility_date = "([^"]+)"/m.exec(readFileSync(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
-    expect(date).toBeDefined();
-    expect([...CONFIG.matchAll(/compatibilityDate = "([^"]+)"/g)].map((m) => m[1])).toEqual([date, date]);
-  });
-
   it("agree on the secrets: each absolute embed of the config is a credential of the unit", () => {
     const embeds = new Set([...CONFIG.matchAll(/embed "\/([^"]+)"/g)].map((m) => m[1]));
     const credentials = new Set([...UNIT.matchAll(/^LoadCredential=([^:]+):/gm)].map((m) => m[1]));
@@ -256,7 +251,7 @@ describe("the shipped config and unit", () => {
 
   it.skipIf(!HAS_ANALYZE)("systemd-analyze security rates the sandbox's exposure low", async (ctx) => {
     const r = await analyze(["security", "--offline=true", UNIT_FILE]);
-    if (r.code !== 0 && /offline/.test(r.stderr)) ctx.skip(); // systemd < 250 has no --offline
+    if (r.code !== 0 && /offline/.test(r.stderr)) skipOrFail(ctx, "systemd-analyze security has no --offline (systemd < 250)");
     const level = /Overall exposure level for sallyport-edge\.service: ([\d.]+)/.exec(r.stdout);
     expect(level, r.stdout + r.stderr).not.toBeNull();
     expect(Number(level![1])).toBeLessThanOrEqual(2);
@@ -276,17 +271,20 @@ describe("self-hosted edge (workerd serve sallyport.capnp, as the unit starts it
     expect(await get(https, "/_sallyport/status")).toBe(404);
   });
 
-  it("a connector with a certificate from the trusted CA registers on the connectors listener; a client on https echoes through it", async () => {
-    // Its edge pin is right too: the edge certificate is the one it expects.
-    const c = await connector("connector-mtls", connectors, "mtls", pki.client, ["--edge-cert-sha256", pki.server.sha256]);
-    await c.proc.waitForLog(REGISTERED, 20_000, "registration");
-    const before = echo.connections();
-    // cf-connecting-ip means nothing off Cloudflare: the listener strips a client's own.
-    expect(await echoThrough("mtls", "hello through workerd", { "cf-connecting-ip": "203.0.113.9" })).toBe("hello through workerd");
-    expect(echo.connections()).toBe(before + 1);
-    const started = await c.proc.waitForLog(msgIs("session started"), 10_000, "the session");
-    expect(started.json?.clientAddress).toBe("unknown");
-  });
+  it(
+    "a connector with a certificate from the trusted CA registers on the connectors listener; a client on https echoes through " + "it",
+    async () => {
+      // Its edge pin is right too: the edge certificate is the one it expects.
+      const c = await connector("connector-mtls", connectors, "mtls", pki.client, ["--edge-cert-sha256", pki.server.sha256]);
+      await c.proc.waitForLog(REGISTERED, 20_000, "registration");
+      const before = echo.connections();
+      // cf-connecting-ip means nothing off Cloudflare: the listener strips a client's own.
+      expect(await echoThrough("mtls", "hello through workerd", { "cf-connecting-ip": "203.0.113.9" })).toBe("hello through workerd");
+      expect(echo.connections()).toBe(before + 1);
+      const started = await c.proc.waitForLog(msgIs("session started"), 10_000, "the session");
+      expect(started.json?.clientAddress).toBe("unknown");
+    },
+  );
 
   it("a connector without a client certificate fails the TLS handshake on the connectors listener and backs off", async () => {
     const c = await connector("connector-no-cert", connectors, "mtls", undefined);

@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
 import { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../../shared/protocol/constants.ts";
-import { bindMessage, bytes, objectSockets, openBind, openClient, parkedBind, serviceStub, text } from "./helpers.ts";
+import { bindMessage, bindSockets, bytes, objectSockets, openBind, openClient, parkedBind, serviceStub, text } from "./helpers.ts";
 import { freshService } from "./services.ts";
 
 /** A connector's bind socket from upgrade to parked, and what makes the edge drop it. */
@@ -74,7 +74,7 @@ describe("heartbeat", () => {
     expect(await bind.textMessage()).toBe(HEARTBEAT_RESPONSE);
     // The bind is still parked: the object never saw the ping as a control message.
     const stamp = await runInDurableObject(serviceStub(svc), (_o, state) => {
-      const [ws] = state.getWebSockets("bind");
+      const [ws] = bindSockets(state);
       return ws ? state.getWebSocketAutoResponseTimestamp(ws)?.getTime() : undefined;
     });
     expect(stamp).toBeGreaterThanOrEqual(before);

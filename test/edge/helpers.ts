@@ -201,9 +201,14 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** Every socket the service's object holds, with its tags and attachment, in runtime order. */
-export async function objectSockets(service: TestService): Promise<Array<{ tags: string[]; att: Attachment | null }>> {
+/** Every socket the service's object holds, with its attachment, in runtime order. */
+export async function objectSockets(service: TestService): Promise<Array<{ att: Attachment | null }>> {
   return runInDurableObject(serviceStub(service), (_instance, state) =>
-    state.getWebSockets().map((ws) => ({ tags: state.getTags(ws), att: ws.deserializeAttachment() as Attachment | null })),
+    state.getWebSockets().map((ws) => ({ att: ws.deserializeAttachment() as Attachment | null })),
   );
+}
+
+/** The object's bind sockets (inside runInDurableObject), found by their attachments. */
+export function bindSockets(state: DurableObjectState): WebSocket[] {
+  return state.getWebSockets().filter((ws) => (ws.deserializeAttachment() as Attachment | null)?.role === "bind");
 }

@@ -8,7 +8,7 @@ import { QUICK_SOCKS_TIMEOUT_MS, freshService, type TestService } from "./servic
 /**
  * The object may be evicted whenever it is idle; its hibernatable sockets stay open and the
  * next event builds a new instance. Everything pairing needs must therefore live in the
- * sockets' attachments and tags. Each test evicts at the points where an in-memory-only
+ * sockets' attachments. Each test evicts at the points where an in-memory-only
  * state would be lost (evictDurableObject with webSockets "hibernate" keeps the sockets).
  */
 

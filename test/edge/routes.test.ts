@@ -125,7 +125,6 @@ describe("client accept path", () => {
     res.webSocket!.accept();
     const sockets = await objectSockets(svc);
     expect(sockets).toHaveLength(1);
-    expect(sockets[0]!.tags).toContain("client");
     expect(sockets[0]!.att).toMatchObject({ role: "client", service: svc.name, state: "waiting", address: "203.0.113.9" });
     expect(await objectSockets(other)).toEqual([]);
     res.webSocket!.close(1000);

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
-import { bytes, eventually, objectSockets, openClient, parkedBind, serviceStub, text, type TestSocket } from "./helpers.ts";
+import { bindSockets, bytes, eventually, objectSockets, openClient, parkedBind, serviceStub, text, type TestSocket } from "./helpers.ts";
 import { freshService, type TestService } from "./services.ts";
 
 /**
@@ -25,7 +25,7 @@ async function session(svc: TestService): Promise<{ bind: TestSocket; client: Te
  */
 function onBind(svc: TestService, event: (o: DurableObject, ws: WebSocket) => void | Promise<void>): Promise<void> {
   return runInDurableObject(serviceStub(svc), async (instance: DurableObject, state) => {
-    const [ws] = state.getWebSockets("bind");
+    const [ws] = bindSockets(state);
     if (!ws) throw new Error("no bind socket in the object");
     await event(instance, ws);
   });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import { startEchoServer } from "../../local-edge/echo-server.ts";
 import type { Cleanup } from "./cleanup.ts";
 import { closeServer, listen } from "./net.ts";
 import { Condition } from "./wait.ts";
@@ -20,7 +21,11 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-function serve(name: string, cleanup: Cleanup, onConnection: (s: net.Socket) => void): { server: net.Server; sockets: Set<net.Socket> } {
+export function serve(
+  name: string,
+  cleanup: Cleanup,
+  onConnection: (s: net.Socket) => void,
+): { server: net.Server; sockets: Set<net.Socket> } {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
@@ -33,15 +38,11 @@ function serve(name: string, cleanup: Cleanup, onConnection: (s: net.Socket) => 
   return { server, sockets };
 }
 
-/** Echoes every byte and honours half-close, like `sallyport dev`'s built-in backend. */
-export async function echoBackend(cleanup: Cleanup): Promise<Backend> {
-  let count = 0;
-  const { server, sockets } = serve("echo backend", cleanup, (s) => {
-    count++;
-    s.pipe(s);
-  });
-  const port = await listen(server);
-  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, stop: () => closeServer(server, sockets) };
+/** The echo backend `sallyport dev` runs (local-edge/echo-server.ts); `greeting` is written first on each connection. */
+export async function echoBackend(cleanup: Cleanup, greeting?: string): Promise<Backend> {
+  const echo = await startEchoServer({ greeting });
+  cleanup.add(greeting ? `echo backend ${greeting.trim()}` : "echo backend", () => echo.stop());
+  return { ...echo, uri: `tcp://127.0.0.1:${echo.port}` };
 }
 
 export interface SinkResult {
@@ -55,7 +56,10 @@ export interface HashSink extends Backend {
   waitForResult(index: number, timeoutMs: number): Promise<SinkResult>;
 }
 
-/** Says "R" on connect (so a client knows it is paired), hashes what it receives and, once `expect` bytes have arrived, answers with the hex SHA-256 and a newline. */
+/**
+ * Says "R" on connect (so a client knows it is paired), hashes what it receives and, once
+ * `expect` bytes have arrived, answers with the hex SHA-256 and a newline.
+ */
 export const SINK_READY = "R";
 
 export async function hashSinkBackend(cleanup: Cleanup, expect: number): Promise<HashSink> {
@@ -76,7 +80,7 @@ export async function hashSinkBackend(cleanup: Cleanup, expect: number): Promise
         const sha256 = hash.digest("hex");
         results.push({ bytes, sha256 });
         changed.notify();
-        s.write(sha256 + "\n");
+        s.write(`${sha256}\n`);
       }
     });
   });

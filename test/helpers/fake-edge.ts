@@ -227,7 +227,7 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
         const lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade", `Sec-WebSocket-Accept: ${accept}`];
         if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
         lines.push(...(o.extraHeaders ?? []));
-        socket.write(lines.join("\r\n") + "\r\n\r\n");
+        socket.write(`${lines.join("\r\n")}\r\n\r\n`);
         socket.on("data", (d: Buffer) => parser.push(d));
         if (head.length) parser.push(head);
         return socket;
@@ -239,7 +239,7 @@ export async function startFakeEdge(cleanup: Cleanup, opts: { tls?: { cert: Buff
           `Content-Length: ${Buffer.byteLength(body)}`,
           "Connection: close",
         ];
-        socket.end(lines.join("\r\n") + "\r\n\r\n" + body);
+        socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
       },
       write: (data) =>
         new Promise<boolean>((resolve) => {

@@ -6,11 +6,12 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { SallyportStream, type CloseInfo } from "../../client/stream.ts";
 import { CLIENT_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
+import { type Backend, echoBackend, serve } from "./backends.ts";
 import type { Cleanup } from "./cleanup.ts";
 import { startConnector, type TestConnector } from "./connector.ts";
 import { startEdge, type TestEdge } from "./edge.ts";
 import { randomToken, tempDir } from "./files.ts";
-import { closeServer, listen } from "./net.ts";
+import { listen } from "./net.ts";
 import { msgIs, spawnNode, type LogLine, type Proc } from "./processes.ts";
 import { Condition, within } from "./wait.ts";
 
@@ -101,29 +102,9 @@ export function rssBytes(pid: number): number {
 
 // ---- backends ----
 
-function serveTcp(cleanup: Cleanup, name: string, onConnection: (s: net.Socket) => void): { server: net.Server; start(): Promise<number> } {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.setNoDelay(true);
-    s.on("close", () => sockets.delete(s));
-    s.on("error", () => s.destroy());
-    onConnection(s);
-  });
-  cleanup.add(name, () => closeServer(server, sockets));
-  return { server, start: () => listen(server) };
-}
-
 /** Echo backend that first says which connector's backend it is: `tag` + "\n", then echoes. */
-export async function taggedEcho(cleanup: Cleanup, tag: string): Promise<{ port: number; uri: string; connections(): number }> {
-  let count = 0;
-  const { start } = serveTcp(cleanup, `echo ${tag}`, (s) => {
-    count++;
-    s.write(`${tag}\n`);
-    s.pipe(s);
-  });
-  const port = await start();
-  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count };
+export function taggedEcho(cleanup: Cleanup, tag: string): Promise<Backend> {
+  return echoBackend(cleanup, `${tag}\n`);
 }
 
 export interface HalfCloseRecord {
@@ -141,7 +122,7 @@ export interface HalfCloseRecord {
 export async function halfCloseBackend(cleanup: Cleanup, kind: "reply-after-eof" | "fin-first", reply: Buffer) {
   const records: HalfCloseRecord[] = [];
   const changed = new Condition();
-  const { start } = serveTcp(cleanup, `half-close backend ${kind}`, (s) => {
+  const { server } = serve(`half-close backend ${kind}`, cleanup, (s) => {
     const rec: HalfCloseRecord = { received: 0, sha256: undefined, ended: false };
     records.push(rec);
     const hash = createHash("sha256");
@@ -158,7 +139,7 @@ export async function halfCloseBackend(cleanup: Cleanup, kind: "reply-after-eof"
       changed.notify();
     });
   });
-  const port = await start();
+  const port = await listen(server);
   return {
     port,
     uri: `tcp://127.0.0.1:${port}`,
@@ -177,17 +158,24 @@ export interface SinkRecord {
 export async function recordingSink(cleanup: Cleanup, greeting?: Buffer) {
   const records: SinkRecord[] = [];
   const changed = new Condition();
-  const { start } = serveTcp(cleanup, "recording sink", (s) => {
+  const { server } = serve("recording sink", cleanup, (s) => {
     const rec: SinkRecord = { received: 0, ended: undefined };
     records.push(rec);
     if (greeting) s.write(greeting);
-    s.on("data", (d: Buffer) => ((rec.received += d.length), changed.notify()));
-    s.on("end", () => ((rec.ended ??= "fin"), changed.notify()));
-    s.on("error", () => ((rec.ended ??= "reset"), changed.notify()));
-    s.on("close", () => ((rec.ended ??= "reset"), changed.notify()));
+    const ended = (how: "fin" | "reset"): void => {
+      rec.ended ??= how;
+      changed.notify();
+    };
+    s.on("data", (d: Buffer) => {
+      rec.received += d.length;
+      changed.notify();
+    });
+    s.on("end", () => ended("fin"));
+    s.on("error", () => ended("reset"));
+    s.on("close", () => ended("reset"));
     changed.notify();
   });
-  const port = await start();
+  const port = await listen(server);
   return {
     port,
     uri: `tcp://127.0.0.1:${port}`,
@@ -204,7 +192,7 @@ export async function recordingSink(cleanup: Cleanup, greeting?: Buffer) {
 export async function pushSource(cleanup: Cleanup, total: number) {
   const state = { handed: 0, lastWriteAt: 0, done: false, sha256: "" };
   const changed = new Condition();
-  const { start } = serveTcp(cleanup, "push source", (s) => {
+  const { server } = serve("push source", cleanup, (s) => {
     const hash = createHash("sha256");
     const CHUNK = 64 * 1024;
     const pump = (): void => {
@@ -226,7 +214,7 @@ export async function pushSource(cleanup: Cleanup, total: number) {
     };
     pump();
   });
-  const port = await start();
+  const port = await listen(server);
   return {
     port,
     uri: `tcp://127.0.0.1:${port}`,
@@ -240,14 +228,18 @@ export async function pushSource(cleanup: Cleanup, total: number) {
  * queue filled, so a dial to it neither connects nor is refused — it times out.
  */
 export async function blackholeBackend(cleanup: Cleanup): Promise<{ port: number; uri: string }> {
-  const code =
-    "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})";
+  const code = [
+    "const s=require('net').createServer();",
+    "s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})",
+  ].join("");
   const proc = spawnNode(["-e", code], { name: "blackhole backend", cleanup });
   const line = await proc.waitForLog((l) => /^\d+$/.test(l.raw), 10_000, "the blackhole listener's port");
   const port = Number(line.raw);
   // Fill the accept queue (backlog + 1); later SYNs are dropped.
   const fillers: net.Socket[] = [];
-  cleanup.add("blackhole fillers", () => fillers.forEach((f) => f.destroy()));
+  cleanup.add("blackhole fillers", () => {
+    for (const f of fillers) f.destroy();
+  });
   for (;;) {
     const f = net.connect({ host: "127.0.0.1", port });
     f.on("error", () => {});

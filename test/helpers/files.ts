@@ -19,6 +19,6 @@ export async function tempDir(cleanup: Cleanup): Promise<string> {
 /** Writes a secret (e.g. a token) to `dir/name` with mode 0600, as a connector's token file. */
 export async function writeSecretFile(dir: string, name: string, content: string): Promise<string> {
   const path = join(dir, name);
-  await writeFile(path, content + "\n", { mode: 0o600 });
+  await writeFile(path, `${content}\n`, { mode: 0o600 });
   return path;
 }

@@ -48,7 +48,7 @@ export class Proc {
 
   constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
   ) {
     if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
     this.pid = child.pid;

@@ -42,7 +42,7 @@ export class TestClient {
 
   constructor(
     readonly url: string,
-    private readonly opts: TestClientOptions = {},
+    opts: TestClientOptions = {},
   ) {
     this.ws = new WebSocket(url, opts.protocols ?? [], {
       perMessageDeflate: false,

@@ -1,8 +1,23 @@
 import { timingSafeEqual as nodeTimingSafeEqual } from "node:crypto";
-import { beforeAll, describe, expect, it } from "vitest";
-import { admitClient, admitConnectorCertificate, offeredSubprotocols, TOKEN_SUBPROTOCOL_PREFIX } from "../../edge/admission.ts";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  admitClient,
+  admitConnectorCertificate,
+  MAX_JWT_AGE_S,
+  offeredSubprotocols,
+  TOKEN_SUBPROTOCOL_PREFIX,
+} from "../../edge/admission.ts";
 import { bearerToken, matchToken, serviceForToken } from "../../edge/auth.ts";
-import { parseEdgeConfig, type EdgeConfig, type EdgeService } from "../../shared/config/edge-config.ts";
+import {
+  ISSUER_REQUIRED_MESSAGE,
+  JWKS_HTTPS_MESSAGE,
+  parseEdgeConfig,
+  type EdgeConfig,
+  type EdgeService,
+} from "../../shared/config/edge-config.ts";
 
 /**
  * The edge's admission decisions as pure functions (edge/admission.ts, edge/auth.ts), run in
@@ -24,6 +39,7 @@ const T_ALPHA = "alpha-token-0123456789";
 const T_ALPHA_2 = "alpha-token-rotated-0123";
 const T_BETA = "beta-token-0123456789ab";
 const T_CLIENT = "client-token-0123456789";
+const ISSUER = "https://team.cloudflareaccess.com";
 
 function config(
   services: Record<string, Record<string, unknown>>,
@@ -117,14 +133,18 @@ describe("admitConnectorCertificate (socks.ssl.verify-client on Cloudflare's tls
     expect(admitConnectorCertificate(optionalPinned, request({}, { tlsClientAuth: { ...GOOD, certRevoked: "1" } }), undefined)).toBe(false);
   });
 
-  it('only SALLYPORT_TLS exactly "workerd" hands the check to a TLS listener (pinned services then admit nobody); anything else checks cf', () => {
-    expect(admitConnectorCertificate(required, request({}, undefined), "workerd")).toBe(true);
-    // workerd does not show the Worker the certificate: a pin cannot be checked, so nothing passes.
-    expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: GOOD }), "workerd")).toBe(false);
-    for (const t of [undefined, "", "cloudflare", "WORKERD", "workerd "]) {
-      expect(admitConnectorCertificate(required, request({}, undefined), t), String(t)).toBe(false);
-    }
-  });
+  it(
+    'only SALLYPORT_TLS exactly "workerd" hands the check to a TLS listener (pinned services then admit nobody); anything else checks ' +
+      "cf",
+    () => {
+      expect(admitConnectorCertificate(required, request({}, undefined), "workerd")).toBe(true);
+      // workerd does not show the Worker the certificate: a pin cannot be checked, so nothing passes.
+      expect(admitConnectorCertificate(requiredPinned, request({}, { tlsClientAuth: GOOD }), "workerd")).toBe(false);
+      for (const t of [undefined, "", "cloudflare", "WORKERD", "workerd "]) {
+        expect(admitConnectorCertificate(required, request({}, undefined), t), String(t)).toBe(false);
+      }
+    },
+  );
 
   it("ignores headers that claim a certificate: only request.cf counts", () => {
     const forged = request({
@@ -233,7 +253,12 @@ describe("admitClient (client.origins, client.auth)", () => {
   });
 
   it("jwt: no token, or a key set that cannot be fetched, refuses (fails closed)", async () => {
-    const svc = service({ "client.auth": "jwt", "client.jwt.jwks": "http://127.0.0.1:1/certs", "client.jwt.audience": "aud" });
+    const svc = service({
+      "client.auth": "jwt",
+      "client.jwt.jwks": "http://127.0.0.1:1/certs",
+      "client.jwt.issuer": ISSUER,
+      "client.jwt.audience": "aud",
+    });
     expect(await admitClient(svc, request(upgrade))).toBe("credentials");
     const unsigned = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from('{"aud":"aud"}').toString("base64url")}.`;
     expect(await admitClient(svc, request({ ...upgrade, "Cf-Access-Jwt-Assertion": unsigned }))).toBe("credentials");
@@ -243,5 +268,98 @@ describe("admitClient (client.origins, client.auth)", () => {
   it("splits offered subprotocols on commas, trimming, dropping empties", () => {
     expect(offeredSubprotocols(request({ "Sec-WebSocket-Protocol": " a , b,,c " }))).toEqual(["a", "b", "c"]);
     expect(offeredSubprotocols(request({}))).toEqual([]);
+  });
+});
+
+describe('client.auth "jwt": the claims a token must carry (keys from a JWKS on 127.0.0.1)', () => {
+  const upgrade = { Upgrade: "websocket" };
+  const now = () => Math.floor(Date.now() / 1000);
+  let svc: EdgeService;
+  let signing: CryptoKey;
+  let server: Server;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("ES256");
+    signing = pair.privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    svc = service({
+      "client.auth": "jwt",
+      "client.jwt.jwks": `http://127.0.0.1:${(server.address() as AddressInfo).port}/certs`,
+      "client.jwt.issuer": ISSUER,
+      "client.jwt.audience": "aud",
+    });
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  type Claims = { iss?: string; aud?: string; iat?: number; exp?: number; nbf?: number };
+  const valid = (): Claims => ({ iss: ISSUER, aud: "aud", iat: now() - 60, exp: now() + 300 });
+  function without(key: keyof Claims): () => Claims {
+    return () => {
+      const c = valid();
+      delete c[key];
+      return c;
+    };
+  }
+  const sign = (claims: Claims) =>
+    new SignJWT({ email: "user@example.com", ...claims }).setProtectedHeader({ alg: "ES256", kid: "k1" }).sign(signing);
+
+  it.each<[string, "admitted" | "refused", () => Claims]>([
+    ["iss, aud, iat and exp as configured", "admitted", valid],
+    ["no exp (a token that never expires)", "refused", without("exp")],
+    ["no iss", "refused", without("iss")],
+    ["no iat", "refused", without("iat")],
+    ["no aud", "refused", without("aud")],
+    ["another issuer", "refused", () => ({ ...valid(), iss: "https://evil.example" })],
+    ["expired beyond the 30 s tolerance", "refused", () => ({ ...valid(), exp: now() - 120 })],
+    ["issued in the future beyond the tolerance", "refused", () => ({ ...valid(), iat: now() + 600 })],
+    [
+      `issued more than ${MAX_JWT_AGE_S / 86_400} days ago, though exp is later`,
+      "refused",
+      () => ({ ...valid(), iat: now() - MAX_JWT_AGE_S - 3600, exp: now() + 3600 }),
+    ],
+    ["not yet valid (nbf)", "refused", () => ({ ...valid(), nbf: now() + 600 })],
+  ])("a token with %s is %s", async (_name, expected, claims) => {
+    const refusal = await admitClient(svc, request({ ...upgrade, "Cf-Access-Jwt-Assertion": await sign(claims()) }));
+    expect(refusal).toBe(expected === "admitted" ? undefined : "credentials");
+  });
+});
+
+describe('client.auth "jwt": what the configuration must say', () => {
+  const jwt = (settings: Record<string, unknown>) =>
+    parseEdgeConfig(
+      { svc: { accept: "wss://edge.example.com/svc", "client.auth": "jwt", "client.jwt.audience": "aud", ...settings } },
+      JSON.stringify({ svc: [T_ALPHA] }),
+    );
+  const at = (key: string) => `SALLYPORT_SERVICES.svc.${key}`;
+
+  it.each<[string, Record<string, unknown>, Array<{ path: string; message: string }>]>([
+    [
+      "an http:// JWKS URL: keys fetched in clear text could be swapped on the way",
+      { "client.jwt.jwks": "http://team.cloudflareaccess.com/cdn-cgi/access/certs", "client.jwt.issuer": ISSUER },
+      [{ path: at("client.jwt.jwks"), message: JWKS_HTTPS_MESSAGE }],
+    ],
+    [
+      "an http:// JWKS URL on a private address",
+      { "client.jwt.jwks": "http://10.0.0.5/certs", "client.jwt.issuer": ISSUER },
+      [{ path: at("client.jwt.jwks"), message: JWKS_HTTPS_MESSAGE }],
+    ],
+    [
+      "no issuer",
+      { "client.jwt.jwks": "https://team.cloudflareaccess.com/cdn-cgi/access/certs" },
+      [{ path: at("client.jwt.issuer"), message: ISSUER_REQUIRED_MESSAGE }],
+    ],
+  ])("refuses %s", (_name, settings, issues) => {
+    expect(jwt(settings)).toEqual({ ok: false, error: issues });
+  });
+
+  it.each([
+    "https://team.cloudflareaccess.com/cdn-cgi/access/certs",
+    "http://127.0.0.1:8788/certs",
+    "http://[::1]:8788/certs",
+    "http://localhost:8788/certs",
+  ])("accepts %s with an issuer", (jwks) => {
+    expect(jwt({ "client.jwt.jwks": jwks, "client.jwt.issuer": ISSUER }).ok).toBe(true);
   });
 });

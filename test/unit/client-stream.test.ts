@@ -1,63 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { SallyportStream, type CloseInfo, type StreamOptions, type WebSocketLike } from "../../client/stream.ts";
+import { SallyportStream, type CloseInfo, type StreamOptions } from "../../client/stream.ts";
+import { FakeClientSocket as FakeSocket } from "../helpers/fakes.ts";
 import { describeClose, describeRefusal } from "../../client/describe.ts";
 import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
-
-/** An in-memory WebSocket: records what the stream sends, lets the test play the edge. */
-class FakeSocket implements WebSocketLike {
-  readyState = 1;
-  binaryType = "blob";
-  bufferedAmount = 0;
-  readonly frames: Array<string | Uint8Array> = [];
-  closedWith: { code: number | undefined; reason: string | undefined } | undefined;
-  private readonly listeners = new Map<string, Set<(e: never) => void>>();
-
-  constructor(readonly protocol: string) {}
-
-  send(data: string | ArrayBufferView | ArrayBuffer, cb?: (err?: Error) => void): void {
-    if (this.readyState !== 1) throw new Error("send on a socket that is not open");
-    this.frames.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer).slice());
-    if (cb) queueMicrotask(() => cb());
-  }
-
-  close(code?: number, reason?: string): void {
-    this.closedWith = { code, reason };
-    this.readyState = 2;
-  }
-
-  addEventListener(type: string, l: (e: never) => void): void {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type)!.add(l);
-  }
-
-  removeEventListener(type: string, l: (e: never) => void): void {
-    this.listeners.get(type)?.delete(l);
-  }
-
-  private emit(type: string, event: unknown): void {
-    for (const l of this.listeners.get(type) ?? []) (l as (e: unknown) => void)(event);
-  }
-
-  /** The edge sends a frame (a string is a text frame). */
-  receive(data: string | Uint8Array | ArrayBuffer): void {
-    this.emit("message", { data });
-  }
-
-  /** The close handshake completed with this code. */
-  peerClose(code: number, reason = ""): void {
-    this.readyState = 3;
-    this.emit("close", { code, reason });
-  }
-
-  /** Data frames sent so far, as total bytes. */
-  dataBytes(): number {
-    return this.frames.reduce((n, f) => n + (typeof f === "string" ? 0 : f.byteLength), 0);
-  }
-
-  texts(): string[] {
-    return this.frames.filter((f): f is string => typeof f === "string");
-  }
-}
 
 const END = '{"v":1,"t":"end"}';
 const credit = (bytes: number): string => JSON.stringify({ v: 1, t: "credit", bytes });
@@ -207,7 +152,11 @@ describe("SallyportStream: sending", () => {
     ws.receive(credit(INITIAL_WINDOW_BYTES / 2));
     const out = new Uint8Array(ws.dataBytes());
     let off = 0;
-    for (const f of ws.frames) if (typeof f !== "string") out.set(f, off), (off += f.byteLength);
+    for (const f of ws.frames) {
+      if (typeof f === "string") continue;
+      out.set(f, off);
+      off += f.byteLength;
+    }
     expect(Buffer.from(out.buffer).equals(Buffer.from(data.buffer))).toBe(true);
   });
 

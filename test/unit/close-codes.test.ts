@@ -118,8 +118,11 @@ describe("close codes", () => {
     });
   });
 
-  it("counts only 1000 as a clean end", () => {
-    expect(isCleanClose(1000)).toBe(true);
-    for (const code of [1001, 1005, 1006, 1011, 4003, 4006]) expect(isCleanClose(code), String(code)).toBe(false);
+  it("counts 1000 and a close without a status (1005) as a clean end, as relayableClose and the client stream do", () => {
+    for (const code of [1000, 1005]) {
+      expect(isCleanClose(code), String(code)).toBe(true);
+      expect(relayableClose(code).code, String(code)).toBe(1000);
+    }
+    for (const code of [1001, 1006, 1011, 4003, 4006]) expect(isCleanClose(code), String(code)).toBe(false);
   });
 });

@@ -118,7 +118,8 @@ describe("round trip", () => {
 
   it("accepts fields in any order and JSON whitespace", () => {
     const text =
-      ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", "t":"bind", "v":1 } ';
+      ' {\n "heartbeatMs": 15000, "instance":"i1", "connectorId" : "c_1", "bindId":"b-1",\t"accept":"wss://gateway.example.com/path", ' +
+      '"t":"bind", "v":1 } ';
     expect(decodeFromConnector(text).ok).toBe(true);
   });
 
@@ -287,7 +288,7 @@ describe("size limit in bytes", () => {
   /** A valid `bound` padded with JSON whitespace to exactly `bytes` bytes. */
   const padded = (bytes: number): string => {
     const base = json(BOUND);
-    return base.slice(0, -1) + " ".repeat(bytes - utf8(base)) + "}";
+    return `${base.slice(0, -1) + " ".repeat(bytes - utf8(base))}}`;
   };
 
   it("accepts exactly MAX_CONTROL_MESSAGE_BYTES", () => {

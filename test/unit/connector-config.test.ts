@@ -301,7 +301,11 @@ describe("connector config: problems", () => {
   it.each<[string, Record<string, unknown>, ConfigIssue[]]>([
     ["accept missing", { accept: undefined }, [{ path: at("accept"), message: "is required" }]],
     ["accept http", { accept: "http://gateway.example.com/echo" }, [{ path: at("accept"), message: "must be a ws:// or wss:// URI" }]],
-    ["accept with query", { accept: `${ACCEPT}?x=1` }, [{ path: at("accept"), message: "must not have a query, fragment or credentials" }]],
+    [
+      "accept with query",
+      { accept: `${ACCEPT}?x=1` },
+      [{ path: at("accept"), message: "must not have credentials, a query or a fragment" }],
+    ],
     [
       "accept reserved",
       { accept: "wss://gateway.example.com/_sallyport/bind" },
@@ -417,17 +421,17 @@ describe("connector config: problems", () => {
     [
       "edge with credentials",
       { edge: "wss://user:secret@edge.example.net" },
-      [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }],
+      [{ path: at("edge"), message: "must not have credentials, a query or a fragment; put the token in token.file" }],
     ],
     [
       "edge with a user",
       { edge: "wss://user@edge.example.net" },
-      [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }],
+      [{ path: at("edge"), message: "must not have credentials, a query or a fragment; put the token in token.file" }],
     ],
     [
       "edge with a query",
       { edge: "wss://edge.example.net/?token=abc" },
-      [{ path: at("edge"), message: "must not carry credentials or a query; put the token in token.file" }],
+      [{ path: at("edge"), message: "must not have credentials, a query or a fragment; put the token in token.file" }],
     ],
     ["edge with LF", { edge: "wss://edge.example.net\n" }, [{ path: at("edge"), message: "must not contain CR, LF or NUL" }]],
     ["token.file empty", { "token.file": "" }, [{ path: at("token.file"), message: "must be a non-empty string" }]],

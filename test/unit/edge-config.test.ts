@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { MIN_TOKEN_LENGTH, parseEdgeConfig, type EdgeConfig } from "../../shared/config/edge-config.ts";
+import {
+  ISSUER_REQUIRED_MESSAGE,
+  JWKS_HTTPS_MESSAGE,
+  MIN_TOKEN_LENGTH,
+  parseEdgeConfig,
+  type EdgeConfig,
+} from "../../shared/config/edge-config.ts";
 import type { ConfigIssue } from "../../shared/config/issues.ts";
 import { servicesFromWranglerToml } from "../helpers/wrangler-vars.ts";
 
@@ -194,7 +200,7 @@ describe("edge config: tokens", () => {
   });
 
   it("refuses a token that is not a string", () => {
-    expect(tokenIssues([TOKEN, 1234567890123456789])).toStrictEqual([{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[1]", message: rule }]);
+    expect(tokenIssues([TOKEN, 1234567890123456])).toStrictEqual([{ path: "SALLYPORT_CONNECTOR_TOKENS.echo[1]", message: rule }]);
   });
 
   it("names the bad token's place in a list", () => {
@@ -250,22 +256,22 @@ describe("edge config: services", () => {
     [
       "accept with a query",
       { accept: `${ACCEPT}?a=1` },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept with a fragment",
       { accept: `${ACCEPT}#x` },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept with credentials",
       { accept: "wss://user:pw@gateway.example.com/echo" },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept with a user only",
       { accept: "wss://user@gateway.example.com/echo" },
-      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have a query, fragment or credentials" }],
+      [{ path: "SALLYPORT_SERVICES.echo.accept", message: "must not have credentials, a query or a fragment" }],
     ],
     [
       "accept under /_sallyport/",
@@ -505,7 +511,7 @@ describe("edge config: client admission and certificate pins", () => {
   });
 
   it("reads certificate pins, colons allowed, in lower case", () => {
-    const r = withClients({ "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": ["AB:".repeat(31) + "AB"] });
+    const r = withClients({ "socks.ssl.verify-client": "required", "socks.ssl.client-cert-sha256": [`${"AB:".repeat(31)}AB`] });
     expect(r.ok && r.value.services[0]!.clientCertPins).toStrictEqual([PIN]);
   });
 
@@ -576,14 +582,15 @@ describe("edge config: client admission and certificate pins", () => {
           path: at("client.jwt.jwks"),
           message: 'is required with client.auth "jwt" (the JWKS URL, e.g. https://TEAM.cloudflareaccess.com/cdn-cgi/access/certs)',
         },
+        { path: at("client.jwt.issuer"), message: ISSUER_REQUIRED_MESSAGE },
         { path: at("client.jwt.audience"), message: 'is required with client.auth "jwt": a token for another application must not pass' },
       ],
     ],
     [
       "jwks not http(s)",
-      { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a" },
+      { "client.auth": "jwt", "client.jwt.jwks": "file:///etc/keys.json", "client.jwt.audience": "a", "client.jwt.issuer": "https://i" },
       undefined,
-      [{ path: at("client.jwt.jwks"), message: "must be an http(s) URL" }],
+      [{ path: at("client.jwt.jwks"), message: JWKS_HTTPS_MESSAGE }],
     ],
     [
       "a pin that is not a fingerprint",

@@ -5,7 +5,7 @@ import { parseEdgeConfig, type EdgeService } from "../../shared/config/edge-conf
 
 /**
  * The two <service> examples of Kaazing's Enterprise Shield documentation
- * (shared/seed/enterprise-shield.txt, "Configuration Examples"), written as Sallyport raw
+ * (test/fixtures/kaazing/enterprise-shield.txt, "Configuration Examples"), written as Sallyport raw
  * configurations by hand, and parsed by the real parsers:
  *
  * - the internal gateway's service → the connector's configuration. Kaazing puts

@@ -13,7 +13,7 @@ import { renderWranglerVars } from "../../shared/config/wrangler-vars.ts";
 /**
  * The Kaazing import (kaazing/import.ts), fed the two <service> examples of the
  * Enterprise Shield documentation verbatim (test/fixtures/kaazing/, one line each as in
- * shared/seed/enterprise-shield.txt) and a table of configurations it must refuse, each by
+ * test/fixtures/kaazing/enterprise-shield.txt) and a table of configurations it must refuse, each by
  * the path of the element at fault.
  */
 
@@ -148,7 +148,8 @@ describe("DMZ gateway example → edge configuration", () => {
     const r = imported(DMZ);
     expect(JSON.stringify(r.edge)).not.toMatch(/prepared|recovery/);
     expect(r.notes.find((n) => n.path === "service[0].properties.prepared.connection.count")?.text).toBe(
-      '1 → not an edge setting: put "prepared.connection.count": 1 in the connector\'s service (binds the connector keeps open at the edge, ready for clients)',
+      '1 → not an edge setting: put "prepared.connection.count": 1 in the connector\'s service (binds the connector keeps open at the ' +
+        "edge, ready for clients)",
     );
     expect(r.notes.find((n) => n.path === "service[0].properties.maximum.recovery.interval")?.text).toMatch(
       /^1 second → not an edge setting: put "maximum\.recovery\.interval": "1 second" in the connector's service/,
@@ -182,7 +183,8 @@ describe("DMZ gateway example → edge configuration", () => {
 
 describe("a <gateway-config> holding both services", () => {
   const both = (internal = INTERNAL, dmz = DMZ): string =>
-    `<?xml version="1.0" encoding="UTF-8"?>\n<!-- both sides -->\n<gateway-config xmlns="http://xmlns.kaazing.org/2016/06/gateway">\n${internal}\n${dmz}\n</gateway-config>\n`;
+    `<?xml version="1.0" encoding="UTF-8"?>\n<!-- both sides -->\n<gateway-config ` +
+    `xmlns="http://xmlns.kaazing.org/2016/06/gateway">\n${internal}\n${dmz}\n</gateway-config>\n`;
 
   it("yields the connector and the edge, indexed by <service> order", () => {
     const r = imported(both());
@@ -214,6 +216,59 @@ describe("a <gateway-config> holding both services", () => {
   it("names the problems of each service by its index", () => {
     const issues = refused(both(INTERNAL, edit(DMZ, "<type>proxy</type>", "<type>echo</type>")));
     expect(issues.map((i) => i.path)).toStrictEqual(["service[1].type"]);
+  });
+
+  it("carries the DMZ gateway's prepared.connection.count and maximum.recovery.interval into the connector's service", () => {
+    const dmz = edit(
+      edit(DMZ, "<prepared.connection.count>1<", "<prepared.connection.count>4<"),
+      "<maximum.recovery.interval>1 second<",
+      "<maximum.recovery.interval>3 seconds<",
+    );
+    const r = imported(both(INTERNAL, dmz));
+    expect(r.connector?.services[0]).toMatchObject({ "prepared.connection.count": 4, "maximum.recovery.interval": "3 seconds" });
+    expect(r.notes.find((n) => n.path === "service[1].properties.prepared.connection.count")?.text).toBe(
+      '4 → not an edge setting: "prepared.connection.count": 4 in the connector\'s service "path" (service[0]), which has the same accept (binds the connector keeps open at the edge, ready for clients)',
+    );
+    // The internal service's note no longer claims the default it did not end up with.
+    expect(r.notes.find((n) => n.path === "service[0].properties.prepared.connection.count")?.text).toMatch(
+      /^\(not set\) → 4 from service\[1\]/,
+    );
+  });
+
+  it("refuses a prepared.connection.count set differently on the two sides of one accept", () => {
+    const internal = edit(
+      INTERNAL,
+      "<type>proxy</type>",
+      "<type>proxy</type><properties><prepared.connection.count>2</prepared.connection.count></properties>",
+    );
+    const dmz = edit(DMZ, "<prepared.connection.count>1<", "<prepared.connection.count>4<");
+    expect(refused(both(internal, dmz)).map((i) => [i.path, i.message])).toStrictEqual([
+      [
+        "service[1].properties.prepared.connection.count",
+        "is 4, but the internal gateway's service[0] for the same accept says 2: the connector can keep only one; set it on one side",
+      ],
+    ]);
+  });
+
+  /** The same <service> named Other, for the accept path /other. */
+  const other = (xml: string): string =>
+    edit(xml, "<service>", "<service><name>Other</name>").replaceAll(
+      "wss://gateway.example.com:443/path",
+      "wss://gateway.example.com/other",
+    );
+
+  it("imports two DMZ services (each gets its own stand-in token in the output check)", () => {
+    const r = imported(`<gateway-config>${DMZ}${other(DMZ)}</gateway-config>`);
+    expect(Object.keys(r.edge!.SALLYPORT_SERVICES)).toStrictEqual(["path", "other"]);
+  });
+
+  it("imports two internal services for two accepts, and both sides of each", () => {
+    const r = imported(both(`${INTERNAL}${other(INTERNAL)}`, `${DMZ}${other(DMZ)}`));
+    expect(r.connector?.services.map((s) => [s.name, s.accept])).toStrictEqual([
+      ["path", "wss://gateway.example.com/path"],
+      ["other", "wss://gateway.example.com/other"],
+    ]);
+    expect(Object.keys(r.edge!.SALLYPORT_SERVICES)).toStrictEqual(["path", "other"]);
   });
 
   it("refuses two services the edge could not tell apart", () => {
@@ -345,11 +400,25 @@ const REFUSED: Array<[string, string, string, RegExp]> = [
     "service[0].frobnicate",
     /not a service element Sallyport can honour/,
   ],
+  // The edge authenticates clients and checks origins (client.auth, client.origins): the
+  // refusal points there, and never claims the edge cannot.
   [
     "realm-name",
     edit(INTERNAL, "<type>", "<realm-name>demo</realm-name><type>"),
     "service[0].realm-name",
-    /client authentication is not imported/,
+    /^(?!.*(in front of the edge|any origin)).*set the edge service's client\.auth \("token" or "jwt"/,
+  ],
+  [
+    "authorization-constraint",
+    edit(INTERNAL, "<type>", "<authorization-constraint><require-role>AUTHORIZED</require-role></authorization-constraint><type>"),
+    "service[0].authorization-constraint",
+    /^(?!.*(in front of the edge|any origin)).*client\.auth/,
+  ],
+  [
+    "cross-site-constraint",
+    edit(INTERNAL, "<type>", "<cross-site-constraint><allow-origin>https://app.example.com</allow-origin></cross-site-constraint><type>"),
+    "service[0].cross-site-constraint",
+    /^(?!.*any origin).*client\.origins/,
   ],
   ["balance", edit(INTERNAL, "<type>", "<balance>wss://x.example.com/</balance><type>"), "service[0].balance", /no balancer/],
   [
@@ -488,6 +557,7 @@ const REFUSED: Array<[string, string, string, RegExp]> = [
   ],
   [
     "gateway property reference",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Kaazing property reference, which the import must refuse
     edit(INTERNAL, "tcp://internal.example.com:1080", "tcp://${backend.host}:1080"),
     "service[0].connect",
     /property reference \(\$\{backend\.host\}\).*write the value in place/,
@@ -517,7 +587,7 @@ const REFUSED: Array<[string, string, string, RegExp]> = [
     "gateway-config security",
     `<gateway-config><security><keystore/></security>${INTERNAL}</gateway-config>`,
     "gateway-config.security",
-    /realms and keystores are not imported/,
+    /realms and keystores are not imported: .*client\.auth/,
   ],
   [
     "gateway-config properties",

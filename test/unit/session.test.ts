@@ -1,0 +1,179 @@
+import { describe, expect, it } from "vitest";
+import { BACKEND_LINGER_MS, HIGH_WATER, Session, type SessionOutcome } from "../../connector/session.ts";
+import type { ClientProtocol } from "../../shared/protocol/messages.ts";
+import { FULL_READ_BYTES } from "../../shared/chunks.ts";
+import { INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import { FakeBackend, FakeClock, FakeWs } from "../helpers/fakes.ts";
+
+/**
+ * connector/session.ts over a fake edge socket, a fake backend socket and a manual clock:
+ * credit both ways, backpressure, coalescing, half-close and how each end is reported.
+ */
+
+const MiB = 1024 * 1024;
+const WINDOW = INITIAL_WINDOW_BYTES;
+
+function harness(protocol: ClientProtocol = "sallyport", opts: { maxMessageBytes?: number; keep?: boolean } = {}) {
+  const ws = new FakeWs();
+  const backend = new FakeBackend();
+  const clock = new FakeClock();
+  const outcomes: SessionOutcome[] = [];
+  const session = new Session(
+    ws.asWebSocket(),
+    backend.asSocket(),
+    { protocol, maxMessageBytes: opts.maxMessageBytes ?? MiB, keep: opts.keep ?? false, clock },
+    (o) => outcomes.push(o),
+  );
+  return { ws, backend, clock, outcomes, session };
+}
+
+const settle = () => new Promise<void>((r) => setImmediate(r));
+const fromBackend = (h: ReturnType<typeof harness>, bytes: number) => h.backend.emit("data", Buffer.alloc(bytes, 0x42));
+
+describe("Session: toward the client", () => {
+  it("sends a Sallyport client no more than its credit, pauses the backend, and resumes on credit", async () => {
+    const h = harness();
+    for (let i = 0; i < WINDOW / MiB + 1; i++) fromBackend(h, MiB);
+    expect(h.ws.data().byteLength).toBe(WINDOW);
+    expect(h.backend.isPaused()).toBe(true);
+    h.session.control({ t: "credit", bytes: MiB });
+    expect(h.ws.data().byteLength).toBe(WINDOW + MiB);
+    expect(h.backend.isPaused()).toBe(true); // that credit is used up already
+    h.session.control({ t: "credit", bytes: MiB });
+    await settle();
+    expect(h.backend.isPaused()).toBe(false);
+  });
+
+  it("pauses the backend while the WebSocket buffers more than HIGH_WATER", () => {
+    const h = harness("plain");
+    h.ws.bufferedAmount = HIGH_WATER + 1;
+    fromBackend(h, 100);
+    expect(h.backend.isPaused()).toBe(true);
+  });
+
+  it("coalesces full reads of one turn into one message; a short read goes at once", async () => {
+    const h = harness("sallyport", { maxMessageBytes: MiB });
+    for (let i = 0; i < 3; i++) fromBackend(h, FULL_READ_BYTES);
+    expect(h.ws.sent).toHaveLength(0);
+    await settle();
+    expect(h.ws.sent.map((f) => f.length)).toEqual([3 * FULL_READ_BYTES]);
+    fromBackend(h, 10);
+    expect(h.ws.sent.map((f) => f.length)).toEqual([3 * FULL_READ_BYTES, 10]);
+  });
+
+  it("never sends a message larger than the edge's max.message.size", () => {
+    const h = harness("plain", { maxMessageBytes: 1000 });
+    fromBackend(h, 2500);
+    fromBackend(h, 10); // a short read: the rest goes too
+    expect(h.ws.sent.map((f) => f.length)).toEqual([1000, 1000, 510]);
+  });
+});
+
+describe("Session: toward the backend", () => {
+  it("grants the client credit in half-window steps, only for bytes the backend has taken", () => {
+    const h = harness();
+    h.ws.binary(Buffer.alloc(WINDOW / 2 - 1));
+    h.backend.ack();
+    expect(h.ws.controls()).toEqual([]);
+    h.ws.binary(Buffer.alloc(1));
+    expect(h.ws.controls()).toEqual([]); // written, not yet taken
+    h.backend.ack();
+    expect(h.ws.controls()).toEqual([{ v: 1, t: "credit", bytes: WINDOW / 2 }]);
+  });
+
+  it("a client that sends beyond its credit is cut with 1002 and the backend reset", () => {
+    const h = harness();
+    h.ws.binary(Buffer.alloc(WINDOW));
+    expect(h.ws.closedWith).toBeUndefined();
+    h.ws.binary(Buffer.alloc(1));
+    expect(h.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+    expect(h.backend.reset).toBe(true);
+    expect(h.outcomes).toMatchObject([{ by: "backend", close: { code: 1002 }, bytesToBackend: WINDOW + 1 }]);
+  });
+
+  it("pauses the WebSocket while the backend's buffer is full, until it drains", () => {
+    const h = harness("plain");
+    h.backend.full = true;
+    h.ws.binary(Buffer.alloc(10));
+    expect(h.ws.paused).toBe(true);
+    h.backend.emit("drain");
+    expect(h.ws.paused).toBe(false);
+  });
+
+  it("a plain client's text frames are not data; `end` or `credit` from it is a protocol error", () => {
+    const h = harness("plain");
+    h.ws.text("hello");
+    expect(h.backend.written).toEqual([]);
+    h.session.control({ t: "end" });
+    expect(h.ws.closedWith?.code).toBe(1002);
+  });
+});
+
+describe("Session: ending", () => {
+  it("half-close: the client's end is a FIN to the backend; the backend's FIN an `end` after its data; both close with 1000", async () => {
+    const h = harness();
+    h.session.control({ t: "end" });
+    expect(h.backend.ended).toBe(true);
+    expect(h.ws.closedWith).toBeUndefined();
+    fromBackend(h, 5);
+    h.backend.emit("end");
+    expect(h.ws.sent.map((f) => (typeof f === "string" ? f : f.length))).toEqual([5, '{"v":1,"t":"end"}']);
+    expect(h.ws.closedWith).toEqual({ code: 1000, reason: "" });
+    expect(h.outcomes).toEqual([{ by: "backend", close: { code: 1000, reason: "" }, bytesToBackend: 0, bytesToClient: 5 }]);
+  });
+
+  it("holds the backend's `end` behind data still waiting for credit", () => {
+    const h = harness();
+    for (let i = 0; i < WINDOW / MiB + 1; i++) fromBackend(h, MiB);
+    h.backend.emit("end");
+    expect(h.ws.controls()).toEqual([]);
+    h.session.control({ t: "credit", bytes: MiB });
+    expect(h.ws.controls()).toEqual([{ v: 1, t: "end" }]);
+  });
+
+  it("data from the client after its end is a protocol error", () => {
+    const h = harness();
+    h.session.control({ t: "end" });
+    h.ws.binary(Buffer.alloc(1));
+    expect(h.ws.closedWith?.code).toBe(1002);
+  });
+
+  it("plain: the backend's FIN closes the session with 1000", () => {
+    const h = harness("plain");
+    h.backend.emit("end");
+    expect(h.ws.closedWith).toEqual({ code: 1000, reason: "" });
+  });
+
+  it("in standby, a clean end is reported as kept and the socket stays open and no longer listened to", () => {
+    const h = harness("sallyport", { keep: true });
+    h.session.control({ t: "end" });
+    h.backend.emit("end");
+    expect(h.ws.closedWith).toBeUndefined();
+    expect(h.outcomes).toMatchObject([{ kept: true, close: { code: 1000 } }]);
+    expect(h.ws.listenerCount("message") + h.ws.listenerCount("close")).toBe(0);
+  });
+
+  it("the client's 1000 lets the backend finish, destroyed after BACKEND_LINGER_MS; any other close resets it", () => {
+    const a = harness();
+    a.ws.emit("close", 1000);
+    expect(a.backend.ended).toBe(true);
+    expect(a.outcomes).toMatchObject([{ by: "client", close: { code: 1000 } }]);
+    a.clock.advance(BACKEND_LINGER_MS - 1);
+    expect(a.backend.destroyed).toBe(false);
+    a.clock.advance(1);
+    expect(a.backend.destroyed).toBe(true);
+    expect(a.backend.reset).toBe(false);
+
+    const b = harness();
+    b.ws.emit("close", 1006);
+    expect(b.backend.reset).toBe(true);
+  });
+
+  it("a backend error fails the session with 4001, reported once", () => {
+    const h = harness();
+    h.backend.emit("error", new Error("ECONNRESET"));
+    h.backend.emit("close");
+    expect(h.ws.closedWith?.code).toBe(4001);
+    expect(h.outcomes).toHaveLength(1);
+  });
+});
