@@ -4,12 +4,14 @@
 #                              `systemd-analyze verify` and `security` on the shipped units;
 #   tinyproxy (tinyproxy)      test/e2e/proxy.test.ts: a real HTTP proxy on 127.0.0.1;
 #   squid (squid)              a second real proxy, for the proxy tests and the bench.
+#   ip (iproute2), nft (nftables)  test/e2e/firewall.test.ts: network namespaces, and the
+#                              firewall inside them (tinyproxy is its proxy too).
 # Idempotent and fast: installs only what is missing. When it cannot install (no apt, not root,
 # no network): under CI=true it exits 1, since CI must not go green with those checks gone;
 # locally it warns and the tests that need the missing tools skip with the reason.
 set -u
 
-NEEDED="systemd-analyze:systemd tinyproxy:tinyproxy squid:squid"
+NEEDED="systemd-analyze:systemd tinyproxy:tinyproxy squid:squid ip:iproute2 nft:nftables"
 
 missing=""
 for pair in $NEEDED; do

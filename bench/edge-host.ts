@@ -8,10 +8,15 @@ import { serveUntilSignal } from "./lib/proc.ts";
  * Miniflare API, exactly what `sallyport dev` runs) with one service, so the connector can be
  * a process of its own and every process's CPU and memory can be told apart.
  *
- *   tsx bench/edge-host.ts --root DIR --token-file FILE [--port N] [--service NAME]
- *                          [--accept URI] [--timeout D] [--max-message BYTES]
+ *   tsx bench/edge-host.ts --root DIR --token-file FILE [--port N] [--service NAME[,NAME…]]
+ *                          [--accept URI | --accept-origin ORIGIN] [--timeout D] [--max-message BYTES]
+ *                          [--host ADDRESS] [--tls-cert PEM --tls-key PEM]
  *
- * Prints `edge http://127.0.0.1:PORT/` then `ready`. The Worker's log lines go to stderr.
+ * Each service's accept URI is ORIGIN/NAME (default origin ws://sallyport.localhost); --accept
+ * names it outright for a single service. The token file holds one token per line, one for each
+ * service in --service order (the edge refuses a token shared by two services).
+ *
+ * Prints `edge http://127.0.0.1:PORT/` (https:// with --tls-cert) then `ready`. The Worker's log lines go to stderr.
  * --root is the Sallyport checkout under test (default: this repository), so a patched copy
  * can be measured against the original.
  */
@@ -24,21 +29,38 @@ if (!tokenFile) {
   process.stderr.write("edge-host: --token-file FILE is required\n");
   process.exit(2);
 }
-const token = (await readFile(tokenFile, "utf8")).trim();
-const service = args.get("service") ?? "bench";
-const accept = args.get("accept") ?? `ws://sallyport.localhost/${service}`;
+const names = (args.get("service") ?? "bench").split(",");
+const tokens = (await readFile(tokenFile, "utf8"))
+  .split("\n")
+  .map((t) => t.trim())
+  .filter(Boolean);
+if (tokens.length !== names.length) {
+  process.stderr.write(
+    `edge-host: --token-file holds ${tokens.length} tokens for ${names.length} services (one per line, in --service order)\n`,
+  );
+  process.exit(2);
+}
+const origin = args.get("accept-origin") ?? "ws://sallyport.localhost";
+const accept = (name: string): string => (names.length === 1 && args.get("accept")) || `${origin}/${name}`;
 
 const { startLocalEdge } = (await import(pathToFileURL(`${root}/local-edge/edge.ts`).href)) as typeof import("../local-edge/edge.ts");
+const tlsCert = args.get("tls-cert");
+const tlsKey = args.get("tls-key");
 const edge = await startLocalEdge({
   port: Number(args.get("port") ?? 0),
-  services: {
-    [service]: {
-      accept,
-      "socks.timeout": args.get("timeout") ?? "2 seconds",
-      ...(args.has("max-message") ? { "max.message.size": Number(args.get("max-message")) } : {}),
-    },
-  },
-  connectorTokens: { [service]: [token] },
+  ...(args.has("host") ? { host: args.get("host") } : {}),
+  ...(tlsCert && tlsKey ? { https: { cert: await readFile(tlsCert, "utf8"), key: await readFile(tlsKey, "utf8") } } : {}),
+  services: Object.fromEntries(
+    names.map((name) => [
+      name,
+      {
+        accept: accept(name),
+        "socks.timeout": args.get("timeout") ?? "2 seconds",
+        ...(args.has("max-message") ? { "max.message.size": Number(args.get("max-message")) } : {}),
+      },
+    ]),
+  ),
+  connectorTokens: Object.fromEntries(names.map((name, i) => [name, [tokens[i]!]])),
   onLog: (level, message) => process.stderr.write(`${level} ${message}\n`),
 });
 process.stdout.write(`edge ${edge.url.href}\nready\n`);

@@ -3,6 +3,9 @@
  * `sallyport <command>`: each command is a module exporting `run(argv) → exit code`, loaded
  * only when asked for so `sallyport connector` never loads Miniflare.
  */
+import { packageVersion } from "../shared/shipped.ts";
+import { finish } from "./finish.ts";
+
 type Command = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -26,7 +29,7 @@ function usage(): string {
     "  config     check a configuration, or import a Kaazing Enterprise Shield one",
     "  service    install the connector as a systemd service",
     "",
-    "`sallyport <command> --help` describes a command's options.",
+    "`sallyport <command> --help` describes a command's options; `sallyport --version` prints the version.",
   ].join("\n");
 }
 
@@ -36,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
   }
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`${await packageVersion()}\n`);
+    return 0;
+  }
   const load = COMMANDS[name];
   if (!load) {
     process.stderr.write(`sallyport: unknown command "${name}"\n\n${usage()}\n`);
@@ -44,12 +51,4 @@ export async function main(argv: string[]): Promise<number> {
   return (await load()).run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`sallyport: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+finish(main(process.argv.slice(2)));

@@ -1,8 +1,17 @@
-import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
+
+/**
+ * The packed `sallyport` carries the bundle made at pack time (cli/build.ts defines it; apart from
+ * shared/shipped.ts so that only `sallyport dev` loads it), so esbuild, a devDependency, is
+ * loaded only when running from the sources. `typeof` keeps the undeclared global from throwing.
+ */
+declare const SALLYPORT_EDGE_SCRIPT: string | undefined;
+export const EDGE_SCRIPT_DEFINE = "SALLYPORT_EDGE_SCRIPT";
 
 /** Bundles edge/index.ts the way wrangler does, in memory, for Miniflare. */
 export async function bundleEdge(): Promise<string> {
+  if (typeof SALLYPORT_EDGE_SCRIPT === "string") return SALLYPORT_EDGE_SCRIPT;
+  const { build } = await import("esbuild");
   const entry = fileURLToPath(new URL("../edge/index.ts", import.meta.url));
   const result = await build({
     entryPoints: [entry],

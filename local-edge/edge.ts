@@ -11,6 +11,8 @@ export interface LocalEdgeOptions {
   /** Service name → connector tokens; `undefined` leaves SALLYPORT_CONNECTOR_TOKENS unset. */
   readonly connectorTokens: Record<string, string[]> | undefined;
   readonly port?: number;
+  /** Address to listen on (default 127.0.0.1); another one needs a fixed `port`. */
+  readonly host?: string;
   /** Directory for Durable Object state; in memory when absent. */
   readonly persistTo?: string;
   /** More Worker bindings: SALLYPORT_CLIENT_TOKENS, SALLYPORT_ADMIN_TOKEN, … */
@@ -24,18 +26,20 @@ export interface LocalEdgeOptions {
 }
 
 export interface LocalEdge {
-  /** http://127.0.0.1:PORT (https:// with `https`) */
+  /** http://HOST:PORT (https:// with `https`) */
   readonly url: URL;
   stop(): Promise<void>;
 }
 
 export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge> {
+  const host = opts.host ?? "127.0.0.1";
+  if (host !== "127.0.0.1" && !opts.port) throw new Error(`startLocalEdge: a host other than 127.0.0.1 (${host}) needs a fixed port`);
   const script = await bundleEdge();
   // The Miniflare that wrangler ships (v5) takes v4-shaped options through this adapter.
   const options = convertV4MiniflareOptions({
     modules: [{ type: "ESModule", path: "index.js", contents: script }],
     compatibilityDate: COMPATIBILITY_DATE,
-    host: "127.0.0.1",
+    host,
     port: opts.port ?? 0,
     bindings: {
       SALLYPORT_SERVICES: opts.services,
@@ -49,7 +53,10 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
     ...(opts.onLog ? { handleStructuredLogs: (l: { level: string; message: string }) => opts.onLog!(l.level, l.message) } : {}),
   } as never) as MiniflareOptions;
   const mf = new Miniflare(options);
-  const url = await mf.ready;
+  const ready = await mf.ready;
+  // For a host other than loopback, Miniflare's `ready` names its internal loopback entry
+  // (plain HTTP), not the listener on host:port, whose port it does not report: hence the fixed port.
+  const url = host === "127.0.0.1" ? ready : new URL(`${opts.https ? "https" : "http"}://${host}:${opts.port}`);
   return {
     url,
     stop: () => mf.dispose(),

@@ -3,10 +3,11 @@ import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
 import { formatIssues } from "../../shared/config/issues.ts";
 import { Connector } from "../../connector/connector.ts";
 import { startEchoServer } from "../../local-edge/echo-server.ts";
-import { type LocalEdge, startLocalEdge } from "../../local-edge/edge.ts";
 import { stderrLogger } from "../log.ts";
 import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
+import { localEdgeRuntime } from "../../shared/shipped.ts";
+import type { LocalEdge } from "../../local-edge/edge.ts";
 
 export const COMMAND = {
   name: "dev",
@@ -31,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`sallyport dev: --port must be a number from 0 to 65535\n`);
     return 2;
   }
+  const localEdge = await loadLocalEdge();
+  if (!localEdge) return 1;
   const log = stderrLogger();
   const echo = values.connect ? undefined : await startEchoServer();
   const connect = values.connect ?? `tcp://127.0.0.1:${echo!.port}`;
@@ -42,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   const inherited = new Map(ownSignals.map((s) => [s, new Set(process.listeners(s))]));
   let edge: LocalEdge;
   try {
-    edge = await startLocalEdge({
+    edge = await localEdge.startLocalEdge({
       port,
       services: { dev: { accept, "socks.timeout": values.timeout ?? "2 seconds" } },
       connectorTokens: { dev: [token] },
@@ -77,4 +80,26 @@ export async function run(argv: string[]): Promise<number> {
   connector.stop();
   await Promise.all([edge.stop(), echo?.stop()]);
   return 0;
+}
+
+/**
+ * The local edge runs workerd through Miniflare, a devDependency: the packed package leaves it
+ * out (workerd alone is ~100 MB, and the connector, client and probe never need it). Loaded
+ * here, not at the top, so its absence is a message instead of a stack trace.
+ */
+async function loadLocalEdge(): Promise<typeof import("../../local-edge/edge.ts") | undefined> {
+  try {
+    return await import("../../local-edge/edge.ts");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== "ERR_MODULE_NOT_FOUND" || !/'miniflare'/.test(err.message)) throw e;
+    const runtime = await localEdgeRuntime();
+    process.stderr.write(
+      `sallyport dev: the local edge runtime (${runtime}, which brings workerd) is not installed; ` +
+        `the package leaves it out to stay small.\n` +
+        `Install it next to sallyport with \`npm install -g ${runtime}\` (the same --prefix as sallyport), ` +
+        `or run \`npm start\` in a checkout of Sallyport.\n`,
+    );
+    return undefined;
+  }
 }

@@ -1,15 +1,22 @@
 import { access, chmod, mkdir, open, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
 import { isRecord } from "../../shared/config/reader.ts";
 import { checkConfigText } from "../config-check.ts";
 import { type CommandSpec, parseCommand, printHelp, usageError } from "../options.ts";
 import { parseConfigText } from "../../connector/config-load.ts";
 import { looksLikeXml } from "../../kaazing/xml.ts";
+import { built, shippedText } from "../../shared/shipped.ts";
+
+const UNIT_NAME = "sallyport-connector.service";
+/** The path the shipped unit passes to --config; rewritten when a Kaazing file is installed. */
+export const UNIT_CONFIG_PATH = "/etc/sallyport/connector.json";
+/** The program the shipped unit runs; rewritten to the sallyport actually installed (--bin). */
+export const UNIT_BIN = "/usr/bin/sallyport";
 
 export const COMMAND = {
   name: "service",
-  synopsis: `usage: sallyport service install [--prefix DIR] [--config FILE] [--force]
+  synopsis: `usage: sallyport service install [--prefix DIR] [--config FILE] [--bin PATH] [--force]
 
 Writes, under DIR (default /):
   etc/systemd/system/sallyport-connector.service   the unit (deploy/systemd/)
@@ -21,14 +28,14 @@ Existing files are left alone unless --force; the token file is never overwritte
   options: {
     prefix: { type: "string", arg: "DIR", help: "root to install under (a staging directory, or / on the host)" },
     config: { type: "string", arg: "FILE", help: "configuration to install instead of the example" },
+    bin: {
+      type: "string",
+      arg: "PATH",
+      help: `the sallyport the unit runs (default: this one when installed with\nnpm install -g, else ${UNIT_BIN}, npm's global bin with Node from /usr/bin)`,
+    },
     force: { type: "boolean", help: "overwrite the unit and the configuration" },
   },
 } as const satisfies CommandSpec;
-
-const UNIT_NAME = "sallyport-connector.service";
-const DEPLOY = new URL("../../deploy/systemd/", import.meta.url);
-/** The path the shipped unit passes to --config; rewritten when a Kaazing file is installed. */
-export const UNIT_CONFIG_PATH = "/etc/sallyport/connector.json";
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -37,15 +44,18 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(COMMAND, rest);
   if (!args.ok) return args.exit;
   const { values } = args;
+  if (values.bin !== undefined && !isAbsolute(values.bin))
+    return usageError(COMMAND, "--bin must be an absolute path (systemd runs it as is)");
   const config = values.config
     ? await readChecked(values.config)
-    : { name: "connector.json", text: await readFile(new URL("connector.example.json", DEPLOY), "utf8"), warnings: [] };
+    : { name: "connector.json", text: await shippedText("deploy/systemd/connector.example.json"), warnings: [] };
   if (!config) return 1;
-  const unitTemplate = await readFile(new URL(UNIT_NAME, DEPLOY), "utf8");
-  const execStart = new RegExp(`^(ExecStart=.* --config )${UNIT_CONFIG_PATH.replace(/[.]/g, "\\.")}$`, "m");
-  if (!execStart.test(unitTemplate))
-    throw new Error(`${UNIT_NAME}'s ExecStart no longer passes --config ${UNIT_CONFIG_PATH}; update cli/commands/service.ts`);
-  const unit = unitTemplate.replace(execStart, `$1/etc/sallyport/${config.name}`);
+  const unitTemplate = await shippedText("deploy/systemd/sallyport-connector.service");
+  const shipped = `ExecStart=${UNIT_BIN} connector --config ${UNIT_CONFIG_PATH}`;
+  if (!unitTemplate.split("\n").includes(shipped))
+    throw new Error(`${UNIT_NAME} no longer has the line "${shipped}"; update cli/commands/service.ts`);
+  const bin = values.bin ?? installedBin() ?? UNIT_BIN;
+  const unit = unitTemplate.replace(shipped, `ExecStart=${bin} connector --config /etc/sallyport/${config.name}`);
 
   const root = resolve(values.prefix ?? "/");
   const unitPath = join(root, "etc/systemd/system", UNIT_NAME);
@@ -77,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     `wrote ${unitPath}`,
     `wrote ${configPath}${values.config ? ` (from ${values.config})` : " (an example: set accept and connect)"}`,
     tokenCreated ? `wrote ${tokenPath} (empty, mode 0600)` : `kept ${tokenPath} (already there)`,
+    `the unit runs ${bin}${values.bin ? "" : " (--bin to change)"}`,
     ...config.warnings.map((w) => `warning: ${w}`),
     "next:",
     `  put the connector token in ${tokenPath}${values.config ? "" : ` and edit ${configPath}`}`,
@@ -85,6 +96,16 @@ export async function run(argv: string[]): Promise<number> {
   ];
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;
+}
+
+/**
+ * The sallyport this is, when it runs from an installed package: the path it was started by
+ * (npm's bin link, e.g. /usr/local/bin/sallyport under a /usr/local prefix), absolute since
+ * Node resolves argv[1]. From a checkout there is no installed one to point at.
+ */
+function installedBin(): string | undefined {
+  const started = process.argv[1];
+  return built && started && isAbsolute(started) ? started : undefined;
 }
 
 interface ConfigToInstall {

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConnectorConfig, mergeSources, parseFlags } from "../../connector/config-load.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { DEFAULTS } from "../../shared/config/service.ts";
+import { UNIT_BIN } from "../../cli/commands/service.ts";
 import { ROOT, SALLYPORT_BIN } from "../helpers/index.ts";
 import { needTool, skipOrFail, findSystemdAnalyze } from "../helpers/tools.ts";
 
@@ -87,7 +88,7 @@ describe("the shipped unit", () => {
     ["LockPersonality", "yes"],
     ["ReadOnlyPaths", "/etc/sallyport"],
     ["LoadCredential", "token:/etc/sallyport/token"],
-    ["ExecStart", "/usr/bin/env sallyport connector --config /etc/sallyport/connector.json"],
+    ["ExecStart", "/usr/bin/sallyport connector --config /etc/sallyport/connector.json"],
     ["ExecReload", "/bin/kill -HUP $MAINPID"],
     ["KillSignal", "SIGTERM"],
   ])("sets %s=%s", (key, value) => {
@@ -113,7 +114,7 @@ describe("the shipped unit", () => {
   });
 
   it("starts the connector with flags it knows", () => {
-    const [, , command, ...args] = one("ExecStart")!.split(" ");
+    const [, command, ...args] = one("ExecStart")!.split(" ");
     expect(command).toBe("connector");
     expect({ ...parseFlags(args) }).toStrictEqual({ config: "/etc/sallyport/connector.json" });
   });
@@ -126,9 +127,12 @@ describe("the shipped unit", () => {
 });
 
 describe.skipIf(!HAS_ANALYZE)(`systemd-analyze (${ANALYZE.detail})`, () => {
-  it("verify accepts the shipped unit without a warning", async () => {
+  it("verify accepts the shipped unit, short of its program where sallyport is not installed", async () => {
+    // verify also checks that ExecStart's program exists; on a machine without `npm install -g`
+    // of the package that is the one complaint, and the unit `service install` writes (below) has none.
     const r = await verify(UNIT_FILE);
-    expect(r).toStrictEqual({ code: 0, warnings: [] });
+    const missing = `sallyport-connector.service: Command ${UNIT_BIN} is not executable: No such file or directory`;
+    expect(r).toStrictEqual(existsSync(UNIT_BIN) ? { code: 0, warnings: [] } : { code: 1, warnings: [missing] });
   });
 
   it("verify does warn on a broken copy (so the check above can fail)", async () => {
@@ -149,7 +153,8 @@ describe.skipIf(!HAS_ANALYZE)(`systemd-analyze (${ANALYZE.detail})`, () => {
 
   it("verify accepts the unit `service install` writes for a Kaazing gateway-config.xml", async () => {
     const prefix = join(dir, "verify-root");
-    const r = await sallyport("service", "install", "--prefix", prefix, "--config", join(ROOT, "test/fixtures/kaazing/gateway-config.xml"));
+    const config = join(ROOT, "test/fixtures/kaazing/gateway-config.xml");
+    const r = await sallyport("service", "install", "--prefix", prefix, "--config", config, "--bin", SALLYPORT_BIN);
     expect(r.code, r.stderr).toBe(0);
     expect(await verify(join(prefix, "etc/systemd/system/sallyport-connector.service"))).toStrictEqual({ code: 0, warnings: [] });
   });
@@ -207,14 +212,24 @@ describe("sallyport service install", () => {
     expect(await readFile(config, "utf8")).not.toContain("edited");
   });
 
+  it("runs the sallyport --bin names (from a checkout the unit's own /usr/bin/sallyport), and refuses a relative one", async () => {
+    const prefix = join(dir, "root-bin");
+    const r = await sallyport("service", "install", "--prefix", prefix, "--bin", "/opt/node/bin/sallyport");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("the unit runs /opt/node/bin/sallyport\n");
+    const unit = await readFile(join(prefix, "etc/systemd/system/sallyport-connector.service"), "utf8");
+    expect(directives(unit).get("ExecStart")).toStrictEqual(["/opt/node/bin/sallyport connector --config /etc/sallyport/connector.json"]);
+    expect((await sallyport("service", "install", "--prefix", join(dir, "root-bin-relative"), "--bin", "bin/sallyport")).stderr).toMatch(
+      /--bin must be an absolute path/,
+    );
+  });
+
   it("installs a Kaazing gateway-config.xml as such, and points the unit at it", async () => {
     const prefix = join(dir, "root-xml");
     const r = await sallyport("service", "install", "--prefix", prefix, "--config", join(ROOT, "test/fixtures/kaazing/gateway-config.xml"));
     expect(r.code, r.stderr).toBe(0);
     const unit = await readFile(join(prefix, "etc/systemd/system/sallyport-connector.service"), "utf8");
-    expect(directives(unit).get("ExecStart")).toStrictEqual([
-      "/usr/bin/env sallyport connector --config /etc/sallyport/gateway-config.xml",
-    ]);
+    expect(directives(unit).get("ExecStart")).toStrictEqual(["/usr/bin/sallyport connector --config /etc/sallyport/gateway-config.xml"]);
     // Only the command changes: the rest of the unit is the shipped one.
     expect(unit.replace("/etc/sallyport/gateway-config.xml", "/etc/sallyport/connector.json")).toBe(UNIT);
     expect(await readFile(join(prefix, "etc/sallyport/gateway-config.xml"), "utf8")).toBe(

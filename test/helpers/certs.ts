@@ -29,11 +29,11 @@ export interface CertFiles {
 export interface TestPki {
   readonly dir: string;
   readonly ca: CertFiles;
-  /** Signed by `ca`, SAN IP:127.0.0.1 and DNS:localhost, serverAuth. */
+  /** Signed by `ca`, SAN IP:127.0.0.1, DNS:localhost and makePki's serverNames, serverAuth. */
   readonly server: CertFiles;
   /** Signed by `ca`, clientAuth. */
   readonly client: CertFiles;
-  /** Self-signed, SAN IP:127.0.0.1: a man in the middle without the CA's key. */
+  /** Self-signed, the server's SAN: a man in the middle without the CA's key. */
   readonly rogue: CertFiles;
 }
 
@@ -80,11 +80,12 @@ async function leaf(dir: string, name: string, cn: string, ext: string): Promise
   return files(dir, name);
 }
 
-export async function makePki(cleanup: Cleanup): Promise<TestPki> {
+/** `serverNames`: more subjectAltName entries for the server certificate (e.g. "IP:10.1.2.3"). */
+export async function makePki(cleanup: Cleanup, serverNames: readonly string[] = []): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), "sallyport-pki-"));
   cleanup.add(`pki ${dir}`, () => rm(dir, { recursive: true, force: true }));
   const caExt = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"];
-  const san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
+  const san = `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", ...serverNames].join(",")}`;
   await Promise.all([
     openssl(["req", "-x509", ...EC, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Sallyport Test CA", ...caExt], dir),
     openssl(

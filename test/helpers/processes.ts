@@ -201,10 +201,10 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Starts `node args…` (this Node) in its own process group; cleanup kills the group. */
-export function spawnNode(args: string[], opts: SpawnOptions): Proc {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+/** Starts `command args…` in its own process group (in `cwd`, default the checkout); cleanup kills the group. */
+export function spawnCommand(command: string, args: string[], opts: SpawnOptions & { readonly cwd?: string }): Proc {
+  const child = spawn(command, args, {
+    cwd: opts.cwd ?? ROOT,
     env: childEnv(opts.env),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
@@ -214,7 +214,35 @@ export function spawnNode(args: string[], opts: SpawnOptions): Proc {
   return proc;
 }
 
+/** Starts `node args…` (this Node) in its own process group; cleanup kills the group. */
+export function spawnNode(args: string[], opts: SpawnOptions): Proc {
+  return spawnCommand(process.execPath, args, opts);
+}
+
 /** `sallyport ARGS…` through the installed bin entry. */
 export function spawnSallyport(args: string[], opts: SpawnOptions): Proc {
   return spawnNode([SALLYPORT_BIN, ...args], opts);
+}
+
+export interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `command args…` to its end (bounded by `timeoutMs`) and returns what it wrote. */
+export async function runCommand(
+  command: string,
+  args: string[],
+  opts: SpawnOptions & { readonly cwd?: string },
+  timeoutMs: number,
+): Promise<Finished> {
+  const proc = spawnCommand(command, args, opts);
+  const exit = await proc.waitForExit(timeoutMs);
+  const text = (stream: LogLine["stream"]): string =>
+    proc.lines
+      .filter((l) => l.stream === stream)
+      .map((l) => l.raw)
+      .join("\n");
+  return { code: exit.code, stdout: text("stdout"), stderr: text("stderr") };
 }
