@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_BACKOFF, nextDelayMs } from "../../shared/backoff.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { makePki, type TestPki } from "../helpers/certs.ts";
+import { startTinyproxy, type TestProxy } from "../helpers/proxy.ts";
 import { Cleanup, type Finished, type Proc, REGISTERED, randomToken, SALLYPORT_BIN, tempDir, writeSecretFile } from "../helpers/index.ts";
 import {
   EDGE_ADDR,
@@ -16,9 +17,7 @@ import {
   netnsUnavailable,
   runInNetns,
   sallyportInNetns,
-  type Tinyproxy,
   type Topology,
-  tinyproxyInNetns,
   tryConnect,
 } from "../helpers/netns.ts";
 
@@ -64,8 +63,8 @@ let pki: TestPki;
 let tokenFiles: Record<(typeof SERVICES)[number], string>;
 let backend: { proc: Proc; port: number };
 let edge: EdgeInNetns;
-let anonProxy: Tinyproxy;
-let authProxy: Tinyproxy;
+let anonProxy: TestProxy;
+let authProxy: TestProxy;
 /** What a direct connection from outside to the backend did before the firewall went up. */
 let beforeFirewall: string;
 
@@ -122,9 +121,10 @@ describe.skipIf(UNAVAILABLE)(`a connector behind a real firewall${UNAVAILABLE ? 
       key: pki.server.keyFile,
     });
     const connectPort = Number(new URL(edge.url).port);
+    const netns = (port: number) => ({ name: topo.outside, listen: LINK_ADDR, allow: INSIDE_ADDR, port });
     [anonProxy, authProxy] = await Promise.all([
-      tinyproxyInNetns(file, topo.outside, dir, { port: ANON_PROXY_PORT, connectPort }),
-      tinyproxyInNetns(file, topo.outside, dir, { port: AUTH_PROXY_PORT, connectPort, basicAuth: { user: USER, password: PASSWORD } }),
+      startTinyproxy(file, { connectPorts: [connectPort], netns: netns(ANON_PROXY_PORT) }),
+      startTinyproxy(file, { connectPorts: [connectPort], basicAuth: { user: USER, password: PASSWORD }, netns: netns(AUTH_PROXY_PORT) }),
     ]);
   }, 90_000);
 
@@ -144,7 +144,7 @@ describe.skipIf(UNAVAILABLE)(`a connector behind a real firewall${UNAVAILABLE ? 
     const proxy = `http://${LINK_ADDR}:${ANON_PROXY_PORT}`;
     const connector = startConnector("env", [], { HTTPS_PROXY: proxy, HTTP_PROXY: proxy });
     await connector.waitForLog(REGISTERED, 30_000, "registered with the edge");
-    expect(anonProxy.connects(edgeTarget()).length).toBeGreaterThanOrEqual(1);
+    expect(anonProxy.connects(edgeTarget())).toBeGreaterThanOrEqual(1);
     await expectPairsThroughSallyport("env");
 
     // The connector's end of its one connection (to the proxy): a SYN to that port from
@@ -161,17 +161,17 @@ describe.skipIf(UNAVAILABLE)(`a connector behind a real firewall${UNAVAILABLE ? 
   it("a proxy demanding credentials: --proxy with user and password in the URL, never logged", async () => {
     const connector = startConnector("auth", ["--proxy", `http://${USER}:${PASSWORD}@${LINK_ADDR}:${AUTH_PROXY_PORT}`]);
     await connector.waitForLog(REGISTERED, 30_000, "registered with the edge");
-    expect(authProxy.connects(edgeTarget()).length).toBeGreaterThanOrEqual(1);
+    expect(authProxy.connects(edgeTarget())).toBeGreaterThanOrEqual(1);
     await expectPairsThroughSallyport("auth");
     expect(secretsIn(connector)).toStrictEqual([]);
   });
 
   it("a wrong password: a clear error naming the proxy's refusal, retried with backoff, never registered, never logged", async () => {
-    const before = authProxy.connects(edgeTarget()).length;
+    const before = authProxy.connects(edgeTarget());
     const connector = startConnector("wrong", ["--proxy", `http://${USER}:${WRONG_PASSWORD}@${LINK_ADDR}:${AUTH_PROXY_PORT}`]);
     const attempts = 5;
     const seen = await authProxy.proc.waitForLogCount(
-      (l) => l.raw.includes(`: CONNECT ${edgeTarget()} `),
+      authProxy.connectTo(edgeTarget()),
       before + attempts,
       20_000,
       `${attempts} CONNECT attempts`,

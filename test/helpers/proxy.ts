@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Cleanup } from "./cleanup.ts";
 import { tempDir } from "./files.ts";
 import { freePort } from "./net.ts";
-import { Proc, type LogPredicate } from "./processes.ts";
+import { type LogPredicate, type Proc, spawnCommand } from "./processes.ts";
 
 /**
  * A real HTTP proxy on 127.0.0.1: Debian's tinyproxy, started in the foreground (-d) with a
@@ -28,11 +28,16 @@ export interface TinyproxyOptions {
   readonly basicAuth?: { readonly user: string; readonly password: string };
   /** Ports CONNECT may reach; any other answers 403. Absent: any port. */
   readonly connectPorts?: readonly number[];
+  /**
+   * Run inside this network namespace (test/helpers/netns.ts), on `listen`:`port` and admitting
+   * only `allow`, instead of on 127.0.0.1 and a free port of this namespace.
+   */
+  readonly netns?: { readonly name: string; readonly listen: string; readonly allow: string; readonly port: number };
 }
 
 export interface TestProxy {
   readonly port: number;
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (the netns's listen address when given) */
   readonly url: string;
   readonly proc: Proc;
   /** Log lines recording a CONNECT to `hostPort` ("127.0.0.1:8443"). */
@@ -41,11 +46,12 @@ export interface TestProxy {
 }
 
 export async function startTinyproxy(cleanup: Cleanup, opts: TinyproxyOptions = {}): Promise<TestProxy> {
-  const [dir, port] = await Promise.all([tempDir(cleanup), freePort()]);
+  const [dir, port] = await Promise.all([tempDir(cleanup), opts.netns?.port ?? freePort()]);
+  const listen = opts.netns?.listen ?? "127.0.0.1";
   const conf = [
     `Port ${port}`,
-    "Listen 127.0.0.1",
-    "Allow 127.0.0.1",
+    `Listen ${listen}`,
+    `Allow ${opts.netns?.allow ?? "127.0.0.1"}`,
     "Timeout 60",
     "MaxClients 64",
     // Info: each CONNECT is logged ("Request (file descriptor N): CONNECT host:port HTTP/1.1").
@@ -56,13 +62,16 @@ export async function startTinyproxy(cleanup: Cleanup, opts: TinyproxyOptions = 
   ].join("\n");
   const file = join(dir, "tinyproxy.conf");
   await writeFile(file, `${conf}\n`);
-  const child = spawn(TINYPROXY, ["-d", "-c", file], { stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const proc = new Proc("tinyproxy", child);
-  cleanup.add(`tinyproxy pid ${proc.pid}`, () => proc.kill());
+  const args = [TINYPROXY, "-d", "-c", file];
+  const name = opts.netns ? `tinyproxy :${port} (${opts.netns.name})` : "tinyproxy";
+  const proc = spawnCommand(opts.netns ? "ip" : args[0]!, opts.netns ? ["netns", "exec", opts.netns.name, ...args] : args.slice(1), {
+    name,
+    cleanup,
+  });
   await proc.waitForLog((l) => /Accepting connections/.test(l.raw), 10_000, "tinyproxy to accept connections");
   const connectTo =
     (hostPort: string): LogPredicate =>
     (l) =>
       l.raw.includes(`: CONNECT ${hostPort} HTTP/1.1`);
-  return { port, url: `http://127.0.0.1:${port}`, proc, connectTo, connects: (hp) => proc.logs(connectTo(hp)).length };
+  return { port, url: `http://${listen}:${port}`, proc, connectTo, connects: (hp) => proc.logs(connectTo(hp)).length };
 }
