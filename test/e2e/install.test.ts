@@ -2,19 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Cleanup,
-  echoBackend,
-  type Finished,
-  msgIs,
-  ROOT,
-  randomToken,
-  runCommand,
-  spawnCommand,
-  startEdge,
-  tempDir,
-  writeSecretFile,
-} from "../helpers/index.ts";
+import { Cleanup, type Finished, ROOT, runCommand, serveWith, spawnCommand, tempDir } from "../helpers/index.ts";
 
 /**
  * The package as a user installs it: `npm pack` (whose prepack builds dist/cli/ with esbuild),
@@ -133,20 +121,8 @@ describe("sallyport installed with npm install -g", () => {
   });
 
   it("runs a connector that pairs a client through a local edge", async () => {
-    const token = randomToken();
-    const accept = "ws://sallyport.test/installed";
-    const [backend, edge] = await Promise.all([
-      echoBackend(file),
-      startEdge(file, { services: { installed: { accept, "socks.timeout": "10 seconds" } }, tokens: { installed: [token] } }),
-    ]);
-    const tokenFile = await writeSecretFile(work, "token", token);
-    const connector = spawnCommand(
-      "sallyport",
-      ["connector", "--edge", edge.ws, "--accept", accept, "--connect", backend.uri, "--token-file", tokenFile, "--prepared", "1"],
-      { name: "installed connector", cleanup: file, cwd: work, env },
-    );
-    await connector.waitForLog(msgIs("registered with the edge"), 20_000, "registered with the edge");
-    const probe = await sallyport("probe", "--url", edge.clientUrl("/installed"));
+    const { backend, clientUrl } = await serveWith(file, "installed", "sallyport", { cwd: work, env });
+    const probe = await sallyport("probe", "--url", clientUrl);
     expect(probe.code, probe.stderr).toBe(0);
     expect(probe.stdout).toMatch(/^paired in [\d.]+ ms \(first reply from the backend: it echoes\)$/m);
     expect(backend.connections()).toBe(1);

@@ -3,19 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConnectorSea } from "../../cli/build.ts";
-import {
-  Cleanup,
-  echoBackend,
-  msgIs,
-  openClient,
-  ROOT,
-  randomToken,
-  runCommand,
-  spawnCommand,
-  startEdge,
-  tempDir,
-  writeSecretFile,
-} from "../helpers/index.ts";
+import { Cleanup, openClient, ROOT, runCommand, serveWith, tempDir } from "../helpers/index.ts";
 
 /**
  * The connector as one executable file (Node's single executable applications, cli/sea.ts):
@@ -49,21 +37,8 @@ describe("sallyport-connector, a single executable", () => {
   });
 
   it("registers with a local edge and relays a client to the backend", async () => {
-    const token = randomToken();
-    const accept = "ws://sallyport.test/sea";
-    const [backend, edge] = await Promise.all([
-      echoBackend(file),
-      startEdge(file, { services: { sea: { accept, "socks.timeout": "10 seconds" } }, tokens: { sea: [token] } }),
-    ]);
-    const tokenFile = await writeSecretFile(work, "token", token);
-    const connector = spawnCommand(
-      exe,
-      // As the unit `service install --bin` writes runs it: with the `connector` word.
-      ["connector", "--edge", edge.ws, "--accept", accept, "--connect", backend.uri, "--token-file", tokenFile, "--prepared", "1"],
-      { name: "sea connector", cleanup: file, cwd: work, env: ENV },
-    );
-    await connector.waitForLog(msgIs("registered with the edge"), 20_000, "registered with the edge");
-    const client = openClient(file, edge.clientUrl("/sea"));
+    const { backend, clientUrl } = await serveWith(file, "sea", exe, { cwd: work, env: ENV });
+    const client = openClient(file, clientUrl);
     await client.opened(10_000);
     await client.send("through one file\n");
     expect((await client.take(17, 10_000)).toString()).toBe("through one file\n");

@@ -2,7 +2,9 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Cleanup } from "./cleanup.ts";
 import { randomToken, tempDir, writeSecretFile } from "./files.ts";
-import { msgIs, spawnSallyport, type Proc } from "./processes.ts";
+import { type Backend, echoBackend } from "./backends.ts";
+import { startEdge, type TestEdge } from "./edge.ts";
+import { msgIs, spawnCommand, spawnSallyport, type Proc } from "./processes.ts";
 
 /**
  * The real connector as a child process (`sallyport connector …` through bin/sallyport.mjs),
@@ -79,4 +81,36 @@ export async function startConnectorWithConfig(
   await writeFile(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
   const proc = spawnSallyport(["connector", "--config", configFile], { name, cleanup });
   return { proc, tokenFile: "", configFile };
+}
+
+export interface ServedService {
+  readonly edge: TestEdge;
+  readonly backend: Backend;
+  readonly connector: Proc;
+  /** ws://127.0.0.1:PORT/NAME, what a client dials. */
+  readonly clientUrl: string;
+}
+
+/**
+ * One service `name` on a fresh local edge, an echo backend, and a connector run by `command`
+ * (an installed `sallyport` or a single executable, not the checkout's bin), registered.
+ */
+export async function serveWith(
+  cleanup: Cleanup,
+  name: string,
+  command: string,
+  run: { readonly cwd: string; readonly env: Record<string, string> },
+): Promise<ServedService> {
+  const token = randomToken();
+  const accept = `ws://sallyport.test/${name}`;
+  const [backend, edge] = await Promise.all([
+    echoBackend(cleanup),
+    startEdge(cleanup, { services: { [name]: { accept, "socks.timeout": "10 seconds" } }, tokens: { [name]: [token] } }),
+  ]);
+  const tokenFile = await writeSecretFile(await tempDir(cleanup), "token", token);
+  // With the `connector` word, as `sallyport` takes it (and the unit `service install` writes runs it).
+  const args = ["connector", "--edge", edge.ws, "--accept", accept, "--connect", backend.uri, "--token-file", tokenFile, "--prepared", "1"];
+  const connector = spawnCommand(command, args, { name: `${name} connector`, cleanup, ...run });
+  await connector.waitForLog(REGISTERED, 20_000, "registered with the edge");
+  return { edge, backend, connector, clientUrl: edge.clientUrl(`/${name}`) };
 }
