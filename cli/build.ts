@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { inject } from "postject";
 import { fileURLToPath } from "node:url";
 import { bundleEdge, EDGE_SCRIPT_DEFINE } from "../local-edge/bundle.ts";
-import { readPackageJson, SHIPPED_FILES, type Shipped } from "../shared/shipped.ts";
+import { readPackageJson, SHIPPED_FILES, type Shipped } from "./shipped.ts";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** Where the built command goes; package.json "files" ships it, bin/sallyport.mjs imports it. */
@@ -74,7 +74,7 @@ export async function buildConnectorSea(): Promise<string> {
     target: NODE_TARGET,
     external: ["bufferutil", "utf-8-validate"],
     define: { SALLYPORT_SHIPPED: JSON.stringify(await shipped()) },
-    // shared/shipped.ts reads import.meta.url only from the sources, never once SALLYPORT_SHIPPED is set.
+    // cli/shipped.ts reads import.meta.url only from the sources, never once SALLYPORT_SHIPPED is set.
     logOverride: { "empty-import-meta": "silent" },
     legalComments: "none",
     logLevel: "warning",

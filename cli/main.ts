@@ -3,7 +3,7 @@
  * `sallyport <command>`: each command is a module exporting `run(argv) → exit code`, loaded
  * only when asked for so `sallyport connector` never loads Miniflare.
  */
-import { packageVersion } from "../shared/shipped.ts";
+import { packageVersion } from "./shipped.ts";
 import { finish } from "./finish.ts";
 
 type Command = { run(argv: string[]): Promise<number> };

@@ -5,7 +5,7 @@
  * CommonJS script and injects it into a copy of Node, so the host needs neither Node nor npm.
  * Only the connector: `dev` needs workerd, and the other commands come with the npm package.
  */
-import { packageVersion } from "../shared/shipped.ts";
+import { packageVersion } from "./shipped.ts";
 import { run } from "./commands/connector.ts";
 import { finish } from "./finish.ts";
 

@@ -6,7 +6,7 @@ import { startEchoServer } from "../../local-edge/echo-server.ts";
 import { stderrLogger } from "../log.ts";
 import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
-import { localEdgeRuntime } from "../../shared/shipped.ts";
+import { localEdgeRuntime } from "../shipped.ts";
 import type { LocalEdge } from "../../local-edge/edge.ts";
 
 export const COMMAND = {

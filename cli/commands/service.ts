@@ -6,7 +6,7 @@ import { checkConfigText } from "../config-check.ts";
 import { type CommandSpec, parseCommand, printHelp, usageError } from "../options.ts";
 import { parseConfigText } from "../../connector/config-load.ts";
 import { looksLikeXml } from "../../kaazing/xml.ts";
-import { built, shippedText } from "../../shared/shipped.ts";
+import { built, shippedText } from "../shipped.ts";
 
 const UNIT_NAME = "sallyport-connector.service";
 /** The path the shipped unit passes to --config; rewritten when a Kaazing file is installed. */

@@ -59,6 +59,8 @@ export function readImports(root: string): Imports {
         theirs.push(spec);
         continue;
       }
+      // The packed bin's import of what `npm pack` builds (dist/, gitignored): not source, not a rule's concern.
+      if (/(^|\/)dist\//.test(spec.replace(/^(\.\.?\/)+/, ""))) continue;
       const resolved = ts.resolveModuleName(spec, file, options, ts.sys).resolvedModule?.resolvedFileName;
       if (resolved === undefined || resolved.includes("/node_modules/")) unresolved.push(`${from}: ${spec}`);
       else mine.push(repoPath(resolved));

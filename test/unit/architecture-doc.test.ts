@@ -42,7 +42,8 @@ describe("docs/architecture.md and README cite what exists", () => {
   it.each(["docs/architecture.md", "README.md"])("every path %s cites exists", (doc) => {
     const paths = citedPaths(read(doc));
     expect(paths.length).toBeGreaterThan(10);
-    expect(paths.filter((p) => !existsSync(join(ROOT, p)))).toStrictEqual([]);
+    // dist/ is what `npm pack` and the edge build write (gitignored): a doc may name it before it exists.
+    expect(paths.filter((p) => !p.startsWith("dist/") && !existsSync(join(ROOT, p)))).toStrictEqual([]);
   });
 
   it("every function, method and type the architecture page cites is declared where it says", () => {
