@@ -2,12 +2,13 @@ import type WebSocket from "ws";
 import {
   AUTHORIZATION_HEADER,
   BEARER_PREFIX,
-  CLIENT_SUBPROTOCOL,
+  CLIENT_SUBPROTOCOLS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_RECEIVE_BYTES,
   STANDBY_HEADER,
 } from "../shared/protocol/constants.ts";
 import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
+import { offered } from "../shared/protocol/negotiate.ts";
 import { describeRefusal } from "./describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
@@ -53,7 +54,8 @@ export interface DialHandlers {
 
 export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
   const started = performance.now();
-  const offer = opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL];
+  // Every version we speak, newest first: the edge selects the newest it speaks too.
+  const offer = opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS);
   const edge = openEdgeSocket(opts.url, offer, opts.route ?? {}, {
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     maxPayload: MAX_RECEIVE_BYTES,

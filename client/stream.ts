@@ -1,6 +1,15 @@
 import { encode, decodeForClient } from "../shared/protocol/codec.ts";
 import { FULL_READ_BYTES, leadingBytes, takeBytes } from "../shared/chunks.ts";
-import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../shared/protocol/constants.ts";
+import {
+  CLIENT_SUBPROTOCOLS,
+  INITIAL_WINDOW_BYTES,
+  MAX_MESSAGE_BYTES,
+  MIN_MESSAGE_BYTES,
+  type ProtocolVersion,
+} from "../shared/protocol/constants.ts";
+import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
+import type { CreditV2Message } from "../shared/protocol/messages.ts";
+import { versionOf } from "../shared/protocol/negotiate.ts";
 import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { type CloseInfo, initialState, type StreamEvent, type StreamState, step } from "./stream-state.ts";
@@ -12,12 +21,16 @@ export type { CloseInfo, StreamState } from "./stream-state.ts";
  * on a browser's WebSocket and on Node's `ws` alike (no Node imports here), and is what the
  * CLI forwarder and the browser helper are made of. connector/session.ts is the other end.
  *
- * Sallyport protocol (the edge echoed CLIENT_SUBPROTOCOL): binary frames are data both
+ * Sallyport protocol (the edge selected one of CLIENT_SUBPROTOCOLS): binary frames are data both
  * ways; text frames are `end` (a FIN: the other direction stays open) and `credit`. Each
  * direction starts with INITIAL_WINDOW_BYTES of credit; we never send beyond ours (data is
  * queued instead), and grant the connector credit as the application reports data
  * `consumed`, in steps of at least half a window — so a slow reader holds at most one
  * window anywhere on the path.
+ *
+ * Version 2 (the edge selected sallyport.client.v2): credit is cumulative, and our grants
+ * echo the marks the edge puts in the stream (ReaderCredit) — the edge counts a grant only
+ * as far as a mark we have read. v1: increments in half-window steps.
  *
  * Plain (no subprotocol): every frame is data, strings go as text frames; no half-close, no
  * credit. The session is over when the socket closes.
@@ -92,6 +105,8 @@ const utf8 = new TextEncoder();
 
 export class SallyportStream {
   readonly protocol: "sallyport" | "plain";
+  /** The protocol version the edge selected (a plain session: 1, unused). */
+  readonly version: ProtocolVersion;
   /** Data from the backend. In protocol mode call consumed(n) once it has been used. */
   onData: ((chunk: Uint8Array) => void) | undefined;
   /** The backend finished sending (protocol mode only). */
@@ -130,13 +145,18 @@ export class SallyportStream {
   private readonly pollMs: number;
   private readonly autoConsume: boolean;
   private readonly listeners: Array<[string, (event: never) => void]>;
+  /** v2: what we grant the connector, proved by the edge's marks. */
+  private readonly reader = new ReaderCredit();
 
   constructor(
     private readonly ws: WebSocketLike,
     opts: StreamOptions = {},
   ) {
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
-    this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
+    const version = versionOf(ws.protocol, CLIENT_SUBPROTOCOLS);
+    this.protocol = version ? "sallyport" : "plain";
+    this.version = version ?? 1;
+    this.credit.send = initialCredit(this.version);
     this.current = initialState(this.protocol);
     this.clock = opts.clock ?? systemClock;
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
@@ -263,14 +283,22 @@ export class SallyportStream {
   /** Report that `n` received bytes have been used; grants the connector more credit. */
   consumed(n: number): void {
     if (this.protocol !== "sallyport" || n <= 0) return;
+    if (this.version === 2) return this.granting(this.reader.consume(n));
     this.consumedTotal += n;
     const grant = this.consumedTotal - this.granted;
     // Half-window steps, as connector/session.ts grants; nothing once the connector has finished.
     if (grant >= INITIAL_WINDOW_BYTES / 2 && this.current.in === "open" && this.isOpen()) {
       this.granted = this.consumedTotal;
       this.credit.receive += grant;
-      this.ws.send(encode({ t: "credit", bytes: grant }));
+      this.ws.send(encode({ t: "credit", bytes: grant }, 1));
     }
+  }
+
+  /** v2: send a grant (once per mark read and used); nothing once the connector has finished. */
+  private granting(grant: CreditV2Message | undefined): void {
+    if (!grant || this.current.in !== "open" || !this.isOpen()) return;
+    this.credit.receive = grant.upTo - this.counts.bytesReceived;
+    this.ws.send(encode(grant, 2));
   }
 
   /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
@@ -325,7 +353,7 @@ export class SallyportStream {
         if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
         this.queue.shift();
         if (!this.paired) this.prePairSent += 32; // the edge holds control text too
-        this.ws.send(encode({ t: item === END ? "end" : "start" }));
+        this.ws.send(encode({ t: item === END ? "end" : "start" }, this.version));
         if (item === END) this.apply({ t: "end-sent" });
         continue;
       }
@@ -395,10 +423,11 @@ export class SallyportStream {
   }
 
   private control(text: string): void {
-    const decoded = decodeForClient(text);
+    const decoded = decodeForClient(text, this.version);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
     if (msg.t === "done") return this.finishedKept();
+    if (msg.t === "mark") return this.granting(this.reader.mark(msg.id));
     if (msg.t === "opened") {
       // The edge's own limit; more than the floor only once it has said so.
       if (msg.maxMessageBytes !== undefined) this.maxFrame = Math.min(this.maxFrameCap, msg.maxMessageBytes);
@@ -406,7 +435,9 @@ export class SallyportStream {
     }
     this.markPaired();
     if (msg.t === "credit") {
-      this.credit.send += msg.bytes;
+      // v1: an increment; v2: a cumulative limit.
+      if ("bytes" in msg) this.credit.send += msg.bytes;
+      else this.credit.send = Math.max(this.credit.send, msg.upTo - this.counts.bytesSent);
       this.flush();
     } else if (this.apply({ t: "end-received" })) this.onEnd?.();
   }
@@ -416,9 +447,10 @@ export class SallyportStream {
     if (this.queue.length > 0) return this.protocolError();
     if (!this.apply({ t: "done" })) return;
     const finished: SessionCounts = this.counts;
-    this.credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
+    this.credit = { send: initialCredit(this.version), receive: INITIAL_WINDOW_BYTES };
     this.counts = { bytesSent: 0, bytesReceived: 0 };
     this.consumedTotal = this.granted = 0;
+    this.reader.reset();
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -430,6 +462,7 @@ export class SallyportStream {
     if (this.protocol === "sallyport") {
       this.credit.receive -= bytes.byteLength;
       if (this.credit.receive < 0) return this.protocolError(); // sent beyond the credit we granted
+      if (this.version === 2) this.reader.data(bytes.byteLength);
     }
     this.counts.bytesReceived += bytes.byteLength;
     this.onData?.(bytes);

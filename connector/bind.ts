@@ -7,10 +7,12 @@ import { type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
+import { offered, versionOf } from "../shared/protocol/negotiate.ts";
 import {
-  BIND_SUBPROTOCOL,
+  BIND_SUBPROTOCOLS,
   HANDSHAKE_TIMEOUT_MS,
   HEARTBEAT_MISSES,
+  type ProtocolVersion,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
   MAX_RECEIVE_BYTES,
@@ -53,13 +55,13 @@ export interface BindEvents {
 /** What a bind does to the outside world; unit tests pass in-memory fakes and a manual clock. */
 export interface BindIo {
   /** Dials the edge (ws's constructor), with the options net/edge-socket.ts builds from the route. */
-  openSocket(url: string, protocol: string, options: ConstructorParameters<typeof WebSocket>[2]): WebSocket;
+  openSocket(url: string, protocols: string[], options: ConstructorParameters<typeof WebSocket>[2]): WebSocket;
   dialBackend(address: BackendAddress, timeoutMs?: number): Promise<net.Socket>;
   readonly clock: Clock;
 }
 
 export const systemIo: BindIo = {
-  openSocket: (url, protocol, options) => new WebSocket(url, protocol, options),
+  openSocket: (url, protocols, options) => new WebSocket(url, protocols, options),
   dialBackend,
   clock: systemClock,
 };
@@ -104,6 +106,8 @@ export class Bind {
   /** What `paired` said, kept while in standby for the dial that `start` brings. */
   private pairing: Pairing | undefined;
   private readonly log: Logger;
+  /** The version the edge selected in the handshake; every control message says it. */
+  private version: ProtocolVersion = 1;
 
   constructor(
     private readonly deps: BindDeps,
@@ -124,7 +128,8 @@ export class Bind {
     const { service, token, route } = this.deps;
     const edge = openEdgeSocket(
       service.bindUrl,
-      BIND_SUBPROTOCOL,
+      // Every version we speak, newest first: the edge selects the newest it speaks too.
+      offered(BIND_SUBPROTOCOLS),
       route,
       {
         headers: { authorization: `Bearer ${token}` },
@@ -183,11 +188,13 @@ export class Bind {
   }
 
   private onOpen(ws: WebSocket): void {
-    if (ws.protocol !== BIND_SUBPROTOCOL) return this.protocolError("edge did not accept the bind subprotocol");
+    const version = versionOf(ws.protocol, BIND_SUBPROTOCOLS);
+    if (!version) return this.protocolError("edge did not accept the bind subprotocol");
+    this.version = version;
     this.current = "registering";
     const { service, connectorId, instance } = this.deps;
     const every = service.heartbeatIntervalMs;
-    ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId, instance, heartbeatMs: every }));
+    ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId, instance, heartbeatMs: every }, version));
     this.heartbeat = this.clock.setInterval(() => {
       const silentMs = this.clock.now() - this.lastHeard;
       if (silentMs > every * HEARTBEAT_MISSES) {
@@ -203,7 +210,7 @@ export class Bind {
 
   private onControl(text: string): void {
     if (text === HEARTBEAT_RESPONSE) return;
-    const decoded = decodeFromEdge(text);
+    const decoded = decodeFromEdge(text, this.version);
     if (!decoded.ok) return this.protocolError(`${decoded.error.code}: ${decoded.error.detail}`);
     const msg = decoded.value;
     switch (msg.t) {
@@ -231,6 +238,11 @@ export class Bind {
         return;
       case "demand":
         return this.deps.events.demand(this, msg.waiting);
+      case "mark":
+        // Data sent before `start` may carry one: it waits with that data for the session.
+        if (!this.session && this.phase === "standby") return void this.early.push([Buffer.from(text), false]);
+        if (!this.session) return this.protocolError("mark outside a session");
+        return this.session.control(msg);
       case "end":
       case "credit":
         if (!this.session) return this.protocolError(`${msg.t} outside a session`);
@@ -253,9 +265,9 @@ export class Bind {
       const socket = await this.io.dialBackend(this.deps.service.connect);
       if (this.phase !== "paired") return void socket.destroy();
       this.current = "relaying";
-      ws.send(encode({ t: "opened" }));
+      ws.send(encode({ t: "opened" }, this.version));
       log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: this.clock.now() - started });
-      const options = { protocol, maxMessageBytes, keep, clock: this.clock };
+      const options = { protocol, version: this.version, maxMessageBytes, keep, clock: this.clock };
       this.session = new Session(ws, socket, options, (outcome) => {
         const durationMs = this.clock.now() - started;
         log.log("info", "session ended", {
@@ -294,7 +306,7 @@ export class Bind {
     if (this.phase !== "relaying") return;
     this.session = undefined;
     this.current = "standby";
-    this.ws?.send(encode({ t: "done" }));
+    this.ws?.send(encode({ t: "done" }, this.version));
   }
 
   private protocolError(detail: string): void {

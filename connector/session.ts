@@ -4,8 +4,9 @@ import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { FULL_READ_BYTES, takeBytes } from "../shared/chunks.ts";
 import { encode } from "../shared/protocol/codec.ts";
-import { INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
-import type { ClientProtocol, StreamMessage } from "../shared/protocol/messages.ts";
+import { INITIAL_WINDOW_BYTES, type ProtocolVersion } from "../shared/protocol/constants.ts";
+import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
+import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/protocol/messages.ts";
 
 /**
  * One relayed session: bytes between a paired bind and its backend connection.
@@ -24,6 +25,11 @@ import type { ClientProtocol, StreamMessage } from "../shared/protocol/messages.
  * at the end of the turn (setImmediate); a short read, which drained the socket, or a whole
  * message goes at once.
  *
+ * Protocol v2 (docs/protocol.md): credit is cumulative and the edge checks it. We grant every
+ * client (plain ones too: the edge holds their upload past our grant) as the backend takes
+ * its bytes, echoing the edge's marks (ReaderCredit); a Sallyport client's grants reach us as
+ * limits (`upTo`). v1: increments, and only Sallyport clients have credit.
+ *
  * Half-close: a Sallyport client's `end` becomes a FIN to the backend; the backend's FIN
  * becomes `end` to the client; the session closes (1000) once both directions ended. A
  * plain WebSocket client has no half-close: the backend's FIN closes the session.
@@ -36,6 +42,8 @@ export const BACKEND_LINGER_MS = 5_000;
 
 export interface SessionOptions {
   readonly protocol: ClientProtocol;
+  /** The protocol version negotiated with the edge. */
+  readonly version: ProtocolVersion;
   /** The edge's max.message.size: the largest message we send. */
   readonly maxMessageBytes: number;
   /** A clean end keeps the WebSocket (the client opened it in standby) instead of closing it. */
@@ -56,7 +64,7 @@ export class Session {
   private toBackend = 0;
   private toClient = 0;
   /** Bytes we may send the client (Sallyport clients), and bytes it may send us. */
-  private sendAllowance = INITIAL_WINDOW_BYTES;
+  private sendAllowance: number;
   private receiveAllowance = INITIAL_WINDOW_BYTES;
   private written = 0;
   private granted = 0;
@@ -77,6 +85,9 @@ export class Session {
   private readonly maxMessage: number;
   private readonly keep: boolean;
   private readonly clock: Clock;
+  private readonly version: ProtocolVersion;
+  /** v2: what we grant, proved by the edge's marks. */
+  private readonly reader = new ReaderCredit();
 
   constructor(
     private readonly ws: WebSocket,
@@ -88,6 +99,8 @@ export class Session {
     this.maxMessage = options.maxMessageBytes;
     this.keep = options.keep;
     this.clock = options.clock;
+    this.version = options.version;
+    this.sendAllowance = initialCredit(options.version);
     ws.on("message", this.onMessage);
     ws.on("close", this.onClose);
     backend.on("data", (chunk: Buffer) => this.fromBackend(chunk));
@@ -101,11 +114,18 @@ export class Session {
   };
   private readonly onClose = (code: number): void => this.clientClosed(code);
 
-  /** `end` and `credit` from a Sallyport client (relayed by the edge). */
-  control(msg: StreamMessage): void {
+  /** `end` and `credit` from a Sallyport client (relayed by the edge); the edge's `mark`s. */
+  control(msg: StreamMessage | MarkMessage): void {
+    if (msg.t === "mark") {
+      const grant = this.reader.mark(msg.id);
+      if (grant && !this.finished && !this.clientEnded) this.ws.send(encode(grant, 2));
+      return;
+    }
     if (this.protocol !== "sallyport") return this.fail(close("PROTOCOL_ERROR"));
     if (msg.t === "credit") {
-      this.sendAllowance += msg.bytes;
+      // v1: an increment; v2: a cumulative limit on what we send.
+      if ("bytes" in msg) this.sendAllowance += msg.bytes;
+      else this.sendAllowance = Math.max(this.sendAllowance, msg.upTo - this.toClient);
       this.release(true);
       this.flow();
     } else if (!this.clientEnded) {
@@ -118,7 +138,9 @@ export class Session {
   private fromClient(data: Buffer): void {
     if (this.clientEnded) return this.fail(close("PROTOCOL_ERROR"));
     this.toBackend += data.byteLength;
-    if (this.protocol === "sallyport") {
+    if (this.version === 2) {
+      if (!this.reader.data(data.byteLength)) return this.fail(close("PROTOCOL_ERROR")); // beyond our grant
+    } else if (this.protocol === "sallyport") {
       this.receiveAllowance -= data.byteLength;
       if (this.receiveAllowance < 0) return this.fail(close("PROTOCOL_ERROR")); // sent beyond its credit
     }
@@ -132,13 +154,19 @@ export class Session {
   /** Grant the client credit for what the backend has taken, in half-window steps. */
   private wrote(n: number): void {
     // Once the client has ended it sends nothing more: credit would be of no use to it.
-    if (this.protocol !== "sallyport" || this.finished || this.clientEnded) return;
+    if (this.finished || this.clientEnded) return;
+    if (this.version === 2) {
+      const grant = this.reader.consume(n);
+      if (grant) this.ws.send(encode(grant, 2));
+      return;
+    }
+    if (this.protocol !== "sallyport") return;
     this.written += n;
     const grant = this.written - this.granted;
     if (grant >= INITIAL_WINDOW_BYTES / 2) {
       this.granted = this.written;
       this.receiveAllowance += grant;
-      this.send({ t: "credit", bytes: grant });
+      this.send({ t: "credit", bytes: grant }); // v1 only: v2 grants above
     }
   }
 
@@ -216,7 +244,7 @@ export class Session {
   }
 
   private send(msg: StreamMessage): void {
-    this.ws.send(encode(msg));
+    this.ws.send(encode(msg, this.version));
   }
 
   private fail(how: Close): void {

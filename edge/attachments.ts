@@ -1,4 +1,6 @@
+import type { ProtocolVersion } from "../shared/protocol/constants.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
+import type { FlowState } from "./flow.ts";
 
 /**
  * What each socket of a service object must remember across hibernation. The runtime keeps
@@ -35,6 +37,10 @@ export interface BindAttachment {
   readonly peer?: string;
   /** A standby pair has finished a session (`done`): its client already knows the limits `opened` carries. */
   readonly kept?: true;
+  /** The protocol version negotiated on this socket (absent: 1, from before versions were negotiated). */
+  readonly version?: ProtocolVersion;
+  /** While paired: the session's flow control (edge/flow.ts), kept here so it survives hibernation. */
+  readonly flow?: FlowState;
 }
 
 export interface ClientAttachment {
@@ -56,6 +62,10 @@ export interface ClientAttachment {
   readonly pending?: ReadonlyArray<Uint8Array | string>;
   /** Opened ahead of use: its bind has no open deadline until the client says `start`. */
   readonly standby?: true;
+  /** A plain client holds data beyond `pending` in the object's memory (edge/hold.ts). */
+  readonly held?: true;
+  /** A Sallyport client's negotiated protocol version (absent: 1). */
+  readonly version?: ProtocolVersion;
 }
 
 export type Attachment = BindAttachment | ClientAttachment;

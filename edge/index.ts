@@ -1,5 +1,14 @@
 import { Hono } from "hono";
-import { BIND_PATH, CLIENT_SUBPROTOCOL, HEALTH_PATH, STANDBY_HEADER, STATUS_PAGE_PATH, STATUS_PATH } from "../shared/protocol/constants.ts";
+import {
+  BIND_PATH,
+  BIND_SUBPROTOCOLS,
+  CLIENT_SUBPROTOCOLS,
+  HEALTH_PATH,
+  STANDBY_HEADER,
+  STATUS_PAGE_PATH,
+  STATUS_PATH,
+} from "../shared/protocol/constants.ts";
+import { selectVersion } from "../shared/protocol/negotiate.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
 import { bearerToken, matchToken, serviceForToken } from "./auth.ts";
 import { clientAddress } from "./client-address.ts";
@@ -94,7 +103,12 @@ app.get(BIND_PATH, async (c) => {
     log("warn", "connector rejected: client certificate not verified", { service: credential.service.name });
     return notFound();
   }
-  return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, { [INTERNAL_HEADERS.credential]: String(credential.index) });
+  // The newest version both speak; a connector offering none of ours gets v1, as before versions were negotiated.
+  const version = selectVersion(offeredSubprotocols(c.req.raw), BIND_SUBPROTOCOLS) ?? 1;
+  return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, {
+    [INTERNAL_HEADERS.credential]: String(credential.index),
+    [INTERNAL_HEADERS.version]: String(version),
+  });
 });
 
 app.get("*", async (c) => {
@@ -110,11 +124,18 @@ app.get("*", async (c) => {
     return notFound();
   }
   if (!isUpgrade(c.req.raw)) return c.text("Upgrade Required", 426);
-  const protocol = offeredSubprotocols(c.req.raw).includes(CLIENT_SUBPROTOCOL) ? "sallyport" : "plain";
+  const version = selectVersion(offeredSubprotocols(c.req.raw), CLIENT_SUBPROTOCOLS);
+  const protocol = version ? "sallyport" : "plain";
+  if (protocol === "plain" && service.clientPlain === "deny") {
+    // Like any refusal: the same 404 (a plain client cannot read a reason anyway).
+    log("info", "plain client refused: client.plain is deny", { service: service.name });
+    return notFound();
+  }
   // Only a client that can say `start` may ask for standby.
   const standby = protocol === "sallyport" && c.req.header(STANDBY_HEADER) === "1";
   return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, {
     [INTERNAL_HEADERS.clientProtocol]: protocol,
+    ...(version ? { [INTERNAL_HEADERS.version]: String(version) } : {}),
     ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}),
   });
 });

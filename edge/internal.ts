@@ -10,6 +10,8 @@ export const INTERNAL_HEADERS = Object.freeze({
   credential: "x-sallyport-credential",
   /** "sallyport" when the client negotiated the client subprotocol. */
   clientProtocol: "x-sallyport-client-protocol",
+  /** The protocol version the Worker selected from the offered subprotocols ("1", "2"). */
+  version: "x-sallyport-version",
   /** "1" for a Sallyport client's session opened ahead of use (STANDBY_HEADER). */
   standby: "x-sallyport-standby",
 });

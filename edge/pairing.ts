@@ -97,10 +97,15 @@ export function pair(bind: BindAttachment, client: ClientAttachment, now: number
 
 export type PendingResult = { ok: true; client: ClientAttachment } | { ok: false };
 
+const pendingSize = (c: Uint8Array | string): number => (typeof c === "string" ? c.length * 3 : c.byteLength);
+
+/** Bytes a client's attachment holds (text counted at its UTF-8 worst case). */
+export function pendingBytes(client: ClientAttachment): number {
+  return (client.pending ?? []).reduce((n, c) => n + pendingSize(c), 0);
+}
+
 /** Adds data sent before pairing, or refuses it once MAX bytes would be exceeded. */
 export function addPending(client: ClientAttachment, chunk: Uint8Array | string, max: number): PendingResult {
-  const size = (c: Uint8Array | string): number => (typeof c === "string" ? c.length * 3 : c.byteLength);
-  const held = (client.pending ?? []).reduce((n, c) => n + size(c), 0);
-  if (held + size(chunk) > max) return { ok: false };
+  if (pendingBytes(client) + pendingSize(chunk) > max) return { ok: false };
   return { ok: true, client: { ...client, pending: [...(client.pending ?? []), chunk] } };
 }

@@ -1,8 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { close, relayableClose, type Close, type CloseCodeName } from "../shared/protocol/close-codes.ts";
-import { BIND_SUBPROTOCOL, CLIENT_SUBPROTOCOL, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../shared/protocol/constants.ts";
+import {
+  BIND_SUBPROTOCOLS,
+  CLIENT_SUBPROTOCOLS,
+  HEARTBEAT_REQUEST,
+  HEARTBEAT_RESPONSE,
+  type ProtocolVersion,
+} from "../shared/protocol/constants.ts";
 import { decodeFromClient, decodeFromConnector, encode } from "../shared/protocol/codec.ts";
-import type { BindMessage } from "../shared/protocol/messages.ts";
+import type { BindMessage, OpenedMessage } from "../shared/protocol/messages.ts";
 import type { EdgeService } from "../shared/config/edge-config.ts";
 import {
   MAX_PENDING_BYTES,
@@ -16,17 +22,29 @@ import { edgeConfig, findService, type Env } from "./env.ts";
 import { UNKNOWN_CLIENT_ADDRESS } from "./client-address.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
-import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, takeover } from "./pairing.ts";
+import { PendingHold } from "./hold.ts";
+import { addPending, expired, isLive, nextDeadline, pair, pendingBytes, pickBind, pickClient, takeover } from "./pairing.ts";
+import { SessionRelay } from "./relay.ts";
 import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
 import { summarize } from "./status.ts";
 
 const encoder = new TextEncoder();
 
-const isStart = (chunk: Uint8Array | string): boolean => {
+const isStart = (chunk: Uint8Array | string, version: ProtocolVersion): boolean => {
   if (typeof chunk !== "string") return false;
-  const decoded = decodeFromClient(chunk);
+  const decoded = decodeFromClient(chunk, version);
   return decoded.ok && decoded.value.t === "start";
 };
+
+/** The version the Worker selected (INTERNAL_HEADERS.version); absent or unknown: 1. */
+const versionHeader = (request: Request): ProtocolVersion => (request.headers.get(INTERNAL_HEADERS.version) === "2" ? 2 : 1);
+
+/** A message's size in bytes on the wire: text counts its UTF-8 bytes, not UTF-16 units. */
+function wireSize(message: string | ArrayBuffer, limit: number): number {
+  if (typeof message !== "string") return message.byteLength;
+  // Each UTF-16 unit is 1 to 3 UTF-8 bytes: only a string that might be over the limit is encoded.
+  return message.length * 3 <= limit ? message.length : encoder.encode(message).byteLength;
+}
 
 /**
  * One object per service: it holds the parked binds and the waiting and paired clients,
@@ -36,6 +54,10 @@ const isStart = (chunk: Uint8Array | string): boolean => {
  */
 export class ServiceObject extends DurableObject<Env> {
   private readonly sockets: SocketStore;
+  /** Paired sessions' data and flow control. */
+  private readonly relay: SessionRelay;
+  /** Plain clients' data before pairing, beyond their attachment's share (memory only). */
+  private readonly hold = new PendingHold();
   /**
    * Set when a connector withdrew its binds because its backend is down; new and waiting
    * clients are told at once instead of timing out. A cache: after eviction, clients simply
@@ -46,6 +68,7 @@ export class ServiceObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sockets = new SocketStore(ctx);
+    this.relay = new SessionRelay(this.sockets);
     // Answered by the runtime without waking the object; the timestamp marks live binds.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE));
   }
@@ -64,11 +87,13 @@ export class ServiceObject extends DurableObject<Env> {
     const now = Date.now();
     if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
       const credential = Number(request.headers.get(INTERNAL_HEADERS.credential) ?? 0);
+      const version = versionHeader(request);
       this.sockets.accept(inside, {
         role: "bind",
         id,
         service: service.name,
         credential,
+        version,
         state: "registering",
         openedAt: now,
         deadline: now + REGISTER_DEADLINE_MS,
@@ -78,11 +103,12 @@ export class ServiceObject extends DurableObject<Env> {
         log("warn", "bind refused: limit reached", { service: service.name, limit: over });
         closeSocket(inside, close("LIMIT"));
       } else await this.armAlarm();
-      return new Response(null, { status: 101, webSocket: outside, headers: { "Sec-WebSocket-Protocol": BIND_SUBPROTOCOL } });
+      return new Response(null, { status: 101, webSocket: outside, headers: { "Sec-WebSocket-Protocol": BIND_SUBPROTOCOLS[version] } });
     }
     const protocol = request.headers.get(INTERNAL_HEADERS.clientProtocol) === "sallyport" ? "sallyport" : "plain";
     const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? UNKNOWN_CLIENT_ADDRESS;
     const standby = protocol === "sallyport" && request.headers.get(INTERNAL_HEADERS.standby) === "1";
+    const version = versionHeader(request);
     const client: ClientAttachment = {
       role: "client",
       id,
@@ -93,9 +119,10 @@ export class ServiceObject extends DurableObject<Env> {
       arrivedAt: now,
       deadline: now + service.socksTimeoutMs,
       ...(standby ? { standby: true as const } : {}),
+      ...(protocol === "sallyport" ? { version } : {}),
     };
     this.sockets.accept(inside, client);
-    const headers = protocol === "sallyport" ? { "Sec-WebSocket-Protocol": CLIENT_SUBPROTOCOL } : undefined;
+    const headers = protocol === "sallyport" ? { "Sec-WebSocket-Protocol": CLIENT_SUBPROTOCOLS[version] } : undefined;
     if (!this.pairWithLiveBind(client, now)) {
       if (this.backendDown) closeSocket(inside, close(this.backendDown));
       else await this.waitForBind(service);
@@ -107,15 +134,14 @@ export class ServiceObject extends DurableObject<Env> {
     const att = this.sockets.get(ws);
     if (!att) return;
     const service = this.service(att.service);
-    const size = typeof message === "string" ? message.length : message.byteLength;
-    if (!service || size > service.maxMessageBytes) {
+    if (!service || wireSize(message, service.maxMessageBytes) > service.maxMessageBytes) {
       // The peer is told now: the message is dropped, so whatever close the sender sends next
       // (a connector's clean 1000 may already be on its way) must not reach it as a clean end.
       const peer = this.peer(att);
       if (peer) closeSocket(peer, close("MESSAGE_TOO_BIG"));
       return closeSocket(ws, close("MESSAGE_TOO_BIG"));
     }
-    if (att.role === "client") return this.fromClient(ws, att, message);
+    if (att.role === "client") return this.fromClient(ws, att, message, service);
     return this.fromBind(ws, att, message, service);
   }
 
@@ -154,24 +180,35 @@ export class ServiceObject extends DurableObject<Env> {
 
   // ---- messages ----
 
-  private fromClient(ws: WebSocket, att: ClientAttachment, message: string | ArrayBuffer): void {
+  private fromClient(ws: WebSocket, att: ClientAttachment, message: string | ArrayBuffer, service: EdgeService): void {
     let data: ArrayBuffer | Uint8Array | string = message;
     if (typeof message === "string") {
       // A plain client's text is data; on a bind, text means control, so it goes as bytes.
       if (att.protocol === "plain") data = encoder.encode(message);
       else {
-        const decoded = decodeFromClient(message);
+        const decoded = decodeFromClient(message, att.version ?? 1);
         if (!decoded.ok) return closeSocket(ws, close("PROTOCOL_ERROR"));
-        if (decoded.value.t === "start" && att.state === "paired") this.started(att);
+        if (att.state === "paired") {
+          if (decoded.value.t === "start") this.started(att);
+          return this.relay.clientControl(att, decoded.value);
+        }
       }
     }
     if (att.state === "paired") {
-      this.bytes.toConnectors += typeof data === "string" ? 0 : data.byteLength;
-      const peer = this.peer(att);
-      if (peer) sendTo(peer, data);
+      if (typeof data === "string") return; // unreachable: a Sallyport client's text was control
+      this.bytes.toConnectors += data.byteLength;
+      return this.relay.clientData(att, data, service);
+    }
+    const chunk = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    // A plain client's data past what its attachment holds waits in memory, up to max.message.size in all.
+    if (att.protocol === "plain" && typeof chunk !== "string" && (att.held || pendingBytes(att) + chunk.byteLength > MAX_PENDING_BYTES)) {
+      if (this.lostHold(att)) return;
+      if (!this.hold.add(att.id, chunk, service.maxMessageBytes - pendingBytes(att))) return closeSocket(ws, close("MESSAGE_TOO_BIG"));
+      if (!att.held) this.sockets.save(ws, { ...att, held: true });
+      this.relay.budget.set(att.id, this.hold.bytes(att.id));
       return;
     }
-    const added = addPending(att, data instanceof ArrayBuffer ? new Uint8Array(data) : data, MAX_PENDING_BYTES);
+    const added = addPending(att, chunk, MAX_PENDING_BYTES);
     if (added.ok) this.sockets.save(ws, added.client);
     else closeSocket(ws, close("MESSAGE_TOO_BIG"));
   }
@@ -190,11 +227,9 @@ export class ServiceObject extends DurableObject<Env> {
     if (typeof message !== "string") {
       if (!inSession) return this.protocolError(ws, att, "data on an unpaired bind");
       this.bytes.toClients += message.byteLength;
-      const peer = this.peer(att);
-      if (peer) sendTo(peer, message);
-      return;
+      return this.relay.connectorData(ws, att, message, service);
     }
-    const decoded = decodeFromConnector(message);
+    const decoded = decodeFromConnector(message, att.version ?? 1);
     if (!decoded.ok) return this.protocolError(ws, att, `${decoded.error.code}: ${decoded.error.detail}`);
     const msg = decoded.value;
     switch (msg.t) {
@@ -206,12 +241,12 @@ export class ServiceObject extends DurableObject<Env> {
         this.sockets.save(ws, { ...att, state: "opened", deadline: undefined });
         // Our own words, not the connector's: the size limit is the edge's to tell. Once per
         // socket: a kept pair's client has heard it, and every message here costs the object.
-        if (!att.kept) this.toSallyportClient(att, encode({ t: "opened", maxMessageBytes: service.maxMessageBytes }));
-        return;
+        if (!att.kept) this.toSallyportClient(att, { t: "opened", maxMessageBytes: service.maxMessageBytes });
+        return this.relay.opened(ws, att);
       case "end":
       case "credit":
         if (!inSession) return this.protocolError(ws, att, `${msg.t} outside a session`);
-        return this.toSallyportClient(att, message);
+        return this.relay.connectorControl(ws, att, msg);
       case "done": {
         // Only a session opened in standby goes back to standby, and only once it was open.
         const peer = this.peer(att);
@@ -219,16 +254,16 @@ export class ServiceObject extends DurableObject<Env> {
         if (att.state !== "opened" || client?.role !== "client" || !client.standby)
           return this.protocolError(ws, att, "done outside a standby session");
         this.sockets.save(ws, { ...att, state: "paired", deadline: undefined, kept: true });
-        return this.toSallyportClient(att, message);
+        return this.relay.connectorControl(ws, { ...att, state: "paired", kept: true }, msg);
       }
     }
   }
 
   /** Plain clients have no words for control: their end is the close that follows. */
-  private toSallyportClient(att: BindAttachment, message: string): void {
+  private toSallyportClient(att: BindAttachment, message: OpenedMessage): void {
     const peer = this.peer(att);
     const client = peer && this.sockets.get(peer);
-    if (client?.role === "client" && client.protocol === "sallyport") sendTo(peer!, message);
+    if (client?.role === "client" && client.protocol === "sallyport") sendTo(peer!, encode(message, client.version ?? 1));
   }
 
   private register(ws: WebSocket, att: BindAttachment, msg: BindMessage, service: EdgeService): void {
@@ -268,12 +303,32 @@ export class ServiceObject extends DurableObject<Env> {
     };
     this.sockets.save(ws, parked);
     this.backendDown = undefined;
-    if (!sendTo(ws, encode({ t: "bound", bindId: msg.bindId }))) return;
-    const client = pickClient(
+    if (!sendTo(ws, encode({ t: "bound", bindId: msg.bindId }, att.version ?? 1))) return;
+    let client = pickClient(
       this.sockets.clients().map(([, c]) => c),
       now,
     );
+    while (client && this.lostHold(client))
+      client = pickClient(
+        this.sockets.clients().map(([, c]) => c),
+        now,
+      );
     if (client) this.pair(parked, client);
+  }
+
+  /**
+   * A waiting client whose held data lived in memory that an eviction took: closed cleanly
+   * (1013, try again later) and no longer picked, never paired with a stream missing its start.
+   */
+  private lostHold(client: ClientAttachment): boolean {
+    if (!client.held || this.hold.has(client.id)) return false;
+    const ws = this.sockets.socket(client.id);
+    if (ws) {
+      closeSocket(ws, close("TRY_AGAIN_LATER"));
+      this.sockets.save(ws, { ...client, deadline: undefined });
+    }
+    log("warn", "waiting client's held data lost when the object restarted; closed", { sessionId: client.id });
+    return true;
   }
 
   // ---- pairing ----
@@ -307,26 +362,40 @@ export class ServiceObject extends DurableObject<Env> {
     const bindWs = this.sockets.socket(bind.id);
     const clientWs = this.sockets.socket(client.id);
     if (!bindWs || !clientWs) return false;
-    const paired = encode({
-      t: "paired",
-      sessionId: client.id,
-      clientAddress: client.address,
-      clientProtocol: client.protocol,
-      maxMessageBytes: this.service(bind.service)?.maxMessageBytes,
-      ...(client.standby ? { standby: true as const } : {}),
-    });
+    const bindVersion = bind.version ?? 1;
+    const paired = encode(
+      {
+        t: "paired",
+        sessionId: client.id,
+        clientAddress: client.address,
+        clientProtocol: client.protocol,
+        maxMessageBytes: this.service(bind.service)?.maxMessageBytes,
+        ...(client.standby ? { standby: true as const } : {}),
+      },
+      bindVersion,
+    );
     if (!sendTo(bindWs, paired)) {
       this.sockets.save(bindWs, { ...bind, state: "registering" });
       return false;
     }
-    const pending = client.pending ?? [];
+    const pending = [...(client.pending ?? []), ...this.hold.take(client.id)];
+    this.relay.budget.remove(client.id);
     const now = Date.now();
     // A client in standby may have said `start` while it waited: it is replayed below.
-    const startedAt = client.standby && pending.some(isStart) ? now : undefined;
+    const startedAt = client.standby && pending.some((chunk) => isStart(chunk, client.version ?? 1)) ? now : undefined;
     const [b, c] = pair(bind, client, now, startedAt);
-    this.sockets.save(bindWs, b);
+    this.sockets.save(bindWs, this.relay.start(b, c));
     this.sockets.save(clientWs, c);
-    for (const chunk of pending) sendTo(bindWs, chunk);
+    // Replayed through the relay: data is metered like any other, control is said in the bind's version.
+    const service = this.service(bind.service);
+    for (const chunk of pending) {
+      if (typeof chunk !== "string") {
+        if (service) this.relay.clientData(c, chunk, service);
+        continue;
+      }
+      const decoded = decodeFromClient(chunk, client.version ?? 1);
+      if (decoded.ok) this.relay.clientControl(c, decoded.value);
+    }
     void this.armAlarm();
     log("info", "paired", { sessionId: client.id, bindId: bind.bindId, connectorId: bind.connectorId });
     return true;
@@ -338,7 +407,7 @@ export class ServiceObject extends DurableObject<Env> {
     for (const [ws, b] of this.sockets.binds()) {
       if (!b.connectorId || asked.has(b.connectorId) || b.state === "registering") continue;
       // A bind whose session just ended may already be closed: then ask on another of its binds.
-      if (sendTo(ws, encode({ t: "demand", waiting }))) asked.add(b.connectorId);
+      if (sendTo(ws, encode({ t: "demand", waiting }, b.version ?? 1))) asked.add(b.connectorId);
     }
     log("info", "client waiting for a bind", { service: service.name, waiting, connectorsAsked: asked.size });
     await this.armAlarm();
@@ -373,6 +442,7 @@ export class ServiceObject extends DurableObject<Env> {
     this.sockets.forget(ws);
     closeSocket(ws, relayableClose(code)); // reciprocate (a no-op if the runtime already did)
     if (!att) return;
+    this.relay.forget(att.role === "bind" ? att.id : att.peer, att.role === "client" ? att.id : att.peer, att.role === "bind");
     if (att.role === "bind" && att.state === "parked" && (code === 4004 || code === 4005)) return this.withdrawn(relayableClose(code));
     const peer = this.peer(att);
     // A bind that vanished without a close frame (1006) ended abnormally: the client must

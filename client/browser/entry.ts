@@ -14,11 +14,12 @@
  * so by other means (e.g. cookies or mTLS at the edge). A refused handshake (HTTP 404) is
  * invisible to a page: it shows as a close with 1006 before open.
  */
-import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import { offered } from "../../shared/protocol/negotiate.ts";
 import { describeClose } from "../describe.ts";
 import { SallyportStream, type StreamOptions, type WebSocketLike } from "../stream.ts";
 
-export { SallyportStream, describeClose, CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES };
+export { SallyportStream, describeClose, CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES };
 export type { CloseInfo, StreamOptions } from "../stream.ts";
 
 export interface ConnectOptions extends StreamOptions {
@@ -29,7 +30,7 @@ export interface ConnectOptions extends StreamOptions {
 /** Opens a session; resolves once the WebSocket is open, rejects if it closes first. */
 export function connect(url: string, opts: ConnectOptions = {}): Promise<SallyportStream> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL]);
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS));
     ws.binaryType = "arraybuffer";
     const onClose = (e: { code: number; reason: string }): void => {
       const why =

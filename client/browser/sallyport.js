@@ -1,10 +1,20 @@
 // Sallyport browser helper. Generated from client/browser/entry.ts by client/browser/build.ts (npm run build:browser): do not edit.
 
 // shared/protocol/constants.ts
-var PROTOCOL_VERSION = 1;
-var CLIENT_SUBPROTOCOL = "sallyport.client.v1";
+var PROTOCOL_VERSIONS = [2, 1];
+var BIND_SUBPROTOCOLS = Object.freeze({
+  1: "sallyport.bind.v1",
+  2: "sallyport.bind.v2"
+});
+var CLIENT_SUBPROTOCOLS = Object.freeze({
+  1: "sallyport.client.v1",
+  2: "sallyport.client.v2"
+});
 var INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
 var MAX_CREDIT_BYTES = 2 ** 31;
+var MARK_INTERVAL_BYTES = INITIAL_WINDOW_BYTES / 8;
+var V2_INITIAL_CREDIT_BYTES = MARK_INTERVAL_BYTES;
+var MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 var MIN_MESSAGE_BYTES = 65536;
 var MAX_MESSAGE_BYTES = 1048576;
 var MAX_CONTROL_MESSAGE_BYTES = 4096;
@@ -13,6 +23,14 @@ var MAX_ID_LENGTH = 64;
 var MAX_URI_LENGTH = 2048;
 var MAX_ADDRESS_LENGTH = 64;
 
+// shared/protocol/negotiate.ts
+function offered(names) {
+  return PROTOCOL_VERSIONS.map((v) => names[v]);
+}
+function versionOf(selected, names) {
+  return PROTOCOL_VERSIONS.find((v) => names[v] === selected);
+}
+
 // shared/protocol/close-codes.ts
 var CloseCode = {
   NORMAL: 1e3,
@@ -20,6 +38,11 @@ var CloseCode = {
   PROTOCOL_ERROR: 1002,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /**
+   * RFC 6455 "try again later": the service's edge object is at its memory budget and this
+   * session held the most, or a plain client went past what the edge holds for it.
+   */
+  TRY_AGAIN_LATER: 1013,
   /** RFC 1928 REP 0x01: general SOCKS server failure. */
   GENERAL_FAILURE: 4001,
   /** REP 0x02: connection not allowed by ruleset (credential/service mismatch). */
@@ -39,7 +62,9 @@ var CloseCode = {
   /** Not in RFC 1928: too many binds or clients for this credential or service. */
   LIMIT: 4029,
   /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
-  REPLACED: 4030
+  REPLACED: 4030,
+  /** Not in RFC 1928 (v2): the peer sent data beyond the credit it had, or granted credit it had not proved by reading. */
+  CREDIT_EXCEEDED: 4090
 };
 var CLOSE_REASONS = Object.freeze({
   NORMAL: "",
@@ -47,6 +72,7 @@ var CLOSE_REASONS = Object.freeze({
   PROTOCOL_ERROR: "protocol error",
   MESSAGE_TOO_BIG: "message too big",
   INTERNAL_ERROR: "internal error",
+  TRY_AGAIN_LATER: "try again later",
   GENERAL_FAILURE: "general failure",
   NOT_ALLOWED: "not allowed",
   NETWORK_UNREACHABLE: "connector lost",
@@ -56,7 +82,8 @@ var CLOSE_REASONS = Object.freeze({
   COMMAND_NOT_SUPPORTED: "not supported",
   BUSY: "busy",
   LIMIT: "limit reached",
-  REPLACED: "replaced"
+  REPLACED: "replaced",
+  CREDIT_EXCEEDED: "credit exceeded"
 });
 var BY_VALUE = new Map(
   Object.keys(CloseCode).map((name) => [CloseCode[name], name])
@@ -95,11 +122,11 @@ function assertNever(x) {
 }
 
 // shared/protocol/messages.ts
-var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened", "done"]);
+var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened", "done", "mark"]);
 
 // shared/protocol/codec.ts
 var perr = (code, detail) => err({ code, detail });
-var FIELDS = {
+var FIELDS_V1 = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
   paired: {
@@ -116,6 +143,8 @@ var FIELDS = {
   start: {},
   done: {}
 };
+var FIELDS_V2 = { ...FIELDS_V1, credit: { upTo: "offset", mark: "id?" }, mark: { id: "id" } };
+var FIELDS = { 1: FIELDS_V1, 2: FIELDS_V2 };
 var ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 var PRINTABLE = /^[\x21-\x7e]+$/;
 var URI_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -129,6 +158,8 @@ function checkField(kind, value) {
       return typeof value === "string" && value.length <= MAX_ADDRESS_LENGTH && PRINTABLE.test(value) ? void 0 : `an address of 1-${MAX_ADDRESS_LENGTH} printable ASCII characters`;
     case "bytes":
       return Number.isSafeInteger(value) && value >= 1 && value <= MAX_CREDIT_BYTES ? void 0 : `an integer from 1 to ${MAX_CREDIT_BYTES}`;
+    case "offset":
+      return Number.isSafeInteger(value) && value >= 0 && value <= MAX_OFFSET ? void 0 : `an integer from 0 to ${MAX_OFFSET}`;
     case "interval":
       return Number.isSafeInteger(value) && value >= 100 && value <= 36e5 ? void 0 : "an integer from 100 to 3600000 (milliseconds)";
     case "clientProtocol":
@@ -146,7 +177,7 @@ function checkField(kind, value) {
 function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
-function decodeAny(text, allowed) {
+function decodeAny(text, allowed, version) {
   if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
     return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
   }
@@ -157,12 +188,13 @@ function decodeAny(text, allowed) {
     return perr("NOT_JSON", "control message is not JSON");
   }
   if (!isPlainObject(parsed)) return perr("NOT_OBJECT", "control message is not an object");
-  if (parsed.v !== PROTOCOL_VERSION) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
+  if (parsed.v !== version) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
+  const fields = FIELDS[version];
   const t = parsed.t;
-  if (typeof t !== "string" || !Object.hasOwn(FIELDS, t)) return perr("UNKNOWN_TYPE", "unknown message type");
+  if (typeof t !== "string" || !Object.hasOwn(fields, t)) return perr("UNKNOWN_TYPE", "unknown message type");
   const type = t;
   if (!allowed.has(type)) return perr("WRONG_SIDE", `message type ${type} not allowed from this peer`);
-  const spec = FIELDS[type];
+  const spec = fields[type];
   for (const key of Object.keys(parsed)) {
     if (key !== "v" && key !== "t" && !Object.hasOwn(spec, key)) return perr("BAD_FIELD", `unknown field in ${type}`);
   }
@@ -176,11 +208,11 @@ function decodeAny(text, allowed) {
   }
   return ok(Object.freeze(out));
 }
-function decodeForClient(text) {
-  return decodeAny(text, TO_CLIENT_TYPES);
+function decodeForClient(text, version) {
+  return decodeAny(text, TO_CLIENT_TYPES, version);
 }
-function encode(message) {
-  return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
+function encode(message, version) {
+  return JSON.stringify({ v: version, ...message });
 }
 
 // shared/chunks.ts
@@ -214,6 +246,53 @@ function takeBytes(queue, n) {
   }
   return out;
 }
+
+// shared/protocol/credit.ts
+function initialCredit(version) {
+  return version === 2 ? V2_INITIAL_CREDIT_BYTES : INITIAL_WINDOW_BYTES;
+}
+var MAX_PENDING_MARKS = 64;
+var ReaderCredit = class {
+  received = 0;
+  consumed = 0;
+  /**
+   * The limit granted so far: the sender oversteps beyond it. A whole window at first, whatever
+   * the writer's own first limit: a v1 writer (through the edge) starts with that much.
+   */
+  granted = INITIAL_WINDOW_BYTES;
+  marks = [];
+  /** Data arrived; false if it went past what was granted. */
+  data(n) {
+    this.received += n;
+    return this.received <= this.granted;
+  }
+  /**
+   * A mark arrived: it sits at the offset of the data before it. The grant to send, if the data
+   * before it is already used (a mark comes after its data, often after it was consumed).
+   */
+  mark(id) {
+    this.marks.push({ id, at: this.received });
+    if (this.marks.length > MAX_PENDING_MARKS) this.marks.shift();
+    return this.consume(0);
+  }
+  /** `n` more bytes were used; the grant to send, if one is due. */
+  consume(n) {
+    this.consumed += n;
+    let last;
+    while (this.marks.length > 0 && this.marks[0].at <= this.consumed) last = this.marks.shift();
+    if (!last) return void 0;
+    const upTo = last.at + INITIAL_WINDOW_BYTES;
+    if (upTo <= this.granted) return void 0;
+    this.granted = upTo;
+    return { t: "credit", upTo, mark: last.id };
+  }
+  /** A new session on the same pair (standby): fresh offsets. */
+  reset() {
+    this.received = this.consumed = 0;
+    this.granted = INITIAL_WINDOW_BYTES;
+    this.marks = [];
+  }
+};
 
 // shared/clock.ts
 var systemClock = {
@@ -266,7 +345,10 @@ var SallyportStream = class {
   constructor(ws, opts = {}) {
     this.ws = ws;
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
-    this.protocol = ws.protocol === CLIENT_SUBPROTOCOL ? "sallyport" : "plain";
+    const version = versionOf(ws.protocol, CLIENT_SUBPROTOCOLS);
+    this.protocol = version ? "sallyport" : "plain";
+    this.version = version ?? 1;
+    this.credit.send = initialCredit(this.version);
     this.current = initialState(this.protocol);
     this.clock = opts.clock ?? systemClock;
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
@@ -286,6 +368,8 @@ var SallyportStream = class {
   }
   ws;
   protocol;
+  /** The protocol version the edge selected (a plain session: 1, unused). */
+  version;
   /** Data from the backend. In protocol mode call consumed(n) once it has been used. */
   onData;
   /** The backend finished sending (protocol mode only). */
@@ -323,6 +407,8 @@ var SallyportStream = class {
   pollMs;
   autoConsume;
   listeners;
+  /** v2: what we grant the connector, proved by the edge's marks. */
+  reader = new ReaderCredit();
   // ---- state (read-only outside) ----
   get state() {
     return this.current;
@@ -413,13 +499,20 @@ var SallyportStream = class {
   /** Report that `n` received bytes have been used; grants the connector more credit. */
   consumed(n) {
     if (this.protocol !== "sallyport" || n <= 0) return;
+    if (this.version === 2) return this.granting(this.reader.consume(n));
     this.consumedTotal += n;
     const grant = this.consumedTotal - this.granted;
     if (grant >= INITIAL_WINDOW_BYTES / 2 && this.current.in === "open" && this.isOpen()) {
       this.granted = this.consumedTotal;
       this.credit.receive += grant;
-      this.ws.send(encode({ t: "credit", bytes: grant }));
+      this.ws.send(encode({ t: "credit", bytes: grant }, 1));
     }
+  }
+  /** v2: send a grant (once per mark read and used); nothing once the connector has finished. */
+  granting(grant) {
+    if (!grant || this.current.in !== "open" || !this.isOpen()) return;
+    this.credit.receive = grant.upTo - this.counts.bytesReceived;
+    this.ws.send(encode(grant, 2));
   }
   /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
   close(code = CloseCode.NORMAL, reason = "") {
@@ -466,7 +559,7 @@ var SallyportStream = class {
         if (!this.paired && this.prePairSent + 32 > this.prePairBudget) break;
         this.queue.shift();
         if (!this.paired) this.prePairSent += 32;
-        this.ws.send(encode({ t: item === END ? "end" : "start" }));
+        this.ws.send(encode({ t: item === END ? "end" : "start" }, this.version));
         if (item === END) this.apply({ t: "end-sent" });
         continue;
       }
@@ -528,17 +621,19 @@ var SallyportStream = class {
     this.deliver(toBytes(data));
   }
   control(text) {
-    const decoded = decodeForClient(text);
+    const decoded = decodeForClient(text, this.version);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
     if (msg.t === "done") return this.finishedKept();
+    if (msg.t === "mark") return this.granting(this.reader.mark(msg.id));
     if (msg.t === "opened") {
       if (msg.maxMessageBytes !== void 0) this.maxFrame = Math.min(this.maxFrameCap, msg.maxMessageBytes);
       return this.markPaired();
     }
     this.markPaired();
     if (msg.t === "credit") {
-      this.credit.send += msg.bytes;
+      if ("bytes" in msg) this.credit.send += msg.bytes;
+      else this.credit.send = Math.max(this.credit.send, msg.upTo - this.counts.bytesSent);
       this.flush();
     } else if (this.apply({ t: "end-received" })) this.onEnd?.();
   }
@@ -547,9 +642,10 @@ var SallyportStream = class {
     if (this.queue.length > 0) return this.protocolError();
     if (!this.apply({ t: "done" })) return;
     const finished = this.counts;
-    this.credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
+    this.credit = { send: initialCredit(this.version), receive: INITIAL_WINDOW_BYTES };
     this.counts = { bytesSent: 0, bytesReceived: 0 };
     this.consumedTotal = this.granted = 0;
+    this.reader.reset();
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -560,6 +656,7 @@ var SallyportStream = class {
     if (this.protocol === "sallyport") {
       this.credit.receive -= bytes.byteLength;
       if (this.credit.receive < 0) return this.protocolError();
+      if (this.version === 2) this.reader.data(bytes.byteLength);
     }
     this.counts.bytesReceived += bytes.byteLength;
     this.onData?.(bytes);
@@ -617,7 +714,7 @@ function concat(parts) {
 // client/browser/entry.ts
 function connect(url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : [CLIENT_SUBPROTOCOL]);
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS));
     ws.binaryType = "arraybuffer";
     const onClose = (e) => {
       const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);
@@ -635,7 +732,7 @@ function connect(url, opts = {}) {
   });
 }
 export {
-  CLIENT_SUBPROTOCOL,
+  CLIENT_SUBPROTOCOLS,
   INITIAL_WINDOW_BYTES,
   SallyportStream,
   connect,

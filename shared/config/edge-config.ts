@@ -4,8 +4,10 @@ import { FieldReader, isRecord } from "./reader.ts";
 import { isLoopbackHost } from "../loopback.ts";
 import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
 import {
+  CLIENT_PLAIN,
   DEFAULTS,
   VERIFY_CLIENT,
+  type ClientPlain,
   checkDistinct,
   readAccept,
   readMode,
@@ -30,6 +32,10 @@ export interface EdgeService {
   readonly verifyClient: VerifyClient;
   /** Largest WebSocket message relayed either way; larger closes the session with 1009. */
   readonly maxMessageBytes: number;
+  /** Whether plain WebSocket clients (no Sallyport subprotocol) are served at all. */
+  readonly clientPlain: ClientPlain;
+  /** Downstream bytes one plain session may receive before the edge ends it with 1013. */
+  readonly clientPlainMaxBytes: number;
   /** Unpaired binds (registering or parked) the service holds at most, and per token. */
   readonly maxBinds: number;
   readonly maxBindsPerCredential: number;
@@ -84,6 +90,12 @@ export const JWKS_HTTPS_MESSAGE =
   "must be an https:// URL (http:// only to a loopback address, for local tests): keys fetched in clear text could be replaced on the way";
 export const ISSUER_REQUIRED_MESSAGE =
   'is required with client.auth "jwt" (e.g. https://TEAM.cloudflareaccess.com): a token from another issuer must not pass';
+/**
+ * What one service object lets all its sessions make it hold, in accounted bytes (edge/budget.ts).
+ * An object has 128 MB on Cloudflare and going over resets it; this leaves the rest to the runtime,
+ * whose own copies of what the edge holds measured about as much again (bench/abuse.ts).
+ */
+export const OBJECT_BUDGET_BYTES = 32 * 1024 * 1024;
 export { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES };
 
 function asObject(raw: unknown, path: string, issues: IssueList): Record<string, unknown> | undefined {
@@ -243,6 +255,14 @@ export function parseEdgeConfig(
     const maxMessageBytes = r.integer("max.message.size", DEFAULTS["max.message.size"], MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES);
     const maxBinds = r.integer("max.binds", DEFAULTS["max.binds"], 1, 30_000);
     const maxBindsPerCredential = r.integer("max.binds.per.credential", DEFAULTS["max.binds.per.credential"], 1, 30_000);
+    const clientPlain = r.oneOf("client.plain", CLIENT_PLAIN, DEFAULTS["client.plain"]);
+    // More than the object budget could never be reached: the budget ends the session first.
+    const clientPlainMaxBytes = r.integer(
+      "client.plain.max.bytes",
+      DEFAULTS["client.plain.max.bytes"],
+      MIN_MESSAGE_BYTES,
+      OBJECT_BUDGET_BYTES,
+    );
     const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
     if (clientCertPins.length && verifyClient === "none")
@@ -258,6 +278,8 @@ export function parseEdgeConfig(
           socksTimeoutMs,
           verifyClient,
           maxMessageBytes,
+          clientPlain,
+          clientPlainMaxBytes,
           maxBinds,
           maxBindsPerCredential,
           client,

@@ -31,7 +31,17 @@ export const DEFAULTS = Object.freeze({
   /** Below a Durable Object's 32,768 hibernatable sockets, with room for clients. */
   "max.binds": 2048,
   "max.binds.per.credential": 1024,
+  /** Plain WebSocket clients are served (they cannot prove reading; see client.plain.max.bytes). */
+  "client.plain": "allow" as ClientPlain,
+  /**
+   * 16 MiB: the downstream bytes one plain session may receive before the edge ends it (1013).
+   * Half the object budget: what one non-reading plain client can pin.
+   */
+  "client.plain.max.bytes": 16_777_216,
 });
+
+export const CLIENT_PLAIN = ["allow", "deny"] as const;
+export type ClientPlain = (typeof CLIENT_PLAIN)[number];
 
 /** The logical accept URI: what clients dial and what both sides agree names the service. */
 export interface AcceptUri {

@@ -12,6 +12,11 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
+  /**
+   * RFC 6455 "try again later": the service's edge object is at its memory budget and this
+   * session held the most, or a plain client went past what the edge holds for it.
+   */
+  TRY_AGAIN_LATER: 1013,
   /** RFC 1928 REP 0x01: general SOCKS server failure. */
   GENERAL_FAILURE: 4001,
   /** REP 0x02: connection not allowed by ruleset (credential/service mismatch). */
@@ -32,6 +37,8 @@ export const CloseCode = {
   LIMIT: 4029,
   /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
   REPLACED: 4030,
+  /** Not in RFC 1928 (v2): the peer sent data beyond the credit it had, or granted credit it had not proved by reading. */
+  CREDIT_EXCEEDED: 4090,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -43,6 +50,7 @@ export const CLOSE_REASONS: Readonly<Record<CloseCodeName, string>> = Object.fre
   PROTOCOL_ERROR: "protocol error",
   MESSAGE_TOO_BIG: "message too big",
   INTERNAL_ERROR: "internal error",
+  TRY_AGAIN_LATER: "try again later",
   GENERAL_FAILURE: "general failure",
   NOT_ALLOWED: "not allowed",
   NETWORK_UNREACHABLE: "connector lost",
@@ -53,6 +61,7 @@ export const CLOSE_REASONS: Readonly<Record<CloseCodeName, string>> = Object.fre
   BUSY: "busy",
   LIMIT: "limit reached",
   REPLACED: "replaced",
+  CREDIT_EXCEEDED: "credit exceeded",
 });
 
 const BY_VALUE: ReadonlyMap<number, CloseCodeName> = new Map(

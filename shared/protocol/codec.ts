@@ -5,9 +5,10 @@ import {
   MAX_CREDIT_BYTES,
   MAX_ID_LENGTH,
   MAX_MESSAGE_BYTES,
+  MAX_OFFSET,
   MAX_URI_LENGTH,
   MIN_MESSAGE_BYTES,
-  PROTOCOL_VERSION,
+  type ProtocolVersion,
 } from "./constants.ts";
 import {
   CONNECTOR_TYPES,
@@ -31,10 +32,11 @@ export interface ProtocolError {
 const perr = (code: ProtocolError["code"], detail: string): Result<never, ProtocolError> => err({ code, detail });
 
 /** Field specs per type: the exact set of keys besides `v` and `t`. */
-type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "interval" | "clientProtocol" | "messageBytes" | "true";
+type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "offset" | "interval" | "clientProtocol" | "messageBytes" | "true";
 /** A trailing "?" marks a field that may be left out (added after v1 was first written). */
 type FieldSpec = FieldKind | `${FieldKind}?`;
-const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldSpec>>>> = {
+type Fields = Readonly<Partial<Record<ControlType, Readonly<Record<string, FieldSpec>>>>>;
+const FIELDS_V1: Fields = {
   bind: { accept: "uri", bindId: "id", connectorId: "id", instance: "id", heartbeatMs: "interval" },
   bound: { bindId: "id" },
   paired: {
@@ -51,6 +53,9 @@ const FIELDS: Readonly<Record<ControlType, Readonly<Record<string, FieldSpec>>>>
   start: {},
   done: {},
 };
+/** v2: credit is a cumulative limit (echoing a mark when a reader sends it), and the edge marks the stream. */
+const FIELDS_V2: Fields = { ...FIELDS_V1, credit: { upTo: "offset", mark: "id?" }, mark: { id: "id" } };
+const FIELDS: Readonly<Record<ProtocolVersion, Fields>> = { 1: FIELDS_V1, 2: FIELDS_V2 };
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 // Printable ASCII only: addresses and URIs end up in logs, so no control characters.
@@ -78,6 +83,10 @@ function checkField(kind: FieldKind, value: unknown): string | undefined {
       return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_CREDIT_BYTES
         ? undefined
         : `an integer from 1 to ${MAX_CREDIT_BYTES}`;
+    case "offset":
+      return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_OFFSET
+        ? undefined
+        : `an integer from 0 to ${MAX_OFFSET}`;
     case "interval":
       return Number.isSafeInteger(value) && (value as number) >= 100 && (value as number) <= 3_600_000
         ? undefined
@@ -105,7 +114,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function decodeAny(text: string, allowed: ReadonlySet<ControlType>): Result<ControlMessage, ProtocolError> {
+function decodeAny(text: string, allowed: ReadonlySet<ControlType>, version: ProtocolVersion): Result<ControlMessage, ProtocolError> {
   // String length bounds UTF-16 units; ×3 bounds the UTF-8 bytes, cheap and safe.
   if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
     return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
@@ -118,12 +127,14 @@ function decodeAny(text: string, allowed: ReadonlySet<ControlType>): Result<Cont
   }
   if (!isPlainObject(parsed)) return perr("NOT_OBJECT", "control message is not an object");
   // JSON.stringify, not String(): String({"toString":1}) throws, and decoding is total.
-  if (parsed.v !== PROTOCOL_VERSION) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
+  // The version negotiated for this socket, and no other: a peer does not switch mid-stream.
+  if (parsed.v !== version) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
+  const fields = FIELDS[version];
   const t = parsed.t;
-  if (typeof t !== "string" || !Object.hasOwn(FIELDS, t)) return perr("UNKNOWN_TYPE", "unknown message type");
+  if (typeof t !== "string" || !Object.hasOwn(fields, t)) return perr("UNKNOWN_TYPE", "unknown message type");
   const type = t as ControlType;
   if (!allowed.has(type)) return perr("WRONG_SIDE", `message type ${type} not allowed from this peer`);
-  const spec = FIELDS[type];
+  const spec = fields[type]!;
   for (const key of Object.keys(parsed)) {
     if (key !== "v" && key !== "t" && !Object.hasOwn(spec, key)) return perr("BAD_FIELD", `unknown field in ${type}`);
   }
@@ -138,27 +149,33 @@ function decodeAny(text: string, allowed: ReadonlySet<ControlType>): Result<Cont
   return ok(Object.freeze(out) as unknown as ControlMessage);
 }
 
+/* Every decoder takes the version negotiated for its socket (the selected subprotocol). */
+
 /** Decode a text frame received by the edge from a connector. */
-export function decodeFromConnector(text: string): Result<ConnectorMessage, ProtocolError> {
-  return decodeAny(text, CONNECTOR_TYPES) as Result<ConnectorMessage, ProtocolError>;
+export function decodeFromConnector(text: string, version: ProtocolVersion): Result<ConnectorMessage, ProtocolError> {
+  return decodeAny(text, CONNECTOR_TYPES, version) as Result<ConnectorMessage, ProtocolError>;
 }
 
 /** Decode a text frame received by a connector from the edge. */
-export function decodeFromEdge(text: string): Result<EdgeMessage, ProtocolError> {
-  return decodeAny(text, EDGE_TYPES) as Result<EdgeMessage, ProtocolError>;
+export function decodeFromEdge(text: string, version: ProtocolVersion): Result<EdgeMessage, ProtocolError> {
+  return decodeAny(text, EDGE_TYPES, version) as Result<EdgeMessage, ProtocolError>;
 }
 
 /** Decode a text frame a Sallyport client sent to the edge (end, credit, start). */
-export function decodeFromClient(text: string): Result<ClientMessage, ProtocolError> {
-  return decodeAny(text, CLIENT_TYPES) as Result<ClientMessage, ProtocolError>;
+export function decodeFromClient(text: string, version: ProtocolVersion): Result<ClientMessage, ProtocolError> {
+  return decodeAny(text, CLIENT_TYPES, version) as Result<ClientMessage, ProtocolError>;
 }
 
-/** Decode a text frame the edge relayed to a Sallyport client (end, credit, opened). */
-export function decodeForClient(text: string): Result<ToClientMessage, ProtocolError> {
-  return decodeAny(text, TO_CLIENT_TYPES) as Result<ToClientMessage, ProtocolError>;
+/** Decode a text frame the edge relayed to a Sallyport client (end, credit, opened, done, mark). */
+export function decodeForClient(text: string, version: ProtocolVersion): Result<ToClientMessage, ProtocolError> {
+  return decodeAny(text, TO_CLIENT_TYPES, version) as Result<ToClientMessage, ProtocolError>;
 }
 
-/** Encode any control message; the version goes first so a reader sees it at once. */
-export function encode(message: ControlMessage): string {
-  return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
+/**
+ * Encode a control message in the socket's negotiated version; the version goes first so a
+ * reader sees it at once. The caller picks the message shape of that version (a v1 `credit`
+ * has `bytes`, a v2 one `upTo`).
+ */
+export function encode(message: ControlMessage, version: ProtocolVersion): string {
+  return JSON.stringify({ v: version, ...message });
 }

@@ -4,10 +4,21 @@
  * protocol break and needs PROTOCOL_VERSION bumped.
  */
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * Versions this code speaks, newest first. The subprotocol names the version (negotiated in
+ * the WebSocket handshake: the edge selects the highest one both offer), and every control
+ * message carries the negotiated one as `v`. v2: cumulative credit with marks (protocol.md).
+ */
+export const PROTOCOL_VERSIONS = [2, 1] as const;
+export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
+/** The newest version: what new connectors and clients offer first. */
+export const PROTOCOL_VERSION: ProtocolVersion = 2;
 
-/** WebSocket subprotocol a connector offers on its bind socket; the edge echoes it. */
-export const BIND_SUBPROTOCOL = "sallyport.bind.v1";
+/** WebSocket subprotocol a connector offers on its bind socket, per version; the edge selects one. */
+export const BIND_SUBPROTOCOLS: Readonly<Record<ProtocolVersion, string>> = Object.freeze({
+  1: "sallyport.bind.v1",
+  2: "sallyport.bind.v2",
+});
 
 /** The connector endpoint. It is not any service's accept path (config validation forbids it). */
 export const BIND_PATH = "/_sallyport/bind";
@@ -48,14 +59,33 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
  * browser helper): text frames are then end/credit control messages, binary frames data.
  * A client that offers none is "plain": every frame is data.
  */
-export const CLIENT_SUBPROTOCOL = "sallyport.client.v1";
+export const CLIENT_SUBPROTOCOLS: Readonly<Record<ProtocolVersion, string>> = Object.freeze({
+  1: "sallyport.client.v1",
+  2: "sallyport.client.v2",
+});
 
 /**
  * Flow-control window each direction starts with, in bytes of session data. Large enough
  * that a 64 KiB-message bulk transfer never waits on credit at local round-trip times.
  */
 export const INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
+/** v1: the largest increment one `credit` may grant. */
 export const MAX_CREDIT_BYTES = 2 ** 31;
+/**
+ * v2: the edge places a `mark` in the data it sends a peer each time this many bytes went
+ * out since the last one; a grant counts only up to the offset of the mark it echoes. A
+ * peer grants again each time it can add this much, so a throttled session always has a
+ * mark within reach (docs/protocol.md, "Version 2").
+ */
+export const MARK_INTERVAL_BYTES = INITIAL_WINDOW_BYTES / 8;
+/**
+ * v2: what a writer may send before its reader has proved anything (the first limit is this
+ * offset, not a whole window): a reader that never reads pins at most this much at the edge.
+ * An honest reader's first grant, at the first mark, opens the full window.
+ */
+export const V2_INITIAL_CREDIT_BYTES = MARK_INTERVAL_BYTES;
+/** v2: offsets are byte counts of one session direction, from 0; bounded so they stay exact. */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /**
  * Bounds on a service's max.message.size. The floor is what every edge takes, so it is the

@@ -39,12 +39,37 @@ export interface EndMessage {
 }
 
 /**
- * Either direction, same sockets as `end`: the sender may be sent `bytes` more bytes of
+ * v1. Either direction, same sockets as `end`: the sender may be sent `bytes` more bytes of
  * session data. Each side starts with INITIAL_WINDOW_BYTES of credit.
  */
-export interface CreditMessage {
+export interface CreditV1Message {
   readonly t: "credit";
   readonly bytes: number;
+}
+
+/**
+ * v2. A cumulative limit: the receiver may send data up to offset `upTo` of this session
+ * direction (bytes counted from 0; INITIAL_WINDOW_BYTES until told more). From a reader
+ * (a connector, a Sallyport client) to the edge it also proves reading: `mark` echoes the
+ * id of the latest `mark` it has read, and `upTo` may exceed that mark's offset by at most
+ * INITIAL_WINDOW_BYTES. The edge's own grants to a sender carry no mark.
+ */
+export interface CreditV2Message {
+  readonly t: "credit";
+  readonly upTo: number;
+  readonly mark?: string;
+}
+
+export type CreditMessage = CreditV1Message | CreditV2Message;
+
+/**
+ * v2, edge → a reader (connector or Sallyport client), between data frames: an id the
+ * reader can only know by reading the stream up to here. Its offset is the count of data
+ * bytes before it.
+ */
+export interface MarkMessage {
+  readonly t: "mark";
+  readonly id: string;
 }
 
 /** edge → connector: first reply — the bind is parked. */
@@ -98,21 +123,21 @@ export interface DemandMessage {
 export type StreamMessage = EndMessage | CreditMessage;
 
 export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage | DoneMessage;
-export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage | StartMessage;
+export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage | StartMessage | MarkMessage;
 export type ClientMessage = StreamMessage | StartMessage;
 /**
  * What the edge sends a Sallyport client: the stream messages the connector sent, and
  * `opened` once the connector has its backend (the client may then send beyond the few KiB
  * the edge holds for a client that is not yet paired).
  */
-export type ToClientMessage = StreamMessage | OpenedMessage | DoneMessage;
+export type ToClientMessage = StreamMessage | OpenedMessage | DoneMessage | MarkMessage;
 export type ControlMessage = ConnectorMessage | EdgeMessage | ClientMessage;
 export type ControlType = ControlMessage["t"];
 
 /** Which side may send which type; a message from the wrong side is a protocol error. */
 export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit", "done"]);
-export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit", "start"]);
+export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit", "start", "mark"]);
 export const STREAM_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit"]);
 /** What a Sallyport client may send: the stream messages, and `start`. */
 export const CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "start"]);
-export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened", "done"]);
+export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened", "done", "mark"]);

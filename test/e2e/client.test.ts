@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
 import {
   Cleanup,
   Condition,
@@ -536,7 +536,7 @@ describe("sallyport client: command line", () => {
     const wss = new WebSocketServer({
       host: "127.0.0.1",
       port: 0,
-      handleProtocols: (p) => (p.has(CLIENT_SUBPROTOCOL) ? CLIENT_SUBPROTOCOL : false),
+      handleProtocols: (p) => (p.has(CLIENT_SUBPROTOCOLS[2]) ? CLIENT_SUBPROTOCOLS[2] : false),
     });
     wss.on("connection", (ws, req) => seen.push({ url: req.url ?? "", auth: req.headers.authorization, protocol: ws.protocol }));
     await new Promise((r) => wss.once("listening", r));
@@ -559,7 +559,7 @@ describe("sallyport client: command line", () => {
       10_000,
       "a session at the fake edge",
     );
-    expect(seen[0]).toEqual({ url: "/svc", auth: `Bearer ${token}`, protocol: CLIENT_SUBPROTOCOL });
+    expect(seen[0]).toEqual({ url: "/svc", auth: `Bearer ${token}`, protocol: CLIENT_SUBPROTOCOLS[2] });
   });
 
   it("rejects bad flags with exit 2 and says what to fix", async () => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TOKEN_SUBPROTOCOL_PREFIX } from "../../edge/admission.ts";
-import { CLIENT_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS } from "../../shared/protocol/constants.ts";
 import { echoBackend, type Backend } from "../helpers/backends.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { randomToken } from "../helpers/files.ts";
@@ -145,12 +145,14 @@ describe('client.auth "token"', () => {
     expect(raw.text).not.toContain(T.client);
     expect(raw.headers.find(([k]) => k === "sec-websocket-protocol")).toBeUndefined();
     // Offered beside the client protocol, the client protocol is what comes back.
-    const c = openClient(perTest, edge.clientUrl("/tok"), { protocols: [CLIENT_SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`] });
+    const c = openClient(perTest, edge.clientUrl("/tok"), {
+      protocols: [CLIENT_SUBPROTOCOLS[2], `${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`],
+    });
     await c.opened(5000);
-    expect(c.ws.protocol).toBe(CLIENT_SUBPROTOCOL);
+    expect(c.ws.protocol).toBe(CLIENT_SUBPROTOCOLS[2]);
     const both = await rawRequest(edge.port, "GET", "/tok", {
       ...UPGRADE,
-      "Sec-WebSocket-Protocol": `${CLIENT_SUBPROTOCOL}, ${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`,
+      "Sec-WebSocket-Protocol": `${CLIENT_SUBPROTOCOLS[2]}, ${TOKEN_SUBPROTOCOL_PREFIX}${T.client}`,
     });
     expect(both.status).toBe(101);
     expect(both.text).not.toContain(T.client);

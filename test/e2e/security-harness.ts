@@ -3,7 +3,7 @@ import { startLocalEdge } from "../../local-edge/edge.ts";
 import { Connector } from "../../connector/connector.ts";
 import { createLogger } from "../../shared/log.ts";
 import { parseConnectorConfig } from "../../shared/config/connector-config.ts";
-import { BIND_PATH, BIND_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
+import { BIND_PATH, BIND_SUBPROTOCOLS } from "../../shared/protocol/constants.ts";
 import type { Cleanup } from "../helpers/cleanup.ts";
 import { openClient, type TestClient } from "../helpers/ws-client.ts";
 import { Condition, within } from "../helpers/wait.ts";
@@ -63,7 +63,7 @@ export function openRawBind(
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   // Miniflare (only) takes request.cf from this header: what Cloudflare would report for the TLS handshake.
   if (opts.cf !== undefined) headers["MF-CF-Blob"] = JSON.stringify(opts.cf);
-  return openClient(cleanup, new URL(opts.path ?? BIND_PATH, edge.ws).href, { protocols: BIND_SUBPROTOCOL, headers });
+  return openClient(cleanup, new URL(opts.path ?? BIND_PATH, edge.ws).href, { protocols: BIND_SUBPROTOCOLS[1], headers });
 }
 
 export function bindMessage(acceptUri: string, bindId = `raw${Math.random().toString(36).slice(2, 10)}`): string {

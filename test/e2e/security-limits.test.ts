@@ -121,6 +121,16 @@ describe("max.message.size (T21)", () => {
     expect(client.bytesReceived).toBe(0);
   });
 
+  it("text counts in UTF-8 bytes: 21,845 × € (65,535 bytes) passes, 21,846 × € (65,538 bytes, far fewer characters) closes with 1009", async () => {
+    const c = openClient(perTest, edge.clientUrl("/small"));
+    await c.opened(5000);
+    const fits = "€".repeat(21_845);
+    await c.send(fits);
+    expect((await c.take(65_535, 5000)).toString("utf8")).toBe(fits);
+    await c.send("€".repeat(21_846));
+    expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
+  });
+
   it("a 1 MiB message (a text frame, too) is refused the same way", async () => {
     const c = openClient(perTest, edge.clientUrl("/small"));
     await c.opened(5000);
@@ -129,20 +139,19 @@ describe("max.message.size (T21)", () => {
   });
 });
 
-describe("data before pairing (T26): at most 8 KiB is held for a waiting client", () => {
-  it("8 KiB is held; one byte more closes the client with 1009", async () => {
+describe("data before pairing (T26): a plain client may send max.message.size, a Sallyport client 8 KiB", () => {
+  it("a plain client's max.message.size (256 KiB) is held; one byte more closes the client with 1009", async () => {
     const c = openClient(perTest, edge.clientUrl("/pending"));
     await c.opened(5000);
-    await c.send(randomBytes(4 * KiB));
-    await c.send(randomBytes(4 * KiB));
+    for (let i = 0; i < 4; i++) await c.send(randomBytes(64 * KiB));
     await new Promise((r) => setTimeout(r, 300));
     expect(c.closedWith).toBeUndefined();
     await c.send(Buffer.from([1]));
     expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
   });
 
-  it("a single 9 KiB message from a waiting client closes it with 1009", async () => {
-    const c = openClient(perTest, edge.clientUrl("/pending"));
+  it("a single 9 KiB message from a waiting Sallyport client (all it sends is kept in its attachment) closes it with 1009", async () => {
+    const c = openClient(perTest, edge.clientUrl("/pending"), { protocols: "sallyport.client.v1" });
     await c.opened(5000);
     await c.send(randomBytes(9 * KiB));
     expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
-import { CLIENT_SUBPROTOCOL, STANDBY_HEADER } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS, STANDBY_HEADER } from "../../shared/protocol/constants.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { randomToken } from "../helpers/files.ts";
 import { openClient, type TestClient } from "../helpers/ws-client.ts";
@@ -22,6 +22,8 @@ import {
  * `maxMessageBytes` in `opened`, once per client socket), and which `done` it refuses.
  */
 
+/** These tests speak version 1 on both legs (raw frames), which the edge still serves. */
+const V1_CLIENT = CLIENT_SUBPROTOCOLS[1];
 const TOKEN = randomToken();
 const file = new Cleanup();
 const perTest = new Cleanup();
@@ -52,7 +54,7 @@ const nth = (c: TestClient, t: string, n: number): Promise<unknown> =>
 describe("standby sessions at the edge", () => {
   it("relays start and done, and lets a kept pair carry a second session", async () => {
     const bind = await parkedBind();
-    const client = openClient(perTest, edge.clientUrl("/svc"), { protocols: CLIENT_SUBPROTOCOL, headers: { [STANDBY_HEADER]: "1" } });
+    const client = openClient(perTest, edge.clientUrl("/svc"), { protocols: V1_CLIENT, headers: { [STANDBY_HEADER]: "1" } });
     await client.opened(5000);
     const paired = await waitForControl(bind, "paired", 5000);
     expect(paired).toMatchObject({ clientProtocol: "sallyport", standby: true, maxMessageBytes: 131_072 });
@@ -105,7 +107,7 @@ describe("standby sessions at the edge", () => {
 
   it("refuses done for a client that did not ask for standby (1002), and the client is not left hanging", async () => {
     const bind = await parkedBind();
-    const client = openClient(perTest, edge.clientUrl("/svc"), { protocols: CLIENT_SUBPROTOCOL });
+    const client = openClient(perTest, edge.clientUrl("/svc"), { protocols: V1_CLIENT });
     await client.opened(5000);
     expect(await waitForControl(bind, "paired", 5000)).not.toHaveProperty("standby");
     // The client speaks first: workerd finishes the TCP close of a socket that never sent
@@ -119,7 +121,7 @@ describe("standby sessions at the edge", () => {
 
   it("refuses done before the backend was opened (1002)", async () => {
     const bind = await parkedBind();
-    const client = openClient(perTest, edge.clientUrl("/svc"), { protocols: CLIENT_SUBPROTOCOL, headers: { [STANDBY_HEADER]: "1" } });
+    const client = openClient(perTest, edge.clientUrl("/svc"), { protocols: V1_CLIENT, headers: { [STANDBY_HEADER]: "1" } });
     await client.opened(5000);
     await waitForControl(bind, "paired", 5000);
     await bind.send('{"v":1,"t":"done"}');

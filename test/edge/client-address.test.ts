@@ -28,7 +28,7 @@ describe("the client address in paired", () => {
     const svc = freshService();
     const bind = await parkedBind(svc);
     const client = await upgrade(svc.path, header === undefined ? {} : { "cf-connecting-ip": header });
-    const decoded = decodeFromEdge(JSON.stringify(await bind.control()));
+    const decoded = decodeFromEdge(JSON.stringify(await bind.control()), 1); // parkedBind speaks v1
     expect(decoded).toMatchObject({ ok: true, value: { t: "paired", clientAddress: expected } });
     client.close();
     await bind.closed();

@@ -1,7 +1,8 @@
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { expect } from "vitest";
 import { env, exports } from "cloudflare:workers";
 import type { Attachment } from "../../edge/attachments.ts";
-import { BIND_PATH, BIND_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
+import { BIND_PATH, BIND_SUBPROTOCOLS, type ProtocolVersion } from "../../shared/protocol/constants.ts";
 import { encode } from "../../shared/protocol/codec.ts";
 import type { BindMessage } from "../../shared/protocol/messages.ts";
 import type { TestService } from "./services.ts";
@@ -109,6 +110,14 @@ export class TestSocket {
     return e.closed;
   }
 
+  /** The close, after skipping any messages still ahead of it (data, marks). */
+  async closedAfterMessages(ms = WAIT_MS): Promise<Closed> {
+    for (;;) {
+      const e = await this.nextEvent("the close", ms);
+      if (e.type === "close") return e.closed;
+    }
+  }
+
   /** Messages received so far and not yet taken. */
   get pending(): number {
     return this.events.length;
@@ -144,11 +153,14 @@ export async function upgrade(path: string, headers: Record<string, string> = {}
   return new TestSocket(res.webSocket, res);
 }
 
-/** A connector's bind socket, upgraded but not yet registered. */
-export function openBind(service: TestService, headers: Record<string, string> = {}): Promise<TestSocket> {
+/**
+ * A connector's bind socket, upgraded but not yet registered. Version 1 unless asked: most
+ * edge tests pin the behaviour every version shares, and v1 is still served.
+ */
+export function openBind(service: TestService, headers: Record<string, string> = {}, version: ProtocolVersion = 1): Promise<TestSocket> {
   return upgrade(BIND_PATH, {
     Authorization: `Bearer ${service.token}`,
-    "Sec-WebSocket-Protocol": BIND_SUBPROTOCOL,
+    "Sec-WebSocket-Protocol": BIND_SUBPROTOCOLS[version],
     ...headers,
   });
 }
@@ -156,30 +168,37 @@ export function openBind(service: TestService, headers: Record<string, string> =
 let bindSeq = 0;
 
 /** A `bind` control message for `service`, as a connector sends it. */
-export function bindMessage(service: TestService, fields: Partial<Omit<BindMessage, "t">> = {}): string {
-  return encode({
-    t: "bind",
-    accept: service.accept,
-    bindId: `b${++bindSeq}`,
-    connectorId: "conn-1",
-    instance: "inst-1",
-    heartbeatMs: 15_000,
-    ...fields,
-  });
+export function bindMessage(service: TestService, fields: Partial<Omit<BindMessage, "t">> = {}, version: ProtocolVersion = 1): string {
+  return encode(
+    {
+      t: "bind",
+      accept: service.accept,
+      bindId: `b${++bindSeq}`,
+      connectorId: "conn-1",
+      instance: "inst-1",
+      heartbeatMs: 15_000,
+      ...fields,
+    },
+    version,
+  );
 }
 
 /** A bind that has sent its `bind` message and been answered `bound`: parked. */
-export async function parkedBind(service: TestService, fields: Partial<Omit<BindMessage, "t">> = {}): Promise<TestSocket> {
-  const bind = await openBind(service);
+export async function parkedBind(
+  service: TestService,
+  fields: Partial<Omit<BindMessage, "t">> = {},
+  version: ProtocolVersion = 1,
+): Promise<TestSocket> {
+  const bind = await openBind(service, {}, version);
   const bindId = fields.bindId ?? `b${++bindSeq}`;
-  bind.send(bindMessage(service, { ...fields, bindId }));
+  bind.send(bindMessage(service, { ...fields, bindId }, version));
   const bound = await bind.control();
   if (bound.t !== "bound" || bound.bindId !== bindId) throw new Error(`expected bound for ${bindId}, got ${JSON.stringify(bound)}`);
   return bind;
 }
 
-export function openClient(service: TestService): Promise<TestSocket> {
-  return upgrade(service.path);
+export function openClient(service: TestService, headers: Record<string, string> = {}): Promise<TestSocket> {
+  return upgrade(service.path, headers);
 }
 
 /** The service's object, for runInDurableObject and evictDurableObject. */
@@ -211,4 +230,16 @@ export async function objectSockets(service: TestService): Promise<Array<{ att: 
 /** The object's bind sockets (inside runInDurableObject), found by their attachments. */
 export function bindSockets(state: DurableObjectState): WebSocket[] {
   return state.getWebSockets().filter((ws) => (ws.deserializeAttachment() as Attachment | null)?.role === "bind");
+}
+
+/** Evicts the service's object, keeping its sockets, and proves a new instance was built. */
+export async function hibernate(svc: TestService): Promise<void> {
+  const stub = serviceStub(svc);
+  const marker = Symbol.for("sallyport.test.instance");
+  await runInDurableObject(stub, (instance) => {
+    (instance as unknown as Record<symbol, boolean>)[marker] = true;
+  });
+  await evictDurableObject(stub, { webSockets: "hibernate" });
+  const survived = await runInDurableObject(stub, (instance) => (instance as unknown as Record<symbol, boolean>)[marker] === true);
+  expect(survived, "the object was not rebuilt").toBe(false);
 }

@@ -1,9 +1,9 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
 import { HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../../shared/protocol/constants.ts";
-import { bytes, eventually, objectSockets, openClient, parkedBind, serviceStub, text } from "./helpers.ts";
-import { QUICK_SOCKS_TIMEOUT_MS, freshService, type TestService } from "./services.ts";
+import { bytes, eventually, hibernate, objectSockets, openClient, parkedBind, serviceStub, text } from "./helpers.ts";
+import { QUICK_SOCKS_TIMEOUT_MS, freshService } from "./services.ts";
 
 /**
  * The object may be evicted whenever it is idle; its hibernatable sockets stay open and the
@@ -11,18 +11,6 @@ import { QUICK_SOCKS_TIMEOUT_MS, freshService, type TestService } from "./servic
  * sockets' attachments. Each test evicts at the points where an in-memory-only
  * state would be lost (evictDurableObject with webSockets "hibernate" keeps the sockets).
  */
-
-/** Evicts the service's object, keeping its sockets, and proves a new instance was built. */
-async function hibernate(svc: TestService): Promise<void> {
-  const stub = serviceStub(svc);
-  const marker = Symbol.for("sallyport.test.instance");
-  await runInDurableObject(stub, (instance) => {
-    (instance as unknown as Record<symbol, boolean>)[marker] = true;
-  });
-  await evictDurableObject(stub, { webSockets: "hibernate" });
-  const survived = await runInDurableObject(stub, (instance) => (instance as unknown as Record<symbol, boolean>)[marker] === true);
-  expect(survived, "the object was not rebuilt").toBe(false);
-}
 
 describe("pairing survives hibernation", () => {
   it("between parking and pairing, and between pairing and data", async () => {
@@ -44,6 +32,20 @@ describe("pairing survives hibernation", () => {
     await hibernate(svc);
     bind.close(1000);
     expect((await client.closed()).code).toBe(CloseCode.NORMAL);
+  });
+
+  it("closes a waiting plain client cleanly (1013) when what it held in memory went with the object", async () => {
+    const svc = freshService();
+    const client = await openClient(svc);
+    client.send(new Uint8Array(64 * 1024).fill(9)); // past the attachment's share: held in memory
+    await eventually("the held flag", async () => ((await objectSockets(svc))[0]?.att as { held?: true })?.held || undefined);
+    await hibernate(svc);
+    const bind = await parkedBind(svc);
+    expect((await client.closed()).code).toBe(CloseCode.TRY_AGAIN_LATER);
+    // The bind is not used up by it: it is still parked for the next client.
+    const next = await openClient(svc);
+    expect(await bind.control()).toMatchObject({ t: "paired" });
+    next.close();
   });
 
   it("for a waiting client's held data, delivered first after a bind arrives", async () => {
@@ -88,9 +90,9 @@ describe("pairing survives hibernation", () => {
     for (const c of clients) c.close();
   });
 
-  it("for the limit on held data", async () => {
+  it("for the limit on held data (a Sallyport client's: all of it in the attachment)", async () => {
     const svc = freshService();
-    const client = await openClient(svc);
+    const client = await openClient(svc, { "Sec-WebSocket-Protocol": "sallyport.client.v1" });
     client.send(new Uint8Array(8000));
     await eventually(
       "the held chunk",

@@ -113,10 +113,22 @@ describe("a client that arrives first", () => {
     client.close();
   });
 
-  it(`is closed 1009 once it sends more than ${MAX_PENDING_BYTES} bytes before pairing`, async () => {
+  it("a plain client may send up to max.message.size before pairing: past the attachment's share it waits in memory, in order", async () => {
     const svc = freshService();
     const client = await openClient(svc);
-    client.send(new Uint8Array(MAX_PENDING_BYTES));
+    const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(64 * 1024).fill(n)); // 256 KiB, the default max.message.size
+    for (const c of chunks) client.send(c);
+    await eventually("the held flag", async () => ((await objectSockets(svc))[0]?.att as { held?: true })?.held || undefined);
+    const bind = await parkedBind(svc);
+    await bind.control();
+    for (const c of chunks) expect(await bind.binaryMessage()).toEqual(c);
+    client.close();
+  });
+
+  it("is closed 1009 once it sends more than max.message.size before pairing", async () => {
+    const svc = freshService();
+    const client = await openClient(svc);
+    for (let i = 0; i < 4; i++) client.send(new Uint8Array(64 * 1024));
     client.send(new Uint8Array(1));
     const closed = await client.closed();
     expect(closed.code).toBe(CloseCode.MESSAGE_TOO_BIG);
@@ -129,9 +141,9 @@ describe("a client that arrives first", () => {
     bind.close();
   });
 
-  it("is closed 1009 for a single oversized message before pairing", async () => {
+  it("a Sallyport client (its control and data in the attachment) is closed 1009 past MAX_PENDING_BYTES before pairing", async () => {
     const svc = freshService();
-    const client = await openClient(svc);
+    const client = await openClient(svc, { "Sec-WebSocket-Protocol": "sallyport.client.v1" });
     client.send(new Uint8Array(MAX_PENDING_BYTES + 1));
     expect((await client.closed()).code).toBe(CloseCode.MESSAGE_TOO_BIG);
   });

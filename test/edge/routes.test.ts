@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../edge/index.ts";
-import { BIND_PATH, BIND_SUBPROTOCOL, HEALTH_PATH } from "../../shared/protocol/constants.ts";
+import { BIND_PATH, BIND_SUBPROTOCOLS, HEALTH_PATH } from "../../shared/protocol/constants.ts";
 import { edgeFetch, objectSockets, openBind, openClient, url } from "./helpers.ts";
 import { freshService } from "./services.ts";
 
@@ -58,7 +58,7 @@ describe("a misconfigured edge", () => {
 describe("refusals look alike", () => {
   it("gives the same plain 404 for an unknown path and for every refused bind", async () => {
     const svc = freshService();
-    const upgrade = { Upgrade: "websocket", "Sec-WebSocket-Protocol": BIND_SUBPROTOCOL };
+    const upgrade = { Upgrade: "websocket", "Sec-WebSocket-Protocol": BIND_SUBPROTOCOLS[1] };
     const responses = {
       unknownPath: await edgeFetch("/no/such/path"),
       unknownPathUpgrade: await edgeFetch("/no/such/path", { headers: { Upgrade: "websocket" } }),
@@ -136,7 +136,7 @@ describe("bind path", () => {
     const svc = freshService();
     const bind = await openBind(svc);
     expect(bind.response.status).toBe(101);
-    expect(bind.response.headers.get("sec-websocket-protocol")).toBe(BIND_SUBPROTOCOL);
+    expect(bind.response.headers.get("sec-websocket-protocol")).toBe(BIND_SUBPROTOCOLS[1]);
     const sockets = await objectSockets(svc);
     expect(sockets).toHaveLength(1);
     expect(sockets[0]!.att).toMatchObject({ role: "bind", service: svc.name, state: "registering" });

@@ -25,9 +25,11 @@ export interface TestService {
   readonly path: string;
   readonly token: string;
   readonly socksTimeoutMs: number;
+  /** Settings beyond accept, socks.mode and socks.timeout. */
+  readonly settings?: Readonly<Record<string, string | number>>;
 }
 
-function service(name: string, socksTimeoutMs: number): TestService {
+function service(name: string, socksTimeoutMs: number, settings?: Record<string, string | number>): TestService {
   const path = `/${name}`;
   return {
     name,
@@ -35,18 +37,28 @@ function service(name: string, socksTimeoutMs: number): TestService {
     path,
     token: `test-token-${name}-0123456789`,
     socksTimeoutMs,
+    ...(settings ? { settings } : {}),
   };
 }
+
+/** One service each for the plain-client settings (a test takes it by name: they are few). */
+export const PLAIN_CAPPED = service("plain-capped", SOCKS_TIMEOUT_MS, { "client.plain.max.bytes": 65_536 });
+export const PLAIN_DENIED = service("plain-denied", SOCKS_TIMEOUT_MS, { "client.plain": "deny" });
 
 export const SERVICES: readonly TestService[] = [
   ...Array.from({ length: SERVICE_COUNT }, (_, i) => service(`svc-${String(i).padStart(2, "0")}`, SOCKS_TIMEOUT_MS)),
   ...Array.from({ length: QUICK_SERVICE_COUNT }, (_, i) => service(`quick-${i}`, QUICK_SOCKS_TIMEOUT_MS)),
+  PLAIN_CAPPED,
+  PLAIN_DENIED,
 ];
 
 /** The SALLYPORT_SERVICES var, in the shape wrangler.toml gives it. */
-export function servicesBinding(): Record<string, Record<string, string>> {
+export function servicesBinding(): Record<string, Record<string, string | number>> {
   return Object.fromEntries(
-    SERVICES.map((s) => [s.name, { accept: s.accept, "socks.mode": "reverse", "socks.timeout": `${s.socksTimeoutMs} milliseconds` }]),
+    SERVICES.map((s) => [
+      s.name,
+      { accept: s.accept, "socks.mode": "reverse", "socks.timeout": `${s.socksTimeoutMs} milliseconds`, ...s.settings },
+    ]),
   );
 }
 
@@ -60,8 +72,8 @@ let nextQuick = 0;
 
 /** A service no earlier test in this file has touched. */
 export function freshService(kind: "regular" | "quick" = "regular"): TestService {
-  const pool = SERVICES.filter((s) =>
-    kind === "quick" ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS : s.socksTimeoutMs === SOCKS_TIMEOUT_MS,
+  const pool = SERVICES.filter(
+    (s) => !s.settings && (kind === "quick" ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS : s.socksTimeoutMs === SOCKS_TIMEOUT_MS),
   );
   const i = kind === "quick" ? nextQuick++ : nextRegular++;
   const s = pool[i];

@@ -100,20 +100,49 @@ export interface Source extends Backend {
   readonly sha256: string;
 }
 
+/** `size` random bytes (fixed per backend), sent on each connection when `start` says. */
+async function randomSource(
+  cleanup: Cleanup,
+  name: string,
+  size: number,
+  start: (s: net.Socket, send: () => void) => void,
+): Promise<Source> {
+  const data = randomBytes(size);
+  const sha256 = createHash("sha256").update(data).digest("hex");
+  let count = 0;
+  const { server, sockets } = serve(name, cleanup, (s) => {
+    count++;
+    start(s, () => s.end(data));
+  });
+  const port = await listen(server);
+  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, bytes: size, sha256, stop: () => closeServer(server, sockets) };
+}
+
 /**
  * Request/response: on the first byte a connection receives, sends the same `size` random
  * bytes (fixed per backend), then ends it (FIN).
  */
-export async function sourceBackend(cleanup: Cleanup, size: number): Promise<Source> {
-  const data = randomBytes(size);
-  const sha256 = createHash("sha256").update(data).digest("hex");
+export function sourceBackend(cleanup: Cleanup, size: number): Promise<Source> {
+  return randomSource(cleanup, "source backend", size, (s, send) => s.once("data", send));
+}
+
+/**
+ * Sends `size` random bytes (fixed per backend) as soon as a connection opens, then ends it:
+ * a download nobody asked for, to test what a reader that does not read makes the edge hold.
+ */
+export function pushBackend(cleanup: Cleanup, size: number): Promise<Source> {
+  return randomSource(cleanup, "push backend", size, (_s, send) => send());
+}
+
+/** Accepts connections and never reads from them: an upload into it backs up all the way to the client. */
+export async function stuckBackend(cleanup: Cleanup): Promise<Backend> {
   let count = 0;
-  const { server, sockets } = serve("source backend", cleanup, (s) => {
+  const { server, sockets } = serve("stuck backend", cleanup, (s) => {
     count++;
-    s.once("data", () => s.end(data));
+    s.pause();
   });
   const port = await listen(server);
-  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, bytes: size, sha256, stop: () => closeServer(server, sockets) };
+  return { port, uri: `tcp://127.0.0.1:${port}`, connections: () => count, stop: () => closeServer(server, sockets) };
 }
 
 /**

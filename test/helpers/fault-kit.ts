@@ -5,8 +5,9 @@ import net from "node:net";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { SallyportStream, type CloseInfo } from "../../client/stream.ts";
-import { CLIENT_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS } from "../../shared/protocol/constants.ts";
 import { type Backend, echoBackend, serve } from "./backends.ts";
+import { offered, versionOf } from "../../shared/protocol/negotiate.ts";
 import type { Cleanup } from "./cleanup.ts";
 import { startConnector, type TestConnector } from "./connector.ts";
 import { startEdge, type TestEdge } from "./edge.ts";
@@ -367,7 +368,7 @@ export async function protocolClient(
   url: string,
   opts: { autoConsume?: boolean; keep?: boolean } = {},
 ): Promise<ProtocolClient> {
-  const ws = new WebSocket(url, [CLIENT_SUBPROTOCOL], CLIENT_OPTIONS);
+  const ws = new WebSocket(url, offered(CLIENT_SUBPROTOCOLS), CLIENT_OPTIONS);
   cleanup.add("protocol client", () => ws.terminate());
   await within(
     new Promise<void>((resolve, reject) => {
@@ -378,7 +379,7 @@ export async function protocolClient(
     10_000,
     "a protocol client to open",
   );
-  if (ws.protocol !== CLIENT_SUBPROTOCOL) throw new Error(`edge answered subprotocol "${ws.protocol}"`);
+  if (!versionOf(ws.protocol, CLIENT_SUBPROTOCOLS)) throw new Error(`edge answered subprotocol "${ws.protocol}"`);
   const stream = new SallyportStream(ws as never, { autoConsume: opts.autoConsume ?? true });
   const changed = new Condition();
   const received: Buffer[] = [];

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Bind, type BindEnd, type BindEvents, type BindIo } from "../../connector/bind.ts";
 import { BackendError } from "../../connector/backend.ts";
 import type { BackendAddress } from "../../shared/config/service.ts";
-import { BIND_SUBPROTOCOL, HEARTBEAT_MISSES, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../../shared/protocol/constants.ts";
+import { BIND_SUBPROTOCOLS, HEARTBEAT_MISSES, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../../shared/protocol/constants.ts";
 import type { CloseCodeName } from "../../shared/protocol/close-codes.ts";
 import { FakeBackend, FakeClock, FakeWs, recordingLogger, testService } from "../helpers/fakes.ts";
 
@@ -25,10 +25,10 @@ function harness(service = testService()) {
   const said: string[] = [];
   const ends: BindEnd[] = [];
   const backendFailures: CloseCodeName[] = [];
-  const opened: Array<{ url: string; protocol: string; options: unknown }> = [];
+  const opened: Array<{ url: string; protocols: string[]; options: unknown }> = [];
   const io: BindIo = {
-    openSocket: (url, protocol, options) => {
-      opened.push({ url, protocol, options });
+    openSocket: (url, protocols, options) => {
+      opened.push({ url, protocols, options });
       return ws.asWebSocket();
     },
     dialBackend: (address) => new Promise((resolve, reject) => dials.push({ address, resolve, reject })),
@@ -48,10 +48,13 @@ function harness(service = testService()) {
 
 type Harness = ReturnType<typeof harness>;
 
+/** These tests drive the bind in version 1 (the edge selecting it); v2 is pinned by the edge and e2e tests. */
+const BIND_SUBPROTOCOL_V1 = BIND_SUBPROTOCOLS[1];
+
 /** Dial, accept the subprotocol, and answer `bound`. */
 function parked(h: Harness = harness()): Harness {
   h.bind.open();
-  h.ws.protocol = BIND_SUBPROTOCOL;
+  h.ws.protocol = BIND_SUBPROTOCOL_V1;
   h.ws.emit("open");
   h.ws.text({ t: "bound", bindId: h.bind.id });
   return h;
@@ -64,10 +67,10 @@ describe("Bind: registering", () => {
   it("dials the edge with the token in a header, sends `bind`, and parks on `bound`", () => {
     const h = harness();
     h.bind.open();
-    expect(h.opened[0]).toMatchObject({ url: "wss://edge.test", protocol: BIND_SUBPROTOCOL });
+    expect(h.opened[0]).toMatchObject({ url: "wss://edge.test", protocols: [BIND_SUBPROTOCOLS[2], BIND_SUBPROTOCOLS[1]] });
     expect(h.opened[0]!.options).toMatchObject({ headers: { authorization: "Bearer secret-token" }, followRedirects: false });
     expect(h.bind.phase).toBe("dialing");
-    h.ws.protocol = BIND_SUBPROTOCOL;
+    h.ws.protocol = BIND_SUBPROTOCOL_V1;
     h.ws.emit("open");
     expect(h.bind.phase).toBe("registering");
     expect(h.ws.controls()).toEqual([
@@ -97,7 +100,7 @@ describe("Bind: registering", () => {
   it("treats `bound` for another bind, data before pairing, and `paired` twice as protocol errors", () => {
     const a = harness();
     a.bind.open();
-    a.ws.protocol = BIND_SUBPROTOCOL;
+    a.ws.protocol = BIND_SUBPROTOCOL_V1;
     a.ws.emit("open");
     a.ws.text({ t: "bound", bindId: "someone-else" });
     expect(a.ws.closedWith?.code).toBe(1002);

@@ -2,13 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SallyportStream, type CloseInfo, type StreamOptions } from "../../client/stream.ts";
 import { FakeClientSocket as FakeSocket } from "../helpers/fakes.ts";
 import { describeClose, describeRefusal } from "../../client/describe.ts";
-import { CLIENT_SUBPROTOCOL, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
 
 const END = '{"v":1,"t":"end"}';
 const credit = (bytes: number): string => JSON.stringify({ v: 1, t: "credit", bytes });
 const MiB = 1024 * 1024;
 
-function make(protocol = CLIENT_SUBPROTOCOL, opts: StreamOptions = {}): { ws: FakeSocket; s: SallyportStream; closes: CloseInfo[] } {
+function make(protocol = CLIENT_SUBPROTOCOLS[1], opts: StreamOptions = {}): { ws: FakeSocket; s: SallyportStream; closes: CloseInfo[] } {
   const ws = new FakeSocket(protocol);
   const s = new SallyportStream(ws, opts);
   const closes: CloseInfo[] = [];
@@ -18,7 +18,7 @@ function make(protocol = CLIENT_SUBPROTOCOL, opts: StreamOptions = {}): { ws: Fa
 
 /** A stream already known to be paired (the connector sent something). */
 function paired(opts: StreamOptions = {}): ReturnType<typeof make> {
-  const m = make(CLIENT_SUBPROTOCOL, opts);
+  const m = make(CLIENT_SUBPROTOCOLS[1], opts);
   m.ws.receive(new Uint8Array([0x52]));
   return m;
 }
@@ -32,12 +32,12 @@ afterEach(() => {
 
 describe("SallyportStream: setup", () => {
   it("speaks the protocol only when the edge echoed the subprotocol", () => {
-    expect(make(CLIENT_SUBPROTOCOL).s.protocol).toBe("sallyport");
+    expect(make(CLIENT_SUBPROTOCOLS[1]).s.protocol).toBe("sallyport");
     expect(make("").s.protocol).toBe("plain");
   });
 
   it("needs an open socket and switches blob delivery to array buffers", () => {
-    const ws = new FakeSocket(CLIENT_SUBPROTOCOL);
+    const ws = new FakeSocket(CLIENT_SUBPROTOCOLS[1]);
     new SallyportStream(ws);
     expect(ws.binaryType).toBe("arraybuffer");
     ws.readyState = 0;
@@ -67,7 +67,7 @@ describe("SallyportStream: sending", () => {
   it("with `defer`, full reads given in one turn go out as one frame; a short read goes at once", () => {
     const KiB = 1024;
     const deferred: Array<() => void> = [];
-    const { ws, s } = make(CLIENT_SUBPROTOCOL, { defer: (run) => deferred.push(run) });
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], { defer: (run) => deferred.push(run) });
     ws.receive('{"v":1,"t":"opened","maxMessageBytes":1048576}');
     for (let i = 0; i < 3; i++) expect(s.send(new Uint8Array(64 * KiB).fill(i))).toBe(true);
     expect(ws.frames).toEqual([]);
@@ -213,7 +213,7 @@ describe("SallyportStream: sending", () => {
 
 describe("SallyportStream: before pairing", () => {
   it("sends at most the pre-pair budget until the connector is heard from", () => {
-    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 7 * 1024 });
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], { prePairBudgetBytes: 7 * 1024 });
     expect(s.paired).toBe(false);
     s.send(new Uint8Array(20 * 1024));
     expect(ws.dataBytes()).toBe(7 * 1024);
@@ -223,11 +223,11 @@ describe("SallyportStream: before pairing", () => {
   });
 
   it("takes credit or an opened message as evidence of pairing", () => {
-    const a = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100 });
+    const a = make(CLIENT_SUBPROTOCOLS[1], { prePairBudgetBytes: 100 });
     a.s.send(new Uint8Array(300));
     a.ws.receive(credit(1));
     expect(a.ws.dataBytes()).toBe(300);
-    const b = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100 });
+    const b = make(CLIENT_SUBPROTOCOLS[1], { prePairBudgetBytes: 100 });
     let told = 0;
     b.s.onPaired = () => told++;
     b.s.send(new Uint8Array(300));
@@ -238,7 +238,7 @@ describe("SallyportStream: before pairing", () => {
   });
 
   it("assumes pairing after assumePairedAfterMs", () => {
-    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100, assumePairedAfterMs: 2000 });
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], { prePairBudgetBytes: 100, assumePairedAfterMs: 2000 });
     s.send(new Uint8Array(300));
     vi.advanceTimersByTime(1999);
     expect(ws.dataBytes()).toBe(100);
@@ -247,7 +247,7 @@ describe("SallyportStream: before pairing", () => {
   });
 
   it("holds end back when the budget is used up", () => {
-    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 100 });
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], { prePairBudgetBytes: 100 });
     s.send(new Uint8Array(90));
     s.end();
     expect(ws.texts()).toEqual([]);
@@ -375,9 +375,40 @@ describe("SallyportStream: closing", () => {
   });
 
   it("stops its timers when closed", () => {
-    const { ws, s } = make(CLIENT_SUBPROTOCOL, { prePairBudgetBytes: 10 });
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], { prePairBudgetBytes: 10 });
     s.send(new Uint8Array(100));
     ws.peerClose(4006);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("SallyportStream: version 2", () => {
+  const v2 = (opts: StreamOptions = {}) => {
+    const m = make(CLIENT_SUBPROTOCOLS[2], { autoConsume: true, ...opts });
+    m.ws.receive(JSON.stringify({ v: 2, t: "opened", maxMessageBytes: MiB }));
+    return m;
+  };
+
+  it("speaks v2 when the edge selected it, and starts with a mark's interval of credit", () => {
+    const { s, ws } = v2();
+    expect(s.version).toBe(2);
+    s.send(new Uint8Array(2 * MiB));
+    expect(ws.dataBytes()).toBe(MiB); // V2_INITIAL_CREDIT_BYTES
+    ws.receive(JSON.stringify({ v: 2, t: "credit", upTo: 3 * MiB })); // a cumulative limit, not an increment
+    expect(ws.dataBytes()).toBe(2 * MiB);
+  });
+
+  it("echoes a mark once the data before it is used, granting one window past it", () => {
+    const { ws } = v2();
+    ws.receive(new Uint8Array(MiB));
+    expect(ws.texts().filter((t) => t.includes("credit"))).toEqual([]);
+    ws.receive(JSON.stringify({ v: 2, t: "mark", id: "m1" }));
+    expect(ws.texts().at(-1)).toBe(JSON.stringify({ v: 2, t: "credit", upTo: MiB + 8 * MiB, mark: "m1" }));
+  });
+
+  it("refuses a v1 message on a v2 socket", () => {
+    const m = v2();
+    m.ws.receive(credit(1));
+    expect(m.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
   });
 });

@@ -20,6 +20,7 @@ describe("close codes", () => {
       PROTOCOL_ERROR: [1002, "protocol error"],
       MESSAGE_TOO_BIG: [1009, "message too big"],
       INTERNAL_ERROR: [1011, "internal error"],
+      TRY_AGAIN_LATER: [1013, "try again later"],
       GENERAL_FAILURE: [4001, "general failure"],
       NOT_ALLOWED: [4002, "not allowed"],
       NETWORK_UNREACHABLE: [4003, "connector lost"],
@@ -30,6 +31,7 @@ describe("close codes", () => {
       BUSY: [4013, "busy"],
       LIMIT: [4029, "limit reached"],
       REPLACED: [4030, "replaced"],
+      CREDIT_EXCEEDED: [4090, "credit exceeded"],
     });
   });
 
@@ -49,9 +51,10 @@ describe("close codes", () => {
   it("never uses a code reserved for the local API (RFC 6455 §7.4.1)", () => {
     const codes = NAMES.map((n) => CloseCode[n]);
     for (const reserved of [1004, 1005, 1006, 1015]) expect(codes).not.toContain(reserved);
-    // Only codes an endpoint may send: 1000-1003, 1007-1011, or the private range 4000-4999.
+    // Only codes an endpoint may send: 1000-1003, 1007-1011, the IANA-registered 1012-1014
+    // (1013 "Try Again Later"), or the private range 4000-4999.
     for (const code of codes) {
-      const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 4000 && code <= 4999);
+      const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 4000 && code <= 4999);
       expect(sendable, String(code)).toBe(true);
     }
   });

@@ -1,13 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  decodeForClient,
-  decodeFromClient,
-  decodeFromConnector,
-  decodeFromEdge,
-  encode,
-  type ProtocolError,
-} from "../../shared/protocol/codec.ts";
+import * as codec from "../../shared/protocol/codec.ts";
+import type { ProtocolError } from "../../shared/protocol/codec.ts";
 import {
   MAX_ADDRESS_LENGTH,
   MAX_CONTROL_MESSAGE_BYTES,
@@ -33,6 +27,13 @@ const CREDIT = { v: 1, t: "credit", bytes: 65536 };
 const BOUND = { v: 1, t: "bound", bindId: "b-1" };
 const PAIRED = { v: 1, t: "paired", sessionId: "s1", clientAddress: "203.0.113.7", clientProtocol: "plain" };
 const DEMAND = { v: 1, t: "demand", waiting: 3 };
+
+/* Most of this file pins version 1 (still served); "version 2" below pins what v2 changes. */
+const decodeFromConnector = (text: string) => codec.decodeFromConnector(text, 1);
+const decodeFromEdge = (text: string) => codec.decodeFromEdge(text, 1);
+const decodeFromClient = (text: string) => codec.decodeFromClient(text, 1);
+const decodeForClient = (text: string) => codec.decodeForClient(text, 1);
+const encode = (m: ControlMessage) => codec.encode(m, 1);
 
 type Decoder = (text: string) => Result<ControlMessage, ProtocolError>;
 const fromConnector: Decoder = decodeFromConnector;
@@ -507,6 +508,62 @@ describe("properties", () => {
         expect(errorCode(decoderFor(m.t)(text))).toBe(utf8(text) > MAX_CONTROL_MESSAGE_BYTES ? "TOO_LARGE" : "BAD_FIELD");
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("version 2", () => {
+  const v2 = {
+    fromConnector: (text: string) => codec.decodeFromConnector(text, 2),
+    fromEdge: (text: string) => codec.decodeFromEdge(text, 2),
+    fromClient: (text: string) => codec.decodeFromClient(text, 2),
+    forClient: (text: string) => codec.decodeForClient(text, 2),
+  };
+
+  it("stamps the negotiated version", () => {
+    expect(codec.encode({ t: "credit", upTo: 9, mark: "m1" }, 2)).toBe('{"v":2,"t":"credit","upTo":9,"mark":"m1"}');
+    expect(codec.encode({ t: "mark", id: "m1" }, 2)).toBe('{"v":2,"t":"mark","id":"m1"}');
+    expect(codec.encode({ t: "end" }, 2)).toBe('{"v":2,"t":"end"}');
+  });
+
+  it("takes a cumulative credit with an optional mark from readers, and marks only from the edge", () => {
+    expect(v2.fromClient('{"v":2,"t":"credit","upTo":0}')).toStrictEqual({ ok: true, value: { t: "credit", upTo: 0 } });
+    expect(v2.fromConnector('{"v":2,"t":"credit","upTo":16777216,"mark":"a_b-1"}')).toStrictEqual({
+      ok: true,
+      value: { t: "credit", upTo: 16_777_216, mark: "a_b-1" },
+    });
+    expect(v2.fromEdge('{"v":2,"t":"mark","id":"x"}')).toStrictEqual({ ok: true, value: { t: "mark", id: "x" } });
+    expect(v2.forClient('{"v":2,"t":"mark","id":"x"}')).toStrictEqual({ ok: true, value: { t: "mark", id: "x" } });
+    expect(errorCode(v2.fromConnector('{"v":2,"t":"mark","id":"x"}'))).toBe("WRONG_SIDE");
+    expect(errorCode(v2.fromClient('{"v":2,"t":"mark","id":"x"}'))).toBe("WRONG_SIDE");
+  });
+
+  it.each([
+    ["a v1 credit in v2", '{"v":2,"t":"credit","bytes":1}', "BAD_FIELD"],
+    ["a negative offset", '{"v":2,"t":"credit","upTo":-1}', "BAD_FIELD"],
+    ["a fractional offset", '{"v":2,"t":"credit","upTo":1.5}', "BAD_FIELD"],
+    ["an offset past 2^53", `{"v":2,"t":"credit","upTo":${2 ** 53}}`, "BAD_FIELD"],
+    ["a mark that is not an id", '{"v":2,"t":"credit","upTo":1,"mark":"a b"}', "BAD_FIELD"],
+    ["v1 on a v2 socket", '{"v":1,"t":"credit","upTo":1}', "BAD_VERSION"],
+  ])("refuses %s", (_name, text, code) => {
+    expect(errorCode(v2.fromClient(text))).toBe(code);
+  });
+
+  it("keeps v1 as it was: no mark, credit by increments, v2 text refused", () => {
+    expect(errorCode(decodeForClient('{"v":1,"t":"mark","id":"x"}'))).toBe("UNKNOWN_TYPE");
+    expect(errorCode(decodeFromClient('{"v":1,"t":"credit","upTo":1}'))).toBe("BAD_FIELD");
+    expect(errorCode(decodeFromClient('{"v":2,"t":"end"}'))).toBe("BAD_VERSION");
+  });
+
+  it("encode → decode is the identity for v2 credit and mark", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.option(idArb, { nil: undefined }), (upTo, mark) => {
+        const m = mark === undefined ? { t: "credit" as const, upTo } : { t: "credit" as const, upTo, mark };
+        expect(v2.fromConnector(codec.encode(m, 2))).toStrictEqual({ ok: true, value: m });
+        if (mark)
+          expect(v2.forClient(codec.encode({ t: "mark", id: mark }, 2))).toStrictEqual({ ok: true, value: { t: "mark", id: mark } });
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -150,21 +150,24 @@ describe("docs/configuration.md completeness", () => {
 });
 
 describe("docs/protocol.md", () => {
-  it("shows example messages that decode, as the encoder writes them", () => {
-    const block = /```json\n([\s\S]*?)\n```/.exec(PROTOCOL_DOC)?.[1];
-    expect(block).toBeDefined();
-    const lines = block!.split("\n");
-    const types = new Set<string>();
-    for (const line of lines) {
-      const results = [decodeFromConnector(line), decodeFromEdge(line), decodeFromClient(line)];
+  it("shows example messages that decode, as the encoder writes them, in each version", () => {
+    const blocks = [...PROTOCOL_DOC.matchAll(/```json\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    const types = { 1: new Set<string>(), 2: new Set<string>() };
+    for (const line of blocks.flatMap((b) => b.split("\n"))) {
+      const v = (JSON.parse(line) as { v: unknown }).v;
+      expect([1, 2], line).toContain(v);
+      const version = v as 1 | 2;
+      const results = [decodeFromConnector, decodeFromEdge, decodeFromClient].map((decode) => decode(line, version));
       const decoded = results.find((r) => r.ok);
       expect(decoded, line).toBeDefined();
       if (decoded?.ok) {
-        expect(encode(decoded.value), line).toBe(line);
-        types.add(decoded.value.t);
+        expect(encode(decoded.value, version), line).toBe(line);
+        types[version].add(decoded.value.t);
       }
     }
-    expect([...types].sort()).toStrictEqual(["bind", "bound", "credit", "demand", "done", "end", "opened", "paired", "start"]);
+    expect([...types[1]].sort()).toStrictEqual(["bind", "bound", "credit", "demand", "done", "end", "opened", "paired", "start"]);
+    expect([...types[2]].sort()).toStrictEqual(["credit", "mark"]);
   });
 
   it("lists every close code with its number and reason", () => {

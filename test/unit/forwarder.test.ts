@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DialHandlers, DialOptions } from "../../client/dial.ts";
 import { Forwarder, type ForwarderIo, STOP_GRACE_MS } from "../../client/forwarder.ts";
 import { SallyportStream } from "../../client/stream.ts";
-import { CLIENT_SUBPROTOCOL } from "../../shared/protocol/constants.ts";
+import { CLIENT_SUBPROTOCOLS } from "../../shared/protocol/constants.ts";
 import { FakeClientSocket, FakeClock, recordingLogger } from "../helpers/fakes.ts";
 import { Condition, once, within } from "../helpers/wait.ts";
 
@@ -68,7 +68,7 @@ async function harness(preopen = 1) {
   });
   /** The edge completes dial `i`'s handshake: a Sallyport session over an in-memory socket. */
   const open = (i: number): FakeClientSocket => {
-    const socket = new FakeClientSocket(CLIENT_SUBPROTOCOL);
+    const socket = new FakeClientSocket(CLIENT_SUBPROTOCOLS[1]);
     dials[i]!.handlers.opened(new SallyportStream(socket, { clock }), 1);
     return socket;
   };

@@ -9,8 +9,9 @@ import { CLIENT_TYPES, CONNECTOR_TYPES, EDGE_TYPES, STREAM_TYPES } from "../../s
 describe("protocol constants", () => {
   it("pins every exported literal", () => {
     expect({ ...constants }).toStrictEqual({
-      PROTOCOL_VERSION: 1,
-      BIND_SUBPROTOCOL: "sallyport.bind.v1",
+      PROTOCOL_VERSIONS: [2, 1],
+      PROTOCOL_VERSION: 2,
+      BIND_SUBPROTOCOLS: { 1: "sallyport.bind.v1", 2: "sallyport.bind.v2" },
       BIND_PATH: "/_sallyport/bind",
       HEALTH_PATH: "/_sallyport/health",
       STATUS_PATH: "/_sallyport/status",
@@ -23,9 +24,12 @@ describe("protocol constants", () => {
       HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",
       HEARTBEAT_MISSES: 3,
       HANDSHAKE_TIMEOUT_MS: 10_000,
-      CLIENT_SUBPROTOCOL: "sallyport.client.v1",
+      CLIENT_SUBPROTOCOLS: { 1: "sallyport.client.v1", 2: "sallyport.client.v2" },
       INITIAL_WINDOW_BYTES: 8_388_608,
       MAX_CREDIT_BYTES: 2_147_483_648,
+      MARK_INTERVAL_BYTES: 1_048_576,
+      V2_INITIAL_CREDIT_BYTES: 1_048_576,
+      MAX_OFFSET: Number.MAX_SAFE_INTEGER,
       MAX_CONTROL_MESSAGE_BYTES: 4096,
       MAX_RECEIVE_BYTES: 1_052_672,
       MIN_MESSAGE_BYTES: 65_536,
@@ -42,14 +46,19 @@ describe("protocol constants", () => {
     }
   });
 
-  it("names the protocol version in both subprotocols, and keeps them apart", () => {
-    expect(constants.BIND_SUBPROTOCOL.endsWith(`.v${constants.PROTOCOL_VERSION}`)).toBe(true);
-    expect(constants.CLIENT_SUBPROTOCOL.endsWith(`.v${constants.PROTOCOL_VERSION}`)).toBe(true);
-    expect(constants.CLIENT_SUBPROTOCOL).not.toBe(constants.BIND_SUBPROTOCOL);
+  it("names each protocol version in both subprotocols, newest first, and keeps them apart", () => {
+    expect(constants.PROTOCOL_VERSIONS[0]).toBe(constants.PROTOCOL_VERSION);
+    for (const v of constants.PROTOCOL_VERSIONS) {
+      expect(constants.BIND_SUBPROTOCOLS[v].endsWith(`.v${v}`)).toBe(true);
+      expect(constants.CLIENT_SUBPROTOCOLS[v].endsWith(`.v${v}`)).toBe(true);
+      expect(constants.CLIENT_SUBPROTOCOLS[v]).not.toBe(constants.BIND_SUBPROTOCOLS[v]);
+    }
   });
 
   it("uses valid RFC 6455 subprotocol tokens (RFC 2616 token characters)", () => {
-    for (const p of [constants.BIND_SUBPROTOCOL, constants.CLIENT_SUBPROTOCOL]) expect(p).toMatch(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
+    for (const v of constants.PROTOCOL_VERSIONS)
+      for (const p of [constants.BIND_SUBPROTOCOLS[v], constants.CLIENT_SUBPROTOCOLS[v]])
+        expect(p).toMatch(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/);
   });
 
   it("lets one credit message grant at least the initial window", () => {
@@ -71,7 +80,7 @@ describe("protocol constants", () => {
 
   it("splits the message types between the sides: only the stream messages go both ways", () => {
     expect([...CONNECTOR_TYPES]).toStrictEqual(["bind", "opened", "end", "credit", "done"]);
-    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit", "start"]);
+    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit", "start", "mark"]);
     expect([...STREAM_TYPES]).toStrictEqual(["end", "credit"]);
     // A client's `start` reaches the connector through the edge; nothing answers it in kind.
     expect([...CLIENT_TYPES]).toStrictEqual(["end", "credit", "start"]);

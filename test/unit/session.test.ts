@@ -21,7 +21,7 @@ function harness(protocol: ClientProtocol = "sallyport", opts: { maxMessageBytes
   const session = new Session(
     ws.asWebSocket(),
     backend.asSocket(),
-    { protocol, maxMessageBytes: opts.maxMessageBytes ?? MiB, keep: opts.keep ?? false, clock },
+    { protocol, version: 1, maxMessageBytes: opts.maxMessageBytes ?? MiB, keep: opts.keep ?? false, clock },
     (o) => outcomes.push(o),
   );
   return { ws, backend, clock, outcomes, session };

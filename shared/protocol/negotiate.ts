@@ -1,0 +1,24 @@
+import { PROTOCOL_VERSIONS, type ProtocolVersion } from "./constants.ts";
+
+/**
+ * Version negotiation in the WebSocket handshake: a peer offers the subprotocols of every
+ * version it speaks, newest first; the edge selects the newest one it speaks too; both then
+ * speak that version for the life of the socket (every control message carries it as `v`).
+ */
+
+type Names = Readonly<Record<ProtocolVersion, string>>;
+
+/** What a connector or client offers: every version this code speaks, newest first. */
+export function offered(names: Names): string[] {
+  return PROTOCOL_VERSIONS.map((v) => names[v]);
+}
+
+/** The newest version whose subprotocol the peer offered; undefined when it offered none of ours. */
+export function selectVersion(offers: readonly string[], names: Names): ProtocolVersion | undefined {
+  return PROTOCOL_VERSIONS.find((v) => offers.includes(names[v]));
+}
+
+/** The version a selected subprotocol names; undefined for anything else (no subprotocol, another one). */
+export function versionOf(selected: string | null | undefined, names: Names): ProtocolVersion | undefined {
+  return PROTOCOL_VERSIONS.find((v) => names[v] === selected);
+}
