@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { LoadedService } from "./config-load.ts";
 import type { Logger } from "../shared/log.ts";
 import { BindPool, type PoolMetrics, type PoolStats } from "./pool.ts";
+import { formatInstance } from "../shared/protocol/instance.ts";
 
 /** Default identity: the host name. Replicas on one host need distinct `connector.id`s. */
 export function defaultConnectorId(): string {
@@ -15,7 +16,7 @@ export function defaultConnectorId(): string {
 
 /** This run: start time first so instances sort by age (the edge's takeover rule). */
 export function newInstance(now = Date.now()): string {
-  return `${now.toString(36).padStart(9, "0")}${randomBytes(3).toString("hex")}`;
+  return formatInstance(now, randomBytes(3).toString("hex"));
 }
 
 /** A running connector: one bind pool per configured service. */

@@ -23,8 +23,8 @@ export interface BindAttachment {
   readonly id: string;
   /** Service name, from the verified credential. */
   readonly service: string;
-  /** Which of the service's tokens admitted it (for per-credential caps). */
-  readonly credential: number;
+  /** SHA-256 (hex) of the token that admitted it: takeover and per-credential caps stay within one token. */
+  readonly credential: string;
   readonly state: BindState;
   readonly openedAt: number;
   readonly deadline?: number;

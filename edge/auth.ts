@@ -45,17 +45,23 @@ export async function matchToken(candidates: readonly string[], token: string): 
 
 export interface Credential {
   readonly service: EdgeService;
-  /** Which of the service's tokens matched. */
-  readonly index: number;
+  /**
+   * Which token matched, as its SHA-256 digest in hex: what a bind's takeover and caps are
+   * keyed on. Not the token's position in the list, which shifts when tokens rotate; not the
+   * token itself, which must never sit in an attachment.
+   */
+  readonly credential: string;
 }
+
+const hex = (b: ArrayBuffer): string => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
 
 /** The service whose credential this is; routing uses it and nothing the request names. */
 export async function serviceForToken(config: EdgeConfig, token: string): Promise<Credential | undefined> {
   const presented = await digest(token);
   let match: Credential | undefined;
   for (const service of config.services) {
-    for (const [index, d] of (await tokenDigests(service)).entries()) {
-      if (timingSafeEqual(presented, d) && !match) match = { service, index };
+    for (const d of await tokenDigests(service)) {
+      if (timingSafeEqual(presented, d) && !match) match = { service, credential: hex(d) };
     }
   }
   return match;

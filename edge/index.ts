@@ -106,7 +106,7 @@ app.get(BIND_PATH, async (c) => {
   // The newest version both speak; a connector offering none of ours gets v1, as before versions were negotiated.
   const version = selectVersion(offeredSubprotocols(c.req.raw), BIND_SUBPROTOCOLS) ?? 1;
   return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, {
-    [INTERNAL_HEADERS.credential]: String(credential.index),
+    [INTERNAL_HEADERS.credential]: credential.credential,
     [INTERNAL_HEADERS.version]: String(version),
   });
 });

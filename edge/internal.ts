@@ -6,7 +6,7 @@ export const INTERNAL_HEADERS = Object.freeze({
   service: "x-sallyport-service",
   role: "x-sallyport-role",
   clientAddress: "x-sallyport-client-address",
-  /** Index of the service token that admitted a connector. */
+  /** SHA-256 (hex) of the service token that admitted a connector (auth.ts Credential). */
   credential: "x-sallyport-credential",
   /** "sallyport" when the client negotiated the client subprotocol. */
   clientProtocol: "x-sallyport-client-protocol",

@@ -67,19 +67,29 @@ export function isLive(bind: BindAttachment, lastHeartbeat: number | undefined, 
   return now - seen <= (bind.heartbeatMs ?? 0) * HEARTBEAT_MISSES;
 }
 
+/** Who a bind says it is: its connector and run, and the token that admitted it. */
+export interface BindIdentity {
+  /** SHA-256 (hex) of the token (BindAttachment.credential). */
+  readonly credential: string;
+  readonly connectorId: string;
+  /** Checked beforehand (shared/protocol/instance.ts): fixed width, so it sorts by age. */
+  readonly instance: string;
+}
+
 /**
  * Takeover. Instances start with their start time, so they sort by age: a newer instance of
  * a connector replaces the older one's unpaired binds (its sessions run on), and a bind from
  * an older instance is itself refused — two live processes with one identity cannot evict
  * each other in a loop.
+ * Only within one credential: a connector id is the host name by default, and anyone can
+ * claim one, so a bind made with another token — even one of the same service — never
+ * evicts, and is never refused because of, binds made with this one.
  */
-export function takeover(
-  binds: readonly BindAttachment[],
-  connectorId: string,
-  instance: string,
-): { refuse: boolean; evict: BindAttachment[] } {
-  const same = binds.filter((b) => b.connectorId === connectorId && b.instance !== undefined && b.instance !== instance);
-  if (same.some((b) => b.instance! > instance)) return { refuse: true, evict: [] };
+export function takeover(binds: readonly BindAttachment[], who: BindIdentity): { refuse: boolean; evict: BindAttachment[] } {
+  const same = binds.filter(
+    (b) => b.credential === who.credential && b.connectorId === who.connectorId && b.instance !== undefined && b.instance !== who.instance,
+  );
+  if (same.some((b) => b.instance! > who.instance)) return { refuse: true, evict: [] };
   return { refuse: false, evict: same.filter((b) => b.state === "parked") };
 }
 

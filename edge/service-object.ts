@@ -26,9 +26,15 @@ import { PendingHold } from "./hold.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pendingBytes, pickBind, pickClient, takeover } from "./pairing.ts";
 import { SessionRelay } from "./relay.ts";
 import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
+import { checkInstance, MAX_CLOCK_SKEW_MS } from "../shared/protocol/instance.ts";
 import { summarize } from "./status.ts";
 
 const encoder = new TextEncoder();
+
+const INSTANCE_PROBLEMS = {
+  format: "not the shape a connector generates (9 base-36 digits of start time, 6 hex digits)",
+  future: `starts more than ${MAX_CLOCK_SKEW_MS / 1000} s in the future`,
+} as const;
 
 const isStart = (chunk: Uint8Array | string, version: ProtocolVersion): boolean => {
   if (typeof chunk !== "string") return false;
@@ -86,7 +92,7 @@ export class ServiceObject extends DurableObject<Env> {
     const id = crypto.randomUUID().replaceAll("-", "");
     const now = Date.now();
     if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
-      const credential = Number(request.headers.get(INTERNAL_HEADERS.credential) ?? 0);
+      const credential = request.headers.get(INTERNAL_HEADERS.credential) ?? "";
       const version = versionHeader(request);
       this.sockets.accept(inside, {
         role: "bind",
@@ -271,11 +277,13 @@ export class ServiceObject extends DurableObject<Env> {
       log("warn", "bind names an accept URI its credential does not cover", { service: service.name });
       return closeSocket(ws, close("NOT_ALLOWED"));
     }
+    const now = Date.now();
+    const instance = checkInstance(msg.instance, now);
+    if (!instance.ok) return this.protocolError(ws, att, `bind.instance: ${INSTANCE_PROBLEMS[instance.problem]}`);
     // Takeover: a restarted connector's old binds are stale; evict them now, not at timeout.
     const decision = takeover(
       this.sockets.binds().map(([, b]) => b),
-      msg.connectorId,
-      msg.instance,
+      { credential: att.credential, connectorId: msg.connectorId, instance: msg.instance },
     );
     if (decision.refuse) {
       log("warn", "bind from an older instance of a connector refused", { connectorId: msg.connectorId });
@@ -290,7 +298,6 @@ export class ServiceObject extends DurableObject<Env> {
     }
     if (decision.evict.length)
       log("info", "connector restarted: its old binds evicted", { connectorId: msg.connectorId, evicted: decision.evict.length });
-    const now = Date.now();
     const parked: BindAttachment = {
       ...att,
       state: "parked",
@@ -428,7 +435,7 @@ export class ServiceObject extends DurableObject<Env> {
     else await this.ctx.storage.setAlarm(next);
   }
 
-  private overCap(service: EdgeService, credential: number): "service" | "credential" | undefined {
+  private overCap(service: EdgeService, credential: string): "service" | "credential" | undefined {
     const binds = this.sockets.binds().filter(([, b]) => b.state === "registering" || b.state === "parked");
     if (binds.length > service.maxBinds) return "service";
     if (binds.filter(([, b]) => b.credential === credential).length > service.maxBindsPerCredential) return "credential";

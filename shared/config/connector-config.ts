@@ -1,5 +1,5 @@
 import { isCleartextRemote } from "../masking.ts";
-import { BIND_PATH } from "../protocol/constants.ts";
+import { BIND_PATH, MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from "../protocol/constants.ts";
 import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { parseProxyUrl } from "./proxy-url.ts";
@@ -137,9 +137,10 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     const preparedConnectionCount = r.integer("prepared.connection.count", DEFAULTS["prepared.connection.count"], 1, MAX_PREPARED);
     const retryMaximumIntervalMs = r.duration("socks.retry.maximum.interval", DEFAULTS["socks.retry.maximum.interval"], 100);
     const maximumRecoveryIntervalMs = r.duration("maximum.recovery.interval", DEFAULTS["maximum.recovery.interval"], 100);
-    const heartbeatIntervalMs = r.duration("heartbeat.interval", DEFAULTS["heartbeat.interval"], 100);
-    // Each bind message carries it as heartbeatMs, which the codec bounds at an hour.
-    if (heartbeatIntervalMs > 3_600_000) issues.add(r.at("heartbeat.interval"), "must be at most 1 hour");
+    const heartbeatIntervalMs = r.duration("heartbeat.interval", DEFAULTS["heartbeat.interval"], MIN_HEARTBEAT_MS);
+    // Each bind message carries it as heartbeatMs, which the edge bounds (a bind must not declare itself alive for hours).
+    if (heartbeatIntervalMs > MAX_HEARTBEAT_MS)
+      issues.add(r.at("heartbeat.interval"), `must be at most ${MAX_HEARTBEAT_MS / 1000} seconds`);
     const ownEdge = r.optionalString("edge");
     const bindUrl =
       ownEdge !== undefined

@@ -3,10 +3,12 @@ import {
   MAX_ADDRESS_LENGTH,
   MAX_CONTROL_MESSAGE_BYTES,
   MAX_CREDIT_BYTES,
+  MAX_HEARTBEAT_MS,
   MAX_ID_LENGTH,
   MAX_MESSAGE_BYTES,
   MAX_OFFSET,
   MAX_URI_LENGTH,
+  MIN_HEARTBEAT_MS,
   MIN_MESSAGE_BYTES,
   type ProtocolVersion,
 } from "./constants.ts";
@@ -88,9 +90,9 @@ function checkField(kind: FieldKind, value: unknown): string | undefined {
         ? undefined
         : `an integer from 0 to ${MAX_OFFSET}`;
     case "interval":
-      return Number.isSafeInteger(value) && (value as number) >= 100 && (value as number) <= 3_600_000
+      return Number.isSafeInteger(value) && (value as number) >= MIN_HEARTBEAT_MS && (value as number) <= MAX_HEARTBEAT_MS
         ? undefined
-        : "an integer from 100 to 3600000 (milliseconds)";
+        : `an integer from ${MIN_HEARTBEAT_MS} to ${MAX_HEARTBEAT_MS} (milliseconds)`;
     case "clientProtocol":
       return value === "plain" || value === "sallyport" ? undefined : 'either "plain" or "sallyport"';
     case "true":

@@ -53,6 +53,13 @@ export const HEARTBEAT_RESPONSE = "\u0000sallyport:pong:1";
 export const HEARTBEAT_MISSES = 3;
 /** How long a Node peer (connector bind, CLI client) waits for the edge's WebSocket handshake. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Bounds on a bind's declared heartbeat interval (`heartbeatMs`). The ceiling bounds how long
+ * a bind can outlive its connector at the edge (three intervals), so a bind cannot declare
+ * itself alive for hours.
+ */
+export const MIN_HEARTBEAT_MS = 100;
+export const MAX_HEARTBEAT_MS = 60_000;
 
 /**
  * Subprotocol of clients that speak Sallyport's client protocol (the CLI forwarder, the

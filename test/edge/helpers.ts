@@ -5,6 +5,7 @@ import type { Attachment } from "../../edge/attachments.ts";
 import { BIND_PATH, BIND_SUBPROTOCOLS, type ProtocolVersion } from "../../shared/protocol/constants.ts";
 import { encode } from "../../shared/protocol/codec.ts";
 import type { BindMessage } from "../../shared/protocol/messages.ts";
+import { formatInstance } from "../../shared/protocol/instance.ts";
 import type { TestService } from "./services.ts";
 import { TEST_HOST } from "./services.ts";
 
@@ -167,6 +168,9 @@ export function openBind(service: TestService, headers: Record<string, string> =
 
 let bindSeq = 0;
 
+/** The instance test binds claim unless told otherwise: the shape a connector started now generates. */
+export const TEST_INSTANCE = formatInstance(Date.now(), "0a0a0a");
+
 /** A `bind` control message for `service`, as a connector sends it. */
 export function bindMessage(service: TestService, fields: Partial<Omit<BindMessage, "t">> = {}, version: ProtocolVersion = 1): string {
   return encode(
@@ -175,7 +179,7 @@ export function bindMessage(service: TestService, fields: Partial<Omit<BindMessa
       accept: service.accept,
       bindId: `b${++bindSeq}`,
       connectorId: "conn-1",
-      instance: "inst-1",
+      instance: TEST_INSTANCE,
       heartbeatMs: 15_000,
       ...fields,
     },
@@ -188,8 +192,9 @@ export async function parkedBind(
   service: TestService,
   fields: Partial<Omit<BindMessage, "t">> = {},
   version: ProtocolVersion = 1,
+  headers: Record<string, string> = {},
 ): Promise<TestSocket> {
-  const bind = await openBind(service, {}, version);
+  const bind = await openBind(service, headers, version);
   const bindId = fields.bindId ?? `b${++bindSeq}`;
   bind.send(bindMessage(service, { ...fields, bindId }, version));
   const bound = await bind.control();

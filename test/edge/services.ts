@@ -24,6 +24,8 @@ export interface TestService {
   readonly accept: string;
   readonly path: string;
   readonly token: string;
+  /** A second connector token of the same service (rotation; or another holder). */
+  readonly otherToken: string;
   readonly socksTimeoutMs: number;
   /** Settings beyond accept, socks.mode and socks.timeout. */
   readonly settings?: Readonly<Record<string, string | number>>;
@@ -36,6 +38,7 @@ function service(name: string, socksTimeoutMs: number, settings?: Record<string,
     accept: `wss://${TEST_HOST}${path}`,
     path,
     token: `test-token-${name}-0123456789`,
+    otherToken: `test-token-${name}-other-01234`,
     socksTimeoutMs,
     ...(settings ? { settings } : {}),
   };
@@ -64,7 +67,7 @@ export function servicesBinding(): Record<string, Record<string, string | number
 
 /** The SALLYPORT_CONNECTOR_TOKENS secret: a JSON string, as `wrangler secret put` stores it. */
 export function tokensBinding(): string {
-  return JSON.stringify(Object.fromEntries(SERVICES.map((s) => [s.name, [s.token]])));
+  return JSON.stringify(Object.fromEntries(SERVICES.map((s) => [s.name, [s.token, s.otherToken]])));
 }
 
 let nextRegular = 0;

@@ -1,4 +1,4 @@
-import { timingSafeEqual as nodeTimingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual as nodeTimingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
@@ -162,10 +162,20 @@ describe("connector tokens (edge/auth.ts)", () => {
     { alpha: [T_ALPHA, T_ALPHA_2], beta: [T_BETA] },
   );
 
-  it("a token names its service and its index; nothing else the request says matters", async () => {
-    expect(await serviceForToken(cfg, T_ALPHA)).toMatchObject({ service: { name: "alpha" }, index: 0 });
-    expect(await serviceForToken(cfg, T_ALPHA_2)).toMatchObject({ service: { name: "alpha" }, index: 1 });
-    expect(await serviceForToken(cfg, T_BETA)).toMatchObject({ service: { name: "beta" }, index: 0 });
+  const sha256 = (t: string): string => createHash("sha256").update(t).digest("hex");
+
+  it("a token names its service and its credential (the token's SHA-256); nothing else the request says matters", async () => {
+    expect(await serviceForToken(cfg, T_ALPHA)).toMatchObject({ service: { name: "alpha" }, credential: sha256(T_ALPHA) });
+    expect(await serviceForToken(cfg, T_ALPHA_2)).toMatchObject({ service: { name: "alpha" }, credential: sha256(T_ALPHA_2) });
+    expect(await serviceForToken(cfg, T_BETA)).toMatchObject({ service: { name: "beta" }, credential: sha256(T_BETA) });
+  });
+
+  it("the credential does not move when the token list is rotated around it", async () => {
+    const rotated = config(
+      { alpha: { accept: "wss://e.example/alpha" }, beta: { accept: "wss://e.example/beta" } },
+      { alpha: ["new-token-of-alpha-0123", T_ALPHA_2], beta: [T_BETA] },
+    );
+    expect((await serviceForToken(rotated, T_ALPHA_2))?.credential).toBe((await serviceForToken(cfg, T_ALPHA_2))?.credential);
   });
 
   it("near misses are no one's: prefix, extension, case, other length", async () => {

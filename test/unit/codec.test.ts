@@ -4,6 +4,7 @@ import * as codec from "../../shared/protocol/codec.ts";
 import type { ProtocolError } from "../../shared/protocol/codec.ts";
 import {
   MAX_ADDRESS_LENGTH,
+  MAX_HEARTBEAT_MS,
   MAX_CONTROL_MESSAGE_BYTES,
   MAX_CREDIT_BYTES,
   MAX_ID_LENGTH,
@@ -62,7 +63,7 @@ describe("encode", () => {
 describe("round trip", () => {
   const messages: ControlMessage[] = [
     { t: "bind", accept: BIND.accept, bindId: BIND.bindId, connectorId: BIND.connectorId, instance: "m0a1b2c3-9f", heartbeatMs: 100 },
-    { t: "bind", accept: "ws://127.0.0.1:8787/echo", bindId: "b", connectorId: "c", instance: "i", heartbeatMs: 3_600_000 },
+    { t: "bind", accept: "ws://127.0.0.1:8787/echo", bindId: "b", connectorId: "c", instance: "i", heartbeatMs: MAX_HEARTBEAT_MS },
     { t: "opened" },
     { t: "end" },
     { t: "credit", bytes: 1 },
@@ -255,7 +256,8 @@ describe("malformed input", () => {
     ["waiting over a million", fromEdge, json({ ...DEMAND, waiting: 1_000_001 }), "BAD_FIELD"],
     ["waiting 1e400", fromEdge, '{"v":1,"t":"demand","waiting":1e400}', "BAD_FIELD"],
     ["heartbeatMs below 100", fromConnector, json({ ...BIND, heartbeatMs: 99 }), "BAD_FIELD"],
-    ["heartbeatMs over an hour", fromConnector, json({ ...BIND, heartbeatMs: 3_600_001 }), "BAD_FIELD"],
+    ["heartbeatMs over a minute", fromConnector, json({ ...BIND, heartbeatMs: 60_001 }), "BAD_FIELD"],
+    ["heartbeatMs of an hour", fromConnector, json({ ...BIND, heartbeatMs: 3_600_000 }), "BAD_FIELD"],
     ["heartbeatMs float", fromConnector, json({ ...BIND, heartbeatMs: 1000.5 }), "BAD_FIELD"],
     ["bytes 0", fromClient, json({ ...CREDIT, bytes: 0 }), "BAD_FIELD"],
     ["bytes negative", fromEdge, json({ ...CREDIT, bytes: -1 }), "BAD_FIELD"],
@@ -337,7 +339,7 @@ describe("size limit in bytes", () => {
         bindId: id,
         connectorId: id,
         instance: id,
-        heartbeatMs: 3_600_000,
+        heartbeatMs: MAX_HEARTBEAT_MS,
       };
       expect(utf8(encode(m)), ch).toBeLessThanOrEqual(MAX_CONTROL_MESSAGE_BYTES);
       expect(decodeFromConnector(encode(m)), ch).toStrictEqual({ ok: true, value: m });
@@ -368,7 +370,7 @@ const connectorMessageArb: fc.Arbitrary<ConnectorMessage> = fc.oneof(
       bindId: idArb,
       connectorId: idArb,
       instance: idArb,
-      heartbeatMs: fc.integer({ min: 100, max: 3_600_000 }),
+      heartbeatMs: fc.integer({ min: 100, max: MAX_HEARTBEAT_MS }),
     },
     { noNullPrototype: true },
   ),

@@ -141,8 +141,8 @@ describe("connector config: a valid one", () => {
     }
   });
 
-  it("accepts a heartbeat.interval of exactly an hour", () => {
-    expect(service({ "heartbeat.interval": "1 hour" }).heartbeatIntervalMs).toBe(3_600_000);
+  it("accepts a heartbeat.interval of exactly a minute", () => {
+    expect(service({ "heartbeat.interval": "1 minute" }).heartbeatIntervalMs).toBe(60_000);
   });
 
   it.each([
@@ -406,11 +406,11 @@ describe("connector config: problems", () => {
       { "heartbeat.interval": "0s" },
       [{ path: at("heartbeat.interval"), message: "must be at least 100 milliseconds" }],
     ],
-    // Every bind message carries heartbeatMs, which the edge's codec bounds at an hour.
+    // Every bind message carries heartbeatMs, which the edge's codec bounds at a minute.
     [
-      "heartbeat over an hour",
-      { "heartbeat.interval": "61 minutes" },
-      [{ path: at("heartbeat.interval"), message: "must be at most 1 hour" }],
+      "heartbeat over a minute",
+      { "heartbeat.interval": "60001 ms" },
+      [{ path: at("heartbeat.interval"), message: "must be at most 60 seconds" }],
     ],
     [
       "edge not a URL",

@@ -8,6 +8,7 @@ import {
   type ClientAttachment,
 } from "../../edge/attachments.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pickBind, pickClient, takeover } from "../../edge/pairing.ts";
+import { MAX_CLOCK_SKEW_MS, checkInstance, formatInstance } from "../../shared/protocol/instance.ts";
 
 const NOW = 1_000_000;
 
@@ -16,7 +17,7 @@ function bind(id: string, over: Partial<BindAttachment> = {}): BindAttachment {
     role: "bind",
     id,
     service: "echo",
-    credential: 0,
+    credential: "a".repeat(64),
     state: "parked",
     openedAt: 0,
     connectorId: "c1",
@@ -226,6 +227,10 @@ describe("isLive", () => {
   });
 });
 
+const VICTIM = "a".repeat(64);
+const OTHER = "b".repeat(64);
+const id = (connectorId: string, instance: string, credential = VICTIM) => ({ credential, connectorId, instance });
+
 describe("takeover", () => {
   const binds = [
     bind("old-parked", { connectorId: "c1", instance: "0001" }),
@@ -237,30 +242,129 @@ describe("takeover", () => {
   ];
 
   it("evicts an older instance's parked binds, and leaves its sessions running", () => {
-    const d = takeover(binds, "c1", "0002");
+    const d = takeover(binds, id("c1", "0002"));
     expect(d.refuse).toBe(false);
     expect(ids(d.evict)).toStrictEqual(["old-parked"]);
   });
 
   it("refuses a bind from an older instance than one already present", () => {
-    expect(takeover(binds, "c1", "0000")).toStrictEqual({ refuse: true, evict: [] });
+    expect(takeover(binds, id("c1", "0000"))).toStrictEqual({ refuse: true, evict: [] });
   });
 
   it("changes nothing for another bind of the same instance", () => {
-    expect(takeover([bind("a", { instance: "5" }), bind("b", { instance: "5" })], "c1", "5")).toStrictEqual({ refuse: false, evict: [] });
+    expect(takeover([bind("a", { instance: "5" }), bind("b", { instance: "5" })], id("c1", "5"))).toStrictEqual({
+      refuse: false,
+      evict: [],
+    });
   });
 
   it("changes nothing for a connector it has never seen", () => {
-    expect(takeover(binds, "c9", "0001")).toStrictEqual({ refuse: false, evict: [] });
+    expect(takeover(binds, id("c9", "0001"))).toStrictEqual({ refuse: false, evict: [] });
+  });
+
+  it("changes nothing across credentials: another token with the same connector id neither evicts nor is refused", () => {
+    expect(takeover(binds, id("c1", "zzzzzzzzzzzzzzz", OTHER))).toStrictEqual({ refuse: false, evict: [] });
+    expect(takeover(binds, id("c1", "000000000000000", OTHER))).toStrictEqual({ refuse: false, evict: [] });
   });
 
   it("never lets two instances evict each other: exactly one of any two wins", () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[0-9a-z]{8}$/), fc.stringMatching(/^[0-9a-z]{8}$/), (a, b) => {
         fc.pre(a !== b);
-        const aFirst = takeover([bind("x", { instance: a })], "c1", b);
-        const bFirst = takeover([bind("y", { instance: b })], "c1", a);
+        const aFirst = takeover([bind("x", { instance: a })], id("c1", b));
+        const bFirst = takeover([bind("y", { instance: b })], id("c1", a));
         expect(aFirst.refuse).not.toBe(bFirst.refuse);
+      }),
+    );
+  });
+});
+
+describe("takeover against a holder of another token of the same service (issue 11, item 2)", () => {
+  // Anything an attacker may put in a bind message: any id, any instance the codec lets through.
+  const anyId = fc.oneof(fc.constant("victim-host"), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));
+  const anyInstance = fc.oneof(
+    fc.constant("z".repeat(64)),
+    fc.constant("zzzzzzzzz" + "ffffff"),
+    fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+    fc.nat().map((t) => formatInstance(t * 1000, "000000")),
+  );
+  const stateArb = fc.constantFrom("registering" as const, "parked" as const, "paired" as const, "opened" as const);
+  const victimBinds = fc.array(fc.record({ state: stateArb, instance: fc.nat({ max: 2 ** 40 }) }), { minLength: 1, maxLength: 12 });
+
+  it("whatever it claims, it evicts none of the victim's binds", () => {
+    fc.assert(
+      fc.property(victimBinds, anyId, anyInstance, (specs, connectorId, instance) => {
+        const binds = specs.map((b, i) =>
+          bind(`v${i}`, { state: b.state, connectorId: "victim-host", instance: formatInstance(b.instance, "abcdef") }),
+        );
+        expect(takeover(binds, id(connectorId, instance, OTHER)).evict).toStrictEqual([]);
+      }),
+    );
+  });
+
+  it("whatever it claims, the victim's next instance is neither refused because of it nor kept from evicting its own", () => {
+    fc.assert(
+      fc.property(anyId, anyInstance, fc.nat({ max: 2 ** 40 }), (connectorId, instance, victimStart) => {
+        const attacker = bind("attacker", { credential: OTHER, connectorId, instance });
+        const old = bind("victim-old", { connectorId: "victim-host", instance: formatInstance(victimStart, "000000") });
+        const next = formatInstance(victimStart + 1, "000000");
+        const d = takeover([attacker, old], id("victim-host", next));
+        expect(d.refuse).toBe(false);
+        expect(ids(d.evict)).toStrictEqual(["victim-old"]);
+      }),
+    );
+  });
+
+  it("an instance the edge would accept cannot outrank a later real one by more than the clock skew", () => {
+    fc.assert(
+      fc.property(anyInstance, fc.nat({ max: 2 ** 41 }), (instance, now) => {
+        const checked = checkInstance(instance, now);
+        if (!checked.ok) return;
+        // A connector started after now + skew has a larger instance, so it takes over.
+        const later = formatInstance(now + MAX_CLOCK_SKEW_MS + 1, "000000");
+        expect(takeover([bind("x", { instance })], id("c1", later)).refuse).toBe(false);
+      }),
+    );
+  });
+});
+
+describe("checkInstance", () => {
+  const now = Date.UTC(2026, 11, 2);
+  it.each<[string, string, ReturnType<typeof checkInstance>["ok"]]>([
+    ["one the connector makes now", formatInstance(now, "a1b2c3"), true],
+    ["one from long ago", "000000001aaaaaa", true],
+    ["one as far ahead as clock skew allows", formatInstance(now + MAX_CLOCK_SKEW_MS, "000000"), true],
+    ["one a millisecond further", formatInstance(now + MAX_CLOCK_SKEW_MS + 1, "000000"), false],
+    ["all z", "zzzzzzzzzzzzzzz", false],
+    ["too short", "0000000010000", false],
+    ["too long", "000000001aaaaaa0", false],
+    ["upper case", "000000001AAAAAA", false],
+    ["a non-hex random part", "000000001gggggg", false],
+    ["free text", "inst-1", false],
+    ["empty", "", false],
+  ])("%s", (_label, instance, ok) => {
+    expect(checkInstance(instance, now).ok).toBe(ok);
+  });
+
+  it("accepts exactly what the connector generates up to the skew, and keeps age order as string order", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 42 }), fc.nat({ max: 2 ** 42 }), fc.stringMatching(/^[0-9a-f]{6}$/), (t1, t2, rnd) => {
+        const a = formatInstance(t1, rnd);
+        const b = formatInstance(t2, rnd);
+        expect(checkInstance(a, t1)).toStrictEqual({ ok: true, startedAt: t1 });
+        if (t1 < t2) expect(a < b).toBe(true);
+      }),
+    );
+  });
+
+  it("never accepts a string it could not have generated", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), fc.nat({ max: 2 ** 42 }), (s, now) => {
+        const r = checkInstance(s, now);
+        if (r.ok) {
+          expect(formatInstance(r.startedAt, s.slice(9))).toBe(s);
+          expect(r.startedAt).toBeLessThanOrEqual(now + MAX_CLOCK_SKEW_MS);
+        }
       }),
     );
   });

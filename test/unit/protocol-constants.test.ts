@@ -24,6 +24,8 @@ describe("protocol constants", () => {
       HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",
       HEARTBEAT_MISSES: 3,
       HANDSHAKE_TIMEOUT_MS: 10_000,
+      MIN_HEARTBEAT_MS: 100,
+      MAX_HEARTBEAT_MS: 60_000,
       CLIENT_SUBPROTOCOLS: { 1: "sallyport.client.v1", 2: "sallyport.client.v2" },
       INITIAL_WINDOW_BYTES: 8_388_608,
       MAX_CREDIT_BYTES: 2_147_483_648,
