@@ -31,6 +31,32 @@ import { summarize } from "./status.ts";
 
 const encoder = new TextEncoder();
 
+type SocketPair = { readonly 0: WebSocket; readonly 1: WebSocket };
+
+/** After an alarm failed as a whole, when to try again. */
+const ALARM_RETRY_MS = 1000;
+
+/** An entry point caught an error: said once, with what is safe to say (no message bodies). */
+function failed(entry: string, error: unknown): void {
+  log("error", "internal error: the sockets concerned are closed with 1011", {
+    entry,
+    error: (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 200),
+  });
+}
+
+/** The 101 that hands the client its socket, with the subprotocol (and version) it negotiated. */
+function upgraded(request: Request, outside: WebSocket): Response {
+  const version = versionHeader(request);
+  const role = request.headers.get(INTERNAL_HEADERS.role);
+  const protocol =
+    role === "bind"
+      ? BIND_SUBPROTOCOLS[version]
+      : request.headers.get(INTERNAL_HEADERS.clientProtocol) === "sallyport"
+        ? CLIENT_SUBPROTOCOLS[version]
+        : undefined;
+  return new Response(null, { status: 101, webSocket: outside, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : undefined });
+}
+
 const INSTANCE_PROBLEMS = {
   format: "not the shape a connector generates (9 base-36 digits of start time, 6 hex digits)",
   future: `starts more than ${MAX_CLOCK_SKEW_MS / 1000} s in the future`,
@@ -56,7 +82,8 @@ function wireSize(message: string | ArrayBuffer, limit: number): number {
  * One object per service: it holds the parked binds and the waiting and paired clients,
  * and relays each pair's messages. It uses the hibernation API (ctx.acceptWebSocket), so
  * an idle service costs nothing; everything that must survive lives in attachments.
- * Entry points never throw and always reciprocate a close.
+ * Entry points never throw (each catches, logs, and closes the sockets concerned with 1011)
+ * and always reciprocate a close.
  */
 export class ServiceObject extends DurableObject<Env> {
   private readonly sockets: SocketStore;
@@ -82,13 +109,86 @@ export class ServiceObject extends DurableObject<Env> {
   /** Session bytes relayed since this object started (a cache: reset on eviction). */
   private readonly bytes = { toConnectors: 0, toClients: 0 };
 
+  // ---- entry points: each catches, logs, and closes the sockets concerned with 1011 ----
+
   override async fetch(request: Request): Promise<Response> {
+    let pair: SocketPair | undefined;
+    try {
+      return await this.open(request, () => (pair = new WebSocketPair()));
+    } catch (error) {
+      failed("fetch", error);
+      if (!pair) return new Response("Internal Error", { status: 500 });
+      const accepted = this.sockets.get(pair[1]) !== undefined;
+      this.closeAffected(pair[1]);
+      // Once accepted, the socket is the client's to be told on: 1011, with the handshake it asked for.
+      return accepted ? upgraded(request, pair[0]) : new Response("Internal Error", { status: 500 });
+    }
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    try {
+      await this.received(ws, message);
+    } catch (error) {
+      failed("webSocketMessage", error);
+      this.closeAffected(ws);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      await this.ended(ws, code);
+    } catch (error) {
+      failed("webSocketClose", error);
+      this.closeAffected(ws, true);
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    try {
+      log("warn", "socket error", { error: String(error).slice(0, 200) });
+      await this.ended(ws, 1006);
+    } catch (e) {
+      failed("webSocketError", e);
+      this.closeAffected(ws, true);
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      await this.expire();
+    } catch (error) {
+      failed("alarm", error);
+      // A deadline must not be lost with the alarm that failed: try again shortly.
+      this.alarmAt = undefined;
+      await this.ctx.storage.setAlarm(Date.now() + ALARM_RETRY_MS).catch((e: unknown) => failed("alarm", e));
+    }
+  }
+
+  /**
+   * After an internal error: the socket and its peer are closed with 1011 (never left in a
+   * state nobody tracks), and forgotten once their close events come — or now, for a socket
+   * whose own close was being handled (`gone`). Never throws itself.
+   */
+  private closeAffected(ws: WebSocket, gone = false): void {
+    let peer: WebSocket | undefined;
+    try {
+      const att = this.sockets.get(ws);
+      peer = att && this.peer(att);
+      if (gone) this.sockets.forget(ws);
+    } catch {
+      // The store itself failed: the socket at hand is all we can reach.
+    }
+    closeSocket(ws, close("INTERNAL_ERROR"));
+    if (peer) closeSocket(peer, close("INTERNAL_ERROR"));
+  }
+
+  private async open(request: Request, newPair: () => SocketPair): Promise<Response> {
     const service = this.service(request.headers.get(INTERNAL_HEADERS.service));
     if (!service) return new Response("Not Found", { status: 404 });
     if (request.headers.get(INTERNAL_HEADERS.role) === "status") {
       return Response.json(summarize(service.name, this.sockets.all(), this.bytes));
     }
-    const { 0: outside, 1: inside } = new WebSocketPair();
+    const { 0: outside, 1: inside } = newPair();
     const id = crypto.randomUUID().replaceAll("-", "");
     const now = Date.now();
     if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
@@ -109,7 +209,7 @@ export class ServiceObject extends DurableObject<Env> {
         log("warn", "bind refused: limit reached", { service: service.name, limit: over });
         closeSocket(inside, close("LIMIT"));
       } else await this.armAlarm();
-      return new Response(null, { status: 101, webSocket: outside, headers: { "Sec-WebSocket-Protocol": BIND_SUBPROTOCOLS[version] } });
+      return upgraded(request, outside);
     }
     const protocol = request.headers.get(INTERNAL_HEADERS.clientProtocol) === "sallyport" ? "sallyport" : "plain";
     const address = request.headers.get(INTERNAL_HEADERS.clientAddress) ?? UNKNOWN_CLIENT_ADDRESS;
@@ -128,15 +228,14 @@ export class ServiceObject extends DurableObject<Env> {
       ...(protocol === "sallyport" ? { version } : {}),
     };
     this.sockets.accept(inside, client);
-    const headers = protocol === "sallyport" ? { "Sec-WebSocket-Protocol": CLIENT_SUBPROTOCOLS[version] } : undefined;
     if (!this.pairWithLiveBind(client, now)) {
       if (this.backendDown) closeSocket(inside, close(this.backendDown));
       else await this.waitForBind(service);
     }
-    return new Response(null, { status: 101, webSocket: outside, headers });
+    return upgraded(request, outside);
   }
 
-  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+  private async received(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = this.sockets.get(ws);
     if (!att) return;
     const service = this.service(att.service);
@@ -151,37 +250,39 @@ export class ServiceObject extends DurableObject<Env> {
     return this.fromBind(ws, att, message, service);
   }
 
-  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    await this.ended(ws, code);
-  }
-
-  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    log("warn", "socket error", { error: String(error).slice(0, 200) });
-    await this.ended(ws, 1006);
-  }
-
-  override async alarm(): Promise<void> {
+  private async expire(): Promise<void> {
     this.alarmAt = undefined; // this one has fired
     const now = Date.now();
     const anyConnector = this.sockets.binds().length > 0;
     for (const att of expired(this.sockets.all(), now)) {
       const ws = this.sockets.socket(att.id);
       if (!ws) continue;
-      if (att.role === "client") {
-        // Connectors present but all busy is "busy"; nobody there at all is SOCKS's TTL expired.
-        closeSocket(ws, close(anyConnector ? "BUSY" : "TTL_EXPIRED"));
+      try {
+        this.expireOne(ws, att, now, anyConnector);
+      } catch (error) {
+        // One socket's failure must not keep the others' deadlines from being served.
+        failed("alarm", error);
+        this.closeAffected(ws);
         this.sockets.save(ws, { ...att, deadline: undefined });
-        log("info", "client waited socks.timeout for a bind", { sessionId: att.id, waitedMs: now - att.arrivedAt, busy: anyConnector });
-      } else if (att.state === "registering") {
-        closeSocket(ws, close("PROTOCOL_ERROR"));
-        log("warn", "bind sent no bind message in time", { bindSocket: att.id });
-      } else if (att.state === "paired") {
-        // The connector never confirmed its backend: neither end is usable.
-        log("warn", "paired bind never opened its backend", { sessionId: att.peer, bindId: att.bindId });
-        this.endPair(ws, att, close("HOST_UNREACHABLE"), close("NETWORK_UNREACHABLE"));
       }
     }
     await this.armAlarm();
+  }
+
+  private expireOne(ws: WebSocket, att: Attachment, now: number, anyConnector: boolean): void {
+    if (att.role === "client") {
+      // Connectors present but all busy is "busy"; nobody there at all is SOCKS's TTL expired.
+      closeSocket(ws, close(anyConnector ? "BUSY" : "TTL_EXPIRED"));
+      this.sockets.save(ws, { ...att, deadline: undefined });
+      log("info", "client waited socks.timeout for a bind", { sessionId: att.id, waitedMs: now - att.arrivedAt, busy: anyConnector });
+    } else if (att.state === "registering") {
+      closeSocket(ws, close("PROTOCOL_ERROR"));
+      log("warn", "bind sent no bind message in time", { bindSocket: att.id });
+    } else if (att.state === "paired") {
+      // The connector never confirmed its backend: neither end is usable.
+      log("warn", "paired bind never opened its backend", { sessionId: att.peer, bindId: att.bindId });
+      this.endPair(ws, att, close("HOST_UNREACHABLE"), close("NETWORK_UNREACHABLE"));
+    }
   }
 
   // ---- messages ----
