@@ -25,6 +25,7 @@ import { log } from "./log.ts";
 import { PendingHold } from "./hold.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pendingBytes, pickBind, pickClient, takeover } from "./pairing.ts";
 import { SessionRelay } from "./relay.ts";
+import { checkSession, type SessionVerdict } from "./liveness.ts";
 import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
 import { checkInstance, MAX_CLOCK_SKEW_MS } from "../shared/protocol/instance.ts";
 import { summarize } from "./status.ts";
@@ -108,6 +109,19 @@ export class ServiceObject extends DurableObject<Env> {
 
   /** Session bytes relayed since this object started (a cache: reset on eviction). */
   private readonly bytes = { toConnectors: 0, toClients: 0 };
+
+  /**
+   * When session data last went either way, by client socket id: for session.idle.timeout.
+   * A cache (kept out of attachments: a write per message would cost too much); after an
+   * eviction a session's idle time counts from the first check.
+   */
+  private readonly lastData = new Map<string, number>();
+
+  /**
+   * When some session must next be checked (liveness, idleness): recomputed by each alarm,
+   * lowered by each pairing. A cache: after a restart the alarm already set recomputes it.
+   */
+  private sessionCheckAt: number | undefined;
 
   // ---- entry points: each catches, logs, and closes the sockets concerned with 1011 ----
 
@@ -227,7 +241,15 @@ export class ServiceObject extends DurableObject<Env> {
       ...(standby ? { standby: true as const } : {}),
       ...(protocol === "sallyport" ? { version } : {}),
     };
+    const clients = this.sockets.clients().length;
     this.sockets.accept(inside, client);
+    if (clients >= service.maxClients) {
+      // Waiting and paired clients both hold the object's memory; a flood must not reach a reset.
+      log("warn", "client refused: max.clients reached", { service: service.name, maxClients: service.maxClients });
+      this.sockets.save(inside, { ...client, deadline: undefined });
+      closeSocket(inside, close("LIMIT"));
+      return upgraded(request, outside);
+    }
     if (!this.pairWithLiveBind(client, now)) {
       if (this.backendDown) closeSocket(inside, close(this.backendDown));
       else await this.waitForBind(service);
@@ -266,7 +288,66 @@ export class ServiceObject extends DurableObject<Env> {
         this.sockets.save(ws, { ...att, deadline: undefined });
       }
     }
+    this.checkSessions(now);
     await this.armAlarm();
+  }
+
+  /** Every session in progress: ends those found silent or idle, and notes when to look again. */
+  private checkSessions(now: number): void {
+    let next: number | undefined;
+    for (const [clientWs, c] of this.sockets.clients()) {
+      const bindWs = c.state === "paired" ? this.peer(c) : undefined;
+      const b = bindWs && this.sockets.get(bindWs);
+      if (!bindWs || b?.role !== "bind") continue;
+      try {
+        const check = this.checkSession(bindWs, b, clientWs, c, now);
+        if (check.verdict) this.endSession(clientWs, c, bindWs, b, check.verdict, now);
+        else if (check.next !== undefined && (next === undefined || check.next < next)) next = check.next;
+      } catch (error) {
+        failed("alarm", error);
+        this.closeAffected(clientWs);
+      }
+    }
+    this.sessionCheckAt = next;
+  }
+
+  private checkSession(bindWs: WebSocket, b: BindAttachment, clientWs: WebSocket, c: ClientAttachment, now: number) {
+    const lastData = this.lastData.get(c.id) ?? now;
+    this.lastData.set(c.id, lastData);
+    return checkSession(
+      {
+        bind: { att: b, lastHeartbeat: this.sockets.lastHeartbeat(bindWs) },
+        client: { att: c, lastHeartbeat: this.sockets.lastHeartbeat(clientWs) },
+        lastData,
+      },
+      now,
+      this.service(c.service)?.sessionIdleTimeoutMs,
+    );
+  }
+
+  /**
+   * The one place a checked session is ended (a later version resumes instead). Both sockets
+   * are forgotten at once: a silent peer may never answer the close, and must not be judged again.
+   */
+  private endSession(
+    clientWs: WebSocket,
+    c: ClientAttachment,
+    bindWs: WebSocket,
+    b: BindAttachment,
+    why: SessionVerdict,
+    now: number,
+  ): void {
+    const how = close(why === "idle" ? "IDLE_TIMEOUT" : "NETWORK_UNREACHABLE");
+    const fields = { sessionId: c.id, bindId: b.bindId, connectorId: b.connectorId, closeCode: how.code };
+    if (why === "idle")
+      log("info", "session idle for session.idle.timeout: ended", { ...fields, idleMs: now - (this.lastData.get(c.id) ?? now) });
+    else log("warn", `session ended: its ${why === "client-silent" ? "client" : "connector"} leg went silent`, fields);
+    closeSocket(clientWs, how);
+    closeSocket(bindWs, how);
+    this.sockets.forget(clientWs);
+    this.sockets.forget(bindWs);
+    this.relay.forget(b.id, c.id, true);
+    this.lastData.delete(c.id);
   }
 
   private expireOne(ws: WebSocket, att: Attachment, now: number, anyConnector: boolean): void {
@@ -304,6 +385,7 @@ export class ServiceObject extends DurableObject<Env> {
     if (att.state === "paired") {
       if (typeof data === "string") return; // unreachable: a Sallyport client's text was control
       this.bytes.toConnectors += data.byteLength;
+      this.lastData.set(att.id, Date.now());
       return this.relay.clientData(att, data, service);
     }
     const chunk = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
@@ -334,6 +416,7 @@ export class ServiceObject extends DurableObject<Env> {
     if (typeof message !== "string") {
       if (!inSession) return this.protocolError(ws, att, "data on an unpaired bind");
       this.bytes.toClients += message.byteLength;
+      if (att.peer) this.lastData.set(att.peer, Date.now());
       return this.relay.connectorData(ws, att, message, service);
     }
     const decoded = decodeFromConnector(message, att.version ?? 1);
@@ -504,6 +587,9 @@ export class ServiceObject extends DurableObject<Env> {
       const decoded = decodeFromClient(chunk, client.version ?? 1);
       if (decoded.ok) this.relay.clientControl(c, decoded.value);
     }
+    this.lastData.set(client.id, now);
+    const check = this.checkSession(bindWs, b, clientWs, c, now);
+    if (check.next !== undefined) this.sessionCheckAt = Math.min(this.sessionCheckAt ?? Infinity, check.next);
     void this.armAlarm();
     log("info", "paired", { sessionId: client.id, bindId: bind.bindId, connectorId: bind.connectorId });
     return true;
@@ -529,7 +615,8 @@ export class ServiceObject extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
 
   private async armAlarm(): Promise<void> {
-    const next = nextDeadline(this.sockets.all()) ?? null;
+    const deadline = nextDeadline(this.sockets.all());
+    const next = deadline === undefined ? (this.sessionCheckAt ?? null) : Math.min(deadline, this.sessionCheckAt ?? Infinity);
     if (this.alarmAt !== undefined && (next === null ? this.alarmAt === null : this.alarmAt !== null && this.alarmAt <= next)) return;
     this.alarmAt = next;
     if (next === null) await this.ctx.storage.deleteAlarm();
@@ -548,6 +635,7 @@ export class ServiceObject extends DurableObject<Env> {
   private async ended(ws: WebSocket, code: number): Promise<void> {
     const att = this.sockets.get(ws);
     this.sockets.forget(ws);
+    if (att?.role === "client") this.lastData.delete(att.id);
     closeSocket(ws, relayableClose(code)); // reciprocate (a no-op if the runtime already did)
     if (!att) return;
     this.relay.forget(att.role === "bind" ? att.id : att.peer, att.role === "client" ? att.id : att.peer, att.role === "bind");

@@ -39,6 +39,10 @@ export interface EdgeService {
   /** Unpaired binds (registering or parked) the service holds at most, and per token. */
   readonly maxBinds: number;
   readonly maxBindsPerCredential: number;
+  /** Clients (waiting and paired) the service holds at most; beyond it a new client is closed with 4029. */
+  readonly maxClients: number;
+  /** A session with no data either way for this long is closed with 4408; undefined = never. */
+  readonly sessionIdleTimeoutMs: number | undefined;
   /** Who may open a session (checked before a client can take a bind). */
   readonly client: ClientAdmission;
   /** SHA-256 fingerprints (lowercase hex) of connector certificates accepted under mTLS; empty = any verified. */
@@ -263,6 +267,8 @@ export function parseEdgeConfig(
       MIN_MESSAGE_BYTES,
       OBJECT_BUDGET_BYTES,
     );
+    const maxClients = r.integer("max.clients", DEFAULTS["max.clients"], 1, 30_000);
+    const sessionIdleTimeoutMs = r.optionalDuration("session.idle.timeout", 1000);
     const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
     if (clientCertPins.length && verifyClient === "none")
@@ -282,6 +288,8 @@ export function parseEdgeConfig(
           clientPlainMaxBytes,
           maxBinds,
           maxBindsPerCredential,
+          maxClients,
+          sessionIdleTimeoutMs,
           client,
           clientCertPins: Object.freeze(clientCertPins),
           connectorTokens: Object.freeze(connectorTokens),

@@ -113,6 +113,13 @@ export class FieldReader {
     return fallback;
   }
 
+  /** A duration that may be left out: undefined then (no limit, typically). */
+  optionalDuration(key: string, minMs = 0): number | undefined {
+    if (this.has(key)) return this.duration(key, "", minMs);
+    this.take(key);
+    return undefined;
+  }
+
   integer(key: string, fallback: number, min: number, max: number): number {
     const v = this.take(key);
     const n = v === undefined ? fallback : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;

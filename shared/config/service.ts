@@ -38,6 +38,14 @@ export const DEFAULTS = Object.freeze({
    * Half the object budget: what one non-reading plain client can pin.
    */
   "client.plain.max.bytes": 16_777_216,
+  /**
+   * Clients (waiting and paired) one service holds at most. Every client socket costs the
+   * service's one object memory (which Cloudflare caps at 128 MB, resetting every session of
+   * the service beyond it): 512 leaves room for each to be relaying.
+   */
+  "max.clients": 512,
+  /** Sessions one connector runs at once per service; each holds a backend connection and up to ~4 MiB of buffers. */
+  "max.sessions": 512,
 });
 
 export const CLIENT_PLAIN = ["allow", "deny"] as const;

@@ -39,6 +39,11 @@ export const CloseCode = {
   REPLACED: 4030,
   /** Not in RFC 1928 (v2): the peer sent data beyond the credit it had, or granted credit it had not proved by reading. */
   CREDIT_EXCEEDED: 4090,
+  /**
+   * Not in RFC 1928 (after HTTP's 408; 4008 would read as SOCKS REP 0x08): no session data
+   * moved either way for the service's session.idle.timeout.
+   */
+  IDLE_TIMEOUT: 4408,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -62,6 +67,7 @@ export const CLOSE_REASONS: Readonly<Record<CloseCodeName, string>> = Object.fre
   LIMIT: "limit reached",
   REPLACED: "replaced",
   CREDIT_EXCEEDED: "credit exceeded",
+  IDLE_TIMEOUT: "idle timeout",
 });
 
 const BY_VALUE: ReadonlyMap<number, CloseCodeName> = new Map(

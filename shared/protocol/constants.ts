@@ -60,6 +60,14 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 export const MIN_HEARTBEAT_MS = 100;
 export const MAX_HEARTBEAT_MS = 60_000;
+/**
+ * How often the socket of a session in progress is heartbeated: by a connector on its paired
+ * bind (at most this far apart, whatever its parked binds' heartbeatMs), and by a Sallyport
+ * client on its session socket. Three missed answers (HEARTBEAT_MISSES) end the session: a
+ * black-holed leg is found within 4 intervals, 8 s. The edge holds a Sallyport client that
+ * has heartbeated to this interval; a connector's bind to the heartbeatMs it declared.
+ */
+export const SESSION_HEARTBEAT_MS = 2_000;
 
 /**
  * Subprotocol of clients that speak Sallyport's client protocol (the CLI forwarder, the

@@ -59,7 +59,8 @@ describe("faults: load", () => {
 
   it("1,000 concurrent clients against 10 binds: every bind paired at most once, every session sees only its own bytes", async () => {
     const CLIENTS = 1000;
-    const edge = await startFaultEdge(cleanup, { "socks.timeout": "60 seconds" });
+    // A pairing race, not a cap: room for every client (max.clients defaults to 512).
+    const edge = await startFaultEdge(cleanup, { "socks.timeout": "60 seconds", "max.clients": String(CLIENTS) });
     const backend = await echoBackend(cleanup);
     const tap = await startWireTap(cleanup, edge.port);
     const node = await startNode(cleanup, { edge: tap.url, token: edge.token, connect: backend.uri, id: "race", prepared: 10 });

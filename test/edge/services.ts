@@ -17,6 +17,12 @@ export const QUICK_SOCKS_TIMEOUT_MS = 400;
 
 export const SERVICE_COUNT = 40;
 export const QUICK_SERVICE_COUNT = 10;
+/** Services with one limit set low, a few of each kind. */
+export const LIMITED = {
+  capped: { "max.clients": 2 },
+  idle: { "session.idle.timeout": "1 second" },
+} as const satisfies Record<string, Record<string, string | number>>;
+const LIMITED_COUNT = 3;
 
 export interface TestService {
   readonly name: string;
@@ -53,6 +59,9 @@ export const SERVICES: readonly TestService[] = [
   ...Array.from({ length: QUICK_SERVICE_COUNT }, (_, i) => service(`quick-${i}`, QUICK_SOCKS_TIMEOUT_MS)),
   PLAIN_CAPPED,
   PLAIN_DENIED,
+  ...Object.entries(LIMITED).flatMap(([kind, settings]) =>
+    Array.from({ length: LIMITED_COUNT }, (_, i) => service(`${kind}-${i}`, SOCKS_TIMEOUT_MS, settings)),
+  ),
 ];
 
 /** The SALLYPORT_SERVICES var, in the shape wrangler.toml gives it. */
@@ -72,13 +81,24 @@ export function tokensBinding(): string {
 
 let nextRegular = 0;
 let nextQuick = 0;
+const nextLimited = new Map<string, number>();
 
 /** A service no earlier test in this file has touched. */
-export function freshService(kind: "regular" | "quick" = "regular"): TestService {
-  const pool = SERVICES.filter(
-    (s) => !s.settings && (kind === "quick" ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS : s.socksTimeoutMs === SOCKS_TIMEOUT_MS),
+export function freshService(kind: "regular" | "quick" | keyof typeof LIMITED = "regular"): TestService {
+  const pool = SERVICES.filter((s) =>
+    kind === "quick"
+      ? s.socksTimeoutMs === QUICK_SOCKS_TIMEOUT_MS
+      : kind === "regular"
+        ? s.socksTimeoutMs === SOCKS_TIMEOUT_MS && !s.settings
+        : s.name.startsWith(`${kind}-`),
   );
-  const i = kind === "quick" ? nextQuick++ : nextRegular++;
+  let i: number;
+  if (kind === "quick") i = nextQuick++;
+  else if (kind === "regular") i = nextRegular++;
+  else {
+    i = nextLimited.get(kind) ?? 0;
+    nextLimited.set(kind, i + 1);
+  }
   const s = pool[i];
   if (!s) throw new Error(`test file used more than ${pool.length} ${kind} services; raise the count in test/edge/services.ts`);
   return s;

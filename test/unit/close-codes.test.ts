@@ -32,6 +32,7 @@ describe("close codes", () => {
       LIMIT: [4029, "limit reached"],
       REPLACED: [4030, "replaced"],
       CREDIT_EXCEEDED: [4090, "credit exceeded"],
+      IDLE_TIMEOUT: [4408, "idle timeout"],
     });
   });
 

@@ -62,7 +62,15 @@ describe("docs/configuration.md examples", () => {
     if (!r.ok) throw new Error(JSON.stringify(r.error));
     const [echo, chat] = r.value.services;
     expect(echo).toMatchObject({ name: "echo", socksTimeoutMs: 2000, connectorTokens: ["c0nn3ct0r-t0k3n-for-echo-2026"] });
-    expect(chat).toMatchObject({ name: "chat", socksTimeoutMs: 5000, maxMessageBytes: 65536, maxBinds: 200, maxBindsPerCredential: 100 });
+    expect(chat).toMatchObject({
+      name: "chat",
+      socksTimeoutMs: 5000,
+      maxMessageBytes: 65536,
+      maxBinds: 200,
+      maxBindsPerCredential: 100,
+      maxClients: 1000,
+      sessionIdleTimeoutMs: 1_800_000,
+    });
     expect(chat!.connectorTokens).toHaveLength(2);
     expect(chat!.client).toMatchObject({ auth: "token", origins: ["https://app.example.com"], tokens: ["cl13nt-t0k3n-for-the-chat-app"] });
   });

@@ -26,6 +26,7 @@ describe("protocol constants", () => {
       HANDSHAKE_TIMEOUT_MS: 10_000,
       MIN_HEARTBEAT_MS: 100,
       MAX_HEARTBEAT_MS: 60_000,
+      SESSION_HEARTBEAT_MS: 2000,
       CLIENT_SUBPROTOCOLS: { 1: "sallyport.client.v1", 2: "sallyport.client.v2" },
       INITIAL_WINDOW_BYTES: 8_388_608,
       MAX_CREDIT_BYTES: 2_147_483_648,
