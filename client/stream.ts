@@ -2,9 +2,12 @@ import { encode, decodeForClient } from "../shared/protocol/codec.ts";
 import { FULL_READ_BYTES, leadingBytes, takeBytes } from "../shared/chunks.ts";
 import {
   CLIENT_SUBPROTOCOLS,
+  HEARTBEAT_REQUEST,
+  HEARTBEAT_RESPONSE,
   INITIAL_WINDOW_BYTES,
   MAX_MESSAGE_BYTES,
   MIN_MESSAGE_BYTES,
+  SESSION_HEARTBEAT_MS,
   type ProtocolVersion,
 } from "../shared/protocol/constants.ts";
 import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
@@ -12,6 +15,7 @@ import type { CreditV2Message } from "../shared/protocol/messages.ts";
 import { versionOf } from "../shared/protocol/negotiate.ts";
 import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
+import { Heartbeat } from "../shared/heartbeat.ts";
 import { type CloseInfo, initialState, type StreamEvent, type StreamState, step } from "./stream-state.ts";
 
 export type { CloseInfo, StreamState } from "./stream-state.ts";
@@ -35,6 +39,13 @@ export type { CloseInfo, StreamState } from "./stream-state.ts";
  * Plain (no subprotocol): every frame is data, strings go as text frames; no half-close, no
  * credit. The session is over when the socket closes.
  *
+ * Liveness (Sallyport protocol only: on a plain socket the heartbeat would be data): the
+ * stream sends HEARTBEAT_REQUEST every SESSION_HEARTBEAT_MS from the moment it opens (the
+ * edge's runtime answers it, and the edge holds a client that heartbeats to it); once nothing
+ * was heard for three intervals the path is dead: the session is reported closed at once,
+ * abnormally (4003), and the socket is torn down — a black-holed path would otherwise keep
+ * the application waiting as long as TCP does.
+ *
  * Before the session is known to be paired, the edge holds what we send (MAX_PENDING_BYTES,
  * 8 KiB; more closes the socket with 1009). The protocol has no "paired" signal for clients,
  * so the first frame from the connector (data, credit or end) is the evidence; until then
@@ -55,6 +66,8 @@ export interface WebSocketLike {
   /** Browsers ignore the callback; `ws` calls it once the frame is written. */
   send(data: string | ArrayBufferView | ArrayBuffer, cb?: (err?: Error) => void): void;
   close(code?: number, reason?: string): void;
+  /** `ws` only: drop the connection without a closing handshake (a dead path never answers one). */
+  terminate?(): void;
   addEventListener(type: string, listener: (event: never) => void): void;
   removeEventListener(type: string, listener: (event: never) => void): void;
 }
@@ -85,8 +98,10 @@ export interface StreamOptions {
   readonly pollMs?: number;
   /** Grant credit on delivery instead of waiting for consumed() (for consumers that never hold data). */
   readonly autoConsume?: boolean;
-  /** Time and timers (the pairing assumption, polling); tests pass a manual clock. */
+  /** Time and timers (the pairing assumption, polling, heartbeat); tests pass a manual clock. */
   readonly clock?: Clock;
+  /** Heartbeat interval (Sallyport protocol). Default SESSION_HEARTBEAT_MS; the edge expects no longer. */
+  readonly heartbeatMs?: number;
 }
 
 /** What one session carried, in bytes of data each way. */
@@ -147,6 +162,7 @@ export class SallyportStream {
   private readonly listeners: Array<[string, (event: never) => void]>;
   /** v2: what we grant the connector, proved by the edge's marks. */
   private readonly reader = new ReaderCredit();
+  private readonly heartbeat: Heartbeat;
 
   constructor(
     private readonly ws: WebSocketLike,
@@ -174,6 +190,15 @@ export class SallyportStream {
     ];
     for (const [type, l] of this.listeners) ws.addEventListener(type, l);
     this.pairTimer = this.clock.setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2000);
+    this.heartbeat = new Heartbeat(
+      this.clock,
+      () => this.ws.send(HEARTBEAT_REQUEST),
+      () => this.silent(),
+    );
+    if (this.protocol === "sallyport") {
+      ws.send(HEARTBEAT_REQUEST); // at once: the edge holds only a client it has heard beat
+      this.heartbeat.every(opts.heartbeatMs ?? SESSION_HEARTBEAT_MS);
+    }
   }
 
   // ---- state (read-only outside) ----
@@ -415,6 +440,7 @@ export class SallyportStream {
 
   private received(data: unknown): void {
     if (this.current.phase === "closed") return;
+    this.heartbeat.heard();
     if (typeof data === "string") {
       if (this.protocol === "plain") return this.deliver(utf8.encode(data));
       return this.control(data);
@@ -423,6 +449,7 @@ export class SallyportStream {
   }
 
   private control(text: string): void {
+    if (text === HEARTBEAT_RESPONSE) return;
     const decoded = decodeForClient(text, this.version);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
@@ -482,6 +509,14 @@ export class SallyportStream {
     this.close(CloseCode.PROTOCOL_ERROR, CLOSE_REASONS.PROTOCOL_ERROR);
   }
 
+  /** Nothing heard for three heartbeats: reported now (the close handshake would never finish). */
+  private silent(): void {
+    if (this.current.phase !== "open") return;
+    this.close(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
+    this.ws.terminate?.();
+    this.socketClosed(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
+  }
+
   // ---- closing ----
 
   private socketClosed(code: number, reason: string): void {
@@ -500,6 +535,7 @@ export class SallyportStream {
   }
 
   private stopTimers(): void {
+    this.heartbeat.stop();
     this.clock.clear(this.pollTimer);
     this.clock.clear(this.pairTimer);
     this.pollTimer = this.pairTimer = undefined;

@@ -2,7 +2,8 @@ import type net from "node:net";
 import WebSocket from "ws";
 import type { ConnectorService } from "../shared/config/connector-config.ts";
 import type { BackendAddress } from "../shared/config/service.ts";
-import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
+import { Heartbeat } from "../shared/heartbeat.ts";
 import { type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
@@ -11,12 +12,12 @@ import { offered, versionOf } from "../shared/protocol/negotiate.ts";
 import {
   BIND_SUBPROTOCOLS,
   HANDSHAKE_TIMEOUT_MS,
-  HEARTBEAT_MISSES,
   type ProtocolVersion,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
   MAX_RECEIVE_BYTES,
   MIN_MESSAGE_BYTES,
+  SESSION_HEARTBEAT_MS,
 } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "../shared/log.ts";
@@ -95,10 +96,13 @@ export class Bind {
   /** Opened to meet a burst of demand; not replaced when used. */
   readonly surplus: boolean;
   private ws: WebSocket | undefined;
-  private heartbeat: Timer | undefined;
+  /**
+   * Parked: every heartbeat.interval. In a session: at least every SESSION_HEARTBEAT_MS, so a
+   * dead path does not hold the backend connection.
+   */
+  private readonly heartbeat: Heartbeat;
   private readonly io: BindIo;
   private readonly clock: Clock;
-  private lastHeard: number;
   private ending: BindEnd | undefined;
   private session: Session | undefined;
   /** Client data received while the backend was being dialed; handed to the session. */
@@ -116,7 +120,13 @@ export class Bind {
     this.surplus = surplus;
     this.io = deps.io ?? systemIo;
     this.clock = this.io.clock;
-    this.lastHeard = this.clock.now();
+    this.heartbeat = new Heartbeat(
+      this.clock,
+      () => this.ws?.send(HEARTBEAT_REQUEST),
+      (silentMs) => this.silent(silentMs),
+      // Paused (backend dial in progress, or a backend slower than its client): the edge's answers wait unread.
+      () => !this.ws?.isPaused,
+    );
     this.log = deps.log.child({ bindId: this.id });
   }
 
@@ -149,7 +159,7 @@ export class Bind {
     });
     ws.on("open", () => this.onOpen(ws));
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      this.lastHeard = this.clock.now();
+      this.heartbeat.heard();
       // Between `paired` and the session existing, frames already read still arrive (ws.pause()
       // stops reading, not the frames of the chunk in hand — the edge replays a waiting client's
       // data and `end` right behind `paired`): keep them, in order, for the session.
@@ -161,7 +171,7 @@ export class Bind {
         this.start();
       } else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
-    ws.on("pong", () => (this.lastHeard = this.clock.now()));
+    ws.on("pong", () => this.heartbeat.heard());
     ws.on("error", (e) => this.end({ kind: "failed", ...edge.failure(e) }));
     ws.on("close", (code) => {
       if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying")
@@ -195,17 +205,15 @@ export class Bind {
     const { service, connectorId, instance } = this.deps;
     const every = service.heartbeatIntervalMs;
     ws.send(encode({ t: "bind", accept: service.accept.uri, bindId: this.id, connectorId, instance, heartbeatMs: every }, version));
-    this.heartbeat = this.clock.setInterval(() => {
-      const silentMs = this.clock.now() - this.lastHeard;
-      if (silentMs > every * HEARTBEAT_MISSES) {
-        this.log.log("warn", "edge silent; dropping bind", { silentMs });
-        this.end({ kind: "failed", detail: "heartbeat timeout" });
-        ws.terminate();
-        return;
-      }
-      ws.send(HEARTBEAT_REQUEST);
-    }, every);
-    this.heartbeat.unref();
+    this.heartbeat.every(every);
+  }
+
+  /** Nothing from the edge for three intervals: the path is dead; a session on it ends (its backend is reset). */
+  private silent(silentMs: number): void {
+    const sessionId = this.pairing?.sessionId;
+    this.log.log("warn", "edge silent; dropping bind", { silentMs, ...(sessionId ? { sessionId } : {}) });
+    this.end({ kind: "failed", detail: "heartbeat timeout" });
+    this.ws?.terminate();
   }
 
   private onControl(text: string): void {
@@ -229,6 +237,7 @@ export class Bind {
         };
         // A session opened ahead of use: the backend sees no connection until it is used.
         this.current = msg.standby ? "standby" : "paired";
+        this.heartbeat.every(Math.min(this.deps.service.heartbeatIntervalMs, SESSION_HEARTBEAT_MS));
         this.deps.events.paired(this);
         if (this.current === "paired") this.start();
         return;
@@ -319,7 +328,7 @@ export class Bind {
   private end(end: BindEnd): void {
     if (this.phase === "closed") return;
     this.current = "closed";
-    this.clock.clear(this.heartbeat);
+    this.heartbeat.stop();
     this.deps.events.ended(this, this.ending ?? end);
   }
 }

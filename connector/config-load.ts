@@ -33,6 +33,7 @@ export const CONNECTOR_FLAGS = {
     help: "SHA-256 fingerprint the edge's certificate must also have (edge.cert.sha256)",
   },
   prepared: { type: "string", arg: "N", help: "prepared.connection.count" },
+  "max-sessions": { type: "string", arg: "N", help: "max.sessions: sessions run at once per service (default 512)" },
   "retry-max": { type: "string", arg: "D", help: 'socks.retry.maximum.interval, e.g. "1 second"' },
   name: { type: "string", arg: "NAME", help: "the service's name (in logs and metrics)" },
   "connector-id": {
@@ -64,6 +65,7 @@ const OVERRIDES: ReadonlyArray<{ flag: keyof typeof CONNECTOR_FLAGS; env: string
   { flag: "accept", env: "SALLYPORT_ACCEPT", key: "accept", top: false },
   { flag: "connect", env: "SALLYPORT_CONNECT", key: "connect", top: false },
   { flag: "prepared", env: "SALLYPORT_PREPARED", key: "prepared.connection.count", top: false },
+  { flag: "max-sessions", env: "SALLYPORT_MAX_SESSIONS", key: "max.sessions", top: false },
   { flag: "retry-max", env: "SALLYPORT_RETRY_MAXIMUM_INTERVAL", key: "socks.retry.maximum.interval", top: false },
   { flag: "name", env: "SALLYPORT_NAME", key: "name", top: false },
 ];

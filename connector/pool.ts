@@ -21,6 +21,9 @@ export type { PoolState } from "./pool-state.ts";
  *   not taken within SURPLUS_IDLE_MS closes again, so the pool shrinks back.
  * - While the backend refuses, the pool withdraws its binds (the edge then tells waiting
  *   clients at once) and probes the backend on the maximum.recovery.interval schedule.
+ * - Sessions and offered binds together never exceed max.sessions: at the cap no bind is
+ *   offered or replaced (waiting clients are told 4013 "busy" at socks.timeout) until a
+ *   session ends.
  *
  * Its states and their transitions are in pool-state.ts; every time read and timer goes
  * through the injected clock (deps.io).
@@ -88,6 +91,8 @@ export class BindPool {
   private readonly log: Logger;
   private readonly events: BindEvents;
   private idleWaiters: Array<() => void> = [];
+  /** Said once each time the pool reaches max.sessions. */
+  private atCap = false;
   private readonly io: BindIo;
   private readonly clock: Clock;
 
@@ -199,10 +204,27 @@ export class BindPool {
   }
 
   private fill(): void {
+    this.noteCap();
     if (this.state !== "filling" || this.retryTimer) return;
     let regular = 0;
     for (const b of this.offered) if (!b.surplus) regular++;
-    for (; regular < this.target(); regular++) this.dial(false);
+    for (; regular < this.target() && this.room() > 0; regular++) this.dial(false);
+  }
+
+  /** Binds that may still be offered under max.sessions: each offered one may become a session. */
+  private room(): number {
+    return this.deps.service.maxSessions - this.sessions.size - this.offered.size;
+  }
+
+  private noteCap(): void {
+    const full = this.sessions.size >= this.deps.service.maxSessions;
+    if (full && !this.atCap)
+      this.log.log("warn", "max.sessions reached: no more binds offered until a session ends", {
+        sessions: this.sessions.size,
+        maxSessions: this.deps.service.maxSessions,
+      });
+    else if (!full && this.atCap) this.log.log("info", "below max.sessions again: offering binds", { sessions: this.sessions.size });
+    this.atCap = full;
   }
 
   private dial(surplus: boolean): void {
@@ -231,13 +253,14 @@ export class BindPool {
     this.pairings++;
     this.deps.metrics?.pairing(this.deps.service.name);
     if (!bind.surplus) this.fill();
+    else this.noteCap();
   }
 
   private onDemand(waiting: number): void {
     if (this.state !== "filling") return;
     let surplus = 0;
     for (const b of this.offered) if (b.surplus) surplus++;
-    const open = Math.min(waiting, MAX_SURPLUS - surplus);
+    const open = Math.min(waiting, MAX_SURPLUS - surplus, this.room());
     for (let i = 0; i < open; i++) this.dial(true);
     if (open > 0) this.log.log("info", "edge has waiting clients; opening more binds", { waiting, opened: open });
   }

@@ -114,6 +114,8 @@ async function launch(
 }
 
 const LISTENING = /^listening on 127\.0\.0\.1:(\d+)/;
+/** The connector's largest max.sessions (connector-config.ts MAX_SESSIONS): the bench measures capacity, not the shipped cap. */
+const BENCH_MAX_SESSIONS = 100_000;
 const EDGE_URL = /^edge (http:\/\/\S+)/;
 
 /** The client's address once it listens and a session works end to end. */
@@ -291,6 +293,8 @@ export function sallyport(name: string, root: string, proxied?: BenchProxy): Tun
             tokenFile,
             "--prepared",
             String(env.prepared),
+            "--max-sessions",
+            String(BENCH_MAX_SESSIONS),
             "--connector-id",
             `bench${l.n}`,
             "--log-level",

@@ -6,6 +6,12 @@ var BIND_SUBPROTOCOLS = Object.freeze({
   1: "sallyport.bind.v1",
   2: "sallyport.bind.v2"
 });
+var HEARTBEAT_REQUEST = "\0sallyport:ping:1";
+var HEARTBEAT_RESPONSE = "\0sallyport:pong:1";
+var HEARTBEAT_MISSES = 3;
+var MIN_HEARTBEAT_MS = 100;
+var MAX_HEARTBEAT_MS = 6e4;
+var SESSION_HEARTBEAT_MS = 2e3;
 var CLIENT_SUBPROTOCOLS = Object.freeze({
   1: "sallyport.client.v1",
   2: "sallyport.client.v2"
@@ -64,7 +70,12 @@ var CloseCode = {
   /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
   REPLACED: 4030,
   /** Not in RFC 1928 (v2): the peer sent data beyond the credit it had, or granted credit it had not proved by reading. */
-  CREDIT_EXCEEDED: 4090
+  CREDIT_EXCEEDED: 4090,
+  /**
+   * Not in RFC 1928 (after HTTP's 408; 4008 would read as SOCKS REP 0x08): no session data
+   * moved either way for the service's session.idle.timeout.
+   */
+  IDLE_TIMEOUT: 4408
 };
 var CLOSE_REASONS = Object.freeze({
   NORMAL: "",
@@ -83,7 +94,8 @@ var CLOSE_REASONS = Object.freeze({
   BUSY: "busy",
   LIMIT: "limit reached",
   REPLACED: "replaced",
-  CREDIT_EXCEEDED: "credit exceeded"
+  CREDIT_EXCEEDED: "credit exceeded",
+  IDLE_TIMEOUT: "idle timeout"
 });
 var BY_VALUE = new Map(
   Object.keys(CloseCode).map((name) => [CloseCode[name], name])
@@ -161,7 +173,7 @@ function checkField(kind, value) {
     case "offset":
       return Number.isSafeInteger(value) && value >= 0 && value <= MAX_OFFSET ? void 0 : `an integer from 0 to ${MAX_OFFSET}`;
     case "interval":
-      return Number.isSafeInteger(value) && value >= 100 && value <= 36e5 ? void 0 : "an integer from 100 to 3600000 (milliseconds)";
+      return Number.isSafeInteger(value) && value >= MIN_HEARTBEAT_MS && value <= MAX_HEARTBEAT_MS ? void 0 : `an integer from ${MIN_HEARTBEAT_MS} to ${MAX_HEARTBEAT_MS} (milliseconds)`;
     case "clientProtocol":
       return value === "plain" || value === "sallyport" ? void 0 : 'either "plain" or "sallyport"';
     case "true":
@@ -302,6 +314,51 @@ var systemClock = {
   clear: (timer) => clearTimeout(timer)
 };
 
+// shared/heartbeat.ts
+var Heartbeat = class {
+  constructor(clock, beat, silent, listening = () => true) {
+    this.clock = clock;
+    this.beat = beat;
+    this.silent = silent;
+    this.listening = listening;
+    this.lastHeard = clock.now();
+  }
+  clock;
+  beat;
+  silent;
+  listening;
+  timer;
+  lastHeard;
+  intervalMs = 0;
+  /** Starts, or changes the interval; the silence counted so far starts over. */
+  every(ms) {
+    if (ms === this.intervalMs && this.timer !== void 0) return;
+    this.stop();
+    this.intervalMs = ms;
+    this.lastHeard = this.clock.now();
+    this.timer = this.clock.setInterval(() => this.tick(), ms);
+    this.timer.unref?.();
+  }
+  get interval() {
+    return this.intervalMs;
+  }
+  heard() {
+    this.lastHeard = this.clock.now();
+  }
+  stop() {
+    this.clock.clear(this.timer);
+    this.timer = void 0;
+  }
+  tick() {
+    if (!this.listening()) this.lastHeard = this.clock.now();
+    const silentMs = this.clock.now() - this.lastHeard;
+    if (silentMs > this.intervalMs * HEARTBEAT_MISSES) {
+      this.stop();
+      this.silent(silentMs);
+    } else this.beat();
+  }
+};
+
 // client/stream-state.ts
 function initialState(protocol) {
   return { phase: "open", protocol, pairing: "waiting", out: "open", in: "open" };
@@ -365,6 +422,15 @@ var SallyportStream = class {
     ];
     for (const [type, l] of this.listeners) ws.addEventListener(type, l);
     this.pairTimer = this.clock.setTimeout(() => this.markPaired(), opts.assumePairedAfterMs ?? 2e3);
+    this.heartbeat = new Heartbeat(
+      this.clock,
+      () => this.ws.send(HEARTBEAT_REQUEST),
+      () => this.silent()
+    );
+    if (this.protocol === "sallyport") {
+      ws.send(HEARTBEAT_REQUEST);
+      this.heartbeat.every(opts.heartbeatMs ?? SESSION_HEARTBEAT_MS);
+    }
   }
   ws;
   protocol;
@@ -409,6 +475,7 @@ var SallyportStream = class {
   listeners;
   /** v2: what we grant the connector, proved by the edge's marks. */
   reader = new ReaderCredit();
+  heartbeat;
   // ---- state (read-only outside) ----
   get state() {
     return this.current;
@@ -614,6 +681,7 @@ var SallyportStream = class {
   // ---- receiving ----
   received(data) {
     if (this.current.phase === "closed") return;
+    this.heartbeat.heard();
     if (typeof data === "string") {
       if (this.protocol === "plain") return this.deliver(utf8.encode(data));
       return this.control(data);
@@ -621,6 +689,7 @@ var SallyportStream = class {
     this.deliver(toBytes(data));
   }
   control(text) {
+    if (text === HEARTBEAT_RESPONSE) return;
     const decoded = decodeForClient(text, this.version);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
@@ -673,6 +742,13 @@ var SallyportStream = class {
   protocolError() {
     this.close(CloseCode.PROTOCOL_ERROR, CLOSE_REASONS.PROTOCOL_ERROR);
   }
+  /** Nothing heard for three heartbeats: reported now (the close handshake would never finish). */
+  silent() {
+    if (this.current.phase !== "open") return;
+    this.close(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
+    this.ws.terminate?.();
+    this.socketClosed(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
+  }
   // ---- closing ----
   socketClosed(code, reason) {
     if (this.current.phase === "closed") return;
@@ -688,6 +764,7 @@ var SallyportStream = class {
     return this.current.phase === "open" && this.ws.readyState === OPEN;
   }
   stopTimers() {
+    this.heartbeat.stop();
     this.clock.clear(this.pollTimer);
     this.clock.clear(this.pairTimer);
     this.pollTimer = this.pairTimer = void 0;

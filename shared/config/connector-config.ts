@@ -30,6 +30,8 @@ export interface ConnectorService {
   readonly connect: BackendAddress;
   readonly mode: SocksMode;
   readonly preparedConnectionCount: number;
+  /** Sessions run at once at most; no bind is offered beyond it (clients then wait, and are told 4013). */
+  readonly maxSessions: number;
   readonly retryMaximumIntervalMs: number;
   readonly maximumRecoveryIntervalMs: number;
   readonly heartbeatIntervalMs: number;
@@ -70,6 +72,7 @@ export interface ProxySetting {
 }
 
 export const MAX_PREPARED = 1000;
+export const MAX_SESSIONS = 100_000;
 
 export const INSECURE_EDGE_KEY = "allow.insecure.edge";
 
@@ -135,6 +138,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
     const connect = readConnect(r);
     const mode = readMode(r);
     const preparedConnectionCount = r.integer("prepared.connection.count", DEFAULTS["prepared.connection.count"], 1, MAX_PREPARED);
+    const maxSessions = r.integer("max.sessions", DEFAULTS["max.sessions"], 1, MAX_SESSIONS);
     const retryMaximumIntervalMs = r.duration("socks.retry.maximum.interval", DEFAULTS["socks.retry.maximum.interval"], 100);
     const maximumRecoveryIntervalMs = r.duration("maximum.recovery.interval", DEFAULTS["maximum.recovery.interval"], 100);
     const heartbeatIntervalMs = r.duration("heartbeat.interval", DEFAULTS["heartbeat.interval"], MIN_HEARTBEAT_MS);
@@ -166,6 +170,7 @@ export function parseConnectorConfig(raw: unknown): Result<ConnectorConfig, read
           connect,
           mode,
           preparedConnectionCount,
+          maxSessions,
           retryMaximumIntervalMs,
           maximumRecoveryIntervalMs,
           heartbeatIntervalMs,

@@ -117,6 +117,7 @@ export interface InProcessService {
   readonly token: string;
   readonly prepared?: number;
   readonly retryMax?: string;
+  readonly maxSessions?: number;
 }
 
 export interface InProcessConnector {
@@ -142,6 +143,7 @@ export function startInProcessConnector(
       connect: s.connect,
       ...(s.prepared !== undefined ? { "prepared.connection.count": s.prepared } : {}),
       ...(s.retryMax !== undefined ? { "socks.retry.maximum.interval": s.retryMax } : {}),
+      ...(s.maxSessions !== undefined ? { "max.sessions": s.maxSessions } : {}),
     })),
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));

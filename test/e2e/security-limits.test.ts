@@ -38,6 +38,7 @@ const T = {
   percred: randomToken(),
   percred2: randomToken(),
   deadline: randomToken(),
+  sessions: randomToken(),
 };
 
 const file = new Cleanup();
@@ -61,6 +62,7 @@ beforeAll(async () => {
       capped: { accept: accept("capped"), "max.binds": 2, "max.binds.per.credential": 2 },
       percred: { accept: accept("percred"), "max.binds": 10, "max.binds.per.credential": 1 },
       deadline: { accept: accept("deadline") },
+      sessions: { accept: accept("sessions"), "socks.timeout": "1500 milliseconds" },
     },
     tokens: {
       download: [T.download],
@@ -69,6 +71,7 @@ beforeAll(async () => {
       capped: [T.capped],
       percred: [T.percred, T.percred2],
       deadline: [T.deadline],
+      sessions: [T.sessions],
     },
   });
   const tap = await startWireTap(file, edge.port);
@@ -201,6 +204,42 @@ describe("bind caps (T25)", () => {
     await other.opened(5000);
     await other.send(bindMessage(accept("percred")));
     await waitForControl(other, "bound", 5000);
+  });
+});
+
+describe("max.sessions (connector)", () => {
+  it("at the cap the connector offers no bind, a further client is told 4013 busy, and a session's end opens room again", async () => {
+    const c = startInProcessConnector(
+      perTest,
+      edge.ws,
+      [{ name: "sessions", accept: accept("sessions"), connect: backend.uri, token: T.sessions, prepared: 3, maxSessions: 2 }],
+      "sessions",
+    );
+    // Offered binds count against the cap too: two of the three prepared.
+    await eventually(() => c.stats("sessions").parked === 2 || undefined, 10_000, "two parked binds");
+    const url = edge.clientUrl("/sessions");
+    const clients = [openClient(perTest, url), openClient(perTest, url)];
+    for (const [i, cl] of clients.entries()) {
+      await cl.opened(5000);
+      await cl.send(`hello ${i}`);
+      expect((await cl.take(7, 5000)).toString()).toBe(`hello ${i}`);
+    }
+    expect(c.stats("sessions")).toMatchObject({ sessions: 2, offered: 0 });
+    expect(c.lines.some((l) => l.includes("max.sessions reached: no more binds offered until a session ends"))).toBe(true);
+    // Seen on the wire: locally the close event of a client closed by the alarm comes ~10 s late.
+    const tap = await startWireTap(perTest, edge.port);
+    openClient(perTest, new URL("/sessions", tap.url).href);
+    const busy = await tap.waitFor((cs) => cs[0] && tapView.closeFrameFromEdge(cs[0]), 5000, "the edge's close frame");
+    expect(busy).toMatchObject({ closeCode: CloseCode.BUSY, closeReason: "busy" });
+    expect(c.stats("sessions").offered).toBe(0);
+
+    clients[0]!.close();
+    await eventually(() => c.stats("sessions").parked === 1 || undefined, 10_000, "a bind offered again");
+    expect(c.lines.some((l) => l.includes("below max.sessions again"))).toBe(true);
+    const fourth = openClient(perTest, url);
+    await fourth.opened(5000);
+    await fourth.send("again");
+    expect((await fourth.take(5, 5000)).toString()).toBe("again");
   });
 });
 

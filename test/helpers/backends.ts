@@ -45,6 +45,40 @@ export async function echoBackend(cleanup: Cleanup, greeting?: string): Promise<
   return { ...echo, uri: `tcp://127.0.0.1:${echo.port}` };
 }
 
+export interface WatchedEcho extends Backend {
+  /** performance.now() at each connection's close, in order of closing. */
+  readonly closedAt: number[];
+  /** Connections open now. */
+  open(): number;
+  /** Resolves once `n` connections have closed. */
+  closes(n: number, ms: number, what: string): Promise<void>;
+}
+
+/** An echo backend that notes when each of its connections closes (reset, FIN or destroy alike). */
+export async function watchedEchoBackend(cleanup: Cleanup): Promise<WatchedEcho> {
+  let count = 0;
+  const closedAt: number[] = [];
+  const changed = new Condition();
+  const { server, sockets } = serve("watched echo backend", cleanup, (s) => {
+    count++;
+    s.pipe(s);
+    s.on("close", () => {
+      closedAt.push(performance.now());
+      changed.notify();
+    });
+  });
+  const port = await listen(server);
+  return {
+    port,
+    uri: `tcp://127.0.0.1:${port}`,
+    connections: () => count,
+    stop: () => closeServer(server, sockets),
+    closedAt,
+    open: () => sockets.size,
+    closes: async (n, ms, what) => void (await changed.wait(() => closedAt.length >= n || undefined, ms, what)),
+  };
+}
+
 export interface SinkResult {
   readonly bytes: number;
   readonly sha256: string;

@@ -5,6 +5,7 @@ import type { WebSocketLike } from "../../client/stream.ts";
 import type { Clock, Timer } from "../../shared/clock.ts";
 import type { ConnectorService } from "../../shared/config/connector-config.ts";
 import type { Logger, Level, Fields } from "../../shared/log.ts";
+import { HEARTBEAT_REQUEST } from "../../shared/protocol/constants.ts";
 import { Condition } from "./wait.ts";
 
 /**
@@ -91,6 +92,11 @@ export class FakeWs extends EventEmitter {
 
   terminate(): void {
     this.terminated = true;
+  }
+
+  /** ws's getter: whether reading is paused (the bind's heartbeat does not count silence then). */
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   pause(): void {
@@ -205,6 +211,7 @@ export function testService(over: Partial<ConnectorService> = {}): ConnectorServ
     connect: { scheme: "tcp", host: "127.0.0.1", port: 9 },
     mode: "reverse",
     preparedConnectionCount: 3,
+    maxSessions: 512,
     retryMaximumIntervalMs: 1000,
     maximumRecoveryIntervalMs: 4000,
     heartbeatIntervalMs: 1000,
@@ -224,6 +231,9 @@ export class FakeClientSocket implements WebSocketLike {
   binaryType = "blob";
   bufferedAmount = 0;
   readonly frames: Array<string | Uint8Array> = [];
+  /** Heartbeats sent, kept apart from the session's frames. */
+  beats = 0;
+  terminated = false;
   closedWith: { code: number | undefined; reason: string | undefined } | undefined;
   /** Notified on every send and close, for tests that wait on what the stream does. */
   readonly changed = new Condition();
@@ -233,6 +243,7 @@ export class FakeClientSocket implements WebSocketLike {
 
   send(data: string | ArrayBufferView | ArrayBuffer, cb?: (err?: Error) => void): void {
     if (this.readyState !== 1) throw new Error("send on a socket that is not open");
+    if (data === HEARTBEAT_REQUEST) return void this.beats++;
     this.frames.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer).slice());
     if (cb) queueMicrotask(() => cb());
     this.changed.notify();
@@ -242,6 +253,11 @@ export class FakeClientSocket implements WebSocketLike {
     this.closedWith = { code, reason };
     this.readyState = 2;
     this.changed.notify();
+  }
+
+  terminate(): void {
+    this.terminated = true;
+    this.readyState = 3;
   }
 
   addEventListener(type: string, l: (e: never) => void): void {

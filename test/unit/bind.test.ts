@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { Bind, type BindEnd, type BindEvents, type BindIo } from "../../connector/bind.ts";
 import { BackendError } from "../../connector/backend.ts";
 import type { BackendAddress } from "../../shared/config/service.ts";
-import { BIND_SUBPROTOCOLS, HEARTBEAT_MISSES, HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE } from "../../shared/protocol/constants.ts";
+import {
+  BIND_SUBPROTOCOLS,
+  HEARTBEAT_MISSES,
+  HEARTBEAT_REQUEST,
+  HEARTBEAT_RESPONSE,
+  SESSION_HEARTBEAT_MS,
+} from "../../shared/protocol/constants.ts";
 import type { CloseCodeName } from "../../shared/protocol/close-codes.ts";
 import { FakeBackend, FakeClock, FakeWs, recordingLogger, testService } from "../helpers/fakes.ts";
 
@@ -151,6 +157,38 @@ describe("Bind: heartbeats", () => {
     expect(h.ends).toEqual([{ kind: "failed", detail: "heartbeat timeout" }]);
     expect(h.ws.terminated).toBe(true);
     expect(h.clock.pending).toBe(0); // the heartbeat stopped with the bind
+  });
+});
+
+describe("Bind: heartbeats in a session", () => {
+  const slow = () => parked(harness(testService({ heartbeatIntervalMs: 15_000 })));
+
+  const faster =
+    `speeds up to every ${SESSION_HEARTBEAT_MS} ms once paired, whatever heartbeat.interval, ` +
+    `and a silent edge ends the session within ${HEARTBEAT_MISSES + 1} of those`;
+  it(faster, async () => {
+    const h = slow();
+    h.ws.text(PAIRED);
+    h.dials[0]!.resolve(new FakeBackend().asSocket());
+    await settle();
+    expect(h.bind.phase).toBe("relaying");
+    const pings = () => h.ws.sent.filter((f) => f === HEARTBEAT_REQUEST).length;
+    const before = pings();
+    h.clock.advance(SESSION_HEARTBEAT_MS);
+    expect(pings()).toBe(before + 1);
+    h.clock.advance(SESSION_HEARTBEAT_MS * HEARTBEAT_MISSES);
+    expect(h.ends).toEqual([{ kind: "failed", detail: "heartbeat timeout" }]);
+    expect(h.ws.terminated).toBe(true);
+    expect(h.log.records.find((r) => r.msg === "edge silent; dropping bind")?.fields).toMatchObject({ sessionId: "s1" });
+  });
+
+  it("does not count silence while it is not reading: a backend dial of any length is no dead path", () => {
+    const h = slow();
+    h.ws.text(PAIRED);
+    expect(h.ws.paused).toBe(true);
+    h.clock.advance(SESSION_HEARTBEAT_MS * 20);
+    expect(h.ends).toEqual([]);
+    expect(h.ws.sent.filter((f) => f === HEARTBEAT_REQUEST).length).toBeGreaterThanOrEqual(20); // still beating
   });
 });
 

@@ -2,7 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SallyportStream, type CloseInfo, type StreamOptions } from "../../client/stream.ts";
 import { FakeClientSocket as FakeSocket } from "../helpers/fakes.ts";
 import { describeClose, describeRefusal } from "../../client/describe.ts";
-import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import {
+  CLIENT_SUBPROTOCOLS,
+  HEARTBEAT_MISSES,
+  HEARTBEAT_RESPONSE,
+  INITIAL_WINDOW_BYTES,
+  SESSION_HEARTBEAT_MS,
+} from "../../shared/protocol/constants.ts";
 
 const END = '{"v":1,"t":"end"}';
 const credit = (bytes: number): string => JSON.stringify({ v: 1, t: "credit", bytes });
@@ -410,5 +416,37 @@ describe("SallyportStream: version 2", () => {
     const m = v2();
     m.ws.receive(credit(1));
     expect(m.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+  });
+});
+
+describe("liveness: the heartbeat", () => {
+  it("beats at once and every SESSION_HEARTBEAT_MS on a Sallyport session, never on a plain one (it would be data)", () => {
+    const { ws } = make();
+    expect(ws.beats).toBe(1);
+    vi.advanceTimersByTime(SESSION_HEARTBEAT_MS);
+    expect(ws.beats).toBe(2);
+    const plain = make("");
+    vi.advanceTimersByTime(SESSION_HEARTBEAT_MS * 5);
+    expect(plain.ws.beats).toBe(0);
+  });
+
+  it("the runtime's answer is no protocol error, and anything heard keeps the session alive", () => {
+    const { ws, closes } = make();
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(SESSION_HEARTBEAT_MS);
+      ws.receive(i % 2 ? HEARTBEAT_RESPONSE : new Uint8Array(1));
+    }
+    expect(closes).toEqual([]);
+    expect(ws.closedWith).toBeUndefined();
+  });
+
+  it(`nothing heard for ${HEARTBEAT_MISSES} intervals: reported closed at once (4003, abnormal) and the socket torn down`, () => {
+    const { ws, closes } = make();
+    vi.advanceTimersByTime(SESSION_HEARTBEAT_MS * HEARTBEAT_MISSES);
+    expect(closes).toEqual([]);
+    vi.advanceTimersByTime(SESSION_HEARTBEAT_MS);
+    expect(closes).toEqual([{ code: 4003, reason: "connector lost", clean: false, byUs: true, description: expect.any(String) }]);
+    expect(ws.terminated).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

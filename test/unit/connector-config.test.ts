@@ -44,6 +44,7 @@ describe("connector config: a valid one", () => {
           connect: { scheme: "tcp", host: "127.0.0.1", port: 7000 },
           mode: "reverse",
           preparedConnectionCount: 1,
+          maxSessions: 512,
           retryMaximumIntervalMs: 1000,
           maximumRecoveryIntervalMs: 1000,
           heartbeatIntervalMs: 15_000,
@@ -63,6 +64,7 @@ describe("connector config: a valid one", () => {
       name: "chat",
       "socks.mode": "reverse",
       "prepared.connection.count": 8,
+      "max.sessions": 64,
       "socks.retry.maximum.interval": "5 seconds",
       "maximum.recovery.interval": "2s",
       "heartbeat.interval": "30 seconds",
@@ -78,6 +80,7 @@ describe("connector config: a valid one", () => {
       connect: { scheme: "tls", host: "backend.internal", port: 8443 },
       mode: "reverse",
       preparedConnectionCount: 8,
+      maxSessions: 64,
       retryMaximumIntervalMs: 5000,
       maximumRecoveryIntervalMs: 2000,
       heartbeatIntervalMs: 30_000,
@@ -406,6 +409,7 @@ describe("connector config: problems", () => {
       { "heartbeat.interval": "0s" },
       [{ path: at("heartbeat.interval"), message: "must be at least 100 milliseconds" }],
     ],
+    ["max.sessions of zero", { "max.sessions": 0 }, [{ path: at("max.sessions"), message: "must be a whole number from 1 to 100000" }]],
     // Every bind message carries heartbeatMs, which the edge's codec bounds at a minute.
     [
       "heartbeat over a minute",

@@ -79,7 +79,7 @@ class FakeBind implements PoolBind {
   }
 }
 
-function harness(prepared = 3) {
+function harness(prepared = 3, maxSessions = 512) {
   const clock = new FakeClock();
   const binds: FakeBind[] = [];
   const probes: Array<{ resolve(s: net.Socket): void; reject(e: Error): void }> = [];
@@ -92,7 +92,7 @@ function harness(prepared = 3) {
   };
   const log = recordingLogger();
   const pool = new BindPool({
-    service: testService({ preparedConnectionCount: prepared, retryMaximumIntervalMs: 1000, maximumRecoveryIntervalMs: 4000 }),
+    service: testService({ preparedConnectionCount: prepared, maxSessions, retryMaximumIntervalMs: 1000, maximumRecoveryIntervalMs: 4000 }),
     token: "t",
     route: {},
     connectorId: "c",
@@ -110,6 +110,25 @@ function harness(prepared = 3) {
 }
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
+
+describe("BindPool: max.sessions", () => {
+  it("offers binds and runs sessions together never beyond it, says so once at the cap, and offers again when one ends", () => {
+    const h = harness(3, 2);
+    h.pool.start();
+    h.binds[0]!.park();
+    expect(h.live()).toHaveLength(2); // two of the three prepared: each offered bind may become a session
+    for (const b of h.live()) if (b.phase === "dialing") b.park();
+    h.live()[0]!.pair();
+    h.live()[1]!.pair();
+    expect(h.pool.stats()).toMatchObject({ sessions: 2, offered: 0 });
+    h.live()[0]!.demand(5); // the edge asks for more: none beyond the cap
+    expect(h.live()).toHaveLength(2);
+    expect(h.log.records.filter((r) => r.msg === "max.sessions reached: no more binds offered until a session ends")).toHaveLength(1);
+    h.live()[0]!.end({ kind: "session", close: { code: 1000, reason: "" } });
+    expect(h.pool.stats()).toMatchObject({ sessions: 1, offered: 1 });
+    expect(h.log.records.some((r) => r.msg === "below max.sessions again: offering binds")).toBe(true);
+  });
+});
 
 describe("BindPool: filling", () => {
   it("probes with one bind until it registers, then fans out to prepared.connection.count", () => {
