@@ -40,6 +40,7 @@ describe("faults: a session's leg goes silent", () => {
     const cut = performance.now();
     await backend.closes(1, BOUND_MS + 5000, "the backend connection to close");
     const closedAfter = backend.closedAt[0]! - cut;
+    console.log(`connector↔edge black-holed: backend connection closed after ${Math.round(closedAfter)} ms`);
     expect(closedAfter).toBeLessThanOrEqual(BOUND_MS);
     // Not before three heartbeats could have been missed (it is the heartbeat that found it).
     expect(closedAfter).toBeGreaterThanOrEqual(2 * 2000);
@@ -102,6 +103,8 @@ describe("faults: a session's leg goes silent", () => {
     expect(ended).toBe("reset");
     expect(endedAt - cut).toBeLessThanOrEqual(BOUND_MS);
     await backend.closes(1, BOUND_MS + 5000, "the backend connection to close");
+    const [resetMs, closedMs] = [endedAt - cut, backend.closedAt[0]! - cut].map(Math.round);
+    console.log(`client↔edge black-holed: local connection reset after ${resetMs} ms, backend closed after ${closedMs} ms`);
     expect(backend.closedAt[0]! - cut).toBeLessThanOrEqual(BOUND_MS);
     expect(since(cut)).toBeGreaterThanOrEqual(2 * 2000);
     const closed = await client.waitForLog(msgIs("connection closed"), 2000, "the client's account");
