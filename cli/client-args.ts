@@ -32,6 +32,18 @@ export function parseClientUrl(value: string | undefined, allowInsecure = false)
 
 export type RouteFlagValues = Values<typeof ROUTE_FLAGS>;
 
+/** `--url` and the route flags, as `sallyport client` and `sallyport probe` both take them: the edge to dial, or what to fix. */
+export async function edgeFromFlags(
+  values: RouteFlagValues & { readonly url?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Promise<Result<{ url: string; route: EdgeRoute }, string>> {
+  const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
+  if (!url.ok) return url;
+  const route = await routeFromFlags(url.value, values, env);
+  if (!route.ok) return route;
+  return ok({ url: url.value, route: route.value });
+}
+
 /** Files read, proxy chosen (the flag, else the environment): the route, or what to fix. */
 export async function routeFromFlags(url: string, values: RouteFlagValues, env: NodeJS.ProcessEnv): Promise<Result<EdgeRoute, string>> {
   if (values["ca-file-only"] && values["ca-file"] === undefined)

@@ -37,7 +37,9 @@ export function checkConfigText(fileName: string, text: string): CheckResult {
       issues: [
         {
           path: "(file)",
-          message: `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""} (a wrangler.toml is read as TOML when its name ends in .toml)`,
+          message:
+            `is neither Kaazing XML nor valid JSON${where ? ` ${where}` : ""} ` +
+            "(a wrangler.toml is read as TOML when its name ends in .toml)",
         },
       ],
       lines: [],

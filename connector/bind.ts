@@ -37,7 +37,8 @@ export type BindPhase = "dialing" | "registering" | "parked" | "standby" | "pair
 /** Why a bind ended, classified once for the pool. */
 export type BindEnd =
   | { kind: "rejected"; status: number } // the edge refused the handshake: credentials or service
-  | { kind: "failed"; detail: string; fix?: string; code?: number } // could not reach the edge (or its proxy), or lost it before a client came
+  // Could not reach the edge (or its proxy), or lost it before a client came.
+  | { kind: "failed"; detail: string; fix?: string; code?: number }
   | { kind: "session"; close: Close } // served a client (successfully or not)
   | { kind: "stopped" } // we closed it
   | { kind: "withdrawn" }; // we closed it because the backend is down

@@ -42,7 +42,8 @@ const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
   properties: "gateway properties are not imported (Sallyport expands no ${...} references); write each value in place",
   "service-defaults": "service defaults are not imported; write the options in each <service>",
   security:
-    'realms and keystores are not imported: the edge\'s certificate is Cloudflare\'s, connectors authenticate with a bearer token, and clients with the edge service\'s client.auth ("token" or "jwt", Cloudflare Access)',
+    "realms and keystores are not imported: the edge's certificate is Cloudflare's, connectors authenticate with a bearer token, " +
+    'and clients with the edge service\'s client.auth ("token" or "jwt", Cloudflare Access)',
   cluster: "Sallyport has no gateway cluster: the edge runs in every Cloudflare location, and scaling out is running more connectors",
   network: "address mappings do not apply: the edge is reached at its public hostname",
 };
@@ -50,11 +51,14 @@ const GATEWAY_ELEMENT_REASONS: Record<string, string> = {
 const SERVICE_ELEMENT_REASONS: Record<string, string> = {
   balance: "Sallyport has no balancer service: clients dial the edge directly",
   "realm-name":
-    'Kaazing realms are not imported; set the edge service\'s client.auth ("token" or "jwt", a Cloudflare Access JWT) to authenticate clients at the edge',
+    'Kaazing realms are not imported; set the edge service\'s client.auth ("token" or "jwt", a Cloudflare Access JWT) to ' +
+    "authenticate clients at the edge",
   "authorization-constraint":
-    "is not imported: the edge admits a client by its credential (the edge service's client.auth, a client token or a Cloudflare Access JWT for one audience); check roles in the backend",
+    "is not imported: the edge admits a client by its credential (the edge service's client.auth, a client token or a Cloudflare " +
+    "Access JWT for one audience); check roles in the backend",
   "cross-site-constraint":
-    'is not imported: list the allowed browser origins in the edge service\'s client.origins (<allow-origin>https://app.example.com</allow-origin> → "client.origins": ["https://app.example.com"])',
+    "is not imported: list the allowed browser origins in the edge service's client.origins " +
+    '(<allow-origin>https://app.example.com</allow-origin> → "client.origins": ["https://app.example.com"])',
   "mime-mapping": "Sallyport serves no files",
 };
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { Forwarder } from "../../client/forwarder.ts";
 import { ROUTE_FLAGS } from "../../net/route-load.ts";
-import { parseClientUrl, parseListen, readTokenFile, routeFromFlags } from "../client-args.ts";
+import { edgeFromFlags, parseListen, readTokenFile } from "../client-args.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { DEFAULTS } from "../../shared/config/service.ts";
 import type { Level } from "../../shared/log.ts";
@@ -46,10 +46,9 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;
-  const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
-  if (!url.ok) return fail(url.error);
-  const route = await routeFromFlags(url.value, values, process.env);
-  if (!route.ok) return fail(route.error);
+  const edge = await edgeFromFlags(values, process.env);
+  if (!edge.ok) return fail(edge.error);
+  const { url, route } = edge.value;
   const listen = parseListen(values.listen);
   if (!listen.ok) return fail(listen.error);
   const preopen = Number(values.preopen ?? 2);
@@ -68,14 +67,14 @@ export async function run(argv: string[]): Promise<number> {
 
   const log = stderrLogger(level);
   const forwarder = new Forwarder({
-    url: url.value,
+    url: url,
     host: listen.value.host,
     port: listen.value.port,
     token,
     preopen,
     retryMaxMs: retry.value,
     log,
-    route: route.value,
+    route: route,
   });
   let address: AddressInfo;
   try {
@@ -88,14 +87,13 @@ export async function run(argv: string[]): Promise<number> {
   const where = address.family === "IPv6" ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
   if (!listen.value.loopback)
     log.log("warn", "listening on a non-loopback address: anyone who can reach it can use the session", { listen: where });
-  if (route.value.proxy)
-    log.log("info", "reaching the edge through a proxy", { proxy: route.value.proxy.display, from: route.value.proxy.source });
-  if (values["allow-insecure-edge"] && isCleartextRemote(url.value))
+  if (route.proxy) log.log("info", "reaching the edge through a proxy", { proxy: route.proxy.display, from: route.proxy.source });
+  if (values["allow-insecure-edge"] && isCleartextRemote(url))
     log.log("warn", "the edge URL is ws:// to another host: the token and all session data cross the network in clear text", {
-      url: url.value,
+      url: url,
       fix: "use a wss:// URL",
     });
-  log.log("info", "listening", { listen: where, url: url.value, preopen, pid: process.pid });
+  log.log("info", "listening", { listen: where, url: url, preopen, pid: process.pid });
   process.stdout.write(`listening on ${where}\n`);
   await onStopSignals(log);
   await forwarder.stop();

@@ -1,4 +1,5 @@
-import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { exists } from "../files.ts";
 import { join } from "node:path";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
 import type { KaazingImport } from "../../kaazing/model.ts";
@@ -120,13 +121,4 @@ function render(file: string, result: KaazingImport): Array<{ name: string; text
     });
   }
   return outputs;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

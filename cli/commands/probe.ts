@@ -1,5 +1,5 @@
 import { ROUTE_FLAGS } from "../../net/route-load.ts";
-import { parseClientUrl, readTokenFile, routeFromFlags } from "../client-args.ts";
+import { edgeFromFlags, readTokenFile } from "../client-args.ts";
 import { PROBE_BYTES, probe } from "../../client/probe.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { isCleartextRemote } from "../../shared/masking.ts";
@@ -34,10 +34,9 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;
-  const url = parseClientUrl(values.url, values["allow-insecure-edge"]);
-  if (!url.ok) return fail(url.error);
-  const route = await routeFromFlags(url.value, values, process.env);
-  if (!route.ok) return fail(route.error);
+  const edge = await edgeFromFlags(values, process.env);
+  if (!edge.ok) return fail(edge.error);
+  const { url, route } = edge.value;
   const timeout = parseDuration(values.timeout ?? "5 seconds");
   if (!timeout.ok) return fail(`--timeout: ${timeout.error}`);
   if (timeout.value < 100) return fail("--timeout must be at least 100 milliseconds");
@@ -48,11 +47,9 @@ export async function run(argv: string[]): Promise<number> {
     token = t.value;
   }
 
-  if (values["allow-insecure-edge"] && isCleartextRemote(url.value))
-    process.stderr.write(
-      `sallyport probe: warning: ${url.value} is ws:// to another host: the token and data cross the network in clear text\n`,
-    );
-  const r = await probe({ url: url.value, token, timeoutMs: timeout.value, route: route.value });
+  if (values["allow-insecure-edge"] && isCleartextRemote(url))
+    process.stderr.write(`sallyport probe: warning: ${url} is ws:// to another host: the token and data cross the network in clear text\n`);
+  const r = await probe({ url: url, token, timeoutMs: timeout.value, route: route });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   switch (r.outcome) {
     case "refused":

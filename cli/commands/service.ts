@@ -1,4 +1,5 @@
-import { access, chmod, mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { exists } from "../files.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, type ConfigIssue } from "../../shared/config/issues.ts";
 import { isRecord } from "../../shared/config/reader.ts";
@@ -31,7 +32,9 @@ Existing files are left alone unless --force; the token file is never overwritte
     bin: {
       type: "string",
       arg: "PATH",
-      help: `the sallyport the unit runs (default: this one when installed with\nnpm install -g, else ${UNIT_BIN}, npm's global bin with Node from /usr/bin)`,
+      help:
+        "the sallyport the unit runs (default: this one when installed with\nnpm install -g, else " +
+        `${UNIT_BIN}, npm's global bin with Node from /usr/bin)`,
     },
     force: { type: "boolean", help: "overwrite the unit and the configuration" },
   },
@@ -165,13 +168,4 @@ async function createEmptySecret(path: string): Promise<boolean> {
   }
   await chmod(path, 0o600);
   return true;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
