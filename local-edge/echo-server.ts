@@ -11,6 +11,8 @@ export interface EchoServerOptions {
   /** Written first on every connection, before any echo (tells tests which backend answered). */
   readonly greeting?: string;
   readonly backlog?: number;
+  /** Called on every accepted connection (tests wait on it: a peer's connect callback can run before our accept). */
+  readonly onConnection?: () => void;
 }
 
 export interface EchoServer {
@@ -26,6 +28,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
   let count = 0;
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     count++;
+    opts.onConnection?.();
     sockets.add(s);
     s.setNoDelay(true);
     s.on("close", () => sockets.delete(s));

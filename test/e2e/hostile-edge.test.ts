@@ -149,6 +149,8 @@ describe("a well-behaved edge (the harness's positive control)", () => {
     );
     expect(rec.headers.authorization).toBe(`Bearer ${CANARY}`);
     expect(rec.url).toBe("/_sallyport/bind");
+    // `opened` follows the connector's connect callback, which can run before this process accepts.
+    await backend.accepted!(before + 1, 5000);
     expect(backend.connections()).toBe(before + 1);
     expect(tripwire.connections()).toBe(0);
     fake.behave(behaviour("park", async (ctx) => void (await parkWs(ctx))));

@@ -18,6 +18,8 @@ export interface Backend {
   readonly uri: string;
   /** Connections accepted so far. */
   connections(): number;
+  /** Resolves once `n` connections have been accepted in all. */
+  accepted?(n: number, ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,9 +42,14 @@ export function serve(
 
 /** The echo backend `sallyport dev` runs (local-edge/echo-server.ts); `greeting` is written first on each connection. */
 export async function echoBackend(cleanup: Cleanup, greeting?: string): Promise<Backend> {
-  const echo = await startEchoServer({ greeting });
+  const accepted = new Condition();
+  const echo = await startEchoServer({ greeting, onConnection: () => accepted.notify() });
   cleanup.add(greeting ? `echo backend ${greeting.trim()}` : "echo backend", () => echo.stop());
-  return { ...echo, uri: `tcp://127.0.0.1:${echo.port}` };
+  return {
+    ...echo,
+    uri: `tcp://127.0.0.1:${echo.port}`,
+    accepted: (n, ms) => accepted.wait(() => echo.connections() >= n, ms, `${n} backend connections`).then(() => undefined),
+  };
 }
 
 export interface WatchedEcho extends Backend {
