@@ -296,7 +296,9 @@ for (const name of only) {
   const closed = [...closes].map(([code, n]) => `${n}×${code === -1 ? "refused" : code}`).join(" ") || "none";
   const byEdge = [...env.ended].map(([label, n]) => `${n}×${label}`).join(" ") || "none";
   rows.push(
-    `| ${name} | ${(base / 1024).toFixed(0)} | ${growth.toFixed(1)} | ${growth <= 64 ? "yes" : "NO"} | ${byEdge} | ${closed} | ${probe.ok ? "yes" : "NO"} | ${p(probe.rtts, 0.5).toFixed(1)} | ${p(probe.rtts, 0.99).toFixed(1)} |`,
+    `| ${name} | ${(base / 1024).toFixed(0)} | ${growth.toFixed(1)} | ${growth <= 64 ? "yes" : "NO"} | ` +
+      `${byEdge} | ${closed} | ${probe.ok ? "yes" : "NO"} | ` +
+      `${p(probe.rtts, 0.5).toFixed(1)} | ${p(probe.rtts, 0.99).toFixed(1)} |`,
   );
   process.stdout.write(`${rows.at(-1)}\n`);
   await env.stop();
@@ -305,7 +307,8 @@ for (const name of only) {
 
 process.stdout.write(
   `\nworkerd RSS over ${SECONDS} s per scenario (MiB), target growth ≤ 64 MiB; logs in ${logDir}\n\n` +
-    "| scenario | baseline | peak growth | ≤ 64 MiB | ended by the edge | closes the attackers saw | echo session served | echo RTT p50 ms | p99 ms |\n" +
+    "| scenario | baseline | peak growth | ≤ 64 MiB | ended by the edge | closes the attackers saw | " +
+    "echo session served | echo RTT p50 ms | p99 ms |\n" +
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" +
     `${rows.join("\n")}\n`,
 );

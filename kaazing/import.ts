@@ -129,7 +129,8 @@ function checkTimeoutAgainstRetry(pairs: readonly SidePair[], ctx: ImportContext
     if (timeout.ok && retry.ok && timeout.value <= retry.value) {
       ctx.note(
         `${dmz.path}.connect-options.socks.timeout`,
-        `warning: ${edge["socks.timeout"]} is not longer than socks.retry.maximum.interval (${connector["socks.retry.maximum.interval"]}) ` +
+        `warning: ${edge["socks.timeout"]} is not longer than ` +
+          `socks.retry.maximum.interval (${connector["socks.retry.maximum.interval"]}) ` +
           `of the internal gateway for the same accept; Kaazing advises one second more`,
       );
     }
@@ -171,7 +172,8 @@ function carryDmzProperties(pairs: readonly SidePair[], ctx: ImportContext, note
       if (own !== undefined && !same(own, text)) {
         ctx.issues.add(
           `${dmz.path}.properties.${key}`,
-          `is ${text}, but the internal gateway's ${internal.path} for the same accept says ${own}: the connector can keep only one; set it on one side`,
+          `is ${text}, but the internal gateway's ${internal.path} for the same accept says ${own}: ` +
+            `the connector can keep only one; set it on one side`,
         );
         continue;
       }
@@ -180,7 +182,8 @@ function carryDmzProperties(pairs: readonly SidePair[], ctx: ImportContext, note
       const shown = JSON.stringify(value);
       renote(
         `${dmz.path}.properties.${key}`,
-        `${text} → not an edge setting: "${key}": ${shown} in the connector's service "${internal.name}" (${internal.path}), which has the same accept (${what})`,
+        `${text} → not an edge setting: "${key}": ${shown} in the connector's service "${internal.name}" ` +
+          `(${internal.path}), which has the same accept (${what})`,
       );
       if (own === undefined)
         renote(

@@ -94,7 +94,9 @@ function proxyRefusal(t: Tunnel, where: string): DialProblem | undefined {
     if (a.scheme && a.scheme.toLowerCase() !== "basic")
       return {
         detail: `the proxy ${display} asks for ${a.scheme} authentication (${status})`,
-        fix: `Sallyport sends Basic credentials only: ask the proxy's administrators for Basic authentication, or to let this host CONNECT to ${where} without it`,
+        fix:
+          `Sallyport sends Basic credentials only: ask the proxy's administrators for Basic authentication, ` +
+          `or to let this host CONNECT to ${where} without it`,
       };
     return credentialsFrom
       ? {
@@ -109,7 +111,9 @@ function proxyRefusal(t: Tunnel, where: string): DialProblem | undefined {
   if (a.statusCode === 403)
     return {
       detail: `the proxy ${display} forbids CONNECT to ${where} (${status})`,
-      fix: `ask the proxy's administrators to allow CONNECT to ${where} (squid: the host in an allowed acl and its port in SSL_ports; tinyproxy: ConnectPort ${where.slice(where.lastIndexOf(":") + 1)})`,
+      fix:
+        `ask the proxy's administrators to allow CONNECT to ${where} (squid: ` +
+        `the host in an allowed acl and its port in SSL_ports; tinyproxy: ConnectPort ${where.slice(where.lastIndexOf(":") + 1)})`,
     };
   return {
     detail: `the proxy ${display} did not open a tunnel to ${where} (${status})`,
@@ -168,12 +172,19 @@ function diagnose(e: Error, t: Tunnel | undefined, where: string, pinned: boolea
   if (code && CERTIFICATE_ERRORS.has(code))
     return pinned
       ? {
-          detail: `the certificate presented for ${where} through the proxy ${display} is not the edge's (${why}): the proxy intercepts TLS`,
-          fix: `edge.cert.sha256 pins the edge's own certificate, so TLS inspection is refused by design: ask for ${host} to be exempted from inspection`,
+          detail:
+            `the certificate presented for ${where} through the proxy ${display} is not the edge's ` + `(${why}): the proxy intercepts TLS`,
+          fix:
+            `edge.cert.sha256 pins the edge's own certificate, so TLS inspection is refused by design: ` +
+            `ask for ${host} to be exempted from inspection`,
         }
       : {
-          detail: `the certificate presented for ${where} through the proxy ${display} is not the edge's (${why}): the proxy probably intercepts TLS with a certificate of its own`,
-          fix: `ask for ${host} to be exempted from TLS inspection, or trust the proxy's CA: give the corporate CA certificate (PEM) with --ca-file (ca.file adds it to the trusted CAs)`,
+          detail:
+            `the certificate presented for ${where} through the proxy ${display} is not the edge's ` +
+            `(${why}): the proxy probably intercepts TLS with a certificate of its own`,
+          fix:
+            `ask for ${host} to be exempted from TLS inspection, or trust the proxy's CA: ` +
+            `give the corporate CA certificate (PEM) with --ca-file (ca.file adds it to the trusted CAs)`,
         };
   return { detail: `lost the tunnel to ${where} through the proxy ${display} (${why})` };
 }

@@ -26,7 +26,9 @@ export const ROUTE_FLAGS = {
   proxy: {
     type: "string",
     arg: "URL",
-    help: "HTTP proxy to reach the edge through (CONNECT), http://HOST:PORT or https://HOST:PORT;\nwhen not given, HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as curl does",
+    help:
+      "HTTP proxy to reach the edge through (CONNECT), http://HOST:PORT or https://HOST:PORT;\n" +
+      "when not given, HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as curl does",
   },
   "proxy-credentials-file": { type: "string", arg: "FILE", help: "user:password for the proxy (Basic), instead of in the URL" },
   "proxy-ca-file": { type: "string", arg: "FILE", help: "extra CA (PEM) for an https:// proxy's own certificate" },

@@ -53,7 +53,8 @@ export function createLogger(opts: LoggerOptions, base: Fields = {}): Logger {
       } else {
         const rest = Object.entries(clean).map(([k, v]) => `${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : v}`);
         write(
-          `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${sanitize(msg)}${rest.length ? " " + rest.join(" ") : ""}`,
+          `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ` +
+            `${sanitize(msg)}${rest.length ? " " + rest.join(" ") : ""}`,
         );
       }
     },

@@ -20,8 +20,9 @@ import { findChromium, needTool } from "../helpers/tools.ts";
 
 /**
  * The browser helper in real headless Chromium (Debian's, installed by
- * .ci/install-browser.sh; missing, it skips locally and fails under CI=true), driven by playwright-core: a page from a local HTTP server opens
- * sessions through the real edge (workerd) and a real connector to a TCP echo backend.
+ * .ci/install-browser.sh; missing, it skips locally and fails under CI=true), driven by
+ * playwright-core: a page from a local HTTP server opens sessions through the real edge (workerd)
+ * and a real connector to a TCP echo backend.
  * sallyport.js is built from client/stream.ts for this run, never taken from disk.
  */
 

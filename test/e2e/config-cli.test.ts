@@ -90,7 +90,11 @@ describe("sallyport config check", () => {
     [
       "the repository's wrangler.toml",
       join(ROOT, "wrangler.toml"),
-      /valid edge configuration\n {2}SALLYPORT_SERVICES\.echo: wss:\/\/gateway\.example\.com\/echo, socks\.timeout 2000 ms\n {2}SALLYPORT_CONNECTOR_TOKENS is not in the file/,
+      consecutiveLines(
+        "valid edge configuration",
+        "  SALLYPORT_SERVICES.echo: wss://gateway.example.com/echo, socks.timeout 2000 ms",
+        "  SALLYPORT_CONNECTOR_TOKENS is not in the file",
+      ),
     ],
   ])("accepts %s (exit 0)", async (_, path, out) => {
     const r = await sallyport("config", "check", path);

@@ -128,35 +128,42 @@ describe.skipIf(UNAVAILABLE)(`a connector behind a real firewall${UNAVAILABLE ? 
     ]);
   }, 90_000);
 
-  it("the inside is closed: outside reaches the backend before the firewall, nothing after; the inside has no route to the edge", async () => {
-    expect(beforeFirewall).toBe("connected"); // the control: the address and port are right
-    const [toBackend, toEdge, toProxyHostElsewhere] = await Promise.all([
-      tryConnect(perTest, topo.outside, INSIDE_ADDR, backend.port, DROPPED_AFTER_MS),
-      tryConnect(perTest, topo.inside, EDGE_ADDR, Number(new URL(edge.url).port), DROPPED_AFTER_MS),
-      tryConnect(perTest, topo.inside, LINK_ADDR, Number(new URL(edge.url).port), DROPPED_AFTER_MS),
-    ]);
-    expect(toBackend).toBe("timeout"); // dropped, not refused: the firewall, not a missing listener
-    expect(toEdge).toBe("failed ENETUNREACH");
-    expect(["timeout", "failed EPERM"]).toContain(toProxyHostElsewhere);
-  });
+  it(
+    "the inside is closed: outside reaches the backend before the firewall, nothing after; " + "the inside has no route to the edge",
+    async () => {
+      expect(beforeFirewall).toBe("connected"); // the control: the address and port are right
+      const [toBackend, toEdge, toProxyHostElsewhere] = await Promise.all([
+        tryConnect(perTest, topo.outside, INSIDE_ADDR, backend.port, DROPPED_AFTER_MS),
+        tryConnect(perTest, topo.inside, EDGE_ADDR, Number(new URL(edge.url).port), DROPPED_AFTER_MS),
+        tryConnect(perTest, topo.inside, LINK_ADDR, Number(new URL(edge.url).port), DROPPED_AFTER_MS),
+      ]);
+      expect(toBackend).toBe("timeout"); // dropped, not refused: the firewall, not a missing listener
+      expect(toEdge).toBe("failed ENETUNREACH");
+      expect(["timeout", "failed EPERM"]).toContain(toProxyHostElsewhere);
+    },
+  );
 
-  it("HTTPS_PROXY: the connector registers through the proxy's CONNECT; a client outside reaches the backend; the connector's own address stays closed", async () => {
-    const proxy = `http://${LINK_ADDR}:${ANON_PROXY_PORT}`;
-    const connector = startConnector("env", [], { HTTPS_PROXY: proxy, HTTP_PROXY: proxy });
-    await connector.waitForLog(REGISTERED, 30_000, "registered with the edge");
-    expect(anonProxy.connects(edgeTarget())).toBeGreaterThanOrEqual(1);
-    await expectPairsThroughSallyport("env");
+  it(
+    "HTTPS_PROXY: the connector registers through the proxy's CONNECT; a client outside reaches the backend; " +
+      "the connector's own address stays closed",
+    async () => {
+      const proxy = `http://${LINK_ADDR}:${ANON_PROXY_PORT}`;
+      const connector = startConnector("env", [], { HTTPS_PROXY: proxy, HTTP_PROXY: proxy });
+      await connector.waitForLog(REGISTERED, 30_000, "registered with the edge");
+      expect(anonProxy.connects(edgeTarget())).toBeGreaterThanOrEqual(1);
+      await expectPairsThroughSallyport("env");
 
-    // The connector's end of its one connection (to the proxy): a SYN to that port from
-    // outside would draw a reset from an open host; here it is dropped.
-    const ss = await runInNetns(perTest, topo.inside, "ss", ["-Htn", "state", "established", "dst", LINK_ADDR], 10_000);
-    const local = ss.stdout
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/)[2])
-      .find((a) => a?.startsWith(`${INSIDE_ADDR}:`));
-    expect(local, ss.stdout).toBeDefined();
-    expect(await tryConnect(perTest, topo.outside, INSIDE_ADDR, Number(local!.split(":")[1]), DROPPED_AFTER_MS)).toBe("timeout");
-  });
+      // The connector's end of its one connection (to the proxy): a SYN to that port from
+      // outside would draw a reset from an open host; here it is dropped.
+      const ss = await runInNetns(perTest, topo.inside, "ss", ["-Htn", "state", "established", "dst", LINK_ADDR], 10_000);
+      const local = ss.stdout
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[2])
+        .find((a) => a?.startsWith(`${INSIDE_ADDR}:`));
+      expect(local, ss.stdout).toBeDefined();
+      expect(await tryConnect(perTest, topo.outside, INSIDE_ADDR, Number(local!.split(":")[1]), DROPPED_AFTER_MS)).toBe("timeout");
+    },
+  );
 
   it("a proxy demanding credentials: --proxy with user and password in the URL, never logged", async () => {
     const connector = startConnector("auth", ["--proxy", `http://${USER}:${PASSWORD}@${LINK_ADDR}:${AUTH_PROXY_PORT}`]);

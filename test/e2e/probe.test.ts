@@ -124,17 +124,20 @@ describe("sallyport probe", () => {
     expect(r.stderr).toMatch(/backend refused the connection \(4005\)/);
   });
 
-  it("backend refuses, probed again while the edge knows it is down (closed on arrival): 4005 each time, exit 1, before the timeout", async () => {
-    // Once a connector reported the backend refused and has no bind parked, the edge closes
-    // the next clients as they arrive. workerd then sends the close frame but keeps the TCP
-    // connection, so a client that waits for the socket to close saw an open session.
-    for (let i = 0; i < 3; i++) {
-      const r = await probe(["--url", edge.clientUrl("/refused"), "--timeout", "5 seconds"]);
-      expect([r.code, r.stdout], `probe ${i}`).toStrictEqual([1, expect.stringMatching(/^edge handshake [\d.]+ ms$/)]);
-      const after = Number(/^sallyport probe: backend refused the connection \(4005\) after ([\d.]+) ms$/m.exec(r.stderr)?.[1]);
-      expect(after, r.stderr).toBeLessThan(5000);
-    }
-  });
+  it(
+    "backend refuses, probed again while the edge knows it is down (closed on arrival): " + "4005 each time, exit 1, before the timeout",
+    async () => {
+      // Once a connector reported the backend refused and has no bind parked, the edge closes
+      // the next clients as they arrive. workerd then sends the close frame but keeps the TCP
+      // connection, so a client that waits for the socket to close saw an open session.
+      for (let i = 0; i < 3; i++) {
+        const r = await probe(["--url", edge.clientUrl("/refused"), "--timeout", "5 seconds"]);
+        expect([r.code, r.stdout], `probe ${i}`).toStrictEqual([1, expect.stringMatching(/^edge handshake [\d.]+ ms$/)]);
+        const after = Number(/^sallyport probe: backend refused the connection \(4005\) after ([\d.]+) ms$/m.exec(r.stderr)?.[1]);
+        expect(after, r.stderr).toBeLessThan(5000);
+      }
+    },
+  );
 
   it("backend unreachable: backend unreachable (4004), exit 1", async () => {
     const r = await probe(["--url", edge.clientUrl("/unreachable")]);

@@ -99,74 +99,84 @@ async function probe(args: string[], env: Record<string, string> = {}): Promise<
 }
 
 describe.skipIf(MISSING !== undefined)(`through tinyproxy${MISSING ? ` (skipped: ${MISSING})` : ""}`, () => {
-  it("a connector reaches the TLS edge through --proxy, the edge pin holding; the proxy logged its CONNECT; probe pairs through it too", async () => {
-    const proxy = await startTinyproxy(perTest);
-    const c = await connector("connector-proxied", ["--proxy", proxy.url, "--edge-cert-sha256", pki.server.sha256]);
-    await c.proc.waitForLog(REGISTERED, 20_000, "registration through the proxy");
-    expect(c.proc.logs(msgIs("reaching the edge through a proxy", { proxy: proxy.url, from: "proxy" }))).toHaveLength(1);
-    await proxy.proc.waitForLog(proxy.connectTo(edgeHostPort), 5_000, "the proxy to log the connector's CONNECT");
-    const before = proxy.connects(edgeHostPort);
-    const r = await probe(["--url", `${edge.ws}/proxied`, "--ca-file", pki.ca.certFile, "--proxy", proxy.url]);
-    expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/paired in [\d.]+ ms \(first reply from the backend: it echoes\)/);
-    // The probe's own CONNECT (and the bind the connector opened to replace the one it used).
-    await proxy.proc.waitForLogCount(proxy.connectTo(edgeHostPort), before + 1, 5_000, "the probe's CONNECT");
-    await c.proc.waitForLog(msgIs("session started"), 10_000, "the probe's session at the connector");
-  });
+  it(
+    "a connector reaches the TLS edge through --proxy, the edge pin holding; " + "the proxy logged its CONNECT; probe pairs through it too",
+    async () => {
+      const proxy = await startTinyproxy(perTest);
+      const c = await connector("connector-proxied", ["--proxy", proxy.url, "--edge-cert-sha256", pki.server.sha256]);
+      await c.proc.waitForLog(REGISTERED, 20_000, "registration through the proxy");
+      expect(c.proc.logs(msgIs("reaching the edge through a proxy", { proxy: proxy.url, from: "proxy" }))).toHaveLength(1);
+      await proxy.proc.waitForLog(proxy.connectTo(edgeHostPort), 5_000, "the proxy to log the connector's CONNECT");
+      const before = proxy.connects(edgeHostPort);
+      const r = await probe(["--url", `${edge.ws}/proxied`, "--ca-file", pki.ca.certFile, "--proxy", proxy.url]);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toMatch(/paired in [\d.]+ ms \(first reply from the backend: it echoes\)/);
+      // The probe's own CONNECT (and the bind the connector opened to replace the one it used).
+      await proxy.proc.waitForLogCount(proxy.connectTo(edgeHostPort), before + 1, 5_000, "the probe's CONNECT");
+      await c.proc.waitForLog(msgIs("session started"), 10_000, "the probe's session at the connector");
+    },
+  );
 
-  it("HTTPS_PROXY from the environment is used; NO_PROXY naming the edge's host bypasses it; an explicit --proxy wins over both", async () => {
-    const proxy = await startTinyproxy(perTest);
-    const fromEnv = await connector("connector-env", [], { HTTPS_PROXY: proxy.url });
-    await fromEnv.proc.waitForLog(REGISTERED, 20_000, "registration through HTTPS_PROXY");
-    expect(fromEnv.proc.logs(msgIs("reaching the edge through a proxy", { from: "HTTPS_PROXY" }))).toHaveLength(1);
-    await proxy.proc.waitForLog(proxy.connectTo(edgeHostPort), 5_000, "the CONNECT from HTTPS_PROXY");
+  it(
+    "HTTPS_PROXY from the environment is used; NO_PROXY naming the edge's host bypasses it; " + "an explicit --proxy wins over both",
+    async () => {
+      const proxy = await startTinyproxy(perTest);
+      const fromEnv = await connector("connector-env", [], { HTTPS_PROXY: proxy.url });
+      await fromEnv.proc.waitForLog(REGISTERED, 20_000, "registration through HTTPS_PROXY");
+      expect(fromEnv.proc.logs(msgIs("reaching the edge through a proxy", { from: "HTTPS_PROXY" }))).toHaveLength(1);
+      await proxy.proc.waitForLog(proxy.connectTo(edgeHostPort), 5_000, "the CONNECT from HTTPS_PROXY");
 
-    const other = await startTinyproxy(perTest);
-    const bypass = await connector("connector-no-proxy", [], { HTTPS_PROXY: other.url, NO_PROXY: "localhost,127.0.0.1" });
-    await bypass.proc.waitForLog(REGISTERED, 20_000, "registration, direct");
-    expect(bypass.proc.logs(msgIs("reaching the edge through a proxy"))).toEqual([]);
-    expect(other.connects(edgeHostPort)).toBe(0);
+      const other = await startTinyproxy(perTest);
+      const bypass = await connector("connector-no-proxy", [], { HTTPS_PROXY: other.url, NO_PROXY: "localhost,127.0.0.1" });
+      await bypass.proc.waitForLog(REGISTERED, 20_000, "registration, direct");
+      expect(bypass.proc.logs(msgIs("reaching the edge through a proxy"))).toEqual([]);
+      expect(other.connects(edgeHostPort)).toBe(0);
 
-    const explicit = await connector("connector-explicit", ["--proxy", other.url], { NO_PROXY: "*", HTTPS_PROXY: "http://127.0.0.1:9" });
-    await explicit.proc.waitForLog(REGISTERED, 20_000, "registration through --proxy despite NO_PROXY=*");
-    await other.proc.waitForLog(other.connectTo(edgeHostPort), 5_000, "the CONNECT through --proxy");
-  });
+      const explicit = await connector("connector-explicit", ["--proxy", other.url], { NO_PROXY: "*", HTTPS_PROXY: "http://127.0.0.1:9" });
+      await explicit.proc.waitForLog(REGISTERED, 20_000, "registration through --proxy despite NO_PROXY=*");
+      await other.proc.waitForLog(other.connectTo(edgeHostPort), 5_000, "the CONNECT through --proxy");
+    },
+  );
 
-  it("407 without credentials: the fix is said, the binds back off (no hot loop); wrong ones name the file; right ones in the URL work and are never logged", async () => {
-    const user = "sallyport";
-    const password = `pw-${randomToken().slice(0, 12)}`;
-    const proxy = await startTinyproxy(perTest, { basicAuth: { user, password } });
-    const none = await connector("connector-no-credentials", ["--proxy", proxy.url]);
-    const said = await none.proc.waitForLog(CANNOT_REACH, 20_000, "the clear error");
-    expect(said.json).toMatchObject({ level: "error", detail: expect.stringMatching(/requires credentials \(HTTP 407/) });
-    expect(String(said.json?.fix)).toMatch(/--proxy-credentials-file/);
-    // Backoff: 100, 200, 400, 800 ms (at most 20 % less) between five attempts; a hot loop makes them in milliseconds.
-    const attempts = await proxy.proc.waitForLogCount(proxy.connectTo(edgeHostPort), 5, 20_000, "five CONNECT attempts");
-    expect(attempts[4]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1200);
-    const failures = none.proc.logs(failedWith(/requires credentials/));
-    expect(failures.slice(0, 3).map((l) => l.json?.attempt)).toEqual([0, 1, 2]);
-    // Said once, not once per attempt.
-    expect(none.proc.logs(CANNOT_REACH)).toHaveLength(1);
-    expect(none.proc.logs(REGISTERED)).toEqual([]);
+  it(
+    "407 without credentials: the fix is said, the binds back off (no hot loop); " +
+      "wrong ones name the file; right ones in the URL work and are never logged",
+    async () => {
+      const user = "sallyport";
+      const password = `pw-${randomToken().slice(0, 12)}`;
+      const proxy = await startTinyproxy(perTest, { basicAuth: { user, password } });
+      const none = await connector("connector-no-credentials", ["--proxy", proxy.url]);
+      const said = await none.proc.waitForLog(CANNOT_REACH, 20_000, "the clear error");
+      expect(said.json).toMatchObject({ level: "error", detail: expect.stringMatching(/requires credentials \(HTTP 407/) });
+      expect(String(said.json?.fix)).toMatch(/--proxy-credentials-file/);
+      // Backoff: 100, 200, 400, 800 ms (at most 20 % less) between five attempts; a hot loop makes them in milliseconds.
+      const attempts = await proxy.proc.waitForLogCount(proxy.connectTo(edgeHostPort), 5, 20_000, "five CONNECT attempts");
+      expect(attempts[4]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1200);
+      const failures = none.proc.logs(failedWith(/requires credentials/));
+      expect(failures.slice(0, 3).map((l) => l.json?.attempt)).toEqual([0, 1, 2]);
+      // Said once, not once per attempt.
+      expect(none.proc.logs(CANNOT_REACH)).toHaveLength(1);
+      expect(none.proc.logs(REGISTERED)).toEqual([]);
 
-    const dir = await tempDir(perTest);
-    const wrongFile = await writeSecretFile(dir, "proxy-wrong", `${user}:not-${password}\n`);
-    const wrong = await connector("connector-wrong-credentials", ["--proxy", proxy.url, "--proxy-credentials-file", wrongFile]);
-    const refused = await wrong.proc.waitForLog(CANNOT_REACH, 20_000, "the clear error for wrong credentials");
-    expect(refused.json?.detail).toMatch(/refused the credentials \(HTTP 40[17]/);
-    expect(refused.json?.fix).toBe(`check the user and password in ${wrongFile}`);
-    neverLogged(wrong.proc, `not-${password}`);
+      const dir = await tempDir(perTest);
+      const wrongFile = await writeSecretFile(dir, "proxy-wrong", `${user}:not-${password}\n`);
+      const wrong = await connector("connector-wrong-credentials", ["--proxy", proxy.url, "--proxy-credentials-file", wrongFile]);
+      const refused = await wrong.proc.waitForLog(CANNOT_REACH, 20_000, "the clear error for wrong credentials");
+      expect(refused.json?.detail).toMatch(/refused the credentials \(HTTP 40[17]/);
+      expect(refused.json?.fix).toBe(`check the user and password in ${wrongFile}`);
+      neverLogged(wrong.proc, `not-${password}`);
 
-    const url = new URL(proxy.url);
-    url.username = user;
-    url.password = password;
-    const right = await connector("connector-credentials-in-url", ["--proxy", url.href]);
-    await right.proc.waitForLog(REGISTERED, 20_000, "registration with the right credentials");
-    expect(
-      right.proc.logs(msgIs("reaching the edge through a proxy", { proxy: `http://${user}:***@127.0.0.1:${proxy.port}` })),
-    ).toHaveLength(1);
-    neverLogged(right.proc, password);
-  });
+      const url = new URL(proxy.url);
+      url.username = user;
+      url.password = password;
+      const right = await connector("connector-credentials-in-url", ["--proxy", url.href]);
+      await right.proc.waitForLog(REGISTERED, 20_000, "registration with the right credentials");
+      expect(
+        right.proc.logs(msgIs("reaching the edge through a proxy", { proxy: `http://${user}:***@127.0.0.1:${proxy.port}` })),
+      ).toHaveLength(1);
+      neverLogged(right.proc, password);
+    },
+  );
 
   it("403: the proxy forbids the edge's port, and the error names the host:port to allow", async () => {
     const proxy = await startTinyproxy(perTest, { connectPorts: [443] });
@@ -279,25 +289,29 @@ describe("trust, and failures that need no real proxy", () => {
     await c.proc.waitForLogCount(failedWith(/cannot reach the proxy/), 3, 10_000, "retries with backoff");
   });
 
-  it("a TLS-intercepting proxy: the certificate is not the edge's, and the fix is to trust the corporate CA (which then works) — or, pinned, never", async () => {
-    const mitm = await interceptingProxy(perTest, corporate, pki);
-    const c = await connector("connector-intercepted", ["--proxy", mitm]);
-    const said = await c.proc.waitForLog(CANNOT_REACH, 20_000, "the interception named");
-    expect(said.json?.detail).toMatch(new RegExp(`certificate presented for ${edgeHostPort} through the proxy .* is not the edge's`));
-    expect(said.json?.fix).toMatch(/--ca-file/);
-    expect(c.proc.logs(REGISTERED)).toEqual([]);
+  it(
+    "a TLS-intercepting proxy: the certificate is not the edge's, and the fix is " +
+      "to trust the corporate CA (which then works) — or, pinned, never",
+    async () => {
+      const mitm = await interceptingProxy(perTest, corporate, pki);
+      const c = await connector("connector-intercepted", ["--proxy", mitm]);
+      const said = await c.proc.waitForLog(CANNOT_REACH, 20_000, "the interception named");
+      expect(said.json?.detail).toMatch(new RegExp(`certificate presented for ${edgeHostPort} through the proxy .* is not the edge's`));
+      expect(said.json?.fix).toMatch(/--ca-file/);
+      expect(c.proc.logs(REGISTERED)).toEqual([]);
 
-    // Following the fix: the corporate CA added (ca.file adds to the trusted CAs).
-    const dir = await tempDir(perTest);
-    const bundle = join(dir, "with-corporate.pem");
-    await writeFile(bundle, Buffer.concat([pki.ca.cert, corporate.ca.cert]));
-    const fixed = await connector("connector-trusts-corporate", ["--proxy", mitm, "--ca-file", bundle]);
-    await fixed.proc.waitForLog(REGISTERED, 20_000, "registration through the inspecting proxy");
+      // Following the fix: the corporate CA added (ca.file adds to the trusted CAs).
+      const dir = await tempDir(perTest);
+      const bundle = join(dir, "with-corporate.pem");
+      await writeFile(bundle, Buffer.concat([pki.ca.cert, corporate.ca.cert]));
+      const fixed = await connector("connector-trusts-corporate", ["--proxy", mitm, "--ca-file", bundle]);
+      await fixed.proc.waitForLog(REGISTERED, 20_000, "registration through the inspecting proxy");
 
-    const pinned = await connector("connector-pinned", ["--proxy", mitm, "--ca-file", bundle, "--edge-cert-sha256", pki.server.sha256]);
-    const refused = await pinned.proc.waitForLog(CANNOT_REACH, 20_000, "the pin refusing the interception");
-    expect(refused.json?.fix).toMatch(/exempted from inspection/);
-  });
+      const pinned = await connector("connector-pinned", ["--proxy", mitm, "--ca-file", bundle, "--edge-cert-sha256", pki.server.sha256]);
+      const refused = await pinned.proc.waitForLog(CANNOT_REACH, 20_000, "the pin refusing the interception");
+      expect(refused.json?.fix).toMatch(/exempted from inspection/);
+    },
+  );
 });
 
 /**

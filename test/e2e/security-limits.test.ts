@@ -124,15 +124,18 @@ describe("max.message.size (T21)", () => {
     expect(client.bytesReceived).toBe(0);
   });
 
-  it("text counts in UTF-8 bytes: 21,845 × € (65,535 bytes) passes, 21,846 × € (65,538 bytes, far fewer characters) closes with 1009", async () => {
-    const c = openClient(perTest, edge.clientUrl("/small"));
-    await c.opened(5000);
-    const fits = "€".repeat(21_845);
-    await c.send(fits);
-    expect((await c.take(65_535, 5000)).toString("utf8")).toBe(fits);
-    await c.send("€".repeat(21_846));
-    expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
-  });
+  it(
+    "text counts in UTF-8 bytes: 21,845 × € (65,535 bytes) passes, " + "21,846 × € (65,538 bytes, far fewer characters) closes with 1009",
+    async () => {
+      const c = openClient(perTest, edge.clientUrl("/small"));
+      await c.opened(5000);
+      const fits = "€".repeat(21_845);
+      await c.send(fits);
+      expect((await c.take(65_535, 5000)).toString("utf8")).toBe(fits);
+      await c.send("€".repeat(21_846));
+      expect((await c.closed(5000)).code).toBe(CloseCode.MESSAGE_TOO_BIG);
+    },
+  );
 
   it("a 1 MiB message (a text frame, too) is refused the same way", async () => {
     const c = openClient(perTest, edge.clientUrl("/small"));

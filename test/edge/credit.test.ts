@@ -72,20 +72,23 @@ describe("version negotiation", () => {
 });
 
 describe("meters across hibernation", () => {
-  it("keeps offsets, limits and outstanding marks in the attachment: a fresh object checks the next grant as the old one would", async () => {
-    const svc = freshService();
-    const { bind, client } = await session(svc, V2_CLIENT);
-    await client.control(); // opened
-    sendData(bind, MI);
-    await readData(client, MI);
-    const mark = (await client.control()) as { id: string };
-    await hibernate(svc);
-    client.send(JSON.stringify({ v: 2, t: "credit", upTo: MI + W, mark: mark.id }));
-    expect(await bind.control()).toStrictEqual({ v: 2, t: "credit", upTo: MI + W });
-    await hibernate(svc);
-    client.send(JSON.stringify({ v: 2, t: "credit", upTo: MI + W + 1, mark: mark.id })); // spent before the eviction
-    expect((await closeOf(client)).code).toBe(CloseCode.CREDIT_EXCEEDED);
-  });
+  it(
+    "keeps offsets, limits and outstanding marks in the attachment: " + "a fresh object checks the next grant as the old one would",
+    async () => {
+      const svc = freshService();
+      const { bind, client } = await session(svc, V2_CLIENT);
+      await client.control(); // opened
+      sendData(bind, MI);
+      await readData(client, MI);
+      const mark = (await client.control()) as { id: string };
+      await hibernate(svc);
+      client.send(JSON.stringify({ v: 2, t: "credit", upTo: MI + W, mark: mark.id }));
+      expect(await bind.control()).toStrictEqual({ v: 2, t: "credit", upTo: MI + W });
+      await hibernate(svc);
+      client.send(JSON.stringify({ v: 2, t: "credit", upTo: MI + W + 1, mark: mark.id })); // spent before the eviction
+      expect((await closeOf(client)).code).toBe(CloseCode.CREDIT_EXCEEDED);
+    },
+  );
 });
 
 describe("a v2 client with a v1 connector", () => {

@@ -113,17 +113,20 @@ describe("a client that arrives first", () => {
     client.close();
   });
 
-  it("a plain client may send up to max.message.size before pairing: past the attachment's share it waits in memory, in order", async () => {
-    const svc = freshService();
-    const client = await openClient(svc);
-    const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(64 * 1024).fill(n)); // 256 KiB, the default max.message.size
-    for (const c of chunks) client.send(c);
-    await eventually("the held flag", async () => ((await objectSockets(svc))[0]?.att as { held?: true })?.held || undefined);
-    const bind = await parkedBind(svc);
-    await bind.control();
-    for (const c of chunks) expect(await bind.binaryMessage()).toEqual(c);
-    client.close();
-  });
+  it(
+    "a plain client may send up to max.message.size before pairing: " + "past the attachment's share it waits in memory, in order",
+    async () => {
+      const svc = freshService();
+      const client = await openClient(svc);
+      const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(64 * 1024).fill(n)); // 256 KiB, the default max.message.size
+      for (const c of chunks) client.send(c);
+      await eventually("the held flag", async () => ((await objectSockets(svc))[0]?.att as { held?: true })?.held || undefined);
+      const bind = await parkedBind(svc);
+      await bind.control();
+      for (const c of chunks) expect(await bind.binaryMessage()).toEqual(c);
+      client.close();
+    },
+  );
 
   it("is closed 1009 once it sends more than max.message.size before pairing", async () => {
     const svc = freshService();

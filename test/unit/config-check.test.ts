@@ -76,12 +76,14 @@ describe("config check of a wrangler.toml", () => {
     ],
     [
       "a secret written into [vars]",
-      '[vars]\nSALLYPORT_CONNECTOR_TOKENS = \'{"echo": "a-token-in-the-file-0123"}\'\n[vars.SALLYPORT_SERVICES.echo]\naccept = "wss://gateway.example.com/echo"\n',
+      '[vars]\nSALLYPORT_CONNECTOR_TOKENS = \'{"echo": "a-token-in-the-file-0123"}\'\n' +
+        '[vars.SALLYPORT_SERVICES.echo]\naccept = "wss://gateway.example.com/echo"\n',
       [
         {
           path: "[vars].SALLYPORT_CONNECTOR_TOKENS",
           message:
-            "is a secret: wrangler.toml is committed and shown in the dashboard; set it with wrangler secret put SALLYPORT_CONNECTOR_TOKENS",
+            "is a secret: wrangler.toml is committed and shown in the dashboard; " +
+            "set it with wrangler secret put SALLYPORT_CONNECTOR_TOKENS",
         },
       ],
     ],

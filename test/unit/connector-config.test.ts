@@ -583,7 +583,8 @@ describe("connector config: trust, proxy and clear-text edges", () => {
       {
         path: "edge",
         message:
-          "is ws:// to edge.example.net, which would send the connector token and every session's data in clear text: use wss://, or set allow.insecure.edge: true (--allow-insecure-edge) if the network between is trusted",
+          "is ws:// to edge.example.net, which would send the connector token and every session's data in clear text: " +
+          "use wss://, or set allow.insecure.edge: true (--allow-insecure-edge) if the network between is trusted",
       },
     ]);
     expect(issues(one({ accept: "ws://gateway.example.com/echo" }))[0]?.path).toBe("services[0].accept");

@@ -227,7 +227,8 @@ describe("a <gateway-config> holding both services", () => {
     const r = imported(both(INTERNAL, dmz));
     expect(r.connector?.services[0]).toMatchObject({ "prepared.connection.count": 4, "maximum.recovery.interval": "3 seconds" });
     expect(r.notes.find((n) => n.path === "service[1].properties.prepared.connection.count")?.text).toBe(
-      '4 → not an edge setting: "prepared.connection.count": 4 in the connector\'s service "path" (service[0]), which has the same accept (binds the connector keeps open at the edge, ready for clients)',
+      '4 → not an edge setting: "prepared.connection.count": 4 in the connector\'s service "path" (service[0]), ' +
+        "which has the same accept (binds the connector keeps open at the edge, ready for clients)",
     );
     // The internal service's note no longer claims the default it did not end up with.
     expect(r.notes.find((n) => n.path === "service[0].properties.prepared.connection.count")?.text).toMatch(
