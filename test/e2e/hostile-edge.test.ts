@@ -5,7 +5,7 @@ import { MAX_SURPLUS } from "../../connector/pool.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { encode } from "../../shared/protocol/codec.ts";
-import { echoBackend, type Backend } from "../helpers/backends.ts";
+import { echoBackend, type EchoBackend } from "../helpers/backends.ts";
 import { makePki, type TestPki } from "../helpers/certs.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { startConnector, type TestConnector } from "../helpers/connector.ts";
@@ -43,7 +43,7 @@ afterAll(() => file.run());
 
 let fake: FakeEdge;
 let tripwire: Tripwire;
-let backend: Backend;
+let backend: EchoBackend;
 let connector: TestConnector;
 
 const bindOf = (r: FakeRequest): { bindId: string } | undefined => {
@@ -150,7 +150,7 @@ describe("a well-behaved edge (the harness's positive control)", () => {
     expect(rec.headers.authorization).toBe(`Bearer ${CANARY}`);
     expect(rec.url).toBe("/_sallyport/bind");
     // `opened` follows the connector's connect callback, which can run before this process accepts.
-    await backend.accepted!(before + 1, 5000);
+    await backend.accepted(before + 1, 5000);
     expect(backend.connections()).toBe(before + 1);
     expect(tripwire.connections()).toBe(0);
     fake.behave(behaviour("park", async (ctx) => void (await parkWs(ctx))));

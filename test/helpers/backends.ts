@@ -18,9 +18,12 @@ export interface Backend {
   readonly uri: string;
   /** Connections accepted so far. */
   connections(): number;
-  /** Resolves once `n` connections have been accepted in all. */
-  accepted?(n: number, ms: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface EchoBackend extends Backend {
+  /** Resolves once `n` connections have been accepted in all. */
+  accepted(n: number, ms: number): Promise<void>;
 }
 
 export function serve(
@@ -41,7 +44,7 @@ export function serve(
 }
 
 /** The echo backend `sallyport dev` runs (local-edge/echo-server.ts); `greeting` is written first on each connection. */
-export async function echoBackend(cleanup: Cleanup, greeting?: string): Promise<Backend> {
+export async function echoBackend(cleanup: Cleanup, greeting?: string): Promise<EchoBackend> {
   const accepted = new Condition();
   const echo = await startEchoServer({ greeting, onConnection: () => accepted.notify() });
   cleanup.add(greeting ? `echo backend ${greeting.trim()}` : "echo backend", () => echo.stop());
