@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { connect, type Addr } from "./load.ts";
 import { FrameCountingProxy } from "./wsframes.ts";
 import { findDescendant, spawnChild, type Child } from "./proc.ts";
+import { selfSignedCertificate } from "./certificate.ts";
 
 /**
  * The tunnels under test. `up()` starts one instance in front of a backend port and returns
@@ -22,6 +24,8 @@ export interface RunningTunnel {
   readonly addr: Addr;
   /** Role name -> processes, e.g. client, edge (workerd), edge-host, connector. */
   readonly roles: Readonly<Record<string, Role>>;
+  /** What the tunnel's encryption negotiated, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384" (to pin ssh's cipher to its class). */
+  readonly encryption?: string;
   /** Set when started with countFrames: the proxy on the WebSocket leg. */
   readonly frames?: FrameCountingProxy;
   down(): Promise<void>;
@@ -52,7 +56,7 @@ export interface BenchEnv {
 
 export interface TunnelSpec {
   readonly name: string;
-  readonly kind: "direct" | "wsrelay" | "chain" | "sallyport";
+  readonly kind: "direct" | "wsrelay" | "chain" | "sallyport" | "ssh";
   /** Roles beyond the kind's own, reported apart (the proxy of `proxied`). */
   readonly extraRoles?: readonly string[];
   up(env: BenchEnv, opts: UpOptions): Promise<RunningTunnel>;
@@ -65,7 +69,7 @@ let instance = 0;
  * of start (the client first, then the connector, then the edge: nobody reconnects to a
  * stopped peer). `launch` stops everything if starting fails halfway.
  */
-class Launch {
+export class Launch {
   readonly n = ++instance;
   private readonly started: Child[] = [];
   frames: FrameCountingProxy | undefined;
@@ -98,7 +102,7 @@ class Launch {
   }
 }
 
-async function launch(
+export async function launch(
   env: BenchEnv,
   tunnel: string,
   start: (l: Launch) => Promise<Omit<RunningTunnel, "down" | "frames">>,
@@ -116,7 +120,7 @@ async function launch(
 const LISTENING = /^listening on 127\.0\.0\.1:(\d+)/;
 /** The connector's largest max.sessions (connector-config.ts MAX_SESSIONS): the bench measures capacity, not the shipped cap. */
 const BENCH_MAX_SESSIONS = 100_000;
-const EDGE_URL = /^edge (http:\/\/\S+)/;
+const EDGE_URL = /^edge (https?:\/\/\S+)/;
 
 /** The client's address once it listens and a session works end to end. */
 async function serving(client: Child, opts: UpOptions): Promise<Addr> {
@@ -237,7 +241,7 @@ async function startProxy(kind: BenchProxy, env: BenchEnv, l: Launch): Promise<{
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -250,9 +254,16 @@ function freePort(): Promise<number> {
 
 /**
  * Sallyport from a checkout at `root` (the repository itself, or a patched copy to compare);
- * with `proxied`, the connector reaches the edge through that proxy (`--proxy`).
+ * a variant adds a proxy on the connector's way to the edge, or TLS.
  */
-export function sallyport(name: string, root: string, proxied?: BenchProxy): TunnelSpec {
+export interface SallyportVariant {
+  /** The connector reaches the edge through this proxy (`--proxy`). */
+  readonly proxied?: BenchProxy;
+  /** TLS on both WebSocket legs, as deployed (the edge's certificate made at run time, trusted with --ca-file). */
+  readonly tls?: boolean;
+}
+
+export function sallyport(name: string, root: string, { proxied, tls }: SallyportVariant = {}): TunnelSpec {
   return {
     name,
     kind: "sallyport",
@@ -262,6 +273,9 @@ export function sallyport(name: string, root: string, proxied?: BenchProxy): Tun
         const tokenFile = join(env.logDir, `${name}-${l.n}.token`);
         writeFileSync(tokenFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
         const bin = join(root, "bin/sallyport.mjs");
+        if (tls && opts.countFrames) throw new Error("the frame-counting proxy reads plain WebSocket frames: not with TLS");
+        const cert = tls ? await selfSignedCertificate(env.logDir, `${name}-${l.n}`) : undefined;
+        const trust = cert ? ["--ca-file", cert.certFile] : [];
         const edge = l.spawn("edge", [
           "--import",
           "tsx",
@@ -275,8 +289,10 @@ export function sallyport(name: string, root: string, proxied?: BenchProxy): Tun
           "--timeout",
           env.socksTimeout,
           ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : []),
+          ...(cert ? ["--tls-cert", cert.certFile, "--tls-key", cert.keyFile] : []),
         ]);
         const { url, workerd } = await edgeOf(edge);
+        const ws = cert ? "wss" : "ws";
         const proxy = proxied ? await startProxy(proxied, env, l) : undefined;
         const connector = l.spawn(
           "connector",
@@ -284,7 +300,8 @@ export function sallyport(name: string, root: string, proxied?: BenchProxy): Tun
             bin,
             "connector",
             "--edge",
-            `ws://${url.host}`,
+            `${ws}://${url.host}`,
+            ...trust,
             "--accept",
             "ws://sallyport.localhost/bench",
             "--connect",
@@ -312,7 +329,8 @@ export function sallyport(name: string, root: string, proxied?: BenchProxy): Tun
             bin,
             "client",
             "--url",
-            `ws://127.0.0.1:${wsPort}/bench`,
+            `${ws}://127.0.0.1:${wsPort}/bench`,
+            ...trust,
             "--listen",
             "127.0.0.1:0",
             "--preopen",
@@ -326,13 +344,28 @@ export function sallyport(name: string, root: string, proxied?: BenchProxy): Tun
         // Pre-opened sessions (and the connector's replacements for binds they took) settle.
         await new Promise((r) => setTimeout(r, env.settleMs));
         const roles = edgeShapedRoles(client, edge, workerd, connector);
-        return { addr, roles: proxy ? { ...roles, proxy: { pids: [proxy.child.pid] } } : roles };
+        return {
+          addr,
+          roles: proxy ? { ...roles, proxy: { pids: [proxy.child.pid] } } : roles,
+          ...(cert ? { encryption: await negotiatedSuite(url, cert.certFile) } : {}),
+        };
       }),
   };
 }
 
+/** The TLS version and suite a Node client with default settings (as the connector and client are) gets from the edge. */
+function negotiatedSuite(url: URL, caFile: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: url.hostname, port: Number(url.port), ca: readFileSync(caFile) }, () => {
+      resolve(`${socket.getProtocol()} ${socket.getCipher().standardName}`);
+      socket.destroy();
+    });
+    socket.once("error", reject);
+  });
+}
+
 /** One session end to end, retried until it works or `timeoutMs` passes. */
-async function probe(addr: Addr, kind: "echo" | "bulk", timeoutMs: number): Promise<void> {
+export async function probe(addr: Addr, kind: "echo" | "bulk", timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
