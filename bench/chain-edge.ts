@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { COMPATIBILITY_DATE } from "../local-edge/compatibility-date.ts";
 import { serveUntilSignal } from "./lib/proc.ts";
@@ -48,6 +49,14 @@ export class Pair extends DurableObject {
 export default { fetch(request, env) { return env.PAIR.get(env.PAIR.idFromName("chain")).fetch(request); } };
 `;
 
+// --tls-cert FILE --tls-key FILE: serve TLS (the bench's chain-tls), as a deployed edge does.
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const [tlsCert, tlsKey] = [arg("tls-cert"), arg("tls-key")];
+const https = tlsCert && tlsKey ? { httpsCert: readFileSync(tlsCert, "utf8"), httpsKey: readFileSync(tlsKey, "utf8") } : {};
+
 const mf = new Miniflare(
   convertV4MiniflareOptions({
     modules: true,
@@ -56,6 +65,7 @@ const mf = new Miniflare(
     durableObjects: { PAIR: "Pair" },
     host: "127.0.0.1",
     port: 0,
+    ...https,
   }),
 );
 process.stdout.write(`edge ${(await mf.ready).href}\nready\n`);

@@ -31,8 +31,8 @@ Measures, side by side in one run, with medians over repetitions:
   tinyproxy, squid
              sallyport with the connector reaching the edge through that proxy (--proxy), the
              proxy's CPU and memory reported apart (opt-in; needs the proxy installed)
-  sallyport-tls
-             sallyport with TLS on both WebSocket legs, as deployed (opt-in)
+  sallyport-tls, chain-tls
+             sallyport / the chain floor with TLS on both WebSocket legs, as deployed (opt-in)
   ssh-aes128, ssh-aes256, ssh-chacha
              OpenSSH in the same shape: ssh -L (client) -> sshd (edge) -> ssh -R (connector),
              cipher pinned (opt-in; needs openssh-server): compare CPU-s/GiB by role with
@@ -117,7 +117,8 @@ const specs: TunnelSpec[] = [];
 for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
   if (name === "direct") specs.push(direct);
   else if (name === "wsrelay") specs.push(wsrelay);
-  else if (name === "chain") specs.push(chain);
+  else if (name === "chain") specs.push(chain("chain"));
+  else if (name === "chain-tls") specs.push(chain("chain-tls", { tls: true }));
   else if (name === "sallyport") specs.push(sallyport("sallyport", repoRoot));
   else if (name === "sallyport-tls") specs.push(sallyport(name, repoRoot, { tls: true }));
   else if (name === "tinyproxy" || name === "squid") specs.push(sallyport(name, repoRoot, { proxied: name }));
@@ -581,7 +582,7 @@ for (const spec of specs.filter(edgeShaped)) {
 // Where the user pays (issue 15): the processes on the user's machines, Sallyport's against
 // ssh's in the same role (the connector against `ssh -R`, the client against `ssh -L`).
 const sshSpecs = specs.filter((s) => s.kind === "ssh");
-for (const spec of specs.filter((s) => s.kind === "sallyport")) {
+for (const spec of specs.filter(edgeShaped)) {
   for (const ssh of sshSpecs) {
     for (const role of ["connector", "client"]) {
       for (const dir of ["up", "down"]) {

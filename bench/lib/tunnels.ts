@@ -79,10 +79,10 @@ export class Launch {
     private readonly tunnel: string,
   ) {}
 
-  spawn(role: string, args: readonly string[], cwd = this.env.repoRoot, cmd = this.env.node): Child {
+  spawn(role: string, args: readonly string[], cwd = this.env.repoRoot, cmd = this.env.node, extraEnv: NodeJS.ProcessEnv = {}): Child {
     const child = spawnChild(`${this.tunnel} ${role}`, cmd, args, {
       logFile: join(this.env.logDir, `${this.tunnel}-${this.n}-${role}.log`),
-      env: this.env.env,
+      env: { ...this.env.env, ...extraEnv },
       cwd,
     });
     this.started.push(child);
@@ -173,43 +173,58 @@ export const wsrelay: TunnelSpec = {
  * floor any design of this shape starts from on this runtime and machine. Same roles as
  * Sallyport, so the same CPU and memory accounting applies.
  */
-export const chain: TunnelSpec = {
-  name: "chain",
-  kind: "chain",
-  up: (env, opts) =>
-    launch(env, "chain", async (l) => {
-      const relay = join(env.repoRoot, "bench/chain-relay.ts");
-      const edge = l.spawn("edge", ["--import", "tsx", join(env.repoRoot, "bench/chain-edge.ts")]);
-      const { url, workerd } = await edgeOf(edge);
-      const bind = l.spawn("connector", [
-        "--import",
-        "tsx",
-        relay,
-        "bind",
-        "--url",
-        `ws://${url.host}/bind`,
-        "--backend",
-        `127.0.0.1:${opts.backendPort}`,
-        "--binds",
-        String(env.prepared),
-      ]);
-      await bind.waitLine(/^parking/, 30_000, "stdout");
-      const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
-      const client = l.spawn("client", [
-        "--import",
-        "tsx",
-        relay,
-        "client",
-        "--url",
-        `ws://127.0.0.1:${wsPort}/client`,
-        "--preopen",
-        String(env.preopen),
-      ]);
-      const addr = await serving(client, opts);
-      await new Promise((r) => setTimeout(r, env.settleMs));
-      return { addr, roles: edgeShapedRoles(client, edge, workerd, bind) };
-    }),
-};
+export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec {
+  return {
+    name,
+    kind: "chain",
+    up: (env, opts) =>
+      launch(env, name, async (l) => {
+        const relay = join(env.repoRoot, "bench/chain-relay.ts");
+        if (tls && opts.countFrames) throw new Error("the frame-counting proxy reads plain WebSocket frames: not with TLS");
+        const cert = tls ? await selfSignedCertificate(env.logDir, `${name}-${l.n}`) : undefined;
+        // The relays are the floor's least code: they trust the edge through Node's own variable, not a flag.
+        const trust = cert ? { NODE_EXTRA_CA_CERTS: cert.certFile } : {};
+        const ws = cert ? "wss" : "ws";
+        const edge = l.spawn("edge", [
+          "--import",
+          "tsx",
+          join(env.repoRoot, "bench/chain-edge.ts"),
+          ...(cert ? ["--tls-cert", cert.certFile, "--tls-key", cert.keyFile] : []),
+        ]);
+        const { url, workerd } = await edgeOf(edge);
+        const bind = l.spawn(
+          "connector",
+          [
+            "--import",
+            "tsx",
+            relay,
+            "bind",
+            "--url",
+            `${ws}://${url.host}/bind`,
+            "--backend",
+            `127.0.0.1:${opts.backendPort}`,
+            "--binds",
+            String(env.prepared),
+          ],
+          env.repoRoot,
+          env.node,
+          trust,
+        );
+        await bind.waitLine(/^parking/, 30_000, "stdout");
+        const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
+        const client = l.spawn(
+          "client",
+          ["--import", "tsx", relay, "client", "--url", `${ws}://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen)],
+          env.repoRoot,
+          env.node,
+          trust,
+        );
+        const addr = await serving(client, opts);
+        await new Promise((r) => setTimeout(r, env.settleMs));
+        return { addr, roles: edgeShapedRoles(client, edge, workerd, bind) };
+      }),
+  };
+}
 
 export type BenchProxy = "tinyproxy" | "squid";
 
