@@ -34,5 +34,6 @@ export function describeClose(code: number, reason = ""): string {
 export function describeRefusal(status: number): string {
   if (status === 404) return "edge answered HTTP 404: unknown service path, or this client is not admitted";
   if (status === 426) return "edge answered HTTP 426: not a WebSocket request";
+  if (status === 503) return "edge answered HTTP 503: the service holds max.clients clients; try again later";
   return `edge refused the WebSocket handshake with HTTP ${status}`;
 }

@@ -16,7 +16,8 @@ import { type SocketStore, closeSocket, sendTo } from "./socket-store.ts";
  *
  * - a writer that sends past the limit it was told is cut (4090 CREDIT_EXCEEDED), and so is a
  *   v2 reader whose grant is not backed by a mark it echoed;
- * - a plain client's upload past the connector's grant waits here, up to PLAIN_UPLOAD_HOLD_BYTES, then 1013;
+ * - a plain client's upload past the connector's grant waits here, up to PLAIN_UPLOAD_HOLD_BYTES for all
+ *   plain sessions together; past it, the session holding the most of it ends (1013);
  * - a plain client's download is counted against client.plain.max.bytes, then 1013;
  * - over the object budget, the sessions holding the most end with 1013 (try again later).
  *
@@ -25,10 +26,11 @@ import { type SocketStore, closeSocket, sendTo } from "./socket-store.ts";
  */
 
 /**
- * A plain client's upload may wait here up to this much past the connector's grant (it cannot
- * be told to wait: workerd reads everything it sends). A quarter of the object budget: an
- * ordinary upload burst fits (the connector grants as its backend takes the bytes), and the
- * eight-uploaders scenario of bench/abuse.ts measured least with it.
+ * What plain clients' uploads may hold here past the connectors' grants, all plain sessions of
+ * the object together (they cannot be told to wait: workerd reads everything they send). A
+ * quarter of the object budget: one ordinary upload burst fits (the connector grants as its
+ * backend takes the bytes); many uploaders at once share it, so their total stays a quarter of
+ * the budget instead of growing with their number (bench/abuse.ts plain-upload-echo).
  */
 export const PLAIN_UPLOAD_HOLD_BYTES = OBJECT_BUDGET_BYTES / 4;
 
@@ -63,6 +65,8 @@ export class SessionRelay {
    */
   private readonly ended = new Set<string>();
   readonly budget = new BudgetAccount();
+  /** What each plain session's upload holds past the connector's grant (by bind id), and their total. */
+  private readonly uploads = new BudgetAccount();
 
   constructor(private readonly sockets: SocketStore) {}
 
@@ -88,10 +92,8 @@ export class SessionRelay {
       q.push(data instanceof Uint8Array ? data : new Uint8Array(data));
       this.queues.set(s.bind.id, q);
       this.drain(s);
-      if (up.queued > PLAIN_UPLOAD_HOLD_BYTES) {
-        log("warn", "plain client kept sending past what the connector takes; ended", { sessionId: client.id, queued: up.queued });
-        return this.end(s, "TRY_AGAIN_LATER");
-      }
+      for (const id of this.uploads.overBudget(PLAIN_UPLOAD_HOLD_BYTES)) this.endUpload(id);
+      if (this.ended.has(s.bind.id)) return;
     } else {
       sendTo(s.bindWs, data);
       this.forwarded(s, "up", byteLength(data));
@@ -148,6 +150,7 @@ export class SessionRelay {
     if (msg.t === "done") {
       s.flow.restart();
       this.queues.delete(s.bind.id);
+      this.uploads.remove(s.bind.id);
     }
     if (s.client.protocol === "sallyport") sendTo(s.clientWs, encode(msg, s.client.version ?? 1));
     this.save(s);
@@ -159,6 +162,7 @@ export class SessionRelay {
     if (bindId) {
       this.flows.delete(bindId);
       this.queues.delete(bindId);
+      this.uploads.remove(bindId);
       this.budget.remove(bindId);
     }
     if (clientId) this.budget.remove(clientId);
@@ -190,6 +194,22 @@ export class SessionRelay {
       sendTo(s.bindWs, chunk);
       this.forwarded(s, "up", n);
     }
+    this.uploads.set(s.bind.id, up.queued);
+  }
+
+  /** The plain session (by bind id) holding the most of the uploads' share: ended, 1013. */
+  private endUpload(bindId: string): void {
+    this.uploads.remove(bindId);
+    const bindWs = this.sockets.socket(bindId);
+    const bind = bindWs && this.sockets.get(bindWs);
+    const s = bind?.role === "bind" ? this.sessionOfBind(bindWs!, bind) : undefined;
+    if (!s) return;
+    log("warn", "plain client kept sending past what the connector takes; ended", {
+      sessionId: s.client.id,
+      queued: s.flow.up.queued,
+      allPlainUploads: this.uploads.total + s.flow.up.queued,
+    });
+    this.end(s, "TRY_AGAIN_LATER");
   }
 
   /** Data went to the reader of `d`: place a mark when one is due (v2 readers only). */

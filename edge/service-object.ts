@@ -34,6 +34,9 @@ const encoder = new TextEncoder();
 
 type SocketPair = { readonly 0: WebSocket; readonly 1: WebSocket };
 
+/** What a client refused for max.clients is told to wait (Retry-After, seconds): about a short session. */
+const FULL_RETRY_AFTER_S = 5;
+
 /** After an alarm failed as a whole, when to try again. */
 const ALARM_RETRY_MS = 1000;
 
@@ -202,10 +205,12 @@ export class ServiceObject extends DurableObject<Env> {
     if (request.headers.get(INTERNAL_HEADERS.role) === "status") {
       return Response.json(summarize(service.name, this.sockets.all(), this.bytes));
     }
+    const role = request.headers.get(INTERNAL_HEADERS.role);
+    if (role !== "bind" && this.sockets.clients().length >= service.maxClients) return this.full(service);
     const { 0: outside, 1: inside } = newPair();
     const id = crypto.randomUUID().replaceAll("-", "");
     const now = Date.now();
-    if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
+    if (role === "bind") {
       const credential = request.headers.get(INTERNAL_HEADERS.credential) ?? "";
       const version = versionHeader(request);
       this.sockets.accept(inside, {
@@ -241,15 +246,7 @@ export class ServiceObject extends DurableObject<Env> {
       ...(standby ? { standby: true as const } : {}),
       ...(protocol === "sallyport" ? { version } : {}),
     };
-    const clients = this.sockets.clients().length;
     this.sockets.accept(inside, client);
-    if (clients >= service.maxClients) {
-      // Waiting and paired clients both hold the object's memory; a flood must not reach a reset.
-      log("warn", "client refused: max.clients reached", { service: service.name, maxClients: service.maxClients });
-      this.sockets.save(inside, { ...client, deadline: undefined });
-      closeSocket(inside, close("LIMIT"));
-      return upgraded(request, outside);
-    }
     if (!this.pairWithLiveBind(client, now)) {
       if (this.backendDown) closeSocket(inside, close(this.backendDown));
       else await this.waitForBind(service);
@@ -621,6 +618,21 @@ export class ServiceObject extends DurableObject<Env> {
     this.alarmAt = next;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
+  }
+
+  /**
+   * A client beyond max.clients: refused before the upgrade, with HTTP 503 and Retry-After.
+   * Waiting and paired clients both hold the object's memory, and a flood must not reach a
+   * reset; a socket accepted only to be closed would cost as much as one kept (workerd ends
+   * neither the TCP connection of a WebSocket closed in the fetch that accepted it, nor its
+   * memory, until the client goes), so the refusal is an HTTP answer.
+   */
+  private full(service: EdgeService): Response {
+    log("warn", "client refused: max.clients reached", { service: service.name, maxClients: service.maxClients });
+    return new Response("limit reached: the service holds max.clients clients; try again later\n", {
+      status: 503,
+      headers: { "content-type": "text/plain", "retry-after": String(FULL_RETRY_AFTER_S) },
+    });
   }
 
   private overCap(service: EdgeService, credential: string): "service" | "credential" | undefined {

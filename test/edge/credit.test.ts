@@ -169,6 +169,27 @@ describe("plain clients", () => {
     expect((await closeOf(client)).code).toBe(CloseCode.TRY_AGAIN_LATER);
   });
 
+  it("shares what it holds of plain uploads across sessions: past 8 MiB in all, the session holding the most ends (1013)", async () => {
+    const svc = freshService();
+    const a = await session(svc, {});
+    const b = await session(svc, {});
+    // 5 MiB each past the window that goes on to the connector: alone, each would be held.
+    sendData(a.client, W + 5 * MI);
+    sendData(b.client, W + 5 * MI);
+    const first = await Promise.race([
+      closeOf(a.client).then((c) => ({ c, ended: a, kept: b })),
+      closeOf(b.client).then((c) => ({ c, ended: b, kept: a })),
+    ]);
+    expect(first.c.code).toBe(CloseCode.TRY_AGAIN_LATER);
+    expect((await closeOf(first.ended.bind)).code).toBe(CloseCode.TRY_AGAIN_LATER);
+    // The other session keeps everything it sent, in order.
+    await readData(first.kept.bind, W);
+    const last = (await first.kept.bind.control()) as { t: string; id: string };
+    first.kept.bind.send(JSON.stringify({ v: 2, t: "credit", upTo: W + W, mark: last.id }));
+    await readData(first.kept.bind, 5 * MI);
+    expect(first.kept.client.pending).toBe(0);
+  });
+
   it("ends a plain download at client.plain.max.bytes with 1013", async () => {
     const { bind, client } = await session(PLAIN_CAPPED, {});
     bind.send(chunk(65_536));

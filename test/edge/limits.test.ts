@@ -7,7 +7,7 @@ import {
   HEARTBEAT_RESPONSE,
   SESSION_HEARTBEAT_MS,
 } from "../../shared/protocol/constants.ts";
-import { bytes, openClient, parkedBind, text, upgrade, type TestSocket } from "./helpers.ts";
+import { bytes, edgeFetch, openClient, parkedBind, text, upgrade, type TestSocket } from "./helpers.ts";
 import { freshService, type TestService } from "./services.ts";
 
 /**
@@ -42,18 +42,28 @@ async function relays(bind: TestSocket, client: TestSocket, what: string): Promi
   }
 }
 
+/** A client the service refuses for max.clients: HTTP 503 before any upgrade, nothing accepted. */
+async function refusedFull(svc: TestService): Promise<void> {
+  const res = await edgeFetch(svc.path, { headers: { Upgrade: "websocket" } });
+  expect(res.status).toBe(503);
+  expect(res.webSocket).toBeNull();
+  expect(res.headers.get("retry-after")).toBe("5");
+  expect(await res.text()).toMatch(/^limit reached: the service holds max.clients clients; try again later/);
+}
+
 describe("max.clients (2 on this service)", () => {
-  it("closes a client beyond it at once with 4029, counting waiting and paired clients, and admits again once one leaves", async () => {
+  const title =
+    "refuses a client beyond it with HTTP 503 and Retry-After before the upgrade (workerd would keep a socket accepted only to be " +
+    "closed), counting waiting and paired clients, and admits again once one leaves";
+  it(title, async () => {
     const svc = freshService("capped");
     const first = await openClient(svc);
     const second = await openClient(svc);
-    const third = await openClient(svc);
-    expect(await third.closed()).toMatchObject({ code: CloseCode.LIMIT, reason: "limit reached" });
+    await refusedFull(svc);
     // The first is paired now, the second still waits: still two.
     const bind = await parkedBind(svc);
     expect(await bind.control()).toMatchObject({ t: "paired" });
-    const fourth = await openClient(svc);
-    expect((await fourth.closed()).code).toBe(CloseCode.LIMIT);
+    await refusedFull(svc);
     first.close();
     expect((await bind.closed()).code).toBe(CloseCode.NORMAL);
     const fifth = await openClient(svc);

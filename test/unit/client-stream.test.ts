@@ -362,6 +362,7 @@ describe("SallyportStream: closing", () => {
     }
     expect(describeClose(4999, "weird")).toBe("closed: weird (4999)");
     expect(describeRefusal(404)).toMatch(/404: unknown service path, or this client is not admitted/);
+    expect(describeRefusal(503)).toMatch(/503: the service holds max.clients clients; try again later/);
   });
 
   it("plain sessions end cleanly on 1000", () => {
