@@ -29,6 +29,8 @@ const SCENARIOS = [
   "silent-readers",
   "upload-stuck",
   "waiting-2000",
+  "waiting-2000-capped",
+  "requests-2000",
   "plain-upload-echo",
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -225,6 +227,20 @@ const plainUploaders =
     }
   };
 
+/** `n` plain clients asking for `path` all at once; those the edge refuses (an HTTP answer) count as "refused". */
+const clientsAtOnce =
+  (n: number, path: string): Attack =>
+  async (url, closes) => {
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        open(`${url}/${path}`).then(
+          (ws) => count(closes, ws),
+          () => closes.set(-1, (closes.get(-1) ?? 0) + 1),
+        ),
+      ),
+    );
+  };
+
 const ATTACKS: Record<
   Scenario,
   { kind: "push" | "stuck" | "echo"; settings?: Record<string, unknown>; noConnector?: boolean; attack: Attack }
@@ -256,20 +272,13 @@ const ATTACKS: Record<
   // Honest-looking v2 clients that never read and never grant: each pins its first limit.
   "silent-readers": { kind: "push", attack: v2Clients(16, stopReading) },
   "upload-stuck": { kind: "stuck", attack: plainUploaders(1) },
-  "waiting-2000": {
-    kind: "echo",
-    noConnector: true,
-    attack: async (url, closes) => {
-      await Promise.all(
-        Array.from({ length: 2000 }, () =>
-          open(`${url}/attack`).then(
-            (ws) => count(closes, ws),
-            () => closes.set(-1, (closes.get(-1) ?? 0) + 1),
-          ),
-        ),
-      );
-    },
-  },
+  // Beyond max.clients (default 512) the edge answers HTTP 503 before the upgrade: "refused".
+  "waiting-2000": { kind: "echo", noConnector: true, attack: clientsAtOnce(2000, "attack") },
+  // The setting docs/security.md suggests for a service open to anonymous clients.
+  "waiting-2000-capped": { kind: "echo", settings: { "max.clients": 128 }, noConnector: true, attack: clientsAtOnce(2000, "attack") },
+  // The control: the same burst to a path the Worker answers 404, never reaching the object —
+  // what the runtime itself grows by for 2,000 requests at once.
+  "requests-2000": { kind: "echo", noConnector: true, attack: clientsAtOnce(2000, "nowhere") },
   "plain-upload-echo": { kind: "echo", attack: plainUploaders(8) },
 };
 

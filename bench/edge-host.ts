@@ -10,7 +10,7 @@ import { serveUntilSignal } from "./lib/proc.ts";
  *
  *   tsx bench/edge-host.ts --root DIR --token-file FILE [--port N] [--service NAME[,NAME…]]
  *                          [--accept URI | --accept-origin ORIGIN] [--timeout D] [--max-message BYTES]
- *                          [--host ADDRESS] [--tls-cert PEM --tls-key PEM]
+ *                          [--host ADDRESS] [--tls-cert PEM --tls-key PEM] [--protocol 1]
  *
  * Each service's accept URI is ORIGIN/NAME (default origin ws://sallyport.localhost); --accept
  * names it outright for a single service. The token file holds one token per line, one for each
@@ -18,7 +18,9 @@ import { serveUntilSignal } from "./lib/proc.ts";
  *
  * Prints `edge http://127.0.0.1:PORT/` (https:// with --tls-cert) then `ready`. The Worker's log lines go to stderr.
  * --root is the Sallyport checkout under test (default: this repository), so a patched copy
- * can be measured against the original.
+ * can be measured against the original. --protocol 1: the edge speaks protocol v1 only (no
+ * marks, no proof of reading), so clients and connectors that offer v2 and v1 settle on v1 —
+ * the same binaries without issue 11's v2 metering, for `npm run bench -- --tunnels sallyport,sallyport-v1`.
  */
 
 const args = new Map<string, string>();
@@ -44,9 +46,34 @@ const origin = args.get("accept-origin") ?? "ws://sallyport.localhost";
 const accept = (name: string): string => (names.length === 1 && args.get("accept")) || `${origin}/${name}`;
 
 const { startLocalEdge } = (await import(pathToFileURL(`${root}/local-edge/edge.ts`).href)) as typeof import("../local-edge/edge.ts");
+const protocol = args.get("protocol");
+if (protocol !== undefined && protocol !== "1") {
+  process.stderr.write(`edge-host: --protocol takes 1 (the edge speaking v1 only), not ${protocol}\n`);
+  process.exit(2);
+}
+const script = protocol === "1" ? await v1OnlyEdge() : undefined;
+
+/** The edge bundled with PROTOCOL_VERSIONS = [1]: it selects v1 whatever a peer offers. */
+async function v1OnlyEdge(): Promise<string> {
+  const { bundleEdge } = (await import(pathToFileURL(`${root}/local-edge/bundle.ts`).href)) as typeof import("../local-edge/bundle.ts");
+  const declaration = /export const PROTOCOL_VERSIONS = \[[^\]]*\] as const;/;
+  return bundleEdge([
+    {
+      name: "protocol-v1-only",
+      setup(build) {
+        build.onLoad({ filter: /shared[\\/]protocol[\\/]constants\.ts$/ }, async (file) => {
+          const source = await readFile(file.path, "utf8");
+          if (!declaration.test(source)) throw new Error("edge-host --protocol 1: PROTOCOL_VERSIONS not found in constants.ts");
+          return { contents: source.replace(declaration, "export const PROTOCOL_VERSIONS = [1] as const;"), loader: "ts" };
+        });
+      },
+    },
+  ]);
+}
 const tlsCert = args.get("tls-cert");
 const tlsKey = args.get("tls-key");
 const edge = await startLocalEdge({
+  ...(script ? { script } : {}),
   port: Number(args.get("port") ?? 0),
   ...(args.has("host") ? { host: args.get("host") } : {}),
   ...(tlsCert && tlsKey ? { https: { cert: await readFile(tlsCert, "utf8"), key: await readFile(tlsKey, "utf8") } } : {}),

@@ -37,6 +37,10 @@ Measures, side by side in one run, with medians over repetitions:
              OpenSSH in the same shape: ssh -L (client) -> sshd (edge) -> ssh -R (connector),
              cipher pinned (opt-in; needs openssh-server): compare CPU-s/GiB by role with
              sallyport-tls (the table's "where the user pays" rows)
+  sallyport-v1
+             sallyport with the edge speaking protocol v1 only: the same client and connector
+             without v2's marks and proofs of reading (opt-in; with --interleave, the cost of
+             issue 11's metering: --tunnels sallyport,sallyport-v1 --interleave)
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
 ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
 idle (PSS per idle session, by process), idle10k (10,000 idle sessions), msgs (WebSocket
@@ -45,6 +49,8 @@ messages per GiB, counted by a proxy on the client's WebSocket leg).
 options
   --quick               small sizes, 1 repetition (~1-2 min)
   --reps N              repetitions (default 3)
+  --interleave          repetition-major: rep 1 of every test and tunnel, then rep 2, … (a fresh
+                        tunnel each), so a drift in machine load hits every tunnel alike
   --only a,b            tests to run (default: all; idle10k only without --quick)
   --tunnels a,b         tunnels (default direct,wsrelay,sallyport; chain, tinyproxy, squid on request)
   --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable)
@@ -65,6 +71,7 @@ const { values: o } = parseArgs({
   options: {
     quick: { type: "boolean" },
     reps: { type: "string" },
+    interleave: { type: "boolean" },
     only: { type: "string" },
     tunnels: { type: "string" },
     compare: { type: "string", multiple: true },
@@ -123,6 +130,7 @@ for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
   else if (name === "sallyport-tls") specs.push(sallyport(name, repoRoot, { tls: true }));
   else if (name === "tinyproxy" || name === "squid") specs.push(sallyport(name, repoRoot, { proxied: name }));
   else if (name in SSH_CIPHERS) specs.push(sshTunnel(name as SshTunnelName));
+  else if (name === "sallyport-v1") specs.push(sallyport(name, repoRoot, { protocol: 1 }));
   else throw new Error(`unknown tunnel ${name}`);
 }
 for (const c of o.compare ?? []) {
@@ -279,17 +287,18 @@ const CHAIN_TESTS: readonly Test[] = ["bulk", "rtt", "ttfb", "msgs"];
 /** Tunnels with Sallyport's processes (client, edge, edge-host, connector), Sallyport itself or its floor. */
 const edgeShaped = (spec: TunnelSpec): boolean => ["sallyport", "chain"].includes(spec.kind);
 
-async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk: number }): Promise<void> {
-  const { reps } = sizes;
+/** Runs repetitions `repNos` of `test` on `spec` (all of them, or one with --interleave). */
+async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk: number }, repNos: readonly number[]): Promise<void> {
+  const first = repNos[0] ?? 1;
   const fail = (rep: number, error: string): void => emit(spec.name, test, rep, { ok: false, error }, "");
   // The floor is of the data path and of kept sessions; it opens a WebSocket per extra
   // connection and parks only --prepared binds, so many connections at once are not its subject.
   if (spec.kind === "chain" && !CHAIN_TESTS.includes(test)) return;
   if (test === "bulk") {
     const t = await up(spec, { backendPort: ports.bulk, backendKind: "bulk" });
-    if (!t) return fail(1, "tunnel did not start");
+    if (!t) return fail(first, "tunnel did not start");
     try {
-      for (let rep = 1; rep <= reps; rep++) {
+      for (const rep of repNos) {
         for (const dir of ["up", "down"] as const) {
           const c0 = perRole(t, cpuSeconds);
           const { result, peak, base } = await withPeaks(t, () => bulk(t.addr, sizes.bulkBytes, dir, 180_000));
@@ -316,9 +325,9 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
     }
   } else if (test === "rtt" || test === "ttfb" || test === "concurrent") {
     const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
-    if (!t) return fail(1, "tunnel did not start");
+    if (!t) return fail(first, "tunnel did not start");
     try {
-      for (let rep = 1; rep <= reps; rep++) {
+      for (const rep of repNos) {
         const c0 = perRole(t, cpuSeconds);
         if (test === "rtt") {
           const r = await rtt(t.addr, sizes.rttCount, 64, sizes.rttWarmup, 180_000);
@@ -344,8 +353,8 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
     }
   } else if (test === "idle" || test === "idle10k") {
     const count = test === "idle" ? sizes.idle : idleBigCount;
-    const repsHere = test === "idle" ? reps : 1;
-    for (let rep = 1; rep <= repsHere; rep++) {
+    // The big idle test runs once: its first repetition.
+    for (const rep of test === "idle" ? repNos : repNos.filter((r) => r === 1)) {
       // A fresh instance per repetition: memory a previous round left behind must not hide this one's.
       const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
       if (!t) return fail(rep, "tunnel did not start");
@@ -376,7 +385,7 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
   } else if (test === "msgs") {
     if (spec.kind === "direct") return;
     const t = await up(spec, { backendPort: ports.bulk, backendKind: "bulk", countFrames: true });
-    if (!t) return fail(1, "tunnel did not start");
+    if (!t) return fail(first, "tunnel did not start");
     try {
       for (const dir of ["up", "down"] as const) {
         const before = t.frames!.snapshot();
@@ -391,7 +400,7 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
         emit(
           spec.name,
           `msgs_${dir}`,
-          1,
+          first,
           {
             ok: r.ok,
             bytes: r.bytes,
@@ -423,10 +432,16 @@ try {
     cwd: repoRoot,
   });
   const ports = JSON.parse((await backend.waitLine(/^\{.*\}$/, 30_000, "stdout"))[0]) as { echo: number; bulk: number };
-  // Test-major, tunnel-minor: a drift in machine load hits every tunnel of a test alike.
-  for (const test of TESTS) {
-    if (!only.includes(test)) continue;
-    for (const spec of specs) await runTest(test, spec, ports);
+  // Test-major, tunnel-minor: a drift in machine load hits every tunnel of a test alike;
+  // --interleave goes repetition-major on top, so it also hits every repetition alike.
+  const allReps = Array.from({ length: sizes.reps }, (_, i) => i + 1);
+  for (const repNos of o.interleave ? allReps.map((r) => [r]) : [allReps]) {
+    for (const test of TESTS) {
+      if (!only.includes(test)) continue;
+      // msgs counts messages once: its first repetition.
+      if (test === "msgs" && !repNos.includes(1)) continue;
+      for (const spec of specs) await runTest(test, spec, ports, repNos);
+    }
   }
 } finally {
   await backend?.stop();

@@ -8,9 +8,12 @@ import { fileURLToPath } from "node:url";
 declare const SALLYPORT_EDGE_SCRIPT: string | undefined;
 export const EDGE_SCRIPT_DEFINE = "SALLYPORT_EDGE_SCRIPT";
 
-/** Bundles edge/index.ts the way wrangler does, in memory, for Miniflare. */
-export async function bundleEdge(): Promise<string> {
-  if (typeof SALLYPORT_EDGE_SCRIPT === "string") return SALLYPORT_EDGE_SCRIPT;
+/**
+ * Bundles edge/index.ts the way wrangler does, in memory, for Miniflare. `plugins`: esbuild
+ * plugins for a variant (the bench's edge speaking fewer protocol versions); none for the edge as shipped.
+ */
+export async function bundleEdge(plugins: readonly import("esbuild").Plugin[] = []): Promise<string> {
+  if (typeof SALLYPORT_EDGE_SCRIPT === "string" && plugins.length === 0) return SALLYPORT_EDGE_SCRIPT;
   const { build } = await import("esbuild");
   const entry = fileURLToPath(new URL("../edge/index.ts", import.meta.url));
   const result = await build({
@@ -22,6 +25,7 @@ export async function bundleEdge(): Promise<string> {
     external: ["cloudflare:*"],
     write: false,
     logLevel: "silent",
+    plugins: [...plugins],
   });
   return result.outputFiles[0]!.text;
 }

@@ -21,6 +21,8 @@ export interface LocalEdgeOptions {
   readonly cf?: Record<string, unknown>;
   /** Serve TLS with this certificate and key (PEM) instead of plain HTTP. */
   readonly https?: { readonly cert: string; readonly key: string };
+  /** The Worker script to run instead of the bundle of edge/ (the bench's variants: bench/edge-host.ts --protocol). */
+  readonly script?: string;
   /** Receives each line the Worker logs; without it Miniflare prints them. */
   readonly onLog?: (level: string, message: string) => void;
 }
@@ -34,7 +36,7 @@ export interface LocalEdge {
 export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge> {
   const host = opts.host ?? "127.0.0.1";
   if (host !== "127.0.0.1" && !opts.port) throw new Error(`startLocalEdge: a host other than 127.0.0.1 (${host}) needs a fixed port`);
-  const script = await bundleEdge();
+  const script = opts.script ?? (await bundleEdge());
   // The Miniflare that wrangler ships (v5) takes v4-shaped options through this adapter.
   const options = convertV4MiniflareOptions({
     modules: [{ type: "ESModule", path: "index.js", contents: script }],

@@ -269,16 +269,18 @@ export function freePort(): Promise<number> {
 
 /**
  * Sallyport from a checkout at `root` (the repository itself, or a patched copy to compare);
- * a variant adds a proxy on the connector's way to the edge, or TLS.
+ * a variant adds a proxy on the connector's way to the edge, or TLS, or an edge speaking v1 only.
  */
 export interface SallyportVariant {
   /** The connector reaches the edge through this proxy (`--proxy`). */
   readonly proxied?: BenchProxy;
   /** TLS on both WebSocket legs, as deployed (the edge's certificate made at run time, trusted with --ca-file). */
   readonly tls?: boolean;
+  /** 1: the edge speaks v1 only (bench/edge-host.ts --protocol), so the session runs without v2's marks and proofs. */
+  readonly protocol?: 1;
 }
 
-export function sallyport(name: string, root: string, { proxied, tls }: SallyportVariant = {}): TunnelSpec {
+export function sallyport(name: string, root: string, { proxied, tls, protocol }: SallyportVariant = {}): TunnelSpec {
   return {
     name,
     kind: "sallyport",
@@ -305,6 +307,7 @@ export function sallyport(name: string, root: string, { proxied, tls }: Sallypor
           env.socksTimeout,
           ...(env.maxMessage ? ["--max-message", String(env.maxMessage)] : []),
           ...(cert ? ["--tls-cert", cert.certFile, "--tls-key", cert.keyFile] : []),
+          ...(protocol ? ["--protocol", String(protocol)] : []),
         ]);
         const { url, workerd } = await edgeOf(edge);
         const ws = cert ? "wss" : "ws";
