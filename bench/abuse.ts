@@ -18,6 +18,9 @@ import { findDescendant, installCleanup, rssKb, spawnChild, stopAll } from "./li
  *   npm run bench:abuse [-- --only plain-default,liars-greedy --seconds 15]
  *
  * Target (issue 11): growth ≤ 64 MiB in every scenario, the echo session answering throughout.
+ * Two controls measure the runtime on its own: requests-2000 (the waiting-2000 burst to a path
+ * the Worker answers 404) and plain-upload-sink (the uploaders against an object that drops
+ * every message).
  */
 
 const MiB = 1024 * 1024;
@@ -32,6 +35,7 @@ const SCENARIOS = [
   "waiting-2000-capped",
   "requests-2000",
   "plain-upload-echo",
+  "plain-upload-sink",
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -84,11 +88,35 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-async function setup(attackKind: "push" | "stuck" | "echo", settings: Record<string, unknown>, withAttackConnector = true): Promise<Setup> {
+/**
+ * The control for the uploaders: not Sallyport's edge but an object that accepts every
+ * WebSocket and drops every message it gets. What workerd grows by then is the runtime's
+ * own reading, with nothing held by the object.
+ */
+const SINK_EDGE = `
+import { DurableObject } from "cloudflare:workers";
+export class ServiceObject extends DurableObject {
+  async fetch() {
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+  webSocketMessage() {}
+}
+export default { fetch: (request, env) => env.SERVICE.get(env.SERVICE.idFromName("sink")).fetch(request) };
+`;
+
+async function setup(
+  attackKind: "push" | "stuck" | "echo",
+  settings: Record<string, unknown>,
+  withAttackConnector = true,
+  script?: string,
+): Promise<Setup> {
   const [attack, echo] = await Promise.all([backend(attackKind), backend("echo")]);
   const t = { attack: token(), echo: token() };
   const ended = new Map<string, number>();
   const edge = await startLocalEdge({
+    ...(script ? { script } : {}),
     port: 0,
     services: {
       attack: { accept: accept("attack"), "socks.timeout": "10 seconds", ...settings },
@@ -102,10 +130,13 @@ async function setup(attackKind: "push" | "stuck" | "echo", settings: Record<str
   });
   const workerd = findDescendant(process.pid, "workerd");
   if (!workerd) throw new Error("no workerd under this process");
-  const services = [
-    ...(withAttackConnector ? [{ name: "attack", connect: attack.port, token: t.attack, prepared: 16 }] : []),
-    { name: "echo", connect: echo.port, token: t.echo, prepared: 2 },
-  ];
+  // The sink edge has no binds to offer: no connector at all.
+  const services = script
+    ? []
+    : [
+        ...(withAttackConnector ? [{ name: "attack", connect: attack.port, token: t.attack, prepared: 16 }] : []),
+        { name: "echo", connect: echo.port, token: t.echo, prepared: 2 },
+      ];
   const config = {
     edge: `ws://${edge.url.host}`,
     services: services.map((s) => {
@@ -122,21 +153,19 @@ async function setup(attackKind: "push" | "stuck" | "echo", settings: Record<str
   };
   const configFile = join(logDir, `connector-${Date.now()}.json`);
   writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-  const connector = spawnChild(
-    "connector",
-    process.execPath,
-    ["bin/sallyport.mjs", "connector", "--config", configFile, "--log-level", "warn"],
-    {
-      logFile: join(logDir, "connector.log"),
-    },
-  );
+  const connector =
+    services.length > 0
+      ? spawnChild("connector", process.execPath, ["bin/sallyport.mjs", "connector", "--config", configFile, "--log-level", "warn"], {
+          logFile: join(logDir, "connector.log"),
+        })
+      : undefined;
   await sleep(3000); // binds park
   return {
     url: `ws://${edge.url.host}`,
     workerd,
     ended,
     stop: async () => {
-      await connector.stop();
+      await connector?.stop();
       await edge.stop();
       attack.server.close();
       echo.server.close();
@@ -243,7 +272,16 @@ const clientsAtOnce =
 
 const ATTACKS: Record<
   Scenario,
-  { kind: "push" | "stuck" | "echo"; settings?: Record<string, unknown>; noConnector?: boolean; attack: Attack }
+  {
+    kind: "push" | "stuck" | "echo";
+    settings?: Record<string, unknown>;
+    noConnector?: boolean;
+    /** Another Worker in place of the edge (a control): no connector, no echo session. */
+    script?: string;
+    /** A control: what the runtime grows by on its own, not a scenario held to the target. */
+    control?: true;
+    attack: Attack;
+  }
 > = {
   "plain-default": { kind: "push", attack: plainNonReader },
   "plain-untrusted": { kind: "push", settings: { "client.plain.max.bytes": MiB }, attack: plainNonReader },
@@ -278,8 +316,10 @@ const ATTACKS: Record<
   "waiting-2000-capped": { kind: "echo", settings: { "max.clients": 128 }, noConnector: true, attack: clientsAtOnce(2000, "attack") },
   // The control: the same burst to a path the Worker answers 404, never reaching the object —
   // what the runtime itself grows by for 2,000 requests at once.
-  "requests-2000": { kind: "echo", noConnector: true, attack: clientsAtOnce(2000, "nowhere") },
+  "requests-2000": { kind: "echo", noConnector: true, control: true, attack: clientsAtOnce(2000, "nowhere") },
   "plain-upload-echo": { kind: "echo", attack: plainUploaders(8) },
+  // The control: the same uploaders against an object that drops every message (SINK_EDGE).
+  "plain-upload-sink": { kind: "echo", script: SINK_EDGE, control: true, attack: plainUploaders(8) },
 };
 
 const p = (xs: number[], q: number): number => {
@@ -291,7 +331,7 @@ const p = (xs: number[], q: number): number => {
 const rows: string[] = [];
 for (const name of only) {
   const a = ATTACKS[name];
-  const env = await setup(a.kind, a.settings ?? {}, !a.noConnector);
+  const env = await setup(a.kind, a.settings ?? {}, !a.noConnector, a.script);
   await sleep(1000);
   const base = rssKb([env.workerd]);
   const closes = new Map<number, number>();
@@ -299,15 +339,15 @@ for (const name of only) {
   const sampler = setInterval(() => (peak = Math.max(peak, rssKb([env.workerd]))), 100);
   const until = Date.now() + SECONDS * 1000;
   await a.attack(env.url, closes);
-  const probe = await interactive(env.url, until);
+  const probe = a.script ? await sleep(until - Date.now()).then(() => undefined) : await interactive(env.url, until);
   clearInterval(sampler);
   const growth = (peak - base) / 1024;
   const closed = [...closes].map(([code, n]) => `${n}×${code === -1 ? "refused" : code}`).join(" ") || "none";
   const byEdge = [...env.ended].map(([label, n]) => `${n}×${label}`).join(" ") || "none";
   rows.push(
-    `| ${name} | ${(base / 1024).toFixed(0)} | ${growth.toFixed(1)} | ${growth <= 64 ? "yes" : "NO"} | ` +
-      `${byEdge} | ${closed} | ${probe.ok ? "yes" : "NO"} | ` +
-      `${p(probe.rtts, 0.5).toFixed(1)} | ${p(probe.rtts, 0.99).toFixed(1)} |`,
+    `| ${name} | ${(base / 1024).toFixed(0)} | ${growth.toFixed(1)} | ${a.control ? "(control)" : growth <= 64 ? "yes" : "NO"} | ` +
+      `${byEdge} | ${closed} | ${probe ? (probe.ok ? "yes" : "NO") : "— (control)"} | ` +
+      `${probe ? p(probe.rtts, 0.5).toFixed(1) : "—"} | ${probe ? p(probe.rtts, 0.99).toFixed(1) : "—"} |`,
   );
   process.stdout.write(`${rows.at(-1)}\n`);
   await env.stop();
