@@ -1,4 +1,5 @@
 import { CloseCode } from "../shared/protocol/close-codes.ts";
+import { SERVICE_FULL_STATUS } from "../shared/protocol/constants.ts";
 
 /**
  * What a close code means to someone running a client: one short phrase per code, with the
@@ -34,6 +35,6 @@ export function describeClose(code: number, reason = ""): string {
 export function describeRefusal(status: number): string {
   if (status === 404) return "edge answered HTTP 404: unknown service path, or this client is not admitted";
   if (status === 426) return "edge answered HTTP 426: not a WebSocket request";
-  if (status === 503) return "edge answered HTTP 503: the service holds max.clients clients; try again later";
+  if (status === SERVICE_FULL_STATUS) return "edge answered HTTP 503: the service holds max.clients clients; try again later";
   return `edge refused the WebSocket handshake with HTTP ${status}`;
 }

@@ -6,6 +6,7 @@ import {
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
   type ProtocolVersion,
+  SERVICE_FULL_STATUS,
 } from "../shared/protocol/constants.ts";
 import { decodeFromClient, decodeFromConnector, encode } from "../shared/protocol/codec.ts";
 import type { BindMessage, OpenedMessage } from "../shared/protocol/messages.ts";
@@ -630,7 +631,7 @@ export class ServiceObject extends DurableObject<Env> {
   private full(service: EdgeService): Response {
     log("warn", "client refused: max.clients reached", { service: service.name, maxClients: service.maxClients });
     return new Response("limit reached: the service holds max.clients clients; try again later\n", {
-      status: 503,
+      status: SERVICE_FULL_STATUS,
       headers: { "content-type": "text/plain", "retry-after": String(FULL_RETRY_AFTER_S) },
     });
   }

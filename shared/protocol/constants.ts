@@ -23,6 +23,8 @@ export const BIND_SUBPROTOCOLS: Readonly<Record<ProtocolVersion, string>> = Obje
 /** The connector endpoint. It is not any service's accept path (config validation forbids it). */
 export const BIND_PATH = "/_sallyport/bind";
 export const HEALTH_PATH = "/_sallyport/health";
+/** A client refused before the upgrade because its service holds max.clients clients (with Retry-After): try again later. */
+export const SERVICE_FULL_STATUS = 503;
 /** Per-service status as JSON, and as a small HTML page; both need the admin token. */
 export const STATUS_PATH = "/_sallyport/status";
 export const STATUS_PAGE_PATH = "/_sallyport/status.html";

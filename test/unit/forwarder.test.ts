@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { describeRefusal } from "../../client/describe.ts";
 import type { DialHandlers, DialOptions } from "../../client/dial.ts";
 import { Forwarder, type ForwarderIo, STOP_GRACE_MS } from "../../client/forwarder.ts";
 import { SallyportStream } from "../../client/stream.ts";
@@ -114,6 +115,21 @@ describe("Forwarder: pre-opened sessions", () => {
     h.dials[1]!.handlers.failed(failure);
     const said = h.log.records.filter((r) => r.msg === "pre-opened session closed").map((r) => r.level);
     expect(said).toEqual(["warn", "debug"]);
+  });
+
+  it("a service at max.clients (HTTP 503) is retried after the backoff as a warning, not reported as a wrong --url", async () => {
+    const h = await harness(1);
+    const full = { kind: "refused", status: 503, description: describeRefusal(503) } as const;
+    h.dials[0]!.handlers.failed(full);
+    h.clock.advance(100);
+    expect(h.dials).toHaveLength(2);
+    expect(h.log.records.filter((r) => r.msg === "edge refused the session")).toHaveLength(0);
+    const said = h.log.records.filter((r) => r.msg === "pre-opened session closed");
+    expect(said.map((r) => [r.level, r.fields.reason])).toEqual([["warn", describeRefusal(503)]]);
+    // Any other refusal is the operator's to fix, and said so.
+    h.dials[1]!.handlers.failed({ kind: "refused", status: 404, description: describeRefusal(404) });
+    const refused = h.log.records.filter((r) => r.msg === "edge refused the session");
+    expect(refused.map((r) => [r.level, r.fields.fix])).toEqual([["error", "check --url (the service's accept path) and --token-file"]]);
   });
 
   it("drops an idle session whose backend ended, closes it cleanly, and replaces it after the backoff", async () => {
