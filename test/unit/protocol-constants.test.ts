@@ -17,6 +17,7 @@ describe("protocol constants", () => {
       STATUS_PATH: "/_sallyport/status",
       STATUS_PAGE_PATH: "/_sallyport/status.html",
       RESERVED_PATH_PREFIX: "/_sallyport/",
+      SERVICE_FULL_STATUS: 503,
       AUTHORIZATION_HEADER: "authorization",
       STANDBY_HEADER: "sallyport-standby",
       BEARER_PREFIX: "Bearer ",
