@@ -38,3 +38,8 @@ export function describeRefusal(status: number): string {
   if (status === SERVICE_FULL_STATUS) return "edge answered HTTP 503: the service holds max.clients clients; try again later";
   return `edge refused the WebSocket handshake with HTTP ${status}`;
 }
+
+/** What the operator should fix after the edge refused with `status`; nothing for a full service (503), which is retried. */
+export function refusalFix(status: number): string | undefined {
+  return status === SERVICE_FULL_STATUS ? undefined : "check --url (the service's accept path) and --token-file";
+}

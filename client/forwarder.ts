@@ -2,9 +2,9 @@ import net from "node:net";
 import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { CloseCode } from "../shared/protocol/close-codes.ts";
-import { SERVICE_FULL_STATUS } from "../shared/protocol/constants.ts";
 import type { Logger } from "../shared/log.ts";
 import type { EdgeRoute } from "../net/edge-socket.ts";
+import { refusalFix } from "./describe.ts";
 import { dial, type DialFailure, type DialHandlers, type DialOptions } from "./dial.ts";
 import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 
@@ -187,13 +187,7 @@ export class Forwarder {
   private idleProblem(description: string, failure?: DialFailure): void {
     const fields = { url: this.opts.url, reason: description, attempt: this.backoff.attempts };
     // What the operator must fix is said loudly, once a minute: the edge's refusal, a proxy's.
-    // A full service (503, max.clients) is not a mistake to fix: retried like a dropped session.
-    const fix =
-      failure?.kind === "refused"
-        ? failure.status === SERVICE_FULL_STATUS
-          ? undefined
-          : "check --url (the service's accept path) and --token-file"
-        : failure?.fix;
+    const fix = failure?.kind === "refused" ? refusalFix(failure.status) : failure?.fix;
     if (fix) {
       const now = this.clock.now();
       if (this.lastRefusalLog === undefined || now - this.lastRefusalLog >= 60_000 || description !== this.lastIdleProblem) {

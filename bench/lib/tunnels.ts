@@ -6,7 +6,7 @@ import { connect as tlsConnect } from "node:tls";
 import { connect, type Addr } from "./load.ts";
 import { FrameCountingProxy } from "./wsframes.ts";
 import { findDescendant, spawnChild, type Child } from "./proc.ts";
-import { selfSignedCertificate } from "./certificate.ts";
+import { type CertificateFiles, selfSignedCertificate } from "./certificate.ts";
 
 /**
  * The tunnels under test. `up()` starts one instance in front of a backend port and returns
@@ -69,7 +69,7 @@ let instance = 0;
  * of start (the client first, then the connector, then the edge: nobody reconnects to a
  * stopped peer). `launch` stops everything if starting fails halfway.
  */
-export class Launch {
+class Launch {
   readonly n = ++instance;
   private readonly started: Child[] = [];
   frames: FrameCountingProxy | undefined;
@@ -180,11 +180,9 @@ export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec
     up: (env, opts) =>
       launch(env, name, async (l) => {
         const relay = join(env.repoRoot, "bench/chain-relay.ts");
-        if (tls && opts.countFrames) throw new Error("the frame-counting proxy reads plain WebSocket frames: not with TLS");
-        const cert = tls ? await selfSignedCertificate(env.logDir, `${name}-${l.n}`) : undefined;
+        const { cert, ws } = await edgeTls(env, `${name}-${l.n}`, tls, opts);
         // The relays are the floor's least code: they trust the edge through Node's own variable, not a flag.
         const trust = cert ? { NODE_EXTRA_CA_CERTS: cert.certFile } : {};
-        const ws = cert ? "wss" : "ws";
         const edge = l.spawn("edge", [
           "--import",
           "tsx",
@@ -224,6 +222,18 @@ export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec
         return { addr, roles: edgeShapedRoles(client, edge, workerd, bind) };
       }),
   };
+}
+
+/** With `tls`, the edge's certificate for this launch and the wss scheme; otherwise plain ws. */
+async function edgeTls(
+  env: BenchEnv,
+  name: string,
+  tls: boolean | undefined,
+  opts: UpOptions,
+): Promise<{ cert?: CertificateFiles; ws: "ws" | "wss" }> {
+  if (!tls) return { ws: "ws" };
+  if (opts.countFrames) throw new Error("the frame-counting proxy reads plain WebSocket frames: not with TLS");
+  return { cert: await selfSignedCertificate(env.logDir, name), ws: "wss" };
 }
 
 export type BenchProxy = "tinyproxy" | "squid";
@@ -290,8 +300,7 @@ export function sallyport(name: string, root: string, { proxied, tls, protocol }
         const tokenFile = join(env.logDir, `${name}-${l.n}.token`);
         writeFileSync(tokenFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
         const bin = join(root, "bin/sallyport.mjs");
-        if (tls && opts.countFrames) throw new Error("the frame-counting proxy reads plain WebSocket frames: not with TLS");
-        const cert = tls ? await selfSignedCertificate(env.logDir, `${name}-${l.n}`) : undefined;
+        const { cert, ws } = await edgeTls(env, `${name}-${l.n}`, tls, opts);
         const trust = cert ? ["--ca-file", cert.certFile] : [];
         const edge = l.spawn("edge", [
           "--import",
@@ -310,7 +319,6 @@ export function sallyport(name: string, root: string, { proxied, tls, protocol }
           ...(protocol ? ["--protocol", String(protocol)] : []),
         ]);
         const { url, workerd } = await edgeOf(edge);
-        const ws = cert ? "wss" : "ws";
         const proxy = proxied ? await startProxy(proxied, env, l) : undefined;
         const connector = l.spawn(
           "connector",
