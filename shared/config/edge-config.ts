@@ -39,8 +39,10 @@ export interface EdgeService {
   /** Unpaired binds (registering or parked) the service holds at most, and per token. */
   readonly maxBinds: number;
   readonly maxBindsPerCredential: number;
-  /** Clients (waiting and paired) the service holds at most; beyond it a new client is closed with 4029. */
+  /** Clients (waiting and paired) the service holds at most; beyond it a new client is closed with 4029. Split over the shards. */
   readonly maxClients: number;
+  /** Durable Objects the service is spread over (edge/shards.ts); 1 = one object, named after the service. */
+  readonly shards: number;
   /** A session with no data either way for this long is closed with 4408; undefined = never. */
   readonly sessionIdleTimeoutMs: number | undefined;
   /** Who may open a session (checked before a client can take a bind). */
@@ -81,6 +83,8 @@ export const EDGE_SECRETS: readonly string[] = ["SALLYPORT_CONNECTOR_TOKENS", "S
 export const EDGE_TLS = ["cloudflare", "workerd"] as const;
 
 export const MIN_TOKEN_LENGTH = 16;
+/** Most objects one service may be spread over: the status endpoint asks each of them. */
+export const MAX_SHARDS = 64;
 
 /**
  * Tokens standing in for a secret that a static check does not have, one per service and
@@ -268,6 +272,7 @@ export function parseEdgeConfig(
       OBJECT_BUDGET_BYTES,
     );
     const maxClients = r.integer("max.clients", DEFAULTS["max.clients"], 1, 30_000);
+    const shards = r.integer("shards", 1, 1, MAX_SHARDS);
     const sessionIdleTimeoutMs = r.optionalDuration("session.idle.timeout", 1000);
     const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
@@ -289,6 +294,7 @@ export function parseEdgeConfig(
           maxBinds,
           maxBindsPerCredential,
           maxClients,
+          shards,
           sessionIdleTimeoutMs,
           client,
           clientCertPins: Object.freeze(clientCertPins),

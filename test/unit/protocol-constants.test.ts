@@ -19,6 +19,8 @@ describe("protocol constants", () => {
       RESERVED_PATH_PREFIX: "/_sallyport/",
       AUTHORIZATION_HEADER: "authorization",
       STANDBY_HEADER: "sallyport-standby",
+      SHARD_HEADER: "sallyport-shard",
+      SHARDS_HEADER: "sallyport-shards",
       BEARER_PREFIX: "Bearer ",
       HEARTBEAT_REQUEST: "\u0000sallyport:ping:1",
       HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",

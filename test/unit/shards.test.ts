@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { clientShards, objectName, parseObjectName, perShard, placeBind } from "../../edge/shards.ts";
+import { excessPerShard, neediestShard, shardTargets } from "../../connector/shard-plan.ts";
+
+/** edge/shards.ts (naming, bind placement, client choice) and connector/shard-plan.ts (binds per shard). */
+
+describe("object names", () => {
+  it("keeps today's name for shard 0, so one shard is exactly a one-object service", () => {
+    expect(objectName("echo", 0)).toBe("echo");
+    expect(objectName("echo", 3)).toBe("echo#3");
+  });
+
+  it("reads back what it made, and nothing else", () => {
+    for (const shard of [0, 1, 7, 63]) expect(parseObjectName(objectName("a-b", shard))).toEqual({ service: "a-b", shard });
+    for (const bad of ["", "#1", "echo#0", "echo#01", "echo#x", "echo#64", "echo#1#2"]) expect(parseObjectName(bad)).toBeUndefined();
+  });
+});
+
+describe("bind placement", () => {
+  it("puts a bind without the header (an older connector) on shard 0", () => {
+    expect(placeBind(null, 4)).toEqual({ ok: true, shard: 0 });
+    expect(placeBind(undefined, 1)).toEqual({ ok: true, shard: 0 });
+  });
+
+  it("places a bind on the shard it asks for, and one beyond N on shard mod N", () => {
+    expect(placeBind("2", 4)).toEqual({ ok: true, shard: 2 });
+    expect(placeBind("3", 2)).toEqual({ ok: true, shard: 1 });
+    expect(placeBind("5", 1)).toEqual({ ok: true, shard: 0 });
+  });
+
+  it.each(["", "-1", "1.5", " 1", "0x1", "12345", "one"])("refuses the header %j", (h) => {
+    expect(placeBind(h, 4)).toEqual({ ok: false });
+  });
+});
+
+describe("client shard choice", () => {
+  it("is shard 0 alone for one shard", () => {
+    expect(clientShards(1, Math.random)).toEqual([0]);
+  });
+
+  it("draws two distinct shards, the first uniform over all of them", () => {
+    const counts = [0, 0, 0, 0];
+    let seed = 1;
+    // A fixed LCG: the test is deterministic.
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 4000; i++) {
+      const [a, b] = clientShards(4, random) as [number, number];
+      expect(a).not.toBe(b);
+      expect(b).toBeGreaterThanOrEqual(0);
+      expect(b).toBeLessThan(4);
+      counts[a]!++;
+    }
+    for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(150);
+  });
+
+  it("covers every pair at the edges of [0, 1)", () => {
+    expect(clientShards(3, () => 0)).toEqual([0, 1]);
+    expect(clientShards(3, () => 0.999_999)).toEqual([2, 1]);
+  });
+});
+
+describe("limits split over shards", () => {
+  it("gives each shard its share, rounded up", () => {
+    expect(perShard(512, 1)).toBe(512);
+    expect(perShard(512, 4)).toBe(128);
+    expect(perShard(10, 4)).toBe(3);
+  });
+});
+
+describe("connector: binds per shard", () => {
+  it("keeps max(prepared, N) binds, at least one per shard, the rest even", () => {
+    expect(shardTargets(4, 1)).toEqual([4]);
+    expect(shardTargets(8, 4)).toEqual([2, 2, 2, 2]);
+    expect(shardTargets(10, 4)).toEqual([3, 3, 2, 2]);
+    expect(shardTargets(2, 4)).toEqual([1, 1, 1, 1]);
+  });
+
+  it("fills the shard that lacks most first", () => {
+    expect(neediestShard([2, 2, 2], [2, 0, 1])).toBe(1);
+    expect(neediestShard([1, 1], [1, 1])).toBeUndefined();
+    expect(neediestShard([1, 1], [])).toBe(0);
+  });
+
+  it("retires every bind on a shard the edge no longer has, and those over target", () => {
+    const have = new Map([
+      [0, 3],
+      [1, 1],
+      [3, 2],
+    ]);
+    expect(excessPerShard([2, 2], have)).toEqual(
+      new Map([
+        [0, 1],
+        [3, 2],
+      ]),
+    );
+  });
+});
