@@ -20,7 +20,8 @@ import {
 } from "./attachments.ts";
 import { edgeConfig, findService, type Env } from "./env.ts";
 import { UNKNOWN_CLIENT_ADDRESS } from "./client-address.ts";
-import { INTERNAL_HEADERS } from "./internal.ts";
+import { COLD_SHARD, INTERNAL_HEADERS } from "./internal.ts";
+import { perShard } from "./shards.ts";
 import { log } from "./log.ts";
 import { PendingHold } from "./hold.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pendingBytes, pickBind, pickClient, takeover } from "./pairing.ts";
@@ -80,9 +81,9 @@ function wireSize(message: string | ArrayBuffer, limit: number): number {
 }
 
 /**
- * One object per service: it holds the parked binds and the waiting and paired clients,
- * and relays each pair's messages. It uses the hibernation API (ctx.acceptWebSocket), so
- * an idle service costs nothing; everything that must survive lives in attachments.
+ * One object per service shard (edge/shards.ts; with one shard, one object per service): it
+ * holds the parked binds and the waiting and paired clients, and relays each pair's messages.
+ * It uses the hibernation API (ctx.acceptWebSocket), so an idle service costs nothing; everything that must survive lives in attachments.
  * Entry points never throw (each catches, logs, and closes the sockets concerned with 1011)
  * and always reciprocate a close.
  */
@@ -202,9 +203,12 @@ export class ServiceObject extends DurableObject<Env> {
     if (request.headers.get(INTERNAL_HEADERS.role) === "status") {
       return Response.json(summarize(service.name, this.sockets.all(), this.bytes));
     }
+    const now = Date.now();
+    // A client's first-choice shard with no parked bind: the Worker offers it to another shard.
+    if (request.headers.get(INTERNAL_HEADERS.declineIfCold) === "1" && !this.pickLiveBind(now))
+      return new Response(null, { status: COLD_SHARD.status, headers: { [COLD_SHARD.header]: "1" } });
     const { 0: outside, 1: inside } = newPair();
     const id = crypto.randomUUID().replaceAll("-", "");
-    const now = Date.now();
     if (request.headers.get(INTERNAL_HEADERS.role) === "bind") {
       const credential = request.headers.get(INTERNAL_HEADERS.credential) ?? "";
       const version = versionHeader(request);
@@ -243,9 +247,10 @@ export class ServiceObject extends DurableObject<Env> {
     };
     const clients = this.sockets.clients().length;
     this.sockets.accept(inside, client);
-    if (clients >= service.maxClients) {
+    const maxClients = perShard(service.maxClients, service.shards);
+    if (clients >= maxClients) {
       // Waiting and paired clients both hold the object's memory; a flood must not reach a reset.
-      log("warn", "client refused: max.clients reached", { service: service.name, maxClients: service.maxClients });
+      log("warn", "client refused: max.clients reached", { service: service.name, maxClients, shards: service.shards });
       this.sockets.save(inside, { ...client, deadline: undefined });
       closeSocket(inside, close("LIMIT"));
       return upgraded(request, outside);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clientShards, objectName, parseObjectName, perShard, placeBind } from "../../edge/shards.ts";
+import { aggregate, renderStatusPage, type ServiceStatus } from "../../edge/status.ts";
 import { excessPerShard, neediestShard, shardTargets } from "../../connector/shard-plan.ts";
 
 /** edge/shards.ts (naming, bind placement, client choice) and connector/shard-plan.ts (binds per shard). */
@@ -96,5 +97,43 @@ describe("connector: binds per shard", () => {
         [3, 2],
       ]),
     );
+  });
+});
+
+describe("status over shards", () => {
+  const shard = (connectors: ServiceStatus["connectors"], parked: number, sessions: number): ServiceStatus => ({
+    service: "echo",
+    connectors,
+    parkedBinds: parked,
+    waitingClients: 0,
+    activeSessions: sessions,
+    bytesToConnectors: 10,
+    bytesToClients: 20,
+  });
+  const conn = (id: string, since: string, parked: number, sessions: number) => ({
+    connectorId: id,
+    instance: "i",
+    connectedSince: since,
+    parked,
+    sessions,
+  });
+
+  it("sums the shards, merges each connector across them, and keeps the per-shard breakdown", () => {
+    const s = aggregate("echo", [
+      shard([conn("a", "2026-01-02T00:00:00.000Z", 2, 1), conn("b", "2026-01-01T00:00:00.000Z", 1, 0)], 3, 1),
+      shard([conn("a", "2026-01-01T00:00:00.000Z", 1, 2)], 1, 2),
+      shard([], 0, 0),
+    ]);
+    expect(s).toMatchObject({ parkedBinds: 4, activeSessions: 3, bytesToConnectors: 30, bytesToClients: 60 });
+    expect(s.connectors).toEqual([conn("a", "2026-01-01T00:00:00.000Z", 3, 3), conn("b", "2026-01-01T00:00:00.000Z", 1, 0)]);
+    expect(s.shards!.map((h) => [h.shard, h.connectors, h.parkedBinds])).toEqual([
+      [0, 2, 3],
+      [1, 1, 1],
+      [2, 0, 0],
+    ]);
+    // The page shows one row per shard and flags the shard no connector serves.
+    const page = renderStatusPage([s], new Date(0));
+    expect(page).toContain("<td>shard 1</td>");
+    expect(page).toContain("<td>shard 2 ⚠</td>");
   });
 });
