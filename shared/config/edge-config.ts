@@ -2,7 +2,7 @@ import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { FieldReader, isRecord } from "./reader.ts";
 import { isLoopbackHost } from "../loopback.ts";
-import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
+import { MAX_MESSAGE_BYTES, MAX_SHARDS, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
 import {
   CLIENT_PLAIN,
   DEFAULTS,
@@ -83,8 +83,6 @@ export const EDGE_SECRETS: readonly string[] = ["SALLYPORT_CONNECTOR_TOKENS", "S
 export const EDGE_TLS = ["cloudflare", "workerd"] as const;
 
 export const MIN_TOKEN_LENGTH = 16;
-/** Most objects one service may be spread over: the status endpoint asks each of them. */
-export const MAX_SHARDS = 64;
 
 /**
  * Tokens standing in for a secret that a static check does not have, one per service and
@@ -104,7 +102,7 @@ export const ISSUER_REQUIRED_MESSAGE =
  * whose own copies of what the edge holds measured about as much again (bench/abuse.ts).
  */
 export const OBJECT_BUDGET_BYTES = 32 * 1024 * 1024;
-export { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES };
+export { MAX_MESSAGE_BYTES, MAX_SHARDS, MIN_MESSAGE_BYTES };
 
 function asObject(raw: unknown, path: string, issues: IssueList): Record<string, unknown> | undefined {
   let value = raw;

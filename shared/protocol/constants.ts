@@ -44,6 +44,8 @@ export const STANDBY_HEADER = "sallyport-standby";
  */
 export const SHARD_HEADER = "sallyport-shard";
 export const SHARDS_HEADER = "sallyport-shards";
+/** Most shards a service may have (edge config `shards`); a connector believes no edge beyond it. */
+export const MAX_SHARDS = 64;
 export const BEARER_PREFIX = "Bearer ";
 
 /**

@@ -21,6 +21,7 @@ describe("protocol constants", () => {
       STANDBY_HEADER: "sallyport-standby",
       SHARD_HEADER: "sallyport-shard",
       SHARDS_HEADER: "sallyport-shards",
+      MAX_SHARDS: 64,
       BEARER_PREFIX: "Bearer ",
       HEARTBEAT_REQUEST: "\u0000sallyport:ping:1",
       HEARTBEAT_RESPONSE: "\u0000sallyport:pong:1",
