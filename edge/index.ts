@@ -15,7 +15,7 @@ import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./a
 import { bearerToken, matchToken, serviceForToken } from "./auth.ts";
 import { clientAddress } from "./client-address.ts";
 import { aggregate, renderStatusPage, type ServiceStatus } from "./status.ts";
-import { clientShards, objectName, placeBind } from "./shards.ts";
+import { clientShards, MAX_SHARDS, objectName, placeBind } from "./shards.ts";
 import type { EdgeService } from "../shared/config/edge-config.ts";
 import { edgeConfig, type Env } from "./env.ts";
 import { COLD_SHARD, INTERNAL_HEADERS } from "./internal.ts";
@@ -67,8 +67,11 @@ function withHeaders(res: Response, add: Record<string, string>): Response {
   return new Response(null, { status: 101, webSocket: res.webSocket, headers });
 }
 
+/** This isolate's count of clients routed, from a random start (clientShards' `turn`). */
+let clientTurn = Math.floor(Math.random() * MAX_SHARDS);
+
 /**
- * A client goes to a random shard unless that shard has no parked bind: it declines before
+ * A client goes to the next shard in turn unless that shard has no parked bind: it declines before
  * accepting the upgrade (a WebSocket cannot move), and the client is offered to a second random
  * shard the same way. Both cold (rare under even load): shard 0 takes it whatever its state —
  * where a connector from before shards parks all its binds, and where a cold service's clients
@@ -76,7 +79,7 @@ function withHeaders(res: Response, add: Record<string, string>): Response {
  * single object, no extra step.
  */
 async function clientToShard(env: Env, request: Request, service: EdgeService, extra: Record<string, string>): Promise<Response> {
-  const choices = clientShards(service.shards, Math.random);
+  const choices = clientShards(service.shards, clientTurn++, Math.random);
   if (choices.length === 1) return toService(env, request, shardTarget(service.name, 0), ROLE_CLIENT, extra);
   for (const shard of choices) {
     const res = await toService(env, request, shardTarget(service.name, shard), ROLE_CLIENT, {

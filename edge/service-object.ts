@@ -108,8 +108,12 @@ export class ServiceObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE));
   }
 
-  /** Session bytes relayed since this object started (a cache: reset on eviction). */
+  /**
+   * Since this object started (a cache: reset on eviction): session bytes relayed, and for the
+   * status endpoint's per-shard figures, pairings made and WebSocket messages handled.
+   */
   private readonly bytes = { toConnectors: 0, toClients: 0 };
+  private readonly counts = { pairings: 0, messages: 0 };
 
   /**
    * When session data last went either way, by client socket id: for session.idle.timeout.
@@ -141,6 +145,7 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.counts.messages++;
     try {
       await this.received(ws, message);
     } catch (error) {
@@ -201,7 +206,7 @@ export class ServiceObject extends DurableObject<Env> {
     const service = this.service(request.headers.get(INTERNAL_HEADERS.service));
     if (!service) return new Response("Not Found", { status: 404 });
     if (request.headers.get(INTERNAL_HEADERS.role) === "status") {
-      return Response.json(summarize(service.name, this.sockets.all(), this.bytes));
+      return Response.json(summarize(service.name, this.sockets.all(), this.bytes, this.counts));
     }
     const now = Date.now();
     // A client's first-choice shard with no parked bind: the Worker offers it to another shard.
@@ -596,6 +601,7 @@ export class ServiceObject extends DurableObject<Env> {
     const check = this.checkSession(bindWs, b, clientWs, c, now);
     if (check.next !== undefined) this.sessionCheckAt = Math.min(this.sessionCheckAt ?? Infinity, check.next);
     void this.armAlarm();
+    this.counts.pairings++;
     log("info", "paired", { sessionId: client.id, bindId: bind.bindId, connectorId: bind.connectorId });
     return true;
   }

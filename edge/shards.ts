@@ -39,16 +39,16 @@ export function placeBind(header: string | null | undefined, shards: number): Bi
 }
 
 /**
- * A client's shard, first choice then fallback: two distinct uniform draws. The Worker asks the
- * first shard to decline if it has no parked bind (a cold shard) and then sends the client to
- * the second, which takes it whatever its state (it asks its connectors for a bind through
- * `demand`, or answers busy / TTL expired at socks.timeout as one object always did). Uniform
- * draws keep the load even without any shared state in the Worker; the fallback makes a
- * client wait on a cold shard only when two shards are cold at once. `random` is in [0, 1).
+ * A client's shard, first choice then fallback. The first goes round the shards (`turn`: the
+ * Worker isolate's running count, started at a random shard), so each isolate spreads its
+ * clients evenly whatever their number, without shared state, and the sum over isolates is even
+ * too; the fallback is a uniform draw from the other N − 1 shards. The Worker asks the first
+ * shard to decline if it has no parked bind (a cold shard), then the second the same way (see
+ * edge/index.ts clientToShard). `random` is in [0, 1).
  */
-export function clientShards(shards: number, random: () => number): readonly [number] | readonly [number, number] {
+export function clientShards(shards: number, turn: number, random: () => number): readonly [number] | readonly [number, number] {
   if (shards <= 1) return [0];
-  const first = Math.floor(random() * shards) % shards;
+  const first = turn % shards;
   // A draw from the other N − 1 shards: never the first again.
   const second = (first + 1 + (Math.floor(random() * (shards - 1)) % (shards - 1))) % shards;
   return [first, second];

@@ -19,6 +19,8 @@ export interface ShardStatus {
   readonly activeSessions: number;
   readonly bytesToConnectors: number;
   readonly bytesToClients: number;
+  readonly pairings: number;
+  readonly messagesReceived: number;
 }
 
 export interface ServiceStatus {
@@ -29,6 +31,9 @@ export interface ServiceStatus {
   readonly activeSessions: number;
   readonly bytesToConnectors: number;
   readonly bytesToClients: number;
+  /** Since each object started (caches: an object restarted counts from 0): sessions paired, WebSocket messages it handled. */
+  readonly pairings: number;
+  readonly messagesReceived: number;
   /** Per shard, in shard order (set by aggregate; one object's own summary has none). */
   readonly shards?: ShardStatus[];
 }
@@ -65,6 +70,8 @@ export function aggregate(service: string, perShard: readonly ServiceStatus[]): 
     activeSessions: sum((s) => s.activeSessions),
     bytesToConnectors: sum((s) => s.bytesToConnectors),
     bytesToClients: sum((s) => s.bytesToClients),
+    pairings: sum((s) => s.pairings),
+    messagesReceived: sum((s) => s.messagesReceived),
     shards: perShard.map((s, shard) => ({
       shard,
       connectors: s.connectors.length,
@@ -73,11 +80,18 @@ export function aggregate(service: string, perShard: readonly ServiceStatus[]): 
       activeSessions: s.activeSessions,
       bytesToConnectors: s.bytesToConnectors,
       bytesToClients: s.bytesToClients,
+      pairings: s.pairings,
+      messagesReceived: s.messagesReceived,
     })),
   };
 }
 
-export function summarize(service: string, atts: readonly Attachment[], bytes: { toConnectors: number; toClients: number }): ServiceStatus {
+export function summarize(
+  service: string,
+  atts: readonly Attachment[],
+  bytes: { toConnectors: number; toClients: number },
+  counts: { pairings: number; messages: number },
+): ServiceStatus {
   const connectors = new Map<string, { instance: string; since: number; parked: number; sessions: number }>();
   let parkedBinds = 0;
   let waitingClients = 0;
@@ -112,6 +126,8 @@ export function summarize(service: string, atts: readonly Attachment[], bytes: {
     activeSessions,
     bytesToConnectors: bytes.toConnectors,
     bytesToClients: bytes.toClients,
+    pairings: counts.pairings,
+    messagesReceived: counts.messages,
   };
 }
 
@@ -126,7 +142,7 @@ const STYLE = [
   "section{margin-bottom:2em}",
 ].join("");
 
-const HEADINGS = ["parked binds", "waiting clients", "active sessions", "bytes to connectors", "bytes to clients"];
+const HEADINGS = ["parked binds", "waiting clients", "active sessions", "bytes to connectors", "bytes to clients", "pairings", "messages"];
 
 /** A small self-contained page: no scripts, no external assets. */
 export function renderStatusPage(services: readonly ServiceStatus[], now: Date): string {
@@ -147,6 +163,8 @@ export function renderStatusPage(services: readonly ServiceStatus[], now: Date):
         t.activeSessions,
         t.bytesToConnectors,
         t.bytesToClients,
+        t.pairings,
+        t.messagesReceived,
       ];
       const row = (first: string, t: ServiceStatus | ShardStatus) =>
         `<tr>${[first, ...cells(t)].map((n) => `<td>${n}</td>`).join("")}</tr>`;

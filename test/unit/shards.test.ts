@@ -36,10 +36,10 @@ describe("bind placement", () => {
 
 describe("client shard choice", () => {
   it("is shard 0 alone for one shard", () => {
-    expect(clientShards(1, Math.random)).toEqual([0]);
+    expect(clientShards(1, 5, Math.random)).toEqual([0]);
   });
 
-  it("draws two distinct shards, the first uniform over all of them", () => {
+  it("goes round the shards first, exactly even, and falls back to a distinct shard", () => {
     const counts = [0, 0, 0, 0];
     let seed = 1;
     // A fixed LCG: the test is deterministic.
@@ -47,19 +47,20 @@ describe("client shard choice", () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
       return seed / 2 ** 31;
     };
-    for (let i = 0; i < 4000; i++) {
-      const [a, b] = clientShards(4, random) as [number, number];
+    const seconds = [0, 0, 0, 0];
+    for (let turn = 7; turn < 7 + 4000; turn++) {
+      const [a, b] = clientShards(4, turn, random) as [number, number];
       expect(a).not.toBe(b);
-      expect(b).toBeGreaterThanOrEqual(0);
-      expect(b).toBeLessThan(4);
       counts[a]!++;
+      seconds[b]!++;
     }
-    for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(150);
+    expect(counts).toEqual([1000, 1000, 1000, 1000]);
+    for (const c of seconds) expect(Math.abs(c - 1000)).toBeLessThan(150);
   });
 
-  it("covers every pair at the edges of [0, 1)", () => {
-    expect(clientShards(3, () => 0)).toEqual([0, 1]);
-    expect(clientShards(3, () => 0.999_999)).toEqual([2, 1]);
+  it("covers the fallback's range at the edges of [0, 1)", () => {
+    expect(clientShards(3, 0, () => 0)).toEqual([0, 1]);
+    expect(clientShards(3, 0, () => 0.999_999)).toEqual([0, 2]);
   });
 });
 
@@ -109,6 +110,8 @@ describe("status over shards", () => {
     activeSessions: sessions,
     bytesToConnectors: 10,
     bytesToClients: 20,
+    pairings: 5,
+    messagesReceived: 100,
   });
   const conn = (id: string, since: string, parked: number, sessions: number) => ({
     connectorId: id,
@@ -124,7 +127,14 @@ describe("status over shards", () => {
       shard([conn("a", "2026-01-01T00:00:00.000Z", 1, 2)], 1, 2),
       shard([], 0, 0),
     ]);
-    expect(s).toMatchObject({ parkedBinds: 4, activeSessions: 3, bytesToConnectors: 30, bytesToClients: 60 });
+    expect(s).toMatchObject({
+      parkedBinds: 4,
+      activeSessions: 3,
+      bytesToConnectors: 30,
+      bytesToClients: 60,
+      pairings: 15,
+      messagesReceived: 300,
+    });
     expect(s.connectors).toEqual([conn("a", "2026-01-01T00:00:00.000Z", 3, 3), conn("b", "2026-01-01T00:00:00.000Z", 1, 0)]);
     expect(s.shards!.map((h) => [h.shard, h.connectors, h.parkedBinds])).toEqual([
       [0, 2, 3],
