@@ -152,7 +152,7 @@ describe("a service over four objects", () => {
     for (const h of after.shards!) expect(h.pairings - before.shards![h.shard]!.pairings, `shard ${h.shard} served`).toBeGreaterThan(0);
   });
 
-  it("N changed by restarting the edge (4 → 2): the connector moves its binds to exactly the new shards, new sessions spread over them", async () => {
+  it("N changed by restarting the edge (4 → 2): the connector moves its binds to exactly the new shards, new sessions spread", async () => {
     const token = randomToken();
     let edge = await shardedEdge(4, token);
     const port = edge.port;
