@@ -3,7 +3,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceStatus } from "../../edge/status.ts";
 import { STATUS_PATH } from "../../shared/protocol/constants.ts";
-import { echoBackend } from "../helpers/backends.ts";
+import { echoBackend, refusingBackend } from "../helpers/backends.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { startEdge, type TestEdge } from "../helpers/edge.ts";
 import { ACCEPT, echoSession, type Outcome, SERVICE, startNode, taggedEcho } from "../helpers/fault-kit.ts";
@@ -182,5 +182,46 @@ describe("a service over four objects", () => {
     const outcomes = await runAll(4, 1, () => echoSession(edge.clientUrl("/svc"), randomBytes(4096), { timeoutMs: 15_000 }));
     expect(outcomes.filter((o) => o.kind !== "ok")).toEqual([]);
     expect((await status(edge)).shards!.map((h) => h.pairings)).toEqual([2, 2]);
+  });
+
+  it("backend down: the connector withdraws its binds on every shard, and a client on any shard is told 4005 at once", async () => {
+    const token = randomToken();
+    const edge = await shardedEdge(4, token);
+    const backend = await refusingBackend();
+    const node = await startNode(cleanup, { edge: edge.ws, token, connect: backend.uri, id: "refused", prepared: 4 });
+    await node.registered();
+    await statusUntil(edge, "a bind on each shard", parkedEverywhere(4, 1));
+    const first = await echoSession(edge.clientUrl("/svc"), randomBytes(1024), { timeoutMs: 15_000 });
+    expect(first).toMatchObject({ kind: "closed", code: 4005 });
+    await node.proc.waitForLog(msgIs("backend unavailable: withdrawing binds until it answers"), 5000, "the pool to withdraw");
+    await statusUntil(edge, "no bind parked on any shard", (s) => s.shards!.every((h) => h.parkedBinds === 0));
+    // Eight in a row: the Worker's turn passes every shard first; none waits out socks.timeout (10 s).
+    for (let i = 0; i < 8; i++) {
+      const o = await echoSession(edge.clientUrl("/svc"), randomBytes(1024), { timeoutMs: 15_000 });
+      expect(o, `client ${i}`).toMatchObject({ kind: "closed", code: 4005 });
+      expect(o.ms, `client ${i}`).toBeLessThan(2000);
+    }
+  });
+
+  it("drain (SIGTERM): no bind left parked on any shard while a session in flight completes", async () => {
+    const token = randomToken();
+    const edge = await shardedEdge(4, token);
+    const backend = await echoBackend(cleanup);
+    const node = await startNode(cleanup, {
+      edge: edge.ws,
+      token,
+      connect: backend.uri,
+      id: "drained",
+      prepared: 4,
+      drainTimeout: "20 seconds",
+    });
+    await node.registered();
+    await statusUntil(edge, "a bind on each shard", parkedEverywhere(4, 1));
+    const inFlight = echoSession(edge.clientUrl("/svc"), randomBytes(256 * 1024), { chunk: 8192, paceMs: 20, timeoutMs: 20_000 });
+    await backend.accepted(1, 10_000);
+    node.proc.signal("SIGTERM");
+    await statusUntil(edge, "no bind parked on any shard", (s) => s.shards!.every((h) => h.parkedBinds === 0), 5000);
+    expect(await inFlight).toMatchObject({ kind: "ok" });
+    expect((await node.proc.waitForExit(10_000)).code).toBe(0);
   });
 });

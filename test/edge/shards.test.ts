@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { objectName } from "../../edge/shards.ts";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
 import { BIND_PATH, SHARD_HEADER, SHARDS_HEADER } from "../../shared/protocol/constants.ts";
-import { bindMessage, edgeFetch, openBind, openClient, type TestSocket } from "./helpers.ts";
+import { bindMessage, bytes, edgeFetch, openBind, openClient, text, type TestSocket } from "./helpers.ts";
 import { freshService, type TestService } from "./services.ts";
 
 /**
@@ -93,5 +93,30 @@ describe("clients over shards", () => {
     const third = await openClient(svc);
     expect(await third.closed()).toMatchObject({ code: CloseCode.LIMIT });
     expect(first.isClosed || second.isClosed).toBe(false);
+  });
+});
+
+describe("one shard's object restarted", () => {
+  it("ends only the sessions that shard held; the others relay on", async () => {
+    const svc = freshService("sharded");
+    const binds: TestSocket[] = [];
+    for (let s = 0; s < SHARDS; s++) binds.push(await parkedOn(svc, String(s)));
+    // Four clients in turn: one per shard, each paired with that shard's bind.
+    const clients: TestSocket[] = [];
+    for (let i = 0; i < SHARDS; i++) clients.push(await openClient(svc));
+    for (const b of binds) expect(await b.control()).toMatchObject({ t: "paired" });
+    const stub = env.SERVICE.get(env.SERVICE.idFromName(objectName(svc.name, 2)));
+    // abort() resets the object as a crash or an exceeded limit would (workerd logs it as uncaught).
+    await runInDurableObject(stub, (_instance, state) => {
+      state.abort("test: shard 2 restarted");
+    }).catch(() => undefined);
+    expect((await binds[2]!.closed()).code).not.toBe(1000);
+    // Its client is closed too (abnormally), and it is the only one.
+    const lost = await Promise.any(clients.map(async (c, i) => ((await c.closed()).code !== 1000 ? i : Promise.reject())));
+    const others = clients.filter((_, i) => i !== lost);
+    for (const [i, c] of others.entries()) c.send(bytes(`from ${i}`));
+    const got = await Promise.all([0, 1, 3].map(async (s) => text(await binds[s]!.binaryMessage())));
+    expect(got.sort()).toEqual(["from 0", "from 1", "from 2"]);
+    expect(others.every((c) => !c.isClosed)).toBe(true);
   });
 });
