@@ -9,23 +9,8 @@ export interface ConnectorStatus {
   readonly sessions: number;
 }
 
-/** One shard's figures (one object's), in a service's breakdown. */
-export interface ShardStatus {
-  readonly shard: number;
-  /** Connectors with at least one bind (parked or in session) on this shard. */
-  readonly connectors: number;
-  readonly parkedBinds: number;
-  readonly waitingClients: number;
-  readonly activeSessions: number;
-  readonly bytesToConnectors: number;
-  readonly bytesToClients: number;
-  readonly pairings: number;
-  readonly messagesReceived: number;
-}
-
-export interface ServiceStatus {
-  readonly service: string;
-  readonly connectors: ConnectorStatus[];
+/** What an object counts; a service's figures are its shards' added up. */
+interface Figures {
   readonly parkedBinds: number;
   readonly waitingClients: number;
   readonly activeSessions: number;
@@ -34,6 +19,18 @@ export interface ServiceStatus {
   /** Since each object started (caches: an object restarted counts from 0): sessions paired, WebSocket messages it handled. */
   readonly pairings: number;
   readonly messagesReceived: number;
+}
+
+/** One shard's figures (one object's), in a service's breakdown. */
+export interface ShardStatus extends Figures {
+  readonly shard: number;
+  /** Connectors with at least one bind (parked or in session) on this shard. */
+  readonly connectors: number;
+}
+
+export interface ServiceStatus extends Figures {
+  readonly service: string;
+  readonly connectors: ConnectorStatus[];
   /** Per shard, in shard order (set by aggregate; one object's own summary has none). */
   readonly shards?: ShardStatus[];
 }

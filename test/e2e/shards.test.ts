@@ -97,14 +97,27 @@ const parkedEverywhere =
   (s: ServiceStatus) =>
     s.shards?.length === shards && s.shards.every((h) => h.parkedBinds >= perShard && h.connectors === connectors);
 
+/**
+ * A four-shard edge with one connector process (to `connect`, an echo backend when absent),
+ * once the connector's binds are parked on every shard, at least `perShard` each.
+ */
+async function servedOverFour(
+  perShard: number,
+  o: Pick<Parameters<typeof startNode>[1], "id" | "prepared" | "retryMax" | "drainTimeout">,
+  connect?: string,
+) {
+  const token = randomToken();
+  const edge = await shardedEdge(4, token);
+  const backend = connect === undefined ? await echoBackend(cleanup) : undefined;
+  const node = await startNode(cleanup, { edge: edge.ws, token, connect: connect ?? backend!.uri, ...o });
+  await node.registered();
+  await statusUntil(edge, `${perShard} of ${o.id}'s binds on each shard`, parkedEverywhere(4, perShard));
+  return { token, edge, backend, node };
+}
+
 describe("a service over four objects", () => {
   it("spreads 1,000 sessions (plain and `sallyport client`) over all four, each within ±25 % of the mean, every byte intact", async () => {
-    const token = randomToken();
-    const edge = await shardedEdge(4, token);
-    const backend = await echoBackend(cleanup);
-    const node = await startNode(cleanup, { edge: edge.ws, token, connect: backend.uri, id: "spread", prepared: 32 });
-    await node.registered();
-    await statusUntil(edge, "8 binds parked on each shard", parkedEverywhere(4, 8));
+    const { edge } = await servedOverFour(8, { id: "spread", prepared: 32 });
     // --preopen 0: one WebSocket per connection, so every session is a pairing the edge counts
     // (a pre-opened pair is kept for the client's next connection, on the same shard).
     const client = spawnSallyport(["client", "--url", edge.clientUrl("/svc"), "--listen", "127.0.0.1:0", "--preopen", "0"], {
@@ -153,20 +166,10 @@ describe("a service over four objects", () => {
   });
 
   it("N changed by restarting the edge (4 → 2): the connector moves its binds to exactly the new shards, new sessions spread", async () => {
-    const token = randomToken();
-    let edge = await shardedEdge(4, token);
+    const served = await servedOverFour(1, { id: "mover", prepared: 4, retryMax: "300 milliseconds" });
+    const { token, node } = served;
+    let edge = served.edge;
     const port = edge.port;
-    const backend = await echoBackend(cleanup);
-    const node = await startNode(cleanup, {
-      edge: edge.ws,
-      token,
-      connect: backend.uri,
-      id: "mover",
-      prepared: 4,
-      retryMax: "300 milliseconds",
-    });
-    await node.registered();
-    await statusUntil(edge, "a bind on each of 4 shards", parkedEverywhere(4, 1));
 
     await edge.stop();
     edge = await shardedEdge(2, token, port);
@@ -185,12 +188,7 @@ describe("a service over four objects", () => {
   });
 
   it("backend down: the connector withdraws its binds on every shard, and a client on any shard is told 4005 at once", async () => {
-    const token = randomToken();
-    const edge = await shardedEdge(4, token);
-    const backend = await refusingBackend();
-    const node = await startNode(cleanup, { edge: edge.ws, token, connect: backend.uri, id: "refused", prepared: 4 });
-    await node.registered();
-    await statusUntil(edge, "a bind on each shard", parkedEverywhere(4, 1));
+    const { edge, node } = await servedOverFour(1, { id: "refused", prepared: 4 }, (await refusingBackend()).uri);
     const first = await echoSession(edge.clientUrl("/svc"), randomBytes(1024), { timeoutMs: 15_000 });
     expect(first).toMatchObject({ kind: "closed", code: 4005 });
     await node.proc.waitForLog(msgIs("backend unavailable: withdrawing binds until it answers"), 5000, "the pool to withdraw");
@@ -204,21 +202,9 @@ describe("a service over four objects", () => {
   });
 
   it("drain (SIGTERM): no bind left parked on any shard while a session in flight completes", async () => {
-    const token = randomToken();
-    const edge = await shardedEdge(4, token);
-    const backend = await echoBackend(cleanup);
-    const node = await startNode(cleanup, {
-      edge: edge.ws,
-      token,
-      connect: backend.uri,
-      id: "drained",
-      prepared: 4,
-      drainTimeout: "20 seconds",
-    });
-    await node.registered();
-    await statusUntil(edge, "a bind on each shard", parkedEverywhere(4, 1));
+    const { edge, backend, node } = await servedOverFour(1, { id: "drained", prepared: 4, drainTimeout: "20 seconds" });
     const inFlight = echoSession(edge.clientUrl("/svc"), randomBytes(256 * 1024), { chunk: 8192, paceMs: 20, timeoutMs: 20_000 });
-    await backend.accepted(1, 10_000);
+    await backend!.accepted(1, 10_000);
     node.proc.signal("SIGTERM");
     await statusUntil(edge, "no bind parked on any shard", (s) => s.shards!.every((h) => h.parkedBinds === 0), 5000);
     expect(await inFlight).toMatchObject({ kind: "ok" });
