@@ -20,6 +20,8 @@ import { installCleanup, spawnChild, stopAll } from "./lib/proc.ts";
  *
  *   npm run bench:shards [-- --sessions 1000 --shards 4 --concurrency 16 --prepared 32]
  *
+ * `npm run bench` runs it too, as its `shards` test (--only shards for that alone).
+ *
  * Set-up time: from dialing the WebSocket to the first 64 B echoed back (upgrade, shard
  * choice, pairing, the connector's backend dial, one round trip). Per object: sessions paired
  * and WebSocket messages handled, from the status endpoint's per-shard breakdown.
@@ -33,6 +35,7 @@ const { values: o } = parseArgs({
     concurrency: { type: "string" },
     prepared: { type: "string" },
     rounds: { type: "string" },
+    json: { type: "boolean" },
   },
   strict: true,
 });
@@ -178,7 +181,8 @@ async function main(): Promise<void> {
       worst_shard_off_mean_pct: Math.round((Math.max(...objects.map((x) => Math.abs(x.sessions - mean))) / mean) * 1000) / 10,
     };
   }
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  // --json: one line, for bench/run.ts (its `shards` test runs this script).
+  process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${JSON.stringify(report, null, 2)}\n`);
   await stopAll();
   await edge.stop();
   await echo.stop();
