@@ -633,7 +633,8 @@ for (const spec of specs.filter(edgeShaped)) {
         const ratio = ours === undefined || theirs === undefined ? undefined : ours / theirs;
         const status = ratio === undefined ? "–" : ratio <= 0.75 ? "met" : "**missed**";
         targets.push(
-          `| ${spec.name} | ${role} CPU-s/GiB ${dir} ≤ 0.75 × ${ssh.name} | ${fmt(ours, 2)} vs ${fmt(theirs, 2)} (${fmt(ratio, 2)}×) | ${status} |`,
+          `| ${spec.name} | ${role} CPU-s/GiB ${dir} ≤ 0.75 × ${ssh.name} | ` +
+            `${fmt(ours, 2)} vs ${fmt(theirs, 2)} (${fmt(ratio, 2)}×) | ${status} |`,
         );
       }
     }
