@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { clientShards, objectName, parseObjectName, perShard, placeBind } from "../../edge/shards.ts";
 import { aggregate, renderStatusPage, type ServiceStatus } from "../../edge/status.ts";
+import { placementOf } from "../../connector/bind.ts";
+import { SHARD_HEADER, SHARDS_HEADER } from "../../shared/protocol/constants.ts";
 import { excessPerShard, neediestShard, shardTargets } from "../../connector/shard-plan.ts";
 
 /** edge/shards.ts (naming, bind placement, client choice) and connector/shard-plan.ts (binds per shard). */
@@ -145,5 +147,22 @@ describe("status over shards", () => {
     const page = renderStatusPage([s], new Date(0));
     expect(page).toContain("<td>shard 1</td>");
     expect(page).toContain("<td>shard 2 ⚠</td>");
+  });
+});
+
+describe("connector: what the edge's 101 says", () => {
+  it("reads an edge from before shards (no headers) as one shard", () => {
+    expect(placementOf({})).toEqual({ shard: 0, shards: 1 });
+  });
+
+  it("reads the placement and N", () => {
+    expect(placementOf({ [SHARD_HEADER]: "3", [SHARDS_HEADER]: "4" })).toEqual({ shard: 3, shards: 4 });
+  });
+
+  it("believes no N above MAX_SHARDS, no shard beyond N, and nothing malformed", () => {
+    expect(placementOf({ [SHARD_HEADER]: "1", [SHARDS_HEADER]: "9999" })).toEqual({ shard: 1, shards: 64 });
+    expect(placementOf({ [SHARD_HEADER]: "5", [SHARDS_HEADER]: "2" })).toEqual({ shard: 0, shards: 2 });
+    expect(placementOf({ [SHARD_HEADER]: "x", [SHARDS_HEADER]: "0" })).toEqual({ shard: 0, shards: 1 });
+    expect(placementOf({ [SHARD_HEADER]: ["1", "2"], [SHARDS_HEADER]: "-3" })).toEqual({ shard: 0, shards: 1 });
   });
 });
