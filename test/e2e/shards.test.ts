@@ -165,6 +165,22 @@ describe("a service over four objects", () => {
     for (const h of after.shards!) expect(h.pairings - before.shards![h.shard]!.pairings, `shard ${h.shard} served`).toBeGreaterThan(0);
   });
 
+  it("a second instance of a connector takes over the first's binds on every shard", async () => {
+    const { token, edge, backend } = await servedOverFour(1, { id: "twin", prepared: 4 });
+    const fresh = await startNode(cleanup, { edge: edge.ws, token, connect: backend!.uri, id: "twin", prepared: 4 });
+    const started = await fresh.proc.waitForLog(msgIs("connector started"), 20_000, "the second instance to start");
+    const instance = String(started.json!.instance);
+    // Each shard evicts the old instance's binds when the new one's first bind arrives there.
+    const evicted = () => edge.logs.filter((l) => l.json?.msg === "connector restarted: its old binds evicted").length;
+    await statusUntil(edge, "the new instance alone on every shard", (s) => {
+      const twin = s.connectors.find((c) => c.connectorId === "twin");
+      // Four parked in all: the new instance's, one per shard; the old one's are refused wherever they come.
+      return twin?.instance === instance && evicted() >= 4 && s.parkedBinds === 4 && s.shards!.every((h) => h.parkedBinds === 1);
+    });
+    const outcomes = await runAll(4, 1, () => echoSession(edge.clientUrl("/svc"), randomBytes(4096), { timeoutMs: 15_000 }));
+    expect(outcomes.filter((o) => o.kind !== "ok")).toEqual([]);
+  });
+
   it("N changed by restarting the edge (4 → 2): the connector moves its binds to exactly the new shards, new sessions spread", async () => {
     const served = await servedOverFour(1, { id: "mover", prepared: 4, retryMax: "300 milliseconds" });
     const { token, node } = served;
