@@ -88,6 +88,8 @@ async function clientToShard(env: Env, request: Request, service: EdgeService, e
     });
     if (res.status !== COLD_SHARD.status || res.headers.get(COLD_SHARD.header) !== "1") return res;
   }
+  // Worth an operator's notice: connectors keep too few binds for the load, or none is there.
+  log("info", "client's shards had no parked bind; sent to shard 0", { service: service.name, tried: choices.join(",") });
   return toService(env, request, shardTarget(service.name, 0), ROLE_CLIENT, extra);
 }
 

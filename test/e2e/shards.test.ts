@@ -215,6 +215,8 @@ describe("a service over four objects", () => {
       expect(o, `client ${i}`).toMatchObject({ kind: "closed", code: 4005 });
       expect(o.ms, `client ${i}`).toBeLessThan(2000);
     }
+    // Every shard cold: each went to shard 0 (which knows the backend is down), and the edge said so.
+    expect(edge.logs.filter((l) => l.json?.msg === "client's shards had no parked bind; sent to shard 0").length).toBeGreaterThanOrEqual(8);
   });
 
   it("drain (SIGTERM): no bind left parked on any shard while a session in flight completes", async () => {
