@@ -44,7 +44,9 @@ Measures, side by side in one run, with medians over repetitions:
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
 ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
 idle (PSS per idle session, by process), idle10k (10,000 idle sessions), msgs (WebSocket
-messages per GiB, counted by a proxy on the client's WebSocket leg).
+messages per GiB, counted by a proxy on the client's WebSocket leg), shards (bench/shards.ts,
+once, not per tunnel: a service over 1 object and over 4, session set-up p50/p99 and sessions
+and messages per object).
 
 options
   --quick               small sizes, 1 repetition (~1-2 min)
@@ -56,6 +58,7 @@ options
   --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable)
   --out DIR             results (default /tmp/sallyport-bench-<timestamp>)
   --bulk-mib N --rtt-count N --ttfb-count N --concurrent N --idle N --idle-big N --msgs-mib N
+  --shard-sessions N
   --preopen N           sallyport client --preopen (default 16)
   --prepared N          connector --prepared (default 32)
   --log-level L         connector and client log level (default info, as shipped)
@@ -64,7 +67,7 @@ options
 Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.
 `;
 
-const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "msgs"] as const;
+const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "msgs", "shards"] as const;
 type Test = (typeof TESTS)[number];
 
 const { values: o } = parseArgs({
@@ -83,6 +86,7 @@ const { values: o } = parseArgs({
     idle: { type: "string" },
     "idle-big": { type: "string" },
     "msgs-mib": { type: "string" },
+    "shard-sessions": { type: "string" },
     preopen: { type: "string" },
     prepared: { type: "string" },
     "log-level": { type: "string" },
@@ -115,6 +119,7 @@ const sizes = {
   idle: num(o.idle, quick ? 200 : 1000),
   idleBig: num(o["idle-big"], 10_000),
   msgsBytes: num(o["msgs-mib"], quick ? 128 : 1024) * MiB,
+  shardSessions: num(o["shard-sessions"], quick ? 200 : 1000),
 };
 const only = o.only ? o.only.split(",") : TESTS.filter((t) => !(quick && t === "idle10k"));
 for (const t of only) if (!TESTS.includes(t as Test)) throw new Error(`unknown test ${t} (tests: ${TESTS.join(", ")})`);
@@ -422,6 +427,34 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
   }
 }
 
+/** Sharding (issue 13): bench/shards.ts in its own process with its own edge, once per repetition. */
+async function runShards(): Promise<void> {
+  for (let rep = 1; rep <= sizes.reps; rep++) {
+    const child = spawnChild(
+      "shards",
+      env.node,
+      ["--import", "tsx", join(repoRoot, "bench/shards.ts"), "--json", "--sessions", String(sizes.shardSessions)],
+      { logFile: join(logDir, `shards-${rep}.log`), env: childEnv, cwd: repoRoot },
+    );
+    try {
+      const [json] = await child.waitLine(/^\{.*\}$/, 600_000, "stdout");
+      const r = JSON.parse(json!) as Record<"one" | "sharded", { failed: number; setup_ms_p50: number; worst_shard_off_mean_pct: number }>;
+      emit(
+        "sallyport",
+        "shards",
+        rep,
+        { ok: r.one.failed + r.sharded.failed === 0, ...r },
+        `set-up p50 ${r.one.setup_ms_p50} ms (1 object) vs ${r.sharded.setup_ms_p50} ms (4), worst shard ` +
+          `${r.sharded.worst_shard_off_mean_pct} % off the mean`,
+      );
+    } catch (e) {
+      emit("sallyport", "shards", rep, { ok: false, error: (e as Error).message }, "");
+    } finally {
+      await child.stop();
+    }
+  }
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 let backend: Child | undefined;
@@ -437,12 +470,13 @@ try {
   const allReps = Array.from({ length: sizes.reps }, (_, i) => i + 1);
   for (const repNos of o.interleave ? allReps.map((r) => [r]) : [allReps]) {
     for (const test of TESTS) {
-      if (!only.includes(test)) continue;
+      if (!only.includes(test) || test === "shards") continue;
       // msgs counts messages once: its first repetition.
       if (test === "msgs" && !repNos.includes(1)) continue;
       for (const spec of specs) await runTest(test, spec, ports, repNos);
     }
   }
+  if (only.includes("shards")) await runShards();
 } finally {
   await backend?.stop();
   await stopAll();
@@ -483,6 +517,13 @@ const rows: Row[] = [
   { label: "(f) WebSocket messages per GiB, down", test: "msgs_down", path: "messages_per_gib", skip: notDirect },
   { label: "(f) average data message, up / down (KiB)", test: "msgs_up", path: "avg_data_message_kib", digits: 1, skip: notDirect },
   { label: "(f) … down (KiB)", test: "msgs_down", path: "avg_data_message_kib", digits: 1, skip: notDirect },
+  { label: `(g) ${sizes.shardSessions} sessions, 1 object: set-up p50 (ms)`, test: "shards", path: "one.setup_ms_p50", digits: 1 },
+  { label: "(g) … p99 (ms)", test: "shards", path: "one.setup_ms_p99", digits: 1 },
+  { label: `(g) ${sizes.shardSessions} sessions, 4 objects: set-up p50 (ms)`, test: "shards", path: "sharded.setup_ms_p50", digits: 1 },
+  { label: "(g) … p99 (ms)", test: "shards", path: "sharded.setup_ms_p99", digits: 1 },
+  { label: "(g) … messages handled, shard 0", test: "shards", path: "sharded.per_object.0.messages" },
+  ...[1, 2, 3].map((i) => ({ label: `(g) … shard ${i}`, test: "shards", path: `sharded.per_object.${i}.messages` })),
+  { label: "(g) … worst shard off the mean (%)", test: "shards", path: "sharded.worst_shard_off_mean_pct", digits: 1 },
 ];
 const main = table(lines, tunnels, rows, sizes.reps);
 

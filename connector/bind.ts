@@ -18,6 +18,9 @@ import {
   MAX_RECEIVE_BYTES,
   MIN_MESSAGE_BYTES,
   SESSION_HEARTBEAT_MS,
+  MAX_SHARDS,
+  SHARD_HEADER,
+  SHARDS_HEADER,
 } from "../shared/protocol/constants.ts";
 import { BackendError, dialBackend } from "./backend.ts";
 import type { Logger } from "../shared/log.ts";
@@ -78,6 +81,27 @@ export interface BindDeps {
   readonly log: Logger;
   readonly events: BindEvents;
   readonly io?: BindIo;
+  /** The shard of the service this bind asks the edge for (SHARD_HEADER); 0 when absent. */
+  readonly shard?: number;
+}
+
+/** Where the edge placed a bind, and how many shards it spreads the service over (its 101's headers). */
+export interface Placement {
+  readonly shard: number;
+  readonly shards: number;
+}
+
+/**
+ * The 101's shard headers. An edge from before shards sends none: one shard, shard 0. A count
+ * past MAX_SHARDS is taken as MAX_SHARDS: the pool keeps a bind per shard, and an edge must not
+ * be able to make it open more than that.
+ */
+export function placementOf(headers: Record<string, string | string[] | undefined>): Placement {
+  const int = (v: string | string[] | undefined): number | undefined =>
+    typeof v === "string" && /^[0-9]{1,4}$/.test(v) ? Number(v) : undefined;
+  const shards = Math.min(Math.max(int(headers[SHARDS_HEADER]) ?? 1, 1), MAX_SHARDS);
+  const shard = int(headers[SHARD_HEADER]) ?? 0;
+  return { shard: shard < shards ? shard : 0, shards };
 }
 
 let counter = 0;
@@ -113,6 +137,8 @@ export class Bind {
   private readonly log: Logger;
   /** The version the edge selected in the handshake; every control message says it. */
   private version: ProtocolVersion = 1;
+  /** Set by the edge's 101: where this bind went and the service's shard count. */
+  private placed: Placement | undefined;
 
   constructor(
     private readonly deps: BindDeps,
@@ -135,6 +161,16 @@ export class Bind {
     return this.current;
   }
 
+  /** The shard this bind asked for. */
+  get shard(): number {
+    return this.deps.shard ?? 0;
+  }
+
+  /** Where the edge placed it (known once the handshake is answered). */
+  get placement(): Placement | undefined {
+    return this.placed;
+  }
+
   open(): void {
     const { service, token, route } = this.deps;
     const edge = openEdgeSocket(
@@ -143,7 +179,7 @@ export class Bind {
       offered(BIND_SUBPROTOCOLS),
       route,
       {
-        headers: { authorization: `Bearer ${token}` },
+        headers: { authorization: `Bearer ${token}`, [SHARD_HEADER]: String(this.shard) },
         maxPayload: MAX_RECEIVE_BYTES,
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       },
@@ -157,6 +193,9 @@ export class Bind {
       this.end(proxy ? { kind: "failed", ...proxy } : { kind: "rejected", status: res.statusCode ?? 0 });
       res.resume();
       ws.terminate();
+    });
+    ws.on("upgrade", (res) => {
+      this.placed = placementOf(res.headers);
     });
     ws.on("open", () => this.onOpen(ws));
     ws.on("message", (data: Buffer, isBinary: boolean) => {

@@ -63,6 +63,18 @@ export class ConnectorMetrics implements PoolMetrics {
     gauge("sallyport_offered_binds", "Binds dialing, registering or parked", (s) => s.offered);
     gauge("sallyport_active_sessions", "Sessions in progress", (s) => s.sessions);
     gauge("sallyport_standby_sessions", "Pairs held by clients for later use, no backend connection", (s) => s.standby);
+    gauge("sallyport_edge_shards", "Objects the edge spreads the service over (learned from the edge)", (s) => s.shards);
+    new Gauge({
+      name: "sallyport_parked_binds_by_shard",
+      help: "Binds parked at the edge, by shard",
+      labelNames: ["service", "shard"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of stats())
+          for (const [shard, n] of s.parkedByShard.entries()) this.set({ service: s.service, shard: String(shard) }, n);
+      },
+    });
     gauge("sallyport_backend_up", "1 unless the pool has withdrawn because its backend is down", (s) =>
       s.state === "backend-down" ? 0 : 1,
     );

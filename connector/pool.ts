@@ -7,6 +7,7 @@ import type { Fields, Logger } from "../shared/log.ts";
 import type { EdgeRoute } from "../net/edge-socket.ts";
 import type { SessionOutcome } from "./session.ts";
 import { type PoolEvent, type PoolState, nextPoolState } from "./pool-state.ts";
+import { excessPerShard, neediestShard, shardTargets } from "./shard-plan.ts";
 
 export type { PoolState } from "./pool-state.ts";
 
@@ -21,6 +22,11 @@ export type { PoolState } from "./pool-state.ts";
  *   not taken within SURPLUS_IDLE_MS closes again, so the pool shrinks back.
  * - While the backend refuses, the pool withdraws its binds (the edge then tells waiting
  *   clients at once) and probes the backend on the maximum.recovery.interval schedule.
+ * - Shards: the edge's 101 says how many objects it spreads the service over (N) and where a
+ *   bind landed. The pool keeps max(prepared, N) regular binds, at least one per shard and the
+ *   rest even (shard-plan.ts); `demand` opens surplus binds on the shard that asked; when N
+ *   changes, binds on a shard the edge no longer has (or over a shard's share) are closed and
+ *   replaced where they are needed.
  * - Sessions and offered binds together never exceed max.sessions: at the cap no bind is
  *   offered or replaced (waiting clients are told 4013 "busy" at socks.timeout) until a
  *   session ends.
@@ -48,7 +54,7 @@ export interface PoolDeps {
 }
 
 /** What the pool uses of a bind. */
-export type PoolBind = Pick<Bind, "phase" | "surplus" | "open" | "stop" | "withdraw">;
+export type PoolBind = Pick<Bind, "phase" | "surplus" | "open" | "stop" | "withdraw" | "placement">;
 
 /** How long a recovery probe may take to connect to the backend. */
 export const PROBE_TIMEOUT_MS = 5_000;
@@ -73,11 +79,21 @@ export interface PoolStats {
   readonly pairings: number;
   readonly failures: number;
   readonly backendFailures: number;
+  /** Shards the edge spreads the service over (learned from its 101s; 1 until then). */
+  readonly shards: number;
+  /** Parked binds by shard (index = shard; a shard the edge no longer has shows until its binds close). */
+  readonly parkedByShard: number[];
 }
 
 export class BindPool {
   private current: PoolState = "filling";
   private readonly offered = new Set<PoolBind>();
+  /** The shard each offered or in-session bind is on: the one asked for, then the one the edge placed it on. */
+  private readonly shardOf = new Map<PoolBind, number>();
+  /** Offered binds closed to move them to another shard: no longer counted where they were. */
+  private readonly retiring = new Set<PoolBind>();
+  /** Shards the edge spreads this service over, as its last 101 said. */
+  private shardCount = 1;
   private readonly sessions = new Set<PoolBind>();
   private backoff!: Backoff;
   private recovery!: Backoff;
@@ -104,7 +120,7 @@ export class BindPool {
     this.events = {
       parked: (b) => this.onParked(b),
       paired: (b) => this.onPaired(b),
-      demand: (_b, waiting) => this.onDemand(waiting),
+      demand: (b, waiting) => this.onDemand(b, waiting),
       backendFailed: (_b, why) => this.onBackendFailed(why),
       ended: (b, end) => this.onEnded(b, end),
       sessionEnded: (b, outcome, ms) => {
@@ -159,6 +175,11 @@ export class BindPool {
     for (const b of this.offered) if (b.phase === "parked") parked++;
     let standby = 0;
     for (const b of this.sessions) if (b.phase === "standby") standby++;
+    const parkedByShard = Array.from({ length: this.shardCount }, () => 0);
+    for (const b of this.offered) {
+      const shard = this.shardOf.get(b) ?? 0;
+      if (b.phase === "parked") parkedByShard[shard] = (parkedByShard[shard] ?? 0) + 1;
+    }
     return {
       service: this.deps.service.name,
       state: this.state,
@@ -169,6 +190,8 @@ export class BindPool {
       pairings: this.pairings,
       failures: this.failures,
       backendFailures: this.backendFailures,
+      shards: this.shardCount,
+      parkedByShard: Array.from(parkedByShard, (n) => n ?? 0),
     };
   }
 
@@ -198,17 +221,55 @@ export class BindPool {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private target(): number {
-    // Until one bind has registered, probe with one.
-    return this.registeredOnce ? this.deps.service.preparedConnectionCount : 1;
+  /** Regular binds wanted per shard. Until one bind has registered, probe with one, on shard 0. */
+  private targets(): number[] {
+    return this.registeredOnce ? shardTargets(this.deps.service.preparedConnectionCount, this.shardCount) : [1];
+  }
+
+  /** Regular offered binds per shard, those being moved away left out. */
+  private regularPerShard(): Map<number, number> {
+    const have = new Map<number, number>();
+    for (const b of this.offered) {
+      if (b.surplus || this.retiring.has(b)) continue;
+      const shard = this.shardOf.get(b) ?? 0;
+      have.set(shard, (have.get(shard) ?? 0) + 1);
+    }
+    return have;
   }
 
   private fill(): void {
     this.noteCap();
     if (this.state !== "filling" || this.retryTimer) return;
-    let regular = 0;
-    for (const b of this.offered) if (!b.surplus) regular++;
-    for (; regular < this.target() && this.room() > 0; regular++) this.dial(false);
+    const targets = this.targets();
+    const have = this.regularPerShard();
+    const counts = targets.map((_, i) => have.get(i) ?? 0);
+    for (let shard = neediestShard(targets, counts); shard !== undefined && this.room() > 0; shard = neediestShard(targets, counts)) {
+      this.dial(false, shard);
+      counts[shard]!++;
+    }
+  }
+
+  /**
+   * The edge spreads the service over `shards` objects (a 101 said so): a change moves the binds.
+   * Those on a shard it no longer has would never be given a client, and a shard's share above
+   * its target is closed; fill() then dials where binds are missing. Sessions run on.
+   */
+  private learnShards(shards: number): void {
+    if (shards === this.shardCount) return;
+    this.log.log("info", "the edge spreads this service over a new number of shards; moving binds", {
+      shards,
+      was: this.shardCount,
+    });
+    this.shardCount = shards;
+    const excess = excessPerShard(this.targets(), this.regularPerShard());
+    for (const b of [...this.offered]) {
+      const shard = this.shardOf.get(b) ?? 0;
+      const over = b.surplus ? (shard >= shards ? 1 : 0) : (excess.get(shard) ?? 0);
+      if (over <= 0 || this.retiring.has(b)) continue;
+      if (!b.surplus) excess.set(shard, over - 1);
+      this.retiring.add(b);
+      b.stop();
+    }
   }
 
   /** Binds that may still be offered under max.sessions: each offered one may become a session. */
@@ -227,14 +288,20 @@ export class BindPool {
     this.atCap = full;
   }
 
-  private dial(surplus: boolean): void {
-    const deps: BindDeps = { ...this.deps, log: this.log, events: this.events, io: this.io };
+  private dial(surplus: boolean, shard: number): void {
+    const deps: BindDeps = { ...this.deps, log: this.log, events: this.events, io: this.io, shard };
     const bind = this.deps.makeBind ? this.deps.makeBind(deps, surplus) : new Bind(deps, surplus);
     this.offered.add(bind);
+    this.shardOf.set(bind, shard);
     bind.open();
   }
 
   private onParked(bind: PoolBind): void {
+    const placed = bind.placement;
+    if (placed) {
+      this.shardOf.set(bind, placed.shard);
+      this.learnShards(placed.shards);
+    }
     this.backoff.connected();
     if (!this.registeredOnce) {
       this.registeredOnce = true;
@@ -256,13 +323,15 @@ export class BindPool {
     else this.noteCap();
   }
 
-  private onDemand(waiting: number): void {
+  /** Clients wait on the shard this bind is on: surplus binds go there. */
+  private onDemand(bind: PoolBind, waiting: number): void {
     if (this.state !== "filling") return;
     let surplus = 0;
     for (const b of this.offered) if (b.surplus) surplus++;
     const open = Math.min(waiting, MAX_SURPLUS - surplus, this.room());
-    for (let i = 0; i < open; i++) this.dial(true);
-    if (open > 0) this.log.log("info", "edge has waiting clients; opening more binds", { waiting, opened: open });
+    const shard = this.shardOf.get(bind) ?? 0;
+    for (let i = 0; i < open; i++) this.dial(true, shard);
+    if (open > 0) this.log.log("info", "edge has waiting clients; opening more binds", { waiting, opened: open, shard });
   }
 
   private onBackendFailed(why: CloseCodeName): void {
@@ -299,6 +368,8 @@ export class BindPool {
   private onEnded(bind: PoolBind, end: BindEnd): void {
     this.offered.delete(bind);
     this.sessions.delete(bind);
+    this.shardOf.delete(bind);
+    this.retiring.delete(bind);
     if (this.idle && this.idleWaiters.length) for (const w of this.idleWaiters.splice(0)) w();
     if (this.state !== "filling" || (end.kind !== "failed" && end.kind !== "rejected")) return this.fill();
     if (bind.surplus) return;

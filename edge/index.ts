@@ -4,6 +4,8 @@ import {
   BIND_SUBPROTOCOLS,
   CLIENT_SUBPROTOCOLS,
   HEALTH_PATH,
+  SHARD_HEADER,
+  SHARDS_HEADER,
   STANDBY_HEADER,
   STATUS_PAGE_PATH,
   STATUS_PATH,
@@ -12,16 +14,19 @@ import { selectVersion } from "../shared/protocol/negotiate.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
 import { bearerToken, matchToken, serviceForToken } from "./auth.ts";
 import { clientAddress } from "./client-address.ts";
-import { renderStatusPage, type ServiceStatus } from "./status.ts";
+import { aggregate, renderStatusPage, type ServiceStatus } from "./status.ts";
+import { clientShards, MAX_SHARDS, objectName, placeBind } from "./shards.ts";
+import type { EdgeService } from "../shared/config/edge-config.ts";
 import { edgeConfig, type Env } from "./env.ts";
-import { INTERNAL_HEADERS } from "./internal.ts";
+import { COLD_SHARD, INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
 import { ROLE_BIND, ROLE_CLIENT } from "./attachments.ts";
 
 export { ServiceObject } from "./service-object.ts";
 
 /**
- * The Worker: routes a request to its service's object, after authenticating connectors.
+ * The Worker: routes a request to one of its service's objects (edge/shards.ts), after
+ * authenticating connectors.
  * Anything it will not serve gets the same plain 404, whether the path is unknown or the
  * credential wrong, so probing learns nothing.
  */
@@ -33,16 +38,59 @@ function isUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
-/** Forward to the service's object with trusted headers only. */
-function toService(env: Env, request: Request, service: string, role: string, extra: Record<string, string> = {}): Promise<Response> {
+/** Which object a request goes to: its service, and the name given to idFromName (edge/shards.ts objectName). */
+interface Target {
+  readonly service: string;
+  readonly objectName: string;
+}
+
+/** Forward to one of the service's objects with trusted headers only. */
+function toService(env: Env, request: Request, target: Target, role: string, extra: Record<string, string> = {}): Promise<Response> {
   const headers = new Headers(request.headers);
   for (const h of Object.values(INTERNAL_HEADERS)) headers.delete(h);
-  headers.set(INTERNAL_HEADERS.service, service);
+  headers.set(INTERNAL_HEADERS.service, target.service);
+  headers.set(INTERNAL_HEADERS.objectName, target.objectName);
   headers.set(INTERNAL_HEADERS.role, role);
   for (const [k, v] of Object.entries(extra)) headers.set(k, v);
   headers.set(INTERNAL_HEADERS.clientAddress, clientAddress(request.headers.get("cf-connecting-ip")));
-  const stub = env.SERVICE.get(env.SERVICE.idFromName(service));
+  const stub = env.SERVICE.get(env.SERVICE.idFromName(target.objectName));
   return stub.fetch(new Request(request.url, { method: request.method, headers }));
+}
+
+const shardTarget = (service: string, shard: number): Target => ({ service, objectName: objectName(service, shard) });
+
+/** The object's 101, with headers added (a 101 carrying a WebSocket must be rebuilt to change its headers). */
+function withHeaders(res: Response, add: Record<string, string>): Response {
+  if (res.status !== 101 || !res.webSocket) return res;
+  const headers = new Headers(res.headers);
+  for (const [k, v] of Object.entries(add)) headers.set(k, v);
+  return new Response(null, { status: 101, webSocket: res.webSocket, headers });
+}
+
+/** This isolate's count of clients routed, from a random start (clientShards' `turn`). */
+let clientTurn = Math.floor(Math.random() * MAX_SHARDS);
+
+/**
+ * A client goes to the next shard in turn unless that shard has no parked bind: it declines before
+ * accepting the upgrade (a WebSocket cannot move), and the client is offered to a second random
+ * shard the same way. Both cold (rare under even load): shard 0 takes it whatever its state —
+ * where a connector from before shards parks all its binds, and where a cold service's clients
+ * wait for `demand` or get busy / TTL expired as one object always answered. One shard: today's
+ * single object, no extra step.
+ */
+async function clientToShard(env: Env, request: Request, service: EdgeService, extra: Record<string, string>): Promise<Response> {
+  const choices = clientShards(service.shards, clientTurn++, Math.random);
+  if (choices.length === 1) return toService(env, request, shardTarget(service.name, 0), ROLE_CLIENT, extra);
+  for (const shard of choices) {
+    const res = await toService(env, request, shardTarget(service.name, shard), ROLE_CLIENT, {
+      ...extra,
+      [INTERNAL_HEADERS.declineIfCold]: "1",
+    });
+    if (res.status !== COLD_SHARD.status || res.headers.get(COLD_SHARD.header) !== "1") return res;
+  }
+  // Worth an operator's notice: connectors keep too few binds for the load, or none is there.
+  log("info", "client's shards had no parked bind; sent to shard 0", { service: service.name, tried: choices.join(",") });
+  return toService(env, request, shardTarget(service.name, 0), ROLE_CLIENT, extra);
 }
 
 app.get(HEALTH_PATH, (c) => {
@@ -61,9 +109,19 @@ async function statusOf(c: { env: Env; req: { raw: Request } }): Promise<Service
   if (!token || !(await matchToken([admin], token))) return undefined;
   return Promise.all(
     config.value.services.map(async (s) => {
-      const headers = new Headers({ [INTERNAL_HEADERS.service]: s.name, [INTERNAL_HEADERS.role]: "status" });
-      const res = await c.env.SERVICE.get(c.env.SERVICE.idFromName(s.name)).fetch("https://status/", { headers });
-      return (await res.json()) as ServiceStatus;
+      const shards = await Promise.all(
+        Array.from({ length: s.shards }, async (_, shard) => {
+          const name = objectName(s.name, shard);
+          const headers = new Headers({
+            [INTERNAL_HEADERS.service]: s.name,
+            [INTERNAL_HEADERS.objectName]: name,
+            [INTERNAL_HEADERS.role]: "status",
+          });
+          const res = await c.env.SERVICE.get(c.env.SERVICE.idFromName(name)).fetch("https://status/", { headers });
+          return (await res.json()) as ServiceStatus;
+        }),
+      );
+      return aggregate(s.name, shards);
     }),
   );
 }
@@ -105,10 +163,18 @@ app.get(BIND_PATH, async (c) => {
   }
   // The newest version both speak; a connector offering none of ours gets v1, as before versions were negotiated.
   const version = selectVersion(offeredSubprotocols(c.req.raw), BIND_SUBPROTOCOLS) ?? 1;
-  return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, {
+  const shards = credential.service.shards;
+  const placed = placeBind(c.req.header(SHARD_HEADER), shards);
+  if (!placed.ok) {
+    log("warn", "connector rejected: malformed shard header", { service: credential.service.name });
+    return notFound();
+  }
+  const res = await toService(c.env, c.req.raw, shardTarget(credential.service.name, placed.shard), ROLE_BIND, {
     [INTERNAL_HEADERS.credential]: credential.credential,
     [INTERNAL_HEADERS.version]: String(version),
   });
+  // The connector learns N here (not from its own configuration), and where this bind landed.
+  return withHeaders(res, { [SHARD_HEADER]: String(placed.shard), [SHARDS_HEADER]: String(shards) });
 });
 
 app.get("*", async (c) => {
@@ -133,7 +199,7 @@ app.get("*", async (c) => {
   }
   // Only a client that can say `start` may ask for standby.
   const standby = protocol === "sallyport" && c.req.header(STANDBY_HEADER) === "1";
-  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, {
+  return clientToShard(c.env, c.req.raw, service, {
     [INTERNAL_HEADERS.clientProtocol]: protocol,
     ...(version ? { [INTERNAL_HEADERS.version]: String(version) } : {}),
     ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}),

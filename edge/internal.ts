@@ -14,4 +14,15 @@ export const INTERNAL_HEADERS = Object.freeze({
   version: "x-sallyport-version",
   /** "1" for a Sallyport client's session opened ahead of use (STANDBY_HEADER). */
   standby: "x-sallyport-standby",
+  /** The name the Worker gave idFromName for this object (edge/shards.ts objectName): service, or service#shard. */
+  objectName: "x-sallyport-object-name",
+  /** "1": a client's first-choice shard, which declines it (COLD_SHARD) when it has no parked bind. */
+  declineIfCold: "x-sallyport-decline-if-cold",
 });
+
+/**
+ * The object's answer to a client sent with declineIfCold when it has no parked bind: the
+ * WebSocket is not accepted, so the Worker can still send the client to another shard.
+ * Never leaves the Worker.
+ */
+export const COLD_SHARD = { status: 503, header: "x-sallyport-cold-shard" } as const;

@@ -21,7 +21,8 @@ import {
 } from "./attachments.ts";
 import { edgeConfig, findService, type Env } from "./env.ts";
 import { UNKNOWN_CLIENT_ADDRESS } from "./client-address.ts";
-import { INTERNAL_HEADERS } from "./internal.ts";
+import { COLD_SHARD, INTERNAL_HEADERS } from "./internal.ts";
+import { perShard } from "./shards.ts";
 import { log } from "./log.ts";
 import { PendingHold } from "./hold.ts";
 import { addPending, expired, isLive, nextDeadline, pair, pendingBytes, pickBind, pickClient, takeover } from "./pairing.ts";
@@ -84,9 +85,9 @@ function wireSize(message: string | ArrayBuffer, limit: number): number {
 }
 
 /**
- * One object per service: it holds the parked binds and the waiting and paired clients,
- * and relays each pair's messages. It uses the hibernation API (ctx.acceptWebSocket), so
- * an idle service costs nothing; everything that must survive lives in attachments.
+ * One object per service shard (edge/shards.ts; with one shard, one object per service): it
+ * holds the parked binds and the waiting and paired clients, and relays each pair's messages.
+ * It uses the hibernation API (ctx.acceptWebSocket), so an idle service costs nothing; everything that must survive lives in attachments.
  * Entry points never throw (each catches, logs, and closes the sockets concerned with 1011)
  * and always reciprocate a close.
  */
@@ -111,8 +112,12 @@ export class ServiceObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_REQUEST, HEARTBEAT_RESPONSE));
   }
 
-  /** Session bytes relayed since this object started (a cache: reset on eviction). */
+  /**
+   * Since this object started (a cache: reset on eviction): session bytes relayed, and for the
+   * status endpoint's per-shard figures, pairings made and WebSocket messages handled.
+   */
   private readonly bytes = { toConnectors: 0, toClients: 0 };
+  private readonly counts = { pairings: 0, messages: 0 };
 
   /**
    * When session data last went either way, by client socket id: for session.idle.timeout.
@@ -144,6 +149,7 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.counts.messages++;
     try {
       await this.received(ws, message);
     } catch (error) {
@@ -204,13 +210,17 @@ export class ServiceObject extends DurableObject<Env> {
     const service = this.service(request.headers.get(INTERNAL_HEADERS.service));
     if (!service) return new Response("Not Found", { status: 404 });
     if (request.headers.get(INTERNAL_HEADERS.role) === "status") {
-      return Response.json(summarize(service.name, this.sockets.all(), this.bytes));
+      return Response.json(summarize(service.name, this.sockets.all(), this.bytes, this.counts));
     }
     const role = request.headers.get(INTERNAL_HEADERS.role);
-    if (role !== "bind" && this.sockets.clients().length >= service.maxClients) return this.full(service);
+    const now = Date.now();
+    // A client's first-choice shard with no parked bind: the Worker offers it to another shard.
+    if (request.headers.get(INTERNAL_HEADERS.declineIfCold) === "1" && !this.pickLiveBind(now))
+      return new Response(null, { status: COLD_SHARD.status, headers: { [COLD_SHARD.header]: "1" } });
+    const maxClients = perShard(service.maxClients, service.shards);
+    if (role !== "bind" && this.sockets.clients().length >= maxClients) return this.full(service, maxClients);
     const { 0: outside, 1: inside } = newPair();
     const id = crypto.randomUUID().replaceAll("-", "");
-    const now = Date.now();
     if (role === "bind") {
       const credential = request.headers.get(INTERNAL_HEADERS.credential) ?? "";
       const version = versionHeader(request);
@@ -589,6 +599,7 @@ export class ServiceObject extends DurableObject<Env> {
     const check = this.checkSession(bindWs, b, clientWs, c, now);
     if (check.next !== undefined) this.sessionCheckAt = Math.min(this.sessionCheckAt ?? Infinity, check.next);
     void this.armAlarm();
+    this.counts.pairings++;
     log("info", "paired", { sessionId: client.id, bindId: bind.bindId, connectorId: bind.connectorId });
     return true;
   }
@@ -628,8 +639,8 @@ export class ServiceObject extends DurableObject<Env> {
    * neither the TCP connection of a WebSocket closed in the fetch that accepted it, nor its
    * memory, until the client goes), so the refusal is an HTTP answer.
    */
-  private full(service: EdgeService): Response {
-    log("warn", "client refused: max.clients reached", { service: service.name, maxClients: service.maxClients });
+  private full(service: EdgeService, maxClients: number): Response {
+    log("warn", "client refused: max.clients reached", { service: service.name, maxClients, shards: service.shards });
     return new Response("limit reached: the service holds max.clients clients; try again later\n", {
       status: SERVICE_FULL_STATUS,
       headers: { "content-type": "text/plain", "retry-after": String(FULL_RETRY_AFTER_S) },

@@ -2,7 +2,7 @@ import { err, ok, type Result } from "../result.ts";
 import { IssueList, type ConfigIssue } from "./issues.ts";
 import { FieldReader, isRecord } from "./reader.ts";
 import { isLoopbackHost } from "../loopback.ts";
-import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
+import { MAX_MESSAGE_BYTES, MAX_SHARDS, MIN_MESSAGE_BYTES } from "../protocol/constants.ts";
 import {
   CLIENT_PLAIN,
   DEFAULTS,
@@ -39,8 +39,10 @@ export interface EdgeService {
   /** Unpaired binds (registering or parked) the service holds at most, and per token. */
   readonly maxBinds: number;
   readonly maxBindsPerCredential: number;
-  /** Clients (waiting and paired) the service holds at most; beyond it a new client is closed with 4029. */
+  /** Clients (waiting and paired) the service holds at most; beyond it a new client is closed with 4029. Split over the shards. */
   readonly maxClients: number;
+  /** Durable Objects the service is spread over (edge/shards.ts); 1 = one object, named after the service. */
+  readonly shards: number;
   /** A session with no data either way for this long is closed with 4408; undefined = never. */
   readonly sessionIdleTimeoutMs: number | undefined;
   /** Who may open a session (checked before a client can take a bind). */
@@ -100,7 +102,7 @@ export const ISSUER_REQUIRED_MESSAGE =
  * whose own copies of what the edge holds measured about as much again (bench/abuse.ts).
  */
 export const OBJECT_BUDGET_BYTES = 32 * 1024 * 1024;
-export { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES };
+export { MAX_MESSAGE_BYTES, MAX_SHARDS, MIN_MESSAGE_BYTES };
 
 function asObject(raw: unknown, path: string, issues: IssueList): Record<string, unknown> | undefined {
   let value = raw;
@@ -268,6 +270,7 @@ export function parseEdgeConfig(
       OBJECT_BUDGET_BYTES,
     );
     const maxClients = r.integer("max.clients", DEFAULTS["max.clients"], 1, 30_000);
+    const shards = r.integer("shards", 1, 1, MAX_SHARDS);
     const sessionIdleTimeoutMs = r.optionalDuration("session.idle.timeout", 1000);
     const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
@@ -289,6 +292,7 @@ export function parseEdgeConfig(
           maxBinds,
           maxBindsPerCredential,
           maxClients,
+          shards,
           sessionIdleTimeoutMs,
           client,
           clientCertPins: Object.freeze(clientCertPins),

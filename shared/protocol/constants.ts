@@ -38,6 +38,16 @@ export const AUTHORIZATION_HEADER = "authorization";
  * connector dials the backend only when the client says `start` (see messages.ts).
  */
 export const STANDBY_HEADER = "sallyport-standby";
+/**
+ * A service spread over several objects (edge config `shards`): a connector's bind names the
+ * shard it wants in this request header (absent: shard 0, as older connectors do), and the
+ * edge's 101 answers with the shard the bind was placed on here and the service's shard count
+ * in SHARDS_HEADER, so the connector learns N from the edge, never from its own configuration.
+ */
+export const SHARD_HEADER = "sallyport-shard";
+export const SHARDS_HEADER = "sallyport-shards";
+/** Most shards a service may have (edge config `shards`); a connector believes no edge beyond it. */
+export const MAX_SHARDS = 64;
 export const BEARER_PREFIX = "Bearer ";
 
 /**

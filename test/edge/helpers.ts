@@ -248,3 +248,12 @@ export async function hibernate(svc: TestService): Promise<void> {
   const survived = await runInDurableObject(stub, (instance) => (instance as unknown as Record<symbol, boolean>)[marker] === true);
   expect(survived, "the object was not rebuilt").toBe(false);
 }
+
+/** A client the service refuses for max.clients: HTTP 503 before any upgrade, nothing accepted. */
+export async function refusedFull(svc: TestService): Promise<void> {
+  const res = await edgeFetch(svc.path, { headers: { Upgrade: "websocket" } });
+  expect(res.status).toBe(503);
+  expect(res.webSocket).toBeNull();
+  expect(res.headers.get("retry-after")).toBe("5");
+  expect(await res.text()).toMatch(/^limit reached: the service holds max.clients clients; try again later/);
+}

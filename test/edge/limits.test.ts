@@ -7,7 +7,7 @@ import {
   HEARTBEAT_RESPONSE,
   SESSION_HEARTBEAT_MS,
 } from "../../shared/protocol/constants.ts";
-import { bytes, edgeFetch, openClient, parkedBind, text, upgrade, type TestSocket } from "./helpers.ts";
+import { bytes, openClient, parkedBind, refusedFull, text, upgrade, type TestSocket } from "./helpers.ts";
 import { freshService, type TestService } from "./services.ts";
 
 /**
@@ -40,15 +40,6 @@ async function relays(bind: TestSocket, client: TestSocket, what: string): Promi
     expect(f.kind === "binary" && text(f.data)).toBe(what);
     return;
   }
-}
-
-/** A client the service refuses for max.clients: HTTP 503 before any upgrade, nothing accepted. */
-async function refusedFull(svc: TestService): Promise<void> {
-  const res = await edgeFetch(svc.path, { headers: { Upgrade: "websocket" } });
-  expect(res.status).toBe(503);
-  expect(res.webSocket).toBeNull();
-  expect(res.headers.get("retry-after")).toBe("5");
-  expect(await res.text()).toMatch(/^limit reached: the service holds max.clients clients; try again later/);
 }
 
 describe("max.clients (2 on this service)", () => {

@@ -21,8 +21,10 @@ export const QUICK_SERVICE_COUNT = 10;
 export const LIMITED = {
   capped: { "max.clients": 2 },
   idle: { "session.idle.timeout": "1 second" },
+  // Four objects; max.clients split: two clients per shard.
+  sharded: { shards: 4, "max.clients": 8 },
 } as const satisfies Record<string, Record<string, string | number>>;
-const LIMITED_COUNT = 3;
+const LIMITED_COUNT = 6;
 
 export interface TestService {
   readonly name: string;

@@ -35,6 +35,8 @@ export interface TestEdgeOptions {
   readonly port?: number;
   /** Serve TLS (wss://) with this certificate and key (PEM). */
   readonly https?: { readonly cert: string; readonly key: string };
+  /** More Worker bindings (SALLYPORT_ADMIN_TOKEN …). */
+  readonly bindings?: Record<string, unknown>;
 }
 
 export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promise<TestEdge> {
@@ -45,6 +47,7 @@ export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promis
     connectorTokens: opts.tokens,
     port: opts.port ?? 0,
     ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.bindings ? { bindings: opts.bindings } : {}),
     onLog: (level, message) => {
       let json: Record<string, unknown> | undefined;
       try {

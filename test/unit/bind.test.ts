@@ -4,6 +4,8 @@ import { Bind, type BindEnd, type BindEvents, type BindIo } from "../../connecto
 import { BackendError } from "../../connector/backend.ts";
 import type { BackendAddress } from "../../shared/config/service.ts";
 import {
+  SHARD_HEADER,
+  SHARDS_HEADER,
   BIND_SUBPROTOCOLS,
   HEARTBEAT_MISSES,
   HEARTBEAT_REQUEST,
@@ -85,6 +87,15 @@ describe("Bind: registering", () => {
     h.ws.text({ t: "bound", bindId: h.bind.id });
     expect(h.bind.phase).toBe("parked");
     expect(h.said).toEqual(["parked"]);
+  });
+
+  it("asks for its shard in a header and learns from the 101 where it was placed and how many shards there are", () => {
+    const h = harness();
+    h.bind.open();
+    expect(h.opened[0]!.options).toMatchObject({ headers: { [SHARD_HEADER]: "0" } });
+    expect(h.bind.placement).toBeUndefined();
+    h.ws.emit("upgrade", { headers: { [SHARD_HEADER]: "2", [SHARDS_HEADER]: "4" } });
+    expect(h.bind.placement).toEqual({ shard: 2, shards: 4 });
   });
 
   it("ends as `rejected` when the edge refuses the handshake", () => {

@@ -69,6 +69,7 @@ describe("docs/configuration.md examples", () => {
       maxBinds: 200,
       maxBindsPerCredential: 100,
       maxClients: 1000,
+      shards: 2,
       sessionIdleTimeoutMs: 1_800_000,
     });
     expect(chat!.connectorTokens).toHaveLength(2);

@@ -1,6 +1,6 @@
 import type net from "node:net";
 import { describe, expect, it } from "vitest";
-import type { Bind, BindDeps, BindEnd, BindIo, BindPhase } from "../../connector/bind.ts";
+import type { Bind, BindDeps, BindEnd, BindIo, BindPhase, Placement } from "../../connector/bind.ts";
 import type { CloseCodeName } from "../../shared/protocol/close-codes.ts";
 import { BackendError } from "../../connector/backend.ts";
 import { BindPool, MAX_SURPLUS, type PoolBind, SURPLUS_IDLE_MS } from "../../connector/pool.ts";
@@ -30,6 +30,7 @@ describe("pool states", () => {
 
 class FakeBind implements PoolBind {
   phase: BindPhase = "dialing";
+  placement: Placement | undefined;
   opened = false;
   stopped = false;
   withdrawn: string | undefined;
@@ -52,7 +53,9 @@ class FakeBind implements PoolBind {
   }
 
   // The edge's side of the story:
-  park(): void {
+  /** Parked; `shards` set: the edge's 101 said N (and placed it on the shard it asked for, mod N). */
+  park(shards?: number): void {
+    if (shards !== undefined) this.placement = { shard: (this.deps.shard ?? 0) % shards, shards };
     this.phase = "parked";
     this.deps.events.parked(this.asBind());
   }
@@ -308,5 +311,77 @@ describe("BindPool: draining and stopping", () => {
     const fresh = h.live().filter((x) => x !== b);
     expect(fresh).toHaveLength(2);
     expect(fresh.every((x) => x.deps.token === "t2")).toBe(true);
+  });
+});
+
+describe("BindPool: shards", () => {
+  const onShard = (h: ReturnType<typeof harness>) => {
+    const per = new Map<number, number>();
+    for (const b of h.live()) per.set(b.deps.shard ?? 0, (per.get(b.deps.shard ?? 0) ?? 0) + 1);
+    return Object.fromEntries(per);
+  };
+  const parkAll = (h: ReturnType<typeof harness>, shards: number) => {
+    for (const b of h.live()) if (b.phase === "dialing") b.park(shards);
+  };
+
+  it("probes on shard 0, learns N from the edge, then keeps max(prepared, N) binds, at least one per shard", () => {
+    const h = harness(3);
+    h.pool.start();
+    expect(onShard(h)).toEqual({ 0: 1 });
+    h.binds[0]!.park(4);
+    expect(onShard(h)).toEqual({ 0: 1, 1: 1, 2: 1, 3: 1 });
+    parkAll(h, 4);
+    expect(h.pool.stats()).toMatchObject({ shards: 4, parkedByShard: [1, 1, 1, 1] });
+  });
+
+  it("spreads prepared binds evenly and replaces a taken one on its own shard", () => {
+    const h = harness(8);
+    h.pool.start();
+    h.binds[0]!.park(4);
+    parkAll(h, 4);
+    expect(onShard(h)).toEqual({ 0: 2, 1: 2, 2: 2, 3: 2 });
+    const onTwo = h.live().find((b) => b.deps.shard === 2)!;
+    onTwo.pair();
+    const fresh = h.live().filter((b) => b.phase === "dialing");
+    expect(fresh.map((b) => b.deps.shard)).toEqual([2]);
+  });
+
+  it("opens surplus binds on the shard whose clients wait", () => {
+    const h = harness(4);
+    h.pool.start();
+    h.binds[0]!.park(4);
+    parkAll(h, 4);
+    h.live()
+      .find((b) => b.deps.shard === 3)!
+      .demand(2);
+    expect(
+      h
+        .live()
+        .filter((b) => b.surplus)
+        .map((b) => b.deps.shard),
+    ).toEqual([3, 3]);
+  });
+
+  it("moves its binds when N changes: none left on a shard the edge no longer has, each new shard served", () => {
+    const h = harness(4);
+    h.pool.start();
+    h.binds[0]!.park(4);
+    parkAll(h, 4);
+    const session = h.live().find((b) => b.deps.shard === 3)!;
+    session.pair(); // a session runs on where it is
+    parkAll(h, 4);
+    // The edge restarted with N = 2: the next bind to park says so.
+    h.live()
+      .find((b) => b.deps.shard === 0)!
+      .stop();
+    h.live()
+      .find((b) => b.phase === "dialing")!
+      .park(2);
+    parkAll(h, 2);
+    const offered = h.live().filter((b) => b !== session);
+    expect(offered.every((b) => (b.deps.shard ?? 0) < 2)).toBe(true);
+    expect(h.pool.stats()).toMatchObject({ shards: 2, parkedByShard: [2, 2] });
+    expect(session.stopped).toBe(false);
+    expect(h.log.records.some((r) => r.msg === "the edge spreads this service over a new number of shards; moving binds")).toBe(true);
   });
 });
