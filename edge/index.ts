@@ -7,6 +7,7 @@ import {
   STANDBY_HEADER,
   STATUS_PAGE_PATH,
   STATUS_PATH,
+  type ProtocolVersion,
 } from "../shared/protocol/constants.ts";
 import { selectVersion } from "../shared/protocol/negotiate.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
@@ -17,6 +18,7 @@ import { edgeConfig, type Env } from "./env.ts";
 import { INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
 import { ROLE_BIND, ROLE_CLIENT } from "./attachments.ts";
+import { checkResume } from "./resume-request.ts";
 
 export { ServiceObject } from "./service-object.ts";
 
@@ -33,15 +35,52 @@ function isUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
-/** Forward to the service's object with trusted headers only. */
-function toService(env: Env, request: Request, service: string, role: string, extra: Record<string, string> = {}): Promise<Response> {
+/**
+ * The object a new socket of `service` goes to, by name (idFromName). One per service today;
+ * shards (issue 13) choose per request here. A resume goes instead to the object named in its
+ * ticket (routeOf), whatever this would choose now.
+ */
+function objectNameFor(service: string): string {
+  return service;
+}
+
+/**
+ * Where a request goes: the object named by a verified resume ticket, else the service's own.
+ * A ticket that does not verify is refused here, before anything else is done for it.
+ */
+async function routeOf(
+  env: Env,
+  request: Request,
+  side: "bind" | "client",
+  service: string,
+  version: ProtocolVersion | undefined,
+): Promise<{ objectName: string; extra: Record<string, string> } | undefined> {
+  const check = await checkResume(request, env.SALLYPORT_RESUME_SECRET, side, service, version);
+  if (check.kind === "none") return { objectName: objectNameFor(service), extra: {} };
+  if (check.kind === "refused") {
+    log("warn", "resume refused", { service, side, why: check.why });
+    return undefined;
+  }
+  return { objectName: check.objectName, extra: { [INTERNAL_HEADERS.resume]: JSON.stringify(check.resume) } };
+}
+
+/** Forward to an object with trusted headers only; it learns the name it was addressed by. */
+function toService(
+  env: Env,
+  request: Request,
+  service: string,
+  role: string,
+  extra: Record<string, string>,
+  objectName: string,
+): Promise<Response> {
   const headers = new Headers(request.headers);
   for (const h of Object.values(INTERNAL_HEADERS)) headers.delete(h);
   headers.set(INTERNAL_HEADERS.service, service);
   headers.set(INTERNAL_HEADERS.role, role);
+  headers.set(INTERNAL_HEADERS.objectName, objectName);
   for (const [k, v] of Object.entries(extra)) headers.set(k, v);
   headers.set(INTERNAL_HEADERS.clientAddress, clientAddress(request.headers.get("cf-connecting-ip")));
-  const stub = env.SERVICE.get(env.SERVICE.idFromName(service));
+  const stub = env.SERVICE.get(env.SERVICE.idFromName(objectName));
   return stub.fetch(new Request(request.url, { method: request.method, headers }));
 }
 
@@ -62,7 +101,7 @@ async function statusOf(c: { env: Env; req: { raw: Request } }): Promise<Service
   return Promise.all(
     config.value.services.map(async (s) => {
       const headers = new Headers({ [INTERNAL_HEADERS.service]: s.name, [INTERNAL_HEADERS.role]: "status" });
-      const res = await c.env.SERVICE.get(c.env.SERVICE.idFromName(s.name)).fetch("https://status/", { headers });
+      const res = await c.env.SERVICE.get(c.env.SERVICE.idFromName(objectNameFor(s.name))).fetch("https://status/", { headers });
       return (await res.json()) as ServiceStatus;
     }),
   );
@@ -105,10 +144,10 @@ app.get(BIND_PATH, async (c) => {
   }
   // The newest version both speak; a connector offering none of ours gets v1, as before versions were negotiated.
   const version = selectVersion(offeredSubprotocols(c.req.raw), BIND_SUBPROTOCOLS) ?? 1;
-  return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, {
-    [INTERNAL_HEADERS.credential]: credential.credential,
-    [INTERNAL_HEADERS.version]: String(version),
-  });
+  const route = await routeOf(c.env, c.req.raw, "bind", credential.service.name, version);
+  if (!route) return notFound();
+  const extra = { ...route.extra, [INTERNAL_HEADERS.credential]: credential.credential, [INTERNAL_HEADERS.version]: String(version) };
+  return toService(c.env, c.req.raw, credential.service.name, ROLE_BIND, extra, route.objectName);
 });
 
 app.get("*", async (c) => {
@@ -133,11 +172,15 @@ app.get("*", async (c) => {
   }
   // Only a client that can say `start` may ask for standby.
   const standby = protocol === "sallyport" && c.req.header(STANDBY_HEADER) === "1";
-  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, {
+  const route = await routeOf(c.env, c.req.raw, "client", service.name, version);
+  if (!route) return notFound();
+  const extra = {
+    ...route.extra,
     [INTERNAL_HEADERS.clientProtocol]: protocol,
     ...(version ? { [INTERNAL_HEADERS.version]: String(version) } : {}),
     ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}),
-  });
+  };
+  return toService(c.env, c.req.raw, service.name, ROLE_CLIENT, extra, route.objectName);
 });
 
 app.all("*", notFound);

@@ -14,4 +14,8 @@ export const INTERNAL_HEADERS = Object.freeze({
   version: "x-sallyport-version",
   /** "1" for a Sallyport client's session opened ahead of use (STANDBY_HEADER). */
   standby: "x-sallyport-standby",
+  /** The name the Worker addressed the object by (idFromName): the object puts it in the tickets it issues. */
+  objectName: "x-sallyport-object-name",
+  /** A verified resume (edge/resume-request.ts): JSON {sessionId, epoch, received, end}. */
+  resume: "x-sallyport-resume",
 });

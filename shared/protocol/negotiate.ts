@@ -22,3 +22,8 @@ export function selectVersion(offers: readonly string[], names: Names): Protocol
 export function versionOf(selected: string | null | undefined, names: Names): ProtocolVersion | undefined {
   return PROTOCOL_VERSIONS.find((v) => names[v] === selected);
 }
+
+/** v2 and later: cumulative credit proved by marks. */
+export const usesMarks = (v: ProtocolVersion): boolean => v >= 2;
+/** v3 and later: sessions resume across a dropped WebSocket (docs/protocol.md, "Resume"). */
+export const resumes = (v: ProtocolVersion): boolean => v >= 3;
