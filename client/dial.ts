@@ -89,7 +89,7 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     settled = true;
     keepAlive(ws);
     // Node: reads that arrive in one turn of the event loop go out as one message.
-    const reconnect = (r: ResumeRequest): Promise<WebSocketLike> => dialResume(opts, r);
+    const reconnect = (r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> => dialResume(opts, r, opened);
     handlers.opened(
       new SallyportStream(ws as unknown as WebSocketLike, { defer: setImmediate, reconnect, ...opts.stream }),
       performance.now() - started,
@@ -100,10 +100,11 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
 
 /**
  * v3: the socket a dropped session resumes on (docs/protocol.md, "Resume"): the same accept
- * path and credentials, v3 only, the ticket and offsets in headers. Rejects with a
- * ReconnectError: `refused` when the edge answered with a refusal (the session is over).
+ * path and credentials, v3 only, the ticket and offsets in headers. `opened` gets the socket in
+ * its open event, before any message. Rejects with a ReconnectError: `refused` when the edge
+ * answered with a refusal (the session is over).
  */
-export function dialResume(opts: DialOptions, r: ResumeRequest): Promise<WebSocketLike> {
+export function dialResume(opts: DialOptions, r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> {
   const edge = openEdgeSocket(opts.url, [CLIENT_SUBPROTOCOLS[3]], opts.route ?? {}, {
     handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     maxPayload: MAX_RECEIVE_BYTES,
@@ -128,7 +129,8 @@ export function dialResume(opts: DialOptions, r: ResumeRequest): Promise<WebSock
     ws.on("error", (e: Error) => fail({ refused: false, detail: e.message }));
     ws.on("open", () => {
       keepAlive(ws);
-      resolve(ws as unknown as WebSocketLike);
+      opened(ws as unknown as WebSocketLike);
+      resolve();
     });
   });
 }

@@ -115,11 +115,12 @@ export interface StreamOptions {
   /** Heartbeat interval (Sallyport protocol). Default SESSION_HEARTBEAT_MS; the edge expects no longer. */
   readonly heartbeatMs?: number;
   /**
-   * v3: dial the edge again to resume this session, resolving with the open socket; reject with
-   * `refused` true when the edge refused it (the session is over), else it is tried again.
-   * Without it the session ends with its socket, as in v2.
+   * v3: dial the edge again to resume this session, calling `opened` with the socket inside its
+   * open event (before any message can arrive: the edge may have said `resumed` already), and
+   * resolving then; reject with `refused` true when the edge refused it (the session is over),
+   * else it is tried again. Without it the session ends with its socket, as in v2.
    */
-  readonly reconnect?: (r: ResumeRequest) => Promise<WebSocketLike>;
+  readonly reconnect?: (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => Promise<void>;
 }
 
 /** What a resume presents (RESUME_HEADER and the others): client/dial.ts turns it into a handshake. */
@@ -647,16 +648,16 @@ export class SallyportStream {
   private attempt(): void {
     if (this.current.phase !== "resuming" || !this.ticket || !this.reconnect) return;
     const request = { ticket: this.ticket.ticket, received: this.counts.bytesReceived, end: this.current.in === "ended" };
-    this.reconnect(request).then(
-      (ws) => {
-        if (this.current.phase !== "resuming") return ws.close(CloseCode.NORMAL);
-        // The new socket: heard from and heartbeated like the first; `resumed` comes next.
-        this.ws = ws;
-        if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
-        for (const [type, l] of this.listeners) ws.addEventListener(type, l);
-        this.beat();
-      },
-      (e: ReconnectError) => (e?.refused ? this.resumeFailed("the edge refused the resume") : this.retry()),
+    const opened = (ws: WebSocketLike): void => {
+      if (this.current.phase !== "resuming") return ws.close(CloseCode.NORMAL);
+      // The new socket: heard from and heartbeated like the first; `resumed` comes next.
+      this.ws = ws;
+      if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
+      for (const [type, l] of this.listeners) ws.addEventListener(type, l);
+      this.beat();
+    };
+    this.reconnect(request, opened).catch((e: ReconnectError) =>
+      e?.refused ? this.resumeFailed("the edge refused the resume") : this.retry(),
     );
   }
 

@@ -967,14 +967,14 @@ var SallyportStream = class {
   attempt() {
     if (this.current.phase !== "resuming" || !this.ticket || !this.reconnect) return;
     const request = { ticket: this.ticket.ticket, received: this.counts.bytesReceived, end: this.current.in === "ended" };
-    this.reconnect(request).then(
-      (ws) => {
-        if (this.current.phase !== "resuming") return ws.close(CloseCode.NORMAL);
-        this.ws = ws;
-        if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
-        for (const [type, l] of this.listeners) ws.addEventListener(type, l);
-        this.beat();
-      },
+    const opened = (ws) => {
+      if (this.current.phase !== "resuming") return ws.close(CloseCode.NORMAL);
+      this.ws = ws;
+      if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
+      for (const [type, l] of this.listeners) ws.addEventListener(type, l);
+      this.beat();
+    };
+    this.reconnect(request, opened).catch(
       (e) => e?.refused ? this.resumeFailed("the edge refused the resume") : this.retry()
     );
   }
