@@ -91,6 +91,15 @@ export function sameHalf(atts: readonly Attachment[], att: Attachment): boolean 
   );
 }
 
+/**
+ * The legs of `session` still paired here at the epoch a half returns with: one end found its
+ * link dead (its heartbeat, a reset) before the edge did. They are over: the other end must
+ * come back too (told with 4032).
+ */
+export function staleLegs(atts: readonly Attachment[], session: SessionRef): Attachment[] {
+  return atts.filter((a) => a.state !== "resuming" && a.peer !== undefined && sameSession(a.session, session));
+}
+
 /** The two halves joined: a pair again, under the next epoch (its tickets are issued next). */
 export function join(bind: BindAttachment, client: ClientAttachment, now: number): [BindAttachment, ClientAttachment] {
   const session = { id: bind.session!.id, epoch: bind.session!.epoch + 1 };

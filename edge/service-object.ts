@@ -31,7 +31,7 @@ import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
 import { checkInstance, MAX_CLOCK_SKEW_MS } from "../shared/protocol/instance.ts";
 import { summarize } from "./status.ts";
 import { readVerifiedResume, type VerifiedResume } from "./resume-request.ts";
-import { join, otherHalf, resumable, returningBind, returningClient, sameHalf, sessionIdOf } from "./resume.ts";
+import { join, otherHalf, resumable, returningBind, returningClient, sameHalf, sessionIdOf, staleLegs } from "./resume.ts";
 import { signTicket, usableSecret } from "./ticket.ts";
 
 const encoder = new TextEncoder();
@@ -746,8 +746,13 @@ export class ServiceObject extends DurableObject<Env> {
       request.headers.get(INTERNAL_HEADERS.role) === "bind"
         ? returningBind(returning, request.headers.get(INTERNAL_HEADERS.credential) ?? "")
         : returningClient(returning, request.headers.get(INTERNAL_HEADERS.clientAddress) ?? UNKNOWN_CLIENT_ADDRESS);
-    this.sockets.accept(ws, att);
     const fields = { sessionId: r.resume.session.id, epoch: r.resume.session.epoch, side: att.role };
+    const stale = staleLegs(this.sockets.all(), r.resume.session);
+    if (stale.length > 0) {
+      log("info", "resume: the session's old legs are still here; closed so the other end comes back too", fields);
+      for (const old of stale) this.dropLeg(old);
+    }
+    this.sockets.accept(ws, att);
     if (sameHalf(this.sockets.all(), att)) {
       log("warn", "resume refused: this half of the session is already waiting", fields);
       this.sockets.save(ws, { ...att, deadline: undefined });
@@ -763,6 +768,16 @@ export class ServiceObject extends DurableObject<Env> {
     const [bindWs, b, clientWs, c] =
       att.role === "bind" ? [ws, att, otherWs, other as ClientAttachment] : [otherWs, other as BindAttachment, ws, att];
     this.rejoin(bindWs, b, clientWs, c, r.now, service);
+  }
+
+  /** A leg of a resumable session that is being resumed: closed with 4032 and forgotten now (its close event finds nothing). */
+  private dropLeg(att: Attachment): void {
+    const ws = this.sockets.socket(att.id);
+    if (!ws) return;
+    closeSocket(ws, close("RESUME"));
+    this.sockets.forget(ws);
+    if (att.role === "bind") this.relay.forget(att.id, att.peer, true);
+    else this.lastData.delete(att.id);
   }
 
   /** Both halves are here: a pair again, each told what the other received, then new tickets. */

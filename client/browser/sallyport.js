@@ -33,8 +33,8 @@ var MAX_URI_LENGTH = 2048;
 var MAX_ADDRESS_LENGTH = 64;
 
 // shared/protocol/negotiate.ts
-function offered(names) {
-  return PROTOCOL_VERSIONS.map((v) => names[v]);
+function offered(names, newest = PROTOCOL_VERSIONS[0]) {
+  return PROTOCOL_VERSIONS.filter((v) => v <= newest).map((v) => names[v]);
 }
 function versionOf(selected, names) {
   return PROTOCOL_VERSIONS.find((v) => names[v] === selected);
@@ -1040,7 +1040,7 @@ function concat(parts) {
 // client/browser/entry.ts
 function connect(url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS));
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, 2));
     ws.binaryType = "arraybuffer";
     const onClose = (e) => {
       const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);

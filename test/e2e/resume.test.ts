@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
-import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { echoBackend, sha256 } from "../helpers/backends.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { REGISTERED, startConnector } from "../helpers/connector.ts";
 import { startEdge, type TestEdge } from "../helpers/edge.ts";
 import { randomToken } from "../helpers/files.ts";
-import { msgIs, type Proc, spawnSallyport } from "../helpers/processes.ts";
-import { Condition } from "../helpers/wait.ts";
+import { msgIs } from "../helpers/processes.ts";
+import { LocalConn, startForwarder } from "../helpers/local-conn.ts";
 
 /**
  * Resume (issue 12, protocol v3): sessions through `sallyport client` survive the edge being
@@ -30,73 +29,6 @@ const SESSIONS = Number(process.env.RESUME_SESSIONS ?? 4);
 const BYTES = Number(process.env.RESUME_MIB ?? 16) * 1024 * 1024;
 const ACCEPT = "ws://127.0.0.1/svc";
 
-/** One local connection through the client: what it sent and what came back. */
-class Conn {
-  readonly socket: net.Socket;
-  received = 0;
-  private readonly hash = createHashSink();
-  ended = false;
-  error: string | undefined;
-  readonly changed = new Condition();
-  readonly texts: string[] = [];
-
-  constructor(port: number, keepText = false) {
-    this.socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-    this.socket.on("data", (c: Buffer) => {
-      this.received += c.length;
-      this.hash.update(c);
-      if (keepText) this.texts.push(c.toString("utf8"));
-      this.changed.notify();
-    });
-    this.socket.on("end", () => {
-      this.ended = true;
-      this.changed.notify();
-    });
-    this.socket.on("error", (e: NodeJS.ErrnoException) => {
-      this.error = e.code ?? e.message;
-      this.changed.notify();
-    });
-    cleanup.add("local connection", () => void this.socket.destroy());
-  }
-
-  /** Writes `data` honouring backpressure. */
-  async write(data: Buffer): Promise<void> {
-    for (let off = 0; off < data.length; off += 256 * 1024) {
-      if (this.error) throw new Error(`local connection failed: ${this.error}`);
-      if (!this.socket.write(data.subarray(off, off + 256 * 1024))) await new Promise((r) => this.socket.once("drain", r));
-    }
-  }
-
-  until(pred: () => boolean, ms: number, what: string): Promise<true> {
-    return this.changed.wait(
-      () => {
-        if (this.error) throw new Error(`local connection failed: ${this.error} (${what})`);
-        return pred() || undefined;
-      },
-      ms,
-      what,
-    );
-  }
-
-  digest(): string {
-    return this.hash.digest();
-  }
-}
-
-function createHashSink() {
-  const parts: Buffer[] = [];
-  return {
-    update: (c: Buffer) => parts.push(c),
-    digest: () => sha256(Buffer.concat(parts)),
-  };
-}
-
-async function startClient(url: string): Promise<{ proc: Proc; port: number }> {
-  const proc = spawnSallyport(["client", "--url", url, "--listen", "127.0.0.1:0", "--preopen", "0"], { name: "sallyport client", cleanup });
-  const listening = await proc.waitForLog(msgIs("listening"), 20_000, "the client to listen");
-  return { proc, port: Number(String(listening.json!.listen).split(":").pop()) };
-}
-
 const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
 describe("resume: the edge is replaced mid-session", () => {
@@ -114,7 +46,7 @@ describe("resume: the edge is replaced mid-session", () => {
       retryMax: "500 milliseconds",
     });
     await connector.proc.waitForLog(REGISTERED, 20_000, "the connector to register");
-    const client = await startClient(first.clientUrl("/svc"));
+    const client = await startForwarder(cleanup, first.clientUrl("/svc"));
     let second: TestEdge | undefined;
     const pick = (raw: string) => /resum|closed|silent|lost|refused|protocol|warn|error/i.test(raw) && !/bind to edge failed/.test(raw);
     dump = () => {
@@ -148,14 +80,14 @@ describe("resume: the edge is replaced mid-session", () => {
       );
     };
 
-    const chat = new Conn(client.port, true);
+    const chat = new LocalConn(cleanup, client.port, true);
     const ask = async (line: string): Promise<void> => {
       chat.socket.write(`${line}\n`);
       await chat.until(() => chat.texts.join("").includes(`${line}\n`), 20_000, `the echo of ${line}`);
     };
     await ask("hello before");
 
-    const sessions = Array.from({ length: SESSIONS }, () => ({ conn: new Conn(client.port), data: randomBytes(BYTES) }));
+    const sessions = Array.from({ length: SESSIONS }, () => ({ conn: new LocalConn(cleanup, client.port), data: randomBytes(BYTES) }));
     const half = BYTES / 2;
     await Promise.all(sessions.map((s) => s.conn.write(s.data.subarray(0, half))));
     // Mid-transfer: every session has data in flight when the edge goes.
