@@ -55,7 +55,7 @@ describe("faults: a session's leg goes silent", () => {
     if (o.kind === "closed") expect(o.code).not.toBe(1000);
   });
 
-  it("sallyport client↔edge black-holed mid-session: found within 10 s at both ends, and (v3) the session resumes once the path heals", async () => {
+  it("sallyport client↔edge black-holed mid-session: found within 10 s, and (v3) the session resumes once the path heals", async () => {
     const edge = await startFaultEdge(cleanup, { "socks.timeout": "5 seconds" });
     const backend = await watchedEchoBackend(cleanup);
     const node = await startNode(cleanup, {
