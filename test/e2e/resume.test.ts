@@ -32,7 +32,7 @@ const ACCEPT = "ws://127.0.0.1/svc";
 const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
 describe("resume: the edge is replaced mid-session", () => {
-  it(`the edge restarted on its port: ${SESSIONS} bulk sessions continue (SHA-256 equal both ways), an interactive one answers`, async () => {
+  it(`the edge restarted on its port: ${SESSIONS} bulk sessions go on (SHA-256 equal both ways), an interactive one too`, async () => {
     const token = randomToken();
     const services = { svc: { accept: ACCEPT, "socks.timeout": "10 seconds" } };
     const first: TestEdge = await startEdge(cleanup, { services, tokens: { svc: [token] } });
