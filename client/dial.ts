@@ -91,7 +91,12 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     // Node: reads that arrive in one turn of the event loop go out as one message.
     const reconnect = (r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> => dialResume(opts, r, opened);
     handlers.opened(
-      new SallyportStream(ws as unknown as WebSocketLike, { defer: setImmediate, reconnect, ...opts.stream }),
+      new SallyportStream(ws as unknown as WebSocketLike, {
+        defer: setImmediate,
+        reconnect,
+        standby: opts.standby === true,
+        ...opts.stream,
+      }),
       performance.now() - started,
     );
   });

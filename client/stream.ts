@@ -121,6 +121,8 @@ export interface StreamOptions {
    * else it is tried again. Without it the session ends with its socket, as in v2.
    */
   readonly reconnect?: (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => Promise<void>;
+  /** The socket was opened in standby (no session until start()): a drop before then is not resumed. */
+  readonly standby?: boolean;
 }
 
 /** What a resume presents (RESUME_HEADER and the others): client/dial.ts turns it into a handshake. */
@@ -215,6 +217,11 @@ export class SallyportStream {
   private readonly reconnect: StreamOptions["reconnect"];
   /** v3: this session's latest ticket. */
   private ticket: { readonly ticket: string; readonly timeoutMs: number } | undefined;
+  /**
+   * v3: a session runs on the socket (from the start, or from start() in standby, until `done`):
+   * only then is there a session to resume.
+   */
+  private inSession: boolean;
   /** v3: while resuming. */
   private resume: { window: ResumeWindow; timer?: Timer | undefined; why: string } | undefined;
 
@@ -237,6 +244,7 @@ export class SallyportStream {
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
     this.reconnect = opts.reconnect;
+    this.inSession = opts.standby !== true;
     if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
     // Blobs would make every receive asynchronous; array buffers (or Node buffers) do not.
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
@@ -352,6 +360,7 @@ export class SallyportStream {
    */
   start(): void {
     if (this.protocol !== "sallyport" || this.current.phase !== "open") return;
+    this.inSession = true;
     this.queue.push(START);
     this.flush();
   }
@@ -554,6 +563,8 @@ export class SallyportStream {
     this.counts = { bytesSent: 0, bytesReceived: 0 };
     this.consumedTotal = this.granted = 0;
     this.reader.reset();
+    this.out?.reset();
+    this.inSession = false;
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -621,8 +632,13 @@ export class SallyportStream {
 
   // ---- resume (v3) ----
 
+  /**
+   * Only a session in progress resumes: not a standby socket between sessions, nor one whose
+   * directions have both ended (the connector is done with it too, or is about to be).
+   */
   private canResume(): boolean {
-    return this.out !== undefined && this.ticket !== undefined && this.paired;
+    const finished = this.current.out === "ended" && this.current.in === "ended";
+    return this.out !== undefined && this.ticket !== undefined && this.paired && this.inSession && !finished;
   }
 
   /** The socket dropped: keep everything, and dial again with the ticket. */

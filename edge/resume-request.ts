@@ -20,6 +20,8 @@ import { type TicketSide, usableSecret, verifyTicket } from "./ticket.ts";
 /** A verified resume, as the object reads it from INTERNAL_HEADERS.resume. */
 export interface VerifiedResume extends ResumeOffer {
   readonly session: SessionRef;
+  /** The pair was opened in standby. */
+  readonly standby?: true;
 }
 
 export type ResumeCheck =
@@ -48,7 +50,8 @@ export async function checkResume(
   if (!OFFSET.test(received) || Number(received) > MAX_OFFSET) return { kind: "refused", why: "bad received offset" };
   const end = request.headers.get(RESUME_END_HEADER) === "1";
   const session = { id: claims.sessionId, epoch: claims.epoch };
-  return { kind: "ok", objectName: claims.objectName, resume: { session, received: Number(received), end } };
+  const resume = { session, received: Number(received), end, ...(claims.standby ? { standby: true as const } : {}) };
+  return { kind: "ok", objectName: claims.objectName, resume };
 }
 
 /** How the object reads the resume the Worker verified (undefined: a fresh socket). */

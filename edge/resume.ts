@@ -13,9 +13,13 @@ import type { VerifiedResume } from "./resume-request.ts";
  * holds, at its current epoch, so a replayed ticket finds no other half and times out.
  */
 
-/** Whether a new pair gets tickets: both ends speak v3, the client the Sallyport protocol, and not in standby. */
+/**
+ * Whether a new pair gets tickets: both ends speak v3 and the client the Sallyport protocol. A
+ * pair opened in standby too: a session running on it resumes (between sessions there is
+ * nothing to resume, and both ends let a drop end the pair, as before).
+ */
 export function resumable(bind: BindAttachment, client: ClientAttachment, secretOk: boolean): boolean {
-  if (!secretOk || client.protocol !== "sallyport" || client.standby) return false;
+  if (!secretOk || client.protocol !== "sallyport") return false;
   return resumes(bind.version ?? 1) && resumes(client.version ?? 1);
 }
 
@@ -73,6 +77,7 @@ export function returningClient(r: Returning, address: string): ClientAttachment
     object,
     offer,
     session: resume.session,
+    ...(resume.standby ? { standby: true as const } : {}),
   };
 }
 

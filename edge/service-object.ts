@@ -816,7 +816,13 @@ export class ServiceObject extends DurableObject<Env> {
     const secret = this.env.SALLYPORT_RESUME_SECRET;
     const service = this.service(b.service);
     if (!usableSecret(secret) || !service || !c.session) return;
-    const claims = { sessionId: c.session.id, epoch: c.session.epoch, service: service.name, objectName: c.object ?? service.name };
+    const claims = {
+      sessionId: c.session.id,
+      epoch: c.session.epoch,
+      service: service.name,
+      objectName: c.object ?? service.name,
+      ...(c.standby ? { standby: true } : {}),
+    };
     const [forBind, forClient] = await Promise.all([
       signTicket(secret, { ...claims, side: "bind" }),
       signTicket(secret, { ...claims, side: "client" }),

@@ -27,6 +27,8 @@ export interface TicketClaims {
   /** The name the service object was addressed by (idFromName). */
   readonly objectName: string;
   readonly side: TicketSide;
+  /** The pair was opened in standby (it runs one session after another): its client half is one again. */
+  readonly standby?: boolean;
 }
 
 /** Separates these MACs from any other use of the secret. */
@@ -72,7 +74,8 @@ export function usableSecret(secret: string | null | undefined): secret is strin
 
 export async function signTicket(secret: string, claims: TicketClaims): Promise<string> {
   const { sessionId: s, epoch: e, service: v, objectName: o, side } = claims;
-  const payload = b64url(encoder.encode(JSON.stringify({ s, e, v, o, r: side === "bind" ? "b" : "c" })));
+  const fields = { s, e, v, o, r: side === "bind" ? "b" : "c", ...(claims.standby ? { k: 1 } : {}) };
+  const payload = b64url(encoder.encode(JSON.stringify(fields)));
   const mac = await crypto.subtle.sign("HMAC", await keyOf(secret), encoder.encode(DOMAIN + payload));
   return `${payload}.${b64url(new Uint8Array(mac))}`;
 }
@@ -101,9 +104,10 @@ function readClaims(payload: string): TicketClaims | undefined {
     return undefined;
   }
   if (typeof v !== "object" || v === null) return undefined;
-  const { s, e, v: service, o, r } = v as Record<string, unknown>;
+  const { s, e, v: service, o, r, k } = v as Record<string, unknown>;
   const idOk = typeof s === "string" && s.length > 0 && s.length <= MAX_ID_LENGTH;
   if (!idOk || !Number.isSafeInteger(e) || (e as number) < 0 || typeof service !== "string" || typeof o !== "string") return undefined;
   if (r !== "b" && r !== "c") return undefined;
-  return { sessionId: s, epoch: e as number, service, objectName: o, side: r === "b" ? "bind" : "client" };
+  const claims = { sessionId: s, epoch: e as number, service, objectName: o, side: r === "b" ? ("bind" as const) : ("client" as const) };
+  return k === 1 ? { ...claims, standby: true } : claims;
 }

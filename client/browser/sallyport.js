@@ -556,6 +556,7 @@ var SallyportStream = class {
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
     this.reconnect = opts.reconnect;
+    this.inSession = opts.standby !== true;
     if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
@@ -624,6 +625,11 @@ var SallyportStream = class {
   reconnect;
   /** v3: this session's latest ticket. */
   ticket;
+  /**
+   * v3: a session runs on the socket (from the start, or from start() in standby, until `done`):
+   * only then is there a session to resume.
+   */
+  inSession;
   /** v3: while resuming. */
   resume;
   beat() {
@@ -706,6 +712,7 @@ var SallyportStream = class {
    */
   start() {
     if (this.protocol !== "sallyport" || this.current.phase !== "open") return;
+    this.inSession = true;
     this.queue.push(START);
     this.flush();
   }
@@ -884,6 +891,8 @@ var SallyportStream = class {
     this.counts = { bytesSent: 0, bytesReceived: 0 };
     this.consumedTotal = this.granted = 0;
     this.reader.reset();
+    this.out?.reset();
+    this.inSession = false;
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -943,8 +952,13 @@ var SallyportStream = class {
     if (info) this.onClose?.(info);
   }
   // ---- resume (v3) ----
+  /**
+   * Only a session in progress resumes: not a standby socket between sessions, nor one whose
+   * directions have both ended (the connector is done with it too, or is about to be).
+   */
   canResume() {
-    return this.out !== void 0 && this.ticket !== void 0 && this.paired;
+    const finished = this.current.out === "ended" && this.current.in === "ended";
+    return this.out !== void 0 && this.ticket !== void 0 && this.paired && this.inSession && !finished;
   }
   /** The socket dropped: keep everything, and dial again with the ticket. */
   lost(why) {

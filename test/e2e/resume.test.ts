@@ -42,11 +42,12 @@ describe("resume: the edge is replaced mid-session", () => {
       accept: ACCEPT,
       connect: echo.uri,
       token,
-      prepared: SESSIONS + 2,
+      prepared: SESSIONS + 6,
       retryMax: "500 milliseconds",
     });
     await connector.proc.waitForLog(REGISTERED, 20_000, "the connector to register");
-    const client = await startForwarder(cleanup, first.clientUrl("/svc"));
+    // As shipped: two sessions pre-opened in standby (the first two connections run on them), the rest opened on demand.
+    const client = await startForwarder(cleanup, first.clientUrl("/svc"), 2);
     let second: TestEdge | undefined;
     const pick = (raw: string) => /resum|closed|silent|lost|refused|protocol|warn|error/i.test(raw) && !/bind to edge failed/.test(raw);
     dump = () => {

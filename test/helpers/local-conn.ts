@@ -62,8 +62,9 @@ export class LocalConn {
   }
 }
 
-export async function startForwarder(cleanup: Cleanup, url: string, extra: string[] = []): Promise<{ proc: Proc; port: number }> {
-  const proc = spawnSallyport(["client", "--url", url, "--listen", "127.0.0.1:0", "--preopen", "0", ...extra], {
+/** `sallyport client` listening on a free port; `preopen` sessions in standby (default none). */
+export async function startForwarder(cleanup: Cleanup, url: string, preopen = 0): Promise<{ proc: Proc; port: number }> {
+  const proc = spawnSallyport(["client", "--url", url, "--listen", "127.0.0.1:0", "--preopen", String(preopen)], {
     name: "sallyport client",
     cleanup,
   });
