@@ -3,6 +3,8 @@ import { signTicket, usableSecret, verifyTicket, type TicketClaims } from "../..
 import { decodeForClient, decodeFromEdge, encode } from "../../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
 import { ResendBuffer } from "../../shared/protocol/resend.ts";
+import { linkLost } from "../../shared/resume-window.ts";
+import { initialState, type StreamState, step } from "../../client/stream-state.ts";
 
 /** Protocol v3 (docs/protocol.md, "Resume"): its messages, the edge's tickets, and a writer's resend buffer. */
 
@@ -59,6 +61,12 @@ describe("resume tickets", () => {
     for (const junk of ["", ".", "a.b", `${payload}.`, `${payload}.${mac}.x`, `${payload}${mac}`, "é.é"]) {
       expect(await verifyTicket(SECRET, junk), junk).toBeUndefined();
     }
+  });
+
+  it("carries standby for a pair opened in standby, and only then", async () => {
+    const t = await signTicket(SECRET, { ...CLAIMS, standby: true });
+    expect(await verifyTicket(SECRET, t)).toEqual({ ...CLAIMS, standby: true });
+    expect(await verifyTicket(SECRET, await signTicket(SECRET, CLAIMS))).not.toHaveProperty("standby");
   });
 
   it("needs a secret of at least 32 characters", () => {
@@ -123,5 +131,36 @@ describe("ResendBuffer", () => {
       b.limitSeen(limit);
     }
     expect(b.bytes).toBeLessThanOrEqual(INITIAL_WINDOW_BYTES);
+  });
+});
+
+describe("the client stream's resuming phase", () => {
+  const go = (s: StreamState, t: Parameters<typeof step>[1]["t"], extra = {}): StreamState => {
+    const r = step(s, { t, ...extra } as Parameters<typeof step>[1]);
+    if (!r.ok) throw new Error(r.error);
+    return r.state;
+  };
+
+  it("open → resuming → open, keeping both directions; an end queued meanwhile waits for the socket", () => {
+    let s = go(initialState("sallyport"), "paired");
+    s = go(s, "socket-lost");
+    expect(s.phase).toBe("resuming");
+    s = go(s, "end-queued");
+    expect(s.out).toBe("ending");
+    s = go(s, "resumed");
+    expect(s).toMatchObject({ phase: "open", out: "ending", in: "open", pairing: "paired" });
+  });
+
+  it("a close while resuming ends the session; `resumed` outside a resume is the peer's error", () => {
+    const resuming = go(go(initialState("sallyport"), "paired"), "socket-lost");
+    const closing = go(resuming, "close", { code: 4034, reason: "resume failed" });
+    const closed = go(closing, "socket-closed", { code: 4034, reason: "resume failed" });
+    expect(closed.phase === "closed" && closed.info).toMatchObject({ code: 4034, clean: false, byUs: true });
+    expect(step(initialState("sallyport"), { t: "resumed" }).ok).toBe(false);
+  });
+
+  it("resumes on a dropped link (1006) or the edge's 4032, never on a deliberate close", () => {
+    expect([1006, 4032].map(linkLost)).toEqual([true, true]);
+    expect([1000, 1001, 1002, 4003, 4034, 4090].map(linkLost)).toEqual([false, false, false, false, false, false]);
   });
 });
