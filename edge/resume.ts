@@ -88,9 +88,12 @@ export function otherHalf(atts: readonly Attachment[], role: Attachment["role"],
   return atts.find((a) => a.role !== role && a.state === "resuming" && a.deadline !== undefined && sameSession(a.session, session));
 }
 
-/** A half of the same side already waiting for `session` (a second claim on one ticket: refused). */
-export function sameHalf(atts: readonly Attachment[], att: Attachment): boolean {
-  return atts.some(
+/**
+ * A half of the same side already waiting for `session`: an earlier attempt of the same end
+ * (its link died during the handshake, and the edge may not know yet), which the newer replaces.
+ */
+export function sameHalf(atts: readonly Attachment[], att: Attachment): Attachment | undefined {
+  return atts.find(
     (a) =>
       a.id !== att.id && a.role === att.role && a.state === "resuming" && a.deadline !== undefined && sameSession(a.session, att.session!),
   );

@@ -753,10 +753,14 @@ export class ServiceObject extends DurableObject<Env> {
       for (const old of stale) this.dropLeg(old);
     }
     this.sockets.accept(ws, att);
-    if (sameHalf(this.sockets.all(), att)) {
-      log("warn", "resume refused: this half of the session is already waiting", fields);
-      this.sockets.save(ws, { ...att, deadline: undefined });
-      return closeSocket(ws, close("RESUME_FAILED"));
+    const earlier = sameHalf(this.sockets.all(), att);
+    if (earlier) {
+      log("info", "resume: a newer attempt of this half replaces the one waiting", fields);
+      const earlierWs = this.sockets.socket(earlier.id);
+      if (earlierWs) {
+        closeSocket(earlierWs, close("RESUME_FAILED"));
+        this.sockets.forget(earlierWs);
+      }
     }
     const other = otherHalf(this.sockets.all(), att.role, r.resume.session);
     const otherWs = other && this.sockets.socket(other.id);

@@ -169,9 +169,15 @@ describe("resume: forged and replayed proofs", () => {
     ws.close(1001); // the session ends: the connector closes its backend connection
     await r.backend.closes(1, 10_000, "the backend connection to close");
     const t0 = performance.now();
-    const replay = await attempt(r.edge.url, { "sallyport-resume": ticket, "sallyport-resume-received": "0" });
-    expect(replay).toEqual({ code: 4034 });
+    const headers = { "sallyport-resume": ticket, "sallyport-resume-received": "0" };
+    const replay = attempt(r.edge.url, headers);
+    await r.edge.waitForLog((l) => l.json?.msg === "resume: waiting for the other half", 5000, "the first replay to wait");
+    // A second attempt of the same half replaces the first (an end retrying after its link died mid-handshake).
+    const again = await attempt(r.edge.url, headers);
+    expect(await replay).toEqual({ code: 4034 });
+    expect(again).toEqual({ code: 4034 });
     expect(since(t0)).toBeGreaterThanOrEqual(1900);
+    expect(r.edge.logs.filter((l) => l.json?.msg === "resume: a newer attempt of this half replaces the one waiting")).toHaveLength(1);
     expect(r.backend.open()).toBe(0);
   });
 });
