@@ -90,6 +90,35 @@ describe("resume: link faults", () => {
     });
   });
 
+  it("resuming binds are not counted by max.binds: the pool parks again while two sessions wait to resume", async () => {
+    const r = await rig({ "max.binds": "2" });
+    const conns = [new LocalConn(cleanup, r.client.port), new LocalConn(cleanup, r.client.port)];
+    const data = conns.map(() => randomBytes(4 * MiB));
+    await Promise.all(conns.map((c, i) => c.write(data[i]!.subarray(0, 2 * MiB))));
+    await Promise.all(conns.map((c) => c.until(() => c.received >= MiB, 20_000, "the first MiB echoed")));
+    const from = r.node.proc.lines.length;
+    const edgeFrom = r.edge.logs.length;
+    // Both links drop; the clients cannot come back yet, so the connector's halves wait at the edge.
+    r.clientLink.reset();
+    r.connectorLink.resetAll();
+    const waiting = (): number =>
+      r.edge.logs.slice(edgeFrom).filter((l) => l.json?.msg === "resume: waiting for the other half" && l.json.side === "bind").length;
+    await r.edge.waitForLog(() => waiting() === 2, 10_000, "both connector halves waiting");
+    // Two binds resuming, max.binds 2: the pool's binds park all the same (they would be refused if resuming ones counted).
+    await r.node.proc.waitForLog(
+      (l) => l.msg === "registered with the edge" && r.node.proc.lines.indexOf(l) >= from,
+      10_000,
+      "parked again",
+    );
+    expect(r.edge.logs.filter((l) => l.json?.msg === "bind refused: limit reached")).toHaveLength(0);
+    r.clientLink.pass();
+    await Promise.all(conns.map((c, i) => c.write(data[i]!.subarray(2 * MiB))));
+    for (const c of conns) c.socket.end();
+    await Promise.all(conns.map((c) => c.until(() => c.ended, 60_000, "every byte echoed, then EOF")));
+    conns.forEach((c, i) => expect(c.digest()).toBe(sha256(data[i]!)));
+    expect(r.node.proc.lines.slice(from).filter(msgIs("session resumed"))).toHaveLength(2);
+  });
+
   it("resume window expiry: the client never comes back; both ends close with the documented reason, nothing hangs", async () => {
     const r = await rig({ "session.resume.timeout": "2 seconds" });
     const conn = new LocalConn(cleanup, r.client.port);
