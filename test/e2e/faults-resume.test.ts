@@ -115,7 +115,7 @@ describe("resume: link faults", () => {
     await Promise.all(conns.map((c, i) => c.write(data[i]!.subarray(2 * MiB))));
     for (const c of conns) c.socket.end();
     await Promise.all(conns.map((c) => c.until(() => c.ended, 60_000, "every byte echoed, then EOF")));
-    conns.forEach((c, i) => expect(c.digest()).toBe(sha256(data[i]!)));
+    for (const [i, c] of conns.entries()) expect(c.digest()).toBe(sha256(data[i]!));
     expect(r.node.proc.lines.slice(from).filter(msgIs("session resumed"))).toHaveLength(2);
   });
 
