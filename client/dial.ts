@@ -5,12 +5,15 @@ import {
   CLIENT_SUBPROTOCOLS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_RECEIVE_BYTES,
+  RESUME_END_HEADER,
+  RESUME_HEADER,
+  RESUME_RECEIVED_HEADER,
   STANDBY_HEADER,
 } from "../shared/protocol/constants.ts";
 import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { offered } from "../shared/protocol/negotiate.ts";
 import { describeRefusal } from "./describe.ts";
-import { SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
+import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
 /**
  * Node: open one client WebSocket to a service's accept path, speaking the Sallyport client
@@ -86,12 +89,55 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     settled = true;
     keepAlive(ws);
     // Node: reads that arrive in one turn of the event loop go out as one message.
+    const reconnect = (r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> => dialResume(opts, r, opened);
     handlers.opened(
-      new SallyportStream(ws as unknown as WebSocketLike, { defer: setImmediate, ...opts.stream }),
+      new SallyportStream(ws as unknown as WebSocketLike, {
+        defer: setImmediate,
+        reconnect,
+        standby: opts.standby === true,
+        ...opts.stream,
+      }),
       performance.now() - started,
     );
   });
   return ws;
+}
+
+/**
+ * v3: the socket a dropped session resumes on (docs/protocol.md, "Resume"): the same accept
+ * path and credentials, v3 only, the ticket and offsets in headers. `opened` gets the socket in
+ * its open event, before any message. Rejects with a ReconnectError: `refused` when the edge
+ * answered with a refusal (the session is over).
+ */
+export function dialResume(opts: DialOptions, r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> {
+  const edge = openEdgeSocket(opts.url, [CLIENT_SUBPROTOCOLS[3]], opts.route ?? {}, {
+    handshakeTimeout: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    maxPayload: MAX_RECEIVE_BYTES,
+    ...(opts.closeTimeoutMs !== undefined ? { closeTimeout: opts.closeTimeoutMs } : {}),
+    headers: {
+      ...(opts.token ? { [AUTHORIZATION_HEADER]: `${BEARER_PREFIX}${opts.token}` } : {}),
+      [RESUME_HEADER]: r.ticket,
+      [RESUME_RECEIVED_HEADER]: String(r.received),
+      ...(r.end ? { [RESUME_END_HEADER]: "1" } : {}),
+    },
+  });
+  const ws = edge.ws;
+  return new Promise((resolve, reject) => {
+    const fail = (e: ReconnectError): void => {
+      ws.terminate();
+      reject(e);
+    };
+    ws.on("unexpected-response", (_req, res) => {
+      res.resume();
+      fail({ refused: edge.refusal() === undefined, detail: `status ${res.statusCode ?? 0}` });
+    });
+    ws.on("error", (e: Error) => fail({ refused: false, detail: e.message }));
+    ws.on("open", () => {
+      keepAlive(ws);
+      opened(ws as unknown as WebSocketLike);
+      resolve();
+    });
+  });
 }
 
 function problemFailure(p: DialProblem): DialFailure {

@@ -299,6 +299,12 @@ class Relay {
     stream.onEnd = () => local.end();
     stream.onClose = (info) => this.sessionClosed(info);
     stream.onDrain = () => local.resume();
+    // v3: the link dropped and the session came back (or could not): said once per resume.
+    stream.onResume = (r) =>
+      this.log.log(r.outcome === "resumed" ? "info" : "warn", r.outcome === "resumed" ? "session resumed" : "session resume failed", {
+        conn: this.id,
+        ...r,
+      });
     for (const chunk of early) this.write(chunk);
     if (stream.endReceived) local.end();
     local.on("data", (chunk: Buffer) => {

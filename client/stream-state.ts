@@ -14,9 +14,11 @@ import { describeClose } from "./describe.ts";
  * A `done` after both directions ended starts the next session on the same socket (standby):
  * both directions open again. Once closed nothing changes.
  *
- * Reserved for session resumption (not built): a phase "resuming" between open and closed —
- * the socket was lost mid-session and the stream, its queue and counters kept, waits for a new
- * one; its events ("socket-lost", "resumed") go in step() beside the ones below.
+ * v3 resume (docs/protocol.md, "Resume"): a phase "resuming" between open and closed — the
+ * socket was lost mid-session and the stream, its queue and counters kept, waits for a new one:
+ *
+ *   open → resuming (socket-lost) → open (resumed)
+ *              └──→ closing (close(): no socket to say it on) / closed (the resume failed)
  */
 
 export type Protocol = "sallyport" | "plain";
@@ -43,6 +45,7 @@ interface Regions {
 
 export type StreamState =
   | (Regions & { readonly phase: "open" })
+  | (Regions & { readonly phase: "resuming" })
   | (Regions & { readonly phase: "closing"; readonly code: number; readonly reason: string })
   | (Regions & { readonly phase: "closed"; readonly info: CloseInfo });
 
@@ -53,6 +56,10 @@ export type StreamEvent =
   | { readonly t: "data-received" }
   | { readonly t: "end-received" }
   | { readonly t: "done" }
+  /** v3: the socket dropped and the session will resume on another. */
+  | { readonly t: "socket-lost" }
+  /** v3: the edge said `resumed` on the new socket. */
+  | { readonly t: "resumed" }
   /** We close (close(), or a protocol error of the peer's). */
   | { readonly t: "close"; readonly code: number; readonly reason: string }
   /** The socket's close event, with the code the peer sent or echoed. */
@@ -66,6 +73,8 @@ export function initialState(protocol: Protocol): StreamState {
 }
 
 const to = (state: StreamState): Step => ({ ok: true, state });
+/** Open, or resuming: the session goes on (data and `end` wait for the socket). */
+const live = (s: StreamState): boolean => s.phase === "open" || s.phase === "resuming";
 const refuse = (error: string): Step => ({ ok: false, error });
 
 export function step(s: StreamState, e: StreamEvent): Step {
@@ -74,7 +83,7 @@ export function step(s: StreamState, e: StreamEvent): Step {
     case "paired":
       return to({ ...s, pairing: "paired" });
     case "end-queued":
-      return to(s.phase === "open" && s.out === "open" ? { ...s, out: "ending" } : s);
+      return to(live(s) && s.out === "open" ? { ...s, out: "ending" } : s);
     case "end-sent":
       return to(s.out === "ending" ? { ...s, out: "ended" } : s);
     case "data-received":
@@ -84,8 +93,12 @@ export function step(s: StreamState, e: StreamEvent): Step {
     case "done":
       // A session in standby finished: the next one starts on this socket with both directions open.
       return s.out === "ended" && s.in === "ended" ? to({ ...s, out: "open", in: "open" }) : refuse("done before both directions ended");
+    case "socket-lost":
+      return to(s.phase === "open" ? { ...s, phase: "resuming" } : s);
+    case "resumed":
+      return s.phase === "resuming" ? to({ ...s, phase: "open" }) : refuse("resumed outside a resume");
     case "close":
-      return to(s.phase === "open" ? { ...s, phase: "closing", code: e.code, reason: e.reason } : s);
+      return to(live(s) ? { ...s, phase: "closing", code: e.code, reason: e.reason } : s);
     case "socket-closed":
       return to({ ...s, phase: "closed", info: closeInfo(s, e.code, e.reason) });
   }

@@ -9,10 +9,13 @@ import {
   MIN_MESSAGE_BYTES,
   SESSION_HEARTBEAT_MS,
   type ProtocolVersion,
+  V2_INITIAL_CREDIT_BYTES,
 } from "../shared/protocol/constants.ts";
+import { ResendBuffer } from "../shared/protocol/resend.ts";
+import { linkLost, ResumeWindow } from "../shared/resume-window.ts";
 import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
 import type { CreditV2Message } from "../shared/protocol/messages.ts";
-import { versionOf } from "../shared/protocol/negotiate.ts";
+import { resumes, usesMarks, versionOf } from "../shared/protocol/negotiate.ts";
 import { CloseCode, CLOSE_REASONS } from "../shared/protocol/close-codes.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { Heartbeat } from "../shared/heartbeat.ts";
@@ -55,6 +58,15 @@ export type { CloseInfo, StreamState } from "./stream-state.ts";
  *
  * The session's state (open/closing/closed, pairing, each direction's end) is one value that
  * changes only through stream-state.ts's step(); the rest here is flow control.
+ *
+ * Version 3 (docs/protocol.md, "Resume"), given a `reconnect`: the edge hands us a ticket at
+ * pairing; when the socket then drops (closed without a close frame, told `resume`, or found
+ * silent) the session does not end: it is "resuming" — what the application sends is queued,
+ * what went out unacknowledged is kept (ResendBuffer) — while `reconnect` dials the edge again
+ * with the ticket, at once and then backing off, for up to the ticket's timeoutMs. The edge's
+ * `resumed` says what the connector received; we send again from there. If the window passes
+ * or the edge refuses, the session closes with 4034 (not clean: the application's connection
+ * is reset). onResume hears of each resume either way.
  */
 
 /** The part of the WHATWG WebSocket interface used here; `ws` implements it too. */
@@ -102,6 +114,40 @@ export interface StreamOptions {
   readonly clock?: Clock;
   /** Heartbeat interval (Sallyport protocol). Default SESSION_HEARTBEAT_MS; the edge expects no longer. */
   readonly heartbeatMs?: number;
+  /**
+   * v3: dial the edge again to resume this session, calling `opened` with the socket inside its
+   * open event (before any message can arrive: the edge may have said `resumed` already), and
+   * resolving then; reject with `refused` true when the edge refused it (the session is over),
+   * else it is tried again. Without it the session ends with its socket, as in v2.
+   */
+  readonly reconnect?: (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => Promise<void>;
+  /** The socket was opened in standby (no session until start()): a drop before then is not resumed. */
+  readonly standby?: boolean;
+}
+
+/** What a resume presents (RESUME_HEADER and the others): client/dial.ts turns it into a handshake. */
+export interface ResumeRequest {
+  readonly ticket: string;
+  /** Data bytes received from the connector. */
+  readonly received: number;
+  /** The connector's `end` was received. */
+  readonly end: boolean;
+}
+
+/** A failed reconnect attempt: `refused` when the edge answered it with a refusal (a 404), not a network error. */
+export interface ReconnectError {
+  readonly refused: boolean;
+  readonly detail: string;
+}
+
+/** One resume, resumed or failed. */
+export interface ResumeReport {
+  readonly outcome: "resumed" | "failed";
+  readonly why: string;
+  /** From the drop to `resumed` (or to giving up). */
+  readonly stallMs: number;
+  readonly resentBytes: number;
+  readonly attempts: number;
 }
 
 /** What one session carried, in bytes of data each way. */
@@ -138,6 +184,8 @@ export class SallyportStream {
    * finished session's byte counts. Without a handler the socket is closed instead.
    */
   onDone: ((finished: SessionCounts) => void) | undefined;
+  /** v3: a resume finished (resumed, or failed just before onClose). */
+  onResume: ((report: ResumeReport) => void) | undefined;
 
   private current: StreamState;
   private credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
@@ -163,9 +211,22 @@ export class SallyportStream {
   /** v2: what we grant the connector, proved by the edge's marks. */
   private readonly reader = new ReaderCredit();
   private readonly heartbeat: Heartbeat;
+  private readonly heartbeatMs: number;
+  /** v3: what went out and is not yet acknowledged, kept for a resume. */
+  private readonly out: ResendBuffer | undefined;
+  private readonly reconnect: StreamOptions["reconnect"];
+  /** v3: this session's latest ticket. */
+  private ticket: { readonly ticket: string; readonly timeoutMs: number } | undefined;
+  /**
+   * v3: a session runs on the socket (from the start, or from start() in standby, until `done`):
+   * only then is there a session to resume.
+   */
+  private inSession: boolean;
+  /** v3: while resuming. */
+  private resume: { window: ResumeWindow; timer?: Timer | undefined; why: string } | undefined;
 
   constructor(
-    private readonly ws: WebSocketLike,
+    private ws: WebSocketLike,
     opts: StreamOptions = {},
   ) {
     if (ws.readyState !== OPEN) throw new Error("SallyportStream needs an open WebSocket");
@@ -182,6 +243,9 @@ export class SallyportStream {
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
+    this.reconnect = opts.reconnect;
+    this.inSession = opts.standby !== true;
+    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
     // Blobs would make every receive asynchronous; array buffers (or Node buffers) do not.
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
@@ -195,10 +259,13 @@ export class SallyportStream {
       () => this.ws.send(HEARTBEAT_REQUEST),
       () => this.silent(),
     );
-    if (this.protocol === "sallyport") {
-      ws.send(HEARTBEAT_REQUEST); // at once: the edge holds only a client it has heard beat
-      this.heartbeat.every(opts.heartbeatMs ?? SESSION_HEARTBEAT_MS);
-    }
+    this.heartbeatMs = opts.heartbeatMs ?? SESSION_HEARTBEAT_MS;
+    if (this.protocol === "sallyport") this.beat();
+  }
+
+  private beat(): void {
+    this.ws.send(HEARTBEAT_REQUEST); // at once: the edge holds only a client it has heard beat
+    this.heartbeat.every(this.heartbeatMs);
   }
 
   // ---- state (read-only outside) ----
@@ -265,7 +332,8 @@ export class SallyportStream {
    */
   send(data: Data): boolean {
     if (this.current.out !== "open") throw new Error("send() after end()");
-    if (this.current.phase !== "open") return false;
+    // Resuming: queued until the session is back (send() asks the caller to wait).
+    if (this.current.phase !== "open" && this.current.phase !== "resuming") return false;
     let fullRead = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
@@ -292,6 +360,7 @@ export class SallyportStream {
    */
   start(): void {
     if (this.protocol !== "sallyport" || this.current.phase !== "open") return;
+    this.inSession = true;
     this.queue.push(START);
     this.flush();
   }
@@ -299,7 +368,7 @@ export class SallyportStream {
   /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
   end(): void {
     if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
-    if (this.current.out !== "open" || this.current.phase !== "open") return;
+    if (this.current.out !== "open" || (this.current.phase !== "open" && this.current.phase !== "resuming")) return;
     this.apply({ t: "end-queued" });
     this.queue.push(END);
     this.flush();
@@ -308,7 +377,7 @@ export class SallyportStream {
   /** Report that `n` received bytes have been used; grants the connector more credit. */
   consumed(n: number): void {
     if (this.protocol !== "sallyport" || n <= 0) return;
-    if (this.version === 2) return this.granting(this.reader.consume(n));
+    if (usesMarks(this.version)) return this.granting(this.reader.consume(n));
     this.consumedTotal += n;
     const grant = this.consumedTotal - this.granted;
     // Half-window steps, as connector/session.ts grants; nothing once the connector has finished.
@@ -323,11 +392,17 @@ export class SallyportStream {
   private granting(grant: CreditV2Message | undefined): void {
     if (!grant || this.current.in !== "open" || !this.isOpen()) return;
     this.credit.receive = grant.upTo - this.counts.bytesReceived;
-    this.ws.send(encode(grant, 2));
+    this.ws.send(encode(grant, this.version));
   }
 
   /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
   close(code: number = CloseCode.NORMAL, reason = ""): void {
+    if (this.current.phase === "resuming") {
+      // No socket to say it on: the session is over now.
+      this.apply({ t: "close", code, reason });
+      this.ws.close(code, reason); // a socket of an attempt in progress, if any
+      return this.socketClosed(code, reason);
+    }
     if (this.current.phase !== "open") return;
     this.apply({ t: "close", code, reason });
     this.stopTimers();
@@ -406,6 +481,7 @@ export class SallyportStream {
       if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
+      if (typeof chunk !== "string") this.out?.sent(chunk);
       this.ws.send(chunk, () => this.sent());
     }
     this.maybeDrain();
@@ -453,6 +529,12 @@ export class SallyportStream {
     const decoded = decodeForClient(text, this.version);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
+    if (msg.t === "ticket") {
+      this.ticket = { ticket: msg.ticket, timeoutMs: msg.timeoutMs };
+      return;
+    }
+    if (msg.t === "resumed") return this.resumed(msg.offset, msg.end === true);
+    if (this.current.phase === "resuming") return this.protocolError(); // nothing comes before `resumed`
     if (msg.t === "done") return this.finishedKept();
     if (msg.t === "mark") return this.granting(this.reader.mark(msg.id));
     if (msg.t === "opened") {
@@ -464,7 +546,10 @@ export class SallyportStream {
     if (msg.t === "credit") {
       // v1: an increment; v2: a cumulative limit.
       if ("bytes" in msg) this.credit.send += msg.bytes;
-      else this.credit.send = Math.max(this.credit.send, msg.upTo - this.counts.bytesSent);
+      else {
+        this.credit.send = Math.max(this.credit.send, msg.upTo - this.counts.bytesSent);
+        this.out?.limitSeen(msg.upTo);
+      }
       this.flush();
     } else if (this.apply({ t: "end-received" })) this.onEnd?.();
   }
@@ -478,6 +563,8 @@ export class SallyportStream {
     this.counts = { bytesSent: 0, bytesReceived: 0 };
     this.consumedTotal = this.granted = 0;
     this.reader.reset();
+    this.out?.reset();
+    this.inSession = false;
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -489,7 +576,7 @@ export class SallyportStream {
     if (this.protocol === "sallyport") {
       this.credit.receive -= bytes.byteLength;
       if (this.credit.receive < 0) return this.protocolError(); // sent beyond the credit we granted
-      if (this.version === 2) this.reader.data(bytes.byteLength);
+      if (usesMarks(this.version)) this.reader.data(bytes.byteLength);
     }
     this.counts.bytesReceived += bytes.byteLength;
     this.onData?.(bytes);
@@ -511,7 +598,15 @@ export class SallyportStream {
 
   /** Nothing heard for three heartbeats: reported now (the close handshake would never finish). */
   private silent(): void {
+    if (this.current.phase === "resuming") return this.ws.terminate?.(); // this attempt hangs: its close retries
     if (this.current.phase !== "open") return;
+    if (this.canResume()) {
+      const ws = this.ws;
+      this.lost("heartbeat timeout");
+      ws.terminate?.();
+      if (!ws.terminate) ws.close();
+      return;
+    }
     this.close(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
     this.ws.terminate?.();
     this.socketClosed(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
@@ -521,6 +616,11 @@ export class SallyportStream {
 
   private socketClosed(code: number, reason: string): void {
     if (this.current.phase === "closed") return;
+    if (this.current.phase === "resuming") {
+      if (code === CloseCode.RESUME_FAILED) return this.resumeFailed("the edge ended the resume");
+      return this.retry();
+    }
+    if (this.current.phase === "open" && this.canResume() && linkLost(code)) return this.lost(`link lost (${code})`);
     this.stopTimers();
     for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
     this.apply({ t: "socket-closed", code, reason });
@@ -530,12 +630,93 @@ export class SallyportStream {
     if (info) this.onClose?.(info);
   }
 
+  // ---- resume (v3) ----
+
+  /**
+   * Only a session in progress resumes: not a standby socket between sessions, nor one whose
+   * directions have both ended (the connector is done with it too, or is about to be).
+   */
+  private canResume(): boolean {
+    const finished = this.current.out === "ended" && this.current.in === "ended";
+    return this.out !== undefined && this.ticket !== undefined && this.paired && this.inSession && !finished;
+  }
+
+  /** The socket dropped: keep everything, and dial again with the ticket. */
+  private lost(why: string): void {
+    this.apply({ t: "socket-lost" });
+    this.stopTimers();
+    for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
+    this.resume = { window: new ResumeWindow(this.clock, this.ticket!.timeoutMs), why };
+    this.retry();
+  }
+
+  private retry(): void {
+    const r = this.resume;
+    if (!r || this.current.phase !== "resuming") return;
+    for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
+    this.heartbeat.stop();
+    this.clock.clear(r.timer);
+    const delay = r.window.nextDelay();
+    if (delay === undefined) return this.resumeFailed("session.resume.timeout passed");
+    r.timer = this.clock.setTimeout(() => this.attempt(), delay);
+  }
+
+  private attempt(): void {
+    if (this.current.phase !== "resuming" || !this.ticket || !this.reconnect) return;
+    const request = { ticket: this.ticket.ticket, received: this.counts.bytesReceived, end: this.current.in === "ended" };
+    const opened = (ws: WebSocketLike): void => {
+      if (this.current.phase !== "resuming") return ws.close(CloseCode.NORMAL);
+      // The new socket: heard from and heartbeated like the first; `resumed` comes next.
+      this.ws = ws;
+      if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
+      for (const [type, l] of this.listeners) ws.addEventListener(type, l);
+      this.beat();
+    };
+    this.reconnect(request, opened).catch((e: ReconnectError) =>
+      e?.refused ? this.resumeFailed("the edge refused the resume") : this.retry(),
+    );
+  }
+
+  /** `resumed`: the connector received `offset` bytes (and our `end`, with `peerHasEnd`); send again from there. */
+  private resumed(offset: number, peerHasEnd: boolean): void {
+    const r = this.resume;
+    if (!r || this.current.phase !== "resuming") return this.protocolError();
+    const again = this.out!.rewind(offset);
+    if (!again) return this.resumeFailed(`cannot resume from offset ${offset}`);
+    this.resume = undefined;
+    this.clock.clear(r.timer);
+    const resent = again.reduce((n, c) => n + c.byteLength, 0);
+    this.apply({ t: "resumed" });
+    this.counts.bytesSent = offset;
+    // The edge's first limit past the offset, as at pairing, until the connector grants again.
+    this.credit.send = V2_INITIAL_CREDIT_BYTES;
+    this.queue.unshift(...again);
+    this.queuedBytes += resent;
+    if (this.current.out === "ended" && !peerHasEnd) this.queue.push(END);
+    this.reader.resumed();
+    this.credit.receive = this.reader.granted - this.counts.bytesReceived;
+    this.onResume?.({ outcome: "resumed", why: r.why, stallMs: r.window.elapsed, resentBytes: resent, attempts: r.window.attempts });
+    this.needDrain = true; // the application may have been asked to wait meanwhile
+    this.flush();
+  }
+
+  /** The session cannot resume: it ends (not cleanly: the application's connection is reset). */
+  private resumeFailed(why: string): void {
+    const r = this.resume;
+    if (!r || this.current.phase !== "resuming") return;
+    this.resume = undefined;
+    this.clock.clear(r.timer);
+    this.onResume?.({ outcome: "failed", why, stallMs: r.window.elapsed, resentBytes: 0, attempts: r.window.attempts });
+    this.close(CloseCode.RESUME_FAILED, CLOSE_REASONS.RESUME_FAILED);
+  }
+
   private isOpen(): boolean {
     return this.current.phase === "open" && this.ws.readyState === OPEN;
   }
 
   private stopTimers(): void {
     this.heartbeat.stop();
+    if (this.resume) this.clock.clear(this.resume.timer);
     this.clock.clear(this.pollTimer);
     this.clock.clear(this.pairTimer);
     this.pollTimer = this.pairTimer = undefined;

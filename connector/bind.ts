@@ -2,10 +2,11 @@ import type net from "node:net";
 import WebSocket from "ws";
 import type { ConnectorService } from "../shared/config/connector-config.ts";
 import type { BackendAddress } from "../shared/config/service.ts";
-import { type Clock, systemClock } from "../shared/clock.ts";
+import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
 import { Heartbeat } from "../shared/heartbeat.ts";
 import { type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
-import { close, type Close } from "../shared/protocol/close-codes.ts";
+import { close, CloseCode, type Close } from "../shared/protocol/close-codes.ts";
+import { linkLost, ResumeWindow } from "../shared/resume-window.ts";
 import { decodeFromEdge, encode } from "../shared/protocol/codec.ts";
 import type { ClientProtocol } from "../shared/protocol/messages.ts";
 import { offered, versionOf } from "../shared/protocol/negotiate.ts";
@@ -17,6 +18,9 @@ import {
   HEARTBEAT_RESPONSE,
   MAX_RECEIVE_BYTES,
   MIN_MESSAGE_BYTES,
+  RESUME_END_HEADER,
+  RESUME_HEADER,
+  RESUME_RECEIVED_HEADER,
   SESSION_HEARTBEAT_MS,
   MAX_SHARDS,
   SHARD_HEADER,
@@ -34,8 +38,13 @@ import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
  *   dialing → registering → parked → paired → relaying → closed
  *                                      ↘ standby ↗ (on the client's `start`, or its first data)
  *                 └──────────┴─────────┴──────────┴──→ closed
+ *
+ * v3 (docs/protocol.md, "Resume"): a relaying session whose socket drops (closed without a
+ * close frame, told `resume` by the edge, or found silent) keeps its backend connection and
+ * dials the edge again with its ticket:  relaying → resuming → relaying, or → closed when the
+ * window passes or the edge refuses (the backend connection is then reset).
  */
-export type BindPhase = "dialing" | "registering" | "parked" | "standby" | "paired" | "relaying" | "closed";
+export type BindPhase = "dialing" | "registering" | "parked" | "standby" | "paired" | "relaying" | "resuming" | "closed";
 
 /** Why a bind ended, classified once for the pool. */
 export type BindEnd =
@@ -52,6 +61,8 @@ export interface BindEvents {
   demand(bind: Bind, waiting: number): void;
   /** A relayed session finished (for metrics). */
   sessionEnded?(bind: Bind, outcome: SessionOutcome, durationMs: number): void;
+  /** v3: a resume finished, resumed or failed (for metrics). */
+  resumeEnded?(bind: Bind, outcome: ResumeOutcome): void;
   /** A session could not reach the backend: the pool withdraws its binds. */
   backendFailed(bind: Bind, close: CloseCodeName): void;
   ended(bind: Bind, end: BindEnd): void;
@@ -106,6 +117,16 @@ export function placementOf(headers: Record<string, string | string[] | undefine
 
 let counter = 0;
 
+/** One resume of a session's link, as the bind saw it. */
+export interface ResumeOutcome {
+  readonly outcome: "resumed" | "failed";
+  /** From the drop to `resumed` (or to giving up). */
+  readonly stallMs: number;
+  /** Bytes sent again to the client. */
+  readonly resentBytes: number;
+  readonly attempts: number;
+}
+
 interface Pairing {
   readonly sessionId: string;
   readonly clientAddress: string;
@@ -139,6 +160,10 @@ export class Bind {
   private version: ProtocolVersion = 1;
   /** Set by the edge's 101: where this bind went and the service's shard count. */
   private placed: Placement | undefined;
+  /** v3: this session's latest resume ticket, and how long the edge waits for the other half. */
+  private ticket: { readonly ticket: string; readonly timeoutMs: number } | undefined;
+  /** v3: while resuming, the window and the pending retry. */
+  private resume: { window: ResumeWindow; retry?: Timer | undefined; why: string } | undefined;
 
   constructor(
     private readonly deps: BindDeps,
@@ -185,21 +210,33 @@ export class Bind {
       },
       this.io.openSocket,
     );
+    this.wire(edge);
+  }
+
+  /** The handlers of a socket to the edge: the first one, and each one a resume dials. */
+  private wire(edge: ReturnType<typeof openEdgeSocket>): void {
     const ws = edge.ws;
     this.ws = ws;
     ws.on("unexpected-response", (_req, res) => {
+      res.resume();
+      ws.terminate();
+      if (this.phase === "resuming") return this.resumeFailed(`edge refused the resume (${res.statusCode ?? 0})`);
       // A proxy's refusal of the CONNECT arrives as a response too: it is not the edge's.
       const proxy = edge.refusal();
       this.end(proxy ? { kind: "failed", ...proxy } : { kind: "rejected", status: res.statusCode ?? 0 });
-      res.resume();
-      ws.terminate();
     });
     ws.on("upgrade", (res) => {
-      this.placed = placementOf(res.headers);
+      // A resumed session's socket goes where its ticket says: it is not a placement.
+      if (this.phase !== "resuming") this.placed = placementOf(res.headers);
     });
-    ws.on("open", () => this.onOpen(ws));
+    ws.on("open", () => (this.phase === "resuming" ? this.heartbeat.every(SESSION_HEARTBEAT_MS) : this.onOpen(ws)));
     ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (ws !== this.ws) return;
       this.heartbeat.heard();
+      if (this.phase === "resuming") {
+        if (isBinary) return this.protocolError("data before resumed");
+        return this.onControl(data.toString("utf8"));
+      }
       // Between `paired` and the session existing, frames already read still arrive (ws.pause()
       // stops reading, not the frames of the chunk in hand — the edge replays a waiting client's
       // data and `end` right behind `paired`): keep them, in order, for the session.
@@ -212,8 +249,16 @@ export class Bind {
       } else if (this.phase !== "relaying") this.protocolError("data before pairing");
     });
     ws.on("pong", () => this.heartbeat.heard());
-    ws.on("error", (e) => this.end({ kind: "failed", ...edge.failure(e) }));
+    ws.on("error", (e) => {
+      // While resuming, the close that follows schedules the next attempt.
+      if (ws !== this.ws || this.phase === "resuming" || (this.phase === "relaying" && this.canResume())) return;
+      this.end({ kind: "failed", ...edge.failure(e) });
+    });
     ws.on("close", (code) => {
+      if (ws !== this.ws) return;
+      if (this.phase === "resuming")
+        return code === CloseCode.RESUME_FAILED ? this.resumeFailed("the edge ended the resume") : this.retry();
+      if (this.phase === "relaying" && this.canResume() && linkLost(code)) return this.dropped(`link lost (${code})`);
       if (this.phase === "standby" || this.phase === "paired" || this.phase === "relaying")
         this.end({ kind: "session", close: { code: code as Close["code"], reason: "" } });
       else this.end({ kind: "failed", detail: `closed by edge (${code})`, code });
@@ -232,6 +277,7 @@ export class Bind {
 
   private closeAs(end: BindEnd, how: Close): void {
     if (this.phase === "closed") return;
+    if (this.phase === "resuming") return this.resumeFailed("the connector is stopping");
     this.ending ??= end;
     this.ws?.close(how.code, how.reason);
     this.clock.setTimeout(() => this.ws?.terminate(), 2000).unref();
@@ -251,6 +297,14 @@ export class Bind {
   /** Nothing from the edge for three intervals: the path is dead; a session on it ends (its backend is reset). */
   private silent(silentMs: number): void {
     const sessionId = this.pairing?.sessionId;
+    if (this.phase === "resuming") return void this.ws?.terminate(); // this attempt hangs: its close retries
+    if (this.phase === "relaying" && this.canResume()) {
+      this.log.log("warn", "edge silent; resuming the session", { silentMs, sessionId });
+      const ws = this.ws;
+      this.dropped("heartbeat timeout");
+      ws?.terminate();
+      return;
+    }
     this.log.log("warn", "edge silent; dropping bind", { silentMs, ...(sessionId ? { sessionId } : {}) });
     this.end({ kind: "failed", detail: "heartbeat timeout" });
     this.ws?.terminate();
@@ -296,7 +350,93 @@ export class Bind {
       case "credit":
         if (!this.session) return this.protocolError(`${msg.t} outside a session`);
         return this.session.control(msg);
+      case "ticket":
+        this.ticket = { ticket: msg.ticket, timeoutMs: msg.timeoutMs };
+        return;
+      case "resumed":
+        if (this.phase !== "resuming" || !this.session) return this.protocolError("unexpected resumed");
+        return this.resumed(msg.offset, msg.end === true);
     }
+  }
+
+  // ---- resume (v3) ----
+
+  private canResume(): boolean {
+    return this.ticket !== undefined && this.session?.resumable === true;
+  }
+
+  /** The session's socket dropped: keep the backend connection, and dial the edge again with the ticket. */
+  private dropped(why: string): void {
+    this.current = "resuming";
+    this.session!.detach();
+    this.heartbeat.stop();
+    this.ws = undefined; // its close event, still to come, is no longer this session's
+    this.resume = { window: new ResumeWindow(this.clock, this.ticket!.timeoutMs), why };
+    this.log.log("info", "session link lost; resuming", { sessionId: this.pairing?.sessionId, why });
+    this.retry();
+  }
+
+  private retry(): void {
+    const r = this.resume;
+    if (!r || this.phase !== "resuming") return;
+    this.clock.clear(r.retry);
+    const delay = r.window.nextDelay();
+    if (delay === undefined) return this.resumeFailed("session.resume.timeout passed");
+    r.retry = this.clock.setTimeout(() => this.redial(), delay);
+  }
+
+  private redial(): void {
+    if (this.phase !== "resuming" || !this.ticket || !this.session) return;
+    const { received, end } = this.session.offer;
+    const edge = openEdgeSocket(
+      this.deps.service.bindUrl,
+      [BIND_SUBPROTOCOLS[3]], // resume is v3's: a v3 edge or nothing
+      this.deps.route,
+      {
+        headers: {
+          authorization: `Bearer ${this.deps.token}`,
+          [RESUME_HEADER]: this.ticket.ticket,
+          [RESUME_RECEIVED_HEADER]: String(received),
+          ...(end ? { [RESUME_END_HEADER]: "1" } : {}),
+        },
+        maxPayload: MAX_RECEIVE_BYTES,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
+      this.io.openSocket,
+    );
+    this.wire(edge);
+  }
+
+  private resumed(offset: number, peerHasEnd: boolean): void {
+    const r = this.resume!;
+    const result = this.session!.resumed(this.ws!, offset, peerHasEnd);
+    if (!result.ok) return this.resumeFailed(`cannot resume from offset ${offset}`);
+    this.resume = undefined;
+    this.current = "relaying";
+    this.heartbeat.every(Math.min(this.deps.service.heartbeatIntervalMs, SESSION_HEARTBEAT_MS));
+    const outcome: ResumeOutcome = {
+      outcome: "resumed",
+      stallMs: r.window.elapsed,
+      resentBytes: result.resent,
+      attempts: r.window.attempts,
+    };
+    this.log.log("info", "session resumed", { sessionId: this.pairing?.sessionId, why: r.why, ...outcome });
+    this.deps.events.resumeEnded?.(this, outcome);
+  }
+
+  /** The session cannot resume: its backend connection is reset, and the bind ends. */
+  private resumeFailed(why: string): void {
+    const r = this.resume;
+    if (!r || this.phase !== "resuming") return;
+    this.resume = undefined;
+    this.clock.clear(r.retry);
+    const outcome: ResumeOutcome = { outcome: "failed", stallMs: r.window.elapsed, resentBytes: 0, attempts: r.window.attempts };
+    this.log.log("warn", "session resume failed; backend connection reset", { sessionId: this.pairing?.sessionId, why, ...outcome });
+    this.deps.events.resumeEnded?.(this, outcome);
+    this.current = "relaying"; // so the session's end is reported as a session's
+    this.session?.abandon(close("RESUME_FAILED"));
+    this.ws?.terminate();
+    this.end({ kind: "session", close: close("RESUME_FAILED") });
   }
 
   private start(): void {
@@ -329,6 +469,8 @@ export class Bind {
         });
         this.deps.events.sessionEnded?.(this, outcome, durationMs);
         if (outcome.kept) this.keepForNext();
+        // The backend connection ended while the link was down: nothing is left to resume.
+        if (this.resume) this.resumeFailed("the backend connection ended while resuming");
       });
       // Replayed in order, before any later frame (the socket is still paused).
       for (const [data, isBinary] of this.early.splice(0)) ws.emit("message", data, isBinary);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PoolMetrics, PoolStats } from "./pool.ts";
+import type { ResumeOutcome } from "./bind.ts";
 import type { SessionOutcome } from "./session.ts";
 
 /**
@@ -46,6 +47,27 @@ export class ConnectorMetrics implements PoolMetrics {
     registers: [this.registry],
   });
 
+  /** v3 (docs/protocol.md, "Resume"): each resume of a session's link, as the connector saw it. */
+  private readonly resumes = new Counter({
+    name: "sallyport_session_resumes_total",
+    help: "Session link resumes, by side and outcome (resumed, failed)",
+    labelNames: ["service", "side", "outcome"],
+    registers: [this.registry],
+  });
+  private readonly resumeStall = new Histogram({
+    name: "sallyport_session_resume_stall_seconds",
+    help: "From a session link's drop to its resume (or to giving up)",
+    labelNames: ["service", "outcome"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly resent = new Counter({
+    name: "sallyport_session_resent_bytes_total",
+    help: "Bytes sent again to clients after a resume",
+    labelNames: ["service"],
+    registers: [this.registry],
+  });
+
   constructor(stats: () => readonly PoolStats[]) {
     const gauge = (name: string, help: string, pick: (s: PoolStats) => number): void => {
       new Gauge({
@@ -88,6 +110,11 @@ export class ConnectorMetrics implements PoolMetrics {
   }
   backendFailure(service: string): void {
     this.backendFailures.inc({ service });
+  }
+  resumeEnded(service: string, r: ResumeOutcome): void {
+    this.resumes.inc({ service, side: "connector", outcome: r.outcome });
+    this.resumeStall.observe({ service, outcome: r.outcome }, r.stallMs / 1000);
+    this.resent.inc({ service }, r.resentBytes);
   }
   sessionEnded(service: string, outcome: SessionOutcome, durationMs: number): void {
     this.bytes.inc({ service, direction: "to_backend" }, outcome.bytesToBackend);

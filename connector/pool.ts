@@ -2,7 +2,7 @@ import type { ConnectorService } from "../shared/config/connector-config.ts";
 import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
 import type { Clock, Timer } from "../shared/clock.ts";
 import { CloseCode, type CloseCodeName } from "../shared/protocol/close-codes.ts";
-import { Bind, type BindDeps, type BindEnd, type BindEvents, type BindIo, systemIo } from "./bind.ts";
+import { Bind, type BindDeps, type BindEnd, type BindEvents, type BindIo, type ResumeOutcome, systemIo } from "./bind.ts";
 import type { Fields, Logger } from "../shared/log.ts";
 import type { EdgeRoute } from "../net/edge-socket.ts";
 import type { SessionOutcome } from "./session.ts";
@@ -65,6 +65,8 @@ export interface PoolMetrics {
   reconnect(service: string): void;
   backendFailure(service: string): void;
   sessionEnded(service: string, outcome: SessionOutcome, durationMs: number): void;
+  /** v3: a session's link resumed, or could not. */
+  resumeEnded?(service: string, outcome: ResumeOutcome): void;
 }
 
 export interface PoolStats {
@@ -123,6 +125,7 @@ export class BindPool {
       demand: (b, waiting) => this.onDemand(b, waiting),
       backendFailed: (_b, why) => this.onBackendFailed(why),
       ended: (b, end) => this.onEnded(b, end),
+      resumeEnded: (_b, outcome) => this.deps.metrics?.resumeEnded?.(this.deps.service.name, outcome),
       sessionEnded: (b, outcome, ms) => {
         this.deps.metrics?.sessionEnded(this.deps.service.name, outcome, ms);
         // Kept for the client's next session, unless we are on our way out.

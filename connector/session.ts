@@ -4,8 +4,10 @@ import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { FULL_READ_BYTES, takeBytes } from "../shared/chunks.ts";
 import { encode } from "../shared/protocol/codec.ts";
-import { INITIAL_WINDOW_BYTES, type ProtocolVersion } from "../shared/protocol/constants.ts";
+import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../shared/protocol/constants.ts";
+import { ResendBuffer } from "../shared/protocol/resend.ts";
 import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
+import { resumes, usesMarks } from "../shared/protocol/negotiate.ts";
 import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/protocol/messages.ts";
 
 /**
@@ -33,6 +35,11 @@ import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/proto
  * Half-close: a Sallyport client's `end` becomes a FIN to the backend; the backend's FIN
  * becomes `end` to the client; the session closes (1000) once both directions ended. A
  * plain WebSocket client has no half-close: the backend's FIN closes the session.
+ *
+ * Protocol v3 (docs/protocol.md, "Resume"): what went to the client is kept (by reference)
+ * until acknowledged, so that when the bind drops, the bind can detach() the session — the
+ * backend connection stays open, paused — and hand it a new WebSocket with resumed(), which
+ * sends again from what the client said it received.
  */
 
 export const HIGH_WATER = 4 * 1024 * 1024;
@@ -88,9 +95,13 @@ export class Session {
   private readonly version: ProtocolVersion;
   /** v2: what we grant, proved by the edge's marks. */
   private readonly reader = new ReaderCredit();
+  /** v3: what went to the client and is not yet acknowledged, for a resume. */
+  private readonly out: ResendBuffer | undefined;
+  /** v3: the WebSocket dropped and the bind is resuming; nothing is sent, the backend is paused. */
+  private detached = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    private ws: WebSocket,
     private readonly backend: net.Socket,
     options: SessionOptions,
     private readonly done: (outcome: SessionOutcome) => void,
@@ -101,6 +112,7 @@ export class Session {
     this.clock = options.clock;
     this.version = options.version;
     this.sendAllowance = initialCredit(options.version);
+    if (resumes(options.version) && options.protocol === "sallyport") this.out = new ResendBuffer();
     ws.on("message", this.onMessage);
     ws.on("close", this.onClose);
     backend.on("data", (chunk: Buffer) => this.fromBackend(chunk));
@@ -118,14 +130,17 @@ export class Session {
   control(msg: StreamMessage | MarkMessage): void {
     if (msg.t === "mark") {
       const grant = this.reader.mark(msg.id);
-      if (grant && !this.finished && !this.clientEnded) this.ws.send(encode(grant, 2));
+      if (grant && !this.finished && !this.clientEnded) this.ws.send(encode(grant, this.version));
       return;
     }
     if (this.protocol !== "sallyport") return this.fail(close("PROTOCOL_ERROR"));
     if (msg.t === "credit") {
       // v1: an increment; v2: a cumulative limit on what we send.
       if ("bytes" in msg) this.sendAllowance += msg.bytes;
-      else this.sendAllowance = Math.max(this.sendAllowance, msg.upTo - this.toClient);
+      else {
+        this.sendAllowance = Math.max(this.sendAllowance, msg.upTo - this.toClient);
+        this.out?.limitSeen(msg.upTo);
+      }
       this.release(true);
       this.flow();
     } else if (!this.clientEnded) {
@@ -138,7 +153,7 @@ export class Session {
   private fromClient(data: Buffer): void {
     if (this.clientEnded) return this.fail(close("PROTOCOL_ERROR"));
     this.toBackend += data.byteLength;
-    if (this.version === 2) {
+    if (usesMarks(this.version)) {
       if (!this.reader.data(data.byteLength)) return this.fail(close("PROTOCOL_ERROR")); // beyond our grant
     } else if (this.protocol === "sallyport") {
       this.receiveAllowance -= data.byteLength;
@@ -155,9 +170,10 @@ export class Session {
   private wrote(n: number): void {
     // Once the client has ended it sends nothing more: credit would be of no use to it.
     if (this.finished || this.clientEnded) return;
-    if (this.version === 2) {
+    if (usesMarks(this.version)) {
       const grant = this.reader.consume(n);
-      if (grant) this.ws.send(encode(grant, 2));
+      // Detached: the grant names a mark the next edge object will not know; it grants afresh.
+      if (grant && !this.detached) this.ws.send(encode(grant, this.version));
       return;
     }
     if (this.protocol !== "sallyport") return;
@@ -187,6 +203,7 @@ export class Session {
   }
 
   private sendData(chunk: Uint8Array): void {
+    this.out?.sent(chunk);
     this.toClient += chunk.byteLength;
     if (this.protocol === "sallyport") this.sendAllowance -= chunk.byteLength;
     this.ws.send(chunk, { binary: true }, () => this.flow());
@@ -198,6 +215,7 @@ export class Session {
    * last of them.
    */
   private release(all: boolean): void {
+    if (this.detached) return;
     while (this.heldBytes > 0 && !this.finished) {
       const room = this.protocol === "sallyport" ? Math.min(this.maxMessage, this.sendAllowance) : this.maxMessage;
       if (room <= 0 || (!all && this.heldBytes < this.maxMessage)) break;
@@ -212,6 +230,7 @@ export class Session {
   private flow(): void {
     if (this.finished) return;
     const blocked =
+      this.detached ||
       this.ws.bufferedAmount > HIGH_WATER ||
       this.heldBytes >= this.maxMessage ||
       (this.protocol === "sallyport" && this.heldBytes >= this.sendAllowance);
@@ -261,6 +280,7 @@ export class Session {
   }
 
   private clientClosed(code: number): void {
+    if (this.detached) return; // the bind is resuming: the close was the dropped link's
     if (!this.finished) {
       this.finished = true;
       this.report("client", { code: code as Close["code"], reason: "" });
@@ -271,6 +291,57 @@ export class Session {
       this.backend.end();
       this.clock.setTimeout(() => this.backend.destroy(), BACKEND_LINGER_MS).unref();
     } else resetSocket(this.backend);
+  }
+
+  // ---- resume (v3) ----
+
+  /** Whether this session can resume (v3, a Sallyport client, not finished). */
+  get resumable(): boolean {
+    return this.out !== undefined && !this.finished;
+  }
+
+  /** What the bind presents when it resumes: client data received, and whether the client's `end` came. */
+  get offer(): { readonly received: number; readonly end: boolean } {
+    return { received: this.toBackend, end: this.clientEnded };
+  }
+
+  /** The WebSocket dropped: keep the backend connection (paused) and everything unacknowledged. */
+  detach(): void {
+    this.detached = true;
+    this.ws.off("message", this.onMessage);
+    this.ws.off("close", this.onClose);
+    this.flow();
+  }
+
+  /**
+   * The edge said `resumed` on `ws`: the client has received `offset` bytes (and our `end`, with
+   * `peerHasEnd`). Sends again from there, through the usual path (credit, messages, `end`).
+   * False when `offset` is not one we can resume from: the session cannot continue.
+   */
+  resumed(ws: WebSocket, offset: number, peerHasEnd: boolean): { ok: boolean; resent: number } {
+    const again = this.out?.rewind(offset);
+    if (!again || this.finished) return { ok: false, resent: 0 };
+    const resent = again.reduce((n, c) => n + c.byteLength, 0);
+    this.ws = ws;
+    ws.on("message", this.onMessage);
+    ws.on("close", this.onClose);
+    this.detached = false;
+    this.toClient = offset;
+    // The edge's first limit past the offset, as at pairing, until the client grants again.
+    this.sendAllowance = V2_INITIAL_CREDIT_BYTES;
+    this.held = [...again, ...this.held];
+    this.heldBytes += resent;
+    if (this.endSent && !peerHasEnd) this.endSent = false;
+    this.reader.resumed();
+    this.release(true);
+    this.flow();
+    return { ok: true, resent };
+  }
+
+  /** The resume failed: the backend connection is reset (the client's stream is incomplete). */
+  abandon(how: Close): void {
+    this.detached = false;
+    this.fail(how);
   }
 
   private reported = false;

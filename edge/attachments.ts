@@ -9,16 +9,42 @@ import type { FlowState } from "./flow.ts";
  *
  * Bind lifecycle:   registering → parked → paired → opened   (→ closed: the socket is gone)
  * Client lifecycle: waiting → paired                          (→ closed)
+ * A returning half of a resumable session (v3): resuming → opened (bind) / paired (client), or closed.
  *
  * `deadline` is when the socket's current state runs out: registration (first valid
  * message), a waiting client's socks.timeout, a paired bind's backend open. One alarm, set
  * to the earliest deadline, serves them all.
  */
 
-export type BindState = "registering" | "parked" | "paired" | "opened";
-export type ClientState = "waiting" | "paired";
+export type BindState = "registering" | "parked" | "paired" | "opened" | "resuming";
+export type ClientState = "waiting" | "paired" | "resuming";
 
-export interface BindAttachment {
+/**
+ * v3 (docs/protocol.md, "Resume"): the resumable session a socket carries, or is the returning
+ * half of. `epoch` is that of the tickets last issued for it (each resume issues the next).
+ */
+export interface SessionRef {
+  readonly id: string;
+  readonly epoch: number;
+}
+
+/** What a returning half presented: the data it has received of the other end's, and whether it has its `end`. */
+export interface ResumeOffer {
+  readonly received: number;
+  readonly end: boolean;
+}
+
+/** Fields both kinds of socket carry for resume. */
+interface Resumable {
+  /** The name this object was addressed by (INTERNAL_HEADERS.objectName): tickets route resumes back by it. */
+  readonly object?: string;
+  /** Set once tickets were issued (paired), or presented (resuming). */
+  readonly session?: SessionRef;
+  /** While state is "resuming": what this half presented; `deadline` is then session.resume.timeout. */
+  readonly offer?: ResumeOffer;
+}
+
+export interface BindAttachment extends Resumable {
   readonly role: "bind";
   readonly id: string;
   /** Service name, from the verified credential. */
@@ -43,7 +69,7 @@ export interface BindAttachment {
   readonly flow?: FlowState;
 }
 
-export interface ClientAttachment {
+export interface ClientAttachment extends Resumable {
   readonly role: "client";
   readonly id: string;
   readonly service: string;

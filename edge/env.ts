@@ -13,6 +13,11 @@ export interface Env {
   SALLYPORT_ADMIN_TOKEN?: string;
   /** "cloudflare" (default): TLS ends at Cloudflare; "workerd": a self-hosted workerd listener verifies client certificates. */
   SALLYPORT_TLS?: string;
+  /**
+   * Secret: the HMAC key of resume tickets (edge/ticket.ts), at least 32 characters. Unset:
+   * sessions do not resume. Keep it across deploys, or tickets issued before one are refused.
+   */
+  SALLYPORT_RESUME_SECRET?: string;
   SERVICE: DurableObjectNamespace;
 }
 

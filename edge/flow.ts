@@ -1,4 +1,5 @@
 import { INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
+import { usesMarks } from "../shared/protocol/negotiate.ts";
 import { DirectionMeter, initialCredit, type MeterState, type ReaderKind } from "../shared/protocol/credit.ts";
 import type { ProtocolVersion } from "../shared/protocol/constants.ts";
 import type { ClientProtocol, CreditMessage } from "../shared/protocol/messages.ts";
@@ -28,14 +29,14 @@ export type Direction = "up" | "down";
 
 /** Who reads upstream: a v2 connector proves; a v1 one grants only to Sallyport clients, on trust. */
 function upReader(legs: Legs): ReaderKind {
-  if (legs.bindVersion === 2) return "proving";
+  if (usesMarks(legs.bindVersion)) return "proving";
   return legs.clientProtocol === "sallyport" ? "trusting" : "none";
 }
 
 /** Who reads downstream: a plain client proves nothing. */
 function downReader(legs: Legs): ReaderKind {
   if (legs.clientProtocol === "plain") return "none";
-  return legs.clientVersion === 2 ? "proving" : "trusting";
+  return usesMarks(legs.clientVersion) ? "proving" : "trusting";
 }
 
 /** A flow as plain data, for the bind's attachment. */
@@ -77,6 +78,26 @@ export class SessionFlow {
     return new SessionFlow(state.legs, state);
   }
 
+  /**
+   * v3: a resumed session, rebuilt from what its ends presented (no memory of the object that
+   * paired it is needed). Each direction starts at what its reader received — the writer sends
+   * again from there — and the writer may go a first V2_INITIAL_CREDIT_BYTES past it, as at
+   * pairing, until its reader proves reading again.
+   */
+  static resumed(legs: Legs, upReceived: number, downReceived: number): SessionFlow {
+    const at = (offset: number, version: ProtocolVersion): MeterState => {
+      const limit = offset + initialCredit(version);
+      return { received: offset, sent: offset, limit, grant: limit, proven: offset, marks: [], lastMarkAt: offset };
+    };
+    const state: FlowState = {
+      legs,
+      up: at(upReceived, legs.clientVersion),
+      down: at(downReceived, legs.bindVersion),
+      staleClientCredit: false,
+    };
+    return new SessionFlow(legs, state);
+  }
+
   state(): FlowState {
     return { legs: this.legs, up: this.up.state(), down: this.down.state(), staleClientCredit: this.staleClientCredit };
   }
@@ -114,7 +135,7 @@ export class SessionFlow {
       limit = r.limit;
     }
     if (limit === undefined) return { ok: true };
-    const tell: CreditMessage = this.writerVersion(d) === 2 ? { t: "credit", upTo: limit } : { t: "credit", bytes: limit - before };
+    const tell: CreditMessage = usesMarks(this.writerVersion(d)) ? { t: "credit", upTo: limit } : { t: "credit", bytes: limit - before };
     return { ok: true, tell };
   }
 
@@ -127,7 +148,7 @@ export class SessionFlow {
     const out: Array<{ d: Direction; tell: CreditMessage }> = [];
     for (const d of ["up", "down"] as const) {
       const m = this.meter(d);
-      if (m.reader !== "trusting" || this.writerVersion(d) !== 2) continue;
+      if (m.reader !== "trusting" || !usesMarks(this.writerVersion(d))) continue;
       if (d === "up" && this.legs.clientProtocol === "plain") continue;
       const limit = m.raise(INITIAL_WINDOW_BYTES);
       if (limit !== undefined) out.push({ d, tell: { t: "credit", upTo: limit } });

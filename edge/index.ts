@@ -9,6 +9,7 @@ import {
   STANDBY_HEADER,
   STATUS_PAGE_PATH,
   STATUS_PATH,
+  type ProtocolVersion,
 } from "../shared/protocol/constants.ts";
 import { selectVersion } from "../shared/protocol/negotiate.ts";
 import { admitClient, admitConnectorCertificate, offeredSubprotocols } from "./admission.ts";
@@ -21,6 +22,7 @@ import { edgeConfig, type Env } from "./env.ts";
 import { COLD_SHARD, INTERNAL_HEADERS } from "./internal.ts";
 import { log } from "./log.ts";
 import { ROLE_BIND, ROLE_CLIENT } from "./attachments.ts";
+import { checkResume } from "./resume-request.ts";
 
 export { ServiceObject } from "./service-object.ts";
 
@@ -44,7 +46,30 @@ interface Target {
   readonly objectName: string;
 }
 
-/** Forward to one of the service's objects with trusted headers only. */
+/**
+ * A verified resume goes to the object named in its ticket — its shard, whatever the shard
+ * choice would be now (a shard count changed by the deploy strands no session) — with the
+ * resume for that object to check against the connector. A ticket that does not verify is
+ * refused here, before anything else is done for it.
+ */
+async function resumeRoute(
+  env: Env,
+  request: Request,
+  side: "bind" | "client",
+  service: string,
+  version: ProtocolVersion | undefined,
+): Promise<{ kind: "none" } | { kind: "refused" } | { kind: "resume"; target: Target; extra: Record<string, string> }> {
+  const check = await checkResume(request, env.SALLYPORT_RESUME_SECRET, side, service, version);
+  if (check.kind === "none") return check;
+  if (check.kind === "refused") {
+    log("warn", "resume refused", { service, side, why: check.why });
+    return check;
+  }
+  const extra = { [INTERNAL_HEADERS.resume]: JSON.stringify(check.resume) };
+  return { kind: "resume", target: { service, objectName: check.objectName }, extra };
+}
+
+/** Forward to one of the service's objects with trusted headers only; it learns the name it was addressed by. */
 function toService(env: Env, request: Request, target: Target, role: string, extra: Record<string, string> = {}): Promise<Response> {
   const headers = new Headers(request.headers);
   for (const h of Object.values(INTERNAL_HEADERS)) headers.delete(h);
@@ -163,16 +188,17 @@ app.get(BIND_PATH, async (c) => {
   }
   // The newest version both speak; a connector offering none of ours gets v1, as before versions were negotiated.
   const version = selectVersion(offeredSubprotocols(c.req.raw), BIND_SUBPROTOCOLS) ?? 1;
+  const resume = await resumeRoute(c.env, c.req.raw, "bind", credential.service.name, version);
+  if (resume.kind === "refused") return notFound();
+  const extra = { [INTERNAL_HEADERS.credential]: credential.credential, [INTERNAL_HEADERS.version]: String(version) };
+  if (resume.kind === "resume") return toService(c.env, c.req.raw, resume.target, ROLE_BIND, { ...resume.extra, ...extra });
   const shards = credential.service.shards;
   const placed = placeBind(c.req.header(SHARD_HEADER), shards);
   if (!placed.ok) {
     log("warn", "connector rejected: malformed shard header", { service: credential.service.name });
     return notFound();
   }
-  const res = await toService(c.env, c.req.raw, shardTarget(credential.service.name, placed.shard), ROLE_BIND, {
-    [INTERNAL_HEADERS.credential]: credential.credential,
-    [INTERNAL_HEADERS.version]: String(version),
-  });
+  const res = await toService(c.env, c.req.raw, shardTarget(credential.service.name, placed.shard), ROLE_BIND, extra);
   // The connector learns N here (not from its own configuration), and where this bind landed.
   return withHeaders(res, { [SHARD_HEADER]: String(placed.shard), [SHARDS_HEADER]: String(shards) });
 });
@@ -199,11 +225,15 @@ app.get("*", async (c) => {
   }
   // Only a client that can say `start` may ask for standby.
   const standby = protocol === "sallyport" && c.req.header(STANDBY_HEADER) === "1";
-  return clientToShard(c.env, c.req.raw, service, {
+  const resume = await resumeRoute(c.env, c.req.raw, "client", service.name, version);
+  if (resume.kind === "refused") return notFound();
+  const extra = {
     [INTERNAL_HEADERS.clientProtocol]: protocol,
     ...(version ? { [INTERNAL_HEADERS.version]: String(version) } : {}),
     ...(standby ? { [INTERNAL_HEADERS.standby]: "1" } : {}),
-  });
+  };
+  if (resume.kind === "resume") return toService(c.env, c.req.raw, resume.target, ROLE_CLIENT, { ...resume.extra, ...extra });
+  return clientToShard(c.env, c.req.raw, service, extra);
 });
 
 app.all("*", notFound);

@@ -81,6 +81,15 @@ export class SessionRelay {
     return { ...bind, flow: flow.state() };
   }
 
+  /** v3: a resumed pair; each direction restarts at what its reader presented (SessionFlow.resumed). */
+  resume(bind: BindAttachment, client: ClientAttachment, upReceived: number, downReceived: number): BindAttachment {
+    const legs = { clientProtocol: "sallyport" as const, clientVersion: client.version ?? 1, bindVersion: bind.version ?? 1 };
+    const flow = SessionFlow.resumed(legs, upReceived, downReceived);
+    this.flows.set(bind.id, flow);
+    this.ended.delete(bind.id);
+    return { ...bind, flow: flow.state() };
+  }
+
   /** Client data on a paired session (a plain client's text already as its UTF-8 bytes). */
   clientData(client: ClientAttachment, data: Data, service: EdgeService): void {
     const s = this.session(client);

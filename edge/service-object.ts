@@ -5,6 +5,7 @@ import {
   CLIENT_SUBPROTOCOLS,
   HEARTBEAT_REQUEST,
   HEARTBEAT_RESPONSE,
+  PROTOCOL_VERSIONS,
   type ProtocolVersion,
   SERVICE_FULL_STATUS,
 } from "../shared/protocol/constants.ts";
@@ -31,8 +32,14 @@ import { checkSession, type SessionVerdict } from "./liveness.ts";
 import { SocketStore, closeSocket, sendTo } from "./socket-store.ts";
 import { checkInstance, MAX_CLOCK_SKEW_MS } from "../shared/protocol/instance.ts";
 import { summarize } from "./status.ts";
+import { readVerifiedResume, type VerifiedResume } from "./resume-request.ts";
+import { join, otherHalf, resumable, returningBind, returningClient, sameHalf, sessionIdOf, staleLegs } from "./resume.ts";
+import { signTicket, usableSecret } from "./ticket.ts";
 
 const encoder = new TextEncoder();
+
+/** What the runtime reports for a socket that closed without a close frame: a dropped link, not an ending. */
+const LINK_LOST = 1006;
 
 type SocketPair = { readonly 0: WebSocket; readonly 1: WebSocket };
 
@@ -75,7 +82,8 @@ const isStart = (chunk: Uint8Array | string, version: ProtocolVersion): boolean 
 };
 
 /** The version the Worker selected (INTERNAL_HEADERS.version); absent or unknown: 1. */
-const versionHeader = (request: Request): ProtocolVersion => (request.headers.get(INTERNAL_HEADERS.version) === "2" ? 2 : 1);
+const versionHeader = (request: Request): ProtocolVersion =>
+  PROTOCOL_VERSIONS.find((v) => String(v) === request.headers.get(INTERNAL_HEADERS.version)) ?? 1;
 
 /** A message's size in bytes on the wire: text counts its UTF-8 bytes, not UTF-16 units. */
 function wireSize(message: string | ArrayBuffer, limit: number): number {
@@ -214,6 +222,15 @@ export class ServiceObject extends DurableObject<Env> {
     }
     const role = request.headers.get(INTERNAL_HEADERS.role);
     const now = Date.now();
+    const object = request.headers.get(INTERNAL_HEADERS.objectName) ?? service.name;
+    const resume = readVerifiedResume(request.headers.get(INTERNAL_HEADERS.resume));
+    if (resume) {
+      // Before every cap: a session coming back after a deploy is not a new client or bind.
+      const { 0: outside, 1: inside } = newPair();
+      const id = crypto.randomUUID().replaceAll("-", "");
+      this.returning(request, inside, { id, service: service.name, version: versionHeader(request), object, resume, now }, service);
+      return upgraded(request, outside);
+    }
     // A client's first-choice shard with no parked bind: the Worker offers it to another shard.
     if (request.headers.get(INTERNAL_HEADERS.declineIfCold) === "1" && !this.pickLiveBind(now))
       return new Response(null, { status: COLD_SHARD.status, headers: { [COLD_SHARD.header]: "1" } });
@@ -230,6 +247,7 @@ export class ServiceObject extends DurableObject<Env> {
         service: service.name,
         credential,
         version,
+        object,
         state: "registering",
         openedAt: now,
         deadline: now + REGISTER_DEADLINE_MS,
@@ -256,6 +274,7 @@ export class ServiceObject extends DurableObject<Env> {
       deadline: now + service.socksTimeoutMs,
       ...(standby ? { standby: true as const } : {}),
       ...(protocol === "sallyport" ? { version } : {}),
+      object,
     };
     this.sockets.accept(inside, client);
     if (!this.pairWithLiveBind(client, now)) {
@@ -345,9 +364,13 @@ export class ServiceObject extends DurableObject<Env> {
     why: SessionVerdict,
     now: number,
   ): void {
-    const how = close(why === "idle" ? "IDLE_TIMEOUT" : "NETWORK_UNREACHABLE");
-    const fields = { sessionId: c.id, bindId: b.bindId, connectorId: b.connectorId, closeCode: how.code };
-    if (why === "idle")
+    // A resumable session whose leg went silent is not over: both ends come back with their tickets.
+    const resume = why !== "idle" && b.session !== undefined;
+    const how = close(why === "idle" ? "IDLE_TIMEOUT" : resume ? "RESUME" : "NETWORK_UNREACHABLE");
+    const fields = { sessionId: sessionIdOf(c), bindId: b.bindId, connectorId: b.connectorId, closeCode: how.code };
+    if (resume)
+      log("warn", `session's ${why === "client-silent" ? "client" : "connector"} leg went silent: both ends told to resume`, fields);
+    else if (why === "idle")
       log("info", "session idle for session.idle.timeout: ended", { ...fields, idleMs: now - (this.lastData.get(c.id) ?? now) });
     else log("warn", `session ended: its ${why === "client-silent" ? "client" : "connector"} leg went silent`, fields);
     closeSocket(clientWs, how);
@@ -359,6 +382,17 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   private expireOne(ws: WebSocket, att: Attachment, now: number, anyConnector: boolean): void {
+    if (att.state === "resuming") {
+      // The other half never came (or the ticket was stale: the connector resumes only its current epoch).
+      log("warn", "resume failed: the other half did not come within session.resume.timeout", {
+        sessionId: sessionIdOf(att),
+        side: att.role,
+        closeCode: close("RESUME_FAILED").code,
+      });
+      closeSocket(ws, close("RESUME_FAILED"));
+      this.sockets.save(ws, { ...att, deadline: undefined });
+      return;
+    }
     if (att.role === "client") {
       // Connectors present but all busy is "busy"; nobody there at all is SOCKS's TTL expired.
       closeSocket(ws, close(anyConnector ? "BUSY" : "TTL_EXPIRED"));
@@ -377,6 +411,8 @@ export class ServiceObject extends DurableObject<Env> {
   // ---- messages ----
 
   private fromClient(ws: WebSocket, att: ClientAttachment, message: string | ArrayBuffer, service: EdgeService): void {
+    // A returning half says nothing until `resumed` (its heartbeats the runtime answers).
+    if (att.state === "resuming") return closeSocket(ws, close("PROTOCOL_ERROR"));
     let data: ArrayBuffer | Uint8Array | string = message;
     if (typeof message === "string") {
       // A plain client's text is data; on a bind, text means control, so it goes as bytes.
@@ -420,6 +456,7 @@ export class ServiceObject extends DurableObject<Env> {
   }
 
   private fromBind(ws: WebSocket, att: BindAttachment, message: string | ArrayBuffer, service: EdgeService): void {
+    if (att.state === "resuming") return this.protocolError(ws, att, "message before resumed");
     const inSession = att.state === "paired" || att.state === "opened";
     if (typeof message !== "string") {
       if (!inSession) return this.protocolError(ws, att, "data on an unpaired bind");
@@ -582,9 +619,17 @@ export class ServiceObject extends DurableObject<Env> {
     const now = Date.now();
     // A client in standby may have said `start` while it waited: it is replayed below.
     const startedAt = client.standby && pending.some((chunk) => isStart(chunk, client.version ?? 1)) ? now : undefined;
-    const [b, c] = pair(bind, client, now, startedAt);
+    let [b, c] = pair(bind, client, now, startedAt);
+    if (resumable(b, c, usableSecret(this.env.SALLYPORT_RESUME_SECRET))) {
+      const session = { id: client.id, epoch: 0 };
+      [b, c] = [
+        { ...b, session },
+        { ...c, session },
+      ];
+    }
     this.sockets.save(bindWs, this.relay.start(b, c));
     this.sockets.save(clientWs, c);
+    if (c.session) void this.issueTickets(bindWs, b, clientWs, c);
     // Replayed through the relay: data is metered like any other, control is said in the bind's version.
     const service = this.service(bind.service);
     for (const chunk of pending) {
@@ -665,6 +710,13 @@ export class ServiceObject extends DurableObject<Env> {
     this.relay.forget(att.role === "bind" ? att.id : att.peer, att.role === "client" ? att.id : att.peer, att.role === "bind");
     if (att.role === "bind" && att.state === "parked" && (code === 4004 || code === 4005)) return this.withdrawn(relayableClose(code));
     const peer = this.peer(att);
+    if (peer && att.session && code === LINK_LOST) {
+      // A resumable session's leg dropped without a word: the session is not over. The other
+      // leg is closed too, and both ends come back with their tickets (each end holds its TCP connection).
+      log("info", "session link lost: both ends told to resume", { sessionId: att.session.id, side: att.role });
+      closeSocket(peer, close("RESUME"));
+      return;
+    }
     // A bind that vanished without a close frame (1006) ended abnormally: the client must
     // not mistake that for a clean end of stream.
     if (peer) closeSocket(peer, relayableClose(code));
@@ -701,6 +753,116 @@ export class ServiceObject extends DurableObject<Env> {
   private protocolError(ws: WebSocket, att: BindAttachment, detail: string): void {
     log("warn", "protocol error from connector", { bindId: att.bindId ?? att.id, state: att.state, detail });
     closeSocket(ws, close("PROTOCOL_ERROR"));
+  }
+
+  // ---- resume (v3) ----
+
+  /**
+   * A returning half of a dropped session, its ticket verified by the Worker. It waits up to
+   * session.resume.timeout for the other half (not parked, not counted by max.binds or
+   * max.clients: it was counted when the session began); both there, they are a pair again.
+   */
+  private returning(
+    request: Request,
+    ws: WebSocket,
+    r: { id: string; service: string; version: ProtocolVersion; object: string; resume: VerifiedResume; now: number },
+    service: EdgeService,
+  ): void {
+    const returning = { ...r, deadline: r.now + service.sessionResumeTimeoutMs };
+    const att =
+      request.headers.get(INTERNAL_HEADERS.role) === "bind"
+        ? returningBind(returning, request.headers.get(INTERNAL_HEADERS.credential) ?? "")
+        : returningClient(returning, request.headers.get(INTERNAL_HEADERS.clientAddress) ?? UNKNOWN_CLIENT_ADDRESS);
+    const fields = { sessionId: r.resume.session.id, epoch: r.resume.session.epoch, side: att.role };
+    const stale = staleLegs(this.sockets.all(), r.resume.session);
+    if (stale.length > 0) {
+      log("info", "resume: the session's old legs are still here; closed so the other end comes back too", fields);
+      for (const old of stale) this.dropLeg(old);
+    }
+    this.sockets.accept(ws, att);
+    const earlier = sameHalf(this.sockets.all(), att);
+    if (earlier) {
+      log("info", "resume: a newer attempt of this half replaces the one waiting", fields);
+      const earlierWs = this.sockets.socket(earlier.id);
+      if (earlierWs) {
+        closeSocket(earlierWs, close("RESUME_FAILED"));
+        this.sockets.forget(earlierWs);
+      }
+    }
+    const other = otherHalf(this.sockets.all(), att.role, r.resume.session);
+    const otherWs = other && this.sockets.socket(other.id);
+    if (!other || !otherWs) {
+      log("info", "resume: waiting for the other half", fields);
+      void this.armAlarm();
+      return;
+    }
+    const [bindWs, b, clientWs, c] =
+      att.role === "bind" ? [ws, att, otherWs, other as ClientAttachment] : [otherWs, other as BindAttachment, ws, att];
+    this.rejoin(bindWs, b, clientWs, c, r.now, service);
+  }
+
+  /** A leg of a resumable session that is being resumed: closed with 4032 and forgotten now (its close event finds nothing). */
+  private dropLeg(att: Attachment): void {
+    const ws = this.sockets.socket(att.id);
+    if (!ws) return;
+    closeSocket(ws, close("RESUME"));
+    this.sockets.forget(ws);
+    if (att.role === "bind") this.relay.forget(att.id, att.peer, true);
+    else this.lastData.delete(att.id);
+  }
+
+  /** Both halves are here: a pair again, each told what the other received, then new tickets. */
+  private rejoin(
+    bindWs: WebSocket,
+    bind: BindAttachment,
+    clientWs: WebSocket,
+    client: ClientAttachment,
+    now: number,
+    service: EdgeService,
+  ) {
+    const [b, c] = join(bind, client, now);
+    // Upstream restarts at what the connector received, downstream at what the client received.
+    this.sockets.save(bindWs, this.relay.resume(b, c, bind.offer!.received, client.offer!.received));
+    this.sockets.save(clientWs, c);
+    const toBind = { t: "resumed" as const, offset: client.offer!.received, ...(client.offer!.end ? { end: true as const } : {}) };
+    const toClient = { t: "resumed" as const, offset: bind.offer!.received, ...(bind.offer!.end ? { end: true as const } : {}) };
+    sendTo(bindWs, encode(toBind, b.version ?? 1));
+    sendTo(clientWs, encode(toClient, c.version ?? 1));
+    sendTo(clientWs, encode({ t: "opened", maxMessageBytes: service.maxMessageBytes }, c.version ?? 1));
+    this.lastData.set(c.id, now);
+    const check = this.checkSession(bindWs, this.sockets.get(bindWs) as BindAttachment, clientWs, c, now);
+    if (check.next !== undefined) this.sessionCheckAt = Math.min(this.sessionCheckAt ?? Infinity, check.next);
+    void this.armAlarm();
+    void this.issueTickets(bindWs, b, clientWs, c);
+    log("info", "session resumed", {
+      sessionId: c.session!.id,
+      epoch: c.session!.epoch,
+      upOffset: bind.offer!.received,
+      downOffset: client.offer!.received,
+    });
+  }
+
+  /** Each end's ticket for the session's current epoch (signing is asynchronous; the pair may be gone by then). */
+  private async issueTickets(bindWs: WebSocket, b: BindAttachment, clientWs: WebSocket, c: ClientAttachment): Promise<void> {
+    const secret = this.env.SALLYPORT_RESUME_SECRET;
+    const service = this.service(b.service);
+    if (!usableSecret(secret) || !service || !c.session) return;
+    const claims = {
+      sessionId: c.session.id,
+      epoch: c.session.epoch,
+      service: service.name,
+      objectName: c.object ?? service.name,
+      ...(c.standby ? { standby: true } : {}),
+    };
+    const [forBind, forClient] = await Promise.all([
+      signTicket(secret, { ...claims, side: "bind" }),
+      signTicket(secret, { ...claims, side: "client" }),
+    ]);
+    const timeoutMs = service.sessionResumeTimeoutMs;
+    const now = this.sockets.get(bindWs);
+    if (now?.role !== "bind" || now.peer !== c.id || now.session?.epoch !== c.session.epoch) return;
+    sendTo(bindWs, encode({ t: "ticket", ticket: forBind, timeoutMs }, b.version ?? 1));
+    sendTo(clientWs, encode({ t: "ticket", ticket: forClient, timeoutMs }, c.version ?? 1));
   }
 
   // ---- lookups ----

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Miniflare, convertV4MiniflareOptions, type MiniflareOptions } from "miniflare";
 import { bundleEdge } from "./bundle.ts";
 import { COMPATIBILITY_DATE } from "./compatibility-date.ts";
@@ -23,6 +24,12 @@ export interface LocalEdgeOptions {
   readonly https?: { readonly cert: string; readonly key: string };
   /** The Worker script to run instead of the bundle of edge/ (the bench's variants: bench/edge-host.ts --protocol). */
   readonly script?: string;
+  /**
+   * The resume tickets' key (SALLYPORT_RESUME_SECRET). A random one per run when absent; an
+   * edge restarted on the same port must be given the same one (LocalEdge.resumeSecret), as a
+   * deploy keeps its secrets, or the sessions of the edge it replaces cannot resume.
+   */
+  readonly resumeSecret?: string;
   /** Receives each line the Worker logs; without it Miniflare prints them. */
   readonly onLog?: (level: string, message: string) => void;
 }
@@ -30,6 +37,8 @@ export interface LocalEdgeOptions {
 export interface LocalEdge {
   /** http://HOST:PORT (https:// with `https`) */
   readonly url: URL;
+  /** The resume tickets' key it runs with: give it to the edge that replaces this one. */
+  readonly resumeSecret: string;
   stop(): Promise<void>;
 }
 
@@ -37,6 +46,7 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
   const host = opts.host ?? "127.0.0.1";
   if (host !== "127.0.0.1" && !opts.port) throw new Error(`startLocalEdge: a host other than 127.0.0.1 (${host}) needs a fixed port`);
   const script = opts.script ?? (await bundleEdge());
+  const resumeSecret = opts.resumeSecret ?? randomBytes(32).toString("base64url");
   // The Miniflare that wrangler ships (v5) takes v4-shaped options through this adapter.
   const options = convertV4MiniflareOptions({
     modules: [{ type: "ESModule", path: "index.js", contents: script }],
@@ -46,6 +56,7 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
     bindings: {
       SALLYPORT_SERVICES: opts.services,
       ...(opts.connectorTokens ? { SALLYPORT_CONNECTOR_TOKENS: JSON.stringify(opts.connectorTokens) } : {}),
+      SALLYPORT_RESUME_SECRET: resumeSecret,
       ...opts.bindings,
     },
     durableObjects: { SERVICE: { className: "ServiceObject", useSQLite: true } },
@@ -61,6 +72,7 @@ export async function startLocalEdge(opts: LocalEdgeOptions): Promise<LocalEdge>
   const url = host === "127.0.0.1" ? ready : new URL(`${opts.https ? "https" : "http"}://${host}:${opts.port}`);
   return {
     url,
+    resumeSecret,
     stop: () => mf.dispose(),
   };
 }

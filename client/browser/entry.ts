@@ -30,7 +30,8 @@ export interface ConnectOptions extends StreamOptions {
 /** Opens a session; resolves once the WebSocket is open, rejects if it closes first. */
 export function connect(url: string, opts: ConnectOptions = {}): Promise<SallyportStream> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS));
+    // v2 at most: a browser cannot set the resume headers (v3), so it cannot resume yet.
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, 2));
     ws.binaryType = "arraybuffer";
     const onClose = (e: { code: number; reason: string }): void => {
       const why =

@@ -1,10 +1,11 @@
 // Sallyport browser helper. Generated from client/browser/entry.ts by client/browser/build.ts (npm run build:browser): do not edit.
 
 // shared/protocol/constants.ts
-var PROTOCOL_VERSIONS = [2, 1];
+var PROTOCOL_VERSIONS = [3, 2, 1];
 var BIND_SUBPROTOCOLS = Object.freeze({
   1: "sallyport.bind.v1",
-  2: "sallyport.bind.v2"
+  2: "sallyport.bind.v2",
+  3: "sallyport.bind.v3"
 });
 var HEARTBEAT_REQUEST = "\0sallyport:ping:1";
 var HEARTBEAT_RESPONSE = "\0sallyport:pong:1";
@@ -14,8 +15,10 @@ var MAX_HEARTBEAT_MS = 6e4;
 var SESSION_HEARTBEAT_MS = 2e3;
 var CLIENT_SUBPROTOCOLS = Object.freeze({
   1: "sallyport.client.v1",
-  2: "sallyport.client.v2"
+  2: "sallyport.client.v2",
+  3: "sallyport.client.v3"
 });
+var MAX_TICKET_LENGTH = 512;
 var INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
 var MAX_CREDIT_BYTES = 2 ** 31;
 var MARK_INTERVAL_BYTES = INITIAL_WINDOW_BYTES / 8;
@@ -30,12 +33,14 @@ var MAX_URI_LENGTH = 2048;
 var MAX_ADDRESS_LENGTH = 64;
 
 // shared/protocol/negotiate.ts
-function offered(names) {
-  return PROTOCOL_VERSIONS.map((v) => names[v]);
+function offered(names, newest = PROTOCOL_VERSIONS[0]) {
+  return PROTOCOL_VERSIONS.filter((v) => v <= newest).map((v) => names[v]);
 }
 function versionOf(selected, names) {
   return PROTOCOL_VERSIONS.find((v) => names[v] === selected);
 }
+var usesMarks = (v) => v >= 2;
+var resumes = (v) => v >= 3;
 
 // shared/protocol/close-codes.ts
 var CloseCode = {
@@ -69,6 +74,13 @@ var CloseCode = {
   LIMIT: 4029,
   /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
   REPLACED: 4030,
+  /**
+   * Not in RFC 1928 (v3): the session's link dropped (the other leg, or this one found silent)
+   * and the session is resumable: reconnect with the resume ticket (protocol.md, "Resume").
+   */
+  RESUME: 4032,
+  /** Not in RFC 1928 (v3): a resume did not complete within session.resume.timeout (or its proof was stale): the session is over. */
+  RESUME_FAILED: 4034,
   /** Not in RFC 1928 (v2): the peer sent data beyond the credit it had, or granted credit it had not proved by reading. */
   CREDIT_EXCEEDED: 4090,
   /**
@@ -94,6 +106,8 @@ var CLOSE_REASONS = Object.freeze({
   BUSY: "busy",
   LIMIT: "limit reached",
   REPLACED: "replaced",
+  RESUME: "resume",
+  RESUME_FAILED: "resume failed",
   CREDIT_EXCEEDED: "credit exceeded",
   IDLE_TIMEOUT: "idle timeout"
 });
@@ -134,7 +148,7 @@ function assertNever(x) {
 }
 
 // shared/protocol/messages.ts
-var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened", "done", "mark"]);
+var TO_CLIENT_TYPES = /* @__PURE__ */ new Set(["end", "credit", "opened", "done", "mark", "ticket", "resumed"]);
 
 // shared/protocol/codec.ts
 var perr = (code, detail) => err({ code, detail });
@@ -156,8 +170,16 @@ var FIELDS_V1 = {
   done: {}
 };
 var FIELDS_V2 = { ...FIELDS_V1, credit: { upTo: "offset", mark: "id?" }, mark: { id: "id" } };
-var FIELDS = { 1: FIELDS_V1, 2: FIELDS_V2 };
+var FIELDS_V3 = {
+  ...FIELDS_V2,
+  ticket: { ticket: "ticket", timeoutMs: "timeout" },
+  resumed: { offset: "offset", end: "true?" }
+};
+var FIELDS = { 1: FIELDS_V1, 2: FIELDS_V2, 3: FIELDS_V3 };
+var MIN_RESUME_TIMEOUT_MS = 1e3;
+var MAX_RESUME_TIMEOUT_MS = 6e5;
 var ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+var TICKET_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 var PRINTABLE = /^[\x21-\x7e]+$/;
 var URI_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 function checkField(kind, value) {
@@ -180,6 +202,10 @@ function checkField(kind, value) {
       return value === true ? void 0 : "true";
     case "messageBytes":
       return Number.isSafeInteger(value) && value >= MIN_MESSAGE_BYTES && value <= MAX_MESSAGE_BYTES ? void 0 : `an integer from ${MIN_MESSAGE_BYTES} to ${MAX_MESSAGE_BYTES}`;
+    case "ticket":
+      return typeof value === "string" && value.length <= MAX_TICKET_LENGTH && TICKET_PATTERN.test(value) ? void 0 : `a ticket of at most ${MAX_TICKET_LENGTH} characters (base64url "." base64url)`;
+    case "timeout":
+      return Number.isSafeInteger(value) && value >= MIN_RESUME_TIMEOUT_MS && value <= MAX_RESUME_TIMEOUT_MS ? void 0 : `an integer from ${MIN_RESUME_TIMEOUT_MS} to ${MAX_RESUME_TIMEOUT_MS} (milliseconds)`;
     case "count":
       return Number.isSafeInteger(value) && value >= 0 && value <= 1e6 ? void 0 : "an integer from 0 to 1000000";
     default:
@@ -259,9 +285,109 @@ function takeBytes(queue, n) {
   return out;
 }
 
+// shared/protocol/resend.ts
+var ResendBuffer = class {
+  chunks = [];
+  /** Offset of the first byte kept (everything before it is acknowledged). */
+  base = 0;
+  /** Offset just past the last byte sent. */
+  top = 0;
+  /** Bytes kept, not yet acknowledged. */
+  get bytes() {
+    return this.top - this.base;
+  }
+  /** The offset the next byte sent will have. */
+  get sentOffset() {
+    return this.top;
+  }
+  /** A chunk went out (kept by reference: the caller must not reuse its memory). */
+  sent(chunk) {
+    if (chunk.byteLength === 0) return;
+    this.chunks.push(chunk);
+    this.top += chunk.byteLength;
+  }
+  /** The reader has everything before `offset`: drop it. Offsets beyond what was sent are clamped. */
+  acknowledge(offset) {
+    let upTo = Math.min(offset, this.top);
+    if (upTo <= this.base) return;
+    let drop = 0;
+    while (drop < this.chunks.length && this.base + this.chunks[drop].byteLength <= upTo) {
+      this.base += this.chunks[drop].byteLength;
+      drop++;
+    }
+    if (drop > 0) this.chunks = this.chunks.slice(drop);
+    upTo -= this.base;
+    if (upTo > 0) {
+      this.chunks[0] = this.chunks[0].subarray(upTo);
+      this.base += upTo;
+    }
+  }
+  /** A limit from the edge (credit `upTo`): the reader has read at least one window less. */
+  limitSeen(upTo) {
+    this.acknowledge(upTo - INITIAL_WINDOW_BYTES);
+  }
+  /**
+   * A resume: the reader has received `offset` bytes. Returns what to send again, in order (the
+   * buffer is then empty, its offsets rewound to `offset`: the caller sends the chunks through its
+   * usual path, which keeps them again). Undefined when `offset` is not one this writer can resume
+   * from (before what it dropped, or past what it sent): the session cannot continue.
+   */
+  rewind(offset) {
+    if (offset < this.base || offset > this.top) return void 0;
+    this.acknowledge(offset);
+    const again = this.chunks;
+    this.chunks = [];
+    this.top = this.base;
+    return again;
+  }
+  /** A new session on the same pair (standby): fresh offsets. */
+  reset() {
+    this.chunks = [];
+    this.base = this.top = 0;
+  }
+};
+
+// shared/backoff.ts
+function nextDelayMs(attempt, opts, random) {
+  const exp = Math.min(attempt, 30);
+  const base = Math.min(opts.maximumMs, opts.initialMs * 2 ** exp);
+  return Math.round(base * (1 - opts.jitter * random()));
+}
+
+// shared/resume-window.ts
+function linkLost(code) {
+  return code === 1006 || code === CloseCode.RESUME;
+}
+var RETRY = { initialMs: 100, maximumMs: 1e3, jitter: 0.2 };
+var ResumeWindow = class {
+  constructor(clock, timeoutMs) {
+    this.clock = clock;
+    this.timeoutMs = timeoutMs;
+    this.droppedAt = clock.now();
+  }
+  clock;
+  timeoutMs;
+  attempt = 0;
+  droppedAt;
+  /** Milliseconds since the drop. */
+  get elapsed() {
+    return this.clock.now() - this.droppedAt;
+  }
+  /** How long until the next attempt; undefined once the window has passed (give up). */
+  nextDelay() {
+    if (this.elapsed >= this.timeoutMs) return void 0;
+    const delay = this.attempt === 0 ? 0 : nextDelayMs(this.attempt - 1, RETRY, Math.random);
+    this.attempt++;
+    return Math.min(delay, Math.max(0, this.timeoutMs - this.elapsed));
+  }
+  get attempts() {
+    return this.attempt;
+  }
+};
+
 // shared/protocol/credit.ts
 function initialCredit(version) {
-  return version === 2 ? V2_INITIAL_CREDIT_BYTES : INITIAL_WINDOW_BYTES;
+  return usesMarks(version) ? V2_INITIAL_CREDIT_BYTES : INITIAL_WINDOW_BYTES;
 }
 var MAX_PENDING_MARKS = 64;
 var ReaderCredit = class {
@@ -297,6 +423,15 @@ var ReaderCredit = class {
     if (upTo <= this.granted) return void 0;
     this.granted = upTo;
     return { t: "credit", upTo, mark: last.id };
+  }
+  /**
+   * v3: the session resumed, perhaps on an edge object that knows nothing of it: marks placed
+   * before are not ones it can check, and the writer may go a first V2_INITIAL_CREDIT_BYTES
+   * past what we received (docs/protocol.md, "Resume").
+   */
+  resumed() {
+    this.marks = [];
+    this.granted = Math.max(this.granted, this.received + V2_INITIAL_CREDIT_BYTES);
   }
   /** A new session on the same pair (standby): fresh offsets. */
   reset() {
@@ -364,6 +499,7 @@ function initialState(protocol) {
   return { phase: "open", protocol, pairing: "waiting", out: "open", in: "open" };
 }
 var to = (state) => ({ ok: true, state });
+var live = (s) => s.phase === "open" || s.phase === "resuming";
 var refuse = (error) => ({ ok: false, error });
 function step(s, e) {
   if (s.phase === "closed") return to(s);
@@ -371,7 +507,7 @@ function step(s, e) {
     case "paired":
       return to({ ...s, pairing: "paired" });
     case "end-queued":
-      return to(s.phase === "open" && s.out === "open" ? { ...s, out: "ending" } : s);
+      return to(live(s) && s.out === "open" ? { ...s, out: "ending" } : s);
     case "end-sent":
       return to(s.out === "ending" ? { ...s, out: "ended" } : s);
     case "data-received":
@@ -380,8 +516,12 @@ function step(s, e) {
       return s.in === "ended" ? refuse("a second end") : to({ ...s, in: "ended" });
     case "done":
       return s.out === "ended" && s.in === "ended" ? to({ ...s, out: "open", in: "open" }) : refuse("done before both directions ended");
+    case "socket-lost":
+      return to(s.phase === "open" ? { ...s, phase: "resuming" } : s);
+    case "resumed":
+      return s.phase === "resuming" ? to({ ...s, phase: "open" }) : refuse("resumed outside a resume");
     case "close":
-      return to(s.phase === "open" ? { ...s, phase: "closing", code: e.code, reason: e.reason } : s);
+      return to(live(s) ? { ...s, phase: "closing", code: e.code, reason: e.reason } : s);
     case "socket-closed":
       return to({ ...s, phase: "closed", info: closeInfo(s, e.code, e.reason) });
   }
@@ -415,6 +555,9 @@ var SallyportStream = class {
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
+    this.reconnect = opts.reconnect;
+    this.inSession = opts.standby !== true;
+    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
       ["message", ((e) => this.received(e.data))],
@@ -427,10 +570,8 @@ var SallyportStream = class {
       () => this.ws.send(HEARTBEAT_REQUEST),
       () => this.silent()
     );
-    if (this.protocol === "sallyport") {
-      ws.send(HEARTBEAT_REQUEST);
-      this.heartbeat.every(opts.heartbeatMs ?? SESSION_HEARTBEAT_MS);
-    }
+    this.heartbeatMs = opts.heartbeatMs ?? SESSION_HEARTBEAT_MS;
+    if (this.protocol === "sallyport") this.beat();
   }
   ws;
   protocol;
@@ -452,6 +593,8 @@ var SallyportStream = class {
    * finished session's byte counts. Without a handler the socket is closed instead.
    */
   onDone;
+  /** v3: a resume finished (resumed, or failed just before onClose). */
+  onResume;
   current;
   credit = { send: INITIAL_WINDOW_BYTES, receive: INITIAL_WINDOW_BYTES };
   counts = { bytesSent: 0, bytesReceived: 0 };
@@ -476,6 +619,23 @@ var SallyportStream = class {
   /** v2: what we grant the connector, proved by the edge's marks. */
   reader = new ReaderCredit();
   heartbeat;
+  heartbeatMs;
+  /** v3: what went out and is not yet acknowledged, kept for a resume. */
+  out;
+  reconnect;
+  /** v3: this session's latest ticket. */
+  ticket;
+  /**
+   * v3: a session runs on the socket (from the start, or from start() in standby, until `done`):
+   * only then is there a session to resume.
+   */
+  inSession;
+  /** v3: while resuming. */
+  resume;
+  beat() {
+    this.ws.send(HEARTBEAT_REQUEST);
+    this.heartbeat.every(this.heartbeatMs);
+  }
   // ---- state (read-only outside) ----
   get state() {
     return this.current;
@@ -528,7 +688,7 @@ var SallyportStream = class {
    */
   send(data) {
     if (this.current.out !== "open") throw new Error("send() after end()");
-    if (this.current.phase !== "open") return false;
+    if (this.current.phase !== "open" && this.current.phase !== "resuming") return false;
     let fullRead = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
@@ -552,13 +712,14 @@ var SallyportStream = class {
    */
   start() {
     if (this.protocol !== "sallyport" || this.current.phase !== "open") return;
+    this.inSession = true;
     this.queue.push(START);
     this.flush();
   }
   /** We have finished sending (a FIN); the backend may go on sending. Protocol mode only. */
   end() {
     if (this.protocol !== "sallyport") throw new Error("end() needs the Sallyport protocol; a plain session ends with close()");
-    if (this.current.out !== "open" || this.current.phase !== "open") return;
+    if (this.current.out !== "open" || this.current.phase !== "open" && this.current.phase !== "resuming") return;
     this.apply({ t: "end-queued" });
     this.queue.push(END);
     this.flush();
@@ -566,7 +727,7 @@ var SallyportStream = class {
   /** Report that `n` received bytes have been used; grants the connector more credit. */
   consumed(n) {
     if (this.protocol !== "sallyport" || n <= 0) return;
-    if (this.version === 2) return this.granting(this.reader.consume(n));
+    if (usesMarks(this.version)) return this.granting(this.reader.consume(n));
     this.consumedTotal += n;
     const grant = this.consumedTotal - this.granted;
     if (grant >= INITIAL_WINDOW_BYTES / 2 && this.current.in === "open" && this.isOpen()) {
@@ -579,10 +740,15 @@ var SallyportStream = class {
   granting(grant) {
     if (!grant || this.current.in !== "open" || !this.isOpen()) return;
     this.credit.receive = grant.upTo - this.counts.bytesReceived;
-    this.ws.send(encode(grant, 2));
+    this.ws.send(encode(grant, this.version));
   }
   /** Close the session. 1000 after end() both ways is a clean finish; anything else is an abort. */
   close(code = CloseCode.NORMAL, reason = "") {
+    if (this.current.phase === "resuming") {
+      this.apply({ t: "close", code, reason });
+      this.ws.close(code, reason);
+      return this.socketClosed(code, reason);
+    }
     if (this.current.phase !== "open") return;
     this.apply({ t: "close", code, reason });
     this.stopTimers();
@@ -652,6 +818,7 @@ var SallyportStream = class {
       if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
+      if (typeof chunk !== "string") this.out?.sent(chunk);
       this.ws.send(chunk, () => this.sent());
     }
     this.maybeDrain();
@@ -693,6 +860,12 @@ var SallyportStream = class {
     const decoded = decodeForClient(text, this.version);
     if (!decoded.ok) return this.protocolError();
     const msg = decoded.value;
+    if (msg.t === "ticket") {
+      this.ticket = { ticket: msg.ticket, timeoutMs: msg.timeoutMs };
+      return;
+    }
+    if (msg.t === "resumed") return this.resumed(msg.offset, msg.end === true);
+    if (this.current.phase === "resuming") return this.protocolError();
     if (msg.t === "done") return this.finishedKept();
     if (msg.t === "mark") return this.granting(this.reader.mark(msg.id));
     if (msg.t === "opened") {
@@ -702,7 +875,10 @@ var SallyportStream = class {
     this.markPaired();
     if (msg.t === "credit") {
       if ("bytes" in msg) this.credit.send += msg.bytes;
-      else this.credit.send = Math.max(this.credit.send, msg.upTo - this.counts.bytesSent);
+      else {
+        this.credit.send = Math.max(this.credit.send, msg.upTo - this.counts.bytesSent);
+        this.out?.limitSeen(msg.upTo);
+      }
       this.flush();
     } else if (this.apply({ t: "end-received" })) this.onEnd?.();
   }
@@ -715,6 +891,8 @@ var SallyportStream = class {
     this.counts = { bytesSent: 0, bytesReceived: 0 };
     this.consumedTotal = this.granted = 0;
     this.reader.reset();
+    this.out?.reset();
+    this.inSession = false;
     if (this.onDone) this.onDone(finished);
     else this.close(CloseCode.NORMAL);
   }
@@ -725,7 +903,7 @@ var SallyportStream = class {
     if (this.protocol === "sallyport") {
       this.credit.receive -= bytes.byteLength;
       if (this.credit.receive < 0) return this.protocolError();
-      if (this.version === 2) this.reader.data(bytes.byteLength);
+      if (usesMarks(this.version)) this.reader.data(bytes.byteLength);
     }
     this.counts.bytesReceived += bytes.byteLength;
     this.onData?.(bytes);
@@ -744,7 +922,15 @@ var SallyportStream = class {
   }
   /** Nothing heard for three heartbeats: reported now (the close handshake would never finish). */
   silent() {
+    if (this.current.phase === "resuming") return this.ws.terminate?.();
     if (this.current.phase !== "open") return;
+    if (this.canResume()) {
+      const ws = this.ws;
+      this.lost("heartbeat timeout");
+      ws.terminate?.();
+      if (!ws.terminate) ws.close();
+      return;
+    }
     this.close(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
     this.ws.terminate?.();
     this.socketClosed(CloseCode.NETWORK_UNREACHABLE, CLOSE_REASONS.NETWORK_UNREACHABLE);
@@ -752,6 +938,11 @@ var SallyportStream = class {
   // ---- closing ----
   socketClosed(code, reason) {
     if (this.current.phase === "closed") return;
+    if (this.current.phase === "resuming") {
+      if (code === CloseCode.RESUME_FAILED) return this.resumeFailed("the edge ended the resume");
+      return this.retry();
+    }
+    if (this.current.phase === "open" && this.canResume() && linkLost(code)) return this.lost(`link lost (${code})`);
     this.stopTimers();
     for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
     this.apply({ t: "socket-closed", code, reason });
@@ -760,11 +951,83 @@ var SallyportStream = class {
     const info = this.closed;
     if (info) this.onClose?.(info);
   }
+  // ---- resume (v3) ----
+  /**
+   * Only a session in progress resumes: not a standby socket between sessions, nor one whose
+   * directions have both ended (the connector is done with it too, or is about to be).
+   */
+  canResume() {
+    const finished = this.current.out === "ended" && this.current.in === "ended";
+    return this.out !== void 0 && this.ticket !== void 0 && this.paired && this.inSession && !finished;
+  }
+  /** The socket dropped: keep everything, and dial again with the ticket. */
+  lost(why) {
+    this.apply({ t: "socket-lost" });
+    this.stopTimers();
+    for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
+    this.resume = { window: new ResumeWindow(this.clock, this.ticket.timeoutMs), why };
+    this.retry();
+  }
+  retry() {
+    const r = this.resume;
+    if (!r || this.current.phase !== "resuming") return;
+    for (const [type, l] of this.listeners) this.ws.removeEventListener(type, l);
+    this.heartbeat.stop();
+    this.clock.clear(r.timer);
+    const delay = r.window.nextDelay();
+    if (delay === void 0) return this.resumeFailed("session.resume.timeout passed");
+    r.timer = this.clock.setTimeout(() => this.attempt(), delay);
+  }
+  attempt() {
+    if (this.current.phase !== "resuming" || !this.ticket || !this.reconnect) return;
+    const request = { ticket: this.ticket.ticket, received: this.counts.bytesReceived, end: this.current.in === "ended" };
+    const opened = (ws) => {
+      if (this.current.phase !== "resuming") return ws.close(CloseCode.NORMAL);
+      this.ws = ws;
+      if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
+      for (const [type, l] of this.listeners) ws.addEventListener(type, l);
+      this.beat();
+    };
+    this.reconnect(request, opened).catch(
+      (e) => e?.refused ? this.resumeFailed("the edge refused the resume") : this.retry()
+    );
+  }
+  /** `resumed`: the connector received `offset` bytes (and our `end`, with `peerHasEnd`); send again from there. */
+  resumed(offset, peerHasEnd) {
+    const r = this.resume;
+    if (!r || this.current.phase !== "resuming") return this.protocolError();
+    const again = this.out.rewind(offset);
+    if (!again) return this.resumeFailed(`cannot resume from offset ${offset}`);
+    this.resume = void 0;
+    this.clock.clear(r.timer);
+    const resent = again.reduce((n, c) => n + c.byteLength, 0);
+    this.apply({ t: "resumed" });
+    this.counts.bytesSent = offset;
+    this.credit.send = V2_INITIAL_CREDIT_BYTES;
+    this.queue.unshift(...again);
+    this.queuedBytes += resent;
+    if (this.current.out === "ended" && !peerHasEnd) this.queue.push(END);
+    this.reader.resumed();
+    this.credit.receive = this.reader.granted - this.counts.bytesReceived;
+    this.onResume?.({ outcome: "resumed", why: r.why, stallMs: r.window.elapsed, resentBytes: resent, attempts: r.window.attempts });
+    this.needDrain = true;
+    this.flush();
+  }
+  /** The session cannot resume: it ends (not cleanly: the application's connection is reset). */
+  resumeFailed(why) {
+    const r = this.resume;
+    if (!r || this.current.phase !== "resuming") return;
+    this.resume = void 0;
+    this.clock.clear(r.timer);
+    this.onResume?.({ outcome: "failed", why, stallMs: r.window.elapsed, resentBytes: 0, attempts: r.window.attempts });
+    this.close(CloseCode.RESUME_FAILED, CLOSE_REASONS.RESUME_FAILED);
+  }
   isOpen() {
     return this.current.phase === "open" && this.ws.readyState === OPEN;
   }
   stopTimers() {
     this.heartbeat.stop();
+    if (this.resume) this.clock.clear(this.resume.timer);
     this.clock.clear(this.pollTimer);
     this.clock.clear(this.pairTimer);
     this.pollTimer = this.pairTimer = void 0;
@@ -791,7 +1054,7 @@ function concat(parts) {
 // client/browser/entry.ts
 function connect(url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS));
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, 2));
     ws.binaryType = "arraybuffer";
     const onClose = (e) => {
       const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);

@@ -16,6 +16,8 @@
 #   /client-tokens.json     SALLYPORT_CLIENT_TOKENS (services with client.auth "token"); {} if none
 # and from the environment, optionally:
 #   SALLYPORT_ADMIN_TOKEN   bearer token for /_sallyport/status (unset: status disabled)
+#   SALLYPORT_RESUME_SECRET key of resume tickets, 32+ characters, kept across restarts
+#                           (unset: sessions do not resume across a restart; docs/protocol.md, "Resume")
 #
 # Two listeners, because a TLS listener either demands a client certificate from everyone or asks
 # no one, and the Worker never sees the certificate:
@@ -82,6 +84,8 @@ const edgeWorker :Workerd.Worker = (
     (name = "SALLYPORT_CLIENT_TOKENS", text = embed "/client-tokens.json"),
     # Optional: the status endpoints' bearer token. Unset (null) = status disabled.
     (name = "SALLYPORT_ADMIN_TOKEN", fromEnvironment = "SALLYPORT_ADMIN_TOKEN"),
+    # Optional: the resume tickets' key; the same in both workers, and across restarts.
+    (name = "SALLYPORT_RESUME_SECRET", fromEnvironment = "SALLYPORT_RESUME_SECRET"),
     (name = "SERVICE", durableObjectNamespace = "ServiceObject"),
   ],
   durableObjectNamespaces = [
@@ -100,6 +104,7 @@ const mtlsWorker :Workerd.Worker = (
     (name = "SALLYPORT_CONNECTOR_TOKENS", text = embed "/connector-tokens.json"),
     (name = "SALLYPORT_CLIENT_TOKENS", text = embed "/client-tokens.json"),
     (name = "SALLYPORT_ADMIN_TOKEN", fromEnvironment = "SALLYPORT_ADMIN_TOKEN"),
+    (name = "SALLYPORT_RESUME_SECRET", fromEnvironment = "SALLYPORT_RESUME_SECRET"),
     # Only ever reachable through the "connectors" socket, whose handshake verified the connector.
     (name = "SALLYPORT_TLS", text = "workerd"),
     # The objects live in "edge"; this worker only routes to them.

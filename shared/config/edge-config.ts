@@ -45,6 +45,8 @@ export interface EdgeService {
   readonly shards: number;
   /** A session with no data either way for this long is closed with 4408; undefined = never. */
   readonly sessionIdleTimeoutMs: number | undefined;
+  /** v3: how long the first half of a dropped session waits for the other; 1 s to 10 min. */
+  readonly sessionResumeTimeoutMs: number;
   /** Who may open a session (checked before a client can take a bind). */
   readonly client: ClientAdmission;
   /** SHA-256 fingerprints (lowercase hex) of connector certificates accepted under mTLS; empty = any verified. */
@@ -272,6 +274,8 @@ export function parseEdgeConfig(
     const maxClients = r.integer("max.clients", DEFAULTS["max.clients"], 1, 30_000);
     const shards = r.integer("shards", 1, 1, MAX_SHARDS);
     const sessionIdleTimeoutMs = r.optionalDuration("session.idle.timeout", 1000);
+    const sessionResumeTimeoutMs = r.duration("session.resume.timeout", DEFAULTS["session.resume.timeout"], 1000);
+    if (sessionResumeTimeoutMs > 600_000) issues.add(r.at("session.resume.timeout"), "must be at most 10 minutes");
     const client = readAdmission(r, clientTokens, name, seenTokens);
     const clientCertPins = readPins(r);
     if (clientCertPins.length && verifyClient === "none")
@@ -294,6 +298,7 @@ export function parseEdgeConfig(
           maxClients,
           shards,
           sessionIdleTimeoutMs,
+          sessionResumeTimeoutMs,
           client,
           clientCertPins: Object.freeze(clientCertPins),
           connectorTokens: Object.freeze(connectorTokens),

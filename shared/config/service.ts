@@ -20,6 +20,8 @@ export const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const DEFAULTS = Object.freeze({
   "socks.mode": "reverse" as SocksMode,
   "socks.timeout": "2 seconds",
+  /** v3: how long the first half of a dropped session waits at the edge for the other (protocol.md, "Resume"). */
+  "session.resume.timeout": "30 seconds",
   "socks.retry.maximum.interval": "1 second",
   "prepared.connection.count": 1,
   "maximum.recovery.interval": "1 second",

@@ -37,6 +37,13 @@ export const CloseCode = {
   LIMIT: 4029,
   /** Not in RFC 1928: the edge is replacing this bind (takeover, shutdown). */
   REPLACED: 4030,
+  /**
+   * Not in RFC 1928 (v3): the session's link dropped (the other leg, or this one found silent)
+   * and the session is resumable: reconnect with the resume ticket (protocol.md, "Resume").
+   */
+  RESUME: 4032,
+  /** Not in RFC 1928 (v3): a resume did not complete within session.resume.timeout (or its proof was stale): the session is over. */
+  RESUME_FAILED: 4034,
   /** Not in RFC 1928 (v2): the peer sent data beyond the credit it had, or granted credit it had not proved by reading. */
   CREDIT_EXCEEDED: 4090,
   /**
@@ -66,6 +73,8 @@ export const CLOSE_REASONS: Readonly<Record<CloseCodeName, string>> = Object.fre
   BUSY: "busy",
   LIMIT: "limit reached",
   REPLACED: "replaced",
+  RESUME: "resume",
+  RESUME_FAILED: "resume failed",
   CREDIT_EXCEEDED: "credit exceeded",
   IDLE_TIMEOUT: "idle timeout",
 });

@@ -7,6 +7,7 @@ import {
   MAX_ID_LENGTH,
   MAX_MESSAGE_BYTES,
   MAX_OFFSET,
+  MAX_TICKET_LENGTH,
   MAX_URI_LENGTH,
   MIN_HEARTBEAT_MS,
   MIN_MESSAGE_BYTES,
@@ -34,7 +35,19 @@ export interface ProtocolError {
 const perr = (code: ProtocolError["code"], detail: string): Result<never, ProtocolError> => err({ code, detail });
 
 /** Field specs per type: the exact set of keys besides `v` and `t`. */
-type FieldKind = "id" | "uri" | "address" | "count" | "bytes" | "offset" | "interval" | "clientProtocol" | "messageBytes" | "true";
+type FieldKind =
+  | "id"
+  | "uri"
+  | "address"
+  | "count"
+  | "bytes"
+  | "offset"
+  | "interval"
+  | "clientProtocol"
+  | "messageBytes"
+  | "true"
+  | "ticket"
+  | "timeout";
 /** A trailing "?" marks a field that may be left out (added after v1 was first written). */
 type FieldSpec = FieldKind | `${FieldKind}?`;
 type Fields = Readonly<Partial<Record<ControlType, Readonly<Record<string, FieldSpec>>>>>;
@@ -57,9 +70,21 @@ const FIELDS_V1: Fields = {
 };
 /** v2: credit is a cumulative limit (echoing a mark when a reader sends it), and the edge marks the stream. */
 const FIELDS_V2: Fields = { ...FIELDS_V1, credit: { upTo: "offset", mark: "id?" }, mark: { id: "id" } };
-const FIELDS: Readonly<Record<ProtocolVersion, Fields>> = { 1: FIELDS_V1, 2: FIELDS_V2 };
+/** v3: v2, and resume (a ticket at pairing; `resumed` once both halves of a dropped session are back). */
+const FIELDS_V3: Fields = {
+  ...FIELDS_V2,
+  ticket: { ticket: "ticket", timeoutMs: "timeout" },
+  resumed: { offset: "offset", end: "true?" },
+};
+const FIELDS: Readonly<Record<ProtocolVersion, Fields>> = { 1: FIELDS_V1, 2: FIELDS_V2, 3: FIELDS_V3 };
+
+/** Bounds on a ticket's timeoutMs (session.resume.timeout): a second to ten minutes. */
+const MIN_RESUME_TIMEOUT_MS = 1000;
+const MAX_RESUME_TIMEOUT_MS = 600_000;
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+/** A resume ticket: base64url payload "." base64url MAC (edge/ticket.ts). */
+export const TICKET_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 // Printable ASCII only: addresses and URIs end up in logs, so no control characters.
 const PRINTABLE = /^[\x21-\x7e]+$/;
 // A URI also excludes `"` and `\`: JSON escapes each to two bytes, and a MAX_URI_LENGTH URI
@@ -101,6 +126,14 @@ function checkField(kind: FieldKind, value: unknown): string | undefined {
       return Number.isSafeInteger(value) && (value as number) >= MIN_MESSAGE_BYTES && (value as number) <= MAX_MESSAGE_BYTES
         ? undefined
         : `an integer from ${MIN_MESSAGE_BYTES} to ${MAX_MESSAGE_BYTES}`;
+    case "ticket":
+      return typeof value === "string" && value.length <= MAX_TICKET_LENGTH && TICKET_PATTERN.test(value)
+        ? undefined
+        : `a ticket of at most ${MAX_TICKET_LENGTH} characters (base64url "." base64url)`;
+    case "timeout":
+      return Number.isSafeInteger(value) && (value as number) >= MIN_RESUME_TIMEOUT_MS && (value as number) <= MAX_RESUME_TIMEOUT_MS
+        ? undefined
+        : `an integer from ${MIN_RESUME_TIMEOUT_MS} to ${MAX_RESUME_TIMEOUT_MS} (milliseconds)`;
     case "count":
       return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 1_000_000
         ? undefined

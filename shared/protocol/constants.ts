@@ -7,17 +7,19 @@
 /**
  * Versions this code speaks, newest first. The subprotocol names the version (negotiated in
  * the WebSocket handshake: the edge selects the highest one both offer), and every control
- * message carries the negotiated one as `v`. v2: cumulative credit with marks (protocol.md).
+ * message carries the negotiated one as `v`. v2: cumulative credit with marks; v3: v2 and
+ * resumable sessions (protocol.md, "Resume").
  */
-export const PROTOCOL_VERSIONS = [2, 1] as const;
+export const PROTOCOL_VERSIONS = [3, 2, 1] as const;
 export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 /** The newest version: what new connectors and clients offer first. */
-export const PROTOCOL_VERSION: ProtocolVersion = 2;
+export const PROTOCOL_VERSION: ProtocolVersion = 3;
 
 /** WebSocket subprotocol a connector offers on its bind socket, per version; the edge selects one. */
 export const BIND_SUBPROTOCOLS: Readonly<Record<ProtocolVersion, string>> = Object.freeze({
   1: "sallyport.bind.v1",
   2: "sallyport.bind.v2",
+  3: "sallyport.bind.v3",
 });
 
 /** The connector endpoint. It is not any service's accept path (config validation forbids it). */
@@ -89,7 +91,23 @@ export const SESSION_HEARTBEAT_MS = 2_000;
 export const CLIENT_SUBPROTOCOLS: Readonly<Record<ProtocolVersion, string>> = Object.freeze({
   1: "sallyport.client.v1",
   2: "sallyport.client.v2",
+  3: "sallyport.client.v3",
 });
+
+/**
+ * v3: a dropped session's end reconnects to the same endpoint (bind path with its connector
+ * token, accept path with its client credentials), offering only v3, with its resume ticket
+ * in this header (never in the URL) …
+ */
+export const RESUME_HEADER = "sallyport-resume";
+/** … the count of session data bytes it has received (it is sent again from there) … */
+export const RESUME_RECEIVED_HEADER = "sallyport-resume-received";
+/** … and "1" when it has received the other end's `end`. */
+export const RESUME_END_HEADER = "sallyport-resume-end";
+/** A resume ticket's length bound (base64url payload "." base64url HMAC). */
+export const MAX_TICKET_LENGTH = 512;
+/** How long the first half of a resume waits for the other, unless the service sets session.resume.timeout. */
+export const DEFAULT_RESUME_TIMEOUT_MS = 30_000;
 
 /**
  * Flow-control window each direction starts with, in bytes of session data. Large enough

@@ -1,4 +1,5 @@
 import { INITIAL_WINDOW_BYTES, MARK_INTERVAL_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "./constants.ts";
+import { usesMarks } from "./negotiate.ts";
 import type { CreditV2Message } from "./messages.ts";
 
 /**
@@ -36,7 +37,7 @@ export type GrantResult =
 
 /** The first limit of a writer that speaks `version` (v1: a whole window; v2: less, until its reader proves reading). */
 export function initialCredit(version: ProtocolVersion): number {
-  return version === 2 ? V2_INITIAL_CREDIT_BYTES : INITIAL_WINDOW_BYTES;
+  return usesMarks(version) ? V2_INITIAL_CREDIT_BYTES : INITIAL_WINDOW_BYTES;
 }
 
 interface Mark {
@@ -240,6 +241,16 @@ export class ReaderCredit {
     if (upTo <= this.granted) return undefined;
     this.granted = upTo;
     return { t: "credit", upTo, mark: last.id };
+  }
+
+  /**
+   * v3: the session resumed, perhaps on an edge object that knows nothing of it: marks placed
+   * before are not ones it can check, and the writer may go a first V2_INITIAL_CREDIT_BYTES
+   * past what we received (docs/protocol.md, "Resume").
+   */
+  resumed(): void {
+    this.marks = [];
+    this.granted = Math.max(this.granted, this.received + V2_INITIAL_CREDIT_BYTES);
   }
 
   /** A new session on the same pair (standby): fresh offsets. */

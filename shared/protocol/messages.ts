@@ -72,6 +72,30 @@ export interface MarkMessage {
   readonly id: string;
 }
 
+/**
+ * v3, edge → connector and edge → Sallyport client, when a session becomes resumable (at
+ * pairing, and again after each resume): the proof this end presents to resume the session
+ * (RESUME_HEADER), and how long the edge waits for the other half (session.resume.timeout).
+ * Opaque to the ends; the edge verifies it (edge/ticket.ts).
+ */
+export interface TicketMessage {
+  readonly t: "ticket";
+  readonly ticket: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * v3, edge → each half of a resumed session, once both halves are there: the other end has
+ * received `offset` bytes of what this end sends (send again from there), and, with `end`,
+ * this end's `end` too. The writer's limit is then `offset` + V2_INITIAL_CREDIT_BYTES until
+ * the reader grants again.
+ */
+export interface ResumedMessage {
+  readonly t: "resumed";
+  readonly offset: number;
+  readonly end?: true;
+}
+
 /** edge → connector: first reply — the bind is parked. */
 export interface BoundMessage {
   readonly t: "bound";
@@ -123,21 +147,39 @@ export interface DemandMessage {
 export type StreamMessage = EndMessage | CreditMessage;
 
 export type ConnectorMessage = BindMessage | OpenedMessage | StreamMessage | DoneMessage;
-export type EdgeMessage = BoundMessage | PairedMessage | DemandMessage | StreamMessage | StartMessage | MarkMessage;
+export type EdgeMessage =
+  | BoundMessage
+  | PairedMessage
+  | DemandMessage
+  | StreamMessage
+  | StartMessage
+  | MarkMessage
+  | TicketMessage
+  | ResumedMessage;
 export type ClientMessage = StreamMessage | StartMessage;
 /**
  * What the edge sends a Sallyport client: the stream messages the connector sent, and
  * `opened` once the connector has its backend (the client may then send beyond the few KiB
  * the edge holds for a client that is not yet paired).
  */
-export type ToClientMessage = StreamMessage | OpenedMessage | DoneMessage | MarkMessage;
+export type ToClientMessage = StreamMessage | OpenedMessage | DoneMessage | MarkMessage | TicketMessage | ResumedMessage;
 export type ControlMessage = ConnectorMessage | EdgeMessage | ClientMessage;
 export type ControlType = ControlMessage["t"];
 
 /** Which side may send which type; a message from the wrong side is a protocol error. */
 export const CONNECTOR_TYPES: ReadonlySet<ControlType> = new Set(["bind", "opened", "end", "credit", "done"]);
-export const EDGE_TYPES: ReadonlySet<ControlType> = new Set(["bound", "paired", "demand", "end", "credit", "start", "mark"]);
+export const EDGE_TYPES: ReadonlySet<ControlType> = new Set([
+  "bound",
+  "paired",
+  "demand",
+  "end",
+  "credit",
+  "start",
+  "mark",
+  "ticket",
+  "resumed",
+]);
 export const STREAM_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit"]);
 /** What a Sallyport client may send: the stream messages, and `start`. */
 export const CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "start"]);
-export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened", "done", "mark"]);
+export const TO_CLIENT_TYPES: ReadonlySet<ControlType> = new Set(["end", "credit", "opened", "done", "mark", "ticket", "resumed"]);

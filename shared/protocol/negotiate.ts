@@ -8,9 +8,13 @@ import { PROTOCOL_VERSIONS, type ProtocolVersion } from "./constants.ts";
 
 type Names = Readonly<Record<ProtocolVersion, string>>;
 
-/** What a connector or client offers: every version this code speaks, newest first. */
-export function offered(names: Names): string[] {
-  return PROTOCOL_VERSIONS.map((v) => names[v]);
+/**
+ * What a connector or client offers: every version this code speaks, newest first — up to
+ * `newest`, for a peer that cannot do all a newer one asks (a client that cannot resume offers
+ * no v3: the connector would hold its backend connection for a resume that never comes).
+ */
+export function offered(names: Names, newest: ProtocolVersion = PROTOCOL_VERSIONS[0]): string[] {
+  return PROTOCOL_VERSIONS.filter((v) => v <= newest).map((v) => names[v]);
 }
 
 /** The newest version whose subprotocol the peer offered; undefined when it offered none of ours. */
@@ -22,3 +26,8 @@ export function selectVersion(offers: readonly string[], names: Names): Protocol
 export function versionOf(selected: string | null | undefined, names: Names): ProtocolVersion | undefined {
   return PROTOCOL_VERSIONS.find((v) => names[v] === selected);
 }
+
+/** v2 and later: cumulative credit proved by marks. */
+export const usesMarks = (v: ProtocolVersion): boolean => v >= 2;
+/** v3 and later: sessions resume across a dropped WebSocket (docs/protocol.md, "Resume"). */
+export const resumes = (v: ProtocolVersion): boolean => v >= 3;

@@ -253,7 +253,8 @@ beforeAll(async () => {
       upload: { accept: accept("upload"), "socks.timeout": "10 seconds" },
       download: { accept: accept("download"), "socks.timeout": "10 seconds" },
       firehose: { accept: accept("firehose"), "socks.timeout": "10 seconds" },
-      victim: { accept: accept("victim"), "socks.timeout": "10 seconds" },
+      // A killed connector looks, to the edge, like a dropped link: the client waits this long for it to resume.
+      victim: { accept: accept("victim"), "socks.timeout": "10 seconds", "session.resume.timeout": "2 seconds" },
       lonely: { accept: accept("lonely"), "socks.timeout": `${LONELY_TIMEOUT_MS} milliseconds` },
       late: { accept: accept("late"), "socks.timeout": "20 seconds" },
       later: { accept: accept("later"), "socks.timeout": "20 seconds" },
@@ -440,7 +441,7 @@ describe("sallyport client: data", () => {
 });
 
 describe("sallyport client: abnormal ends are resets, never EOF", () => {
-  it("connector killed mid-session: the local connection is reset and the log says connector lost (4003)", async () => {
+  it("connector killed mid-session: the local connection is reset once session.resume.timeout passed, and the log says why", async () => {
     const victimEcho = await echoBackend(perTest);
     const c = await startConnector(perTest, {
       edge: edge.ws,
@@ -456,9 +457,12 @@ describe("sallyport client: abnormal ends are resets, never EOF", () => {
     local.socket.write("before");
     await local.waitFor(() => local.bytes === 6, 10_000, "the echo");
     await c.proc.kill();
-    await local.reset(10_000);
-    const closed = await client.proc.waitForLog(msgIs("connection closed"), 10_000);
-    expect(closed.json).toMatchObject({ closeCode: 4003, clean: false, reason: "connector lost (4003)", level: "warn" });
+    // The edge cannot tell a killed connector from a dropped link (v3: resume); no connector half comes back.
+    await local.reset(15_000);
+    const failed = await client.proc.waitForLog(msgIs("session resume failed"), 1000);
+    expect(failed.json).toMatchObject({ outcome: "failed", level: "warn" });
+    const closed = await client.proc.waitForLog(msgIs("connection closed"), 1000);
+    expect(closed.json).toMatchObject({ closeCode: 4034, clean: false, level: "warn" });
   });
 
   it("no connector: the connection waits socks.timeout, is reset, and the log says no connector available (4006)", async () => {

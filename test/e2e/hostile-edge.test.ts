@@ -66,7 +66,7 @@ async function bindMessage(ctx: UpgradeContext): Promise<string> {
 async function parkWs(ctx: UpgradeContext): Promise<{ ws: WebSocket; bindId: string }> {
   const ws = await ctx.acceptWs();
   const bindId = await bindMessage(ctx);
-  ws.send(encode({ t: "bound", bindId }, 2));
+  ws.send(encode({ t: "bound", bindId }, 3));
   return { ws, bindId };
 }
 
@@ -74,7 +74,7 @@ async function parkWs(ctx: UpgradeContext): Promise<{ ws: WebSocket; bindId: str
 async function parkRaw(ctx: UpgradeContext): Promise<string> {
   ctx.acceptRaw();
   const bindId = await bindMessage(ctx);
-  await ctx.write(text(encode({ t: "bound", bindId }, 2)));
+  await ctx.write(text(encode({ t: "bound", bindId }, 3)));
   return bindId;
 }
 
@@ -138,7 +138,7 @@ describe("a well-behaved edge (the harness's positive control)", () => {
     const before = backend.connections();
     const b = behaviour("pair", async (ctx) => {
       const { ws } = await parkWs(ctx);
-      ws.send(encode({ t: "paired", sessionId: "s1", clientAddress: `127.0.0.1:${tripwire.port}`, clientProtocol: "plain" }, 2));
+      ws.send(encode({ t: "paired", sessionId: "s1", clientAddress: `127.0.0.1:${tripwire.port}`, clientProtocol: "plain" }, 3));
     });
     fake.behave(b);
     fake.dropAll();
@@ -298,7 +298,7 @@ describe("control messages no edge may send: protocol-error close (1002), logged
   const cases: Array<[string, (ctx: UpgradeContext) => Promise<void>]> = [
     ["not JSON", async (ctx) => void (await parkWs(ctx)).ws.send("reconnect ws://127.0.0.1:1")],
     ["a JSON array", async (ctx) => void (await parkWs(ctx)).ws.send("[1,2,3]")],
-    ["another protocol version", async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 3, t: "demand", waiting: 1 }))],
+    ["another protocol version", async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 2, t: "demand", waiting: 1 }))],
     [
       "an unknown type that names a URL",
       async (ctx) => void (await parkWs(ctx)).ws.send(JSON.stringify({ v: 1, t: "reconnect", url: `ws://127.0.0.1:${tripwire.port}` })),
@@ -316,14 +316,14 @@ describe("control messages no edge may send: protocol-error close (1002), logged
       async (ctx) => {
         const ws = await ctx.acceptWs();
         await bindMessage(ctx);
-        ws.send(encode({ t: "bound", bindId: "not-yours" }, 2));
+        ws.send(encode({ t: "bound", bindId: "not-yours" }, 3));
       },
     ],
     [
       "bound twice",
       async (ctx) => {
         const { ws, bindId } = await parkWs(ctx);
-        ws.send(encode({ t: "bound", bindId }, 2));
+        ws.send(encode({ t: "bound", bindId }, 3));
       },
     ],
     [
@@ -331,12 +331,12 @@ describe("control messages no edge may send: protocol-error close (1002), logged
       async (ctx) => {
         const ws = await ctx.acceptWs();
         await bindMessage(ctx);
-        ws.send(encode({ t: "paired", sessionId: "s", clientAddress: "192.0.2.1", clientProtocol: "plain" }, 2));
+        ws.send(encode({ t: "paired", sessionId: "s", clientAddress: "192.0.2.1", clientProtocol: "plain" }, 3));
       },
     ],
     ["binary data before pairing", async (ctx) => void (await parkWs(ctx)).ws.send(randomBytes(32), { binary: true })],
-    ["end outside a session", async (ctx) => void (await parkWs(ctx)).ws.send(encode({ t: "end" }, 2))],
-    ["credit outside a session", async (ctx) => void (await parkWs(ctx)).ws.send(encode({ t: "credit", upTo: 1024 }, 2))],
+    ["end outside a session", async (ctx) => void (await parkWs(ctx)).ws.send(encode({ t: "end" }, 3))],
+    ["credit outside a session", async (ctx) => void (await parkWs(ctx)).ws.send(encode({ t: "credit", upTo: 1024 }, 3))],
     [
       "paired with a destination field (connect)",
       async (ctx) => {
@@ -476,7 +476,7 @@ describe("floods: memory stays bounded", () => {
     const t0 = performance.now();
     const demanding = behaviour("demanding", async (ctx) => {
       const { ws } = await parkWs(ctx);
-      ws.send(encode({ t: "demand", waiting: 1_000_000 }, 2));
+      ws.send(encode({ t: "demand", waiting: 1_000_000 }, 3));
     });
     fake.behave(demanding);
     fake.dropAll();

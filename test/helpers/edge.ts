@@ -22,6 +22,8 @@ export interface TestEdge {
   /** ws://127.0.0.1:PORT/PATH — what a client dials for a service whose accept path is PATH. */
   clientUrl(path: string): string;
   readonly logs: EdgeLogLine[];
+  /** The resume tickets' key it runs with. */
+  readonly resumeSecret: string;
   waitForLog(pred: (l: EdgeLogLine) => boolean, timeoutMs: number, what: string): Promise<EdgeLogLine>;
   stop(): Promise<void>;
 }
@@ -37,6 +39,8 @@ export interface TestEdgeOptions {
   readonly https?: { readonly cert: string; readonly key: string };
   /** More Worker bindings (SALLYPORT_ADMIN_TOKEN …). */
   readonly bindings?: Record<string, unknown>;
+  /** SALLYPORT_RESUME_SECRET: an edge restarted in place is given its predecessor's (TestEdge.resumeSecret). */
+  readonly resumeSecret?: string;
 }
 
 export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promise<TestEdge> {
@@ -48,6 +52,7 @@ export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promis
     port: opts.port ?? 0,
     ...(opts.https ? { https: opts.https } : {}),
     ...(opts.bindings ? { bindings: opts.bindings } : {}),
+    ...(opts.resumeSecret ? { resumeSecret: opts.resumeSecret } : {}),
     onLog: (level, message) => {
       let json: Record<string, unknown> | undefined;
       try {
@@ -70,6 +75,7 @@ export async function startEdge(cleanup: Cleanup, opts: TestEdgeOptions): Promis
     ws,
     clientUrl: (path) => new URL(path, ws).href,
     logs,
+    resumeSecret: edge.resumeSecret,
     waitForLog: (pred, ms, what) => changed.wait(() => logs.find(pred), ms, `edge log: ${what}`),
     stop,
   };

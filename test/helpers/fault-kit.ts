@@ -368,7 +368,8 @@ export async function protocolClient(
   url: string,
   opts: { autoConsume?: boolean; keep?: boolean } = {},
 ): Promise<ProtocolClient> {
-  const ws = new WebSocket(url, offered(CLIENT_SUBPROTOCOLS), CLIENT_OPTIONS);
+  // No reconnect here: it offers no v3 (resume), as a client that cannot resume must not.
+  const ws = new WebSocket(url, offered(CLIENT_SUBPROTOCOLS, 2), CLIENT_OPTIONS);
   cleanup.add("protocol client", () => ws.terminate());
   await within(
     new Promise<void>((resolve, reject) => {

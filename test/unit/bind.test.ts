@@ -75,7 +75,10 @@ describe("Bind: registering", () => {
   it("dials the edge with the token in a header, sends `bind`, and parks on `bound`", () => {
     const h = harness();
     h.bind.open();
-    expect(h.opened[0]).toMatchObject({ url: "wss://edge.test", protocols: [BIND_SUBPROTOCOLS[2], BIND_SUBPROTOCOLS[1]] });
+    expect(h.opened[0]).toMatchObject({
+      url: "wss://edge.test",
+      protocols: [BIND_SUBPROTOCOLS[3], BIND_SUBPROTOCOLS[2], BIND_SUBPROTOCOLS[1]],
+    });
     expect(h.opened[0]!.options).toMatchObject({ headers: { authorization: "Bearer secret-token" }, followRedirects: false });
     expect(h.bind.phase).toBe("dialing");
     h.ws.protocol = BIND_SUBPROTOCOL_V1;

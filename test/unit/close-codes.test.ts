@@ -31,6 +31,8 @@ describe("close codes", () => {
       BUSY: [4013, "busy"],
       LIMIT: [4029, "limit reached"],
       REPLACED: [4030, "replaced"],
+      RESUME: [4032, "resume"],
+      RESUME_FAILED: [4034, "resume failed"],
       CREDIT_EXCEEDED: [4090, "credit exceeded"],
       IDLE_TIMEOUT: [4408, "idle timeout"],
     });

@@ -162,11 +162,11 @@ describe("docs/protocol.md", () => {
   it("shows example messages that decode, as the encoder writes them, in each version", () => {
     const blocks = [...PROTOCOL_DOC.matchAll(/```json\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
     expect(blocks.length).toBeGreaterThanOrEqual(2);
-    const types = { 1: new Set<string>(), 2: new Set<string>() };
+    const types = { 1: new Set<string>(), 2: new Set<string>(), 3: new Set<string>() };
     for (const line of blocks.flatMap((b) => b.split("\n"))) {
       const v = (JSON.parse(line) as { v: unknown }).v;
-      expect([1, 2], line).toContain(v);
-      const version = v as 1 | 2;
+      expect([1, 2, 3], line).toContain(v);
+      const version = v as 1 | 2 | 3;
       const results = [decodeFromConnector, decodeFromEdge, decodeFromClient].map((decode) => decode(line, version));
       const decoded = results.find((r) => r.ok);
       expect(decoded, line).toBeDefined();
@@ -177,6 +177,7 @@ describe("docs/protocol.md", () => {
     }
     expect([...types[1]].sort()).toStrictEqual(["bind", "bound", "credit", "demand", "done", "end", "opened", "paired", "start"]);
     expect([...types[2]].sort()).toStrictEqual(["credit", "mark"]);
+    expect([...types[3]].sort()).toStrictEqual(["resumed", "ticket"]);
   });
 
   it("lists every close code with its number and reason", () => {

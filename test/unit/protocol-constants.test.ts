@@ -9,9 +9,9 @@ import { CLIENT_TYPES, CONNECTOR_TYPES, EDGE_TYPES, STREAM_TYPES } from "../../s
 describe("protocol constants", () => {
   it("pins every exported literal", () => {
     expect({ ...constants }).toStrictEqual({
-      PROTOCOL_VERSIONS: [2, 1],
-      PROTOCOL_VERSION: 2,
-      BIND_SUBPROTOCOLS: { 1: "sallyport.bind.v1", 2: "sallyport.bind.v2" },
+      PROTOCOL_VERSIONS: [3, 2, 1],
+      PROTOCOL_VERSION: 3,
+      BIND_SUBPROTOCOLS: { 1: "sallyport.bind.v1", 2: "sallyport.bind.v2", 3: "sallyport.bind.v3" },
       BIND_PATH: "/_sallyport/bind",
       HEALTH_PATH: "/_sallyport/health",
       STATUS_PATH: "/_sallyport/status",
@@ -31,7 +31,7 @@ describe("protocol constants", () => {
       MIN_HEARTBEAT_MS: 100,
       MAX_HEARTBEAT_MS: 60_000,
       SESSION_HEARTBEAT_MS: 2000,
-      CLIENT_SUBPROTOCOLS: { 1: "sallyport.client.v1", 2: "sallyport.client.v2" },
+      CLIENT_SUBPROTOCOLS: { 1: "sallyport.client.v1", 2: "sallyport.client.v2", 3: "sallyport.client.v3" },
       INITIAL_WINDOW_BYTES: 8_388_608,
       MAX_CREDIT_BYTES: 2_147_483_648,
       MARK_INTERVAL_BYTES: 1_048_576,
@@ -44,6 +44,11 @@ describe("protocol constants", () => {
       MAX_ID_LENGTH: 64,
       MAX_URI_LENGTH: 2048,
       MAX_ADDRESS_LENGTH: 64,
+      RESUME_HEADER: "sallyport-resume",
+      RESUME_RECEIVED_HEADER: "sallyport-resume-received",
+      RESUME_END_HEADER: "sallyport-resume-end",
+      MAX_TICKET_LENGTH: 512,
+      DEFAULT_RESUME_TIMEOUT_MS: 30_000,
     });
   });
 
@@ -87,7 +92,7 @@ describe("protocol constants", () => {
 
   it("splits the message types between the sides: only the stream messages go both ways", () => {
     expect([...CONNECTOR_TYPES]).toStrictEqual(["bind", "opened", "end", "credit", "done"]);
-    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit", "start", "mark"]);
+    expect([...EDGE_TYPES]).toStrictEqual(["bound", "paired", "demand", "end", "credit", "start", "mark", "ticket", "resumed"]);
     expect([...STREAM_TYPES]).toStrictEqual(["end", "credit"]);
     // A client's `start` reaches the connector through the edge; nothing answers it in kind.
     expect([...CLIENT_TYPES]).toStrictEqual(["end", "credit", "start"]);
