@@ -87,7 +87,7 @@ export async function verifyTicket(secret: string, ticket: string): Promise<Tick
   if (dot < 1 || dot !== ticket.lastIndexOf(".")) return undefined;
   const payload = ticket.slice(0, dot);
   const mac = fromB64url(ticket.slice(dot + 1));
-  if (!mac || mac.byteLength !== 32) return undefined;
+  if (mac?.byteLength !== 32) return undefined;
   // verify() compares in constant time: the MAC is checked before anything is read from the payload.
   const valid = await crypto.subtle.verify("HMAC", await keyOf(secret), mac, encoder.encode(DOMAIN + payload));
   if (!valid) return undefined;
