@@ -835,6 +835,7 @@ export class ServiceObject extends DurableObject<Env> {
     void this.armAlarm();
     void this.issueTickets(bindWs, b, clientWs, c);
     log("info", "session resumed", {
+      object: c.object,
       sessionId: c.session!.id,
       epoch: c.session!.epoch,
       upOffset: bind.offer!.received,

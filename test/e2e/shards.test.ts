@@ -3,13 +3,14 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceStatus } from "../../edge/status.ts";
 import { STATUS_PATH } from "../../shared/protocol/constants.ts";
-import { echoBackend, refusingBackend } from "../helpers/backends.ts";
+import { echoBackend, refusingBackend, sha256 } from "../helpers/backends.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { startEdge, type TestEdge } from "../helpers/edge.ts";
 import { ACCEPT, echoSession, type Outcome, SERVICE, startNode, taggedEcho } from "../helpers/fault-kit.ts";
 import { randomToken } from "../helpers/files.ts";
 import { msgIs, spawnSallyport } from "../helpers/processes.ts";
 import { within } from "../helpers/wait.ts";
+import { echoAll, LocalConn, startForwarder } from "../helpers/local-conn.ts";
 
 /**
  * A service spread over several Durable Objects (issue 13) in local workerd, with real
@@ -23,13 +24,17 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const ADMIN = randomToken();
+/** Sessions streaming through `sallyport client` while N changes, and the bytes each sends. */
+const STREAMING = 100;
+const STREAM_BYTES = 256 * 1024;
 
-async function shardedEdge(shards: number, token: string, port?: number): Promise<TestEdge> {
+/** An edge with `shards`; `replacing` one stopped, its port and resume secret, as a deploy keeps both. */
+async function shardedEdge(shards: number, token: string, replacing?: TestEdge): Promise<TestEdge> {
   return startEdge(cleanup, {
     services: { [SERVICE]: { accept: ACCEPT, "socks.timeout": "10 seconds", shards: String(shards), "max.clients": "4096" } },
     tokens: { [SERVICE]: [token] },
     bindings: { SALLYPORT_ADMIN_TOKEN: ADMIN },
-    ...(port ? { port } : {}),
+    ...(replacing ? { port: replacing.port, resumeSecret: replacing.resumeSecret } : {}),
   });
 }
 
@@ -181,27 +186,56 @@ describe("a service over four objects", () => {
     expect(outcomes.filter((o) => o.kind !== "ok")).toEqual([]);
   });
 
-  it("N changed by restarting the edge (4 → 2): the connector moves its binds to exactly the new shards, new sessions spread", async () => {
-    const served = await servedOverFour(1, { id: "mover", prepared: 4, retryMax: "300 milliseconds" });
-    const { token, node } = served;
-    let edge = served.edge;
-    const port = edge.port;
+  it(
+    "N changed by restarting the edge (4 → 2) while 100 sessions of `sallyport client` stream: each resumes on its own shard " +
+      "(SHA-256 equal both ways), the connector moves its binds to exactly the new shards, new sessions spread",
+    async () => {
+      const served = await servedOverFour(1, { id: "mover", prepared: 4, retryMax: "300 milliseconds" });
+      const { token, node, backend } = served;
+      let edge = served.edge;
+      const client = await startForwarder(cleanup, edge.clientUrl("/svc"));
+      const sessions = Array.from({ length: STREAMING }, () => ({
+        conn: new LocalConn(cleanup, client.port),
+        data: randomBytes(STREAM_BYTES),
+      }));
+      const half = STREAM_BYTES / 2;
+      await Promise.all(sessions.map((s) => s.conn.write(s.data.subarray(0, half))));
+      await Promise.all(sessions.map((s) => s.conn.until(() => s.conn.received >= half, 60_000, "the first half echoed")));
+      const before = await status(edge);
+      // Sessions on every one of the four shards, so shards 2 and 3 (gone from the new N) hold some.
+      expect(before.shards!.map((h) => h.pairings).every((n) => n > 0)).toBe(true);
 
-    await edge.stop();
-    edge = await shardedEdge(2, token, port);
-    await node.proc.waitForLog(
-      msgIs("the edge spreads this service over a new number of shards; moving binds", { shards: 2, was: 4 }),
-      20_000,
-      "the connector to learn N = 2",
-    );
-    // max(prepared 4, N 2) = 4 binds, two per shard, and none anywhere else: the 4 offered are all here.
-    const s = await statusUntil(edge, "2 binds on each of 2 shards", (st) => st.shards!.every((h) => h.parkedBinds === 2));
-    expect(s.parkedBinds).toBe(4);
-    expect(s.shards).toHaveLength(2);
-    const outcomes = await runAll(4, 1, () => echoSession(edge.clientUrl("/svc"), randomBytes(4096), { timeoutMs: 15_000 }));
-    expect(outcomes.filter((o) => o.kind !== "ok")).toEqual([]);
-    expect((await status(edge)).shards!.map((h) => h.pairings)).toEqual([2, 2]);
-  });
+      await edge.stop();
+      edge = await shardedEdge(2, token, edge);
+      await node.proc.waitForLog(
+        msgIs("the edge spreads this service over a new number of shards; moving binds", { shards: 2, was: 4 }),
+        20_000,
+        "the connector to learn N = 2",
+      );
+      await echoAll(
+        sessions.map((s) => ({ conn: s.conn, data: s.data.subarray(half) })),
+        120_000,
+      );
+      for (const s of sessions) {
+        expect(s.conn.received).toBe(STREAM_BYTES);
+        expect(s.conn.digest()).toBe(sha256(s.data));
+        expect(s.conn.error).toBeUndefined();
+      }
+      expect(backend!.connections()).toBe(STREAMING); // none dialed again: every one resumed
+      expect(client.proc.lines.filter(msgIs("session resumed"))).toHaveLength(STREAMING);
+      // Resumed on the objects their tickets name: the old shards 2 and 3 among them.
+      const objects = new Set(edge.logs.filter((l) => l.json?.msg === "session resumed").map((l) => String(l.json!.object)));
+      expect([...objects].sort()).toEqual([SERVICE, `${SERVICE}#1`, `${SERVICE}#2`, `${SERVICE}#3`]);
+
+      // max(prepared 4, N 2) = 4 binds, two per shard, and none anywhere else: the 4 offered are all here.
+      const s = await statusUntil(edge, "2 binds on each of 2 shards", (st) => st.shards!.every((h) => h.parkedBinds === 2));
+      expect(s.shards).toHaveLength(2);
+      const pairingsBefore = s.shards!.map((h) => h.pairings);
+      const outcomes = await runAll(4, 1, () => echoSession(edge.clientUrl("/svc"), randomBytes(4096), { timeoutMs: 15_000 }));
+      expect(outcomes.filter((o) => o.kind !== "ok")).toEqual([]);
+      expect((await status(edge)).shards!.map((h, i) => h.pairings - pairingsBefore[i]!)).toEqual([2, 2]);
+    },
+  );
 
   it("backend down: the connector withdraws its binds on every shard, and a client on any shard is told 4005 at once", async () => {
     const { edge, node } = await servedOverFour(1, { id: "refused", prepared: 4 }, (await refusingBackend()).uri);
