@@ -14,7 +14,10 @@ export const INTERNAL_HEADERS = Object.freeze({
   version: "x-sallyport-version",
   /** "1" for a Sallyport client's session opened ahead of use (STANDBY_HEADER). */
   standby: "x-sallyport-standby",
-  /** The name the Worker gave idFromName for this object (edge/shards.ts objectName: service, or service#shard); the object puts it in the tickets it issues. */
+  /**
+   * The name the Worker gave idFromName for this object (edge/shards.ts objectName: service, or
+   * service#shard); the object puts it in the tickets it issues, so a resume finds its shard.
+   */
   objectName: "x-sallyport-object-name",
   /** "1": a client's first-choice shard, which declines it (COLD_SHARD) when it has no parked bind. */
   declineIfCold: "x-sallyport-decline-if-cold",

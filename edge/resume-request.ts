@@ -6,6 +6,8 @@ import {
   type ProtocolVersion,
 } from "../shared/protocol/constants.ts";
 import { resumes } from "../shared/protocol/negotiate.ts";
+import { type ResumePresented, readResumeSubprotocol } from "../shared/protocol/resume-subprotocol.ts";
+import { offeredSubprotocols } from "./admission.ts";
 import type { ResumeOffer, SessionRef } from "./attachments.ts";
 import { type TicketSide, usableSecret, verifyTicket } from "./ticket.ts";
 
@@ -38,20 +40,28 @@ export async function checkResume(
   service: string,
   version: ProtocolVersion | undefined,
 ): Promise<ResumeCheck> {
-  const ticket = request.headers.get(RESUME_HEADER);
-  if (ticket === null) return { kind: "none" };
+  const presented = presentedResume(request);
+  if (presented === undefined) return { kind: "none" };
+  if (presented === "malformed") return { kind: "refused", why: "malformed resume subprotocol" };
   if (!usableSecret(secret)) return { kind: "refused", why: "resume is not configured (SALLYPORT_RESUME_SECRET)" };
-  const claims = await verifyTicket(secret, ticket);
+  const claims = await verifyTicket(secret, presented.ticket);
   if (!claims) return { kind: "refused", why: "ticket not verified" };
   if (claims.side !== side) return { kind: "refused", why: "ticket of the other side" };
   if (claims.service !== service) return { kind: "refused", why: "ticket of another service" };
   if (version === undefined || !resumes(version)) return { kind: "refused", why: "resume needs protocol v3" };
-  const received = request.headers.get(RESUME_RECEIVED_HEADER) ?? "";
+  const { received, end } = presented;
   if (!OFFSET.test(received) || Number(received) > MAX_OFFSET) return { kind: "refused", why: "bad received offset" };
-  const end = request.headers.get(RESUME_END_HEADER) === "1";
   const session = { id: claims.sessionId, epoch: claims.epoch };
   const resume = { session, received: Number(received), end, ...(claims.standby ? { standby: true as const } : {}) };
   return { kind: "ok", objectName: claims.objectName, resume };
+}
+
+/** The resume in the headers (`sallyport client`, the connector), else in a subprotocol (the browser helper). */
+function presentedResume(request: Request): ResumePresented | "malformed" | undefined {
+  const ticket = request.headers.get(RESUME_HEADER);
+  if (ticket === null) return readResumeSubprotocol(offeredSubprotocols(request));
+  const received = request.headers.get(RESUME_RECEIVED_HEADER) ?? "";
+  return { ticket, received, end: request.headers.get(RESUME_END_HEADER) === "1" };
 }
 
 /** How the object reads the resume the Worker verified (undefined: a fresh socket). */

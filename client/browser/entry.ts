@@ -9,6 +9,7 @@
  *   s.onClose = ({ code, clean, description }) => …;
  *   if (!s.send(bytes)) await new Promise((r) => (s.onDrain = r));   // out of credit: wait
  *   s.end();                          // our FIN; the backend can still answer
+ *   s.onResume = ({ outcome, stallMs }) => …;  // the socket dropped and the session came back (or not)
  *
  * Pages cannot set headers, so there is no token here: a service that admits browsers does
  * so by other means (e.g. cookies or mTLS at the edge). A refused handshake (HTTP 404) is
@@ -17,21 +18,27 @@
 import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
 import { offered } from "../../shared/protocol/negotiate.ts";
 import { describeClose } from "../describe.ts";
-import { SallyportStream, type StreamOptions, type WebSocketLike } from "../stream.ts";
+import { resumeSubprotocol } from "../../shared/protocol/resume-subprotocol.ts";
+import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOptions, type WebSocketLike } from "../stream.ts";
 
 export { SallyportStream, describeClose, CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES };
-export type { CloseInfo, StreamOptions } from "../stream.ts";
+export type { CloseInfo, ResumeReport, StreamOptions } from "../stream.ts";
 
 export interface ConnectOptions extends StreamOptions {
   /** Speak the Sallyport client protocol (default true); false opens a plain session. */
   readonly sallyport?: boolean;
+  /**
+   * Resume the session when its WebSocket drops (default true; protocol v3, docs/protocol.md
+   * "Resume"). False offers v2 at most: the session ends with its socket.
+   */
+  readonly resume?: boolean;
 }
 
 /** Opens a session; resolves once the WebSocket is open, rejects if it closes first. */
 export function connect(url: string, opts: ConnectOptions = {}): Promise<SallyportStream> {
+  const resume = opts.sallyport !== false && opts.resume !== false;
   return new Promise((resolve, reject) => {
-    // v2 at most: a browser cannot set the resume headers (v3), so it cannot resume yet.
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, 2));
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, resume ? 3 : 2));
     ws.binaryType = "arraybuffer";
     const onClose = (e: { code: number; reason: string }): void => {
       const why =
@@ -45,7 +52,33 @@ export function connect(url: string, opts: ConnectOptions = {}): Promise<Sallypo
       "open",
       () => {
         ws.removeEventListener("close", onClose);
-        resolve(new SallyportStream(ws as unknown as WebSocketLike, { autoConsume: true, ...opts }));
+        const reconnect = resume ? (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => reopen(url, r, opened) : undefined;
+        resolve(new SallyportStream(ws as unknown as WebSocketLike, { autoConsume: true, ...opts, ...(reconnect ? { reconnect } : {}) }));
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * The socket a dropped session resumes on: v3 only, the ticket and offsets as a subprotocol
+ * (a page cannot set headers). A page cannot tell the edge's refusal (404) from a network
+ * failure — both close with 1006 before open — so every failure is retried until the resume
+ * window passes; the session then ends as failed.
+ */
+function reopen(url: string, r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, [CLIENT_SUBPROTOCOLS[3], resumeSubprotocol(r)]);
+    ws.binaryType = "arraybuffer";
+    const onClose = (e: { code: number }): void =>
+      reject({ refused: false, detail: `closed with ${e.code} before open` } satisfies ReconnectError);
+    ws.addEventListener("close", onClose, { once: true });
+    ws.addEventListener(
+      "open",
+      () => {
+        ws.removeEventListener("close", onClose);
+        opened(ws as unknown as WebSocketLike);
+        resolve();
       },
       { once: true },
     );

@@ -18,6 +18,7 @@ var CLIENT_SUBPROTOCOLS = Object.freeze({
   2: "sallyport.client.v2",
   3: "sallyport.client.v3"
 });
+var RESUME_SUBPROTOCOL_PREFIX = "sallyport.resume.";
 var MAX_TICKET_LENGTH = 512;
 var INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
 var MAX_CREDIT_BYTES = 2 ** 31;
@@ -138,6 +139,11 @@ var PHRASES = {
 function describeClose(code, reason = "") {
   const phrase = PHRASES[code] ?? (reason ? `closed: ${reason.slice(0, 123)}` : "closed");
   return `${phrase} (${code})`;
+}
+
+// shared/protocol/resume-subprotocol.ts
+function resumeSubprotocol(r) {
+  return `${RESUME_SUBPROTOCOL_PREFIX}${r.received}.${r.end ? 1 : 0}.${r.ticket}`;
 }
 
 // shared/result.ts
@@ -1053,8 +1059,9 @@ function concat(parts) {
 
 // client/browser/entry.ts
 function connect(url, opts = {}) {
+  const resume = opts.sallyport !== false && opts.resume !== false;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, 2));
+    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, resume ? 3 : 2));
     ws.binaryType = "arraybuffer";
     const onClose = (e) => {
       const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);
@@ -1065,7 +1072,25 @@ function connect(url, opts = {}) {
       "open",
       () => {
         ws.removeEventListener("close", onClose);
-        resolve(new SallyportStream(ws, { autoConsume: true, ...opts }));
+        const reconnect = resume ? (r, opened) => reopen(url, r, opened) : void 0;
+        resolve(new SallyportStream(ws, { autoConsume: true, ...opts, ...reconnect ? { reconnect } : {} }));
+      },
+      { once: true }
+    );
+  });
+}
+function reopen(url, r, opened) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, [CLIENT_SUBPROTOCOLS[3], resumeSubprotocol(r)]);
+    ws.binaryType = "arraybuffer";
+    const onClose = (e) => reject({ refused: false, detail: `closed with ${e.code} before open` });
+    ws.addEventListener("close", onClose, { once: true });
+    ws.addEventListener(
+      "open",
+      () => {
+        ws.removeEventListener("close", onClose);
+        opened(ws);
+        resolve();
       },
       { once: true }
     );

@@ -104,6 +104,12 @@ export const RESUME_HEADER = "sallyport-resume";
 export const RESUME_RECEIVED_HEADER = "sallyport-resume-received";
 /** … and "1" when it has received the other end's `end`. */
 export const RESUME_END_HEADER = "sallyport-resume-end";
+/**
+ * A page cannot set headers: the browser helper offers the same three as one more subprotocol,
+ * `sallyport.resume.<received>.<end 0|1>.<ticket>` (shared/protocol/resume-subprotocol.ts). The edge never
+ * selects it; it answers with the version's subprotocol as for any client.
+ */
+export const RESUME_SUBPROTOCOL_PREFIX = "sallyport.resume.";
 /** A resume ticket's length bound (base64url payload "." base64url HMAC). */
 export const MAX_TICKET_LENGTH = 512;
 /** How long the first half of a resume waits for the other, unless the service sets session.resume.timeout. */

@@ -36,7 +36,10 @@ const ARTIFACTS = join(ROOT, "test-artifacts");
 const file = new Cleanup();
 afterAll(() => file.run());
 
+const ACCEPT = "ws://sallyport.test/echo";
 let edge: TestEdge;
+let edgeOptions: Parameters<typeof startEdge>[1];
+let connector: Awaited<ReturnType<typeof startConnectorWithConfig>>;
 let context: BrowserContext;
 let page: Page;
 
@@ -65,9 +68,9 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
   beforeAll(async () => {
     const echo = await echoBackend(file);
     const token = randomToken();
-    const accept = "ws://sallyport.test/echo";
-    edge = await startEdge(file, { services: { echo: { accept, "socks.timeout": "10 seconds" } }, tokens: { echo: [token] } });
-    const connector = await startConnectorWithConfig(file, edge.ws, [{ name: "echo", accept, connect: echo.uri, token, prepared: 2 }]);
+    edgeOptions = { services: { echo: { accept: ACCEPT, "socks.timeout": "10 seconds" } }, tokens: { echo: [token] } };
+    edge = await startEdge(file, edgeOptions);
+    connector = await startConnectorWithConfig(file, edge.ws, [{ name: "echo", accept: ACCEPT, connect: echo.uri, token, prepared: 2 }]);
     await connector.proc.waitForLog(msgIs("registered with the edge"), 20_000);
 
     const pageUrl = await servePage(file);
@@ -144,5 +147,31 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
       edge.clientUrl("/nowhere"),
     );
     expect(message).toMatch(/1006.*404/);
+  });
+
+  it("the helper resumes its session across an edge restart (a deploy): every byte once, in order, nothing redialed", async () => {
+    const size = 8 * MiB;
+    const started = (await page.evaluate(
+      ([url, n]) => (globalThis as unknown as { resumeStart(u: string, n: number): Promise<unknown> }).resumeStart(url, n),
+      [edge.clientUrl("/echo"), size] as const,
+    )) as { protocol: string; received: number };
+    expect(started.protocol).toBe("sallyport");
+    const sessionsBefore = connector.proc.lines.filter(msgIs("session resumed")).length;
+
+    await edge.stop();
+    edge = await startEdge(file, { ...edgeOptions, port: edge.port, resumeSecret: edge.resumeSecret });
+    const r = (await page.evaluate(() => (globalThis as unknown as { resumeFinish(): Promise<unknown> }).resumeFinish())) as {
+      received: number;
+      sentSha: string;
+      receivedSha: string;
+      close: { code: number; clean: boolean };
+      resumes: { outcome: string; stallMs: number; resentBytes: number }[];
+    };
+    expect(r.received).toBe(size);
+    expect(r.receivedSha).toBe(r.sentSha);
+    expect(r.close).toMatchObject({ code: 1000, clean: true });
+    expect(r.resumes.map((x) => x.outcome)).toEqual(["resumed"]);
+    expect(connector.proc.lines.filter(msgIs("session resumed")).length - sessionsBefore).toBe(1);
+    console.info(`browser helper: resumed after the edge restart, stall ${Math.round(r.resumes[0]!.stallMs)} ms`);
   });
 });

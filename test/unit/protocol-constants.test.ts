@@ -47,6 +47,7 @@ describe("protocol constants", () => {
       RESUME_HEADER: "sallyport-resume",
       RESUME_RECEIVED_HEADER: "sallyport-resume-received",
       RESUME_END_HEADER: "sallyport-resume-end",
+      RESUME_SUBPROTOCOL_PREFIX: "sallyport.resume.",
       MAX_TICKET_LENGTH: 512,
       DEFAULT_RESUME_TIMEOUT_MS: 30_000,
     });
