@@ -1,5 +1,5 @@
 import { OBJECT_BUDGET_BYTES } from "../shared/config/edge-config.ts";
-import { INITIAL_WINDOW_BYTES, MARK_INTERVAL_BYTES } from "../shared/protocol/constants.ts";
+import { INITIAL_WINDOW_BYTES } from "../shared/protocol/constants.ts";
 
 /**
  * The object's memory budget across all its sessions. There is no memory API in a Durable
@@ -11,29 +11,46 @@ import { INITIAL_WINDOW_BYTES, MARK_INTERVAL_BYTES } from "../shared/protocol/co
  */
 export { OBJECT_BUDGET_BYTES };
 
+/** The narrowest grant: a writer this far past proof still moves (the edge marks at the limit, one round trip each). */
+export const MIN_GRANT_CAP_BYTES = 64 * 1024;
+
 /**
- * How far past what a reader proved its writer may be let now: a full window while the
- * object has room, a mark's interval once half the budget is held (every session slows
- * down; none is cut for it).
+ * How long a holder may go without what it holds going down (a reader's proof, a queue
+ * drained) before the budget may end it. Honest readers prove within round trips; a reader
+ * that stopped reading, a plain client that cannot prove, a waiting client's early bytes do not.
  */
-export function grantCap(total: number, budget = OBJECT_BUDGET_BYTES): number {
-  return total * 2 >= budget ? MARK_INTERVAL_BYTES : INITIAL_WINDOW_BYTES;
+export const STALLED_MS = 2_000;
+
+/**
+ * How far past what a reader proved its writer may be let now: each holding session's fair
+ * share of half the budget (two directions each), between a whole window — one session alone —
+ * and MIN_GRANT_CAP_BYTES; that least once half the budget is held. So honest sessions slow
+ * down as they grow in number instead of outgrowing the budget and being cut.
+ */
+export function grantCap(total: number, holders: number, budget = OBJECT_BUDGET_BYTES): number {
+  if (total * 2 >= budget) return MIN_GRANT_CAP_BYTES;
+  const share = Math.floor(budget / 4 / Math.max(1, holders));
+  return Math.max(MIN_GRANT_CAP_BYTES, Math.min(INITIAL_WINDOW_BYTES, share));
 }
 
 export interface Holding {
   readonly id: string;
   readonly held: number;
+  /** How long what it holds has not gone down. */
+  readonly stalledMs: number;
 }
 
 /**
- * Over budget: the sessions to end (1013, try again later), those holding the most first,
- * until what remains fits. Never the object: nothing else is touched.
+ * Over budget: the holders to end (1013, try again later), those holding the most first,
+ * until what remains fits — among the stalled only (STALLED_MS). A session whose reader
+ * keeps proving is never cut for the edge's own over-commitment (initial credit, windows
+ * granted before others came): grantCap narrows it instead. Never the object.
  */
-export function shed(holdings: readonly Holding[], budget = OBJECT_BUDGET_BYTES): string[] {
+export function shed(holdings: readonly Holding[], budget = OBJECT_BUDGET_BYTES, stalledAfter = STALLED_MS): string[] {
   let total = holdings.reduce((n, h) => n + h.held, 0);
   if (total <= budget) return [];
   const out: string[] = [];
-  for (const h of [...holdings].sort((a, b) => b.held - a.held)) {
+  for (const h of holdings.filter((x) => x.stalledMs >= stalledAfter).sort((a, b) => b.held - a.held)) {
     if (total <= budget) break;
     out.push(h.id);
     total -= h.held;
@@ -42,30 +59,38 @@ export function shed(holdings: readonly Holding[], budget = OBJECT_BUDGET_BYTES)
 }
 
 /**
- * The running account: what each session (or waiting client) holds, and the total, kept up
- * to date per event so no event walks every session. A cache, like the object's maps: after
- * an eviction it is rebuilt as sessions next move.
+ * The running account: what each session (or waiting client) holds, since when it has not
+ * gone down, and the total, kept up to date per event so no event walks every session. A
+ * cache, like the object's maps: after an eviction it is rebuilt as sessions next move.
  */
 export class BudgetAccount {
-  private readonly held = new Map<string, number>();
+  private readonly held = new Map<string, { bytes: number; since: number }>();
   total = 0;
 
-  set(id: string, bytes: number): void {
-    this.total += bytes - (this.held.get(id) ?? 0);
-    if (bytes > 0) this.held.set(id, bytes);
-    else this.held.delete(id);
+  /** Holders with something held. */
+  get holders(): number {
+    return this.held.size;
+  }
+
+  set(id: string, bytes: number, now: number): void {
+    const was = this.held.get(id);
+    this.total += bytes - (was?.bytes ?? 0);
+    if (bytes <= 0) this.held.delete(id);
+    else if (!was || bytes < was.bytes) this.held.set(id, { bytes, since: now });
+    else was.bytes = bytes;
   }
 
   remove(id: string): void {
-    this.set(id, 0);
+    this.set(id, 0, 0);
   }
 
-  /** The ids to end now, if the total is over the budget. */
-  overBudget(budget = OBJECT_BUDGET_BYTES): string[] {
+  /** The ids to end now, if the total is over the budget (`stalledAfter` 0: any holder). */
+  overBudget(now: number, budget = OBJECT_BUDGET_BYTES, stalledAfter = STALLED_MS): string[] {
     if (this.total <= budget) return [];
     return shed(
-      [...this.held].map(([id, held]) => ({ id, held })),
+      [...this.held].map(([id, h]) => ({ id, held: h.bytes, stalledMs: now - h.since })),
       budget,
+      stalledAfter,
     );
   }
 }

@@ -19,7 +19,8 @@ import { type SocketStore, closeSocket, sendTo } from "./socket-store.ts";
  * - a plain client's upload past the connector's grant waits here, up to PLAIN_UPLOAD_HOLD_BYTES for all
  *   plain sessions together; past it, the session holding the most of it ends (1013);
  * - a plain client's download is counted against client.plain.max.bytes, then 1013;
- * - over the object budget, the sessions holding the most end with 1013 (try again later).
+ * - over the object budget, the stalled sessions holding the most end with 1013 (try again later);
+ *   sessions whose readers keep proving are narrowed instead (edge/budget.ts grantCap).
  *
  * The flow's state lives in the bind's attachment (it survives hibernation); what a plain
  * client sent past its limit lives only in memory.
@@ -101,7 +102,7 @@ export class SessionRelay {
       q.push(data instanceof Uint8Array ? data : new Uint8Array(data));
       this.queues.set(s.bind.id, q);
       this.drain(s);
-      for (const id of this.uploads.overBudget(PLAIN_UPLOAD_HOLD_BYTES)) this.endUpload(id);
+      for (const id of this.uploads.overBudget(Date.now(), PLAIN_UPLOAD_HOLD_BYTES, 0)) this.endUpload(id);
       if (this.ended.has(s.bind.id)) return;
     } else {
       sendTo(s.bindWs, data);
@@ -180,7 +181,7 @@ export class SessionRelay {
   // ---- internals ----
 
   private granted(s: Session, d: Direction, msg: Extract<ClientMessage | ConnectorMessage, { t: "credit" }>): void {
-    const r = s.flow.grant(d, msg, grantCap(this.budget.total));
+    const r = s.flow.grant(d, msg, grantCap(this.budget.total, this.budget.holders));
     if (!r.ok) return this.violation(s, d === "down" ? "client" : "connector", r.why);
     if (r.tell) {
       if (d === "down") sendTo(s.bindWs, encode(r.tell, s.bind.version ?? 1));
@@ -203,7 +204,7 @@ export class SessionRelay {
       sendTo(s.bindWs, chunk);
       this.forwarded(s, "up", n);
     }
-    this.uploads.set(s.bind.id, up.queued);
+    this.uploads.set(s.bind.id, up.queued, Date.now());
   }
 
   /** The plain session (by bind id) holding the most of the uploads' share: ended, 1013. */
@@ -235,11 +236,11 @@ export class SessionRelay {
   private account(s: Session, service: EdgeService): void {
     this.save(s);
     this.book(s);
-    for (const id of this.budget.overBudget()) this.shed(id, service);
+    for (const id of this.budget.overBudget(Date.now())) this.shed(id, service);
   }
 
   private book(s: Session): void {
-    this.budget.set(s.bind.id, s.flow.held(s.client.protocol === "plain" ? buffered(s.clientWs) : undefined));
+    this.budget.set(s.bind.id, s.flow.held(s.client.protocol === "plain" ? buffered(s.clientWs) : undefined), Date.now());
   }
 
   private shed(id: string, service: EdgeService): void {
@@ -247,7 +248,7 @@ export class SessionRelay {
     const ws = this.sockets.socket(id);
     const att = ws && this.sockets.get(ws);
     if (!ws || !att) return;
-    log("warn", "object budget reached: the session holding the most ended", { service: service.name, socket: id });
+    log("warn", "object budget reached: the stalled session holding the most ended", { service: service.name, socket: id });
     if (att.role === "bind") {
       const s = this.sessionOfBind(ws, att);
       if (s) return this.end(s, "TRY_AGAIN_LATER");

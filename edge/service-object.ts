@@ -438,7 +438,7 @@ export class ServiceObject extends DurableObject<Env> {
       if (this.lostHold(att)) return;
       if (!this.hold.add(att.id, chunk, service.maxMessageBytes - pendingBytes(att))) return closeSocket(ws, close("MESSAGE_TOO_BIG"));
       if (!att.held) this.sockets.save(ws, { ...att, held: true });
-      this.relay.budget.set(att.id, this.hold.bytes(att.id));
+      this.relay.budget.set(att.id, this.hold.bytes(att.id), Date.now());
       return;
     }
     const added = addPending(att, chunk, MAX_PENDING_BYTES);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BudgetAccount, grantCap, OBJECT_BUDGET_BYTES, shed } from "../../edge/budget.ts";
+import { BudgetAccount, grantCap, MIN_GRANT_CAP_BYTES, OBJECT_BUDGET_BYTES, STALLED_MS, shed } from "../../edge/budget.ts";
 import { INITIAL_WINDOW_BYTES as W, MARK_INTERVAL_BYTES as MI } from "../../shared/protocol/constants.ts";
 import { DirectionMeter, initialCredit, ReaderCredit } from "../../shared/protocol/credit.ts";
 import { SessionFlow } from "../../edge/flow.ts";
@@ -258,49 +258,63 @@ describe("ReaderCredit (a v2 reader)", () => {
 });
 
 describe("budget", () => {
-  it("sheds the sessions holding the most, until the rest fits", () => {
-    const MiB = 1024 * 1024;
-    expect(shed([{ id: "a", held: 10 * MiB }], 48 * MiB)).toEqual([]);
-    expect(
-      shed(
-        [
-          { id: "small", held: 1 * MiB },
-          { id: "big", held: 40 * MiB },
-          { id: "mid", held: 20 * MiB },
-        ],
-        48 * MiB,
-      ),
-    ).toEqual(["big"]);
-    expect(
-      shed(
-        [
-          { id: "x", held: 100 * MiB },
-          { id: "y", held: 100 * MiB },
-        ],
-        48 * MiB,
-      ),
-    ).toEqual(["x", "y"]);
+  const MiB = 1024 * 1024;
+  const stalled = (id: string, held: number) => ({ id, held, stalledMs: STALLED_MS });
+  it("sheds the stalled sessions holding the most, until the rest fits", () => {
+    expect(shed([stalled("a", 10 * MiB)], 48 * MiB)).toEqual([]);
+    expect(shed([stalled("small", 1 * MiB), stalled("big", 40 * MiB), stalled("mid", 20 * MiB)], 48 * MiB)).toEqual(["big"]);
+    expect(shed([stalled("x", 100 * MiB), stalled("y", 100 * MiB)], 48 * MiB)).toEqual(["x", "y"]);
   });
 
-  it("narrows grants to a mark's interval once half the budget is held", () => {
-    expect(grantCap(0)).toBe(W);
-    expect(grantCap(OBJECT_BUDGET_BYTES / 2 - 1)).toBe(W);
-    expect(grantCap(OBJECT_BUDGET_BYTES / 2)).toBe(MI);
+  it("never sheds a holder whose holding went down within STALLED_MS (a reader that keeps proving)", () => {
+    const moving = { id: "moving", held: 40 * MiB, stalledMs: STALLED_MS - 1 };
+    expect(shed([moving, stalled("stuck", 10 * MiB)], 48 * MiB)).toEqual(["stuck"]);
+    expect(shed([moving, { ...moving, id: "moving too" }], 48 * MiB)).toEqual([]);
+    // Any holder when asked (plain uploads: they cannot prove).
+    expect(shed([moving, { ...moving, id: "moving too" }], 48 * MiB, 0)).toEqual(["moving"]);
+  });
+
+  it("grants each holding session its share of half the budget: a window alone, down to MIN_GRANT_CAP_BYTES", () => {
+    expect(grantCap(0, 0)).toBe(W);
+    expect(grantCap(0, 1)).toBe(Math.min(W, OBJECT_BUDGET_BYTES / 4));
+    expect(grantCap(0, 2)).toBe(OBJECT_BUDGET_BYTES / 8);
+    expect(grantCap(0, 20)).toBe(Math.floor(OBJECT_BUDGET_BYTES / 80));
+    expect(grantCap(0, 10_000)).toBe(MIN_GRANT_CAP_BYTES);
+    // n sessions at their share stay within half the budget, two directions each.
+    for (const n of [1, 2, 3, 7, 20, 64]) expect(n * 2 * grantCap(0, n)).toBeLessThanOrEqual(OBJECT_BUDGET_BYTES / 2);
+  });
+
+  it("narrows every grant to MIN_GRANT_CAP_BYTES once half the budget is held", () => {
+    expect(grantCap(OBJECT_BUDGET_BYTES / 2 - 1, 1)).toBeGreaterThan(MIN_GRANT_CAP_BYTES);
+    expect(grantCap(OBJECT_BUDGET_BYTES / 2, 1)).toBe(MIN_GRANT_CAP_BYTES);
   });
 });
 
 describe("BudgetAccount", () => {
-  it("keeps a running total and names who to end once over", () => {
+  it("keeps a running total and names who to end once over, among holders stalled STALLED_MS", () => {
     const a = new BudgetAccount();
-    a.set("x", 10);
-    a.set("y", 30);
-    a.set("x", 15);
+    a.set("x", 10, 0);
+    a.set("y", 30, 0);
+    a.set("x", 15, 0);
     expect(a.total).toBe(45);
-    expect(a.overBudget(50)).toEqual([]);
-    a.set("z", 20);
-    expect(a.overBudget(50)).toEqual(["y"]);
+    expect(a.holders).toBe(2);
+    expect(a.overBudget(STALLED_MS, 50)).toEqual([]);
+    a.set("z", 20, 0);
+    expect(a.overBudget(STALLED_MS - 1, 50)).toEqual([]);
+    expect(a.overBudget(STALLED_MS, 50)).toEqual(["y"]);
     a.remove("y");
     expect(a.total).toBe(35);
+    expect(a.holders).toBe(2);
+  });
+
+  it("restarts a holder's stall when what it holds goes down, not when it grows", () => {
+    const a = new BudgetAccount();
+    a.set("r", 40, 0);
+    a.set("r", 60, 1500); // grew: still stalled since 0
+    expect(a.overBudget(STALLED_MS, 50)).toEqual(["r"]);
+    a.set("r", 55, 1900); // a proof: moving again
+    expect(a.overBudget(STALLED_MS, 50)).toEqual([]);
+    expect(a.overBudget(1900 + STALLED_MS, 50)).toEqual(["r"]);
   });
 });
 
