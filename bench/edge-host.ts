@@ -10,7 +10,7 @@ import { serveUntilSignal } from "./lib/proc.ts";
  *
  *   tsx bench/edge-host.ts --root DIR --token-file FILE [--port N] [--service NAME[,NAME…]]
  *                          [--accept URI | --accept-origin ORIGIN] [--timeout D] [--max-message BYTES]
- *                          [--host ADDRESS] [--tls-cert PEM --tls-key PEM] [--protocol 1]
+ *                          [--host ADDRESS] [--tls-cert PEM --tls-key PEM] [--protocol 1|2]
  *
  * Each service's accept URI is ORIGIN/NAME (default origin ws://sallyport.localhost); --accept
  * names it outright for a single service. The token file holds one token per line, one for each
@@ -18,9 +18,10 @@ import { serveUntilSignal } from "./lib/proc.ts";
  *
  * Prints `edge http://127.0.0.1:PORT/` (https:// with --tls-cert) then `ready`. The Worker's log lines go to stderr.
  * --root is the Sallyport checkout under test (default: this repository), so a patched copy
- * can be measured against the original. --protocol 1: the edge speaks protocol v1 only (no
- * marks, no proof of reading), so clients and connectors that offer v2 and v1 settle on v1 —
- * the same binaries without issue 11's v2 metering, for `npm run bench -- --tunnels sallyport,sallyport-v1`.
+ * can be measured against the original. --protocol N: the edge speaks versions up to N only, so
+ * clients and connectors that offer newer ones settle on N — the same binaries without what the
+ * newer versions add: 1 drops issue 11's v2 metering (marks, proof of reading), 2 drops issue
+ * 12's resume (tickets, resend buffers): `npm run bench -- --tunnels sallyport,sallyport-v1,sallyport-v2`.
  */
 
 const args = new Map<string, string>();
@@ -47,24 +48,25 @@ const accept = (name: string): string => (names.length === 1 && args.get("accept
 
 const { startLocalEdge } = (await import(pathToFileURL(`${root}/local-edge/edge.ts`).href)) as typeof import("../local-edge/edge.ts");
 const protocol = args.get("protocol");
-if (protocol !== undefined && protocol !== "1") {
-  process.stderr.write(`edge-host: --protocol takes 1 (the edge speaking v1 only), not ${protocol}\n`);
+if (protocol !== undefined && protocol !== "1" && protocol !== "2") {
+  process.stderr.write(`edge-host: --protocol takes 1 or 2 (the newest version the edge speaks), not ${protocol}\n`);
   process.exit(2);
 }
-const script = protocol === "1" ? await v1OnlyEdge() : undefined;
+const script = protocol ? await olderEdge(Number(protocol)) : undefined;
 
-/** The edge bundled with PROTOCOL_VERSIONS = [1]: it selects v1 whatever a peer offers. */
-async function v1OnlyEdge(): Promise<string> {
+/** The edge bundled with PROTOCOL_VERSIONS = [newest … 1]: it selects at most `newest` whatever a peer offers. */
+async function olderEdge(newest: number): Promise<string> {
+  const versions = Array.from({ length: newest }, (_, i) => newest - i).join(", ");
   const { bundleEdge } = (await import(pathToFileURL(`${root}/local-edge/bundle.ts`).href)) as typeof import("../local-edge/bundle.ts");
   const declaration = /export const PROTOCOL_VERSIONS = \[[^\]]*\] as const;/;
   return bundleEdge([
     {
-      name: "protocol-v1-only",
+      name: `protocol-up-to-v${newest}`,
       setup(build) {
         build.onLoad({ filter: /shared[\\/]protocol[\\/]constants\.ts$/ }, async (file) => {
           const source = await readFile(file.path, "utf8");
-          if (!declaration.test(source)) throw new Error("edge-host --protocol 1: PROTOCOL_VERSIONS not found in constants.ts");
-          return { contents: source.replace(declaration, "export const PROTOCOL_VERSIONS = [1] as const;"), loader: "ts" };
+          if (!declaration.test(source)) throw new Error(`edge-host --protocol ${newest}: PROTOCOL_VERSIONS not found in constants.ts`);
+          return { contents: source.replace(declaration, `export const PROTOCOL_VERSIONS = [${versions}] as const;`), loader: "ts" };
         });
       },
     },

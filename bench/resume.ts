@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     const token = randomToken();
     const services = { svc: { accept: "ws://127.0.0.1/svc", "socks.timeout": "10 seconds" } };
     const first: TestEdge = await startEdge(cleanup, { services, tokens: { svc: [token] } });
+    let second: TestEdge | undefined;
     const echo = await echoBackend(cleanup);
     const connector = await startConnector(cleanup, {
       edge: first.ws,
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     const client = await startForwarder(cleanup, first.clientUrl("/svc"), 2);
     failed = () => {
       for (const l of [...client.proc.lines, ...connector.proc.lines]) if (l.json?.level !== "info") console.error(l.raw);
+      for (const e of [first, second]) for (const l of e?.logs ?? []) if (l.json?.level !== "info") console.error(`edge: ${l.raw}`);
     };
     const block = randomBytes(CHUNK);
     const conns = Array.from({ length: SESSIONS }, () => new LocalConn(cleanup, client.port));
@@ -63,8 +65,18 @@ async function main(): Promise<void> {
     const received = (): number => conns.reduce((n, c) => n + c.received, 0);
     const t0 = performance.now();
     let stage = "bulk";
-    // Progress every 10 s: a stuck run says where it stands.
-    const progress = setInterval(() => console.error(`[${stage}] received: ${conns.map((c) => c.received).join(", ")}`), 10_000);
+    // Progress every 10 s: a stuck run says where it stands, and 30 s without a byte ends it (with every log).
+    let lastSeen = -1;
+    let still = 0;
+    let stuck = (_e: Error): void => undefined;
+    const stuckRun = new Promise<never>((_, reject) => (stuck = reject));
+    stuckRun.catch(() => undefined);
+    const progress = setInterval(() => {
+      console.error(`[${stage}] received: ${conns.map((c) => c.received).join(", ")}`);
+      still = received() === lastSeen ? still + 1 : 0;
+      lastSeen = received();
+      if (still >= 3) stuck(new Error(`no byte in 30 s at stage ${stage}`));
+    }, 10_000);
     progress.unref();
     const writers = conns.map(async (c, s) => {
       for (let i = 0; i * CHUNK < BYTES; i++) {
@@ -83,7 +95,7 @@ async function main(): Promise<void> {
     await first.stop();
     stage = "starting a new edge";
     const droppedAt = performance.now();
-    await startEdge(cleanup, { services, tokens: { svc: [token] }, port: first.port, resumeSecret: first.resumeSecret });
+    second = await startEdge(cleanup, { services, tokens: { svc: [token] }, port: first.port, resumeSecret: first.resumeSecret });
     const backAt = performance.now();
     stage = "resumed bulk";
     // What the local sockets still had in hand at the drop has arrived by now: the next byte is one resumed.
@@ -95,8 +107,8 @@ async function main(): Promise<void> {
           .then(() => performance.now() - backAt),
       ),
     );
-    await Promise.all(writers);
-    await Promise.all(conns.map((c) => c.until(() => c.ended, 600_000, "every byte echoed, then EOF")));
+    await Promise.race([Promise.all(writers), stuckRun]);
+    await Promise.race([Promise.all(conns.map((c) => c.until(() => c.ended, 600_000, "every byte echoed, then EOF"))), stuckRun]);
     const afterMs = performance.now() - backAt;
     const bad = conns.filter((c, s) => c.received !== BYTES || c.digest() !== sent[s]!.digest("hex")).length;
     const stalls = client.proc.lines.filter(msgIs("session resumed")).map((l) => Number(l.json!.stallMs));

@@ -41,6 +41,9 @@ Measures, side by side in one run, with medians over repetitions:
              sallyport with the edge speaking protocol v1 only: the same client and connector
              without v2's marks and proofs of reading (opt-in; with --interleave, the cost of
              issue 11's metering: --tunnels sallyport,sallyport-v1 --interleave)
+  sallyport-v2
+             the same with the edge speaking up to v2: without v3's resume (tickets, resend
+             buffers); the cost of issue 12 when nothing fails: --tunnels sallyport,sallyport-v2 --interleave
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
 ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
 idle (PSS per idle session, by process), idle10k (10,000 idle sessions), msgs (WebSocket
@@ -136,6 +139,7 @@ for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
   else if (name === "tinyproxy" || name === "squid") specs.push(sallyport(name, repoRoot, { proxied: name }));
   else if (name in SSH_CIPHERS) specs.push(sshTunnel(name as SshTunnelName));
   else if (name === "sallyport-v1") specs.push(sallyport(name, repoRoot, { protocol: 1 }));
+  else if (name === "sallyport-v2") specs.push(sallyport(name, repoRoot, { protocol: 2 }));
   else throw new Error(`unknown tunnel ${name}`);
 }
 for (const c of o.compare ?? []) {

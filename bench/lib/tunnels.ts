@@ -286,8 +286,11 @@ export interface SallyportVariant {
   readonly proxied?: BenchProxy;
   /** TLS on both WebSocket legs, as deployed (the edge's certificate made at run time, trusted with --ca-file). */
   readonly tls?: boolean;
-  /** 1: the edge speaks v1 only (bench/edge-host.ts --protocol), so the session runs without v2's marks and proofs. */
-  readonly protocol?: 1;
+  /**
+   * The newest version the edge speaks (bench/edge-host.ts --protocol): 1 runs the session without
+   * v2's marks and proofs, 2 without v3's resume.
+   */
+  readonly protocol?: 1 | 2;
 }
 
 export function sallyport(name: string, root: string, { proxied, tls, protocol }: SallyportVariant = {}): TunnelSpec {
