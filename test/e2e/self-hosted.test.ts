@@ -1,17 +1,16 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildWorkerdDir } from "../../deploy/workerd/build.ts";
+import { parseDuration } from "../../shared/config/duration.ts";
+import { DEFAULTS } from "../../shared/config/service.ts";
 import { makePki, type CertFiles, type TestPki } from "../helpers/certs.ts";
 import {
   Cleanup,
-  Condition,
-  Proc,
+  type Proc,
   REGISTERED,
   ROOT,
   echoBackend,
@@ -25,6 +24,8 @@ import {
   type LogPredicate,
   type TestConnector,
 } from "../helpers/index.ts";
+import { stopPolicy } from "../helpers/systemd-unit.ts";
+import { UNIT, UNIT_FILE, WORKERD, startWorkerd, writeEdgeDir } from "../helpers/self-hosted-edge.ts";
 import { needTool, skipOrFail, findSystemdAnalyze } from "../helpers/tools.ts";
 
 /**
@@ -34,9 +35,6 @@ import { needTool, skipOrFail, findSystemdAnalyze } from "../helpers/tools.ts";
  * listener, and the Worker behind each listener judging socks.ssl.verify-client accordingly.
  */
 
-const WORKERD = `${ROOT}node_modules/.bin/workerd`;
-const UNIT_FILE = join(ROOT, "deploy/workerd/sallyport-edge.service");
-const UNIT = readFileSync(UNIT_FILE, "utf8");
 const CONFIG = readFileSync(join(ROOT, "deploy/workerd/sallyport.capnp"), "utf8");
 const accept = (name: string): string => `wss://localhost/${name}`;
 
@@ -62,78 +60,11 @@ let workerd: Proc;
 let https: string;
 let connectors: string;
 
-interface Listening {
-  readonly event: string;
-  readonly socket: string;
-  readonly port: number;
-}
-
-/**
- * The unit's ExecStart, mapped onto `dir`: the config directory is `dir`, the credentials
- * directory (%d) `dir/secrets`, the state directory `dir/state`.
- */
-function unitCommand(dir: string): { command: string; args: string[] } {
-  const execStart = /^ExecStart=(.*)$/m.exec(UNIT)?.[1];
-  if (!execStart) throw new Error("no ExecStart in the unit");
-  const [command, ...args] = execStart
-    .replaceAll("/etc/sallyport-edge/", `${dir}/`)
-    .replaceAll("%S/sallyport-edge", join(dir, "state"))
-    .replaceAll("%d", join(dir, "secrets"))
-    .split(" ");
-  expect(command).toBe("/usr/local/bin/workerd");
-  return { command: WORKERD, args };
-}
-
-/**
- * workerd as the unit starts it, plus --socket-addr (port 0: workerd picks) and --control-fd 3,
- * on which it reports the ports it got.
- */
-async function startWorkerd(dir: string): Promise<{ proc: Proc; ports: Record<string, number> }> {
-  const { command, args } = unitCommand(dir);
-  args.push("--socket-addr", "https=127.0.0.1:0", "--socket-addr", "connectors=127.0.0.1:0", "--control-fd=3");
-  const child = spawn(command, args, {
-    cwd: dir,
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
-    detached: true,
-    env: { PATH: process.env.PATH ?? "", SALLYPORT_ADMIN_TOKEN: ADMIN_TOKEN },
-  });
-  const proc = new Proc("workerd", child);
-  file.add(`workerd pid ${proc.pid}`, () => proc.kill());
-  const ports: Record<string, number> = {};
-  const changed = new Condition();
-  let rest = "";
-  const control = child.stdio[3] as Readable;
-  control.setEncoding("utf8");
-  control.on("data", (chunk: string) => {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      const msg = JSON.parse(line) as Listening;
-      if (msg.event === "listen") ports[msg.socket] = msg.port;
-    }
-    changed.notify();
-  });
-  void proc.exited.then(() => changed.notify());
-  await changed.wait(
-    () => {
-      if (ports.https && ports.connectors) return true;
-      if (proc.exit) throw new Error(`workerd exited (${JSON.stringify(proc.exit)}) before listening\n${proc.output()}`);
-      return undefined;
-    },
-    20_000,
-    "workerd to report both listeners",
-  );
-  return { proc, ports };
-}
-
 beforeAll(async () => {
   const [ownPki, otherPki, backend, dir] = await Promise.all([makePki(file), makePki(file), echoBackend(file), tempDir(file)]);
   pki = ownPki;
   stranger = otherPki.client;
   echo = backend;
-  // The layout the README installs under /etc/sallyport-edge, secrets in their own directory.
-  await buildWorkerdDir(dir);
-  await Promise.all([mkdir(join(dir, "tls")), mkdir(join(dir, "secrets"), { mode: 0o700 }), mkdir(join(dir, "state"))]);
   const services = {
     mtls: { accept: accept("mtls"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "required" },
     open: { accept: accept("open"), "socks.timeout": "10 seconds", "socks.ssl.verify-client": "none" },
@@ -144,19 +75,8 @@ beforeAll(async () => {
       "socks.ssl.client-cert-sha256": [pki.client.sha256],
     },
   };
-  await Promise.all([
-    writeFile(join(dir, "services.json"), JSON.stringify(services)),
-    writeFile(join(dir, "tls", "edge.crt"), pki.server.cert),
-    writeFile(join(dir, "tls", "connector-ca.pem"), pki.ca.cert),
-    writeFile(join(dir, "secrets", "edge.key"), pki.server.key, { mode: 0o600 }),
-    writeFile(
-      join(dir, "secrets", "connector-tokens.json"),
-      JSON.stringify(Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, [t]]))),
-      { mode: 0o600 },
-    ),
-    writeFile(join(dir, "secrets", "client-tokens.json"), "{}", { mode: 0o600 }),
-  ]);
-  const started = await startWorkerd(dir);
+  await writeEdgeDir(dir, { pki, services, tokens: Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, [t]])) });
+  const started = await startWorkerd(file, dir, { env: { SALLYPORT_ADMIN_TOKEN: ADMIN_TOKEN } });
   workerd = started.proc;
   https = `wss://127.0.0.1:${started.ports.https}`;
   connectors = `wss://127.0.0.1:${started.ports.connectors}`;
@@ -236,6 +156,14 @@ describe("the shipped config and unit", () => {
     expect([...credentials].sort()).toEqual([...embeds].sort());
     // The optional one has a fallback, so a site without client tokens needs no file.
     expect(UNIT).toMatch(/^SetCredential=client-tokens\.json:\{\}$/m);
+  });
+
+  it("stops workerd within session.resume.timeout even when SIGKILL has to: sessions outlive a restart", () => {
+    // The signal itself ending workerd at once is test/e2e/self-hosted-restart.test.ts's to show.
+    const policy = stopPolicy(UNIT);
+    const resume = parseDuration(DEFAULTS["session.resume.timeout"]);
+    expect(policy.sendSigkill).toBe(true);
+    expect(resume.ok && policy.timeoutMs < resume.value / 2).toBe(true);
   });
 
   it.skipIf(!HAS_ANALYZE)("systemd-analyze verify accepts the unit (workerd where it is installed here)", async () => {

@@ -9,6 +9,7 @@ import { parseDuration } from "../../shared/config/duration.ts";
 import { DEFAULTS } from "../../shared/config/service.ts";
 import { UNIT_BIN } from "../../cli/commands/service.ts";
 import { ROOT, SALLYPORT_BIN } from "../helpers/index.ts";
+import { directives } from "../helpers/systemd-unit.ts";
 import { needTool, skipOrFail, findSystemdAnalyze } from "../helpers/tools.ts";
 
 /**
@@ -25,16 +26,6 @@ const UNIT_FILE = join(ROOT, "deploy/systemd/sallyport-connector.service");
 const UNIT = readFileSync(UNIT_FILE, "utf8");
 const ANALYZE = findSystemdAnalyze();
 const HAS_ANALYZE = needTool("test/e2e/systemd.test.ts", ANALYZE);
-
-/** Directive → every value it is given, comments and section headers left out. */
-function directives(unit: string): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const line of unit.split("\n")) {
-    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (m) map.set(m[1]!, [...(map.get(m[1]!) ?? []), m[2]!]);
-  }
-  return map;
-}
 
 interface Run {
   readonly code: number;

@@ -62,9 +62,14 @@ export class LocalConn {
   }
 }
 
-/** `sallyport client` listening on a free port; `preopen` sessions in standby (default none). */
-export async function startForwarder(cleanup: Cleanup, url: string, preopen = 0): Promise<{ proc: Proc; port: number }> {
-  const proc = spawnSallyport(["client", "--url", url, "--listen", "127.0.0.1:0", "--preopen", String(preopen)], {
+/** `sallyport client` listening on a free port; `preopen` sessions in standby (default none); more flags (--ca-file …). */
+export async function startForwarder(
+  cleanup: Cleanup,
+  url: string,
+  preopen = 0,
+  extraArgs: readonly string[] = [],
+): Promise<{ proc: Proc; port: number }> {
+  const proc = spawnSallyport(["client", "--url", url, "--listen", "127.0.0.1:0", "--preopen", String(preopen), ...extraArgs], {
     name: "sallyport client",
     cleanup,
   });
