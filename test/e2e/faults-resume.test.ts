@@ -90,6 +90,27 @@ describe("resume: link faults", () => {
     });
   });
 
+  it("a draining connector (SIGTERM) finishes a resume in flight, then exits 0", async () => {
+    const r = await rig();
+    const conn = new LocalConn(cleanup, r.client.port);
+    const data = randomBytes(8 * MiB);
+    await conn.write(data.subarray(0, 4 * MiB));
+    await conn.until(() => conn.received >= MiB, 20_000, "the first MiB echoed");
+    // The connector's link drops and stays refused: its session is resuming when the drain starts.
+    r.connectorLink.reset();
+    await r.node.proc.waitForLog(msgIs("session link lost; resuming"), 10_000, "the connector to start resuming");
+    r.node.proc.signal("SIGTERM");
+    await r.node.proc.waitForLog(msgIs("draining"), 5000, "the drain");
+    r.connectorLink.pass();
+    await r.node.proc.waitForLog(msgIs("session resumed"), 15_000, "the resume, during the drain");
+    await conn.write(data.subarray(4 * MiB));
+    conn.socket.end();
+    await conn.until(() => conn.ended, 60_000, "every byte echoed, then EOF");
+    expect(conn.digest()).toBe(sha256(data));
+    expect((await r.node.proc.waitForExit(15_000)).code).toBe(0);
+    expect(r.backend.closedAt).toHaveLength(1);
+  });
+
   it("resuming binds are not counted by max.binds: the pool parks again while two sessions wait to resume", async () => {
     const r = await rig({ "max.binds": "2" });
     const conns = [new LocalConn(cleanup, r.client.port), new LocalConn(cleanup, r.client.port)];
