@@ -17,8 +17,10 @@ import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/proto
  * buffered amount is above HIGH_WATER, and — for clients that speak Sallyport's protocol —
  * while no credit is left (the client grants credit as it consumes, so a slow reader holds
  * at most one window anywhere on the path; workerd itself applies no backpressure).
- * Backpressure toward the backend: the WebSocket is paused while the backend's write buffer
- * is full; Sallyport clients are granted credit only as the backend takes their bytes.
+ * Backpressure toward the backend: clients are granted credit only as the backend takes their
+ * bytes (v2: every client; v1: Sallyport clients), and the WebSocket is read on, so that the
+ * credit for the other direction is never stuck behind data. Only a v1 plain client, which
+ * nothing bounds, has the WebSocket paused while the backend's write buffer is full.
  *
  * Backend reads are coalesced: a read of 64 KiB is the most Node hands over at once, but
  * several often arrive in one turn of the event loop; they go out as one message of up to
@@ -93,6 +95,8 @@ export class Session {
   private readonly keep: boolean;
   private readonly clock: Clock;
   private readonly version: ProtocolVersion;
+  /** The client sends only what we granted (v2 grants every client; v1 only Sallyport clients). */
+  private readonly creditBounded: boolean;
   /** v2: what we grant, proved by the edge's marks. */
   private readonly reader = new ReaderCredit();
   /** v3: what went to the client and is not yet acknowledged, for a resume. */
@@ -111,6 +115,7 @@ export class Session {
     this.keep = options.keep;
     this.clock = options.clock;
     this.version = options.version;
+    this.creditBounded = usesMarks(options.version) || options.protocol === "sallyport";
     this.sendAllowance = initialCredit(options.version);
     if (resumes(options.version) && options.protocol === "sallyport") this.out = new ResendBuffer();
     ws.on("message", this.onMessage);
@@ -160,7 +165,13 @@ export class Session {
       if (this.receiveAllowance < 0) return this.fail(close("PROTOCOL_ERROR")); // sent beyond its credit
     }
     const more = this.backend.write(data, () => this.wrote(data.byteLength));
-    if (!more) {
+    // A client our credit bounds sends at most a window we have not seen the backend take: its
+    // bytes wait in the backend socket's buffer, and the WebSocket is read on. Pausing it would
+    // also stop the edge's credit for the other direction, queued behind that data: with the
+    // backend paused for want of it, an echoing backend stops reading, the buffer never drains,
+    // and both directions wait for ever (small windows made it happen: bench/resume.ts). Only a
+    // client nothing bounds (plain, v1: no grants at all) is held back by pausing the WebSocket.
+    if (!more && !this.creditBounded) {
       this.ws.pause();
       this.backend.once("drain", () => this.ws.resume());
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BACKEND_LINGER_MS, HIGH_WATER, Session, type SessionOutcome } from "../../connector/session.ts";
 import type { ClientProtocol } from "../../shared/protocol/messages.ts";
 import { FULL_READ_BYTES } from "../../shared/chunks.ts";
-import { INITIAL_WINDOW_BYTES } from "../../shared/protocol/constants.ts";
+import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../../shared/protocol/constants.ts";
 import { FakeBackend, FakeClock, FakeWs } from "../helpers/fakes.ts";
 
 /**
@@ -13,7 +13,10 @@ import { FakeBackend, FakeClock, FakeWs } from "../helpers/fakes.ts";
 const MiB = 1024 * 1024;
 const WINDOW = INITIAL_WINDOW_BYTES;
 
-function harness(protocol: ClientProtocol = "sallyport", opts: { maxMessageBytes?: number; keep?: boolean } = {}) {
+function harness(
+  protocol: ClientProtocol = "sallyport",
+  opts: { maxMessageBytes?: number; keep?: boolean; version?: ProtocolVersion } = {},
+) {
   const ws = new FakeWs();
   const backend = new FakeBackend();
   const clock = new FakeClock();
@@ -21,7 +24,7 @@ function harness(protocol: ClientProtocol = "sallyport", opts: { maxMessageBytes
   const session = new Session(
     ws.asWebSocket(),
     backend.asSocket(),
-    { protocol, version: 1, maxMessageBytes: opts.maxMessageBytes ?? MiB, keep: opts.keep ?? false, clock },
+    { protocol, version: opts.version ?? 1, maxMessageBytes: opts.maxMessageBytes ?? MiB, keep: opts.keep ?? false, clock },
     (o) => outcomes.push(o),
   );
   return { ws, backend, clock, outcomes, session };
@@ -98,6 +101,31 @@ describe("Session: toward the backend", () => {
     expect(h.ws.paused).toBe(true);
     h.backend.emit("drain");
     expect(h.ws.paused).toBe(false);
+  });
+
+  /**
+   * An echoing backend through small windows (bench/resume.ts, 20 sessions): the client's bytes
+   * fill the backend's buffer while the backend waits for us to read its echo, and we wait for
+   * the client's credit to send it. That credit comes on the WebSocket, after the client's data:
+   * a paused WebSocket never delivers it, and both directions wait for ever.
+   */
+  it.each([
+    ["v3", 3],
+    ["v2", 2],
+    ["v1", 1],
+  ] as const)("%s Sallyport client: a full backend buffer leaves the WebSocket read, so credit behind the data arrives", (_, version) => {
+    const h = harness("sallyport", { version });
+    const allowance = version === 1 ? WINDOW : V2_INITIAL_CREDIT_BYTES;
+    h.backend.full = true;
+    h.ws.binary(Buffer.alloc(64 * 1024));
+    fromBackend(h, allowance + MiB);
+    expect(h.ws.data().byteLength).toBe(allowance);
+    expect(h.backend.isPaused()).toBe(true); // out of credit toward the client
+    // A paused socket reads nothing, the credit included: this is where it would stop.
+    expect(h.ws.paused).toBe(false);
+    h.session.control(version === 1 ? { t: "credit", bytes: 2 * MiB } : { t: "credit", upTo: allowance + 2 * MiB });
+    expect(h.ws.data().byteLength).toBe(allowance + MiB);
+    expect(h.backend.isPaused()).toBe(false); // the echo is read again, so the backend reads on
   });
 
   it("a plain client's text frames are not data; `end` or `credit` from it is a protocol error", () => {
