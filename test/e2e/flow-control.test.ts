@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
 import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES as W } from "../../shared/protocol/constants.ts";
@@ -18,6 +18,7 @@ import {
   type TestConnector,
   type TestEdge,
 } from "../helpers/index.ts";
+import { LocalConn, startForwarder } from "../helpers/local-conn.ts";
 import { accept, bindMessage, eventually, openRawBind, waitForControl } from "./security-harness.ts";
 
 /**
@@ -124,6 +125,50 @@ describe("liars over raw frames (v2) are cut with 4090", () => {
     );
     for (const m of c.messages) if (m.binary) hash.update(m.data);
     expect(hash.digest("hex")).toBe(push.sha256);
+  });
+});
+
+describe("an echo through `sallyport client` (v3)", () => {
+  /**
+   * The credit that lets the connector read the backend again comes on the bind's WebSocket
+   * behind the client's upload. Here the local reader stops: the connector runs out of credit
+   * toward the client and stops reading the echo backend, which stops reading the upload, so
+   * the backend socket's buffer fills. A connector that then paused the WebSocket never read
+   * that credit once the reader came back, and both directions stood still for good (seen
+   * with the narrow windows of 20 busy sessions: bench/resume.ts).
+   */
+  it("a local reader that stops while it uploads stalls the echo; once it reads again, every byte comes back", async () => {
+    const TOTAL = 128 * MiB;
+    const CHUNK = 256 * 1024;
+    const data = randomBytes(TOTAL);
+    const client = await startForwarder(perTest, edge.clientUrl("/echo"));
+    const local = new LocalConn(perTest, client.port);
+    local.socket.pause();
+    let taken = 0;
+    const upload = (async () => {
+      for (let off = 0; off < TOTAL; off += CHUNK) {
+        if (!local.socket.write(data.subarray(off, off + CHUNK))) await new Promise((r) => local.socket.once("drain", r));
+        taken = off + CHUNK;
+      }
+      local.socket.end();
+    })();
+    // No event says "everything stopped": the upload taking nothing for a second is the sign.
+    let last = -1;
+    let since = performance.now();
+    await pollUntil(
+      () => {
+        if (taken !== last) [last, since] = [taken, performance.now()];
+        return performance.now() - since >= 1000;
+      },
+      20_000,
+      "the upload to stall",
+    );
+    expect(taken, "the echo stalls before the whole upload is taken").toBeLessThan(TOTAL);
+    local.socket.resume();
+    await upload;
+    await local.until(() => local.ended, 30_000, "every byte echoed, then EOF");
+    expect(local.received).toBe(TOTAL);
+    expect(local.digest()).toBe(createHash("sha256").update(data).digest("hex"));
   });
 });
 
