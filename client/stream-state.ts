@@ -12,7 +12,8 @@ import { describeClose } from "./describe.ts";
  *   in       open → ended (the connector's `end`)
  *
  * A `done` after both directions ended starts the next session on the same socket (standby):
- * both directions open again. Once closed nothing changes.
+ * both directions open again. (v3: an `end` carrying `done` is the two events, end-received
+ * then done, each with its own check.) Once closed nothing changes.
  *
  * v3 resume (docs/protocol.md, "Resume"): a phase "resuming" between open and closed — the
  * socket was lost mid-session and the stream, its queue and counters kept, waits for a new one:

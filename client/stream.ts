@@ -551,7 +551,11 @@ export class SallyportStream {
         this.out?.limitSeen(msg.upTo);
       }
       this.flush();
-    } else if (this.apply({ t: "end-received" })) this.onEnd?.();
+    } else if (this.apply({ t: "end-received" })) {
+      this.onEnd?.();
+      // v3: the connector's last `end` of a kept session may carry its `done`: end, then done.
+      if (msg.done) this.finishedKept();
+    }
   }
 
   /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */

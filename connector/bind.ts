@@ -468,7 +468,7 @@ export class Bind {
           ...(outcome.kept ? { kept: true } : {}),
         });
         this.deps.events.sessionEnded?.(this, outcome, durationMs);
-        if (outcome.kept) this.keepForNext();
+        if (outcome.kept) this.keepForNext(outcome.endWithDone === true);
         // The backend connection ended while the link was down: nothing is left to resume.
         if (this.resume) this.resumeFailed("the backend connection ended while resuming");
       });
@@ -492,12 +492,15 @@ export class Bind {
     }
   }
 
-  /** A session opened in standby ended cleanly: tell the client, and wait for its next `start`. */
-  private keepForNext(): void {
+  /**
+   * A session opened in standby ended cleanly: tell the client, and wait for its next `start`.
+   * `withEnd` (v3): the session's last `end` is still to say, and goes in the same message.
+   */
+  private keepForNext(withEnd: boolean): void {
     if (this.phase !== "relaying") return;
     this.session = undefined;
     this.current = "standby";
-    this.ws?.send(encode({ t: "done" }, this.version));
+    this.ws?.send(encode(withEnd ? { t: "end", done: true } : { t: "done" }, this.version));
   }
 
   private protocolError(detail: string): void {

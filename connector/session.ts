@@ -7,7 +7,7 @@ import { encode } from "../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../shared/protocol/constants.ts";
 import { ResendBuffer } from "../shared/protocol/resend.ts";
 import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
-import { resumes, usesMarks } from "../shared/protocol/negotiate.ts";
+import { endCarriesDone, resumes, usesMarks } from "../shared/protocol/negotiate.ts";
 import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/protocol/messages.ts";
 
 /**
@@ -63,6 +63,8 @@ export interface SessionOptions {
 export interface SessionOutcome {
   /** Ended cleanly on a session in standby: the WebSocket stays open for the next one. */
   readonly kept?: boolean;
+  /** Kept, and our `end` is not sent yet: it goes with the bind's `done`, as one message (v3). */
+  readonly endWithDone?: boolean;
   readonly by: "client" | "backend";
   readonly close: Close;
   readonly bytesToBackend: number;
@@ -258,11 +260,13 @@ export class Session {
 
   private sendEnd(): void {
     this.endSent = true;
-    this.send({ t: "end" });
-    this.maybeDone();
+    // The last word of a kept session: in v3 our `end` rides on the bind's `done` (one message, not two).
+    const withDone = this.keep && this.clientEnded && endCarriesDone(this.version);
+    if (!withDone) this.send({ t: "end" });
+    this.maybeDone(withDone);
   }
 
-  private maybeDone(): void {
+  private maybeDone(endWithDone = false): void {
     if (!this.clientEnded || !this.endSent) return;
     if (!this.keep) return this.finish("backend", close("NORMAL"));
     // Both FINs are through; the backend socket closes by itself once its last write is out.
@@ -270,7 +274,7 @@ export class Session {
     this.finished = true;
     this.ws.off("message", this.onMessage);
     this.ws.off("close", this.onClose);
-    this.report("backend", close("NORMAL"), true);
+    this.report("backend", close("NORMAL"), true, endWithDone);
   }
 
   private send(msg: StreamMessage): void {
@@ -356,10 +360,11 @@ export class Session {
   }
 
   private reported = false;
-  private report(by: SessionOutcome["by"], how: Close, kept = false): void {
+  private report(by: SessionOutcome["by"], how: Close, kept = false, endWithDone = false): void {
     if (this.reported) return;
     this.reported = true;
-    this.done({ ...(kept ? { kept } : {}), by, close: how, bytesToBackend: this.toBackend, bytesToClient: this.toClient });
+    const flags = { ...(kept ? { kept } : {}), ...(endWithDone ? { endWithDone } : {}) };
+    this.done({ ...flags, by, close: how, bytesToBackend: this.toBackend, bytesToClient: this.toClient });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { EdgeService } from "../shared/config/edge-config.ts";
 import { close, type CloseCodeName } from "../shared/protocol/close-codes.ts";
 import { encode } from "../shared/protocol/codec.ts";
+import { endCarriesDone } from "../shared/protocol/negotiate.ts";
 import type { ClientMessage, ConnectorMessage } from "../shared/protocol/messages.ts";
 import type { BindAttachment, ClientAttachment } from "./attachments.ts";
 import { BudgetAccount, grantCap, OBJECT_BUDGET_BYTES } from "./budget.ts";
@@ -152,17 +153,25 @@ export class SessionRelay {
     this.account(s, service);
   }
 
-  /** credit, end, done from a connector on a paired session (opened is the object's). */
+  /** credit, end, done (v3: maybe as one `end` carrying `done`) from a connector on a paired session (opened is the object's). */
   connectorControl(bindWs: WebSocket, bind: BindAttachment, msg: Extract<ConnectorMessage, { t: "credit" | "end" | "done" }>): void {
     const s = this.sessionOfBind(bindWs, bind);
     if (!s) return;
     if (msg.t === "credit") return this.granted(s, "up", msg);
-    if (msg.t === "done") {
+    const done = msg.t === "done" || msg.done === true;
+    if (done) {
       s.flow.restart();
       this.queues.delete(s.bind.id);
       this.uploads.remove(s.bind.id);
     }
-    if (s.client.protocol === "sallyport") sendTo(s.clientWs, encode(msg, s.client.version ?? 1));
+    if (s.client.protocol === "sallyport") {
+      const version = s.client.version ?? 1;
+      // A client older than v3 knows `end` and `done` only apart: it gets the two messages.
+      if (msg.t === "end" && done && !endCarriesDone(version)) {
+        sendTo(s.clientWs, encode({ t: "end" }, version));
+        sendTo(s.clientWs, encode({ t: "done" }, version));
+      } else sendTo(s.clientWs, encode(msg, version));
+    }
     this.save(s);
   }
 

@@ -10,7 +10,7 @@ import {
   SERVICE_FULL_STATUS,
 } from "../shared/protocol/constants.ts";
 import { decodeFromClient, decodeFromConnector, encode } from "../shared/protocol/codec.ts";
-import type { BindMessage, OpenedMessage } from "../shared/protocol/messages.ts";
+import type { BindMessage, DoneMessage, EndMessage, OpenedMessage } from "../shared/protocol/messages.ts";
 import type { EdgeService } from "../shared/config/edge-config.ts";
 import {
   MAX_PENDING_BYTES,
@@ -481,17 +481,24 @@ export class ServiceObject extends DurableObject<Env> {
       case "end":
       case "credit":
         if (!inSession) return this.protocolError(ws, att, `${msg.t} outside a session`);
+        // v3: an `end` carrying `done` is `end` (checked above) then `done` (checked there).
+        if (msg.t === "end" && msg.done) return this.done(ws, att, msg);
         return this.relay.connectorControl(ws, att, msg);
-      case "done": {
-        // Only a session opened in standby goes back to standby, and only once it was open.
-        const peer = this.peer(att);
-        const client = peer && this.sockets.get(peer);
-        if (att.state !== "opened" || client?.role !== "client" || !client.standby)
-          return this.protocolError(ws, att, "done outside a standby session");
-        this.sockets.save(ws, { ...att, state: "paired", deadline: undefined, kept: true });
-        return this.relay.connectorControl(ws, { ...att, state: "paired", kept: true }, msg);
-      }
+      case "done":
+        return this.done(ws, att, msg);
     }
+  }
+
+  /** `done`, alone or on the connector's last `end`: the session ended and the pair is kept, in standby. */
+  private done(ws: WebSocket, att: BindAttachment, msg: DoneMessage | EndMessage): void {
+    // Only a session opened in standby goes back to standby, and only once it was open.
+    const peer = this.peer(att);
+    const client = peer && this.sockets.get(peer);
+    if (att.state !== "opened" || client?.role !== "client" || !client.standby)
+      return this.protocolError(ws, att, "done outside a standby session");
+    const kept: BindAttachment = { ...att, state: "paired", deadline: undefined, kept: true };
+    this.sockets.save(ws, kept);
+    return this.relay.connectorControl(ws, kept, msg);
   }
 
   /** Plain clients have no words for control: their end is the close that follows. */

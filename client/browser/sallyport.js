@@ -182,6 +182,7 @@ var FIELDS_V3 = {
   resumed: { offset: "offset", end: "true?" }
 };
 var FIELDS = { 1: FIELDS_V1, 2: FIELDS_V2, 3: FIELDS_V3 };
+var END_MAY_CARRY_DONE = { 3: { ...FIELDS_V3, end: { done: "true?" } } };
 var MIN_RESUME_TIMEOUT_MS = 1e3;
 var MAX_RESUME_TIMEOUT_MS = 6e5;
 var ID_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -221,7 +222,7 @@ function checkField(kind, value) {
 function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
-function decodeAny(text, allowed, version) {
+function decodeAny(text, allowed, version, table = FIELDS) {
   if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
     return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
   }
@@ -233,7 +234,7 @@ function decodeAny(text, allowed, version) {
   }
   if (!isPlainObject(parsed)) return perr("NOT_OBJECT", "control message is not an object");
   if (parsed.v !== version) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
-  const fields = FIELDS[version];
+  const fields = table[version] ?? FIELDS[version];
   const t = parsed.t;
   if (typeof t !== "string" || !Object.hasOwn(fields, t)) return perr("UNKNOWN_TYPE", "unknown message type");
   const type = t;
@@ -253,7 +254,7 @@ function decodeAny(text, allowed, version) {
   return ok(Object.freeze(out));
 }
 function decodeForClient(text, version) {
-  return decodeAny(text, TO_CLIENT_TYPES, version);
+  return decodeAny(text, TO_CLIENT_TYPES, version, END_MAY_CARRY_DONE);
 }
 function encode(message, version) {
   return JSON.stringify({ v: version, ...message });
@@ -886,7 +887,10 @@ var SallyportStream = class {
         this.out?.limitSeen(msg.upTo);
       }
       this.flush();
-    } else if (this.apply({ t: "end-received" })) this.onEnd?.();
+    } else if (this.apply({ t: "end-received" })) {
+      this.onEnd?.();
+      if (msg.done) this.finishedKept();
+    }
   }
   /** The connector's `done`: valid only after both `end`s, with nothing of ours still queued. */
   finishedKept() {

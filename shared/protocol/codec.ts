@@ -77,6 +77,11 @@ const FIELDS_V3: Fields = {
   resumed: { offset: "offset", end: "true?" },
 };
 const FIELDS: Readonly<Record<ProtocolVersion, Fields>> = { 1: FIELDS_V1, 2: FIELDS_V2, 3: FIELDS_V3 };
+/**
+ * v3, from a connector and from the edge to a Sallyport client: `end` may carry `done`
+ * (EndMessage). Never from a client, nor from the edge to a connector: only a connector says `done`.
+ */
+const END_MAY_CARRY_DONE: Readonly<Partial<Record<ProtocolVersion, Fields>>> = { 3: { ...FIELDS_V3, end: { done: "true?" } } };
 
 /** Bounds on a ticket's timeoutMs (session.resume.timeout): a second to ten minutes. */
 const MIN_RESUME_TIMEOUT_MS = 1000;
@@ -149,7 +154,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function decodeAny(text: string, allowed: ReadonlySet<ControlType>, version: ProtocolVersion): Result<ControlMessage, ProtocolError> {
+function decodeAny(
+  text: string,
+  allowed: ReadonlySet<ControlType>,
+  version: ProtocolVersion,
+  table: Readonly<Partial<Record<ProtocolVersion, Fields>>> = FIELDS,
+): Result<ControlMessage, ProtocolError> {
   // String length bounds UTF-16 units; ×3 bounds the UTF-8 bytes, cheap and safe.
   if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
     return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
@@ -164,7 +174,7 @@ function decodeAny(text: string, allowed: ReadonlySet<ControlType>, version: Pro
   // JSON.stringify, not String(): String({"toString":1}) throws, and decoding is total.
   // The version negotiated for this socket, and no other: a peer does not switch mid-stream.
   if (parsed.v !== version) return perr("BAD_VERSION", `unsupported version ${String(JSON.stringify(parsed.v)).slice(0, 16)}`);
-  const fields = FIELDS[version];
+  const fields = table[version] ?? FIELDS[version];
   const t = parsed.t;
   if (typeof t !== "string" || !Object.hasOwn(fields, t)) return perr("UNKNOWN_TYPE", "unknown message type");
   const type = t as ControlType;
@@ -188,7 +198,7 @@ function decodeAny(text: string, allowed: ReadonlySet<ControlType>, version: Pro
 
 /** Decode a text frame received by the edge from a connector. */
 export function decodeFromConnector(text: string, version: ProtocolVersion): Result<ConnectorMessage, ProtocolError> {
-  return decodeAny(text, CONNECTOR_TYPES, version) as Result<ConnectorMessage, ProtocolError>;
+  return decodeAny(text, CONNECTOR_TYPES, version, END_MAY_CARRY_DONE) as Result<ConnectorMessage, ProtocolError>;
 }
 
 /** Decode a text frame received by a connector from the edge. */
@@ -201,9 +211,9 @@ export function decodeFromClient(text: string, version: ProtocolVersion): Result
   return decodeAny(text, CLIENT_TYPES, version) as Result<ClientMessage, ProtocolError>;
 }
 
-/** Decode a text frame the edge relayed to a Sallyport client (end, credit, opened, done, mark). */
+/** Decode a text frame the edge relayed to a Sallyport client (end — in v3 maybe with done —, credit, opened, done, mark, …). */
 export function decodeForClient(text: string, version: ProtocolVersion): Result<ToClientMessage, ProtocolError> {
-  return decodeAny(text, TO_CLIENT_TYPES, version) as Result<ToClientMessage, ProtocolError>;
+  return decodeAny(text, TO_CLIENT_TYPES, version, END_MAY_CARRY_DONE) as Result<ToClientMessage, ProtocolError>;
 }
 
 /**

@@ -36,6 +36,12 @@ export interface OpenedMessage {
  */
 export interface EndMessage {
   readonly t: "end";
+  /**
+   * v3, connector → edge → Sallyport client only: this `end` is also the `done` that follows
+   * it (a standby session whose backend finished last), one message instead of two. Read as
+   * `end` then `done`, with the checks of each.
+   */
+  readonly done?: true;
 }
 
 /**

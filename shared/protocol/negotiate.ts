@@ -31,3 +31,8 @@ export function versionOf(selected: string | null | undefined, names: Names): Pr
 export const usesMarks = (v: ProtocolVersion): boolean => v >= 2;
 /** v3 and later: sessions resume across a dropped WebSocket (docs/protocol.md, "Resume"). */
 export const resumes = (v: ProtocolVersion): boolean => v >= 3;
+/**
+ * v3 and later: a connector's last `end` of a standby session may carry its `done`, one message
+ * instead of two (each costs the edge object CPU and each end a write); older peers get two.
+ */
+export const endCarriesDone = (v: ProtocolVersion): boolean => v >= 3;

@@ -244,6 +244,39 @@ describe("Bind: pairing", () => {
     expect(backend.bytes().toString()).toBe("x");
   });
 
+  /** A standby session whose client ended first and backend last: what the bind says from `opened` on, in `version`. */
+  async function keptSessionClose(version: 2 | 3): Promise<{ h: Harness; said: unknown[] }> {
+    const h = harness();
+    h.bind.open();
+    h.ws.protocol = BIND_SUBPROTOCOLS[version];
+    h.ws.emit("open");
+    const text = (m: Record<string, unknown>) => h.ws.text(JSON.stringify({ v: version, ...m }));
+    text({ t: "bound", bindId: h.bind.id });
+    text({ ...PAIRED, standby: true });
+    text({ t: "start" });
+    const backend = new FakeBackend();
+    h.dials[0]!.resolve(backend.asSocket());
+    await settle();
+    const from = h.ws.controls().findIndex((m) => m.t === "opened");
+    text({ t: "end" });
+    backend.emit("end");
+    return { h, said: h.ws.controls().slice(from + 1) };
+  }
+
+  it("v3: a kept session's close is one message, `end` carrying `done`; v2: `end`, then `done`", async () => {
+    const v3 = await keptSessionClose(3);
+    expect(v3.said).toEqual([{ v: 3, t: "end", done: true }]);
+    expect(v3.h.bind.phase).toBe("standby");
+    const v2 = await keptSessionClose(2);
+    expect(v2.said).toEqual([
+      { v: 2, t: "end" },
+      { v: 2, t: "done" },
+    ]);
+    expect(v2.h.bind.phase).toBe("standby");
+    // One connector message fewer per kept session: what the edge object and both ends no longer pay for.
+    expect(v2.said.length - v3.said.length).toBe(1);
+  });
+
   it("closes the session with the backend's failure and tells the pool when the backend refused", async () => {
     const h = parked();
     h.ws.text(PAIRED);

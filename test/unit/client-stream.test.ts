@@ -451,3 +451,45 @@ describe("liveness: the heartbeat", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe("SallyportStream: version 3, `end` carrying `done`", () => {
+  const END_DONE = '{"v":3,"t":"end","done":true}';
+  const v3 = () => {
+    const m = make(CLIENT_SUBPROTOCOLS[3]);
+    const heard: string[] = [];
+    m.s.onEnd = () => heard.push("end");
+    m.s.onDone = (f) => heard.push(`done ${f.bytesSent}/${f.bytesReceived}`);
+    return { ...m, heard };
+  };
+
+  it("is the connector's end, then its done: the next session starts on this socket", () => {
+    const { ws, s, closes, heard } = v3();
+    s.start();
+    s.send(new Uint8Array(4));
+    ws.receive(new Uint8Array(2));
+    s.end();
+    ws.receive(END_DONE);
+    expect(heard).toEqual(["end", "done 4/2"]);
+    expect([s.bytesSent, s.bytesReceived, s.endSent, s.endReceived]).toEqual([0, 0, false, false]);
+    expect(closes).toEqual([]);
+    expect(ws.closedWith).toBeUndefined();
+    s.start();
+    s.send(new Uint8Array(3));
+    expect(s.bytesSent).toBe(3);
+  });
+
+  it("with the checks of each: before our own end it is a protocol error (the end is heard, the done refused)", () => {
+    const { ws, heard } = v3();
+    ws.receive(new Uint8Array(1));
+    ws.receive(END_DONE);
+    expect(heard).toEqual(["end"]);
+    expect(ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+  });
+
+  it("is a protocol error on a v2 socket, which knows `end` and `done` only apart", () => {
+    const m = make(CLIENT_SUBPROTOCOLS[2]);
+    m.s.end();
+    m.ws.receive('{"v":2,"t":"end","done":true}');
+    expect(m.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+  });
+});

@@ -569,3 +569,47 @@ describe("version 2", () => {
     );
   });
 });
+
+describe("version 3: `end` carrying `done`", () => {
+  const decoders = {
+    fromConnector: codec.decodeFromConnector,
+    fromEdge: codec.decodeFromEdge,
+    fromClient: codec.decodeFromClient,
+    forClient: codec.decodeForClient,
+  } as const;
+  type Hop = keyof typeof decoders;
+  /** Only a connector says `done`, and the edge relays it to a Sallyport client: those two hops, in v3. */
+  const carriesDone = (hop: Hop, v: 1 | 2 | 3): boolean => v === 3 && (hop === "fromConnector" || hop === "forClient");
+  const hops = Object.keys(decoders) as Hop[];
+  const versions = [1, 2, 3] as const;
+
+  it("encodes as one message", () => {
+    expect(codec.encode({ t: "end", done: true }, 3)).toBe('{"v":3,"t":"end","done":true}');
+  });
+
+  describe.each(versions)("v%i", (v) => {
+    it.each(hops)("a plain `end` still passes %s", (hop) => {
+      expect(decoders[hop](`{"v":${v},"t":"end"}`, v)).toStrictEqual({ ok: true, value: { t: "end" } });
+    });
+
+    it.each(hops)("`done: true` on `end` %s: accepted only from a connector and for a client, in v3", (hop) => {
+      const r = decoders[hop](`{"v":${v},"t":"end","done":true}`, v);
+      if (carriesDone(hop, v)) expect(r).toStrictEqual({ ok: true, value: { t: "end", done: true } });
+      else expect(errorCode(r)).toBe("BAD_FIELD");
+    });
+
+    it.each(hops.flatMap((hop) => ["false", "1", '"true"', "null", "{}", "[true]"].map((value) => [hop, value] as const)))(
+      "refuses `done` %s as %s: only the boolean true",
+      (hop, value) => {
+        expect(errorCode(decoders[hop](`{"v":${v},"t":"end","done":${value}}`, v))).toBe("BAD_FIELD");
+      },
+    );
+  });
+
+  it("`done` rides on `end` only: a v3 `done` takes no fields, other types take no `done`", () => {
+    expect(errorCode(codec.decodeFromConnector('{"v":3,"t":"done","done":true}', 3))).toBe("BAD_FIELD");
+    expect(errorCode(codec.decodeFromConnector('{"v":3,"t":"credit","upTo":1,"done":true}', 3))).toBe("BAD_FIELD");
+    expect(errorCode(codec.decodeFromConnector('{"v":3,"t":"opened","done":true}', 3))).toBe("BAD_FIELD");
+    expect(codec.decodeFromConnector('{"v":3,"t":"done"}', 3)).toStrictEqual({ ok: true, value: { t: "done" } });
+  });
+});

@@ -177,7 +177,7 @@ describe("docs/protocol.md", () => {
     }
     expect([...types[1]].sort()).toStrictEqual(["bind", "bound", "credit", "demand", "done", "end", "opened", "paired", "start"]);
     expect([...types[2]].sort()).toStrictEqual(["credit", "mark"]);
-    expect([...types[3]].sort()).toStrictEqual(["resumed", "ticket"]);
+    expect([...types[3]].sort()).toStrictEqual(["end", "resumed", "ticket"]);
   });
 
   it("lists every close code with its number and reason", () => {

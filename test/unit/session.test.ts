@@ -181,6 +181,33 @@ describe("Session: ending", () => {
     expect(h.ws.listenerCount("message") + h.ws.listenerCount("close")).toBe(0);
   });
 
+  it("in standby, v3, when the backend finishes last: its `end` is left to go with the bind's `done` (one message)", () => {
+    const h = harness("sallyport", { keep: true, version: 3 });
+    h.session.control({ t: "end" });
+    h.backend.emit("end");
+    expect(h.ws.controls()).toEqual([]);
+    expect(h.outcomes).toMatchObject([{ kept: true, endWithDone: true, close: { code: 1000 } }]);
+  });
+
+  it("sends its own `end` when the client finishes last, before v3, or when the session is not kept", () => {
+    const cases: Array<[string, { keep: boolean; version: ProtocolVersion }, "client" | "backend"]> = [
+      ["v3, kept, the client last", { keep: true, version: 3 }, "client"],
+      ["v2, kept, the backend last", { keep: true, version: 2 }, "backend"],
+      ["v3, not kept, the backend last", { keep: false, version: 3 }, "backend"],
+    ];
+    for (const [name, opts, last] of cases) {
+      const h = harness("sallyport", opts);
+      if (last === "backend") h.session.control({ t: "end" });
+      h.backend.emit("end");
+      if (last === "client") h.session.control({ t: "end" });
+      expect(
+        h.ws.controls().filter((m) => m.t === "end"),
+        name,
+      ).toEqual([{ v: opts.version, t: "end" }]);
+      expect(h.outcomes[0], name).not.toHaveProperty("endWithDone");
+    }
+  });
+
   it("the client's 1000 lets the backend finish, destroyed after BACKEND_LINGER_MS; any other close resets it", () => {
     const a = harness();
     a.ws.emit("close", 1000);

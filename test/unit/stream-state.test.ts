@@ -64,6 +64,16 @@ describe("stream state: transitions", () => {
     });
   }
 
+  it("v3: an `end` carrying `done` is end-received then done, each with its own check", () => {
+    const both = (from: StreamState): ReturnType<typeof step> => {
+      const ended = step(from, { t: "end-received" });
+      return ended.ok ? step(ended.state, { t: "done" }) : ended;
+    };
+    expect(both(open({ pairing: "paired", out: "ended" }))).toEqual({ ok: true, state: open({ pairing: "paired" }) });
+    expect(both(open({ out: "ending" }))).toEqual({ ok: false, error: "done before both directions ended" });
+    expect(both(open({ out: "ended", in: "ended" }))).toEqual({ ok: false, error: "a second end" });
+  });
+
   it("once closed, nothing changes", () => {
     const closed = step(open(), { t: "socket-closed", code: 4006, reason: "" });
     expect(closed.ok && closed.state.phase).toBe("closed");
