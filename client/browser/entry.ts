@@ -37,26 +37,18 @@ export interface ConnectOptions extends StreamOptions {
 /** Opens a session; resolves once the WebSocket is open, rejects if it closes first. */
 export function connect(url: string, opts: ConnectOptions = {}): Promise<SallyportStream> {
   const resume = opts.sallyport !== false && opts.resume !== false;
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, resume ? 3 : 2));
-    ws.binaryType = "arraybuffer";
-    const onClose = (e: { code: number; reason: string }): void => {
-      const why =
-        e.code === 1006
-          ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this"
-          : describeClose(e.code, e.reason);
-      reject(new Error(`${url}: ${why}`));
-    };
-    ws.addEventListener("close", onClose, { once: true });
-    ws.addEventListener(
-      "open",
-      () => {
-        ws.removeEventListener("close", onClose);
-        const reconnect = resume ? (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => reopen(url, r, opened) : undefined;
-        resolve(new SallyportStream(ws as unknown as WebSocketLike, { autoConsume: true, ...opts, ...(reconnect ? { reconnect } : {}) }));
-      },
-      { once: true },
-    );
+  const protocols = opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, resume ? 3 : 2);
+  const reconnect = resume ? (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => reopen(url, r, opened) : undefined;
+  return openSocket(
+    url,
+    protocols,
+    (ws) => new SallyportStream(ws, { autoConsume: true, ...opts, ...(reconnect ? { reconnect } : {}) }),
+  ).catch((e: CloseBeforeOpen) => {
+    const why =
+      e.code === 1006
+        ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this"
+        : describeClose(e.code, e.reason);
+    throw new Error(`${url}: ${why}`);
   });
 }
 
@@ -67,18 +59,30 @@ export function connect(url: string, opts: ConnectOptions = {}): Promise<Sallypo
  * window passes; the session then ends as failed.
  */
 function reopen(url: string, r: ResumeRequest, opened: (ws: WebSocketLike) => void): Promise<void> {
+  return openSocket(url, [CLIENT_SUBPROTOCOLS[3], resumeSubprotocol(r)], opened).catch((e: CloseBeforeOpen) => {
+    throw { refused: false, detail: `closed with ${e.code} before open` } satisfies ReconnectError;
+  });
+}
+
+/** How a socket that never opened closed. */
+type CloseBeforeOpen = { readonly code: number; readonly reason: string };
+
+/**
+ * A page's WebSocket (binary as ArrayBuffer), handed to `use` inside its open event — before any
+ * message can arrive — and resolving with what `use` returns; rejects with the close if it
+ * closes first.
+ */
+function openSocket<T>(url: string, protocols: string[], use: (ws: WebSocketLike) => T): Promise<T> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [CLIENT_SUBPROTOCOLS[3], resumeSubprotocol(r)]);
+    const ws = new WebSocket(url, protocols);
     ws.binaryType = "arraybuffer";
-    const onClose = (e: { code: number }): void =>
-      reject({ refused: false, detail: `closed with ${e.code} before open` } satisfies ReconnectError);
+    const onClose = (e: CloseBeforeOpen): void => reject(e);
     ws.addEventListener("close", onClose, { once: true });
     ws.addEventListener(
       "open",
       () => {
         ws.removeEventListener("close", onClose);
-        opened(ws as unknown as WebSocketLike);
-        resolve();
+        resolve(use(ws as unknown as WebSocketLike));
       },
       { once: true },
     );

@@ -1064,37 +1064,33 @@ function concat(parts) {
 // client/browser/entry.ts
 function connect(url, opts = {}) {
   const resume = opts.sallyport !== false && opts.resume !== false;
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, resume ? 3 : 2));
-    ws.binaryType = "arraybuffer";
-    const onClose = (e) => {
-      const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);
-      reject(new Error(`${url}: ${why}`));
-    };
-    ws.addEventListener("close", onClose, { once: true });
-    ws.addEventListener(
-      "open",
-      () => {
-        ws.removeEventListener("close", onClose);
-        const reconnect = resume ? (r, opened) => reopen(url, r, opened) : void 0;
-        resolve(new SallyportStream(ws, { autoConsume: true, ...opts, ...reconnect ? { reconnect } : {} }));
-      },
-      { once: true }
-    );
+  const protocols = opts.sallyport === false ? [] : offered(CLIENT_SUBPROTOCOLS, resume ? 3 : 2);
+  const reconnect = resume ? (r, opened) => reopen(url, r, opened) : void 0;
+  return openSocket(
+    url,
+    protocols,
+    (ws) => new SallyportStream(ws, { autoConsume: true, ...opts, ...reconnect ? { reconnect } : {} })
+  ).catch((e) => {
+    const why = e.code === 1006 ? "handshake failed or connection lost (1006); an HTTP 404 from the edge (unknown service, not admitted) also shows as this" : describeClose(e.code, e.reason);
+    throw new Error(`${url}: ${why}`);
   });
 }
 function reopen(url, r, opened) {
+  return openSocket(url, [CLIENT_SUBPROTOCOLS[3], resumeSubprotocol(r)], opened).catch((e) => {
+    throw { refused: false, detail: `closed with ${e.code} before open` };
+  });
+}
+function openSocket(url, protocols, use) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [CLIENT_SUBPROTOCOLS[3], resumeSubprotocol(r)]);
+    const ws = new WebSocket(url, protocols);
     ws.binaryType = "arraybuffer";
-    const onClose = (e) => reject({ refused: false, detail: `closed with ${e.code} before open` });
+    const onClose = (e) => reject(e);
     ws.addEventListener("close", onClose, { once: true });
     ws.addEventListener(
       "open",
       () => {
         ws.removeEventListener("close", onClose);
-        opened(ws);
-        resolve();
+        resolve(use(ws));
       },
       { once: true }
     );
