@@ -95,7 +95,8 @@ function wireSize(message: string | ArrayBuffer, limit: number): number {
 /**
  * One object per service shard (edge/shards.ts; with one shard, one object per service): it
  * holds the parked binds and the waiting and paired clients, and relays each pair's messages.
- * It uses the hibernation API (ctx.acceptWebSocket), so an idle service costs nothing; everything that must survive lives in attachments.
+ * It uses the hibernation API (ctx.acceptWebSocket), so an idle service costs nothing;
+ * everything that must survive lives in attachments.
  * Entry points never throw (each catches, logs, and closes the sockets concerned with 1011)
  * and always reciprocate a close.
  */
@@ -224,20 +225,20 @@ export class ServiceObject extends DurableObject<Env> {
     const now = Date.now();
     const object = request.headers.get(INTERNAL_HEADERS.objectName) ?? service.name;
     const resume = readVerifiedResume(request.headers.get(INTERNAL_HEADERS.resume));
+    // A session coming back after a deploy is not a new client or bind: no shard choice, no cap.
+    if (!resume) {
+      // A client's first-choice shard with no parked bind: the Worker offers it to another shard.
+      if (request.headers.get(INTERNAL_HEADERS.declineIfCold) === "1" && !this.pickLiveBind(now))
+        return new Response(null, { status: COLD_SHARD.status, headers: { [COLD_SHARD.header]: "1" } });
+      const maxClients = perShard(service.maxClients, service.shards);
+      if (role !== "bind" && this.sockets.clients().length >= maxClients) return this.full(service, maxClients);
+    }
+    const { 0: outside, 1: inside } = newPair();
+    const id = crypto.randomUUID().replaceAll("-", "");
     if (resume) {
-      // Before every cap: a session coming back after a deploy is not a new client or bind.
-      const { 0: outside, 1: inside } = newPair();
-      const id = crypto.randomUUID().replaceAll("-", "");
       this.returning(request, inside, { id, service: service.name, version: versionHeader(request), object, resume, now }, service);
       return upgraded(request, outside);
     }
-    // A client's first-choice shard with no parked bind: the Worker offers it to another shard.
-    if (request.headers.get(INTERNAL_HEADERS.declineIfCold) === "1" && !this.pickLiveBind(now))
-      return new Response(null, { status: COLD_SHARD.status, headers: { [COLD_SHARD.header]: "1" } });
-    const maxClients = perShard(service.maxClients, service.shards);
-    if (role !== "bind" && this.sockets.clients().length >= maxClients) return this.full(service, maxClients);
-    const { 0: outside, 1: inside } = newPair();
-    const id = crypto.randomUUID().replaceAll("-", "");
     if (role === "bind") {
       const credential = request.headers.get(INTERNAL_HEADERS.credential) ?? "";
       const version = versionHeader(request);
