@@ -75,9 +75,11 @@ export class BudgetAccount {
   set(id: string, bytes: number, now: number): void {
     const was = this.held.get(id);
     this.total += bytes - (was?.bytes ?? 0);
-    if (bytes <= 0) this.held.delete(id);
-    else if (!was || bytes < was.bytes) this.held.set(id, { bytes, since: now });
-    else was.bytes = bytes;
+    if (bytes <= 0) return void this.held.delete(id);
+    if (!was) return void this.held.set(id, { bytes, since: now });
+    // Updated in place: this runs for every data message relayed.
+    if (bytes < was.bytes) was.since = now;
+    was.bytes = bytes;
   }
 
   remove(id: string): void {
