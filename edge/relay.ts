@@ -36,6 +36,17 @@ import { type SocketStore, closeSocket, sendTo } from "./socket-store.ts";
  */
 export const PLAIN_UPLOAD_HOLD_BYTES = OBJECT_BUDGET_BYTES / 4;
 
+/**
+ * How long a session's flow may run ahead of its attachment. Writing the attachment for every
+ * relayed message cost the object ~7 µs of CPU each (serializeAttachment; docs/performance.md,
+ * "Levers taken"). The attachment is read only after hibernation, and the runtime does not
+ * hibernate an object while it has a timer pending, so writing within this delay is as good as
+ * writing per message (local workerd too: evictDurableObject waits for the timer, see
+ * test/edge/credit.test.ts). An eviction or a restart ends the sockets along with the memory,
+ * and a resume starts from what the readers present, not from an attachment.
+ */
+export const FLOW_SAVE_DELAY_MS = 1_000;
+
 type Data = ArrayBuffer | Uint8Array;
 
 const byteLength = (d: Data): number => d.byteLength;
@@ -67,6 +78,9 @@ export class SessionRelay {
    */
   private readonly ended = new Set<string>();
   readonly budget = new BudgetAccount();
+  /** Bind ids whose flow changed since it was last written to the attachment (FLOW_SAVE_DELAY_MS). */
+  private readonly unsaved = new Set<string>();
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
   /** What each plain session's upload holds past the connector's grant (by bind id), and their total. */
   private readonly uploads = new BudgetAccount();
 
@@ -180,6 +194,7 @@ export class SessionRelay {
     if (bindId && bindClosed) this.ended.delete(bindId);
     if (bindId) {
       this.flows.delete(bindId);
+      this.unsaved.delete(bindId);
       this.queues.delete(bindId);
       this.uploads.remove(bindId);
       this.budget.remove(bindId);
@@ -278,9 +293,29 @@ export class SessionRelay {
     this.ended.add(s.bind.id);
   }
 
+  /** The flow changed: written to the attachment within FLOW_SAVE_DELAY_MS, with every other change by then. */
   private save(s: Session): void {
-    const current = this.sockets.get(s.bindWs);
-    if (current?.role === "bind") this.sockets.save(s.bindWs, { ...current, flow: s.flow.state() });
+    this.unsaved.add(s.bind.id);
+    this.saveTimer ??= setTimeout(() => {
+      try {
+        this.saveFlows();
+      } catch (error) {
+        log("error", "saving flows failed", { error: String(error).slice(0, 200) });
+      }
+    }, FLOW_SAVE_DELAY_MS);
+  }
+
+  /** Writes every changed flow into its bind's attachment. */
+  private saveFlows(): void {
+    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    for (const id of this.unsaved) {
+      const ws = this.sockets.socket(id);
+      const att = ws && this.sockets.get(ws);
+      const flow = this.flows.get(id);
+      if (att?.role === "bind" && flow) this.sockets.save(ws!, { ...att, flow: flow.state() });
+    }
+    this.unsaved.clear();
   }
 
   private session(client: ClientAttachment): Session | undefined {

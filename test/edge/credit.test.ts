@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/protocol/close-codes.ts";
 import { CLIENT_SUBPROTOCOLS, INITIAL_WINDOW_BYTES as W, MARK_INTERVAL_BYTES as MI } from "../../shared/protocol/constants.ts";
-import { edgeFetch, hibernate, openClient, parkedBind, type TestSocket } from "./helpers.ts";
+import type { BindAttachment } from "../../edge/attachments.ts";
+import { edgeFetch, eventually, hibernate, objectSockets, openClient, parkedBind, type TestSocket } from "./helpers.ts";
 import { freshService, PLAIN_CAPPED, PLAIN_DENIED, type TestService } from "./services.ts";
 
 /**
@@ -89,6 +90,26 @@ describe("meters across hibernation", () => {
       expect((await closeOf(client)).code).toBe(CloseCode.CREDIT_EXCEEDED);
     },
   );
+});
+
+describe("the flow in the attachment", () => {
+  /** What the attachment of the service's one bind says the connector has sent (the down meter). */
+  async function savedDown(svc: TestService): Promise<number | undefined> {
+    const bind = (await objectSockets(svc)).find((s) => s.att?.role === "bind")?.att as BindAttachment | undefined;
+    return bind?.flow?.down.received;
+  }
+
+  it("is written within FLOW_SAVE_DELAY_MS of the messages that moved it, not for each message", async () => {
+    const svc = freshService();
+    const { bind, client } = await session(svc, V2_CLIENT);
+    await client.control(); // opened
+    sendData(bind, MI);
+    await readData(client, MI);
+    // Relayed, and the attachment not yet written: no serializeAttachment per message.
+    expect(await savedDown(svc)).toBe(0);
+    // The timer writes it, with no further message.
+    expect(await eventually("the flow written", async () => ((await savedDown(svc)) === MI ? true : undefined))).toBe(true);
+  });
 });
 
 describe("a v2 client with a v1 connector", () => {
