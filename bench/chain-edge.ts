@@ -14,8 +14,11 @@ import { serveUntilSignal } from "./lib/proc.ts";
  * whatever Sallyport measures above `chain` is Sallyport's; whatever `chain` measures is the
  * floor any design with this topology starts from here.
  *
- *   tsx bench/chain-edge.ts     prints `edge http://127.0.0.1:PORT/` then `ready`
+ *   tsx bench/chain-edge.ts [--protocol-messages]   prints `edge http://127.0.0.1:PORT/` then `ready`
  */
+
+// --protocol-messages: the bind's \`opened\` stays here, as Sallyport's edge keeps a kept pair's (bench/chain-relay.ts).
+const KEEP_OPENED = process.argv.includes("--protocol-messages") ? 'if (message === "opened") return; ' : "";
 
 const script = `
 import { DurableObject } from "cloudflare:workers";
@@ -34,7 +37,7 @@ export class Pair extends DurableObject {
     } else this.parked.push(inside);
     return new Response(null, { status: 101, webSocket: outside });
   }
-  webSocketMessage(ws, message) { this.peers.get(ws)?.send(message); }
+  webSocketMessage(ws, message) { ${KEEP_OPENED}this.peers.get(ws)?.send(message); }
   webSocketClose(ws) { this.drop(ws); }
   webSocketError(ws) { this.drop(ws); }
   drop(ws) {

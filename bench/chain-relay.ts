@@ -17,6 +17,13 @@ import { WebSocket } from "ws";
  * A session's end is an empty binary message each way (a FIN); once a side has sent and
  * received one, the WebSocket is ready for the next session — messages are in order, so
  * nothing else needs saying.
+ *
+ * `--protocol-messages` (both ends, and bench/chain-edge.ts): the same least code, exchanging
+ * the messages a kept Sallyport session exchanges (docs/protocol.md, v3): the client says
+ * `start` when a connection arrives and the bind dials on it; the bind says `opened` once the
+ * backend is connected (the edge keeps it); the FINs stand for `end` and `end`+`done`. Six
+ * messages into the object and five out per session, as Sallyport's: what this tunnel measures
+ * above `chain` is the cost of those messages, not of Sallyport's code.
  */
 
 const [mode, ...rest] = process.argv.slice(2);
@@ -26,6 +33,7 @@ const HOST = "127.0.0.1";
 const WS_OPTIONS = { perMessageDeflate: false, maxPayload: 16 << 20 } as const;
 const FIN = Buffer.alloc(0);
 const HIGH_WATER = 4 << 20;
+const PROTOCOL_MESSAGES = rest.includes("--protocol-messages");
 
 /** Relays one TCP connection over `ws` until both sides have ended; then `finished(true)`. */
 function relay(tcp: net.Socket, ws: WebSocket, finished: (reusable: boolean) => void): void {
@@ -117,7 +125,7 @@ const url = opts.get("url");
 if (!url || (mode !== "client" && mode !== "bind")) {
   process.stderr.write(
     "usage: chain-relay.ts client --url ws://HOST:PORT/client [--preopen N] | bind --url ws://HOST:PORT/bind --backend HOST:PORT " +
-      "[--binds N]\n",
+      "[--binds N]; either with --protocol-messages\n",
   );
   process.exit(2);
 }
@@ -128,13 +136,15 @@ if (mode === "bind") {
   // relays; messages that come while it dials are kept, in order.
   const park = (ws: WebSocket): void => {
     ws.once("message", (first: Buffer) => {
-      const early: Buffer[] = [first];
+      // With protocol messages the first is `start`, which carries no data.
+      const early: Buffer[] = PROTOCOL_MESSAGES ? [] : [first];
       const keep = (data: Buffer): void => void early.push(data);
       ws.on("message", keep);
       const tcp = net.connect({ host, port: Number(port), allowHalfOpen: true });
       tcp.setNoDelay(true);
       tcp.once("connect", () => {
         ws.off("message", keep);
+        if (PROTOCOL_MESSAGES) ws.send("opened");
         relay(tcp, ws, (reusable) => (reusable ? park(ws) : ws.terminate()));
         for (const data of early) ws.emit("message", data, true);
       });
@@ -148,7 +158,10 @@ if (mode === "bind") {
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (tcp) => {
     tcp.setNoDelay(true);
     tcp.on("error", () => {});
-    const start = (ws: WebSocket): void => relay(tcp, ws, (reusable) => (reusable ? pool.giveBack(ws) : ws.terminate()));
+    const start = (ws: WebSocket): void => {
+      if (PROTOCOL_MESSAGES) ws.send("start");
+      relay(tcp, ws, (reusable) => (reusable ? pool.giveBack(ws) : ws.terminate()));
+    };
     const ready = pool.take();
     if (ready) return start(ready);
     const ws = new WebSocket(url, WS_OPTIONS);

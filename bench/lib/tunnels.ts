@@ -173,7 +173,9 @@ export const wsrelay: TunnelSpec = {
  * floor any design of this shape starts from on this runtime and machine. Same roles as
  * Sallyport, so the same CPU and memory accounting applies.
  */
-export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec {
+export function chain(name: string, { tls, protocolMessages }: { tls?: boolean; protocolMessages?: boolean } = {}): TunnelSpec {
+  // The same least code exchanging a kept Sallyport session's messages (bench/chain-relay.ts).
+  const flag = protocolMessages ? ["--protocol-messages"] : [];
   return {
     name,
     kind: "chain",
@@ -188,6 +190,7 @@ export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec
           "tsx",
           join(env.repoRoot, "bench/chain-edge.ts"),
           ...(cert ? ["--tls-cert", cert.certFile, "--tls-key", cert.keyFile] : []),
+          ...flag,
         ]);
         const { url, workerd } = await edgeOf(edge);
         const bind = l.spawn(
@@ -203,6 +206,7 @@ export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec
             `127.0.0.1:${opts.backendPort}`,
             "--binds",
             String(env.prepared),
+            ...flag,
           ],
           env.repoRoot,
           env.node,
@@ -212,7 +216,7 @@ export function chain(name: string, { tls }: { tls?: boolean } = {}): TunnelSpec
         const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
         const client = l.spawn(
           "client",
-          ["--import", "tsx", relay, "client", "--url", `${ws}://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen)],
+          ["--import", "tsx", relay, "client", "--url", `${ws}://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen), ...flag],
           env.repoRoot,
           env.node,
           trust,
