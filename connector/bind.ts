@@ -455,10 +455,13 @@ export class Bind {
       if (this.phase !== "paired") return void socket.destroy();
       this.current = "relaying";
       ws.send(encode({ t: "opened" }, this.version));
-      log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs: this.clock.now() - started });
+      const connectMs = this.clock.now() - started;
       const options = { protocol, version: this.version, maxMessageBytes, keep, clock: this.clock };
       this.session = new Session(ws, socket, options, (outcome) => {
         const durationMs = this.clock.now() - started;
+        // The edge first (the pair is ready for the next session), our log and metrics after:
+        // a log line is a write of its own (stderr), and the session's last message needn't wait for it.
+        if (outcome.kept) this.keepForNext(outcome.endWithDone === true);
         log.log("info", "session ended", {
           by: outcome.by,
           closeCode: outcome.close.code,
@@ -468,13 +471,14 @@ export class Bind {
           ...(outcome.kept ? { kept: true } : {}),
         });
         this.deps.events.sessionEnded?.(this, outcome, durationMs);
-        if (outcome.kept) this.keepForNext(outcome.endWithDone === true);
         // The backend connection ended while the link was down: nothing is left to resume.
         if (this.resume) this.resumeFailed("the backend connection ended while resuming");
       });
       // Replayed in order, before any later frame (the socket is still paused).
       for (const [data, isBinary] of this.early.splice(0)) ws.emit("message", data, isBinary);
       ws.resume();
+      // Logged once the client's first bytes are on their way to the backend, not before.
+      log.log("info", "session started", { clientAddress, clientProtocol: protocol, connectMs });
     } catch (e) {
       const why = e instanceof BackendError ? e : new BackendError("GENERAL_FAILURE", String(e));
       // The address and errno stay here, in our own log; the client gets a code.
