@@ -361,8 +361,8 @@ class Relay {
   /** The session finished cleanly and its socket is kept: the local side is done with it. */
   private kept(stream: SallyportStream, counts: SessionCounts): void {
     this.stream = undefined; // nothing of the local socket reaches the stream any more
+    this.giveBack(stream); // ready for the next connection before our log line's write
     this.report({ code: CloseCode.NORMAL, reason: "", clean: true, byUs: false, description: "finished" }, counts, true);
-    this.giveBack(stream);
   }
 
   private report(info: CloseInfo, counts: SessionCounts = this.stream!, kept = false): void {
