@@ -26,7 +26,7 @@ import {
   SHARD_HEADER,
   SHARDS_HEADER,
 } from "../shared/protocol/constants.ts";
-import { BackendError, dialBackend } from "./backend.ts";
+import { BackendError, dialBackend, type DialOptions } from "./backend.ts";
 import type { Logger } from "../shared/log.ts";
 import { Session, type SessionOutcome } from "./session.ts";
 import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
@@ -72,7 +72,7 @@ export interface BindEvents {
 export interface BindIo {
   /** Dials the edge (ws's constructor), with the options net/edge-socket.ts builds from the route. */
   openSocket(url: string, protocols: string[], options: ConstructorParameters<typeof WebSocket>[2]): WebSocket;
-  dialBackend(address: BackendAddress, timeoutMs?: number): Promise<net.Socket>;
+  dialBackend(address: BackendAddress, options?: DialOptions): Promise<net.Socket>;
   readonly clock: Clock;
 }
 
@@ -451,7 +451,7 @@ export class Bind {
     ws.pause();
     const started = this.clock.now();
     try {
-      const socket = await this.io.dialBackend(this.deps.service.connect);
+      const socket = await this.io.dialBackend(this.deps.service.connect, { maxMessageBytes });
       if (this.phase !== "paired") return void socket.destroy();
       this.current = "relaying";
       ws.send(encode({ t: "opened" }, this.version));

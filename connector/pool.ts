@@ -356,7 +356,7 @@ export class BindPool {
       this.retryTimer = undefined;
       if (this.state !== "backend-down") return;
       try {
-        (await this.io.dialBackend(this.deps.service.connect, PROBE_TIMEOUT_MS)).destroy();
+        (await this.io.dialBackend(this.deps.service.connect, { timeoutMs: PROBE_TIMEOUT_MS })).destroy();
         // Drained, stopped or reconfigured while the probe ran: that decided already.
         if (!this.move("backend-answered")) return;
         this.recovery.connected();

@@ -2,7 +2,8 @@ import type net from "node:net";
 import type WebSocket from "ws";
 import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
-import { FULL_READ_BYTES, takeBytes } from "../shared/chunks.ts";
+import { takeBytes } from "../shared/chunks.ts";
+import { readBackend } from "./backend-reads.ts";
 import { encode } from "../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../shared/protocol/constants.ts";
 import { ResendBuffer } from "../shared/protocol/resend.ts";
@@ -22,11 +23,12 @@ import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/proto
  * credit for the other direction is never stuck behind data. Only a v1 plain client, which
  * nothing bounds, has the WebSocket paused while the backend's write buffer is full.
  *
- * Backend reads are coalesced: a read of 64 KiB is the most Node hands over at once, but
- * several often arrive in one turn of the event loop; they go out as one message of up to
- * the edge's max.message.size (fewer, larger messages cost the edge less, and Cloudflare
- * bills per message). Nothing waits for more data: after a full read what has arrived is sent
- * at the end of the turn (setImmediate); a short read, which drained the socket, or a whole
+ * Backend reads are coalesced: a read is at most the socket's read buffer (connector/backend-reads.ts:
+ * up to a whole message for a plain TCP backend, Node's 64 KiB through TLS), but several often
+ * arrive in one turn of the event loop; they go out as one message of up to the edge's
+ * max.message.size (fewer, larger messages cost the edge less, and Cloudflare bills per message).
+ * Nothing waits for more data: after a full read (it filled the read buffer) what has arrived is
+ * sent at the end of the turn (setImmediate); a short read, which drained the socket, or a whole
  * message goes at once.
  *
  * Protocol v2 (docs/protocol.md): credit is cumulative and the edge checks it. We grant every
@@ -85,7 +87,7 @@ export class Session {
   private finished = false;
   /**
    * Backend bytes read but not yet sent: gathered into the next message, or beyond the
-   * client's credit (Sallyport clients; a read returns up to 64 KiB whatever credit is left,
+   * client's credit (Sallyport clients; a read takes what it can, whatever credit is left,
    * and sending past the credit is a protocol error). The backend is paused once a whole
    * message is held, so this stays under two messages.
    */
@@ -122,7 +124,7 @@ export class Session {
     if (resumes(options.version) && options.protocol === "sallyport") this.out = new ResendBuffer();
     ws.on("message", this.onMessage);
     ws.on("close", this.onClose);
-    backend.on("data", (chunk: Buffer) => this.fromBackend(chunk));
+    readBackend(backend, (chunk, full) => this.fromBackend(chunk, full));
     backend.on("end", () => this.backendEnd());
     backend.on("error", () => this.fail(close("GENERAL_FAILURE")));
     backend.on("close", () => !this.backendEnded && this.fail(close("GENERAL_FAILURE")));
@@ -199,11 +201,11 @@ export class Session {
     }
   }
 
-  private fromBackend(chunk: Buffer): void {
+  private fromBackend(chunk: Buffer, full: boolean): void {
     this.held.push(chunk);
     this.heldBytes += chunk.byteLength;
     if (this.heldBytes >= this.maxMessage) this.release(false);
-    else if (chunk.byteLength < FULL_READ_BYTES) this.release(true);
+    else if (!full) this.release(true);
     else if (!this.releaseQueued) {
       this.releaseQueued = true;
       setImmediate(() => {

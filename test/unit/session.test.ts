@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BACKEND_LINGER_MS, HIGH_WATER, Session, type SessionOutcome } from "../../connector/session.ts";
+import { ReusedReadBuffer, useReusedReadBuffer } from "../../connector/backend-reads.ts";
 import type { ClientProtocol } from "../../shared/protocol/messages.ts";
 import { FULL_READ_BYTES } from "../../shared/chunks.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../../shared/protocol/constants.ts";
@@ -15,10 +16,12 @@ const WINDOW = INITIAL_WINDOW_BYTES;
 
 function harness(
   protocol: ClientProtocol = "sallyport",
-  opts: { maxMessageBytes?: number; keep?: boolean; version?: ProtocolVersion } = {},
+  opts: { maxMessageBytes?: number; keep?: boolean; version?: ProtocolVersion; reads?: ReusedReadBuffer } = {},
 ) {
   const ws = new FakeWs();
   const backend = new FakeBackend();
+  // A plain TCP backend (connector/backend.ts): read through a reused buffer, not 'data'.
+  if (opts.reads) useReusedReadBuffer(backend.asSocket(), opts.reads);
   const clock = new FakeClock();
   const outcomes: SessionOutcome[] = [];
   const session = new Session(
@@ -69,6 +72,38 @@ describe("Session: toward the client", () => {
     fromBackend(h, 2500);
     fromBackend(h, 10); // a short read: the rest goes too
     expect(h.ws.sent.map((f) => f.length)).toEqual([1000, 1000, 510]);
+  });
+});
+
+describe("Session: backend reads through a reused buffer", () => {
+  /** One read of `n` bytes of `fill` into the reused buffer, as Node's onread makes it. */
+  const readInto = (reads: ReusedReadBuffer, n: number, fill: number) => {
+    reads.buffer.fill(fill, 0, n);
+    reads.onread.callback(n);
+  };
+
+  it("a read that filled the buffer waits for the turn's others; a shorter one (even 64 KiB) goes at once", async () => {
+    const reads = new ReusedReadBuffer(256 * 1024);
+    const h = harness("sallyport", { maxMessageBytes: MiB, reads });
+    expect(h.backend.isPaused()).toBe(false); // the session reads it
+    readInto(reads, 256 * 1024, 1);
+    readInto(reads, 256 * 1024, 2);
+    expect(h.ws.sent).toHaveLength(0);
+    await settle();
+    expect(h.ws.sent.map((f) => f.length)).toEqual([512 * 1024]);
+    // 64 KiB fills Node's own read ('data'), not this buffer: it drained the socket.
+    readInto(reads, FULL_READ_BYTES, 3);
+    expect(h.ws.sent.map((f) => f.length)).toEqual([512 * 1024, FULL_READ_BYTES]);
+  });
+
+  it("reads held for the next message stay intact when the buffer is overwritten by the next read", () => {
+    const reads = new ReusedReadBuffer(1000);
+    const h = harness("plain", { maxMessageBytes: MiB, reads });
+    readInto(reads, 1000, 0x61);
+    readInto(reads, 1000, 0x62);
+    readInto(reads, 10, 0x63); // short: all three go as one message
+    expect(h.ws.sent).toHaveLength(1);
+    expect(h.ws.data().toString("latin1")).toBe(`${"a".repeat(1000)}${"b".repeat(1000)}${"c".repeat(10)}`);
   });
 });
 
