@@ -18,10 +18,11 @@ import { FULL_READ_BYTES } from "../shared/chunks.ts";
  */
 
 /**
- * The most one read takes into the reused buffer: the default max.message.size. Each backend
- * socket holds its buffer for its whole life (one buffer per socket: libuv on Windows may hand a
- * read buffer to the kernel ahead of the read, so sockets cannot share one), which is why it is
- * capped here rather than sized to the largest max.message.size (1 MiB) for every session.
+ * The most one read takes into the reused buffer: the default max.message.size, where the plain
+ * relay measured its saving. Each backend socket holds its own buffer for its whole life (as Node
+ * documents `onread`; sharing one between sockets would rely on libuv filling it only inside the
+ * read callback, which no document promises), which is why it is capped here rather than sized to
+ * the largest max.message.size (1 MiB) for every session.
  */
 export const READ_BUFFER_MAX_BYTES = 262_144;
 

@@ -5,9 +5,10 @@
  */
 
 /**
- * The most one read of a Node TCP socket returns (libuv's read buffer). A shorter read means
- * the socket was drained: nothing more is coming this turn, so waiting to coalesce would only
- * add latency. A full read means more is probably waiting.
+ * The most one read of a Node TCP socket returns through 'data' (libuv's read buffer; the
+ * connector reads plain TCP backends into a buffer of its own: connector/backend-reads.ts). A
+ * shorter read means the socket was drained: nothing more is coming this turn, so waiting to
+ * coalesce would only add latency. A full read means more is probably waiting.
  */
 export const FULL_READ_BYTES = 65_536;
 
