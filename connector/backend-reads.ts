@@ -18,30 +18,32 @@ import { FULL_READ_BYTES } from "../shared/chunks.ts";
  */
 
 /**
- * The most one read takes into the reused buffer: the default max.message.size, where the plain
- * relay measured its saving. Each backend socket holds its own buffer for its whole life (as Node
- * documents `onread`; sharing one between sockets would rely on libuv filling it only inside the
- * read callback, which no document promises), which is why it is capped here rather than sized to
- * the largest max.message.size (1 MiB) for every session.
+ * What one read takes at most: the default max.message.size, where the plain relay measured its
+ * saving; a full read is then a whole message, which goes to the client as it was copied, with
+ * no second copy to gather it (takeBytes returns a view when one chunk holds the message).
  */
-export const READ_BUFFER_MAX_BYTES = 262_144;
+export const READ_BUFFER_BYTES = 262_144;
+
+let shared: Buffer | undefined;
 
 /**
- * The read buffer for a session whose messages are at most `maxMessageBytes`: one message, up to
- * READ_BUFFER_MAX_BYTES. A full read is then a whole message at the default size and below, and
- * goes to the client as it was copied, with no second copy to gather it (takeBytes returns a view
- * when one chunk holds the message).
+ * The one read buffer of the process, for every plain TCP backend socket. One per socket would
+ * hold up to 256 KiB for each session's life (idle sessions grew by 8 KiB each in
+ * `npm run bench -- --only idle10k`); sharing is safe because Node hands each read to its
+ * callback synchronously, before the event loop reads any socket again, and the callback copies
+ * the bytes out before it returns.
  */
-export function readBufferBytes(maxMessageBytes: number): number {
-  return Math.min(maxMessageBytes, READ_BUFFER_MAX_BYTES);
+export function sharedReadBuffer(): Buffer {
+  // Outside Node's pool: it lives as long as the process.
+  shared ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  return shared;
 }
 
 /** One read: `chunk` is the session's to keep; `full` says more is probably waiting. */
 export type ReadListener = (chunk: Buffer, full: boolean) => void;
 
-/** One socket's reused read buffer, and who its reads go to. */
+/** One socket's reads through a reused buffer, and who they go to. */
 export class ReusedReadBuffer {
-  readonly buffer: Buffer;
   private listener: ReadListener | undefined;
   /** Reads before there is a listener: none while the socket is paused until readBackend, as it is. */
   private early: Array<[Buffer, boolean]> = [];
@@ -52,9 +54,8 @@ export class ReusedReadBuffer {
    */
   readonly onread: { readonly buffer: Buffer; readonly callback: (nread: number) => boolean };
 
-  constructor(bytes: number) {
-    // Outside Node's shared pool: the buffer lives as long as its socket.
-    this.buffer = Buffer.allocUnsafeSlow(bytes);
+  /** `buffer`: the process's (sharedReadBuffer), or a test's own. */
+  constructor(readonly buffer: Buffer) {
     this.onread = {
       buffer: this.buffer,
       callback: (nread) => {

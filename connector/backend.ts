@@ -2,7 +2,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { BackendAddress } from "../shared/config/service.ts";
 import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
-import { READ_BUFFER_MAX_BYTES, readBufferBytes, ReusedReadBuffer, useReusedReadBuffer } from "./backend-reads.ts";
+import { ReusedReadBuffer, sharedReadBuffer, useReusedReadBuffer } from "./backend-reads.ts";
 
 /** Dials the configured backend; the only address this process ever connects to besides its edge. */
 
@@ -37,15 +37,15 @@ export function classifyDialError(code: string | undefined): CloseCodeName {
 
 export interface DialOptions {
   readonly timeoutMs?: number;
-  /** The largest message the session sends (max.message.size): it sizes a plain TCP socket's read buffer. */
-  readonly maxMessageBytes?: number;
+  /** A plain TCP socket's read buffer: the process's one (sharedReadBuffer) unless a test gives its own. */
+  readonly readBuffer?: Buffer;
 }
 
 /** Read it with readBackend (connector/backend-reads.ts): a plain TCP socket has no 'data' events. */
 export function dialBackend(address: BackendAddress, options: DialOptions = {}): Promise<net.Socket> {
-  const { timeoutMs = BACKEND_CONNECT_TIMEOUT_MS, maxMessageBytes = READ_BUFFER_MAX_BYTES } = options;
+  const { timeoutMs = BACKEND_CONNECT_TIMEOUT_MS, readBuffer = sharedReadBuffer() } = options;
   return new Promise((resolve, reject) => {
-    const socket = address.scheme === "tls" ? dialTls(address) : dialTcp(address, maxMessageBytes);
+    const socket = address.scheme === "tls" ? dialTls(address) : dialTcp(address, readBuffer);
     const ready = address.scheme === "tls" ? "secureConnect" : "connect";
     const timer = setTimeout(() => {
       socket.destroy();
@@ -69,8 +69,8 @@ function dialTls(address: BackendAddress): tls.TLSSocket {
   return tls.connect({ host: address.host, port: address.port, servername: net.isIP(address.host) ? undefined : address.host });
 }
 
-function dialTcp(address: BackendAddress, maxMessageBytes: number): net.Socket {
-  const reads = new ReusedReadBuffer(readBufferBytes(maxMessageBytes));
+function dialTcp(address: BackendAddress, readBuffer: Buffer): net.Socket {
+  const reads = new ReusedReadBuffer(readBuffer);
   // Half-open: after the backend's FIN the client may still be sending.
   const socket = net.connect({ host: address.host, port: address.port, allowHalfOpen: true, onread: reads.onread });
   useReusedReadBuffer(socket, reads);

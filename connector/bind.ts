@@ -451,7 +451,7 @@ export class Bind {
     ws.pause();
     const started = this.clock.now();
     try {
-      const socket = await this.io.dialBackend(this.deps.service.connect, { maxMessageBytes });
+      const socket = await this.io.dialBackend(this.deps.service.connect);
       if (this.phase !== "paired") return void socket.destroy();
       this.current = "relaying";
       ws.send(encode({ t: "opened" }, this.version));

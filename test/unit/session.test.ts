@@ -83,7 +83,7 @@ describe("Session: backend reads through a reused buffer", () => {
   };
 
   it("a read that filled the buffer waits for the turn's others; a shorter one (even 64 KiB) goes at once", async () => {
-    const reads = new ReusedReadBuffer(256 * 1024);
+    const reads = new ReusedReadBuffer(Buffer.alloc(256 * 1024));
     const h = harness("sallyport", { maxMessageBytes: MiB, reads });
     expect(h.backend.isPaused()).toBe(false); // the session reads it
     readInto(reads, 256 * 1024, 1);
@@ -97,7 +97,7 @@ describe("Session: backend reads through a reused buffer", () => {
   });
 
   it("reads held for the next message stay intact when the buffer is overwritten by the next read", () => {
-    const reads = new ReusedReadBuffer(1000);
+    const reads = new ReusedReadBuffer(Buffer.alloc(1000));
     const h = harness("plain", { maxMessageBytes: MiB, reads });
     readInto(reads, 1000, 0x61);
     readInto(reads, 1000, 0x62);
