@@ -1,5 +1,6 @@
 import type net from "node:net";
 import { FULL_READ_BYTES } from "../shared/chunks.ts";
+import { ChunkPool } from "./chunk-pool.ts";
 
 /**
  * How a backend socket's reads reach its session: each read as a Buffer the session may keep,
@@ -39,6 +40,13 @@ export function sharedReadBuffer(): Buffer {
   return shared;
 }
 
+/**
+ * Where the process's large reads are copied to (connector/chunk-pool.ts): buffers of one read
+ * buffer's size, up to 64 of them (16 MiB) kept for the next reads — about what the resend
+ * buffers and `ws`'s queues of a few busy sessions hold.
+ */
+export const chunkPool = new ChunkPool(READ_BUFFER_BYTES, 64);
+
 /** One read: `chunk` is the session's to keep; `full` says more is probably waiting. */
 export type ReadListener = (chunk: Buffer, full: boolean) => void;
 
@@ -76,7 +84,7 @@ export class ReusedReadBuffer {
 
   /** The `nread` bytes just read, copied out: the next read overwrites the buffer. */
   copy(nread: number): Buffer {
-    const chunk = Buffer.allocUnsafe(nread);
+    const chunk = chunkPool.take(nread);
     this.buffer.copy(chunk, 0, 0, nread);
     return chunk;
   }

@@ -3,7 +3,7 @@ import type WebSocket from "ws";
 import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { takeBytes } from "../shared/chunks.ts";
-import { readBackend } from "./backend-reads.ts";
+import { chunkPool, readBackend } from "./backend-reads.ts";
 import { encode } from "../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../shared/protocol/constants.ts";
 import { ResendBuffer } from "../shared/protocol/resend.ts";
@@ -121,7 +121,7 @@ export class Session {
     this.version = options.version;
     this.creditBounded = usesMarks(options.version) || options.protocol === "sallyport";
     this.sendAllowance = initialCredit(options.version);
-    if (resumes(options.version) && options.protocol === "sallyport") this.out = new ResendBuffer();
+    if (resumes(options.version) && options.protocol === "sallyport") this.out = new ResendBuffer((c) => chunkPool.letGo(c));
     ws.on("message", this.onMessage);
     ws.on("close", this.onClose);
     readBackend(backend, (chunk, full) => this.fromBackend(chunk, full));
@@ -218,10 +218,16 @@ export class Session {
   }
 
   private sendData(chunk: Uint8Array): void {
+    // Held by the resend buffer until acknowledged, and by ws until written (connector/chunk-pool.ts).
+    if (this.out) chunkPool.hold(chunk);
     this.out?.sent(chunk);
     this.toClient += chunk.byteLength;
     if (this.protocol === "sallyport") this.sendAllowance -= chunk.byteLength;
-    this.ws.send(chunk, { binary: true }, () => this.flow());
+    chunkPool.hold(chunk);
+    this.ws.send(chunk, { binary: true }, () => {
+      chunkPool.letGo(chunk);
+      this.flow();
+    });
   }
 
   /**

@@ -273,9 +273,12 @@ function leadingBytes(queue, limit) {
 function takeBytes(queue, n) {
   const head = queue[0];
   if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
-  if (head.byteLength >= n) {
-    if (head.byteLength === n) queue.shift();
-    else queue[0] = head.subarray(n);
+  if (head.byteLength === n) {
+    queue.shift();
+    return head;
+  }
+  if (head.byteLength > n) {
+    queue[0] = head.subarray(n);
     return head.subarray(0, n);
   }
   const out = new Uint8Array(n);
@@ -294,6 +297,11 @@ function takeBytes(queue, n) {
 
 // shared/protocol/resend.ts
 var ResendBuffer = class {
+  /** `dropped`: told of each chunk it held once acknowledged, as held (a trimmed one as its view; none rewound or reset). */
+  constructor(dropped) {
+    this.dropped = dropped;
+  }
+  dropped;
   chunks = [];
   /** Offset of the first byte kept (everything before it is acknowledged). */
   base = 0;
@@ -320,6 +328,7 @@ var ResendBuffer = class {
     let drop = 0;
     while (drop < this.chunks.length && this.base + this.chunks[drop].byteLength <= upTo) {
       this.base += this.chunks[drop].byteLength;
+      this.dropped?.(this.chunks[drop]);
       drop++;
     }
     if (drop > 0) this.chunks = this.chunks.slice(drop);

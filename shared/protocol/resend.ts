@@ -12,6 +12,9 @@ import { INITIAL_WINDOW_BYTES } from "./constants.ts";
  * limit, whatever the peers do.
  */
 export class ResendBuffer {
+  /** `dropped`: told of each chunk it held once acknowledged, as held (a trimmed one as its view; none rewound or reset). */
+  constructor(private readonly dropped?: (chunk: Uint8Array) => void) {}
+
   private chunks: Uint8Array[] = [];
   /** Offset of the first byte kept (everything before it is acknowledged). */
   private base = 0;
@@ -42,6 +45,7 @@ export class ResendBuffer {
     let drop = 0;
     while (drop < this.chunks.length && this.base + this.chunks[drop]!.byteLength <= upTo) {
       this.base += this.chunks[drop]!.byteLength;
+      this.dropped?.(this.chunks[drop]!);
       drop++;
     }
     if (drop > 0) this.chunks = this.chunks.slice(drop);

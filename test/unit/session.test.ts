@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BACKEND_LINGER_MS, HIGH_WATER, Session, type SessionOutcome } from "../../connector/session.ts";
-import { ReusedReadBuffer, useReusedReadBuffer } from "../../connector/backend-reads.ts";
+import { chunkPool, ReusedReadBuffer, useReusedReadBuffer } from "../../connector/backend-reads.ts";
 import type { ClientProtocol } from "../../shared/protocol/messages.ts";
 import { FULL_READ_BYTES } from "../../shared/chunks.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../../shared/protocol/constants.ts";
@@ -94,6 +94,21 @@ describe("Session: backend reads through a reused buffer", () => {
     // 64 KiB fills Node's own read ('data'), not this buffer: it drained the socket.
     readInto(reads, FULL_READ_BYTES, 3);
     expect(h.ws.sent.map((f) => f.length)).toEqual([512 * 1024, FULL_READ_BYTES]);
+  });
+
+  it("a large read's chunk goes back to the pool once ws wrote it and the client acknowledged it (v3)", async () => {
+    const reads = new ReusedReadBuffer(Buffer.alloc(256 * 1024));
+    const h = harness("sallyport", { maxMessageBytes: 256 * 1024, reads, version: 3 });
+    const idle = chunkPool.idle;
+    readInto(reads, 256 * 1024, 7);
+    expect(h.ws.sent.map((f) => f.length)).toEqual([256 * 1024]); // a whole message: sent at once
+    await settle(); // ws wrote it
+    expect(chunkPool.idle).toBe(idle); // the resend buffer still holds it
+    h.session.control({ t: "credit", upTo: 256 * 1024 + WINDOW }); // the client has read it all
+    expect(chunkPool.idle).toBe(idle + 1);
+    // The next large read takes that buffer again.
+    readInto(reads, 256 * 1024, 8);
+    expect(chunkPool.idle).toBe(idle);
   });
 
   it("reads held for the next message stay intact when the buffer is overwritten by the next read", () => {
