@@ -21,7 +21,7 @@ import { ChunkPool } from "./chunk-pool.ts";
 /**
  * What one read takes at most: the default max.message.size, where the plain relay measured its
  * saving; a full read is then a whole message, which goes to the client as it was copied, with
- * no second copy to gather it (takeBytes returns a view when one chunk holds the message).
+ * no second copy to gather it (takeBytes hands over a chunk that is exactly the message as itself).
  */
 export const READ_BUFFER_BYTES = 262_144;
 

@@ -305,9 +305,8 @@ export class SessionRelay {
     }, FLOW_SAVE_DELAY_MS);
   }
 
-  /** Writes every changed flow into its bind's attachment. */
+  /** The timer fired: writes every changed flow into its bind's attachment. */
   private saveFlows(): void {
-    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     for (const id of this.unsaved) {
       const ws = this.sockets.socket(id);

@@ -25,8 +25,7 @@ export function leadingBytes(queue: ReadonlyArray<unknown>, limit: number): numb
 /**
  * Removes the first `n` bytes from the front of `queue` and returns them as one array: the chunk
  * itself when it is exactly those bytes, a view when one chunk holds them all, a copy when they
- * span chunks. `n` must not exceed
- * leadingBytes(queue, n).
+ * span chunks. `n` must not exceed leadingBytes(queue, n).
  */
 export function takeBytes(queue: unknown[], n: number): Uint8Array {
   const head = queue[0];
