@@ -9,6 +9,7 @@ import { stderrLogger } from "../log.ts";
 import { isCleartextRemote } from "../../shared/masking.ts";
 import { type CommandSpec, parseCommand, usageError } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
+import { tuneHeapForRelaying } from "../relay-heap.ts";
 
 export const COMMAND = {
   name: "client",
@@ -43,6 +44,7 @@ edge to the service's backend (like \`cloudflared access tcp\`).`,
 const fail = (message: string): number => usageError(COMMAND, message);
 
 export async function run(argv: string[]): Promise<number> {
+  tuneHeapForRelaying();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;

@@ -8,6 +8,7 @@ import { startAdmin } from "../../connector/admin.ts";
 import { ConnectorMetrics } from "../../connector/metrics.ts";
 import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
+import { tuneHeapForRelaying } from "../relay-heap.ts";
 
 export const COMMAND = {
   name: "connector",
@@ -23,6 +24,7 @@ which wins over the file). Without a proxy setting, HTTPS_PROXY (wss:// edge) or
 } as const satisfies CommandSpec;
 
 export async function run(argv: string[]): Promise<number> {
+  tuneHeapForRelaying();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const flags: Flags = args.values;

@@ -8,6 +8,7 @@ import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
 import { localEdgeRuntime } from "../shipped.ts";
 import type { LocalEdge } from "../../local-edge/edge.ts";
+import { tuneHeapForRelaying } from "../relay-heap.ts";
 
 export const COMMAND = {
   name: "dev",
@@ -24,6 +25,7 @@ echo backend, all on 127.0.0.1. Prints the client URL, then "ready".`,
 } as const satisfies CommandSpec;
 
 export async function run(argv: string[]): Promise<number> {
+  tuneHeapForRelaying();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;
