@@ -12,8 +12,6 @@ import {
 } from "../shared/protocol/constants.ts";
 import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { offered } from "../shared/protocol/negotiate.ts";
-import { ChunkPool } from "../shared/chunk-pool.ts";
-import { DEFAULTS } from "../shared/config/service.ts";
 import { describeRefusal } from "./describe.ts";
 import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
@@ -26,12 +24,6 @@ import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOp
 /** A client socket pings this often; three unanswered pings mean the path is dead. */
 export const PING_INTERVAL_MS = 20_000;
 export const PING_MISSES = 3;
-
-/**
- * The process's buffers for frames gathered from a local connection's reads (shared/chunk-pool.ts):
- * one message of the default max.message.size each, up to 64 (16 MiB) kept for the next frames.
- */
-export const uploadChunks = new ChunkPool(DEFAULTS["max.message.size"], 64);
 
 export interface DialOptions {
   readonly url: string;
@@ -103,7 +95,6 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
         defer: setImmediate,
         reconnect,
         standby: opts.standby === true,
-        chunks: uploadChunks,
         ...opts.stream,
       }),
       performance.now() - started,

@@ -12,7 +12,6 @@ import {
   V2_INITIAL_CREDIT_BYTES,
 } from "../shared/protocol/constants.ts";
 import { ResendBuffer } from "../shared/protocol/resend.ts";
-import type { ChunkPool } from "../shared/chunk-pool.ts";
 import { linkLost, ResumeWindow } from "../shared/resume-window.ts";
 import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
 import type { CreditV2Message } from "../shared/protocol/messages.ts";
@@ -124,12 +123,6 @@ export interface StreamOptions {
   readonly reconnect?: (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => Promise<void>;
   /** The socket was opened in standby (no session until start()): a drop before then is not resumed. */
   readonly standby?: boolean;
-  /**
-   * Where a frame gathered from several sends is copied to, and given back once the socket has
-   * written it (send's callback) and, v3, the edge has acknowledged it (shared/chunk-pool.ts).
-   * Node only: a browser's WebSocket never says when a frame is written. Default: fresh arrays.
-   */
-  readonly chunks?: ChunkPool;
 }
 
 /** What a resume presents (RESUME_HEADER and the others): client/dial.ts turns it into a handshake. */
@@ -219,8 +212,6 @@ export class SallyportStream {
   private readonly reader = new ReaderCredit();
   private readonly heartbeat: Heartbeat;
   private readonly heartbeatMs: number;
-  private readonly chunks: ChunkPool | undefined;
-  private readonly gather: ((n: number) => Uint8Array) | undefined;
   /** v3: what went out and is not yet acknowledged, kept for a resume. */
   private readonly out: ResendBuffer | undefined;
   private readonly reconnect: StreamOptions["reconnect"];
@@ -254,10 +245,7 @@ export class SallyportStream {
     this.autoConsume = opts.autoConsume ?? false;
     this.reconnect = opts.reconnect;
     this.inSession = opts.standby !== true;
-    const chunks = opts.chunks;
-    this.chunks = chunks;
-    this.gather = chunks && ((n) => chunks.take(n));
-    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer(this.chunks && ((c) => this.chunks?.letGo(c)));
+    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
     // Blobs would make every receive asynchronous; array buffers (or Node buffers) do not.
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
@@ -487,29 +475,16 @@ export class SallyportStream {
       } else {
         // Consecutive chunks go out as one frame, up to the frame size and the allowance.
         size = leadingBytes(this.queue, Math.min(allowance, this.maxFrame));
-        chunk = takeBytes(this.queue, size, this.gather);
+        chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
       if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
-      if (typeof chunk === "string") this.ws.send(chunk, () => this.sent());
-      else this.sendBytes(chunk);
+      if (typeof chunk !== "string") this.out?.sent(chunk);
+      this.ws.send(chunk, () => this.sent());
     }
     this.maybeDrain();
-  }
-
-  /** Held by the resend buffer until acknowledged, and by the socket until written (shared/chunk-pool.ts). */
-  private sendBytes(chunk: Uint8Array): void {
-    if (this.out) {
-      this.chunks?.hold(chunk);
-      this.out.sent(chunk);
-    }
-    this.chunks?.hold(chunk);
-    this.ws.send(chunk, () => {
-      this.chunks?.letGo(chunk);
-      this.sent();
-    });
   }
 
   private poll(): void {

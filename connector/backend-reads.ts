@@ -1,6 +1,6 @@
 import type net from "node:net";
 import { FULL_READ_BYTES } from "../shared/chunks.ts";
-import { ChunkPool } from "../shared/chunk-pool.ts";
+import { ChunkPool } from "./chunk-pool.ts";
 
 /**
  * How a backend socket's reads reach its session: each read as a Buffer the session may keep,
@@ -41,14 +41,11 @@ export function sharedReadBuffer(): Buffer {
 }
 
 /**
- * Where the process's large reads are copied to (shared/chunk-pool.ts): buffers of one read
+ * Where the process's large reads are copied to (connector/chunk-pool.ts): buffers of one read
  * buffer's size, up to 64 of them (16 MiB) kept for the next reads — about what the resend
  * buffers and `ws`'s queues of a few busy sessions hold.
  */
-export const chunkPool = new ChunkPool<Buffer>(READ_BUFFER_BYTES, 64, {
-  fresh: (n) => Buffer.allocUnsafe(n),
-  over: (buffer, n) => Buffer.from(buffer, 0, n),
-});
+export const chunkPool = new ChunkPool(READ_BUFFER_BYTES, 64);
 
 /** One read: `chunk` is the session's to keep; `full` says more is probably waiting. */
 export type ReadListener = (chunk: Buffer, full: boolean) => void;

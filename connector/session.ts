@@ -218,7 +218,7 @@ export class Session {
   }
 
   private sendData(chunk: Uint8Array): void {
-    // Held by the resend buffer until acknowledged, and by ws until written (shared/chunk-pool.ts).
+    // Held by the resend buffer until acknowledged, and by ws until written (connector/chunk-pool.ts).
     if (this.out) chunkPool.hold(chunk);
     this.out?.sent(chunk);
     this.toClient += chunk.byteLength;

@@ -25,21 +25,20 @@ export function leadingBytes(queue: ReadonlyArray<unknown>, limit: number): numb
 /**
  * Removes the first `n` bytes from the front of `queue` and returns them as one array: the chunk
  * itself when it is exactly those bytes, a view when one chunk holds them all, a copy when they
- * span chunks, into `alloc(n)` (a pooled buffer: shared/chunk-pool.ts). `n` must not exceed
- * leadingBytes(queue, n).
+ * span chunks. `n` must not exceed leadingBytes(queue, n).
  */
-export function takeBytes(queue: unknown[], n: number, alloc: (n: number) => Uint8Array = newBytes): Uint8Array {
+export function takeBytes(queue: unknown[], n: number): Uint8Array {
   const head = queue[0];
   if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
   if (head.byteLength === n) {
     queue.shift();
-    return head; // the chunk itself, so that its owner still knows it (shared/chunk-pool.ts)
+    return head; // the chunk itself, so that its owner still knows it (connector/chunk-pool.ts)
   }
   if (head.byteLength > n) {
     queue[0] = head.subarray(n);
     return head.subarray(0, n);
   }
-  const out = alloc(n);
+  const out = new Uint8Array(n);
   let off = 0;
   while (off < n) {
     const part = queue[0];
@@ -51,8 +50,4 @@ export function takeBytes(queue: unknown[], n: number, alloc: (n: number) => Uin
     else queue[0] = part.subarray(k);
   }
   return out;
-}
-
-function newBytes(n: number): Uint8Array {
-  return new Uint8Array(n);
 }

@@ -270,7 +270,7 @@ function leadingBytes(queue, limit) {
   }
   return Math.min(n, limit);
 }
-function takeBytes(queue, n, alloc = newBytes) {
+function takeBytes(queue, n) {
   const head = queue[0];
   if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
   if (head.byteLength === n) {
@@ -281,7 +281,7 @@ function takeBytes(queue, n, alloc = newBytes) {
     queue[0] = head.subarray(n);
     return head.subarray(0, n);
   }
-  const out = alloc(n);
+  const out = new Uint8Array(n);
   let off = 0;
   while (off < n) {
     const part = queue[0];
@@ -293,9 +293,6 @@ function takeBytes(queue, n, alloc = newBytes) {
     else queue[0] = part.subarray(k);
   }
   return out;
-}
-function newBytes(n) {
-  return new Uint8Array(n);
 }
 
 // shared/protocol/resend.ts
@@ -576,10 +573,7 @@ var SallyportStream = class {
     this.autoConsume = opts.autoConsume ?? false;
     this.reconnect = opts.reconnect;
     this.inSession = opts.standby !== true;
-    const chunks = opts.chunks;
-    this.chunks = chunks;
-    this.gather = chunks && ((n) => chunks.take(n));
-    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer(this.chunks && ((c) => this.chunks?.letGo(c)));
+    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
       ["message", ((e) => this.received(e.data))],
@@ -642,8 +636,6 @@ var SallyportStream = class {
   reader = new ReaderCredit();
   heartbeat;
   heartbeatMs;
-  chunks;
-  gather;
   /** v3: what went out and is not yet acknowledged, kept for a resume. */
   out;
   reconnect;
@@ -836,28 +828,16 @@ var SallyportStream = class {
         this.queue.shift();
       } else {
         size = leadingBytes(this.queue, Math.min(allowance, this.maxFrame));
-        chunk = takeBytes(this.queue, size, this.gather);
+        chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
       if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
-      if (typeof chunk === "string") this.ws.send(chunk, () => this.sent());
-      else this.sendBytes(chunk);
+      if (typeof chunk !== "string") this.out?.sent(chunk);
+      this.ws.send(chunk, () => this.sent());
     }
     this.maybeDrain();
-  }
-  /** Held by the resend buffer until acknowledged, and by the socket until written (shared/chunk-pool.ts). */
-  sendBytes(chunk) {
-    if (this.out) {
-      this.chunks?.hold(chunk);
-      this.out.sent(chunk);
-    }
-    this.chunks?.hold(chunk);
-    this.ws.send(chunk, () => {
-      this.chunks?.letGo(chunk);
-      this.sent();
-    });
   }
   poll() {
     if (this.pollTimer !== void 0) return;

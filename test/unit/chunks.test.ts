@@ -29,20 +29,6 @@ describe("chunks: reading a FIFO of byte chunks off the front", () => {
     expect(q).toEqual(["end"]);
   });
 
-  it("copies bytes that span chunks into what `alloc` gives (a pooled buffer), and only those", () => {
-    const target = new Uint8Array(new ArrayBuffer(8), 0, 5);
-    const asked: number[] = [];
-    const alloc = (n: number) => {
-      asked.push(n);
-      return target;
-    };
-    const q: unknown[] = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])];
-    expect(takeBytes(q, 5, alloc)).toBe(target);
-    expect([...target]).toEqual([1, 2, 3, 4, 5]);
-    expect(takeBytes(q, 1, alloc)).toEqual(new Uint8Array([6])); // one chunk holds it: no copy
-    expect(asked).toEqual([5]);
-  });
-
   it("refuses to cross something that is not bytes", () => {
     expect(() => takeBytes(["end"], 1)).toThrow(RangeError);
     expect(() => takeBytes([bytes(1), "end"], 2)).toThrow(RangeError);

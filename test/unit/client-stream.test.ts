@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SallyportStream, type CloseInfo, type StreamOptions } from "../../client/stream.ts";
 import { FakeClientSocket as FakeSocket } from "../helpers/fakes.ts";
 import { describeClose, describeRefusal } from "../../client/describe.ts";
-import { ChunkPool } from "../../shared/chunk-pool.ts";
 import {
   CLIENT_SUBPROTOCOLS,
   HEARTBEAT_MISSES,
@@ -86,27 +85,6 @@ describe("SallyportStream: sending", () => {
     s.send(new Uint8Array(100));
     expect(ws.frames.map((f) => (f as Uint8Array).byteLength)).toEqual([192 * KiB, 100]);
     expect(deferred).toHaveLength(0);
-  });
-
-  it("with `chunks`, a frame gathered from several reads is a pooled buffer, given back once written and acknowledged (v3)", async () => {
-    const KiB = 1024;
-    const chunks = new ChunkPool(256 * KiB, 4);
-    const deferred: Array<() => void> = [];
-    const { ws, s } = make(CLIENT_SUBPROTOCOLS[3], { defer: (run) => deferred.push(run), chunks, reconnect: async () => {} });
-    ws.receive(JSON.stringify({ v: 3, t: "opened", maxMessageBytes: 256 * KiB }));
-    const sendFrame = (fill: number) => {
-      for (let i = 0; i < 4; i++) s.send(new Uint8Array(64 * KiB).fill(fill));
-      deferred.shift()!();
-    };
-    sendFrame(1);
-    expect(ws.frames.map((f) => (f as Uint8Array).byteLength)).toEqual([256 * KiB]);
-    await Promise.resolve(); // the socket wrote it
-    expect(chunks.idle).toBe(0); // the resend buffer still holds it
-    ws.receive(JSON.stringify({ v: 3, t: "credit", upTo: 256 * KiB + INITIAL_WINDOW_BYTES })); // the connector read it all
-    expect(chunks.idle).toBe(1);
-    sendFrame(2); // the next gathered frame takes that buffer again
-    expect(chunks.idle).toBe(0);
-    expect((ws.frames[1] as Uint8Array)[0]).toBe(2);
   });
 
   it("start() goes ahead of what is sent after it; a plain session has no start", () => {
