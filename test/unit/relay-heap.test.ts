@@ -23,9 +23,10 @@ describe("the relaying processes' heap", () => {
     const untuned = await collections();
     const tuned = await collections("--tuned");
     expect(untuned.young).toBeGreaterThan(50);
-    expect(untuned.full).toBeGreaterThan(0);
+    // If this fails after a Node upgrade, V8 no longer needs the setting: see cli/relay-heap.ts.
+    expect(untuned.full, "full collections without the setting").toBeGreaterThan(0);
     expect(tuned.young).toBeGreaterThan(50);
-    expect(tuned.full).toBe(0);
+    expect(tuned.full, "full collections with the setting").toBe(0);
   });
 
   it.each(["connector", "client", "dev"])("`sallyport %s` applies the settings before anything else", (command) => {
