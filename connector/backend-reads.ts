@@ -83,7 +83,7 @@ export class ReusedReadBuffer {
   }
 
   /** The `nread` bytes just read, copied out: the next read overwrites the buffer. */
-  copy(nread: number): Buffer {
+  private copy(nread: number): Buffer {
     const chunk = chunkPool.take(nread);
     this.buffer.copy(chunk, 0, 0, nread);
     return chunk;

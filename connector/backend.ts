@@ -43,7 +43,7 @@ export interface DialOptions {
 
 /** Read it with readBackend (connector/backend-reads.ts): a plain TCP socket has no 'data' events. */
 export function dialBackend(address: BackendAddress, options: DialOptions = {}): Promise<net.Socket> {
-  const { timeoutMs = BACKEND_CONNECT_TIMEOUT_MS, readBuffer = sharedReadBuffer() } = options;
+  const { timeoutMs = BACKEND_CONNECT_TIMEOUT_MS, readBuffer } = options;
   return new Promise((resolve, reject) => {
     const socket = address.scheme === "tls" ? dialTls(address) : dialTcp(address, readBuffer);
     const ready = address.scheme === "tls" ? "secureConnect" : "connect";
@@ -69,7 +69,7 @@ function dialTls(address: BackendAddress): tls.TLSSocket {
   return tls.connect({ host: address.host, port: address.port, servername: net.isIP(address.host) ? undefined : address.host });
 }
 
-function dialTcp(address: BackendAddress, readBuffer: Buffer): net.Socket {
+function dialTcp(address: BackendAddress, readBuffer = sharedReadBuffer()): net.Socket {
   const reads = new ReusedReadBuffer(readBuffer);
   // Half-open: after the backend's FIN the client may still be sending.
   const socket = net.connect({ host: address.host, port: address.port, allowHalfOpen: true, onread: reads.onread });
