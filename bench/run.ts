@@ -61,7 +61,8 @@ options
                         tunnel each), so a drift in machine load hits every tunnel alike
   --only a,b            tests to run (default: all; idle10k only without --quick)
   --tunnels a,b         tunnels (default direct,wsrelay,sallyport; chain, tinyproxy, squid on request)
-  --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable)
+  --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable;
+                        a NAME ending in -tls runs it with TLS on both legs, as sallyport-tls)
   --out DIR             results (default /tmp/sallyport-bench-<timestamp>)
   --bulk-mib N --rtt-count N --ttfb-count N --concurrent N --idle N --idle-big N --msgs-mib N
   --shard-sessions N
@@ -149,7 +150,7 @@ for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
 for (const c of o.compare ?? []) {
   const [name, dir] = c.split("=");
   if (!name || !dir || !existsSync(join(dir, "bin/sallyport.mjs"))) throw new Error(`--compare NAME=DIR: no Sallyport checkout at ${dir}`);
-  specs.push(sallyport(name, resolve(dir)));
+  specs.push(sallyport(name, resolve(dir), { tls: name.endsWith("-tls") }));
 }
 const tunnels = specs.map((s) => s.name);
 

@@ -13,6 +13,7 @@ import {
 import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { offered } from "../shared/protocol/negotiate.ts";
 import { describeRefusal } from "./describe.ts";
+import { sendFragments } from "./fragments.ts";
 import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
 /**
@@ -93,6 +94,7 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
     handlers.opened(
       new SallyportStream(ws as unknown as WebSocketLike, {
         defer: setImmediate,
+        sendFragments,
         reconnect,
         standby: opts.standby === true,
         ...opts.stream,

@@ -1,5 +1,5 @@
 import { encode, decodeForClient } from "../shared/protocol/codec.ts";
-import { FULL_READ_BYTES, leadingBytes, takeBytes } from "../shared/chunks.ts";
+import { FULL_READ_BYTES, leadingBytes, takeBytes, takeParts } from "../shared/chunks.ts";
 import {
   CLIENT_SUBPROTOCOLS,
   HEARTBEAT_REQUEST,
@@ -123,6 +123,12 @@ export interface StreamOptions {
   readonly reconnect?: (r: ResumeRequest, opened: (ws: WebSocketLike) => void) => Promise<void>;
   /** The socket was opened in standby (no session until start()): a drop before then is not resumed. */
   readonly standby?: boolean;
+  /**
+   * Sends `parts` as the fragments of one binary message (Node's `ws`: client/fragments.ts), so
+   * that reads gathered for a message go out as they are instead of copied into one array.
+   * Without it (browsers) they are joined.
+   */
+  readonly sendFragments?: (ws: WebSocketLike, parts: readonly Uint8Array[], cb: (err?: Error) => void) => void;
 }
 
 /** What a resume presents (RESUME_HEADER and the others): client/dial.ts turns it into a handshake. */
@@ -203,6 +209,7 @@ export class SallyportStream {
   private readonly maxFrameCap: number;
   private maxFrame: number;
   private readonly defer: ((run: () => void) => void) | undefined;
+  private readonly sendFragments: StreamOptions["sendFragments"];
   private flushQueued = false;
   private readonly prePairBudget: number;
   private readonly pollMs: number;
@@ -240,6 +247,7 @@ export class SallyportStream {
     this.maxFrameCap = opts.maxFrameBytes ?? MAX_MESSAGE_BYTES;
     this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
     this.defer = opts.defer;
+    this.sendFragments = opts.sendFragments;
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
@@ -466,6 +474,7 @@ export class SallyportStream {
       if (!this.paired) allowance = Math.min(allowance, this.prePairBudget - this.prePairSent);
       if (allowance <= 0) break;
       let chunk: Uint8Array | string = item;
+      let parts: Uint8Array[] | undefined;
       let size: number;
       if (typeof item === "string") {
         // A plain text frame is sent whole (splitting could cut a character); it counts as its UTF-8 size.
@@ -473,14 +482,20 @@ export class SallyportStream {
         if (size > allowance) break;
         this.queue.shift();
       } else {
-        // Consecutive chunks go out as one frame, up to the frame size and the allowance.
+        // Consecutive chunks go out as one message, up to the frame size and the allowance.
         size = leadingBytes(this.queue, Math.min(allowance, this.maxFrame));
-        chunk = takeBytes(this.queue, size);
+        if (this.sendFragments && item.byteLength < size) parts = takeParts(this.queue, size);
+        else chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
       if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
+      if (parts) {
+        for (const part of parts) this.out?.sent(part);
+        this.sendFragments!(this.ws, parts, () => this.sent());
+        continue;
+      }
       if (typeof chunk !== "string") this.out?.sent(chunk);
       this.ws.send(chunk, () => this.sent());
     }

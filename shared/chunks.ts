@@ -23,6 +23,31 @@ export function leadingBytes(queue: ReadonlyArray<unknown>, limit: number): numb
 }
 
 /**
+ * Removes the first `n` bytes from the front of `queue` and returns them as they lie: whole
+ * chunks, and a view of the first part of the last one when `n` ends inside it. Nothing is
+ * copied (what a sender that can write a message as fragments wants). `n` must not exceed
+ * leadingBytes(queue, n).
+ */
+export function takeParts(queue: unknown[], n: number): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let left = n;
+  while (left > 0) {
+    const head = queue[0];
+    if (!(head instanceof Uint8Array)) throw new RangeError("takeParts: fewer bytes at the front than asked for");
+    if (head.byteLength <= left) {
+      parts.push(head);
+      queue.shift();
+      left -= head.byteLength;
+    } else {
+      parts.push(head.subarray(0, left));
+      queue[0] = head.subarray(left);
+      left = 0;
+    }
+  }
+  return parts;
+}
+
+/**
  * Removes the first `n` bytes from the front of `queue` and returns them as one array: the chunk
  * itself when it is exactly those bytes, a view when one chunk holds them all, a copy when they
  * span chunks. `n` must not exceed leadingBytes(queue, n).

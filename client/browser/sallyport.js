@@ -270,6 +270,24 @@ function leadingBytes(queue, limit) {
   }
   return Math.min(n, limit);
 }
+function takeParts(queue, n) {
+  const parts = [];
+  let left = n;
+  while (left > 0) {
+    const head = queue[0];
+    if (!(head instanceof Uint8Array)) throw new RangeError("takeParts: fewer bytes at the front than asked for");
+    if (head.byteLength <= left) {
+      parts.push(head);
+      queue.shift();
+      left -= head.byteLength;
+    } else {
+      parts.push(head.subarray(0, left));
+      queue[0] = head.subarray(left);
+      left = 0;
+    }
+  }
+  return parts;
+}
 function takeBytes(queue, n) {
   const head = queue[0];
   if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
@@ -568,6 +586,7 @@ var SallyportStream = class {
     this.maxFrameCap = opts.maxFrameBytes ?? MAX_MESSAGE_BYTES;
     this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
     this.defer = opts.defer;
+    this.sendFragments = opts.sendFragments;
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
@@ -627,6 +646,7 @@ var SallyportStream = class {
   maxFrameCap;
   maxFrame;
   defer;
+  sendFragments;
   flushQueued = false;
   prePairBudget;
   pollMs;
@@ -821,6 +841,7 @@ var SallyportStream = class {
       if (!this.paired) allowance = Math.min(allowance, this.prePairBudget - this.prePairSent);
       if (allowance <= 0) break;
       let chunk = item;
+      let parts;
       let size;
       if (typeof item === "string") {
         size = utf8.encode(item).byteLength;
@@ -828,12 +849,18 @@ var SallyportStream = class {
         this.queue.shift();
       } else {
         size = leadingBytes(this.queue, Math.min(allowance, this.maxFrame));
-        chunk = takeBytes(this.queue, size);
+        if (this.sendFragments && item.byteLength < size) parts = takeParts(this.queue, size);
+        else chunk = takeBytes(this.queue, size);
       }
       this.queuedBytes -= size;
       if (this.protocol === "sallyport") this.credit.send -= size;
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
+      if (parts) {
+        for (const part of parts) this.out?.sent(part);
+        this.sendFragments(this.ws, parts, () => this.sent());
+        continue;
+      }
       if (typeof chunk !== "string") this.out?.sent(chunk);
       this.ws.send(chunk, () => this.sent());
     }

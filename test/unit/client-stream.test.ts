@@ -87,6 +87,34 @@ describe("SallyportStream: sending", () => {
     expect(deferred).toHaveLength(0);
   });
 
+  it("with `sendFragments`, reads gathered into one message go to it as they are, uncopied; one read goes whole", () => {
+    const KiB = 1024;
+    const deferred: Array<() => void> = [];
+    const messages: Uint8Array[][] = [];
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], {
+      defer: (run) => deferred.push(run),
+      sendFragments: (_ws, parts, cb) => {
+        messages.push([...parts]);
+        cb();
+      },
+    });
+    ws.receive('{"v":1,"t":"opened","maxMessageBytes":131072}');
+    const reads = [0, 1, 2].map((i) => new Uint8Array(64 * KiB).fill(i));
+    for (const r of reads) s.send(r);
+    deferred.shift()!();
+    // 128 KiB messages: the first two reads as they are, then the third alone, sent whole.
+    expect(messages).toHaveLength(1);
+    expect(messages[0]![0]).toBe(reads[0]);
+    expect(messages[0]![1]).toBe(reads[1]);
+    expect(ws.frames).toEqual([reads[2]]);
+    // A message that ends inside a read takes a view of its start; the rest leads the next one.
+    s.send(new Uint8Array(100 * KiB).fill(7));
+    s.send(new Uint8Array(100 * KiB).fill(8));
+    expect(messages.slice(1).map((m) => m.map((p) => p.byteLength / KiB))).toEqual([[100, 28]]);
+    expect(ws.frames.slice(1).map((f) => (f as Uint8Array).byteLength / KiB)).toEqual([72]);
+    expect(s.bytesSent).toBe(392 * KiB);
+  });
+
   it("start() goes ahead of what is sent after it; a plain session has no start", () => {
     const { ws, s } = make();
     s.start();
