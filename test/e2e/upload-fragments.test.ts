@@ -1,11 +1,9 @@
 import { randomBytes } from "node:crypto";
-import net from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { echoBackend } from "../helpers/backends.ts";
+import { echoBackend, sha256 } from "../helpers/backends.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { startFaultEdge, startNode } from "../helpers/fault-kit.ts";
-import { msgIs, spawnSallyport } from "../helpers/processes.ts";
-import { Condition } from "../helpers/wait.ts";
+import { echoAll, LocalConn, startForwarder } from "../helpers/local-conn.ts";
 import { startWireTap, type TapConnection } from "../helpers/wire-tap.ts";
 
 /**
@@ -18,29 +16,6 @@ import { startWireTap, type TapConnection } from "../helpers/wire-tap.ts";
 
 const file = new Cleanup();
 afterAll(() => file.run());
-
-/** Writes `data` and its FIN on a local connection and reads to EOF. */
-async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
-  const local = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-  const chunks: Buffer[] = [];
-  const changed = new Condition();
-  let ended = false;
-  let error: Error | undefined;
-  local.on("data", (c: Buffer) => chunks.push(c));
-  local.on("end", () => {
-    ended = true;
-    local.end();
-    changed.notify();
-  });
-  local.on("error", (e) => {
-    error = e;
-    changed.notify();
-  });
-  local.end(data);
-  await changed.wait(() => ended || error !== undefined || undefined, 20_000, "EOF on the local connection");
-  expect(error).toBeUndefined();
-  return Buffer.concat(chunks);
-}
 
 const dataFrames = (frames: TapConnection["fromEdge"]) => ({
   first: frames.filter((f) => f.opcode === 2).length,
@@ -57,19 +32,12 @@ describe("an upload's messages as fragments, end to end", () => {
     await node.registered();
     const url = new URL(edge.url);
     url.port = String(clientTap.port);
-    const client = spawnSallyport(["client", "--url", url.href, "--listen", "127.0.0.1:0", "--preopen", "1"], {
-      name: "client",
-      cleanup: file,
-    });
-    const port = Number(
-      String((await client.waitForLog(msgIs("listening"), 20_000, "the client to listen")).json!.listen)
-        .split(":")
-        .pop(),
-    );
+    const { port } = await startForwarder(file, url.href, 1);
     const data = randomBytes(8 * 1024 * 1024);
-    const echoed = await roundTrip(port, data);
-    expect(echoed.length).toBe(data.length);
-    expect(echoed.equals(data)).toBe(true);
+    const conn = new LocalConn(file, port);
+    await echoAll([{ conn, data }], 20_000);
+    expect(conn.received).toBe(data.length);
+    expect(conn.digest()).toBe(sha256(data));
 
     const up = dataFrames(clientTap.connections.flatMap((c) => c.fromConnector));
     expect(up.first).toBeGreaterThan(0);
