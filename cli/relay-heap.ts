@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
 import v8 from "node:v8";
+import type { Logger } from "../shared/log.ts";
+import { BulkGauge, type HeapMode, ioBytesOf } from "./bulk-gauge.ts";
 
 /**
  * V8 settings for the processes that relay bytes: the connector, `sallyport client`, `sallyport
@@ -19,7 +22,60 @@ import v8 from "node:v8";
  */
 export const RELAY_V8_FLAGS: readonly string[] = ["--no-concurrent-array-buffer-sweeping"];
 
-/** Called first thing by the relaying commands; the flag is read at every young collection. */
-export function tuneHeapForRelaying(): void {
+/**
+ * While bytes flow in bulk, V8 may grow the old generation to 4 × what a full collection left
+ * (its own choice is 1.1–4 ×, from how fast it collects against how fast we allocate). A
+ * relaying process keeps little alive (10–16 MiB) and allocates fast, and V8 starts marking
+ * whenever the room left under its limit is smaller than the young generation; with the limit
+ * close above what is live, that is often: traced, 2–3 × the full collections. At 4 × the
+ * client's CPU per GiB fell by a quarter and bulk ran 8–14 % faster (docs/performance.md,
+ * "Levers taken"). Not always on: opening thousands of idle sessions then leaves its garbage
+ * in a bigger heap (the connector's memory per idle session rose 1–2 KiB towards the 20 KiB
+ * target). The flag is read at each full collection, so it can change while the process runs.
+ */
+export const BULK_HEAP_FLAG = "--heap-growing-percent=300";
+/** 0: V8 chooses the factor itself again. */
+export const DEFAULT_HEAP_FLAG = "--heap-growing-percent=0";
+/** How often the I/O count is read (a read of a small file under /proc). */
+export const GAUGE_INTERVAL_MS = 250;
+
+export interface HeapTuning {
+  /** Log each change of the heap's mode at debug level (the commands have a logger only later). */
+  logTo(log: Logger): void;
+}
+
+/**
+ * Called first thing by the relaying commands; the array-buffer flag is read at every young
+ * collection. Where /proc/self/io cannot be read (not Linux), the heap keeps V8's sizing.
+ */
+export function tuneHeapForRelaying(): HeapTuning {
   for (const flag of RELAY_V8_FLAGS) v8.setFlagsFromString(flag);
+  let log: Logger | undefined;
+  const gauge = new BulkGauge();
+  const read = (): number | undefined => {
+    try {
+      return ioBytesOf(readFileSync("/proc/self/io", "latin1"));
+    } catch {
+      return undefined;
+    }
+  };
+  const first = read();
+  if (first !== undefined) {
+    gauge.sample(first, performance.now());
+    setInterval(() => {
+      const bytes = read();
+      const change = bytes === undefined ? undefined : gauge.sample(bytes, performance.now());
+      if (change) apply(change, log);
+    }, GAUGE_INTERVAL_MS).unref();
+  }
+  return {
+    logTo(l) {
+      log = l;
+    },
+  };
+}
+
+function apply(mode: HeapMode, log: Logger | undefined): void {
+  v8.setFlagsFromString(mode === "bulk" ? BULK_HEAP_FLAG : DEFAULT_HEAP_FLAG);
+  log?.log("debug", mode === "bulk" ? "bulk transfer: heap may grow 4x per collection" : "bulk transfer over: V8's heap sizing again");
 }

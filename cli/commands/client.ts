@@ -44,7 +44,7 @@ edge to the service's backend (like \`cloudflared access tcp\`).`,
 const fail = (message: string): number => usageError(COMMAND, message);
 
 export async function run(argv: string[]): Promise<number> {
-  tuneHeapForRelaying();
+  const heap = tuneHeapForRelaying();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;
@@ -68,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const log = stderrLogger(level);
+  heap.logTo(log);
   const forwarder = new Forwarder({
     url: url,
     host: listen.value.host,

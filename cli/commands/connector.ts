@@ -24,7 +24,7 @@ which wins over the file). Without a proxy setting, HTTPS_PROXY (wss:// edge) or
 } as const satisfies CommandSpec;
 
 export async function run(argv: string[]): Promise<number> {
-  tuneHeapForRelaying();
+  const heap = tuneHeapForRelaying();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const flags: Flags = args.values;
@@ -44,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const log = stderrLogger(level);
+  heap.logTo(log);
   // The metrics read the pools at scrape time; the connector exists by the first scrape.
   let connector: Connector | undefined;
   const metrics = new ConnectorMetrics(() => connector?.stats() ?? []);

@@ -25,7 +25,7 @@ echo backend, all on 127.0.0.1. Prints the client URL, then "ready".`,
 } as const satisfies CommandSpec;
 
 export async function run(argv: string[]): Promise<number> {
-  tuneHeapForRelaying();
+  const heap = tuneHeapForRelaying();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;
@@ -37,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const localEdge = await loadLocalEdge();
   if (!localEdge) return 1;
   const log = stderrLogger();
+  heap.logTo(log);
   const echo = values.connect ? undefined : await startEchoServer();
   const connect = values.connect ?? `tcp://127.0.0.1:${echo!.port}`;
   // A fresh token per run, held in memory only: nothing to leak, nothing to configure.

@@ -32,6 +32,7 @@ describe("the relaying processes' heap", () => {
   it.each(["connector", "client", "dev"])("`sallyport %s` applies the settings before anything else", (command) => {
     const source = readFileSync(new URL(`cli/commands/${command}.ts`, ROOT), "utf8");
     const body = source.split("export async function run(argv: string[]): Promise<number> {\n")[1] ?? "";
-    expect(body.trimStart().startsWith("tuneHeapForRelaying();")).toBe(true);
+    expect(body.trimStart().startsWith("const heap = tuneHeapForRelaying();")).toBe(true);
+    expect(body).toMatch(/const log = stderrLogger\([^)]*\);\n\s*heap\.logTo\(log\);/);
   });
 });
