@@ -42,7 +42,6 @@ export class BulkGauge {
   private change(to: HeapMode): HeapMode | undefined {
     if (this.current === to) return undefined;
     this.current = to;
-    if (to === "default") this.slowSince = undefined;
     return to;
   }
 }

@@ -289,26 +289,13 @@ function takeParts(queue, n) {
   return parts;
 }
 function takeBytes(queue, n) {
-  const head = queue[0];
-  if (!(head instanceof Uint8Array)) throw new RangeError("takeBytes: no bytes at the front");
-  if (head.byteLength === n) {
-    queue.shift();
-    return head;
-  }
-  if (head.byteLength > n) {
-    queue[0] = head.subarray(n);
-    return head.subarray(0, n);
-  }
+  const parts = takeParts(queue, n);
+  if (parts.length === 1) return parts[0];
   const out = new Uint8Array(n);
   let off = 0;
-  while (off < n) {
-    const part = queue[0];
-    if (!(part instanceof Uint8Array)) throw new RangeError("takeBytes: fewer bytes at the front than asked for");
-    const k = Math.min(part.byteLength, n - off);
-    out.set(k === part.byteLength ? part : part.subarray(0, k), off);
-    off += k;
-    if (k === part.byteLength) queue.shift();
-    else queue[0] = part.subarray(k);
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.byteLength;
   }
   return out;
 }
