@@ -58,6 +58,9 @@ describe("faults: data path", () => {
       // (V2_INITIAL_CREDIT_BYTES), not a whole window: it has proved nothing yet.
       const FIRST = V2_INITIAL_CREDIT_BYTES;
       await source.wait(() => source.state.handed >= FIRST || undefined, 10_000, "the first limit to flow");
+      // All of it reaches the client before the stall is judged: on a loaded machine the last
+      // messages may still be on their way when the backend's writes have stopped for a second.
+      await client.changed.wait(() => client.bytes() >= FIRST || undefined, 10_000, "the first limit to reach the client");
       const stalled = await within(
         (async () => {
           for (;;) {
