@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { bulk, concurrent, hold, rtt, sequential } from "./lib/load.ts";
+import { bulk, concurrent, echoBulk, hold, rtt, sequential, type BulkResult } from "./lib/load.ts";
 import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
 import { SSH_CIPHERS, sshTunnel, type SshTunnelName } from "./lib/ssh-tunnel.ts";
 import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
@@ -49,7 +49,9 @@ Measures, side by side in one run, with medians over repetitions:
              buffers); the cost of issue 12 when nothing fails: --tunnels sallyport,sallyport-v2 --interleave
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
 ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
-idle (PSS per idle session, by process), idle10k (10,000 idle sessions), msgs (WebSocket
+idle (PSS per idle session, by process), idle10k (10,000 idle sessions), idlebulk (as many
+idle sessions held while one more echoes --bulk-mib both ways: RSS by process held, at the
+peak and after the transfer; opt-in, not in the default set), msgs (WebSocket
 messages per GiB, counted by a proxy on the client's WebSocket leg), shards (bench/shards.ts,
 once, not per tunnel: a service over 1 object and over 4, session set-up p50/p99 and sessions
 and messages per object).
@@ -74,7 +76,7 @@ options
 Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.
 `;
 
-const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "msgs", "shards"] as const;
+const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "idlebulk", "msgs", "shards"] as const;
 type Test = (typeof TESTS)[number];
 
 const { values: o } = parseArgs({
@@ -128,7 +130,7 @@ const sizes = {
   msgsBytes: num(o["msgs-mib"], quick ? 128 : 1024) * MiB,
   shardSessions: num(o["shard-sessions"], quick ? 200 : 1000),
 };
-const only = o.only ? o.only.split(",") : TESTS.filter((t) => !(quick && t === "idle10k"));
+const only = o.only ? o.only.split(",") : TESTS.filter((t) => t !== "idlebulk" && !(quick && t === "idle10k"));
 for (const t of only) if (!TESTS.includes(t as Test)) throw new Error(`unknown test ${t} (tests: ${TESTS.join(", ")})`);
 
 const repoRoot = resolve(new URL("..", import.meta.url).pathname);
@@ -199,7 +201,7 @@ const env: BenchEnv = {
 // unprivileged run cannot raise. So the big idle test holds as many as fit, up to --idle-big.
 const nofile = nofileLimit();
 const idleBigCount = Math.min(sizes.idleBig, Math.floor((nofile - 500) / 4));
-if (idleBigCount < sizes.idleBig && only.includes("idle10k")) {
+if (idleBigCount < sizes.idleBig && (only.includes("idle10k") || only.includes("idlebulk"))) {
   progress(
     `note: open-files limit ${nofile} (ulimit -n): the big idle test holds ${idleBigCount} sessions, not ${sizes.idleBig} (workerd needs ` +
       `4 descriptors per session)`,
@@ -298,6 +300,8 @@ const FLOOR_TARGETS: readonly (readonly [string, string, string, number])[] = [
 ];
 
 const CHAIN_TESTS: readonly Test[] = ["bulk", "rtt", "ttfb", "msgs"];
+/** idlebulk: how long after the transfer its RSS is read again (the bulk switch's 5 s and a collection). */
+const IDLE_BULK_SETTLE_MS = 8000;
 /** Tunnels with Sallyport's processes (client, edge, edge-host, connector), Sallyport itself or its floor. */
 const edgeShaped = (spec: TunnelSpec): boolean => ["sallyport", "chain"].includes(spec.kind);
 
@@ -362,6 +366,47 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
           await new Promise((r2) => setTimeout(r2, 2000));
         }
       }
+    } finally {
+      await t.down();
+    }
+  } else if (test === "idlebulk") {
+    const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
+    if (!t) return fail(first, "tunnel did not start");
+    try {
+      let held: Sample = {};
+      let during: Awaited<ReturnType<typeof withPeaks<BulkResult>>> | undefined;
+      let after: Sample = {};
+      let cpu: Sample = {};
+      const r = await hold(t.addr, idleBigCount, 100, 300_000, async () => {
+        await new Promise((r2) => setTimeout(r2, 1500));
+        held = perRole(t, rssKb);
+        const c0 = perRole(t, cpuSeconds);
+        during = await withPeaks(t, () => echoBulk(t.addr, sizes.bulkBytes, 180_000));
+        cpu = diff(c0, perRole(t, cpuSeconds));
+        // Past the heap's bulk switch (cli/bulk-gauge.ts QUIET_MS, 5 s) and a collection after it.
+        await new Promise((r2) => setTimeout(r2, IDLE_BULK_SETTLE_MS));
+        after = perRole(t, rssKb);
+      });
+      const moved = during?.result;
+      emit(
+        spec.name,
+        test,
+        first,
+        {
+          ...r,
+          ok: r.ok && moved?.ok === true,
+          bulk: moved,
+          cpu_s: cpu,
+          rss_held_kb: held,
+          rss_peak_kb: during?.peak,
+          rss_after_kb: after,
+        },
+        `${r.held}/${r.count} held, ${moved?.mb_per_s ?? "-"} MB/s each way, CPU-s ${Object.entries(cpu)
+          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+          .join(", ")}; RSS MiB held / peak / after: ${Object.keys(held)
+          .map((k) => `${k} ${fmt(held[k]! / 1024)} / ${fmt((during?.peak[k] ?? 0) / 1024)} / ${fmt((after[k] ?? 0) / 1024)}`)
+          .join(", ")}`,
+      );
     } finally {
       await t.down();
     }

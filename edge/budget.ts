@@ -22,10 +22,20 @@ export const MIN_GRANT_CAP_BYTES = 64 * 1024;
 export const STALLED_MS = 2_000;
 
 /**
- * How far past what a reader proved its writer may be let now: each holding session's fair
- * share of half the budget (two directions each), between a whole window — one session alone —
- * and MIN_GRANT_CAP_BYTES; that least once half the budget is held. So honest sessions slow
- * down as they grow in number instead of outgrowing the budget and being cut.
+ * A session holding less than this is not one the budget is shared among (grantCap): an idle
+ * or interactive session holds a few hundred bytes between its messages, and counted, a
+ * thousand of them narrowed one bulk transfer to MIN_GRANT_CAP_BYTES (`npm run bench -- --only
+ * idlebulk`: 49 against 158 MB/s, at 2.6–4.7 × the CPU). What such sessions hold still counts
+ * in the total: were many of them to add up to half the budget, every grant narrows as below.
+ */
+export const SHARING_HOLDER_BYTES = MIN_GRANT_CAP_BYTES / 4;
+
+/**
+ * How far past what a reader proved its writer may be let now: the fair share of half the
+ * budget (two directions each) of each session holding SHARING_HOLDER_BYTES or more, between a
+ * whole window — one session alone — and MIN_GRANT_CAP_BYTES; that least once half the budget
+ * is held. So honest sessions slow down as they grow in number instead of outgrowing the budget
+ * and being cut.
  */
 export function grantCap(total: number, holders: number, budget = OBJECT_BUDGET_BYTES): number {
   if (total * 2 >= budget) return MIN_GRANT_CAP_BYTES;
@@ -66,15 +76,18 @@ export function shed(holdings: readonly Holding[], budget = OBJECT_BUDGET_BYTES,
 export class BudgetAccount {
   private readonly held = new Map<string, { bytes: number; since: number }>();
   total = 0;
+  private sharing = 0;
 
-  /** Holders with something held. */
+  /** Holders the budget is shared among: those holding SHARING_HOLDER_BYTES or more. */
   get holders(): number {
-    return this.held.size;
+    return this.sharing;
   }
 
   set(id: string, bytes: number, now: number): void {
     const was = this.held.get(id);
-    this.total += bytes - (was?.bytes ?? 0);
+    const before = was?.bytes ?? 0;
+    this.total += bytes - before;
+    this.sharing += Number(bytes >= SHARING_HOLDER_BYTES) - Number(before >= SHARING_HOLDER_BYTES);
     if (bytes <= 0) return void this.held.delete(id);
     if (!was) return void this.held.set(id, { bytes, since: now });
     // Updated in place: this runs for every data message relayed.

@@ -125,55 +125,76 @@ export interface BulkResult {
 const CHUNK = randomBytes(1 << 20);
 
 /** up: N bytes client -> backend, timed until the backend confirms it has all of them. down: the reverse. */
-export async function bulk(addr: Addr, bytes: number, dir: "up" | "down", deadlineMs: number): Promise<BulkResult> {
+export function bulk(addr: Addr, bytes: number, dir: "up" | "down", deadlineMs: number): Promise<BulkResult> {
+  return timedTransfer(addr, bytes, async (sock) => {
+    const header = Buffer.alloc(9);
+    header[0] = dir === "up" ? 0x55 : 0x44; // 'U' / 'D'
+    header.writeBigUInt64BE(BigInt(bytes), 1);
+    // Up: the backend's one byte says it has them all.
+    const got = dir === "up" ? new Reader(sock).take(1, deadlineMs) : received(sock, bytes);
+    sock.write(header);
+    if (dir === "up") await sendBytes(sock, bytes, deadlineMs);
+    await timeout<unknown>(got, deadlineMs, "bulk");
+  });
+}
+
+/** N bytes through an echo backend, both ways at once: timed until the last one is back. */
+export function echoBulk(addr: Addr, bytes: number, deadlineMs: number): Promise<BulkResult> {
+  return timedTransfer(addr, bytes, async (sock) => {
+    const back = received(sock, bytes);
+    await Promise.all([sendBytes(sock, bytes, deadlineMs), timeout(back, deadlineMs, "echo bulk")]);
+  });
+}
+
+/** One connection moving `bytes`, timed from the connect to the end of `move`. */
+async function timedTransfer(addr: Addr, bytes: number, move: (sock: net.Socket) => Promise<unknown>): Promise<BulkResult> {
   const t0 = now();
   let s: net.Socket | undefined;
   try {
     s = await connect(addr);
-    const sock = s;
-    const header = Buffer.alloc(9);
-    header[0] = dir === "up" ? 0x55 : 0x44; // 'U' / 'D'
-    header.writeBigUInt64BE(BigInt(bytes), 1);
-    const reader = dir === "up" ? new Reader(sock) : undefined;
-    const got = new Promise<number>((resolve, reject) => {
-      if (dir === "up") return void reader!.take(1, deadlineMs).then(() => resolve(bytes), reject);
-      let n = 0;
-      sock.on("data", (d: Buffer) => {
-        n += d.length;
-        if (n >= bytes) resolve(n);
-      });
-      sock.on("error", reject);
-      sock.on("close", () => (n >= bytes ? resolve(n) : reject(new Error(`closed after ${n}/${bytes} bytes`))));
-    });
-    sock.write(header);
-    if (dir === "up") {
-      let left = bytes;
-      while (left > 0) {
-        const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-        left -= chunk.length;
-        if (!sock.write(chunk)) {
-          await timeout(
-            new Promise<void>((resolve, reject) => {
-              const closed = (): void => reject(new Error("closed while sending"));
-              sock.once("close", closed);
-              sock.once("drain", () => {
-                sock.off("close", closed);
-                resolve();
-              });
-            }),
-            deadlineMs,
-            "send",
-          );
-        }
-      }
-    }
-    await timeout(got, deadlineMs, "bulk");
+    await move(s);
     const ms = usSince(t0) / 1000;
     return { ok: true, bytes, ms: Math.round(ms), mb_per_s: Math.round(bytes / 1e3 / ms) };
   } catch (e) {
     return { ok: false, bytes, ms: Math.round(usSince(t0) / 1000), mb_per_s: 0, error: (e as Error).message };
   } finally {
     if (s) await closeQuietly(s);
+  }
+}
+
+/** Resolves once `bytes` bytes have arrived on `sock`; rejects if it closes or fails first. */
+function received(sock: net.Socket, bytes: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let n = 0;
+    sock.on("data", (d: Buffer) => {
+      n += d.length;
+      if (n >= bytes) resolve(n);
+    });
+    sock.on("error", reject);
+    sock.on("close", () => (n >= bytes ? resolve(n) : reject(new Error(`closed after ${n}/${bytes} bytes`))));
+  });
+}
+
+/** Writes `bytes` bytes of CHUNK to `sock`, waiting for 'drain' whenever it asks to. */
+async function sendBytes(sock: net.Socket, bytes: number, deadlineMs: number): Promise<void> {
+  let left = bytes;
+  while (left > 0) {
+    const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
+    left -= chunk.length;
+    if (!sock.write(chunk)) {
+      await timeout(
+        new Promise<void>((resolve, reject) => {
+          const closed = (): void => reject(new Error("closed while sending"));
+          sock.once("close", closed);
+          sock.once("drain", () => {
+            sock.off("close", closed);
+            resolve();
+          });
+        }),
+        deadlineMs,
+        "send",
+      );
+    }
   }
 }
 

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BudgetAccount, grantCap, MIN_GRANT_CAP_BYTES, OBJECT_BUDGET_BYTES, STALLED_MS, shed } from "../../edge/budget.ts";
+import {
+  BudgetAccount,
+  grantCap,
+  MIN_GRANT_CAP_BYTES,
+  OBJECT_BUDGET_BYTES,
+  SHARING_HOLDER_BYTES,
+  STALLED_MS,
+  shed,
+} from "../../edge/budget.ts";
 import { INITIAL_WINDOW_BYTES as W, MARK_INTERVAL_BYTES as MI } from "../../shared/protocol/constants.ts";
 import { DirectionMeter, initialCredit, ReaderCredit } from "../../shared/protocol/credit.ts";
 import { SessionFlow } from "../../edge/flow.ts";
@@ -297,14 +305,34 @@ describe("BudgetAccount", () => {
     a.set("y", 30, 0);
     a.set("x", 15, 0);
     expect(a.total).toBe(45);
-    expect(a.holders).toBe(2);
     expect(a.overBudget(STALLED_MS, 50)).toEqual([]);
     a.set("z", 20, 0);
     expect(a.overBudget(STALLED_MS - 1, 50)).toEqual([]);
     expect(a.overBudget(STALLED_MS, 50)).toEqual(["y"]);
     a.remove("y");
     expect(a.total).toBe(35);
+  });
+
+  it("shares the budget among holders of SHARING_HOLDER_BYTES or more only; the small ones still count in the total", () => {
+    const a = new BudgetAccount();
+    for (let i = 0; i < 1000; i++) a.set(`idle ${i}`, 128, 0);
+    expect(a.holders).toBe(0);
+    expect(grantCap(a.total, a.holders)).toBe(W);
+    a.set("bulk", SHARING_HOLDER_BYTES, 0);
+    a.set("other", 2 * 1024 * 1024, 0);
     expect(a.holders).toBe(2);
+    a.set("idle 7", SHARING_HOLDER_BYTES + 1, 0); // a burst: shares while it holds that much
+    expect(a.holders).toBe(3);
+    a.set("idle 7", 64, 0);
+    a.set("bulk", SHARING_HOLDER_BYTES - 1, 0);
+    expect(a.holders).toBe(1);
+    a.remove("other");
+    expect(a.holders).toBe(0);
+    expect(a.total).toBe(999 * 128 + 64 + SHARING_HOLDER_BYTES - 1);
+    // Many small holders adding up to half the budget narrow every grant all the same.
+    for (let i = 0; i < 1100; i++) a.set(`idle ${i}`, SHARING_HOLDER_BYTES - 1, 0);
+    expect(a.holders).toBe(0);
+    expect(grantCap(a.total, a.holders)).toBe(MIN_GRANT_CAP_BYTES);
   });
 
   it("restarts a holder's stall when what it holds goes down, not when it grows", () => {
