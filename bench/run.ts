@@ -49,9 +49,10 @@ Measures, side by side in one run, with medians over repetitions:
              buffers); the cost of issue 12 when nothing fails: --tunnels sallyport,sallyport-v2 --interleave
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
 ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
-idle (PSS per idle session, by process), idle10k (10,000 idle sessions), idlebulk (as many
-idle sessions held while one more echoes --bulk-mib both ways: RSS by process held, at the
-peak and after the transfer; opt-in, not in the default set), msgs (WebSocket
+idle (PSS per idle session, by process), idle10k (10,000 idle sessions), crowd (as many idle
+sessions held while beside them one more echoes --bulk-mib both ways, then --ttfb-count
+sequential sessions run: MB/s and CPU, RSS by process held, at the peak and after, TTFB;
+opt-in, not in the default set), msgs (WebSocket
 messages per GiB, counted by a proxy on the client's WebSocket leg), shards (bench/shards.ts,
 once, not per tunnel: a service over 1 object and over 4, session set-up p50/p99 and sessions
 and messages per object).
@@ -76,7 +77,7 @@ options
 Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.
 `;
 
-const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "idlebulk", "msgs", "shards"] as const;
+const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "crowd", "msgs", "shards"] as const;
 type Test = (typeof TESTS)[number];
 
 const { values: o } = parseArgs({
@@ -130,7 +131,7 @@ const sizes = {
   msgsBytes: num(o["msgs-mib"], quick ? 128 : 1024) * MiB,
   shardSessions: num(o["shard-sessions"], quick ? 200 : 1000),
 };
-const only = o.only ? o.only.split(",") : TESTS.filter((t) => t !== "idlebulk" && !(quick && t === "idle10k"));
+const only = o.only ? o.only.split(",") : TESTS.filter((t) => t !== "crowd" && !(quick && t === "idle10k"));
 for (const t of only) if (!TESTS.includes(t as Test)) throw new Error(`unknown test ${t} (tests: ${TESTS.join(", ")})`);
 
 const repoRoot = resolve(new URL("..", import.meta.url).pathname);
@@ -201,7 +202,7 @@ const env: BenchEnv = {
 // unprivileged run cannot raise. So the big idle test holds as many as fit, up to --idle-big.
 const nofile = nofileLimit();
 const idleBigCount = Math.min(sizes.idleBig, Math.floor((nofile - 500) / 4));
-if (idleBigCount < sizes.idleBig && (only.includes("idle10k") || only.includes("idlebulk"))) {
+if (idleBigCount < sizes.idleBig && (only.includes("idle10k") || only.includes("crowd"))) {
   progress(
     `note: open-files limit ${nofile} (ulimit -n): the big idle test holds ${idleBigCount} sessions, not ${sizes.idleBig} (workerd needs ` +
       `4 descriptors per session)`,
@@ -300,8 +301,8 @@ const FLOOR_TARGETS: readonly (readonly [string, string, string, number])[] = [
 ];
 
 const CHAIN_TESTS: readonly Test[] = ["bulk", "rtt", "ttfb", "msgs"];
-/** idlebulk: how long after the transfer its RSS is read again (the bulk switch's 5 s and a collection). */
-const IDLE_BULK_SETTLE_MS = 8000;
+/** crowd: how long after the transfer its RSS is read again (the bulk switch's 5 s and a collection). */
+const CROWD_SETTLE_MS = 8000;
 /** Tunnels with Sallyport's processes (client, edge, edge-host, connector), Sallyport itself or its floor. */
 const edgeShaped = (spec: TunnelSpec): boolean => ["sallyport", "chain"].includes(spec.kind);
 
@@ -369,7 +370,7 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
     } finally {
       await t.down();
     }
-  } else if (test === "idlebulk") {
+  } else if (test === "crowd") {
     const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
     if (!t) return fail(first, "tunnel did not start");
     try {
@@ -377,6 +378,7 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
       let during: Awaited<ReturnType<typeof withPeaks<BulkResult>>> | undefined;
       let after: Sample = {};
       let cpu: Sample = {};
+      let sessions: Awaited<ReturnType<typeof sequential>> | undefined;
       const r = await hold(t.addr, idleBigCount, 100, 300_000, async () => {
         await new Promise((r2) => setTimeout(r2, 1500));
         held = perRole(t, rssKb);
@@ -384,8 +386,9 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
         during = await withPeaks(t, () => echoBulk(t.addr, sizes.bulkBytes, 180_000));
         cpu = diff(c0, perRole(t, cpuSeconds));
         // Past the heap's bulk switch (cli/bulk-gauge.ts QUIET_MS, 5 s) and a collection after it.
-        await new Promise((r2) => setTimeout(r2, IDLE_BULK_SETTLE_MS));
+        await new Promise((r2) => setTimeout(r2, CROWD_SETTLE_MS));
         after = perRole(t, rssKb);
+        sessions = await sequential(t.addr, sizes.ttfbCount, 180_000);
       });
       const moved = during?.result;
       emit(
@@ -394,18 +397,20 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
         first,
         {
           ...r,
-          ok: r.ok && moved?.ok === true,
+          ok: r.ok && moved?.ok === true && sessions?.ok === true,
           bulk: moved,
           cpu_s: cpu,
           rss_held_kb: held,
           rss_peak_kb: during?.peak,
           rss_after_kb: after,
+          ttfb: sessions,
         },
-        `${r.held}/${r.count} held, ${moved?.mb_per_s ?? "-"} MB/s each way, CPU-s ${Object.entries(cpu)
-          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
-          .join(", ")}; RSS MiB held / peak / after: ${Object.keys(held)
-          .map((k) => `${k} ${fmt(held[k]! / 1024)} / ${fmt((during?.peak[k] ?? 0) / 1024)} / ${fmt((after[k] ?? 0) / 1024)}`)
-          .join(", ")}`,
+        `${r.held}/${r.count} held; TTFB p50 ${sessions?.p50_us ?? "-"} µs, p99 ${sessions?.p99_us ?? "-"} µs; ` +
+          `${moved?.mb_per_s ?? "-"} MB/s each way, CPU-s ${Object.entries(cpu)
+            .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+            .join(", ")}; RSS MiB held / peak / after: ${Object.keys(held)
+            .map((k) => `${k} ${fmt(held[k]! / 1024)} / ${fmt((during?.peak[k] ?? 0) / 1024)} / ${fmt((after[k] ?? 0) / 1024)}`)
+            .join(", ")}`,
       );
     } finally {
       await t.down();
