@@ -23,9 +23,9 @@ export const STALLED_MS = 2_000;
 
 /**
  * A session holding less than this is not one the budget is shared among (grantCap): an idle
- * or interactive session holds a few hundred bytes between its messages, and counted, a
- * thousand of them narrowed one bulk transfer to MIN_GRANT_CAP_BYTES (`npm run bench -- --only
- * idlebulk`: 49 against 158 MB/s, at 2.6–4.7 × the CPU). What such sessions hold still counts
+ * or interactive session holds a few hundred bytes between its messages, and counted, 4,875
+ * of them narrowed one bulk transfer beside them to MIN_GRANT_CAP_BYTES (`npm run bench --
+ * --only crowd`: 49 against 170 MB/s, at 3.5 × the CPU). What such sessions hold still counts
  * in the total: were many of them to add up to half the budget, every grant narrows as below.
  */
 export const SHARING_HOLDER_BYTES = MIN_GRANT_CAP_BYTES / 4;

@@ -11,7 +11,7 @@ import { listen } from "../helpers/net.ts";
  * The object budget (edge/budget.ts) against many idle sessions: each holds a few bytes it
  * has relayed and nobody has proved yet. Shared among every one of them, the budget left a
  * bulk transfer beside them MIN_GRANT_CAP_BYTES past what its reader proved (one round trip per
- * 64 KiB: 39 against 139 MB/s in `npm run bench -- --only idlebulk`). Idle sessions are not
+ * 64 KiB: 49 against 170 MB/s in `npm run bench -- --only crowd`). Idle sessions are not
  * among those it is shared with: the transfer keeps its whole window.
  */
 
