@@ -6,7 +6,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { SallyportStream, type CloseInfo } from "../../client/stream.ts";
 import { CLIENT_SUBPROTOCOLS } from "../../shared/protocol/constants.ts";
-import { type Backend, echoBackend, serve } from "./backends.ts";
+import { type Backend, echoBackend, serve, sha256 } from "./backends.ts";
 import { offered, versionOf } from "../../shared/protocol/negotiate.ts";
 import type { Cleanup } from "./cleanup.ts";
 import { startConnector, type TestConnector } from "./connector.ts";
@@ -346,7 +346,8 @@ export function echoSession(
   });
 }
 
-export const sha256 = (data: Buffer | Uint8Array): string => createHash("sha256").update(data).digest("hex");
+// One definition of the digest the tests compare, re-exported for the fault tests that import it from here.
+export { sha256 };
 
 /** A Sallyport-protocol client on `ws`: its SallyportStream, and its close. */
 export interface ProtocolClient {
