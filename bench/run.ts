@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { QUIET_MS } from "../cli/bulk-gauge.ts";
 import { bulk, concurrent, echoBulk, hold, rtt, sequential, type BulkResult } from "./lib/load.ts";
 import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
 import { SSH_CIPHERS, sshTunnel, type SshTunnelName } from "./lib/ssh-tunnel.ts";
@@ -301,8 +302,8 @@ const FLOOR_TARGETS: readonly (readonly [string, string, string, number])[] = [
 ];
 
 const CHAIN_TESTS: readonly Test[] = ["bulk", "rtt", "ttfb", "msgs"];
-/** crowd: how long after the transfer its RSS is read again (the bulk switch's 5 s and a collection). */
-const CROWD_SETTLE_MS = 8000;
+/** crowd: how long after the transfer its RSS is read again (past the bulk switch's quiet time, and a collection). */
+const CROWD_SETTLE_MS = QUIET_MS + 3000;
 /** Tunnels with Sallyport's processes (client, edge, edge-host, connector), Sallyport itself or its floor. */
 const edgeShaped = (spec: TunnelSpec): boolean => ["sallyport", "chain"].includes(spec.kind);
 
@@ -385,7 +386,6 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
         const c0 = perRole(t, cpuSeconds);
         during = await withPeaks(t, () => echoBulk(t.addr, sizes.bulkBytes, 180_000));
         cpu = diff(c0, perRole(t, cpuSeconds));
-        // Past the heap's bulk switch (cli/bulk-gauge.ts QUIET_MS, 5 s) and a collection after it.
         await new Promise((r2) => setTimeout(r2, CROWD_SETTLE_MS));
         after = perRole(t, rssKb);
         sessions = await sequential(t.addr, sizes.ttfbCount, 180_000);
