@@ -27,7 +27,7 @@ Measures, side by side in one run, with medians over repetitions:
   wsrelay    a plain one-hop Node WebSocket relay (bench/ws-relay.ts): TCP -> ws -> TCP
   chain      Sallyport's topology with the least code (bench/chain-edge.ts, chain-relay.ts):
              the floor of client -> Durable Object -> connector on this runtime (opt-in;
-             bulk, rtt, ttfb and msgs only)
+             bulk, rtt, ttfb, paced and msgs only)
   chain-msgs the same least code exchanging a kept Sallyport session's messages (start,
              opened, end, end+done: 6 into the object, 5 out): the floor of Sallyport's
              protocol, so what sallyport measures above it is its code (opt-in)
@@ -49,7 +49,9 @@ Measures, side by side in one run, with medians over repetitions:
              the same with the edge speaking up to v2: without v3's resume (tickets, resend
              buffers); the cost of issue 12 when nothing fails: --tunnels sallyport,sallyport-v2 --interleave
 Tests: bulk (1 GiB each way: MB/s, CPU-s/GiB, peak RSS), rtt (64 B ping-pong p50/p99),
-ttfb (sequential new sessions: connect + 64 B echo), concurrent (N sessions at once),
+ttfb (sequential new sessions: connect + 64 B echo, back to back), paced (the same, each
+started 5 ms after the last one closed: one new connection's latency on an idle tunnel, not
+CPU per session; opt-in, and its p50 spreads widely here), concurrent (N sessions at once),
 idle (PSS per idle session, by process), idle10k (10,000 idle sessions), crowd (as many idle
 sessions held while beside them one more echoes --bulk-mib both ways, then --ttfb-count
 sequential sessions run: MB/s and CPU, RSS by process held, at the peak and after, TTFB;
@@ -78,7 +80,7 @@ options
 Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.
 `;
 
-const TESTS = ["bulk", "rtt", "ttfb", "concurrent", "idle", "idle10k", "crowd", "msgs", "shards"] as const;
+const TESTS = ["bulk", "rtt", "ttfb", "paced", "concurrent", "idle", "idle10k", "crowd", "msgs", "shards"] as const;
 type Test = (typeof TESTS)[number];
 
 const { values: o } = parseArgs({
@@ -132,7 +134,8 @@ const sizes = {
   msgsBytes: num(o["msgs-mib"], quick ? 128 : 1024) * MiB,
   shardSessions: num(o["shard-sessions"], quick ? 200 : 1000),
 };
-const only = o.only ? o.only.split(",") : TESTS.filter((t) => t !== "crowd" && !(quick && t === "idle10k"));
+const OPT_IN: readonly Test[] = ["crowd", "paced"];
+const only = o.only ? o.only.split(",") : TESTS.filter((t) => !OPT_IN.includes(t) && !(quick && t === "idle10k"));
 for (const t of only) if (!TESTS.includes(t as Test)) throw new Error(`unknown test ${t} (tests: ${TESTS.join(", ")})`);
 
 const repoRoot = resolve(new URL("..", import.meta.url).pathname);
@@ -301,7 +304,9 @@ const FLOOR_TARGETS: readonly (readonly [string, string, string, number])[] = [
   ["ttfb", "p99_us", "TTFB p99", 1.25],
 ];
 
-const CHAIN_TESTS: readonly Test[] = ["bulk", "rtt", "ttfb", "msgs"];
+const CHAIN_TESTS: readonly Test[] = ["bulk", "rtt", "ttfb", "paced", "msgs"];
+/** paced: the pause between one session's close and the next one's connect (the tunnel's own end of it finishes in it). */
+const PACE_GAP_MS = 5;
 /** crowd: how long after the transfer its RSS is read again (past the bulk switch's quiet time, and a collection). */
 const CROWD_SETTLE_MS = QUIET_MS + 3000;
 /** Tunnels with Sallyport's processes (client, edge, edge-host, connector), Sallyport itself or its floor. */
@@ -343,7 +348,7 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
     } finally {
       await t.down();
     }
-  } else if (test === "rtt" || test === "ttfb" || test === "concurrent") {
+  } else if (test === "rtt" || test === "ttfb" || test === "paced" || test === "concurrent") {
     const t = await up(spec, { backendPort: ports.echo, backendKind: "echo" });
     if (!t) return fail(first, "tunnel did not start");
     try {
@@ -352,8 +357,8 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
         if (test === "rtt") {
           const r = await rtt(t.addr, sizes.rttCount, 64, sizes.rttWarmup, 180_000);
           emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs`);
-        } else if (test === "ttfb") {
-          const r = await sequential(t.addr, sizes.ttfbCount, 180_000);
+        } else if (test === "ttfb" || test === "paced") {
+          const r = await sequential(t.addr, sizes.ttfbCount, 180_000, test === "paced" ? PACE_GAP_MS : 0);
           emit(
             spec.name,
             test,
@@ -554,6 +559,13 @@ const rows: Row[] = [
   { label: `(c) ${sizes.ttfbCount} sequential sessions: TTFB p50 (µs)`, test: "ttfb", path: "p50_us", better: "lower" },
   { label: "(c) TTFB p99 (µs)", test: "ttfb", path: "p99_us", better: "lower" },
   { label: "(c) sessions/s", test: "ttfb", path: "per_s", better: "higher" },
+  {
+    label: `(c) ${sizes.ttfbCount} paced sessions (${PACE_GAP_MS} ms after each close): TTFB p50 (µs)`,
+    test: "paced",
+    path: "p50_us",
+    better: "lower",
+  },
+  { label: "(c) paced TTFB p99 (µs)", test: "paced", path: "p99_us", better: "lower" },
   { label: `(d) ${sizes.concurrent} concurrent sessions: succeeded`, test: "concurrent", path: "succeeded" },
   { label: "(d) … total time (ms)", test: "concurrent", path: "total_ms", better: "lower" },
   { label: "(d) … TTFB p99 (µs)", test: "concurrent", path: "p99_us", better: "lower" },

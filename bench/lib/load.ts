@@ -280,8 +280,14 @@ export interface SessionsResult {
   readonly first_error?: string;
 }
 
-/** `count` sessions one after another; each is closed (FIN) as soon as its echo is back. */
-export async function sequential(addr: Addr, count: number, deadlineMs: number): Promise<SessionsResult> {
+/**
+ * `count` sessions one after another; each is closed (FIN) as soon as its echo is back.
+ * Back to back (`gapMs` 0), the next starts at once, while the tunnel still ends the last: on
+ * a machine with fewer cores than processes that measures CPU per session as much as latency.
+ * With `gapMs`, the next starts that long after the last has closed: one new connection
+ * against an idle tunnel, its latency alone.
+ */
+export async function sequential(addr: Addr, count: number, deadlineMs: number, gapMs = 0): Promise<SessionsResult> {
   const deadline = Date.now() + deadlineMs;
   const t0 = now();
   const samples: number[] = [];
@@ -294,6 +300,10 @@ export async function sequential(addr: Addr, count: number, deadlineMs: number):
       closing.push(closeQuietly(socket));
     } catch (e) {
       firstError ??= (e as Error).message;
+    }
+    if (gapMs > 0) {
+      await closing.at(-1);
+      await new Promise((r) => setTimeout(r, gapMs));
     }
   }
   const totalMs = usSince(t0) / 1000;
