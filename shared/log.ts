@@ -20,10 +20,17 @@ const MAX_FIELD = 256;
  * local configuration (a token file's path), never a peer's value.
  */
 const OWN_TEXT_FIELDS: ReadonlySet<string> = new Set(["fix"]);
+/** A record's own keys: a field of the same name takes their place (see `record`). */
+const HEAD_KEYS: ReadonlySet<string> = new Set(["time", "level", "msg"]);
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point (log injection)
+const CONTROL = /[\u0000-\u001f\u007f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above, every one of them
+const CONTROLS = /[\u0000-\u001f\u007f]/g;
 
 function escapeControls(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point (log injection)
-  return value.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  // Tested first: nearly every value has none, and a replace with a callback costs more than a test.
+  return CONTROL.test(value) ? value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`) : value;
 }
 
 export function sanitize(value: string): string {
@@ -34,32 +41,91 @@ export function sanitize(value: string): string {
 export interface LoggerOptions {
   readonly level?: Level | undefined;
   readonly json: boolean;
-  readonly write: (line: string) => void;
+  /** One record, without its newline; `level` lets a sink write warnings at once and buffer the rest. */
+  readonly write: (line: string, level: Level) => void;
+}
+
+function clean(key: string, v: string | number | boolean): string | number | boolean {
+  return typeof v !== "string" ? v : OWN_TEXT_FIELDS.has(key) ? escapeControls(v) : sanitize(v);
+}
+
+/**
+ * Fields as they follow a record's head: `,"k":v` in JSON, ` k=v` as text. A logger's base
+ * fields are serialised once, when it is made: a session's logger says them on every line.
+ */
+interface Serialised {
+  readonly keys: ReadonlySet<string>;
+  readonly out: string;
+  /** A base field named time, level or msg: each record is merged (see `record`). */
+  readonly renamesHead: boolean;
+}
+
+const NONE: Serialised = { keys: new Set(), out: "", renamesHead: false };
+
+function serialise(json: boolean, fields: Fields, after: Serialised = NONE): Serialised {
+  const keys = new Set(after.keys);
+  let out = after.out;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v === undefined) continue;
+    keys.add(k);
+    out += field(json, k, v);
+  }
+  return { keys, out, renamesHead: after.renamesHead || [...HEAD_KEYS].some((k) => keys.has(k)) };
+}
+
+function field(json: boolean, key: string, value: string | number | boolean): string {
+  const v = clean(key, value);
+  return json ? `,${JSON.stringify(key)}:${JSON.stringify(v)}` : ` ${key}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : v}`;
+}
+
+/** True when `fields` names a key already said (a base field, or the record's own): the merge decides then. */
+function overrides(fields: Fields, said: ReadonlySet<string>): boolean {
+  for (const k in fields) if (fields[k] !== undefined && (said.has(k) || HEAD_KEYS.has(k))) return true;
+  return false;
+}
+
+/**
+ * One record. A field of a base field's name takes its place (and its value), and one named
+ * time, level or msg replaces the record's own: both by merging the objects, as rare as they are.
+ */
+function record(json: boolean, level: Level, msg: string, base: Fields, said: Serialised, fields: Fields): string {
+  const time = new Date().toISOString();
+  if (said.renamesHead || overrides(fields, said.keys)) {
+    const merged = { ...base, ...fields };
+    if (!json) return textLine(time, level, msg, serialise(false, merged).out);
+    const all: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(merged)) if (v !== undefined) all[k] = clean(k, v);
+    return JSON.stringify({ time, level, msg: sanitize(msg), ...all });
+  }
+  let own = "";
+  for (const k in fields) {
+    const v = fields[k];
+    if (v !== undefined) own += field(json, k, v);
+  }
+  if (json) return `{"time":"${time}","level":"${level}","msg":${JSON.stringify(sanitize(msg))}${said.out}${own}}`;
+  return textLine(time, level, msg, said.out + own);
+}
+
+function textLine(time: string, level: Level, msg: string, rest: string): string {
+  return `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${sanitize(msg)}${rest}`;
 }
 
 export function createLogger(opts: LoggerOptions, base: Fields = {}): Logger {
+  return logger(opts, base, serialise(opts.json, base));
+}
+
+function logger(opts: LoggerOptions, base: Fields, said: Serialised): Logger {
   const min = RANK[opts.level ?? "info"];
-  const { json, write } = opts;
   return {
     log(level, msg, fields = {}) {
       if (RANK[level] < min) return;
-      const all: Fields = { ...base, ...fields };
-      const clean: Record<string, string | number | boolean> = {};
-      for (const [k, v] of Object.entries(all)) {
-        if (v !== undefined) clean[k] = typeof v !== "string" ? v : OWN_TEXT_FIELDS.has(k) ? escapeControls(v) : sanitize(v);
-      }
-      if (json) {
-        write(JSON.stringify({ time: new Date().toISOString(), level, msg: sanitize(msg), ...clean }));
-      } else {
-        const rest = Object.entries(clean).map(([k, v]) => `${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : v}`);
-        write(
-          `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ` +
-            `${sanitize(msg)}${rest.length ? " " + rest.join(" ") : ""}`,
-        );
-      }
+      opts.write(record(opts.json, level, msg, base, said, fields), level);
     },
     child(fields) {
-      return createLogger(opts, { ...base, ...fields });
+      const merged = { ...base, ...fields };
+      // A child that renames nothing adds its fields behind its parent's, already serialised.
+      return logger(opts, merged, overrides(fields, said.keys) ? serialise(opts.json, merged) : serialise(opts.json, fields, said));
     },
   };
 }

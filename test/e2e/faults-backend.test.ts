@@ -59,11 +59,12 @@ describe("faults: backend", () => {
       expect(late.ms).toBeLessThan(500);
       expect(tap.count(tapView.parked)).toBe(0);
 
-      // The backend comes back on its port: probes see it, binds are offered again.
+      // The backend comes back on its port: probes see it, binds are offered again. (Counted from
+      // before it does: the log line may reach us after the binds it announces.)
+      const marked = tap.connections.length;
       const revived = await startEchoServer({ port: backend.port });
       cleanup.add("revived backend", () => revived.stop());
       const back = await node.proc.waitForLog(msgIs("backend answers again: offering binds"), 5000, "the recovery probe to succeed");
-      const marked = tap.connections.length;
       await tap.waitFor((cs) => cs.slice(marked).filter(tapView.parked).length === 2, 5000, "binds offered again");
       expect(performance.now() - back.at).toBeLessThan(2000);
       for (const o of await Promise.all([0, 1, 2].map(() => echoSession(edge.url, randomBytes(4096), { timeoutMs: 5000 }))))
