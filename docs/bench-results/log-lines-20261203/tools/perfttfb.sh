@@ -1,0 +1,13 @@
+#!/bin/bash
+# usage: perfttfb.sh TUNNEL OUTDIR — perf record (cpu-clock, on-CPU only) the tunnel's Node ends during a ttfb run
+T=$1; O=$2; rm -rf $O; mkdir -p $O
+cd ${ROOT:-/work/main}; export PATH=$PWD/node_modules/.bin:$PATH
+NODE_OPTIONS="--perf-basic-prof-only-functions" npm run bench -- --tunnels $T --reps 1 --only ttfb --ttfb-count 20000 --out $O/out > $O/log 2>&1 &
+for i in $(seq 100); do grep -q " up in " $O/log 2>/dev/null && break; sleep 0.2; done
+sleep 2
+for p in $(pgrep -f "sallyport.mjs (client|connector)|chain-relay.ts (client|bind)" ); do
+  c=$(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-80)
+  (echo "$c" > $O/cmd.$p; perf record -e cpu-clock -F 5000 -g -p $p -o $O/perf.$p -- sleep 6 >/dev/null 2>&1) &
+done
+wait %1 2>/dev/null; sleep 1
+grep -i "ttfb" $O/log | grep p50 | tail -1
