@@ -171,7 +171,8 @@ describe.skipIf(!hasChromium)("browser: sallyport.js and plain WebSocket in head
     expect(r.receivedSha).toBe(r.sentSha);
     expect(r.close).toMatchObject({ code: 1000, clean: true });
     expect(r.resumes.map((x) => x.outcome)).toEqual(["resumed"]);
-    expect(connector.proc.lines.filter(msgIs("session resumed")).length - sessionsBefore).toBe(1);
+    const resumed = await connector.proc.waitForLogCount(msgIs("session resumed"), sessionsBefore + 1, 5000, "the resume logged");
+    expect(resumed.length - sessionsBefore).toBe(1);
     console.info(`browser helper: resumed after the edge restart, stall ${Math.round(r.resumes[0]!.stallMs)} ms`);
   });
 });

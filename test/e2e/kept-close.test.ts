@@ -85,7 +85,7 @@ describe("a kept session's close, end to end", () => {
     expect(said.some((m) => m.t === "done")).toBe(false);
     // The count the edge object pays for: 2 connector messages per kept session (v2: 3).
     expect(said.filter((m) => m.t !== "credit")).toHaveLength(2 * SESSIONS);
-    const closes = client.logs(msgIs("connection closed"));
+    const closes = await client.waitForLogCount(msgIs("connection closed"), SESSIONS, 5000, "every connection's close logged");
     expect(closes.map((c) => c.json)).toMatchObject(Array.from({ length: SESSIONS }, () => ({ clean: true, kept: true })));
     expect(backend.connections()).toBe(SESSIONS);
   });

@@ -112,9 +112,14 @@ describe("resume: the edge is replaced mid-session", () => {
     await ask("hello at the end");
     expect(echo.connections()).toBe(SESSIONS + 1); // every backend connection survived: none was dialed again
 
-    const resumed = client.proc.lines.filter(msgIs("session resumed"));
+    const resumed = await client.proc.waitForLogCount(msgIs("session resumed"), SESSIONS + 1, 5000, "the client's resumes logged");
     expect(resumed).toHaveLength(SESSIONS + 1);
-    const connectorResumed = connector.proc.lines.filter(msgIs("session resumed"));
+    const connectorResumed = await connector.proc.waitForLogCount(
+      msgIs("session resumed"),
+      SESSIONS + 1,
+      5000,
+      "the connector's resumes logged",
+    );
     expect(connectorResumed).toHaveLength(SESSIONS + 1);
     expect(second.logs.filter((l) => l.json?.msg === "session resumed")).toHaveLength(SESSIONS + 1);
     const stalls = resumed.map((l) => Number(l.json!.stallMs));

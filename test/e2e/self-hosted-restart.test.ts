@@ -86,9 +86,11 @@ describe("self-hosted edge restarted the way its unit restarts it", () => {
 
       // Every backend connection of the sessions survived: none was dialled again (+1: the new session).
       expect(echo.connections()).toBe(SESSIONS + 2);
-      const resumed = client.proc.logs(msgIs("session resumed"));
+      const resumed = await client.proc.waitForLogCount(msgIs("session resumed"), SESSIONS + 1, 5000, "the client's resumes logged");
       expect(resumed).toHaveLength(SESSIONS + 1);
-      expect(connector.proc.logs(msgIs("session resumed"))).toHaveLength(SESSIONS + 1);
+      expect(
+        await connector.proc.waitForLogCount(msgIs("session resumed"), SESSIONS + 1, 5000, "the connector's resumes logged"),
+      ).toHaveLength(SESSIONS + 1);
       expect(second.proc.logs(msgIs("session resumed"))).toHaveLength(SESSIONS + 1);
       console.log(
         `workerd stopped by ${POLICY.killSignal} in ${Math.round(stopped.ms)} ms (${JSON.stringify(stopped.exit)}), ` +
