@@ -3,8 +3,8 @@ import type { Clock, Timer } from "../shared/clock.ts";
 /**
  * Log lines written together. A relaying process logs a line or two per session, and each line
  * was a write of its own to stderr (a file, a pipe to journald or a terminal; synchronous on
- * Linux either way): per session the largest piece of the connector's own CPU after the
- * relaying itself (docs/performance.md, "Log lines written together"). Lines wait at most
+ * Linux either way): the largest single item of the connector's own code per session
+ * (docs/performance.md, "Log lines cheaper, and written together"). Lines wait at most
  * `delayMs`, or until `maxBytes` are waiting; a warning or an error goes at once, behind what
  * waits, so the order holds and problems are never late. The owner flushes on exit.
  */
