@@ -64,14 +64,18 @@ const NONE: Serialised = { keys: new Set(), out: "", renamesHead: false };
 
 function serialise(json: boolean, fields: Fields, after: Serialised = NONE): Serialised {
   const keys = new Set(after.keys);
-  let out = after.out;
+  for (const k in fields) if (fields[k] !== undefined) keys.add(k);
+  return { keys, out: after.out + fieldsOut(json, fields), renamesHead: after.renamesHead || [...HEAD_KEYS].some((k) => keys.has(k)) };
+}
+
+/** The defined fields, each as it follows a record's head (`field`). */
+function fieldsOut(json: boolean, fields: Fields): string {
+  let out = "";
   for (const k in fields) {
     const v = fields[k];
-    if (v === undefined) continue;
-    keys.add(k);
-    out += field(json, k, v);
+    if (v !== undefined) out += field(json, k, v);
   }
-  return { keys, out, renamesHead: after.renamesHead || [...HEAD_KEYS].some((k) => keys.has(k)) };
+  return out;
 }
 
 function field(json: boolean, key: string, value: string | number | boolean): string {
@@ -93,16 +97,12 @@ function record(json: boolean, level: Level, msg: string, base: Fields, said: Se
   const time = new Date().toISOString();
   if (said.renamesHead || overrides(fields, said.keys)) {
     const merged = { ...base, ...fields };
-    if (!json) return textLine(time, level, msg, serialise(false, merged).out);
+    if (!json) return textLine(time, level, msg, fieldsOut(false, merged));
     const all: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(merged)) if (v !== undefined) all[k] = clean(k, v);
     return JSON.stringify({ time, level, msg: sanitize(msg), ...all });
   }
-  let own = "";
-  for (const k in fields) {
-    const v = fields[k];
-    if (v !== undefined) own += field(json, k, v);
-  }
+  const own = fieldsOut(json, fields);
   if (json) return `{"time":"${time}","level":"${level}","msg":${JSON.stringify(sanitize(msg))}${said.out}${own}}`;
   return textLine(time, level, msg, said.out + own);
 }
