@@ -13,6 +13,11 @@ export interface Addr {
 
 const now = (): bigint => process.hrtime.bigint();
 const usSince = (t0: bigint): number => Number(now() - t0) / 1000;
+/** CLOCK_MONOTONIC in ms, the clock `perf record -k CLOCK_MONOTONIC` stamps events with. */
+const monotonicMs = (t: bigint): number => Number(t) / 1e6;
+
+/** Each measurement as it is taken: when it started (monotonic ms) and how long it took (µs). */
+export type SampleLog = (startMs: number, us: number) => void;
 
 export function percentile(values: readonly number[], p: number): number | undefined {
   if (values.length === 0) return undefined;
@@ -200,19 +205,33 @@ async function sendBytes(sock: net.Socket, bytes: number, deadlineMs: number): P
 
 // ---- (b) round trip -----------------------------------------------------------------------------
 
-export interface LatencyResult {
-  readonly ok: boolean;
-  readonly count: number;
+export interface LatencyStats {
   readonly p50_us?: number;
   readonly p90_us?: number;
   readonly p99_us?: number;
   readonly p999_us?: number;
   readonly max_us?: number;
+}
+
+export interface LatencyResult extends LatencyStats {
+  readonly ok: boolean;
+  readonly count: number;
+  /** The first quarter of the measured round trips, while the tunnel's processes still optimise their code. */
+  readonly cold?: LatencyStats;
+  /** The other three quarters. */
+  readonly warm?: LatencyStats;
   readonly error?: string;
 }
 
 /** Ping-pong of `size` bytes on one connection: `warmup` unrecorded, then `count` recorded. */
-export async function rtt(addr: Addr, count: number, size: number, warmup: number, deadlineMs: number): Promise<LatencyResult> {
+export async function rtt(
+  addr: Addr,
+  count: number,
+  size: number,
+  warmup: number,
+  deadlineMs: number,
+  record?: SampleLog,
+): Promise<LatencyResult> {
   const deadline = Date.now() + deadlineMs;
   const samples: number[] = [];
   let s: net.Socket | undefined;
@@ -228,9 +247,12 @@ export async function rtt(addr: Addr, count: number, size: number, warmup: numbe
       const back = await reader.take(size, 10_000);
       const us = usSince(t0);
       if (!back.equals(msg)) throw new Error(`echo ${i} corrupted`);
-      if (i >= warmup) samples.push(us);
+      if (i >= warmup) {
+        samples.push(us);
+        record?.(monotonicMs(t0), us);
+      }
     }
-    return { ok: true, count, ...latencyStats(samples) };
+    return { ok: true, count, ...latencyStats(samples), ...coldAndWarm(samples) };
   } catch (e) {
     return { ok: false, count: samples.length, ...latencyStats(samples), error: (e as Error).message };
   } finally {
@@ -238,7 +260,17 @@ export async function rtt(addr: Addr, count: number, size: number, warmup: numbe
   }
 }
 
-function latencyStats(samples: readonly number[]): Omit<LatencyResult, "ok" | "count"> {
+/**
+ * A fresh tunnel's first thousands of round trips meet V8 optimising the processes' code on
+ * its worker threads (2–11 ms of a CPU per function, docs/performance.md, "What the RTT p99
+ * is"); the quarters are reported apart so that a cold tail is not read as a steady one.
+ */
+function coldAndWarm(samples: readonly number[]): Pick<LatencyResult, "cold" | "warm"> {
+  const quarter = Math.floor(samples.length / 4);
+  return { cold: latencyStats(samples.slice(0, quarter)), warm: latencyStats(samples.slice(quarter)) };
+}
+
+function latencyStats(samples: readonly number[]): LatencyStats {
   return {
     p50_us: percentile(samples, 50),
     p90_us: percentile(samples, 90),
@@ -287,7 +319,7 @@ export interface SessionsResult {
  * With `gapMs`, the next starts that long after the last has closed: one new connection
  * against an idle tunnel, its latency alone.
  */
-export async function sequential(addr: Addr, count: number, deadlineMs: number, gapMs = 0): Promise<SessionsResult> {
+export async function sequential(addr: Addr, count: number, deadlineMs: number, gapMs = 0, record?: SampleLog): Promise<SessionsResult> {
   const deadline = Date.now() + deadlineMs;
   const t0 = now();
   const samples: number[] = [];
@@ -295,8 +327,10 @@ export async function sequential(addr: Addr, count: number, deadlineMs: number, 
   let firstError: string | undefined;
   for (let i = 0; i < count && Date.now() < deadline; i++) {
     try {
+      const started = now();
       const { socket, us } = await oneSession(addr, 10_000);
       samples.push(us);
+      record?.(monotonicMs(started), us);
       closing.push(closeQuietly(socket));
     } catch (e) {
       firstError ??= (e as Error).message;
