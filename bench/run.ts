@@ -376,28 +376,18 @@ async function runTest(test: Test, spec: TunnelSpec, ports: { echo: number; bulk
     try {
       for (const rep of repNos) {
         const c0 = perRole(t, cpuSeconds);
-        if (test === "rtt") {
+        if (test === "rtt" || test === "ttfb" || test === "paced") {
           const log = sampleLog(spec.name, test, rep);
-          const r = await rtt(t.addr, sizes.rttCount, 64, sizes.rttWarmup, 180_000, log?.record);
+          const r =
+            test === "rtt"
+              ? await rtt(t.addr, sizes.rttCount, 64, sizes.rttWarmup, 180_000, log?.record)
+              : await sequential(t.addr, sizes.ttfbCount, 180_000, test === "paced" ? PACE_GAP_MS : 0, log?.record);
           log?.save();
-          emit(
-            spec.name,
-            test,
-            rep,
-            { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) },
-            `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs (cold ${r.cold?.p99_us}, warm ${r.warm?.p99_us})`,
-          );
-        } else if (test === "ttfb" || test === "paced") {
-          const log = sampleLog(spec.name, test, rep);
-          const r = await sequential(t.addr, sizes.ttfbCount, 180_000, test === "paced" ? PACE_GAP_MS : 0, log?.record);
-          log?.save();
-          emit(
-            spec.name,
-            test,
-            rep,
-            { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) },
-            `${r.succeeded}/${r.count}, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.per_s}/s`,
-          );
+          const note =
+            "succeeded" in r
+              ? `${r.succeeded}/${r.count}, p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.per_s}/s`
+              : `p50 ${r.p50_us} µs, p99 ${r.p99_us} µs (cold ${r.cold?.p99_us}, warm ${r.warm?.p99_us})`;
+          emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, note);
         } else {
           const r = await concurrent(t.addr, sizes.concurrent, 60_000);
           emit(spec.name, test, rep, { ...r, cpu_s: diff(c0, perRole(t, cpuSeconds)) }, `${r.succeeded}/${r.count} in ${r.total_ms} ms`);
