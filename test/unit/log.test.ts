@@ -96,10 +96,10 @@ describe("log records (shared/log.ts)", () => {
 });
 
 describe("LineBuffer (cli/line-buffer.ts)", () => {
-  function buffered(maxBytes = 1 << 20) {
+  function buffered(maxChars = 1 << 20) {
     const writes: string[] = [];
     const clock = new FakeClock();
-    return { writes, clock, lines: new LineBuffer((t) => writes.push(t), clock, 50, maxBytes) };
+    return { writes, clock, lines: new LineBuffer((t) => writes.push(t), clock, 50, maxChars) };
   }
 
   it("writes the lines of many events together, at most delayMs after the first", () => {
@@ -126,7 +126,7 @@ describe("LineBuffer (cli/line-buffer.ts)", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("writes when maxBytes are waiting, and on flush(); an empty flush writes nothing", () => {
+  it("writes when maxChars are waiting, and on flush(); an empty flush writes nothing", () => {
     const { writes, clock, lines } = buffered(10);
     lines.add("12345", false);
     lines.add("6789", false);
