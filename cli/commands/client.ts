@@ -10,6 +10,7 @@ import { isCleartextRemote } from "../../shared/masking.ts";
 import { type CommandSpec, parseCommand, usageError } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
 import { tuneHeapForRelaying } from "../relay-heap.ts";
+import { tierUpSooner } from "../relay-tiering.ts";
 
 export const COMMAND = {
   name: "client",
@@ -45,6 +46,7 @@ const fail = (message: string): number => usageError(COMMAND, message);
 
 export async function run(argv: string[]): Promise<number> {
   const heap = tuneHeapForRelaying();
+  tierUpSooner();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;

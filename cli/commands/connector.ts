@@ -9,6 +9,7 @@ import { ConnectorMetrics } from "../../connector/metrics.ts";
 import { type CommandSpec, parseCommand } from "../options.ts";
 import { onStopSignals } from "../signals.ts";
 import { tuneHeapForRelaying } from "../relay-heap.ts";
+import { tierUpSooner } from "../relay-tiering.ts";
 
 export const COMMAND = {
   name: "connector",
@@ -25,6 +26,7 @@ which wins over the file). Without a proxy setting, HTTPS_PROXY (wss:// edge) or
 
 export async function run(argv: string[]): Promise<number> {
   const heap = tuneHeapForRelaying();
+  tierUpSooner();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const flags: Flags = args.values;

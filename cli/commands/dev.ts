@@ -9,6 +9,7 @@ import { onStopSignals } from "../signals.ts";
 import { localEdgeRuntime } from "../shipped.ts";
 import type { LocalEdge } from "../../local-edge/edge.ts";
 import { tuneHeapForRelaying } from "../relay-heap.ts";
+import { tierUpSooner } from "../relay-tiering.ts";
 
 export const COMMAND = {
   name: "dev",
@@ -26,6 +27,7 @@ echo backend, all on 127.0.0.1. Prints the client URL, then "ready".`,
 
 export async function run(argv: string[]): Promise<number> {
   const heap = tuneHeapForRelaying();
+  tierUpSooner();
   const args = parseCommand(COMMAND, argv);
   if (!args.ok) return args.exit;
   const { values } = args;
