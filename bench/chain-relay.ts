@@ -1,5 +1,6 @@
 import net from "node:net";
 import { WebSocket } from "ws";
+import { tierUpSooner } from "../cli/relay-tiering.ts";
 
 /**
  * The two Node ends of the bench's `chain` tunnel (see bench/chain-edge.ts): Sallyport's
@@ -24,6 +25,9 @@ import { WebSocket } from "ws";
  * backend is connected (the edge keeps it); the FINs stand for `end` and `end`+`done`. Six
  * messages into the object and five out per session, as Sallyport's: what this tunnel measures
  * above `chain` is the cost of those messages, not of Sallyport's code.
+ *
+ * `--tiered` (both ends): with the V8 tiering settings Sallyport's relaying commands use
+ * (cli/relay-tiering.ts), to tell what those settings do from what Sallyport's code costs.
  */
 
 const [mode, ...rest] = process.argv.slice(2);
@@ -34,6 +38,7 @@ const WS_OPTIONS = { perMessageDeflate: false, maxPayload: 16 << 20 } as const;
 const FIN = Buffer.alloc(0);
 const HIGH_WATER = 4 << 20;
 const PROTOCOL_MESSAGES = rest.includes("--protocol-messages");
+if (rest.includes("--tiered")) tierUpSooner();
 
 /** Relays one TCP connection over `ws` until both sides have ended; then `finished(true)`. */
 function relay(tcp: net.Socket, ws: WebSocket, finished: (reusable: boolean) => void): void {
@@ -125,7 +130,7 @@ const url = opts.get("url");
 if (!url || (mode !== "client" && mode !== "bind")) {
   process.stderr.write(
     "usage: chain-relay.ts client --url ws://HOST:PORT/client [--preopen N] | bind --url ws://HOST:PORT/bind --backend HOST:PORT " +
-      "[--binds N]; either with --protocol-messages\n",
+      "[--binds N]; either with --protocol-messages, --tiered\n",
   );
   process.exit(2);
 }

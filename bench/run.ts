@@ -31,6 +31,9 @@ Measures, side by side in one run, with medians over repetitions:
   chain-msgs the same least code exchanging a kept Sallyport session's messages (start,
              opened, end, end+done: 6 into the object, 5 out): the floor of Sallyport's
              protocol, so what sallyport measures above it is its code (opt-in)
+  chain-tiered, chain-msgs-tiered
+             the same with the V8 tiering settings Sallyport's relaying commands use
+             (cli/relay-tiering.ts): what those settings do, told from Sallyport's code (opt-in)
   sallyport  client forwarder -> edge (workerd, Miniflare API) -> connector -> backend
   tinyproxy, squid
              sallyport with the connector reaching the edge through that proxy (--proxy), the
@@ -149,6 +152,8 @@ for (const name of (o.tunnels ?? "direct,wsrelay,sallyport").split(",")) {
   else if (name === "chain") specs.push(chain("chain"));
   else if (name === "chain-tls") specs.push(chain("chain-tls", { tls: true }));
   else if (name === "chain-msgs") specs.push(chain(name, { protocolMessages: true }));
+  else if (name === "chain-tiered") specs.push(chain(name, { tiered: true }));
+  else if (name === "chain-msgs-tiered") specs.push(chain(name, { protocolMessages: true, tiered: true }));
   else if (name === "sallyport") specs.push(sallyport("sallyport", repoRoot));
   else if (name === "sallyport-tls") specs.push(sallyport(name, repoRoot, { tls: true }));
   else if (name === "tinyproxy" || name === "squid") specs.push(sallyport(name, repoRoot, { proxied: name }));

@@ -173,9 +173,14 @@ export const wsrelay: TunnelSpec = {
  * floor any design of this shape starts from on this runtime and machine. Same roles as
  * Sallyport, so the same CPU and memory accounting applies.
  */
-export function chain(name: string, { tls, protocolMessages }: { tls?: boolean; protocolMessages?: boolean } = {}): TunnelSpec {
-  // The same least code exchanging a kept Sallyport session's messages (bench/chain-relay.ts).
+export function chain(
+  name: string,
+  { tls, protocolMessages, tiered }: { tls?: boolean; protocolMessages?: boolean; tiered?: boolean } = {},
+): TunnelSpec {
+  // The same least code exchanging a kept Sallyport session's messages, or with Sallyport's V8
+  // tiering settings (bench/chain-relay.ts); the edge takes --protocol-messages only.
   const flag = protocolMessages ? ["--protocol-messages"] : [];
+  const relayFlags = [...flag, ...(tiered ? ["--tiered"] : [])];
   return {
     name,
     kind: "chain",
@@ -206,7 +211,7 @@ export function chain(name: string, { tls, protocolMessages }: { tls?: boolean; 
             `127.0.0.1:${opts.backendPort}`,
             "--binds",
             String(env.prepared),
-            ...flag,
+            ...relayFlags,
           ],
           env.repoRoot,
           env.node,
@@ -216,7 +221,7 @@ export function chain(name: string, { tls, protocolMessages }: { tls?: boolean; 
         const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
         const client = l.spawn(
           "client",
-          ["--import", "tsx", relay, "client", "--url", `${ws}://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen), ...flag],
+          ["--import", "tsx", relay, "client", "--url", `${ws}://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen), ...relayFlags],
           env.repoRoot,
           env.node,
           trust,
