@@ -221,7 +221,17 @@ export function chain(
         const wsPort = await l.wsPort(Number(url.port), opts.countFrames);
         const client = l.spawn(
           "client",
-          ["--import", "tsx", relay, "client", "--url", `${ws}://127.0.0.1:${wsPort}/client`, "--preopen", String(env.preopen), ...relayFlags],
+          [
+            "--import",
+            "tsx",
+            relay,
+            "client",
+            "--url",
+            `${ws}://127.0.0.1:${wsPort}/client`,
+            "--preopen",
+            String(env.preopen),
+            ...relayFlags,
+          ],
           env.repoRoot,
           env.node,
           trust,
