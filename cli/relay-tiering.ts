@@ -15,7 +15,10 @@ import v8 from "node:v8";
  * held for a tunnel's first ~3,000 messages: its first GiB, an interactive session's first
  * minutes. With these settings the same functions were optimised by sessions 300–1,100; on the
  * bench, a new session's latency fell by a fifth and a fresh tunnel's slowest round trips by
- * half. The cost is compiling sooner (a few more functions, earlier, on V8's helper threads).
+ * half. The cost: compiling sooner (more functions, earlier, on V8's helper threads: the first
+ * thousand sessions' slowest take longer), and on the bench's VM a warm round trip's median
+ * 40–50 µs higher, which an idle-priority spinner per vCPU makes go away (cause not found).
+ * 1,000 calls kept little of the gain.
  */
 export const RELAY_TIERING_FLAGS: readonly string[] = ["--invocation-count-for-turbofan=300", "--minimum-invocations-after-ic-update=100"];
 
