@@ -37,10 +37,12 @@ describe("the relaying processes' heap", () => {
     expect(total(tuned, "full") * 2, "full collections with the setting, twice over").toBeLessThan(total(untuned, "full"));
   });
 
-  it.each(["connector", "client", "dev"])("`sallyport %s` applies the settings before anything else", (command) => {
+  // The tiering settings' behaviour: test/unit/relay-tiering.test.ts.
+  it.each(["connector", "client", "dev"])("`sallyport %s` applies the V8 settings, heap then tiering, before anything else", (command) => {
     const source = readFileSync(new URL(`cli/commands/${command}.ts`, ROOT), "utf8");
     const body = source.split("export async function run(argv: string[]): Promise<number> {\n")[1] ?? "";
     expect(body.trimStart().startsWith("const heap = tuneHeapForRelaying();")).toBe(true);
+    expect(body).toMatch(/^\s*const heap = tuneHeapForRelaying\(\);\n\s*tierUpSooner\(\);\n/);
     expect(body).toMatch(/const log = stderrLogger\([^)]*\);\n\s*heap\.logTo\(log\);/);
   });
 });

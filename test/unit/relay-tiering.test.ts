@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
 /**
  * cli/relay-tiering.ts: with the relaying commands' tiering settings, a function run once per
  * session is compiled by TurboFan within 2,500 sessions; at V8's defaults it is not. Real
- * Node processes, the one that runs the commands.
+ * Node processes, the one that runs the commands. That each relaying command applies them:
+ * test/unit/relay-heap.test.ts, beside the heap's settings.
  */
 
 const run = promisify(execFile);
@@ -24,11 +24,5 @@ describe("the relaying processes' tiering", () => {
     expect(await sessionsToOptimise("--tuned"), "with the settings").not.toBeNull();
     // If this fails after a Node upgrade, V8's own threshold came down: see cli/relay-tiering.ts.
     expect(await sessionsToOptimise(), "at V8's defaults").toBeNull();
-  });
-
-  it.each(["connector", "client", "dev"])("`sallyport %s` applies them before its first session", (command) => {
-    const source = readFileSync(new URL(`cli/commands/${command}.ts`, ROOT), "utf8");
-    const body = source.split("export async function run(argv: string[]): Promise<number> {\n")[1] ?? "";
-    expect(body).toMatch(/^\s*const heap = tuneHeapForRelaying\(\);\n\s*tierUpSooner\(\);\n/);
   });
 });
