@@ -283,7 +283,8 @@ function latencyStats(samples: readonly number[]): LatencyStats {
 // ---- (c) new sessions ---------------------------------------------------------------------------
 
 /** Connect, send 64 B, get them back: the time to first byte of a new session. */
-async function oneSession(addr: Addr, timeoutMs: number): Promise<{ socket: net.Socket; us: number }> {
+/** One session: its socket (open), its latency, and when it started (monotonic ms, for --samples). */
+async function oneSession(addr: Addr, timeoutMs: number): Promise<{ socket: net.Socket; us: number; startMs: number }> {
   const t0 = now();
   const s = await connect(addr, timeoutMs);
   try {
@@ -293,7 +294,7 @@ async function oneSession(addr: Addr, timeoutMs: number): Promise<{ socket: net.
     const back = await reader.take(64, timeoutMs);
     const us = usSince(t0);
     if (!back.equals(msg)) throw new Error("echo corrupted");
-    return { socket: s, us };
+    return { socket: s, us, startMs: monotonicMs(t0) };
   } catch (e) {
     s.destroy();
     throw e;
@@ -327,10 +328,9 @@ export async function sequential(addr: Addr, count: number, deadlineMs: number, 
   let firstError: string | undefined;
   for (let i = 0; i < count && Date.now() < deadline; i++) {
     try {
-      const started = now();
-      const { socket, us } = await oneSession(addr, 10_000);
+      const { socket, us, startMs } = await oneSession(addr, 10_000);
       samples.push(us);
-      record?.(monotonicMs(started), us);
+      record?.(startMs, us);
       closing.push(closeQuietly(socket));
     } catch (e) {
       firstError ??= (e as Error).message;
