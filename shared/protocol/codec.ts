@@ -11,6 +11,7 @@ import {
   MAX_URI_LENGTH,
   MIN_HEARTBEAT_MS,
   MIN_MESSAGE_BYTES,
+  PROTOCOL_VERSIONS,
   type ProtocolVersion,
 } from "./constants.ts";
 import {
@@ -154,11 +155,53 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+type Table = Readonly<Partial<Record<ProtocolVersion, Fields>>>;
+type Decoded = Readonly<{ ok: true; value: ControlMessage }>;
+
 function decodeAny(
   text: string,
   allowed: ReadonlySet<ControlType>,
   version: ProtocolVersion,
-  table: Readonly<Partial<Record<ProtocolVersion, Fields>>> = FIELDS,
+  table: Table = FIELDS,
+): Result<ControlMessage, ProtocolError> {
+  const known = CONSTANTS.get(table)?.get(version)?.get(text);
+  return known !== undefined && allowed.has(known.value.t) ? known : parse(text, allowed, version, table);
+}
+
+/**
+ * Each message of `table` that carries no value (start, opened, end, done, and in v3 end with
+ * done) spelled as `encode` spells it, decoded once. A session's control frames are these: the
+ * edge decoded four per session, the connector two, the client one, and in workerd each
+ * JSON.parse and frozen copy cost ~5 µs (docs/performance.md, "The edge's JavaScript"). Decoded
+ * by `parse` itself, so a hit returns what parsing the text would (frozen, shared); any other
+ * spelling of the same message (key order, whitespace) is parsed.
+ */
+function constantsOf(table: Table, version: ProtocolVersion): ReadonlyMap<string, Decoded> {
+  const texts = new Map<string, Decoded>();
+  const fields = table[version] ?? FIELDS[version];
+  for (const [type, spec] of Object.entries(fields) as [ControlType, Readonly<Record<string, FieldSpec>>][]) {
+    if (!Object.values(spec).every((f) => f.endsWith("?"))) continue;
+    // Optional fields left out, and each subset of the optional flags ("true?") set: no other values.
+    const flags = Object.keys(spec).filter((k) => spec[k] === "true?");
+    for (let subset = 0; subset < 1 << flags.length; subset++) {
+      const set = flags.filter((_, i) => subset & (1 << i)).map((k) => [k, true]);
+      const text = encode({ t: type, ...Object.fromEntries(set) } as ControlMessage, version);
+      const decoded = parse(text, new Set([type]), version, table);
+      if (decoded.ok) texts.set(text, Object.freeze(decoded));
+    }
+  }
+  return texts;
+}
+
+const CONSTANTS: ReadonlyMap<Table, ReadonlyMap<ProtocolVersion, ReadonlyMap<string, Decoded>>> = new Map(
+  [FIELDS, END_MAY_CARRY_DONE].map((table) => [table, new Map(PROTOCOL_VERSIONS.map((v) => [v, constantsOf(table, v)]))]),
+);
+
+function parse(
+  text: string,
+  allowed: ReadonlySet<ControlType>,
+  version: ProtocolVersion,
+  table: Table,
 ): Result<ControlMessage, ProtocolError> {
   // String length bounds UTF-16 units; ×3 bounds the UTF-8 bytes, cheap and safe.
   if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {

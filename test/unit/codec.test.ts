@@ -613,3 +613,38 @@ describe("version 3: `end` carrying `done`", () => {
     expect(codec.decodeFromConnector('{"v":3,"t":"done"}', 3)).toStrictEqual({ ok: true, value: { t: "done" } });
   });
 });
+
+describe("messages that carry no value, decoded once", () => {
+  const decoders = [codec.decodeFromConnector, codec.decodeFromEdge, codec.decodeFromClient, codec.decodeForClient];
+  const versions = [1, 2, 3] as const;
+  const constants = ["start", "opened", "end", "done"].map((t) => ({ t }) as ControlMessage).concat([{ t: "end", done: true }]);
+  // Every decoder × version × constant message's text in every version: hits, wrong sides, other versions.
+  const cases = decoders.flatMap((decode) =>
+    versions.flatMap((v) => versions.flatMap((sent) => constants.map((m) => [decode, v, codec.encode(m, sent)] as const))),
+  );
+  /** The same message spelled another way (a space after a comma), which is parsed. */
+  const respelled = (text: string) => text.replace(",", ", ");
+
+  it("decodes each text exactly as parsing it would, accepted or refused", () => {
+    for (const [decode, v, text] of cases)
+      expect(decode(text, v), `${decode.name} v${v} ${text}`).toStrictEqual(decode(respelled(text), v));
+  });
+
+  it("returns one frozen message per text, not a new one per frame", () => {
+    const hits = cases.filter(([decode, v, text]) => decode(text, v).ok);
+    expect(hits.length).toBeGreaterThan(20);
+    for (const [decode, v, text] of hits) {
+      const first = decode(text, v);
+      expect(first.ok && Object.isFrozen(first.value)).toBe(true);
+      expect(decode(text, v)).toBe(first);
+      expect(decode(respelled(text), v)).not.toBe(first);
+    }
+  });
+
+  it("still refuses a constant message from the wrong side or in another version", () => {
+    expect(errorCode(codec.decodeFromClient('{"v":3,"t":"opened"}', 3))).toBe("WRONG_SIDE");
+    expect(errorCode(codec.decodeFromClient('{"v":3,"t":"end","done":true}', 3))).toBe("BAD_FIELD");
+    expect(errorCode(codec.decodeFromConnector('{"v":2,"t":"end","done":true}', 2))).toBe("BAD_FIELD");
+    expect(errorCode(codec.decodeFromConnector('{"v":2,"t":"opened"}', 3))).toBe("BAD_VERSION");
+  });
+});
