@@ -223,6 +223,28 @@ function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function decodeAny(text, allowed, version, table = FIELDS) {
+  const known = CONSTANTS.get(table)?.get(version)?.get(text);
+  return known !== void 0 && allowed.has(known.value.t) ? known : parse(text, allowed, version, table);
+}
+function constantsOf(table, version) {
+  const texts = /* @__PURE__ */ new Map();
+  const fields = table[version] ?? FIELDS[version];
+  for (const [type, spec] of Object.entries(fields)) {
+    if (!Object.values(spec).every((f) => f.endsWith("?"))) continue;
+    const flags = Object.keys(spec).filter((k) => spec[k] === "true?");
+    for (let subset = 0; subset < 1 << flags.length; subset++) {
+      const set = flags.filter((_, i) => subset & 1 << i).map((k) => [k, true]);
+      const text = encode({ t: type, ...Object.fromEntries(set) }, version);
+      const decoded = parse(text, /* @__PURE__ */ new Set([type]), version, table);
+      if (decoded.ok) texts.set(text, Object.freeze(decoded));
+    }
+  }
+  return texts;
+}
+var CONSTANTS = new Map(
+  [FIELDS, END_MAY_CARRY_DONE].map((table) => [table, new Map(PROTOCOL_VERSIONS.map((v) => [v, constantsOf(table, v)]))])
+);
+function parse(text, allowed, version, table) {
   if (text.length * 3 > MAX_CONTROL_MESSAGE_BYTES && new TextEncoder().encode(text).length > MAX_CONTROL_MESSAGE_BYTES) {
     return perr("TOO_LARGE", `control message over ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
   }
