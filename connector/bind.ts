@@ -153,6 +153,12 @@ export class Bind {
   private session: Session | undefined;
   /** Client data received while the backend was being dialed; handed to the session. */
   private early: Array<[Buffer, boolean]> = [];
+  /**
+   * A kept session ended (our `done` went out) and no `start` came since. A reader's grant sent
+   * before it saw the session's last data crosses our `done` on the wire: it belongs to the
+   * session that ended, not to a protocol error (the edge drops the ones that reach it later).
+   */
+  private afterDone = false;
   /** What `paired` said, kept while in standby for the dial that `start` brings. */
   private pairing: Pairing | undefined;
   private readonly log: Logger;
@@ -348,6 +354,7 @@ export class Bind {
         return this.session.control(msg);
       case "end":
       case "credit":
+        if (!this.session && msg.t === "credit" && this.afterDone) return;
         if (!this.session) return this.protocolError(`${msg.t} outside a session`);
         return this.session.control(msg);
       case "ticket":
@@ -440,6 +447,7 @@ export class Bind {
   }
 
   private start(): void {
+    this.afterDone = false;
     this.current = "paired";
     void this.connectBackend(this.pairing!);
   }
@@ -504,6 +512,7 @@ export class Bind {
     if (this.phase !== "relaying") return;
     this.session = undefined;
     this.current = "standby";
+    this.afterDone = true;
     this.ws?.send(encode(withEnd ? { t: "end", done: true } : { t: "done" }, this.version));
   }
 

@@ -277,6 +277,31 @@ describe("Bind: pairing", () => {
     expect(v2.said.length - v3.said.length).toBe(1);
   });
 
+  it.each([2, 3] as const)(
+    "v%i: a grant that crossed a kept session's `done` is that session's: dropped, and the pair takes its next `start`",
+    async (version) => {
+      const { h } = await keptSessionClose(version);
+      const text = (m: Record<string, unknown>) => h.ws.text(JSON.stringify({ v: version, ...m }));
+      text({ t: "credit", upTo: 65536 });
+      expect(h.ws.closedWith).toBeUndefined();
+      expect(h.bind.phase).toBe("standby");
+      text({ t: "start" });
+      expect(h.dials).toHaveLength(2);
+      // Only after a `done`: in a standby pair that has had no session, a credit is the edge's error.
+      const fresh = harness();
+      fresh.bind.open();
+      fresh.ws.protocol = BIND_SUBPROTOCOLS[version];
+      fresh.ws.emit("open");
+      for (const m of [
+        { t: "bound", bindId: fresh.bind.id },
+        { ...PAIRED, standby: true },
+        { t: "credit", upTo: 65536 },
+      ])
+        fresh.ws.text(JSON.stringify({ v: version, ...m }));
+      expect(fresh.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+    },
+  );
+
   it("closes the session with the backend's failure and tells the pool when the backend refused", async () => {
     const h = parked();
     h.ws.text(PAIRED);
