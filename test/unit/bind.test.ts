@@ -244,8 +244,8 @@ describe("Bind: pairing", () => {
     expect(backend.bytes().toString()).toBe("x");
   });
 
-  /** A standby session whose client ended first and backend last: what the bind says from `opened` on, in `version`. */
-  async function keptSessionClose(version: 2 | 3): Promise<{ h: Harness; said: unknown[] }> {
+  /** A bind in `version`, parked and paired in standby; `text` says a message in that version. */
+  function standbyPair(version: 2 | 3): { h: Harness; text: (m: Record<string, unknown>) => void } {
     const h = harness();
     h.bind.open();
     h.ws.protocol = BIND_SUBPROTOCOLS[version];
@@ -253,6 +253,12 @@ describe("Bind: pairing", () => {
     const text = (m: Record<string, unknown>) => h.ws.text(JSON.stringify({ v: version, ...m }));
     text({ t: "bound", bindId: h.bind.id });
     text({ ...PAIRED, standby: true });
+    return { h, text };
+  }
+
+  /** A standby session whose client ended first and backend last: what the bind says from `opened` on, in `version`. */
+  async function keptSessionClose(version: 2 | 3): Promise<{ h: Harness; text: (m: Record<string, unknown>) => void; said: unknown[] }> {
+    const { h, text } = standbyPair(version);
     text({ t: "start" });
     const backend = new FakeBackend();
     h.dials[0]!.resolve(backend.asSocket());
@@ -260,7 +266,7 @@ describe("Bind: pairing", () => {
     const from = h.ws.controls().findIndex((m) => m.t === "opened");
     text({ t: "end" });
     backend.emit("end");
-    return { h, said: h.ws.controls().slice(from + 1) };
+    return { h, text, said: h.ws.controls().slice(from + 1) };
   }
 
   it("v3: a kept session's close is one message, `end` carrying `done`; v2: `end`, then `done`", async () => {
@@ -280,25 +286,16 @@ describe("Bind: pairing", () => {
   it.each([2, 3] as const)(
     "v%i: a grant that crossed a kept session's `done` is that session's: dropped, and the pair takes its next `start`",
     async (version) => {
-      const { h } = await keptSessionClose(version);
-      const text = (m: Record<string, unknown>) => h.ws.text(JSON.stringify({ v: version, ...m }));
+      const { h, text } = await keptSessionClose(version);
       text({ t: "credit", upTo: 65536 });
       expect(h.ws.closedWith).toBeUndefined();
       expect(h.bind.phase).toBe("standby");
       text({ t: "start" });
       expect(h.dials).toHaveLength(2);
       // Only after a `done`: in a standby pair that has had no session, a credit is the edge's error.
-      const fresh = harness();
-      fresh.bind.open();
-      fresh.ws.protocol = BIND_SUBPROTOCOLS[version];
-      fresh.ws.emit("open");
-      for (const m of [
-        { t: "bound", bindId: fresh.bind.id },
-        { ...PAIRED, standby: true },
-        { t: "credit", upTo: 65536 },
-      ])
-        fresh.ws.text(JSON.stringify({ v: version, ...m }));
-      expect(fresh.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
+      const fresh = standbyPair(version);
+      fresh.text({ t: "credit", upTo: 65536 });
+      expect(fresh.h.ws.closedWith).toEqual({ code: 1002, reason: "protocol error" });
     },
   );
 
