@@ -10,6 +10,7 @@ import {
   closeServer,
   echoBackend,
   listen,
+  loopbackHopBytes,
   msgIs,
   randomToken,
   since,
@@ -36,11 +37,13 @@ const MiB = 1024 * 1024;
 const accept = (name: string): string => `ws://sallyport.test/${name}`;
 const LONELY_TIMEOUT_MS = 1000;
 /**
- * Loopback socket buffers a stalled transfer can fill besides the flow-control window: the
- * backend's send buffer and the connector's receive buffer (tcp_wmem/tcp_rmem autotuning,
- * up to 4 + 32 MiB here), the connector's one read in flight, the local reader's buffers.
+ * What a stalled transfer can fill besides the flow-control window: two loopback hops' kernel
+ * buffers (backend → connector, forwarder → local reader; see loopbackHopBytes) and a margin
+ * for the reads each Node end has in flight.
  */
-const KERNEL_SLACK = 24 * MiB;
+const KERNEL_SLACK = 2 * loopbackHopBytes() + MiB;
+/** The firehose sends more than the window and the slack together, or a stall proves nothing. */
+const FIREHOSE_BYTES = Math.ceil((INITIAL_WINDOW_BYTES + KERNEL_SLACK) / MiB) * MiB + 32 * MiB;
 
 const tokens = Object.fromEntries(
   ["echo", "upload", "download", "firehose", "victim", "lonely", "late", "later", "standby"].map((n) => [n, randomToken()]),
@@ -245,7 +248,7 @@ beforeAll(async () => {
     echoBackend(file),
     uploadBackend(file),
     downloadBackend(file, 8 * MiB),
-    firehoseBackend(file, 64 * MiB),
+    firehoseBackend(file, FIREHOSE_BYTES),
   ]);
   edge = await startEdge(file, {
     services: {
@@ -393,8 +396,8 @@ describe("sallyport client: data", () => {
   });
 
   it(
-    "a paused local reader stalls a 64 MiB backend within one window: forwarder and connector memory stay bounded, then every byte " +
-      "arrives",
+    "a paused local reader stalls a backend sending more than the window and every kernel buffer on its path: forwarder and " +
+      "connector memory stay bounded, then every byte arrives",
     async () => {
       const client = await startClient(perTest, edge.clientUrl("/firehose"), ["--preopen", "1"]);
       await client.proc.waitForLog(preopened(1), 10_000, "a pre-opened session");
@@ -419,7 +422,7 @@ describe("sallyport client: data", () => {
       const stalledAt = firehose.flushed() - flushedBefore;
       const grown = { client: rss(client.proc.pid) - baseline.client, connector: rss(connector.proc.pid) - baseline.connector };
       console.info(
-        `slow reader: backend stalled after ${(stalledAt / MiB).toFixed(1)} MiB of 64 (window ${INITIAL_WINDOW_BYTES / MiB} MiB); ` +
+        `slow reader: backend stalled after ${(stalledAt / MiB).toFixed(1)} MiB of ${firehose.total / MiB} (window ${INITIAL_WINDOW_BYTES / MiB} MiB, kernel slack ${(KERNEL_SLACK / MiB).toFixed(0)} MiB); ` +
           `RSS growth client ${(grown.client / MiB).toFixed(1)} MiB, connector ${(grown.connector / MiB).toFixed(1)} MiB`,
       );
       expect(since(stableSince), "the backend's writes stopped completing").toBeGreaterThanOrEqual(1000);
@@ -435,7 +438,7 @@ describe("sallyport client: data", () => {
       expect(local.hash.digest("hex")).toBe(firehose.sha256);
       local.socket.end();
       const closed = await client.proc.waitForLog(msgIs("connection closed"), 10_000);
-      expect(closed.json).toMatchObject({ closeCode: 1000, clean: true, bytesDown: 64 * MiB });
+      expect(closed.json).toMatchObject({ closeCode: 1000, clean: true, bytesDown: firehose.total });
     },
   );
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { within } from "./wait.ts";
 
@@ -40,4 +41,21 @@ export function listen(server: net.Server, port = 0): Promise<number> {
 export function closeServer(server: net.Server, sockets: Iterable<net.Socket>): Promise<void> {
   for (const s of sockets) s.destroy();
   return within(new Promise<void>((resolve) => server.close(() => resolve())), 5000, "server close");
+}
+
+/**
+ * The most one loopback TCP hop can hold when its reader stops reading: the sender's send
+ * queue and the receiver's receive queue, each at the ceiling the kernel's autotuning may grow
+ * it to (net.ipv4.tcp_wmem and tcp_rmem, third field). Read from this machine, because that
+ * ceiling differs between machines (6 MiB receive on a Debian default, 32 MiB on this VM) and a
+ * flow-control test that hard-codes one fails on the other.
+ */
+export function loopbackHopBytes(): number {
+  const ceiling = (name: string): number => {
+    const fields = readFileSync(`/proc/sys/net/ipv4/${name}`, "utf8").trim().split(/\s+/).map(Number);
+    const max = fields[2];
+    if (max === undefined || !Number.isFinite(max)) throw new Error(`/proc/sys/net/ipv4/${name}: expected three numbers`);
+    return max;
+  };
+  return ceiling("tcp_wmem") + ceiling("tcp_rmem");
 }
