@@ -422,7 +422,8 @@ describe("sallyport client: data", () => {
       const stalledAt = firehose.flushed() - flushedBefore;
       const grown = { client: rss(client.proc.pid) - baseline.client, connector: rss(connector.proc.pid) - baseline.connector };
       console.info(
-        `slow reader: backend stalled after ${(stalledAt / MiB).toFixed(1)} MiB of ${firehose.total / MiB} (window ${INITIAL_WINDOW_BYTES / MiB} MiB, kernel slack ${(KERNEL_SLACK / MiB).toFixed(0)} MiB); ` +
+        `slow reader: backend stalled after ${(stalledAt / MiB).toFixed(1)} MiB of ${firehose.total / MiB} ` +
+          `(window ${INITIAL_WINDOW_BYTES / MiB} MiB, kernel slack ${(KERNEL_SLACK / MiB).toFixed(0)} MiB); ` +
           `RSS growth client ${(grown.client / MiB).toFixed(1)} MiB, connector ${(grown.connector / MiB).toFixed(1)} MiB`,
       );
       expect(since(stableSince), "the backend's writes stopped completing").toBeGreaterThanOrEqual(1000);
