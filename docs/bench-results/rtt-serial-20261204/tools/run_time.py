@@ -1,0 +1,25 @@
+import sys,re,collections
+# run_time.py OUT: on-CPU time per round trip by role (from sched_switch), and runs per RT
+O=sys.argv[1]
+role={}
+for l in open(O+'/threads'):
+    p=l.split(None,3); pid,tid,comm,args=p[0],p[1],p[2],p[3]
+    r=('connector' if 'connector' in args or ' bind' in args else 'client' if ' client' in args else 'workerd' if 'workerd' in args else 'backend' if 'backend.ts' in args else 'driver' if 'run.ts' in args else '?')
+    role[tid]=(r, 'main' if pid==tid else 'thread')
+sw=re.compile(r'\[(\d+)\]\s+([\d.]+): sched:sched_switch: prev_comm=(.*) prev_pid=(\d+) .*==> next_comm=.* next_pid=(\d+)')
+wk=re.compile(r'sched:sched_wakeup: comm=.* pid=(\d+) ')
+since={}; run=collections.Counter(); runs=collections.Counter(); rt=0
+for l in open(O+'/sched.txt'):
+    m=sw.search(l)
+    if m:
+        cpu,t=int(m[1]),float(m[2])*1e6
+        prev,nxt=m[4],m[5]
+        if cpu in since and since[cpu][0]==prev and prev in role:
+            run[role[prev]]+=t-since[cpu][1]; runs[role[prev]]+=1
+        since[cpu]=(nxt,t)
+        continue
+    m=wk.search(l)
+    if m and m[1] in role and role[m[1]]==('backend','main'): rt+=1
+print(f"{rt} round trips")
+for k in sorted(run): print(f"{k[0]:10} {k[1]:6} on CPU {run[k]/rt:6.1f} µs/RT in {runs[k]/rt:4.2f} runs")
+print(f"sum {sum(run.values())/rt:.1f} µs/RT")
