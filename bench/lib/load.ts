@@ -282,8 +282,10 @@ function latencyStats(samples: readonly number[]): LatencyStats {
 
 // ---- (c) new sessions ---------------------------------------------------------------------------
 
-/** Connect, send 64 B, get them back: the time to first byte of a new session. */
-/** One session: its socket (open), its latency, and when it started (monotonic ms, for --samples). */
+/**
+ * Connect, send 64 B, get them back: the time to first byte of a new session. Returns the socket
+ * (open), that latency, and when the session started (monotonic ms, for --samples).
+ */
 async function oneSession(addr: Addr, timeoutMs: number): Promise<{ socket: net.Socket; us: number; startMs: number }> {
   const t0 = now();
   const s = await connect(addr, timeoutMs);
