@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { QUIET_MS } from "../cli/bulk-gauge.ts";
 import { bulk, concurrent, echoBulk, hold, rtt, sequential, type BulkResult, type SampleLog } from "./lib/load.ts";
 import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, spawnChild, stopAll, type Child } from "./lib/proc.ts";
+import { haltNote, readCpuIdle } from "./lib/cpuidle.ts";
 import { SSH_CIPHERS, sshTunnel, type SshTunnelName } from "./lib/ssh-tunnel.ts";
 import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
 import {
@@ -222,6 +223,7 @@ if (idleBigCount < sizes.idleBig && (only.includes("idle10k") || only.includes("
 }
 
 const cpuModel = os.cpus()[0]?.model ?? "?";
+const cpuIdle = readCpuIdle();
 const info = {
   started: new Date().toISOString(),
   host: os.hostname(),
@@ -230,6 +232,7 @@ const info = {
   kernel: os.release(),
   node: process.version,
   load1_start: load1(),
+  cpuidle: cpuIdle,
   cmd: `tsx bench/run.ts ${process.argv.slice(2).join(" ")}`,
   tunnels,
   tests: only,
@@ -244,6 +247,8 @@ const info = {
 };
 writeFileSync(join(out, "run-info.json"), `${JSON.stringify(info, null, 2)}\n`);
 progress(`results -> ${out}`);
+const halting = haltNote(cpuIdle);
+if (halting) progress(halting);
 
 // ---- measurements --------------------------------------------------------------------------
 
