@@ -1,11 +1,8 @@
 import sys,re,collections,statistics as st
+from roles import thread_roles
 # lat.py OUT: per role, wake-up latency (sched_wakeup -> switched in), split by whether the target CPU was idle
 O=sys.argv[1]
-role={}
-for l in open(O+'/threads'):
-    p=l.split(None,3); pid,tid,comm,args=p[0],p[1],p[2],p[3]
-    r=('connector' if 'connector' in args or ' bind' in args else 'client' if ' client' in args else 'workerd' if 'workerd' in args else 'backend' if 'backend.ts' in args else 'driver' if 'run.ts' in args else '?')
-    role[tid]=r
+role={tid:r for tid,(r,main) in thread_roles(O).items()}
 wk=re.compile(r'\[(\d+)\]\s+([\d.]+): sched:sched_wakeup: comm=.* pid=(\d+) .*target_cpu=(\d+)')
 sw=re.compile(r'\[(\d+)\]\s+([\d.]+): sched:sched_switch: prev_comm=(.*) prev_pid=(\d+) .*==> next_comm=.* next_pid=(\d+)')
 running={}; pending={}; lat=collections.defaultdict(list); n=collections.Counter()

@@ -1,11 +1,8 @@
 import sys,re,collections
+from roles import thread_roles
 # preempt.py OUT: per role, switches out per round trip by prev_state (R = preempted while runnable, S = went to sleep)
 O=sys.argv[1]
-role={}
-for l in open(O+'/threads'):
-    p=l.split(None,3); pid,tid,comm,args=p[0],p[1],p[2],p[3]
-    r=('connector' if 'connector' in args or ' bind' in args else 'client' if ' client' in args else 'workerd' if 'workerd' in args else 'backend' if 'backend.ts' in args else 'driver' if 'run.ts' in args else '?')
-    if pid==tid: role[tid]=r
+role={tid:r for tid,(r,main) in thread_roles(O).items() if main}
 sw=re.compile(r'sched:sched_switch: prev_comm=(.*) prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) ==> next_comm=(.*) next_pid=(\d+)')
 wk=re.compile(r'sched:sched_wakeup: comm=.* pid=(\d+) ')
 c=collections.Counter(); by=collections.Counter(); rt=0

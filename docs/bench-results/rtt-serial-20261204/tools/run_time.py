@@ -1,11 +1,8 @@
 import sys,re,collections
+from roles import thread_roles
 # run_time.py OUT: on-CPU time per round trip by role (from sched_switch), and runs per RT
 O=sys.argv[1]
-role={}
-for l in open(O+'/threads'):
-    p=l.split(None,3); pid,tid,comm,args=p[0],p[1],p[2],p[3]
-    r=('connector' if 'connector' in args or ' bind' in args else 'client' if ' client' in args else 'workerd' if 'workerd' in args else 'backend' if 'backend.ts' in args else 'driver' if 'run.ts' in args else '?')
-    role[tid]=(r, 'main' if pid==tid else 'thread')
+role={tid:(r,'main' if main else 'thread') for tid,(r,main) in thread_roles(O).items()}
 sw=re.compile(r'\[(\d+)\]\s+([\d.]+): sched:sched_switch: prev_comm=(.*) prev_pid=(\d+) .*==> next_comm=.* next_pid=(\d+)')
 wk=re.compile(r'sched:sched_wakeup: comm=.* pid=(\d+) ')
 since={}; run=collections.Counter(); runs=collections.Counter(); rt=0
