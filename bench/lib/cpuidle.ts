@@ -16,7 +16,7 @@ export interface CpuIdle {
   readonly haltPollNs?: number;
 }
 
-/** Reads the settings from sysfs; what the machine does not have is left out. */
+/** Reads the settings from sysfs; what the machine does not have is undefined. */
 export function readCpuIdle(): CpuIdle {
   const read = (path: string): string | undefined => {
     try {
@@ -29,7 +29,8 @@ export function readCpuIdle(): CpuIdle {
   const governor = read("devices/system/cpu/cpuidle/current_governor") ?? read("devices/system/cpu/cpuidle/current_governor_ro");
   const poll = read("module/haltpoll/parameters/guest_halt_poll_ns");
   const haltPollNs = poll !== undefined && /^\d+$/.test(poll) ? Number(poll) : undefined;
-  return { ...(driver ? { driver } : {}), ...(governor ? { governor } : {}), ...(haltPollNs !== undefined ? { haltPollNs } : {}) };
+  // run-info.json leaves out what is undefined (JSON.stringify).
+  return { driver, governor, haltPollNs };
 }
 
 /** A line for the run's progress when idle vCPUs halt at once: the latency figures include it. */
