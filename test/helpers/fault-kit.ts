@@ -363,7 +363,7 @@ export interface ProtocolClient {
   changed: Condition;
 }
 
-/** Opens a Sallyport client (subprotocol sallyport.client.v1) and wraps it in client/stream.ts. */
+/** Opens a Sallyport client (offering the client subprotocol up to v2) and wraps it in client/stream.ts. */
 export async function protocolClient(
   cleanup: Cleanup,
   url: string,
@@ -372,32 +372,45 @@ export async function protocolClient(
   // No reconnect here: it offers no v3 (resume), as a client that cannot resume must not.
   const ws = new WebSocket(url, offered(CLIENT_SUBPROTOCOLS, 2), CLIENT_OPTIONS);
   cleanup.add("protocol client", () => ws.terminate());
-  await within(
-    new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
+  const changed = new Condition();
+  const received: Buffer[] = [];
+  const hash = createHash("sha256");
+  let count = 0;
+  /**
+   * The stream takes the socket inside its open event, as client/dial.ts does: messages that
+   * came in the same read as the handshake's response are emitted before a promise awaiting
+   * 'open' resumes, and would be lost (on a loaded machine the first data arrives so).
+   */
+  const attach = (): SallyportStream => {
+    if (!versionOf(ws.protocol, CLIENT_SUBPROTOCOLS)) throw new Error(`edge answered subprotocol "${ws.protocol}"`);
+    const stream = new SallyportStream(ws as never, { autoConsume: opts.autoConsume ?? true });
+    stream.onData = (chunk) => {
+      count += chunk.byteLength;
+      hash.update(chunk);
+      if (opts.keep) received.push(Buffer.from(chunk));
+      changed.notify();
+    };
+    stream.onEnd = () => changed.notify();
+    stream.onClose = () => changed.notify();
+    stream.onDrain = () => changed.notify();
+    ws.on("message", () => changed.notify());
+    return stream;
+  };
+  const stream = await within(
+    new Promise<SallyportStream>((resolve, reject) => {
+      ws.once("open", () => {
+        try {
+          resolve(attach());
+        } catch (e) {
+          reject(e);
+        }
+      });
       ws.once("error", reject);
       ws.once("close", (c) => reject(new Error(`closed ${c} before open`)));
     }),
     10_000,
     "a protocol client to open",
   );
-  if (!versionOf(ws.protocol, CLIENT_SUBPROTOCOLS)) throw new Error(`edge answered subprotocol "${ws.protocol}"`);
-  const stream = new SallyportStream(ws as never, { autoConsume: opts.autoConsume ?? true });
-  const changed = new Condition();
-  const received: Buffer[] = [];
-  const hash = createHash("sha256");
-  let count = 0;
-  stream.onData = (chunk) => {
-    count += chunk.byteLength;
-    hash.update(chunk);
-    if (opts.keep) received.push(Buffer.from(chunk));
-    changed.notify();
-  };
-  stream.onEnd = () => changed.notify();
-  stream.onClose = () => changed.notify();
-  stream.onDrain = () => changed.notify();
-  const sent = (): void => changed.notify();
-  ws.on("message", sent);
   return {
     ws,
     stream,

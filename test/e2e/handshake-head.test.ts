@@ -1,0 +1,83 @@
+import { createHash } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { dial } from "../../client/dial.ts";
+import type { SallyportStream } from "../../client/stream.ts";
+import { serve } from "../helpers/backends.ts";
+import { Cleanup } from "../helpers/cleanup.ts";
+import { protocolClient } from "../helpers/fault-kit.ts";
+import { listen } from "../helpers/net.ts";
+import { Condition } from "../helpers/wait.ts";
+
+/**
+ * Data that arrives in the same read as the handshake's response. On a loaded machine the
+ * edge's first messages (the backend's first bytes: a banner, the start of a download) can
+ * sit in the kernel beside the 101 when the client reads it; `ws` then emits them right after
+ * 'open', before any promise that awaited 'open' resumes. A stream attached there, rather
+ * than inside the open event, loses them (it made faults-flow's slow-reader test wait for
+ * bytes that had arrived). Both the product's dial and the test kit's client must keep them.
+ */
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const PAYLOAD = Buffer.from("the backend spoke first");
+/** RFC 6455's GUID, hashed with the client's key into Sec-WebSocket-Accept. */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** A server that answers an upgrade with the 101 and a binary message, in one write. */
+async function eagerServer(): Promise<string> {
+  const { server } = serve("eager server", cleanup, (s) => {
+    s.once("data", (request: Buffer) => {
+      const header = (name: string): string => new RegExp(`^${name}: *(.*)\\r$`, "im").exec(request.toString())?.[1] ?? "";
+      const accept = createHash("sha1")
+        .update(`${header("Sec-WebSocket-Key")}${WEBSOCKET_GUID}`)
+        .digest("base64");
+      // The newest version the client offered (it lists them newest first).
+      const protocol = header("Sec-WebSocket-Protocol").split(",")[0]!.trim();
+      const response = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        `Sec-WebSocket-Accept: ${accept}`,
+        `Sec-WebSocket-Protocol: ${protocol}`,
+        "",
+        "",
+      ].join("\r\n");
+      const frame = Buffer.concat([Buffer.from([0x82, PAYLOAD.length]), PAYLOAD]);
+      s.write(Buffer.concat([Buffer.from(response), frame]));
+    });
+  });
+  return `ws://127.0.0.1:${await listen(server)}/svc`;
+}
+
+describe("data in the same read as the handshake's response", () => {
+  it("reaches the stream of client/dial.ts (the forwarder's and the probe's dial)", async () => {
+    const url = await eagerServer();
+    const got: Buffer[] = [];
+    const changed = new Condition();
+    const ws = dial(
+      { url },
+      {
+        opened: (stream: SallyportStream) => {
+          stream.onData = (chunk) => {
+            got.push(Buffer.from(chunk));
+            changed.notify();
+          };
+        },
+        failed: (f) => {
+          throw new Error(`dial failed: ${f.description}`);
+        },
+      },
+    );
+    cleanup.add("dialed socket", () => ws.terminate());
+    await changed.wait(() => Buffer.concat(got).length >= PAYLOAD.length || undefined, 5000, "the early message");
+    expect(Buffer.concat(got)).toEqual(PAYLOAD);
+  });
+
+  it("reaches the test kit's protocol client", async () => {
+    const url = await eagerServer();
+    const client = await protocolClient(cleanup, url, { keep: true });
+    await client.changed.wait(() => client.bytes() >= PAYLOAD.length || undefined, 5000, "the early message");
+    expect(Buffer.concat(client.received)).toEqual(PAYLOAD);
+  });
+});
