@@ -80,7 +80,7 @@ options
   --prepared N          connector --prepared (default 32)
   --log-level L         connector and client log level (default info, as shipped)
   --socks-timeout D     edge socks.timeout (default "2 seconds", as shipped)
-  --max-message BYTES   edge max.message.size (default 262144, as shipped)
+  --max-message BYTES   edge max.message.size (default 1048576, as shipped)
   --samples             also write every rtt / ttfb / paced sample, with when it started
                         (OUT/samples/TUNNEL-TEST-REP.txt: "start-ms µs", CLOCK_MONOTONIC)
 Output: OUT/results.jsonl (one line per measurement and repetition), OUT/table.md, logs.

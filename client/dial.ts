@@ -13,7 +13,7 @@ import {
 import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-socket.ts";
 import { offered } from "../shared/protocol/negotiate.ts";
 import { describeRefusal } from "./describe.ts";
-import { sendFragments } from "./fragments.ts";
+import { sendFragments } from "../net/ws-fragments.ts";
 import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
 /**

@@ -124,7 +124,7 @@ export interface StreamOptions {
   /** The socket was opened in standby (no session until start()): a drop before then is not resumed. */
   readonly standby?: boolean;
   /**
-   * Sends `parts` as the fragments of one binary message (Node's `ws`: client/fragments.ts), so
+   * Sends `parts` as the fragments of one binary message (Node's `ws`: net/ws-fragments.ts), so
    * that reads gathered for a message go out as they are instead of copied into one array.
    * Without it (browsers) they are joined.
    */

@@ -19,9 +19,10 @@ import { ChunkPool } from "./chunk-pool.ts";
  */
 
 /**
- * What one read takes at most: the default max.message.size, where the plain relay measured its
- * saving; a full read is then a whole message, which goes to the client as it was copied, with
- * no second copy to gather it (takeBytes hands over a chunk that is exactly the message as itself).
+ * What one read takes at most, where the plain relay measured its saving. A message (up to
+ * max.message.size, 1 MiB by default) is then a few reads, each sent as one fragment of it as it
+ * was copied (connector/session.ts), with no second copy to gather them. Larger reads would need
+ * larger pooled buffers, and a short read would pin more of one.
  */
 export const READ_BUFFER_BYTES = 262_144;
 

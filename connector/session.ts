@@ -2,7 +2,8 @@ import type net from "node:net";
 import type WebSocket from "ws";
 import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
-import { takeBytes } from "../shared/chunks.ts";
+import { takeParts } from "../shared/chunks.ts";
+import { sendFragments } from "../net/ws-fragments.ts";
 import { chunkPool, readBackend } from "./backend-reads.ts";
 import { encode } from "../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../shared/protocol/constants.ts";
@@ -26,7 +27,8 @@ import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/proto
  * Backend reads are coalesced: a read is at most the socket's read buffer (connector/backend-reads.ts:
  * up to a whole message for a plain TCP backend, Node's 64 KiB through TLS), but several often
  * arrive in one turn of the event loop; they go out as one message of up to the edge's
- * max.message.size (fewer, larger messages cost the edge less, and Cloudflare bills per message).
+ * max.message.size (fewer, larger messages cost the edge less, and Cloudflare bills per message),
+ * each read one fragment of it, uncopied (net/ws-fragments.ts).
  * Nothing waits for more data: after a full read (it filled the read buffer) what has arrived is
  * sent at the end of the turn (setImmediate); a short read, which drained the socket, or a whole
  * message goes at once.
@@ -217,17 +219,27 @@ export class Session {
     this.flow();
   }
 
-  private sendData(chunk: Uint8Array): void {
-    // Held by the resend buffer until acknowledged, and by ws until written (connector/chunk-pool.ts).
-    if (this.out) chunkPool.hold(chunk);
-    this.out?.sent(chunk);
-    this.toClient += chunk.byteLength;
-    if (this.protocol === "sallyport") this.sendAllowance -= chunk.byteLength;
-    chunkPool.hold(chunk);
-    this.ws.send(chunk, { binary: true }, () => {
-      chunkPool.letGo(chunk);
+  /**
+   * One message of the held reads `parts`, as they lie: one read goes whole, several go as the
+   * fragments of one message (net/ws-fragments.ts) rather than copied into one array.
+   */
+  private sendData(parts: Uint8Array[]): void {
+    let n = 0;
+    for (const chunk of parts) {
+      // Held by the resend buffer until acknowledged, and by ws until written (connector/chunk-pool.ts).
+      if (this.out) chunkPool.hold(chunk);
+      this.out?.sent(chunk);
+      chunkPool.hold(chunk);
+      n += chunk.byteLength;
+    }
+    this.toClient += n;
+    if (this.protocol === "sallyport") this.sendAllowance -= n;
+    const written = (): void => {
+      for (const chunk of parts) chunkPool.letGo(chunk);
       this.flow();
-    });
+    };
+    if (parts.length === 1) this.ws.send(parts[0]!, { binary: true }, written);
+    else sendFragments(this.ws, parts, written);
   }
 
   /**
@@ -242,7 +254,7 @@ export class Session {
       if (room <= 0 || (!all && this.heldBytes < this.maxMessage)) break;
       const n = Math.min(room, this.heldBytes);
       this.heldBytes -= n;
-      this.sendData(takeBytes(this.held, n));
+      this.sendData(takeParts(this.held, n));
     }
     if (this.heldBytes === 0 && this.backendEnded && !this.endSent && this.protocol === "sallyport") this.sendEnd();
   }

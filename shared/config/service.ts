@@ -1,4 +1,4 @@
-import { MAX_URI_LENGTH, RESERVED_PATH_PREFIX } from "../protocol/constants.ts";
+import { MAX_MESSAGE_BYTES, MAX_URI_LENGTH, RESERVED_PATH_PREFIX } from "../protocol/constants.ts";
 import type { IssueList } from "./issues.ts";
 import { FieldReader } from "./reader.ts";
 import { parseWsUrl } from "../ws-url.ts";
@@ -28,8 +28,12 @@ export const DEFAULTS = Object.freeze({
   "socks.ssl.verify-client": "none" as VerifyClient,
   "heartbeat.interval": "15 seconds",
   "drain.timeout": "30 seconds",
-  /** 256 KiB: four 64 KiB relay chunks, far below the runtime's 32 MiB. */
-  "max.message.size": 262_144,
+  /**
+   * 1 MiB, the most a Node peer takes (MAX_MESSAGE_BYTES), far below the runtime's 32 MiB: the
+   * edge's cost is largely per message, and 1 MiB messages took ~9 % more bulk each way than
+   * 256 KiB ones at ~6 % less CPU per GiB (docs/performance.md, "Levers taken").
+   */
+  "max.message.size": MAX_MESSAGE_BYTES,
   /** Below a Durable Object's 32,768 hibernatable sockets, with room for clients. */
   "max.binds": 2048,
   "max.binds.per.credential": 1024,

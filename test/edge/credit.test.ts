@@ -42,7 +42,7 @@ const closeOf = (socket: TestSocket) => socket.closedAfterMessages();
 
 const chunk = (n: number): Uint8Array => new Uint8Array(n).fill(7);
 
-/** Sends `total` bytes in max.message.size-sized frames (256 KiB by default). */
+/** Sends `total` bytes in 256 KiB frames (within the default max.message.size, 1 MiB). */
 function sendData(socket: TestSocket, total: number): void {
   for (let sent = 0; sent < total; sent += 262_144) socket.send(chunk(Math.min(262_144, total - sent)));
 }
@@ -53,14 +53,14 @@ describe("version negotiation", () => {
     const { bind, client } = await session(svc, V2_CLIENT);
     expect(bind.response.headers.get("sec-websocket-protocol")).toBe("sallyport.bind.v2");
     expect(client.response.headers.get("sec-websocket-protocol")).toBe("sallyport.client.v2");
-    expect(await client.control()).toStrictEqual({ v: 2, t: "opened", maxMessageBytes: 262_144 });
+    expect(await client.control()).toStrictEqual({ v: 2, t: "opened", maxMessageBytes: 1_048_576 });
   });
 
   it("translates between a v1 client and a v2 connector: increments in, cumulative limits out", async () => {
     const svc = freshService();
     const { bind, client } = await session(svc, V1_CLIENT);
     expect(client.response.headers.get("sec-websocket-protocol")).toBe("sallyport.client.v1");
-    expect(await client.control()).toStrictEqual({ v: 1, t: "opened", maxMessageBytes: 262_144 });
+    expect(await client.control()).toStrictEqual({ v: 1, t: "opened", maxMessageBytes: 1_048_576 });
     // The v2 connector starts with less than the whole window the v1 client expects it to have: raised at once.
     expect(await bind.control()).toStrictEqual({ v: 2, t: "credit", upTo: W });
     sendData(bind, MI);
@@ -116,7 +116,7 @@ describe("a v2 client with a v1 connector", () => {
   it("raises the client to the window the v1 connector expects, and hands the client's proven grants on as increments", async () => {
     const svc = freshService();
     const { bind, client } = await session(svc, V2_CLIENT, 1);
-    expect(await client.control()).toStrictEqual({ v: 2, t: "opened", maxMessageBytes: 262_144 });
+    expect(await client.control()).toStrictEqual({ v: 2, t: "opened", maxMessageBytes: 1_048_576 });
     expect(await client.control()).toStrictEqual({ v: 2, t: "credit", upTo: W });
     sendData(bind, MI); // the v1 connector has a whole window from the start
     const marks = await readData(client, MI);
@@ -230,7 +230,7 @@ describe("plain clients", () => {
   it("counts text in UTF-8 bytes against max.message.size", async () => {
     const svc = freshService();
     const { client } = await session(svc, {});
-    client.send("€".repeat(262_144 / 3 + 1)); // 87,382 characters, 262,146 bytes
+    client.send("€".repeat(1_048_576 / 3 + 1)); // 349,526 characters, 1,048,578 bytes
     expect((await client.closed()).code).toBe(CloseCode.MESSAGE_TOO_BIG);
   });
 });

@@ -118,7 +118,7 @@ describe("a client that arrives first", () => {
     async () => {
       const svc = freshService();
       const client = await openClient(svc);
-      const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(64 * 1024).fill(n)); // 256 KiB, the default max.message.size
+      const chunks = [1, 2, 3, 4].map((n) => new Uint8Array(64 * 1024).fill(n)); // 256 KiB, within the default max.message.size
       for (const c of chunks) client.send(c);
       await eventually("the held flag", async () => ((await objectSockets(svc))[0]?.att as { held?: true })?.held || undefined);
       const bind = await parkedBind(svc);
@@ -131,7 +131,7 @@ describe("a client that arrives first", () => {
   it("is closed 1009 once it sends more than max.message.size before pairing", async () => {
     const svc = freshService();
     const client = await openClient(svc);
-    for (let i = 0; i < 4; i++) client.send(new Uint8Array(64 * 1024));
+    for (let i = 0; i < 16; i++) client.send(new Uint8Array(64 * 1024)); // 1 MiB, the default max.message.size
     client.send(new Uint8Array(1));
     const closed = await client.closed();
     expect(closed.code).toBe(CloseCode.MESSAGE_TOO_BIG);

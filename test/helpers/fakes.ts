@@ -78,10 +78,22 @@ export class FakeWs extends EventEmitter {
   paused = false;
   terminated = false;
   closedWith: { code: number | undefined; reason: string | undefined } | undefined;
+  /** Messages sent: text, or a binary message's bytes (its fragments joined, as the edge's runtime joins them). */
   readonly sent: Array<string | Buffer> = [];
+  /** Each binary message as the fragments `ws` was given, uncopied (one for a message sent whole). */
+  readonly fragments: Uint8Array[][] = [];
+  private partial: Uint8Array[] = [];
 
   send(data: string | Uint8Array, opts?: unknown, cb?: (err?: Error) => void): void {
-    this.sent.push(typeof data === "string" ? data : Buffer.from(data));
+    if (typeof data === "string") this.sent.push(data);
+    else {
+      this.partial.push(data);
+      if ((opts as { fin?: boolean } | undefined)?.fin !== false) {
+        this.fragments.push(this.partial);
+        this.sent.push(Buffer.concat(this.partial));
+        this.partial = [];
+      }
+    }
     const done = typeof opts === "function" ? (opts as (err?: Error) => void) : cb;
     if (done) queueMicrotask(() => done());
   }

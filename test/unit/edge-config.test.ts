@@ -42,7 +42,7 @@ describe("edge config: a valid one", () => {
           mode: "reverse",
           socksTimeoutMs: 2000,
           verifyClient: "none",
-          maxMessageBytes: 262_144,
+          maxMessageBytes: 1_048_576,
           clientPlain: "allow",
           clientPlainMaxBytes: 16_777_216,
           maxBinds: 2048,

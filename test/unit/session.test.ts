@@ -99,8 +99,9 @@ describe("Session: backend reads through a reused buffer", () => {
   it("a large read's chunk goes back to the pool once ws wrote it and the client acknowledged it (v3)", async () => {
     const reads = new ReusedReadBuffer(Buffer.alloc(256 * 1024));
     const h = harness("sallyport", { maxMessageBytes: 256 * 1024, reads, version: 3 });
-    const idle = chunkPool.idle;
     readInto(reads, 256 * 1024, 7);
+    // What the pool has idle once the read took its chunk (earlier tests may have left buffers there).
+    const idle = chunkPool.idle;
     expect(h.ws.sent.map((f) => f.length)).toEqual([256 * 1024]); // a whole message: sent at once
     await settle(); // ws wrote it
     expect(chunkPool.idle).toBe(idle); // the resend buffer still holds it
@@ -119,6 +120,23 @@ describe("Session: backend reads through a reused buffer", () => {
     readInto(reads, 10, 0x63); // short: all three go as one message
     expect(h.ws.sent).toHaveLength(1);
     expect(h.ws.data().toString("latin1")).toBe(`${"a".repeat(1000)}${"b".repeat(1000)}${"c".repeat(10)}`);
+  });
+
+  it("a message of several reads goes as one fragment per read, uncopied; a single read goes whole", async () => {
+    const reads = new ReusedReadBuffer(Buffer.alloc(256 * 1024));
+    const h = harness("sallyport", { maxMessageBytes: MiB, reads });
+    readInto(reads, 256 * 1024, 1);
+    readInto(reads, 256 * 1024, 2);
+    const idle = chunkPool.idle;
+    readInto(reads, 100, 3); // short: the three go now, as one message
+    expect(h.ws.fragments.map((m) => m.map((f) => f.byteLength))).toEqual([[256 * 1024, 256 * 1024, 100]]);
+    expect(h.ws.data()).toEqual(Buffer.concat([Buffer.alloc(256 * 1024, 1), Buffer.alloc(256 * 1024, 2), Buffer.alloc(100, 3)]));
+    readInto(reads, 10, 4);
+    expect(h.ws.fragments.map((m) => m.length)).toEqual([3, 1]);
+    // Once written, the two large reads' pooled buffers are back for the next reads (a copy
+    // gathering them would have left them to the collector).
+    await settle();
+    expect(chunkPool.idle).toBe(idle + 2);
   });
 });
 
