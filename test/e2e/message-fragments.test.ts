@@ -22,54 +22,58 @@ const dataFrames = (frames: TapConnection["fromEdge"]) => ({
   continuation: frames.filter((f) => f.opcode === 0).length,
 });
 
-describe("an upload's messages as fragments, end to end", () => {
-  it("leave the client as fragments, reach the connector whole, and carry every byte", async () => {
-    const edge = await startFaultEdge(file);
+/** The real edge, connector (toward `backend`) and `sallyport client`, each Node end behind a wire tap. */
+async function tapped(backend: string, id: string) {
+  const edge = await startFaultEdge(file);
+  const clientTap = await startWireTap(file, edge.port);
+  const connectorTap = await startWireTap(file, edge.port);
+  const node = await startNode(file, { edge: connectorTap.url, token: edge.token, connect: backend, id, prepared: 1 });
+  await node.registered();
+  const url = new URL(edge.url);
+  url.port = String(clientTap.port);
+  const { port } = await startForwarder(file, url.href, 1);
+  return {
+    conn: new LocalConn(file, port),
+    /** What each Node end sent the edge, and what the edge sent it. */
+    frames: {
+      fromClient: () => dataFrames(clientTap.connections.flatMap((c) => c.fromConnector)),
+      toClient: () => dataFrames(clientTap.connections.flatMap((c) => c.fromEdge)),
+      fromConnector: () => dataFrames(connectorTap.connections.flatMap((c) => c.fromConnector)),
+      toConnector: () => dataFrames(connectorTap.connections.flatMap((c) => c.fromEdge)),
+    },
+  };
+}
+
+/** The sender's messages went out as fragments where it gathered reads; the edge relayed them whole. */
+function sentAsFragmentsRelayedWhole(sent: ReturnType<typeof dataFrames>, relayed: ReturnType<typeof dataFrames>): void {
+  expect(sent.first).toBeGreaterThan(0);
+  // Reads gathered into one message: the second and later go as continuations.
+  expect(sent.continuation).toBeGreaterThan(0);
+  expect(relayed.first).toBeGreaterThan(0);
+  expect(relayed.continuation).toBe(0);
+}
+
+describe("a message of several reads as fragments, end to end", () => {
+  it("an upload leaves the client as fragments, reaches the connector whole, and carries every byte", async () => {
     const backend = await echoBackend(file);
-    const clientTap = await startWireTap(file, edge.port);
-    const connectorTap = await startWireTap(file, edge.port);
-    const node = await startNode(file, { edge: connectorTap.url, token: edge.token, connect: backend.uri, id: "frag", prepared: 1 });
-    await node.registered();
-    const url = new URL(edge.url);
-    url.port = String(clientTap.port);
-    const { port } = await startForwarder(file, url.href, 1);
+    const { conn, frames } = await tapped(backend.uri, "frag-up");
     const data = randomBytes(8 * 1024 * 1024);
-    const conn = new LocalConn(file, port);
     await echoAll([{ conn, data }], 20_000);
     expect(conn.received).toBe(data.length);
     expect(conn.digest()).toBe(sha256(data));
 
-    const up = dataFrames(clientTap.connections.flatMap((c) => c.fromConnector));
-    expect(up.first).toBeGreaterThan(0);
-    // Reads gathered into one message: the second and later go as continuations.
-    expect(up.continuation).toBeGreaterThan(0);
-    const relayed = dataFrames(connectorTap.connections.flatMap((c) => c.fromEdge));
-    expect(relayed.first).toBeGreaterThan(0);
-    expect(relayed.continuation).toBe(0);
+    sentAsFragmentsRelayedWhole(frames.fromClient(), frames.toConnector());
   });
 
-  it("leave the connector as fragments, reach the client whole, and carry every byte", async () => {
+  it("a download leaves the connector as fragments, reaches the client whole, and carries every byte", async () => {
     const TOTAL = 16 * 1024 * 1024;
-    const edge = await startFaultEdge(file);
     // It writes far faster than a session reads: the connector's reads fill its 256 KiB buffer, and gather.
     const source = await pushSource(file, TOTAL);
-    const clientTap = await startWireTap(file, edge.port);
-    const connectorTap = await startWireTap(file, edge.port);
-    const node = await startNode(file, { edge: connectorTap.url, token: edge.token, connect: source.uri, id: "frag-down", prepared: 1 });
-    await node.registered();
-    const url = new URL(edge.url);
-    url.port = String(clientTap.port);
-    const { port } = await startForwarder(file, url.href, 1);
-    const conn = new LocalConn(file, port);
+    const { conn, frames } = await tapped(source.uri, "frag-down");
     await conn.until(() => conn.ended, 30_000, "the whole download");
     expect(conn.received).toBe(TOTAL);
     expect(conn.digest()).toBe(source.state.sha256);
 
-    const down = dataFrames(connectorTap.connections.flatMap((c) => c.fromConnector));
-    expect(down.first).toBeGreaterThan(0);
-    expect(down.continuation).toBeGreaterThan(0);
-    const relayed = dataFrames(clientTap.connections.flatMap((c) => c.fromEdge));
-    expect(relayed.first).toBeGreaterThan(0);
-    expect(relayed.continuation).toBe(0);
+    sentAsFragmentsRelayedWhole(frames.fromConnector(), frames.toClient());
   });
 });
