@@ -4,7 +4,17 @@ import { DEFAULT_BACKOFF, nextDelayMs } from "../../shared/backoff.ts";
 import { parseDuration } from "../../shared/config/duration.ts";
 import { makePki, type TestPki } from "../helpers/certs.ts";
 import { startTinyproxy, type TestProxy } from "../helpers/proxy.ts";
-import { Cleanup, type Finished, type Proc, REGISTERED, randomToken, SALLYPORT_BIN, tempDir, writeSecretFile } from "../helpers/index.ts";
+import {
+  Cleanup,
+  type Finished,
+  type LogLine,
+  type Proc,
+  REGISTERED,
+  randomToken,
+  SALLYPORT_BIN,
+  tempDir,
+  writeSecretFile,
+} from "../helpers/index.ts";
 import {
   EDGE_ADDR,
   type EdgeInNetns,
@@ -196,7 +206,9 @@ describe.skipIf(UNAVAILABLE)(`a connector behind a real firewall${UNAVAILABLE ? 
       `gaps ${gaps.map(Math.round).join(", ")} ms, shortest ${shortest.join(", ")}`,
     ).toStrictEqual(gaps.map(() => true));
     // tinyproxy answers a wrong password with 401 (407 only when credentials are missing).
-    const error = await connector.waitForLog((l) => /\b40[17]\b/.test(l.raw), 5000, "an error naming the proxy's 401/407");
+    // Read in what the line says, not its pid or time: a connector numbered 401 is no answer from the proxy.
+    const said = (l: LogLine): string => JSON.stringify({ ...l.json, pid: undefined, time: undefined, instance: undefined });
+    const error = await connector.waitForLog((l) => /\b40[17]\b/.test(said(l)), 5000, "an error naming the proxy's 401/407");
     expect(error.raw).toMatch(/proxy/i);
     expect(error.raw).toMatch(/credentials|password/i);
     expect(connector.logs(REGISTERED)).toStrictEqual([]);
