@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { dial } from "../../client/dial.ts";
 import type { SallyportStream } from "../../client/stream.ts";
-import { serve } from "../helpers/backends.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 import { protocolClient } from "../helpers/fault-kit.ts";
-import { listen } from "../helpers/net.ts";
+import { frame, startFakeEdge } from "../helpers/fake-edge.ts";
 import { Condition } from "../helpers/wait.ts";
 
 /**
@@ -21,33 +19,19 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const PAYLOAD = Buffer.from("the backend spoke first");
-/** RFC 6455's GUID, hashed with the client's key into Sec-WebSocket-Accept. */
-const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/** A server that answers an upgrade with the 101 and a binary message, in one write. */
+/** An edge that answers an upgrade with the 101 and a binary message, in one write. */
 async function eagerServer(): Promise<string> {
-  const { server } = serve("eager server", cleanup, (s) => {
-    s.once("data", (request: Buffer) => {
-      const header = (name: string): string => new RegExp(`^${name}: *(.*)\\r$`, "im").exec(request.toString())?.[1] ?? "";
-      const accept = createHash("sha1")
-        .update(`${header("Sec-WebSocket-Key")}${WEBSOCKET_GUID}`)
-        .digest("base64");
-      // The newest version the client offered (it lists them newest first).
-      const protocol = header("Sec-WebSocket-Protocol").split(",")[0]!.trim();
-      const response = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        `Sec-WebSocket-Accept: ${accept}`,
-        `Sec-WebSocket-Protocol: ${protocol}`,
-        "",
-        "",
-      ].join("\r\n");
-      const frame = Buffer.concat([Buffer.from([0x82, PAYLOAD.length]), PAYLOAD]);
-      s.write(Buffer.concat([Buffer.from(response), frame]));
-    });
+  const edge = await startFakeEdge(cleanup);
+  edge.behave({
+    name: "101 and a message in one write",
+    handle: (ctx) => {
+      ctx.socket.cork();
+      ctx.acceptRaw().write(frame(0x2, PAYLOAD));
+      ctx.socket.uncork();
+    },
   });
-  return `ws://127.0.0.1:${await listen(server)}/svc`;
+  return `${edge.url}/svc`;
 }
 
 describe("data in the same read as the handshake's response", () => {
