@@ -1,3 +1,4 @@
+import { WriteBatch } from "../net/write-batch.ts";
 import net from "node:net";
 import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
@@ -266,6 +267,8 @@ class Relay {
   private localGone = false;
   private done = false;
   private preopened = false;
+  /** Session data to the local socket, one `writev` per turn of the event loop. */
+  private readonly writes: WriteBatch;
 
   constructor(
     readonly id: string,
@@ -276,6 +279,7 @@ class Relay {
     private readonly giveBack: (stream: SallyportStream) => void,
   ) {
     this.started = clock.now();
+    this.writes = new WriteBatch(local);
     local.on("error", () => {}); // 'close' (hadError) follows; handled there
     local.on("close", (hadError) => this.localClosed(hadError));
   }
@@ -338,7 +342,7 @@ class Relay {
   /** Credit goes back to the connector only for bytes the local socket has taken. */
   private write(chunk: Uint8Array): void {
     if (this.local.destroyed) return;
-    this.local.write(chunk, (e) => {
+    this.writes.write(chunk, (e) => {
       if (!e) this.stream?.consumed(chunk.byteLength);
     });
   }

@@ -1,3 +1,4 @@
+import { WriteBatch } from "../net/write-batch.ts";
 import type net from "node:net";
 import type WebSocket from "ws";
 import type { Clock } from "../shared/clock.ts";
@@ -109,6 +110,8 @@ export class Session {
   private readonly out: ResendBuffer | undefined;
   /** v3: the WebSocket dropped and the bind is resuming; nothing is sent, the backend is paused. */
   private detached = false;
+  /** Client data to the backend, one `writev` per turn of the event loop. */
+  private readonly writes: WriteBatch;
 
   constructor(
     private ws: WebSocket,
@@ -117,6 +120,7 @@ export class Session {
     private readonly done: (outcome: SessionOutcome) => void,
   ) {
     this.protocol = options.protocol;
+    this.writes = new WriteBatch(backend);
     this.maxMessage = options.maxMessageBytes;
     this.keep = options.keep;
     this.clock = options.clock;
@@ -170,7 +174,7 @@ export class Session {
       this.receiveAllowance -= data.byteLength;
       if (this.receiveAllowance < 0) return this.fail(close("PROTOCOL_ERROR")); // sent beyond its credit
     }
-    const more = this.backend.write(data, () => this.wrote(data.byteLength));
+    const more = this.writes.write(data, () => this.wrote(data.byteLength));
     // A client our credit bounds sends at most a window we have not seen the backend take: its
     // bytes wait in the backend socket's buffer, and the WebSocket is read on. Pausing it would
     // also stop the edge's credit for the other direction, queued behind that data: with the

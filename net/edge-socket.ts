@@ -3,6 +3,7 @@ import WebSocket, { type ClientOptions } from "ws";
 import { maskOptions } from "../shared/masking.ts";
 import { type ProxyRoute, Tunnel } from "./proxy.ts";
 import { PIN_MISMATCH, pinnedIdentity } from "./tls-pin.ts";
+import { streamBinary } from "./ws-streaming.ts";
 
 /**
  * A WebSocket dialed out to the edge — by the connector's binds and by `sallyport client` /
@@ -72,6 +73,8 @@ export function openEdgeSocket<P extends string | string[]>(
     ...(tls as ClientOptions),
     ...(tunnel ? { agent: tunnel.agent } : {}),
   });
+  // First of the open listeners: the receiver exists, and no frame has been read yet.
+  ws.once("open", () => streamBinary(ws));
   const where = hostPort(target);
   return {
     ws,
