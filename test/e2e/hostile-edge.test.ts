@@ -436,20 +436,41 @@ describe("floods: memory stays bounded", () => {
     return { baseline, peak };
   }
 
-  it("an edge streaming one endless message into every bind: each is cut off at maxPayload, RSS stays bounded", async () => {
+  // A data message's bytes reach the bind as they are read (net/ws-streaming.ts). ws still
+  // counts the whole message against maxPayload, so an endless one is cut off there (1009);
+  // before pairing, the bind's own check (no data yet) cuts it off first (1002).
+  const endless = (chunk: Buffer) => async (ctx: UpgradeContext, cap: number) => {
+    await ctx.write(frame(0x2, chunk, { fin: false }));
+    // Writes until the connector cuts it off; the cap only ends the loop if it never does
+    // (then the bind is not closed and the assertions below say so).
+    while (ctx.record.bytesWritten < cap) {
+      if (!(await ctx.write(frame(0x0, chunk, { fin: false })))) break;
+    }
+  };
+
+  it("an edge streaming one endless message into a parked bind: cut off as data before pairing", async () => {
+    const flood = behaviour("endless message, unpaired", async (ctx) => {
+      await parkRaw(ctx);
+      await endless(randomBytes(64 * 1024))(ctx, 4 * MAX_PAYLOAD);
+    });
+    const { record } = await misbehave(flood, false);
+    await fake.waitFor(() => record.from.closeCode !== undefined || undefined, 10_000, "the close");
+    expect(record.from.closeCode).toBe(1002);
+    fake.behave(behaviour("park", async (ctx) => void (await parkWs(ctx))));
+    alive();
+  });
+
+  it("an edge streaming one endless message into every session: each is cut off at maxPayload, RSS stays bounded", async () => {
     const park = behaviour("park", async (ctx) => void (await parkWs(ctx)));
     fake.behave(park);
     await new Promise((r) => setTimeout(r, RETRY_MAX_MS * 2));
-    const chunk = randomBytes(256 * 1024);
-    // Writes until the connector cuts it off; the cap only ends the loop if it never does
-    // (then the bind is not closed 1009 and the assertions below say so).
     const cap = 8 * MAX_PAYLOAD;
     const flood = behaviour("endless message", async (ctx) => {
       await parkRaw(ctx);
-      await ctx.write(frame(0x2, chunk, { fin: false }));
-      while (ctx.record.bytesWritten < cap) {
-        if (!(await ctx.write(frame(0x0, chunk, { fin: false })))) break;
-      }
+      await ctx.write(
+        text(encode({ t: "paired", sessionId: `s${ctx.record.id}`, clientAddress: "192.0.2.1", clientProtocol: "plain" }, 3)),
+      );
+      await endless(randomBytes(256 * 1024))(ctx, cap);
     });
     const FLOODED = 5;
     const flooded = () => fake.requests.filter((r) => r.behaviour === flood.name);
@@ -461,8 +482,8 @@ describe("floods: memory stays bounded", () => {
     });
     const all = flooded();
     await fake.waitFor(() => all.every(endedByConnector) || undefined, 10_000, "every flooded bind ended by the connector");
-    // Every bind the flood reached, not only those that happened to get far: each was sent more
-    // than maxPayload of one message, and the connector closed it with 1009 (too big).
+    // Every session the flood reached, not only those that happened to get far: each was sent
+    // more than maxPayload of one message, and the connector closed it with 1009 (too big).
     for (const r of all) {
       expect(r.bytesWritten, `bind ${r.id}: bytes written`).toBeGreaterThan(MAX_PAYLOAD);
       expect(r.from.closeCode, `bind ${r.id}`).toBe(1009);

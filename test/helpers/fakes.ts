@@ -161,6 +161,11 @@ export class FakeBackend extends EventEmitter {
     return !this.full;
   }
 
+  /** Gathering writes (net/write-batch.ts) changes no order a session sees: the fake writes at once. */
+  cork(): void {}
+
+  uncork(): void {}
+
   /** The backend took everything written so far. */
   ack(): void {
     for (const cb of this.callbacks.splice(0)) cb();

@@ -151,6 +151,17 @@ describe("streamBinary", () => {
     expect(heard).toEqual([]);
   });
 
+  it("counts a streamed message's fragments together against maxPayload", async () => {
+    const { r, heard, feed } = receiver({ maxPayload: 1000 });
+    const failed = once(r, "error");
+    const first = randomBytes(600);
+    feed(Buffer.concat([frame(BINARY, first, { fin: false }), frame(CONTINUATION, randomBytes(600))]), 100);
+    const [e] = (await failed) as [Error & { code?: string }];
+    expect(e.code).toBe("WS_ERR_UNSUPPORTED_MESSAGE_LENGTH");
+    // What came before the limit was passed went on; nothing after it.
+    expect(joined(heard).equals(first)).toBe(true);
+  });
+
   it("leaves alone what is not ws's receiver", () => {
     expect(streamBinary({} as WebSocket)).toBe(false);
     expect(streamBinary({ _receiver: { getData: () => undefined } } as unknown as WebSocket)).toBe(false);
