@@ -11,8 +11,8 @@ import type WebSocket from "ws";
  * public API, hence the shape check) so that a binary frame's payload is emitted as views of
  * the socket's own reads — one `message` event per read the frame spans, none copied.
  *
- * Text and control frames, masked or compressed ones, and zero-length frames keep `ws`'s own
- * path, as does any receiver whose shape is not the one known here (then nothing changes).
+ * Text and control frames, masked or compressed ones, and frames already read whole keep `ws`'s
+ * own path, as does any receiver whose shape is not the one known here (then nothing changes).
  */
 
 /** The parts of `ws`'s Receiver (lib/receiver.js) this relies on. */
@@ -20,18 +20,12 @@ interface Receiver {
   _buffers: Buffer[];
   _bufferedBytes: number;
   _payloadLength: number;
-  _totalPayloadLength: number;
-  _messageLength: number;
   _fragmented: number;
-  _numFragments: number;
   _fragments: Buffer[];
   _opcode: number;
-  _fin: boolean;
   _masked: boolean;
   _compressed: boolean;
-  _mask: unknown;
   _loop: boolean;
-  _state: number;
   _allowSynchronousEvents: boolean;
   getData(cb: (e?: Error) => void): void;
   emit(event: "message", data: Buffer, isBinary: true): boolean;
@@ -54,6 +48,8 @@ function isKnownReceiver(r: unknown): r is Receiver {
     typeof o._opcode === "number" &&
     typeof o._fragmented === "number" &&
     Array.isArray(o._fragments) &&
+    typeof o._masked === "boolean" &&
+    typeof o._allowSynchronousEvents === "boolean" &&
     o._state === GET_INFO
   );
 }
@@ -73,35 +69,25 @@ export function streamBinary(ws: WebSocket): boolean {
   return true;
 }
 
+/**
+ * A binary data frame not yet all read. A frame that is (every small message: a latency-bound
+ * path left exactly as `ws` has it) takes `ws`'s own path; so does the rest of a streamed frame
+ * once all of it has arrived, emitted as the frame's last piece.
+ */
 function streamable(r: Receiver): boolean {
   const binary = r._opcode === BINARY || (r._opcode === CONTINUATION && r._fragmented === BINARY);
-  return binary && r._payloadLength > 0 && !r._masked && !r._compressed && r._allowSynchronousEvents && r._fragments.length === 0;
+  return (
+    binary && r._bufferedBytes < r._payloadLength && !r._masked && !r._compressed && r._allowSynchronousEvents && r._fragments.length === 0
+  );
 }
 
-/** Emit what has arrived of the frame's payload; once it is all out, the frame is done. */
+/** Emit every read buffered so far (all of it the frame's payload), then wait for more. */
 function emitPieces(r: Receiver): void {
-  while (r._payloadLength > 0 && r._bufferedBytes > 0) {
-    const head = r._buffers[0]!;
-    let piece: Buffer;
-    if (head.length <= r._payloadLength) piece = r._buffers.shift()!;
-    else {
-      piece = head.subarray(0, r._payloadLength);
-      r._buffers[0] = head.subarray(r._payloadLength);
-    }
+  while (r._buffers.length > 0) {
+    const piece = r._buffers.shift()!;
     r._bufferedBytes -= piece.length;
     r._payloadLength -= piece.length;
     r.emit("message", piece, true);
   }
-  if (r._payloadLength > 0) {
-    r._loop = false; // wait for the rest
-    return;
-  }
-  r._mask = undefined;
-  if (r._fin) {
-    r._totalPayloadLength = 0;
-    r._messageLength = 0;
-    r._fragmented = 0;
-    r._numFragments = 0;
-  }
-  r._state = GET_INFO;
+  r._loop = false;
 }
