@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { dial } from "../../client/dial.ts";
-import type { SallyportStream } from "../../client/stream.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
+import { collectingDial } from "../helpers/collecting-dial.ts";
 import { protocolClient } from "../helpers/fault-kit.ts";
 import { frame, startFakeEdge } from "../helpers/fake-edge.ts";
-import { Condition } from "../helpers/wait.ts";
 
 /**
  * Data that arrives in the same read as the handshake's response. On a loaded machine the
@@ -37,25 +35,9 @@ async function eagerServer(): Promise<string> {
 describe("data in the same read as the handshake's response", () => {
   it("reaches the stream of client/dial.ts (the forwarder's and the probe's dial)", async () => {
     const url = await eagerServer();
-    const got: Buffer[] = [];
-    const changed = new Condition();
-    const ws = dial(
-      { url },
-      {
-        opened: (stream: SallyportStream) => {
-          stream.onData = (chunk) => {
-            got.push(Buffer.from(chunk));
-            changed.notify();
-          };
-        },
-        failed: (f) => {
-          throw new Error(`dial failed: ${f.description}`);
-        },
-      },
-    );
-    cleanup.add("dialed socket", () => ws.terminate());
-    await changed.wait(() => Buffer.concat(got).length >= PAYLOAD.length || undefined, 5000, "the early message");
-    expect(Buffer.concat(got)).toEqual(PAYLOAD);
+    const client = collectingDial(cleanup, url);
+    await client.changed.wait(() => client.bytes().length >= PAYLOAD.length || undefined, 5000, "the early message");
+    expect(client.bytes()).toEqual(PAYLOAD);
   });
 
   it("reaches the test kit's protocol client", async () => {

@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { dial } from "../../client/dial.ts";
-import type { SallyportStream } from "../../client/stream.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
+import { collectingDial } from "../helpers/collecting-dial.ts";
 import { frame, startFakeEdge } from "../helpers/fake-edge.ts";
 import { Condition } from "../helpers/wait.ts";
 
@@ -33,31 +32,15 @@ describe("a data message split across reads", () => {
         upgraded.notify();
       },
     });
-    const got: Buffer[] = [];
-    const changed = new Condition();
-    const received = (): number => got.reduce((n, b) => n + b.length, 0);
-    const ws = dial(
-      { url: `${edge.url}/svc` },
-      {
-        opened: (stream: SallyportStream) => {
-          stream.onData = (chunk) => {
-            got.push(Buffer.from(chunk));
-            changed.notify();
-          };
-        },
-        failed: (f) => {
-          throw new Error(`dial failed: ${f.description}`);
-        },
-      },
-    );
-    cleanup.add("dialed socket", () => ws.terminate());
+    const client = collectingDial(cleanup, `${edge.url}/svc`);
+    const received = (): number => client.bytes().length;
     const server = await upgraded.wait(() => socket, 5000, "the upgrade");
     // Without streaming, nothing arrives until the frame is whole: this times out.
-    await changed.wait(() => received() > 0 || undefined, 5000, "the first half of the message");
+    await client.changed.wait(() => received() > 0 || undefined, 5000, "the first half of the message");
     expect(received()).toBeLessThan(payload.length);
-    expect(Buffer.concat(got)).toEqual(payload.subarray(0, Buffer.concat(got).length));
+    expect(client.bytes()).toEqual(payload.subarray(0, received()));
     server.write(whole.subarray(half));
-    await changed.wait(() => received() >= payload.length || undefined, 5000, "the rest of the message");
-    expect(Buffer.concat(got)).toEqual(payload);
+    await client.changed.wait(() => received() >= payload.length || undefined, 5000, "the rest of the message");
+    expect(client.bytes()).toEqual(payload);
   });
 });
