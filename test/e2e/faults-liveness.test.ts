@@ -59,7 +59,11 @@ describe("faults: liveness", () => {
     await node.proc.waitForLog(msgIs("session ended", { closeCode: 1006 }), 1000, "the session's bind dropped with it");
     const detectedMs = Math.max(...dropped.map((l) => l.at)) - cut;
     expect(detectedMs).toBeLessThanOrEqual(HEARTBEAT_MS * 4 + 500);
-    expect(detectedMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 3);
+    // Silence counts from the last answer heard. A beat sent just before the cut whose answer
+    // the blackhole ate leaves that last answer one interval plus one answer's latency behind
+    // the cut, so a loaded machine can detect a little under 3 intervals after it (1,455 ms
+    // once, in CI); 2.5 intervals still tells 3 missed beats from 2.
+    expect(detectedMs).toBeGreaterThanOrEqual(HEARTBEAT_MS * 2.5);
 
     // While the path is dead a client waits: no parked bind is live, none is handed out.
     // (It sends no more than the edge holds for an unpaired client: 8 KiB.)
