@@ -1,4 +1,3 @@
-import { WriteBatch } from "../net/write-batch.ts";
 import net from "node:net";
 import { Backoff, DEFAULT_BACKOFF, STABLE_MS } from "../shared/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../shared/clock.ts";
@@ -8,6 +7,7 @@ import type { EdgeRoute } from "../net/edge-socket.ts";
 import { refusalFix } from "./describe.ts";
 import { dial, type DialFailure, type DialHandlers, type DialOptions } from "./dial.ts";
 import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
+import { WriteBatch } from "../net/write-batch.ts";
 
 /**
  * `sallyport client`: a local TCP listener whose every connection becomes one Sallyport

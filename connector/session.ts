@@ -1,4 +1,3 @@
-import { WriteBatch } from "../net/write-batch.ts";
 import type net from "node:net";
 import type WebSocket from "ws";
 import type { Clock } from "../shared/clock.ts";
@@ -12,6 +11,7 @@ import { ResendBuffer } from "../shared/protocol/resend.ts";
 import { initialCredit, ReaderCredit } from "../shared/protocol/credit.ts";
 import { endCarriesDone, resumes, usesMarks } from "../shared/protocol/negotiate.ts";
 import type { ClientProtocol, MarkMessage, StreamMessage } from "../shared/protocol/messages.ts";
+import { WriteBatch } from "../net/write-batch.ts";
 
 /**
  * One relayed session: bytes between a paired bind and its backend connection.

@@ -5,8 +5,8 @@ import type { Writable } from "node:stream";
  * end uncorks it, so the pieces of a message that arrived in several reads
  * (net/ws-streaming.ts) leave in one `writev` — one system call, one wake-up of the reader —
  * instead of one each. Small writes are latency, not bulk: one that finds the stream uncorked
- * goes at once, as it did before (deferring them to the turn's end cost 4 % of the round-trip
- * time and 11 % of a new session's first byte, behind whatever else the turn did).
+ * goes at once, as it did before; held to the turn's end it would gain nothing and wait behind
+ * whatever else the turn does (a new session's turn dials its replacement, logs, counts).
  */
 
 /** From this size a write is bulk: a socket read is 64 KiB, a latency-bound message far less. */
