@@ -9,6 +9,7 @@ import { cpuSeconds, fdCount, installCleanup, load1, nofileLimit, pssKb, rssKb, 
 import { haltNote, readCpuIdle } from "./lib/cpuidle.ts";
 import { SSH_CIPHERS, sshTunnel, type SshTunnelName } from "./lib/ssh-tunnel.ts";
 import { fmt, stat, table, type Line, type Row } from "./lib/report.ts";
+import { turnOrder } from "../test/helpers/turn-order.ts";
 import {
   chain,
   direct,
@@ -68,7 +69,8 @@ options
   --quick               small sizes, 1 repetition (~1-2 min)
   --reps N              repetitions (default 3)
   --interleave          repetition-major: rep 1 of every test and tunnel, then rep 2, … (a fresh
-                        tunnel each), so a drift in machine load hits every tunnel alike
+                        tunnel each), so a drift in machine load hits every tunnel alike; each
+                        repetition starts at the next tunnel, so none always runs first
   --only a,b            tests to run (default: all; idle10k only without --quick)
   --tunnels a,b         tunnels (default direct,wsrelay,sallyport; chain, tinyproxy, squid on request)
   --compare NAME=DIR    also measure the Sallyport checkout in DIR as tunnel NAME (repeatable;
@@ -569,7 +571,9 @@ try {
       if (!only.includes(test) || test === "shards") continue;
       // msgs counts messages once: its first repetition.
       if (test === "msgs" && !repNos.includes(1)) continue;
-      for (const spec of specs) await runTest(test, spec, ports, repNos);
+      // Interleaved, each repetition starts at another tunnel: no tunnel always runs first.
+      const order = o.interleave ? turnOrder(specs, repNos[0]!) : specs;
+      for (const spec of order) await runTest(test, spec, ports, repNos);
     }
   }
   if (only.includes("shards")) await runShards();
