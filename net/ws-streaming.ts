@@ -49,6 +49,7 @@ function isKnownReceiver(r: unknown): r is Receiver {
     typeof o._fragmented === "number" &&
     Array.isArray(o._fragments) &&
     typeof o._masked === "boolean" &&
+    typeof o._compressed === "boolean" &&
     typeof o._allowSynchronousEvents === "boolean" &&
     o._state === GET_INFO
   );

@@ -439,7 +439,7 @@ describe("floods: memory stays bounded", () => {
   // A data message's bytes reach the bind as they are read (net/ws-streaming.ts). ws still
   // counts the whole message against maxPayload, so an endless one is cut off there (1009);
   // before pairing, the bind's own check (no data yet) cuts it off first (1002).
-  const endless = (chunk: Buffer) => async (ctx: UpgradeContext, cap: number) => {
+  const endless = async (ctx: UpgradeContext, chunk: Buffer, cap: number): Promise<void> => {
     await ctx.write(frame(0x2, chunk, { fin: false }));
     // Writes until the connector cuts it off; the cap only ends the loop if it never does
     // (then the bind is not closed and the assertions below say so).
@@ -449,9 +449,10 @@ describe("floods: memory stays bounded", () => {
   };
 
   it("an edge streaming one endless message into a parked bind: cut off as data before pairing", async () => {
+    const chunk = randomBytes(64 * 1024);
     const flood = behaviour("endless message, unpaired", async (ctx) => {
       await parkRaw(ctx);
-      await endless(randomBytes(64 * 1024))(ctx, 4 * MAX_PAYLOAD);
+      await endless(ctx, chunk, 4 * MAX_PAYLOAD);
     });
     const { record } = await misbehave(flood, false);
     await fake.waitFor(() => record.from.closeCode !== undefined || undefined, 10_000, "the close");
@@ -464,13 +465,14 @@ describe("floods: memory stays bounded", () => {
     const park = behaviour("park", async (ctx) => void (await parkWs(ctx)));
     fake.behave(park);
     await new Promise((r) => setTimeout(r, RETRY_MAX_MS * 2));
+    const chunk = randomBytes(256 * 1024);
     const cap = 8 * MAX_PAYLOAD;
     const flood = behaviour("endless message", async (ctx) => {
       await parkRaw(ctx);
       await ctx.write(
         text(encode({ t: "paired", sessionId: `s${ctx.record.id}`, clientAddress: "192.0.2.1", clientProtocol: "plain" }, 3)),
       );
-      await endless(randomBytes(256 * 1024))(ctx, cap);
+      await endless(ctx, chunk, cap);
     });
     const FLOODED = 5;
     const flooded = () => fake.requests.filter((r) => r.behaviour === flood.name);
