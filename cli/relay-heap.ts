@@ -18,7 +18,7 @@ import { BulkGauge, type HeapMode, ioBytesOf } from "./bulk-gauge.ts";
  * young collection itself, the count comes down at once: in the same trace 139 young collections
  * for external memory pressure and one full collection. Buffers held long enough to be promoted
  * (queued for credit, or kept until acknowledged) still need a full collection; the connector's
- * chunk pool (connector/chunk-pool.ts) keeps those few and reuses them.
+ * chunk pool (net/chunk-pool.ts) keeps those few and reuses them.
  */
 export const RELAY_V8_FLAGS: readonly string[] = ["--no-concurrent-array-buffer-sweeping"];
 

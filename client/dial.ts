@@ -14,6 +14,7 @@ import { type DialProblem, type EdgeRoute, openEdgeSocket } from "../net/edge-so
 import { offered } from "../shared/protocol/negotiate.ts";
 import { describeRefusal } from "./describe.ts";
 import { sendFragments } from "../net/ws-fragments.ts";
+import { chunkPool } from "../net/reused-reads.ts";
 import { type ReconnectError, type ResumeRequest, SallyportStream, type StreamOptions, type WebSocketLike } from "./stream.ts";
 
 /**
@@ -95,6 +96,7 @@ export function dial(opts: DialOptions, handlers: DialHandlers): WebSocket {
       new SallyportStream(ws as unknown as WebSocketLike, {
         defer: setImmediate,
         sendFragments,
+        chunks: chunkPool,
         reconnect,
         standby: opts.standby === true,
         ...opts.stream,

@@ -8,6 +8,9 @@ import { refusalFix } from "./describe.ts";
 import { dial, type DialFailure, type DialHandlers, type DialOptions } from "./dial.ts";
 import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 import { WriteBatch } from "../net/write-batch.ts";
+import { readAcceptedInto } from "../net/accepted-reads.ts";
+import { ReusedReadBuffer, sharedReadBuffer } from "../net/reused-reads.ts";
+import { FULL_READ_BYTES } from "../shared/chunks.ts";
 
 /**
  * `sallyport client`: a local TCP listener whose every connection becomes one Sallyport
@@ -269,6 +272,8 @@ class Relay {
   private preopened = false;
   /** Session data to the local socket, one `writev` per turn of the event loop. */
   private readonly writes: WriteBatch;
+  /** The local socket's reads, through the process's reused buffer (else its 'data' events). */
+  private readonly reads: ReusedReadBuffer | undefined;
 
   constructor(
     readonly id: string,
@@ -280,6 +285,9 @@ class Relay {
   ) {
     this.started = clock.now();
     this.writes = new WriteBatch(local);
+    // Before the socket's first read: it was accepted paused.
+    const reads = new ReusedReadBuffer(sharedReadBuffer());
+    this.reads = readAcceptedInto(local, reads) ? reads : undefined;
     local.on("error", () => {}); // 'close' (hadError) follows; handled there
     local.on("close", (hadError) => this.localClosed(hadError));
   }
@@ -311,9 +319,11 @@ class Relay {
       });
     for (const chunk of early) this.write(chunk);
     if (stream.endReceived) local.end();
-    local.on("data", (chunk: Buffer) => {
-      if (this.stream === stream && !stream.send(chunk)) local.pause();
-    });
+    const read = (chunk: Buffer, full: boolean): void => {
+      if (this.stream === stream && !stream.send(chunk, full)) local.pause();
+    };
+    if (this.reads) this.reads.listen(read);
+    else local.on("data", (chunk: Buffer) => read(chunk, chunk.byteLength >= FULL_READ_BYTES));
     local.on("end", () => this.stream === stream && stream.end());
     if (stream.closed) this.sessionClosed(stream.closed);
     else local.resume();

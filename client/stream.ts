@@ -129,6 +129,18 @@ export interface StreamOptions {
    * Without it (browsers) they are joined.
    */
   readonly sendFragments?: (ws: WebSocketLike, parts: readonly Uint8Array[], cb: (err?: Error) => void) => void;
+  /**
+   * Told when a chunk given to send() is kept and let go: by the socket until written, and by the
+   * resend buffer until acknowledged (Node: net/chunk-pool.ts, whose chunks the forwarder reads
+   * into and which uses each again once every holder let go of it).
+   */
+  readonly chunks?: ChunkHolders;
+}
+
+/** Who is told when a sent chunk is kept (hold) and no longer (letGo); net/chunk-pool.ts. */
+export interface ChunkHolders {
+  hold(chunk: Uint8Array): void;
+  letGo(chunk: Uint8Array): void;
 }
 
 /** What a resume presents (RESUME_HEADER and the others): client/dial.ts turns it into a handshake. */
@@ -210,6 +222,7 @@ export class SallyportStream {
   private maxFrame: number;
   private readonly defer: ((run: () => void) => void) | undefined;
   private readonly sendFragments: StreamOptions["sendFragments"];
+  private readonly chunks: ChunkHolders | undefined;
   private flushQueued = false;
   private readonly prePairBudget: number;
   private readonly pollMs: number;
@@ -248,12 +261,13 @@ export class SallyportStream {
     this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
     this.defer = opts.defer;
     this.sendFragments = opts.sendFragments;
+    this.chunks = opts.chunks;
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
     this.reconnect = opts.reconnect;
     this.inSession = opts.standby !== true;
-    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
+    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer(this.chunks && ((c) => this.chunks!.letGo(c)));
     // Blobs would make every receive asynchronous; array buffers (or Node buffers) do not.
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
@@ -337,21 +351,23 @@ export class SallyportStream {
    * Queue data for the backend. Returns false when the caller should stop until onDrain:
    * out of credit, or the socket's buffer is over the high-water mark. Nothing is dropped.
    * In protocol mode strings go as their UTF-8 bytes (text frames are control there).
+   * `fullRead`: the caller's read filled its buffer, so more is probably waiting (by default:
+   * bytes of a full 'data' read, FULL_READ_BYTES or more).
    */
-  send(data: Data): boolean {
+  send(data: Data, fullRead?: boolean): boolean {
     if (this.current.out !== "open") throw new Error("send() after end()");
     // Resuming: queued until the session is back (send() asks the caller to wait).
     if (this.current.phase !== "open" && this.current.phase !== "resuming") return false;
-    let fullRead = false;
+    let more = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
     } else {
       const bytes = toBytes(data);
       this.push(bytes, bytes.byteLength);
-      fullRead = bytes.byteLength >= FULL_READ_BYTES;
+      more = fullRead ?? bytes.byteLength >= FULL_READ_BYTES;
     }
     // A short read drained its socket: nothing more is coming this turn, so no reason to wait.
-    if (this.defer && fullRead && this.queuedBytes < this.maxFrame) this.flushLater();
+    if (this.defer && more && this.queuedBytes < this.maxFrame) this.flushLater();
     else this.flush();
     const ok = this.writable();
     if (!ok) {
@@ -492,12 +508,24 @@ export class SallyportStream {
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
       if (parts) {
-        for (const part of parts) this.out?.sent(part);
-        this.sendFragments!(this.ws, parts, () => this.sent());
+        const sent = parts;
+        for (const part of sent) this.keep(part);
+        this.sendFragments!(this.ws, sent, () => {
+          for (const part of sent) this.chunks?.letGo(part);
+          this.sent();
+        });
         continue;
       }
-      if (typeof chunk !== "string") this.out?.sent(chunk);
-      this.ws.send(chunk, () => this.sent());
+      if (typeof chunk === "string") {
+        this.ws.send(chunk, () => this.sent());
+        continue;
+      }
+      const sent = chunk;
+      this.keep(sent);
+      this.ws.send(sent, () => {
+        this.chunks?.letGo(sent);
+        this.sent();
+      });
     }
     this.maybeDrain();
   }
@@ -509,6 +537,15 @@ export class SallyportStream {
       this.flush();
       if (this.isOpen() && this.ws.bufferedAmount >= this.highWater && (this.queue.length > 0 || this.needDrain)) this.poll();
     }, this.pollMs);
+  }
+
+  /** `chunk` goes out: the resend buffer keeps it until acknowledged, the socket until written. */
+  private keep(chunk: Uint8Array): void {
+    if (this.out) {
+      this.chunks?.hold(chunk);
+      this.out.sent(chunk);
+    }
+    this.chunks?.hold(chunk);
   }
 
   /** A frame was written (Node's `ws` only): the buffer may be below the mark before the poll fires. */

@@ -1,95 +1,13 @@
 import type net from "node:net";
 import { FULL_READ_BYTES } from "../shared/chunks.ts";
-import { ChunkPool } from "./chunk-pool.ts";
+import type { ReadListener, ReusedReadBuffer } from "../net/reused-reads.ts";
 
 /**
  * How a backend socket's reads reach its session: each read as a Buffer the session may keep,
  * and whether it was full (more is probably waiting: the session coalesces) or drained the
- * socket (the session sends at once).
- *
- * Plain TCP backends read into one reused buffer (net.connect's `onread`,
- * https://nodejs.org/api/net.html#socketconnectoptions-connectlistener). Without it Node
- * allocates a fresh 64 KiB buffer for every read and passes each through the stream machinery
- * as a 'data' event; reads of up to 256 KiB into a buffer that stays warm cost fewer reads,
- * allocations and events (a plain Node TCP relay spent ~0.3 CPU-s per GiB less). The next read
- * overwrites that buffer, so each read is copied once, into an exact-size Buffer: the session
- * holds chunks past the read (coalescing, beyond the client's credit, and in the resend buffer
- * until the client acknowledges them). TLS sockets have no `onread` (tls.connect) and keep
- * their 'data' events.
+ * socket (the session sends at once). Plain TCP backends read through the process's reused
+ * buffer (net/reused-reads.ts, set up by net.connect's `onread`); TLS backends through 'data'.
  */
-
-/**
- * What one read takes at most, where the plain relay measured its saving. A message (up to
- * max.message.size, 1 MiB by default) is then a few reads, each sent as one fragment of it as it
- * was copied (connector/session.ts), with no second copy to gather them. Larger reads would need
- * larger pooled buffers, and a short read would pin more of one.
- */
-export const READ_BUFFER_BYTES = 262_144;
-
-let shared: Buffer | undefined;
-
-/**
- * The one read buffer of the process, for every plain TCP backend socket. One per socket would
- * hold up to 256 KiB for each session's life (idle sessions grew by 8 KiB each in
- * `npm run bench -- --only idle10k`); sharing is safe because Node hands each read to its
- * callback synchronously, before the event loop reads any socket again, and the callback copies
- * the bytes out before it returns.
- */
-export function sharedReadBuffer(): Buffer {
-  // Outside Node's pool: it lives as long as the process.
-  shared ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-  return shared;
-}
-
-/**
- * Where the process's large reads are copied to (connector/chunk-pool.ts): buffers of one read
- * buffer's size, up to 64 of them (16 MiB) kept for the next reads — about what the resend
- * buffers and `ws`'s queues of a few busy sessions hold.
- */
-export const chunkPool = new ChunkPool(READ_BUFFER_BYTES, 64);
-
-/** One read: `chunk` is the session's to keep; `full` says more is probably waiting. */
-export type ReadListener = (chunk: Buffer, full: boolean) => void;
-
-/** One socket's reads through a reused buffer, and who they go to. */
-export class ReusedReadBuffer {
-  private listener: ReadListener | undefined;
-  /** Reads before there is a listener: none while the socket is paused until readBackend, as it is. */
-  private early: Array<[Buffer, boolean]> = [];
-  /**
-   * net.connect's `onread`. The callback always returns true: the session stops reading with
-   * socket.pause(), which isPaused() reports; `false` would stop the reads unseen by isPaused(),
-   * and the session, which resumes only a socket that isPaused(), would never read again.
-   */
-  readonly onread: { readonly buffer: Buffer; readonly callback: (nread: number) => boolean };
-
-  /** `buffer`: the process's (sharedReadBuffer), or a test's own. */
-  constructor(readonly buffer: Buffer) {
-    this.onread = {
-      buffer: this.buffer,
-      callback: (nread) => {
-        const chunk = this.copy(nread);
-        const full = nread === this.buffer.byteLength;
-        if (this.listener) this.listener(chunk, full);
-        else this.early.push([chunk, full]);
-        return true;
-      },
-    };
-  }
-
-  /** From now on, each read goes to `listener` (and any made before it, first). */
-  listen(listener: ReadListener): void {
-    this.listener = listener;
-    for (const [chunk, full] of this.early.splice(0)) listener(chunk, full);
-  }
-
-  /** The `nread` bytes just read, copied out: the next read overwrites the buffer. */
-  private copy(nread: number): Buffer {
-    const chunk = chunkPool.take(nread);
-    this.buffer.copy(chunk, 0, 0, nread);
-    return chunk;
-  }
-}
 
 const reusedBuffers = new WeakMap<net.Socket, ReusedReadBuffer>();
 

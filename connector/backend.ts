@@ -2,7 +2,8 @@ import net from "node:net";
 import tls from "node:tls";
 import type { BackendAddress } from "../shared/config/service.ts";
 import type { CloseCodeName } from "../shared/protocol/close-codes.ts";
-import { ReusedReadBuffer, sharedReadBuffer, useReusedReadBuffer } from "./backend-reads.ts";
+import { ReusedReadBuffer, sharedReadBuffer } from "../net/reused-reads.ts";
+import { useReusedReadBuffer } from "./backend-reads.ts";
 
 /** Dials the configured backend; the only address this process ever connects to besides its edge. */
 

@@ -4,7 +4,8 @@ import type { Clock } from "../shared/clock.ts";
 import { close, type Close } from "../shared/protocol/close-codes.ts";
 import { takeParts } from "../shared/chunks.ts";
 import { sendFragments } from "../net/ws-fragments.ts";
-import { chunkPool, readBackend } from "./backend-reads.ts";
+import { chunkPool } from "../net/reused-reads.ts";
+import { readBackend } from "./backend-reads.ts";
 import { encode } from "../shared/protocol/codec.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../shared/protocol/constants.ts";
 import { ResendBuffer } from "../shared/protocol/resend.ts";
@@ -25,7 +26,7 @@ import { WriteBatch } from "../net/write-batch.ts";
  * credit for the other direction is never stuck behind data. Only a v1 plain client, which
  * nothing bounds, has the WebSocket paused while the backend's write buffer is full.
  *
- * Backend reads are coalesced: a read is at most the socket's read buffer (connector/backend-reads.ts:
+ * Backend reads are coalesced: a read is at most the socket's read buffer (net/reused-reads.ts:
  * up to a whole message for a plain TCP backend, Node's 64 KiB through TLS), but several often
  * arrive in one turn of the event loop; they go out as one message of up to the edge's
  * max.message.size (fewer, larger messages cost the edge less, and Cloudflare bills per message),
@@ -230,7 +231,7 @@ export class Session {
   private sendData(parts: Uint8Array[]): void {
     let n = 0;
     for (const chunk of parts) {
-      // Held by the resend buffer until acknowledged, and by ws until written (connector/chunk-pool.ts).
+      // Held by the resend buffer until acknowledged, and by ws until written (net/chunk-pool.ts).
       if (this.out) chunkPool.hold(chunk);
       this.out?.sent(chunk);
       chunkPool.hold(chunk);

@@ -6,9 +6,10 @@
 
 /**
  * The most one read of a Node TCP socket returns through 'data' (libuv's read buffer; the
- * connector reads plain TCP backends into a buffer of its own: connector/backend-reads.ts). A
- * shorter read means the socket was drained: nothing more is coming this turn, so waiting to
- * coalesce would only add latency. A full read means more is probably waiting.
+ * connector's plain TCP backends and the forwarder's local connections read into a larger one of
+ * their own: net/reused-reads.ts). A shorter read means the socket was drained: nothing more is
+ * coming this turn, so waiting to coalesce would only add latency. A full read means more is
+ * probably waiting.
  */
 export const FULL_READ_BYTES = 65_536;
 
@@ -54,7 +55,7 @@ export function takeParts(queue: unknown[], n: number): Uint8Array[] {
  */
 export function takeBytes(queue: unknown[], n: number): Uint8Array {
   const parts = takeParts(queue, n);
-  // The chunk itself, so that its owner still knows it (connector/chunk-pool.ts), or a view.
+  // The chunk itself, so that its owner still knows it (net/chunk-pool.ts), or a view.
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(n);
   let off = 0;

@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { dialBackend } from "../../connector/backend.ts";
-import { READ_BUFFER_BYTES, readBackend, ReusedReadBuffer, sharedReadBuffer } from "../../connector/backend-reads.ts";
+import { readBackend } from "../../connector/backend-reads.ts";
+import { READ_BUFFER_BYTES, ReusedReadBuffer, sharedReadBuffer } from "../../net/reused-reads.ts";
 import { Cleanup } from "../helpers/cleanup.ts";
 
 /**
- * connector/backend-reads.ts: a plain TCP backend's reads through one reused buffer, each copied
- * out once, full when it filled the buffer; and a real socket on 127.0.0.1 read that way.
+ * net/reused-reads.ts: reads through one reused buffer, each copied out once, full when it filled
+ * the buffer; and connector/backend-reads.ts: a real backend socket on 127.0.0.1 read that way.
  */
 
 const KiB = 1024;

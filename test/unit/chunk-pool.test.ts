@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ChunkPool } from "../../connector/chunk-pool.ts";
+import { ChunkPool } from "../../net/chunk-pool.ts";
 import { ResendBuffer } from "../../shared/protocol/resend.ts";
 
 /**
- * connector/chunk-pool.ts: a large read's buffer is used again only once every holder let go of
+ * net/chunk-pool.ts: a large read's buffer is used again only once every holder let go of
  * the whole chunk; small reads, views of a chunk and what is past `keep` never come back.
  */
 

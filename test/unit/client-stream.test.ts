@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { SallyportStream, type CloseInfo, type StreamOptions } from "../../client/stream.ts";
+import { type ChunkHolders, SallyportStream, type CloseInfo, type StreamOptions } from "../../client/stream.ts";
 import { FakeClientSocket as FakeSocket } from "../helpers/fakes.ts";
 import { describeClose, describeRefusal } from "../../client/describe.ts";
 import {
@@ -20,6 +20,12 @@ function make(protocol = CLIENT_SUBPROTOCOLS[1], opts: StreamOptions = {}): { ws
   const closes: CloseInfo[] = [];
   s.onClose = (c) => closes.push(c);
   return { ws, s, closes };
+}
+
+/** ChunkHolders that record what the stream tells them, in order. */
+function recordingHolders(): { holders: ChunkHolders; events: Array<["hold" | "letGo", Uint8Array]> } {
+  const events: Array<["hold" | "letGo", Uint8Array]> = [];
+  return { events, holders: { hold: (c) => events.push(["hold", c]), letGo: (c) => events.push(["letGo", c]) } };
 }
 
 /** A stream already known to be paired (the connector sent something). */
@@ -113,6 +119,60 @@ describe("SallyportStream: sending", () => {
     expect(messages.slice(1).map((m) => m.map((p) => p.byteLength / KiB))).toEqual([[100, 28]]);
     expect(ws.frames.slice(1).map((f) => (f as Uint8Array).byteLength / KiB)).toEqual([72]);
     expect(s.bytesSent).toBe(392 * KiB);
+  });
+
+  it("with `chunks`, a chunk sent is held until the socket wrote it and let go once, whole or as fragments", async () => {
+    const { holders, events } = recordingHolders();
+    const deferred: Array<() => void> = [];
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[2], {
+      chunks: holders,
+      defer: (run) => deferred.push(run),
+      sendFragments: (_ws, _parts, cb) => queueMicrotask(() => cb()),
+    });
+    ws.receive('{"v":2,"t":"opened","maxMessageBytes":1048576}');
+    const one = new Uint8Array(1000);
+    s.send(one, false);
+    expect(events).toEqual([["hold", one]]);
+    await Promise.resolve();
+    expect(events).toEqual([
+      ["hold", one],
+      ["letGo", one],
+    ]);
+    // Two full reads in one turn: one message of both, as fragments, each let go once it is written.
+    events.length = 0;
+    const reads = [new Uint8Array(100), new Uint8Array(200)];
+    for (const r of reads) s.send(r, true);
+    expect(events).toEqual([]);
+    deferred.shift()!();
+    expect(events).toEqual(reads.map((r) => ["hold", r]));
+    await Promise.resolve();
+    expect(events.slice(2)).toEqual(reads.map((r) => ["letGo", r]));
+  });
+
+  it("with `chunks` and a resend buffer (v3), a chunk is let go again once the connector acknowledged it", async () => {
+    const { holders, events } = recordingHolders();
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[3], { chunks: holders, reconnect: async () => {} });
+    ws.receive('{"v":3,"t":"opened","maxMessageBytes":1048576}');
+    const chunk = new Uint8Array(1000);
+    s.send(chunk);
+    await Promise.resolve();
+    // Held twice (resend buffer, socket); the socket let go of it once written.
+    expect(events.map(([e]) => e)).toEqual(["hold", "hold", "letGo"]);
+    // v3 acknowledges with the credit limit: one window past what the reader took.
+    ws.receive(JSON.stringify({ v: 3, t: "credit", upTo: INITIAL_WINDOW_BYTES + 1000 }));
+    expect(events.map(([e]) => e)).toEqual(["hold", "hold", "letGo", "letGo"]);
+    expect(events.every(([, c]) => c === chunk)).toBe(true);
+  });
+
+  it("send()'s fullRead overrides the size rule: a large short read goes at once, a small full one waits", () => {
+    const deferred: Array<() => void> = [];
+    const { ws, s } = make(CLIENT_SUBPROTOCOLS[1], { defer: (run) => deferred.push(run) });
+    ws.receive('{"v":1,"t":"opened","maxMessageBytes":1048576}');
+    s.send(new Uint8Array(200 * 1024), false);
+    expect(ws.frames).toHaveLength(1);
+    s.send(new Uint8Array(10), true);
+    expect(ws.frames).toHaveLength(1);
+    expect(deferred).toHaveLength(1);
   });
 
   it("start() goes ahead of what is sent after it; a plain session has no start", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BACKEND_LINGER_MS, HIGH_WATER, Session, type SessionOutcome } from "../../connector/session.ts";
-import { chunkPool, ReusedReadBuffer, useReusedReadBuffer } from "../../connector/backend-reads.ts";
+import { useReusedReadBuffer } from "../../connector/backend-reads.ts";
+import { chunkPool, ReusedReadBuffer } from "../../net/reused-reads.ts";
 import type { ClientProtocol } from "../../shared/protocol/messages.ts";
 import { FULL_READ_BYTES } from "../../shared/chunks.ts";
 import { INITIAL_WINDOW_BYTES, type ProtocolVersion, V2_INITIAL_CREDIT_BYTES } from "../../shared/protocol/constants.ts";

@@ -1,7 +1,8 @@
 /**
- * Buffers for large backend reads, used again once the chunk read into one is done with.
+ * Buffers for large socket reads, used again once the chunk read into one is done with.
  *
- * Each read is copied into a chunk the session keeps past the read (connector/backend-reads.ts).
+ * Each read of a connector's backend or a forwarder's local connection is copied into a chunk its
+ * session keeps past the read (net/reused-reads.ts).
  * Made fresh, every chunk is an ArrayBuffer outside the JavaScript heap; those still queued when
  * the young generation is collected are promoted, and V8 then runs a major collection for every
  * so many bytes of them — 10–20 a second in a bulk transfer, the connector's slow mode
@@ -9,7 +10,7 @@
  * nothing refers to it any more, so a steady transfer reuses the same few buffers.
  *
  * A chunk is given back only while it is whole and every holder has let it go: `ws` once it has
- * written the frame, the v3 resend buffer once the client acknowledged it. A chunk split by credit,
+ * written the frame, the v3 resend buffer once the other end acknowledged it. A chunk split by credit,
  * trimmed by a partial acknowledgement or sent again after a resume has other views of its memory
  * or an extra holder that never lets go: it is simply never given back, and the collector frees it.
  * Reads shorter than half a buffer take an exact-size Buffer instead: the resend buffer keeps up to
