@@ -2,15 +2,16 @@ import type net from "node:net";
 import type { ReusedReadBuffer } from "./reused-reads.ts";
 
 /**
- * An accepted socket read through a reused buffer (net/reused-reads.ts), as a dialed one is with
+ * An accepted socket read into buffers of our own (net/reused-reads.ts), as a dialed one is with
  * net.connect's `onread`. Node offers `onread` only where a socket is made (`new net.Socket`,
  * `net.connect`), not to a server for the sockets it accepts; yet those are the forwarder's
- * bulk source on uploads, where 'data' cost the client 0.17 CPU-s per GiB more than the
+ * bulk source on uploads, where 'data' cost the client 0.14–0.19 CPU-s per GiB more than the
  * connector's reused buffer (docs/performance.md).
  *
  * What `onread` sets up is done here on the accepted socket, before its first read: the socket's
  * three `onread` fields (the symbols `kBuffer`, `kBufferCb`, `kBufferGen` that every net.Socket
- * carries, all unset) and its handle's `useUserBuffer`. From then on Node's own code treats it as
+ * carries, all unset: here the first buffer, the callback, and the function that gives each next
+ * buffer) and its handle's `useUserBuffer`. From then on Node's own code treats it as
  * a socket made with `onread`: each read goes to the callback, pause() and resume() stop and
  * start the handle's reads, and end, errors and close are as before. Node 22 and later.
  *
@@ -22,9 +23,11 @@ export function readAcceptedInto(socket: net.Socket, reads: ReusedReadBuffer): b
   const handle = (socket as unknown as { _handle?: UserBufferHandle | null })._handle;
   if (!fields || !handle || typeof handle.useUserBuffer !== "function" || handle.reading !== false) return false;
   const own = socket as unknown as Record<symbol, unknown>;
-  own[fields.buffer] = reads.onread.buffer;
+  const first = reads.onread.buffer();
+  own[fields.buffer] = first;
+  own[fields.generator] = reads.onread.buffer;
   own[fields.callback] = reads.onread.callback;
-  handle.useUserBuffer(reads.onread.buffer);
+  handle.useUserBuffer(first);
   return true;
 }
 
@@ -35,7 +38,7 @@ interface UserBufferHandle {
 }
 
 /** A socket's own `onread` symbols, when it has all three and none is set yet. */
-function onreadFields(socket: net.Socket): { buffer: symbol; callback: symbol } | undefined {
+function onreadFields(socket: net.Socket): { buffer: symbol; callback: symbol; generator: symbol } | undefined {
   const own = socket as unknown as Record<symbol, unknown>;
   const byName = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
   const buffer = byName.get("kBuffer");
@@ -43,5 +46,5 @@ function onreadFields(socket: net.Socket): { buffer: symbol; callback: symbol } 
   const generator = byName.get("kBufferGen");
   if (!buffer || !callback || !generator) return undefined;
   if (own[buffer] !== null || own[callback] !== null || own[generator] !== null) return undefined;
-  return { buffer, callback };
+  return { buffer, callback, generator };
 }

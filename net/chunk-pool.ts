@@ -1,20 +1,21 @@
 /**
  * Buffers for large socket reads, used again once the chunk read into one is done with.
  *
- * Each read of a connector's backend or a forwarder's local connection is copied into a chunk its
- * session keeps past the read (net/reused-reads.ts).
- * Made fresh, every chunk is an ArrayBuffer outside the JavaScript heap; those still queued when
- * the young generation is collected are promoted, and V8 then runs a major collection for every
- * so many bytes of them — 10–20 a second in a bulk transfer, the connector's slow mode
- * (docs/performance.md, "The connector's two modes"). A chunk taken from here is given back when
- * nothing refers to it any more, so a steady transfer reuses the same few buffers.
+ * Each read of a connector's backend or a forwarder's local connection becomes a chunk its session
+ * keeps past the read (net/reused-reads.ts): read into a buffer of this pool (readBuffer, claim),
+ * or copied into one from the shared read buffer (take). Made fresh, every chunk is an
+ * ArrayBuffer outside the JavaScript heap; those still queued when the young generation is
+ * collected are promoted, and V8 then runs a major collection for every so many bytes of them —
+ * 10–20 a second in a bulk transfer, the connector's slow mode (docs/performance.md, "The
+ * connector's two modes"). A chunk taken from here is given back when nothing refers to it any
+ * more, so a steady transfer reuses the same few buffers.
  *
  * A chunk is given back only while it is whole and every holder has let it go: `ws` once it has
- * written the frame, the v3 resend buffer once the other end acknowledged it. A chunk split by credit,
- * trimmed by a partial acknowledgement or sent again after a resume has other views of its memory
- * or an extra holder that never lets go: it is simply never given back, and the collector frees it.
- * Reads shorter than half a buffer take an exact-size Buffer instead: the resend buffer keeps up to
- * a window of bytes, and a small reply must not pin a whole buffer.
+ * written the frame, the v3 resend buffer once the other end acknowledged it. A chunk split by
+ * credit, trimmed by a partial acknowledgement or sent again after a resume has other views of its
+ * memory or an extra holder that never lets go: it is simply never given back, and the collector
+ * frees it. Reads shorter than half a buffer become an exact-size Buffer instead: the resend
+ * buffer keeps up to a window of bytes, and a small reply must not pin a whole buffer.
  */
 export class ChunkPool {
   private readonly free: ArrayBuffer[] = [];
@@ -31,6 +32,27 @@ export class ChunkPool {
   take(n: number): Buffer {
     if (n * 2 < this.bufferBytes || n > this.bufferBytes) return Buffer.allocUnsafe(n);
     const chunk = Buffer.from(this.free.pop() ?? new ArrayBuffer(this.bufferBytes), 0, n);
+    this.holders.set(chunk, 0);
+    return chunk;
+  }
+
+  /** A whole buffer to read into: what is read there becomes a chunk by claim(), without a copy. */
+  readBuffer(): Buffer {
+    return Buffer.from(this.free.pop() ?? new ArrayBuffer(this.bufferBytes));
+  }
+
+  /**
+   * The first `n` bytes read into `buffer` (from readBuffer) as a chunk: the buffer itself when
+   * `n` is at least half of it; a copy when less, and the buffer goes back to the pool.
+   */
+  claim(buffer: Buffer, n: number): Buffer {
+    if (n * 2 < this.bufferBytes) {
+      const copy = Buffer.allocUnsafe(n);
+      buffer.copy(copy, 0, 0, n);
+      if (this.free.length < this.keep) this.free.push(buffer.buffer as ArrayBuffer);
+      return copy;
+    }
+    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, n);
     this.holders.set(chunk, 0);
     return chunk;
   }

@@ -26,6 +26,35 @@ describe("ChunkPool", () => {
     expect(c.byteLength).toBe(5 * B);
   });
 
+  it("a buffer read into is claimed as the chunk itself when the read is at least half of it, and pooled again once let go", () => {
+    const pool = new ChunkPool(8 * B, 4);
+    const into = pool.readBuffer();
+    expect(into.byteLength).toBe(8 * B);
+    into.fill(7, 0, 5 * B);
+    const chunk = pool.claim(into, 5 * B);
+    expect(chunk.buffer).toBe(into.buffer);
+    expect(chunk.byteLength).toBe(5 * B);
+    expect(chunk.every((x) => x === 7)).toBe(true);
+    pool.hold(chunk);
+    expect(pool.idle).toBe(0);
+    pool.letGo(chunk);
+    expect(pool.idle).toBe(1);
+    expect(pool.readBuffer().buffer).toBe(into.buffer);
+  });
+
+  it("a short read into a pooled buffer is copied out, and the buffer is pooled again at once", () => {
+    const pool = new ChunkPool(8 * B, 4);
+    const into = pool.readBuffer();
+    into.write("short");
+    const chunk = pool.claim(into, 5);
+    expect(chunk.toString()).toBe("short");
+    expect(chunk.buffer).not.toBe(into.buffer);
+    expect(pool.idle).toBe(1);
+    pool.hold(chunk);
+    pool.letGo(chunk); // not a chunk of the pool: nothing comes back
+    expect(pool.idle).toBe(1);
+  });
+
   it("never pools a read shorter than half a buffer, nor one longer than a buffer", () => {
     const pool = new ChunkPool(8 * B, 4);
     for (const n of [1, 4 * B - 1, 8 * B + 1]) {
