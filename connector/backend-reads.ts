@@ -17,6 +17,7 @@ const reusedBuffers = new WeakMap<net.Socket, ReusedReadBuffer>();
  */
 export function useReusedReadBuffer(socket: net.Socket, reads: ReusedReadBuffer): void {
   reusedBuffers.set(socket, reads);
+  reads.readFrom(socket);
   socket.pause();
 }
 

@@ -28,6 +28,7 @@ export function readAcceptedInto(socket: net.Socket, reads: ReusedReadBuffer): b
   own[fields.generator] = reads.onread.buffer;
   own[fields.callback] = reads.onread.callback;
   handle.useUserBuffer(first);
+  reads.readFrom(socket);
   return true;
 }
 

@@ -32,8 +32,8 @@ let shared: Buffer | undefined;
  * socket would hold up to 256 KiB for each session's life (idle sessions grew by 8 KiB each in
  * `npm run bench -- --only idle10k`); sharing is safe because Node hands each read to its
  * callback synchronously, before the event loop reads any socket again, and the callback copies
- * the bytes out before it returns. A socket in bulk holds a pooled buffer of its own only from
- * one full read to the next read.
+ * the bytes out before it returns. A socket in bulk holds a pooled buffer of its own only from a
+ * full read that left it reading to its next read.
  */
 export function sharedReadBuffer(): Buffer {
   // Outside Node's pool: it lives as long as the process.
@@ -48,6 +48,11 @@ export function sharedReadBuffer(): Buffer {
  */
 export const chunkPool = new ChunkPool(READ_BUFFER_BYTES, 64);
 
+/** The part of a socket a ReusedReadBuffer looks at. */
+export interface Pausable {
+  isPaused(): boolean;
+}
+
 /** One read: `chunk` is the session's to keep; `full` says more is probably waiting. */
 export type ReadListener = (chunk: Buffer, full: boolean) => void;
 
@@ -58,11 +63,14 @@ export class ReusedReadBuffer {
   private early: Array<[Buffer, boolean]> = [];
   /** Where the next read goes: the shared buffer, or after a full read a buffer of the pool. */
   private next: Buffer;
+  /** The socket read (readFrom): one the session paused reads next into the shared buffer. */
+  private socket: Pausable | undefined;
   /**
    * A socket's `onread`, with `buffer` a function: Node asks it for the buffer of each next read.
-   * After a full read (more is waiting: bulk) that is a buffer of the pool, whose read becomes the
-   * chunk itself, uncopied; after any other read it is the shared buffer again, so a socket
-   * between bursts holds no buffer of its own. The callback always returns true: the session
+   * After a full read that left the socket reading (more is waiting, and the session takes it:
+   * bulk) that is a buffer of the pool, whose read becomes the chunk itself, uncopied; after any
+   * other read it is the shared buffer again, so neither a socket between bursts nor one paused
+   * for want of credit holds a buffer of its own. The callback always returns true: the session
    * stops reading with socket.pause(), which isPaused() reports; `false` would stop the reads
    * unseen by isPaused(), and the session, which resumes only a socket that isPaused(), would
    * never read again.
@@ -77,12 +85,18 @@ export class ReusedReadBuffer {
       callback: (nread, into) => {
         const full = nread === into.byteLength;
         const chunk = into === this.buffer ? this.copy(nread) : chunkPool.claim(into, nread);
-        this.next = full ? chunkPool.readBuffer() : this.buffer;
         if (this.listener) this.listener(chunk, full);
         else this.early.push([chunk, full]);
+        // After the listener: it may have paused the socket.
+        this.next = full && this.socket?.isPaused() === false ? chunkPool.readBuffer() : this.buffer;
         return true;
       },
     };
+  }
+
+  /** The socket whose reads these are; until it is known, every read goes to the shared buffer. */
+  readFrom(socket: Pausable): void {
+    this.socket = socket;
   }
 
   /** From now on, each read goes to `listener` (and any made before it, first). */

@@ -2,16 +2,29 @@ import { describe, expect, it } from "vitest";
 import { chunkPool, READ_BUFFER_BYTES, ReusedReadBuffer, sharedReadBuffer } from "../../net/reused-reads.ts";
 
 /**
- * net/reused-reads.ts: reads into the shared buffer are copied out; after a full read the next read
- * goes into a buffer of the pool and is the chunk itself; any other read sends the socket back to
- * the shared buffer. Node's side is simulated here as onread does it: the callback gets the buffer
+ * net/reused-reads.ts: reads into the shared buffer are copied out; after a full read that left the
+ * socket reading, the next read goes into a buffer of the pool and is the chunk itself; any other
+ * read sends the socket back to the shared buffer. Node's side is simulated here as onread does it: the callback gets the buffer
  * the read went into, then `buffer()` is asked for the next one. Real sockets read this way:
  * backend-reads.test.ts, accepted-reads.test.ts.
  */
 
 const KiB = 1024;
 
-/** One read of `bytes` (or `n` bytes of `fill`) into the buffer Node was given; returns that buffer. */
+/** Reads from a socket that is reading unless the test pauses it. */
+function reading(buffer: Buffer): { reads: ReusedReadBuffer; socket: { paused: boolean; isPaused(): boolean } } {
+  const reads = new ReusedReadBuffer(buffer);
+  const socket = {
+    paused: false,
+    isPaused() {
+      return this.paused;
+    },
+  };
+  reads.readFrom(socket);
+  return { reads, socket };
+}
+
+/** One read of `bytes` into the buffer Node was given; returns that buffer. */
 function read(reads: ReusedReadBuffer, bytes: Buffer): Buffer {
   const into = reads.onread.buffer();
   bytes.copy(into);
@@ -21,7 +34,7 @@ function read(reads: ReusedReadBuffer, bytes: Buffer): Buffer {
 
 describe("ReusedReadBuffer", () => {
   it("a read into the shared buffer is copied out: the next read overwrites it, the chunk stays intact", () => {
-    const reads = new ReusedReadBuffer(Buffer.alloc(8));
+    const { reads } = reading(Buffer.alloc(8));
     const chunks: Buffer[] = [];
     reads.listen((chunk) => chunks.push(chunk));
     expect(read(reads, Buffer.from("aaa"))).toBe(reads.buffer);
@@ -32,7 +45,7 @@ describe("ReusedReadBuffer", () => {
   });
 
   it("after a full read the next goes into a buffer of the pool, handed over as it lies; then back to the shared one", () => {
-    const reads = new ReusedReadBuffer(Buffer.alloc(8));
+    const { reads } = reading(Buffer.alloc(8));
     const chunks: Buffer[] = [];
     reads.listen((chunk) => chunks.push(chunk));
     read(reads, Buffer.from("aaaaaaaa")); // full: more is waiting
@@ -49,7 +62,7 @@ describe("ReusedReadBuffer", () => {
   });
 
   it("full reads in a row each go into a buffer of their own, and every chunk stays intact", () => {
-    const reads = new ReusedReadBuffer(Buffer.alloc(8));
+    const { reads } = reading(Buffer.alloc(8));
     const chunks: Buffer[] = [];
     reads.listen((chunk) => chunks.push(chunk));
     read(reads, Buffer.alloc(8, 1));
@@ -65,7 +78,7 @@ describe("ReusedReadBuffer", () => {
   });
 
   it("a short read into a buffer of the pool is copied out, and the buffer goes back to the pool", () => {
-    const reads = new ReusedReadBuffer(Buffer.alloc(8));
+    const { reads } = reading(Buffer.alloc(8));
     const chunks: Buffer[] = [];
     reads.listen((chunk) => chunks.push(chunk));
     read(reads, Buffer.from("aaaaaaaa"));
@@ -79,8 +92,23 @@ describe("ReusedReadBuffer", () => {
     expect(reads.onread.buffer()).toBe(reads.buffer);
   });
 
+  it("a full read after which the session paused the socket: the next read goes into the shared buffer", () => {
+    const { reads, socket } = reading(Buffer.alloc(8));
+    reads.listen(() => {
+      socket.paused = true; // out of credit: the session pauses the socket in its listener
+    });
+    read(reads, Buffer.from("aaaaaaaa"));
+    expect(reads.onread.buffer()).toBe(reads.buffer);
+  });
+
+  it("until the socket is known, every read goes into the shared buffer", () => {
+    const reads = new ReusedReadBuffer(Buffer.alloc(8));
+    read(reads, Buffer.from("aaaaaaaa"));
+    expect(reads.onread.buffer()).toBe(reads.buffer);
+  });
+
   it("a read is full when it filled the buffer it went into; a shorter one drained the socket", () => {
-    const reads = new ReusedReadBuffer(Buffer.alloc(4));
+    const { reads } = reading(Buffer.alloc(4));
     const full: boolean[] = [];
     reads.listen((_, f) => full.push(f));
     read(reads, Buffer.from("1234")); // fills the shared buffer
@@ -90,7 +118,7 @@ describe("ReusedReadBuffer", () => {
   });
 
   it("reads before there is a listener are handed to it first, in order", () => {
-    const reads = new ReusedReadBuffer(Buffer.alloc(4));
+    const { reads } = reading(Buffer.alloc(4));
     read(reads, Buffer.from("abcd"));
     read(reads, Buffer.from("ef"));
     const got: Array<[string, boolean]> = [];
