@@ -5,7 +5,7 @@ import type { ReusedReadBuffer } from "./reused-reads.ts";
  * An accepted socket read into buffers of our own (net/reused-reads.ts), as a dialed one is with
  * net.connect's `onread`. Node offers `onread` only where a socket is made (`new net.Socket`,
  * `net.connect`), not to a server for the sockets it accepts; yet those are the forwarder's
- * bulk source on uploads, where 'data' cost the client 0.14–0.19 CPU-s per GiB more than the
+ * bulk source on uploads, where 'data' cost the client 0.14–0.23 CPU-s per GiB more than the
  * connector's reused buffer (docs/performance.md).
  *
  * What `onread` sets up is done here on the accepted socket, before its first read: the socket's

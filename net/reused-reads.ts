@@ -8,13 +8,13 @@ import { ChunkPool } from "./chunk-pool.ts";
  * Without it Node allocates a fresh 64 KiB buffer for every read and passes each through the
  * stream machinery as a 'data' event; reads of up to 256 KiB into buffers used again cost fewer
  * reads, allocations and events (a plain Node TCP relay spent ~0.3 CPU-s per GiB less; the
- * forwarder 0.14–0.19 less per GiB uploaded, docs/performance.md). A socket reads into the
+ * forwarder 0.14–0.23 less per GiB uploaded, docs/performance.md). A socket reads into the
  * process's one shared buffer, and each read is copied out, into a chunk the session may keep (it
  * holds chunks past the read: coalescing, beyond the other end's credit, and in the resend buffer
  * until they are acknowledged). In bulk, after a read that filled its buffer, the next read goes
- * straight into a buffer of the pool instead, and that buffer is the chunk: no copy (0.03–0.04
- * CPU-s per GiB less on the sending end). TLS sockets have no `onread` and keep their 'data'
- * events.
+ * straight into a buffer of the pool instead, and that buffer is the chunk: no copy (the
+ * connector 0.04–0.05 CPU-s per GiB less downloading). TLS sockets have no `onread` and keep
+ * their 'data' events.
  */
 
 /**
@@ -42,9 +42,9 @@ export function sharedReadBuffer(): Buffer {
 }
 
 /**
- * Where the process's large reads are copied to (net/chunk-pool.ts): buffers of one read
- * buffer's size, up to 64 of them (16 MiB) kept for the next reads — about what the resend
- * buffers and `ws`'s queues of a few busy sessions hold.
+ * Where the process's large reads go, read into or copied to (net/chunk-pool.ts): buffers of
+ * one read buffer's size, up to 64 of them (16 MiB) kept for the next reads — about what the
+ * resend buffers and `ws`'s queues of a few busy sessions hold.
  */
 export const chunkPool = new ChunkPool(READ_BUFFER_BYTES, 64);
 

@@ -596,12 +596,13 @@ var SallyportStream = class {
     this.maxFrame = Math.min(this.maxFrameCap, MIN_MESSAGE_BYTES);
     this.defer = opts.defer;
     this.sendFragments = opts.sendFragments;
+    this.chunks = opts.chunks;
     this.prePairBudget = opts.prePairBudgetBytes ?? 7 * 1024;
     this.pollMs = opts.pollMs ?? 4;
     this.autoConsume = opts.autoConsume ?? false;
     this.reconnect = opts.reconnect;
     this.inSession = opts.standby !== true;
-    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer();
+    if (version && resumes(version) && this.reconnect) this.out = new ResendBuffer(this.chunks && ((c) => this.chunks.letGo(c)));
     if (ws.binaryType === "blob") ws.binaryType = "arraybuffer";
     this.listeners = [
       ["message", ((e) => this.received(e.data))],
@@ -656,6 +657,7 @@ var SallyportStream = class {
   maxFrame;
   defer;
   sendFragments;
+  chunks;
   flushQueued = false;
   prePairBudget;
   pollMs;
@@ -730,19 +732,21 @@ var SallyportStream = class {
    * Queue data for the backend. Returns false when the caller should stop until onDrain:
    * out of credit, or the socket's buffer is over the high-water mark. Nothing is dropped.
    * In protocol mode strings go as their UTF-8 bytes (text frames are control there).
+   * `fullRead`: the caller's read filled its buffer, so more is probably waiting (by default:
+   * bytes of a full 'data' read, FULL_READ_BYTES or more).
    */
-  send(data) {
+  send(data, fullRead) {
     if (this.current.out !== "open") throw new Error("send() after end()");
     if (this.current.phase !== "open" && this.current.phase !== "resuming") return false;
-    let fullRead = false;
+    let more = false;
     if (typeof data === "string" && this.protocol === "plain") {
       this.push(data, utf8.encode(data).byteLength);
     } else {
       const bytes = toBytes(data);
       this.push(bytes, bytes.byteLength);
-      fullRead = bytes.byteLength >= FULL_READ_BYTES;
+      more = fullRead ?? bytes.byteLength >= FULL_READ_BYTES;
     }
-    if (this.defer && fullRead && this.queuedBytes < this.maxFrame) this.flushLater();
+    if (this.defer && more && this.queuedBytes < this.maxFrame) this.flushLater();
     else this.flush();
     const ok2 = this.writable();
     if (!ok2) {
@@ -866,12 +870,24 @@ var SallyportStream = class {
       if (!this.paired) this.prePairSent += size;
       this.counts.bytesSent += size;
       if (parts) {
-        for (const part of parts) this.out?.sent(part);
-        this.sendFragments(this.ws, parts, () => this.sent());
+        const sent2 = parts;
+        for (const part of sent2) this.keep(part);
+        this.sendFragments(this.ws, sent2, () => {
+          for (const part of sent2) this.chunks?.letGo(part);
+          this.sent();
+        });
         continue;
       }
-      if (typeof chunk !== "string") this.out?.sent(chunk);
-      this.ws.send(chunk, () => this.sent());
+      if (typeof chunk === "string") {
+        this.ws.send(chunk, () => this.sent());
+        continue;
+      }
+      const sent = chunk;
+      this.keep(sent);
+      this.ws.send(sent, () => {
+        this.chunks?.letGo(sent);
+        this.sent();
+      });
     }
     this.maybeDrain();
   }
@@ -882,6 +898,14 @@ var SallyportStream = class {
       this.flush();
       if (this.isOpen() && this.ws.bufferedAmount >= this.highWater && (this.queue.length > 0 || this.needDrain)) this.poll();
     }, this.pollMs);
+  }
+  /** `chunk` goes out: the resend buffer keeps it until acknowledged, the socket until written. */
+  keep(chunk) {
+    if (this.out) {
+      this.chunks?.hold(chunk);
+      this.out.sent(chunk);
+    }
+    this.chunks?.hold(chunk);
   }
   /** A frame was written (Node's `ws` only): the buffer may be below the mark before the poll fires. */
   sent() {
