@@ -10,7 +10,6 @@ import type { CloseInfo, SallyportStream, SessionCounts } from "./stream.ts";
 import { WriteBatch } from "../net/write-batch.ts";
 import { readAcceptedInto } from "../net/accepted-reads.ts";
 import { ReusedReadBuffer, sharedReadBuffer } from "../net/reused-reads.ts";
-import { FULL_READ_BYTES } from "../shared/chunks.ts";
 
 /**
  * `sallyport client`: a local TCP listener whose every connection becomes one Sallyport
@@ -319,11 +318,12 @@ class Relay {
       });
     for (const chunk of early) this.write(chunk);
     if (stream.endReceived) local.end();
-    const read = (chunk: Buffer, full: boolean): void => {
+    // `full` from the reused buffer; a 'data' read leaves it to send()'s rule for Node's reads.
+    const read = (chunk: Buffer, full?: boolean): void => {
       if (this.stream === stream && !stream.send(chunk, full)) local.pause();
     };
     if (this.reads) this.reads.listen(read);
-    else local.on("data", (chunk: Buffer) => read(chunk, chunk.byteLength >= FULL_READ_BYTES));
+    else local.on("data", read);
     local.on("end", () => this.stream === stream && stream.end());
     if (stream.closed) this.sessionClosed(stream.closed);
     else local.resume();

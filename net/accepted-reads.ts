@@ -38,14 +38,29 @@ interface UserBufferHandle {
   readonly useUserBuffer?: (buffer: Uint8Array) => void;
 }
 
+interface OnreadSymbols {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+  readonly generator: symbol;
+}
+
+/** Node's `onread` symbols, the same for every socket of the process: looked up by name once found. */
+let found: OnreadSymbols | undefined;
+
 /** A socket's own `onread` symbols, when it has all three and none is set yet. */
-function onreadFields(socket: net.Socket): { buffer: symbol; callback: symbol; generator: symbol } | undefined {
+function onreadFields(socket: net.Socket): OnreadSymbols | undefined {
+  found ??= onreadSymbols(socket);
+  if (!found) return undefined;
   const own = socket as unknown as Record<symbol, unknown>;
+  // null: the socket carries the field, unset (a socket of another shape has none: undefined).
+  if (own[found.buffer] !== null || own[found.callback] !== null || own[found.generator] !== null) return undefined;
+  return found;
+}
+
+function onreadSymbols(socket: net.Socket): OnreadSymbols | undefined {
   const byName = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
   const buffer = byName.get("kBuffer");
   const callback = byName.get("kBufferCb");
   const generator = byName.get("kBufferGen");
-  if (!buffer || !callback || !generator) return undefined;
-  if (own[buffer] !== null || own[callback] !== null || own[generator] !== null) return undefined;
-  return { buffer, callback, generator };
+  return buffer && callback && generator ? { buffer, callback, generator } : undefined;
 }

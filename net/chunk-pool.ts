@@ -31,9 +31,7 @@ export class ChunkPool {
   /** A chunk of `n` bytes: from a pooled buffer when `n` is at least half of one. */
   take(n: number): Buffer {
     if (n * 2 < this.bufferBytes || n > this.bufferBytes) return Buffer.allocUnsafe(n);
-    const chunk = Buffer.from(this.free.pop() ?? new ArrayBuffer(this.bufferBytes), 0, n);
-    this.holders.set(chunk, 0);
-    return chunk;
+    return this.chunkOf(this.free.pop() ?? new ArrayBuffer(this.bufferBytes), n);
   }
 
   /** A whole buffer to read into: what is read there becomes a chunk by claim(), without a copy. */
@@ -49,12 +47,10 @@ export class ChunkPool {
     if (n * 2 < this.bufferBytes) {
       const copy = Buffer.allocUnsafe(n);
       buffer.copy(copy, 0, 0, n);
-      if (this.free.length < this.keep) this.free.push(buffer.buffer as ArrayBuffer);
+      this.giveBack(buffer.buffer as ArrayBuffer);
       return copy;
     }
-    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, n);
-    this.holders.set(chunk, 0);
-    return chunk;
+    return this.chunkOf(buffer.buffer as ArrayBuffer, n);
   }
 
   /** Someone keeps `chunk` (a pooled, whole one; others are ignored) until it calls letGo. */
@@ -69,7 +65,19 @@ export class ChunkPool {
     if (n === undefined) return;
     if (n > 1) return void this.holders.set(chunk, n - 1);
     this.holders.delete(chunk);
-    if (this.free.length < this.keep) this.free.push(chunk.buffer as ArrayBuffer);
+    this.giveBack(chunk.buffer as ArrayBuffer);
+  }
+
+  /** The first `n` bytes of a pooled buffer, as a chunk nobody holds yet. */
+  private chunkOf(buffer: ArrayBuffer, n: number): Buffer {
+    const chunk = Buffer.from(buffer, 0, n);
+    this.holders.set(chunk, 0);
+    return chunk;
+  }
+
+  /** A buffer nobody uses any more: kept for the next reads, up to `keep` of them. */
+  private giveBack(buffer: ArrayBuffer): void {
+    if (this.free.length < this.keep) this.free.push(buffer);
   }
 
   /** Buffers waiting to be used again. */
